@@ -1,0 +1,104 @@
+"""The opened archive: store, catalog and keys built once from the settings."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from archiver.catalog import Catalog, open_catalog
+from archiver.config import CONFIG_FILE, Settings
+from archiver.keyed import BlindIndex, KeyedHash
+from archiver.keys import (
+    PURPOSE_BLIND_INDEX,
+    PURPOSE_MESSAGE_ID,
+    PURPOSE_NAMES,
+    KeyProvider,
+    LocalKeyProvider,
+    local_key_path,
+    open_key_provider,
+)
+from archiver.model import canonical_json
+from archiver.store import ObjectStore, open_store
+
+INITIAL_CONFIG = """\
+# archiver configuration. Every key can be overridden by an ARCHIVER_* environment variable
+# (ARCHIVER_STORE, ARCHIVER_CATALOG, ARCHIVER_KEY, ARCHIVER_TIMEZONE, ...).
+store: archive                               # object store: a directory
+catalog: sqlite:///archive/catalog.sqlite    # record catalog
+key: file://archiver.key                     # master key file (keep it apart from backups of archive/)
+# timezone: America/New_York                 # zone for exports that carry local times
+# official_accounts: ["*@*.gov", "*@*.mil"]  # recipients that make a message "copied" (2911)
+# default_role: official                     # capstone | official | support (GRS 6.1 item)
+# custodians:
+#   j.rivera:
+#     names: ["Jorge Rivera"]                # how the custodian appears in exports
+#     role: official
+#     timezone: America/Phoenix
+#     official_accounts: ["jorge.rivera@cbp.dhs.gov"]
+"""
+
+
+@dataclass
+class Archive:
+    """Everything a service needs to read or write the archive."""
+
+    settings: Settings
+    store: ObjectStore
+    catalog: Catalog
+    keys: KeyProvider
+    id_hash: KeyedHash
+    blind_index: BlindIndex
+    name_hash: KeyedHash
+
+    @classmethod
+    def open(cls, settings: Settings) -> Archive:
+        """Open the configured store, catalog and key provider."""
+        keys = open_key_provider(settings.key, settings.base_dir)
+        return cls(settings=settings,
+                   store=open_store(settings.store, settings.base_dir),
+                   catalog=open_catalog(settings.catalog, settings.base_dir),
+                   keys=keys,
+                   id_hash=KeyedHash(keys.derive(PURPOSE_MESSAGE_ID)),
+                   blind_index=BlindIndex(KeyedHash(keys.derive(PURPOSE_BLIND_INDEX))),
+                   name_hash=KeyedHash(keys.derive(PURPOSE_NAMES)))
+
+    def __post_init__(self) -> None:
+        self._conversation_refs: dict[tuple[str, str], str] = {}
+
+    def conversation_ref(self, source: str, conversation: str) -> str:
+        """Keyed hash naming a conversation in the catalog without its title (memoized)."""
+        key = (source, conversation)
+        ref = self._conversation_refs.get(key)
+        if ref is None:
+            ref = self._conversation_refs[key] = self.name_hash.hex(canonical_json([source, conversation]))
+        return ref
+
+    def close(self) -> None:
+        self.catalog.close()
+
+
+@dataclass(frozen=True)
+class InitResult:
+    """What ``init`` created or found."""
+
+    directory: Path
+    config_created: bool
+    key_created: bool
+    key_id: str
+
+
+def init_archive(directory: Path, settings: Settings) -> InitResult:
+    """Create the folder, its configuration, key file, store and catalog (idempotent)."""
+    directory.mkdir(parents=True, exist_ok=True)
+    config = directory / CONFIG_FILE
+    config_created = not config.exists()
+    if config_created:
+        config.write_text(INITIAL_CONFIG, encoding="utf-8")
+    key_path = local_key_path(settings.key, settings.base_dir)
+    key_created = key_path is not None and not key_path.exists()
+    if key_path is not None and key_created:
+        LocalKeyProvider.create(key_path)
+    archive = Archive.open(settings)
+    archive.close()
+    return InitResult(directory, config_created, key_created, archive.keys.key_id)
+

@@ -1,0 +1,138 @@
+"""The catalog protocol and the rows it keeps.
+
+The catalog holds what reports and retention need (ids, custodian, dates, classification,
+schedule, disposition date, 2911 status, where each record's frame is) and never message
+text: conversations and senders appear only as keyed hashes, keywords only as blind-index
+tokens.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import AbstractContextManager
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Protocol
+
+from archiver.audit import AuditEntry, AuditEvent
+
+
+@dataclass(frozen=True)
+class CatalogRow:
+    """One message the archive has seen: a stored record, or a nonrecord's tombstone."""
+
+    id: str
+    custodian: str
+    source: str
+    conversation_ref: str
+    sent_at: datetime
+    direction: str
+    account: str
+    system: bool
+    label: str
+    confidence: float
+    reasons: tuple[str, ...]
+    rules_version: str
+    schedule: str | None
+    disposition_date: date | None
+    forwarding_status: str
+    deadline: datetime | None
+    days_late: int
+    content_hash: str
+    export_sha256: str
+    source_line: int | None
+    ingested_at: datetime
+    flags: tuple[str, ...] = ()
+    segment: str | None = None
+    offset: int | None = None
+    length: int | None = None
+
+
+@dataclass(frozen=True)
+class SegmentRow:
+    """A segment object and the disposition group it holds."""
+
+    name: str
+    custodian: str
+    schedule: str
+    retain_until: date | None
+    count: int
+    created_at: datetime
+
+
+@dataclass(frozen=True)
+class QuarantineRow:
+    """An item that could not be archived, and where the export copy holding it is kept."""
+
+    export_sha256: str
+    file: str
+    line: int | None
+    reason: str
+    object_key: str | None
+    at: datetime
+
+
+@dataclass(frozen=True)
+class ExportRow:
+    """One ingest of one export file: the chain of custody starts here."""
+
+    sha256: str
+    name: str
+    connector: str
+    custodian: str
+    account: str
+    ingested_at: datetime
+    actor: str
+
+
+class Catalog(Protocol):
+    """Record index, quarantine list, export history and audit log."""
+
+    def exclusive(self) -> AbstractContextManager[None]:
+        """Hold the archive's writer lock: one ingest at a time."""
+        ...
+
+    def known_ids(self, ids: Sequence[str]) -> set[str]:
+        """Those of ``ids`` already in the catalog (records or tombstones)."""
+        ...
+
+    def begin_segment(self, name: str) -> None:
+        """Note that a segment is about to be written (crash recovery looks here)."""
+        ...
+
+    def pending_segments(self) -> list[str]:
+        """Segments begun but never committed."""
+        ...
+
+    def drop_pending(self, name: str) -> None: ...
+
+    def commit(self, rows: Sequence[CatalogRow], keywords: Sequence[tuple[str, Sequence[str]]],
+               segment: SegmentRow | None, audit: AuditEvent | None) -> int:
+        """Add rows (ignoring ids already present), their blind-index tokens, the segment
+        and an audit entry in one transaction; clears the segment's pending mark.
+        Returns how many rows were new."""
+        ...
+
+    def add_quarantine(self, rows: Sequence[QuarantineRow], audit: AuditEvent | None) -> None: ...
+
+    def add_export(self, export: ExportRow, audit: AuditEvent) -> None: ...
+
+    def append_audit(self, event: AuditEvent) -> AuditEntry: ...
+
+    def audit_entries(self) -> Iterator[AuditEntry]: ...
+
+    def rows(self, custodian: str | None = None, label: str | None = None) -> Iterator[CatalogRow]: ...
+
+    def segments(self) -> Iterator[SegmentRow]: ...
+
+    def quarantine(self) -> Iterator[QuarantineRow]: ...
+
+    def last_sync(self) -> dict[str, datetime]:
+        """Per custodian, when an export from a personal account was last ingested."""
+        ...
+
+    def search_tokens(self, tokens: Iterable[str]) -> set[str]:
+        """Ids of records whose blind index holds every token."""
+        ...
+
+    def close(self) -> None: ...

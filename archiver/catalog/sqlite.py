@@ -1,0 +1,259 @@
+"""The SQLite catalog (embedded default).
+
+Writes are batched: one transaction per segment (rows, blind-index tokens, the segment row,
+the audit entry and the pending-mark removal together), so a killed process leaves either
+all of a segment's catalog entries or none. The blind index is a contentless FTS5 table of
+keyed-hash tokens: it answers "which records contain this word" holding no word at all.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import sqlite3
+import time
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from datetime import date, datetime
+from pathlib import Path
+
+from archiver.audit import GENESIS, AuditEntry, AuditEvent, chain
+from archiver.catalog.base import CatalogRow, ExportRow, QuarantineRow, SegmentRow
+from archiver.errors import CatalogError
+from archiver.model import parse_instant, utc_iso
+
+LOCK_WAIT_SECONDS = 30.0
+_CHUNK = 500  # SQLite's bound-parameter limit is far above this; keeps statements small
+
+SCHEMA = [
+    """CREATE TABLE messages (
+        rowid INTEGER PRIMARY KEY, id TEXT NOT NULL UNIQUE, custodian TEXT NOT NULL,
+        source TEXT NOT NULL, conversation_ref TEXT NOT NULL, sent_at TEXT NOT NULL,
+        direction TEXT NOT NULL, account TEXT NOT NULL, system INTEGER NOT NULL,
+        label TEXT NOT NULL, confidence REAL NOT NULL, reasons TEXT NOT NULL,
+        rules_version TEXT NOT NULL, schedule TEXT, disposition_date TEXT,
+        forwarding_status TEXT NOT NULL, deadline TEXT, days_late INTEGER NOT NULL,
+        content_hash TEXT NOT NULL, export_sha256 TEXT NOT NULL, source_line INTEGER,
+        ingested_at TEXT NOT NULL, flags TEXT NOT NULL,
+        segment TEXT, frame_offset INTEGER, frame_length INTEGER)""",
+    "CREATE INDEX messages_custodian_sent ON messages (custodian, sent_at)",
+    "CREATE INDEX messages_forwarding ON messages (forwarding_status)",
+    "CREATE INDEX messages_disposition ON messages (disposition_date)",
+    """CREATE TABLE segments (name TEXT PRIMARY KEY, custodian TEXT NOT NULL,
+        schedule TEXT NOT NULL, retain_until TEXT, count INTEGER NOT NULL, created_at TEXT NOT NULL)""",
+    "CREATE TABLE pending_segments (name TEXT PRIMARY KEY)",
+    """CREATE TABLE quarantine (rowid INTEGER PRIMARY KEY, export_sha256 TEXT NOT NULL,
+        file TEXT NOT NULL, line INTEGER, reason TEXT NOT NULL, object_key TEXT, at TEXT NOT NULL)""",
+    """CREATE TABLE exports (rowid INTEGER PRIMARY KEY, sha256 TEXT NOT NULL, name TEXT NOT NULL,
+        connector TEXT NOT NULL, custodian TEXT NOT NULL, account TEXT NOT NULL,
+        ingested_at TEXT NOT NULL, actor TEXT NOT NULL)""",
+    """CREATE TABLE audit (seq INTEGER PRIMARY KEY, at TEXT NOT NULL, actor TEXT NOT NULL,
+        action TEXT NOT NULL, case_id TEXT, detail TEXT NOT NULL, prev_hash TEXT NOT NULL,
+        hash TEXT NOT NULL)""",
+    "CREATE VIRTUAL TABLE keywords USING fts5(tokens, content='', columnsize=0, detail=none)",
+]
+
+_ROW_COLUMNS = ("id, custodian, source, conversation_ref, sent_at, direction, account, system, label, "
+                "confidence, reasons, rules_version, schedule, disposition_date, forwarding_status, "
+                "deadline, days_late, content_hash, export_sha256, source_line, ingested_at, flags, "
+                "segment, frame_offset, frame_length")
+
+
+class SqliteCatalog:
+    """Catalog in one SQLite file."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            self._db = sqlite3.connect(path, isolation_level=None)
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.execute("PRAGMA synchronous=NORMAL")
+            self._migrate()
+        except sqlite3.DatabaseError as exc:
+            raise CatalogError(f"{path}: cannot open the catalog: {exc}") from None
+
+    def _migrate(self) -> None:
+        (version,) = self._db.execute("PRAGMA user_version").fetchone()
+        if version > len(SCHEMA):
+            raise CatalogError(f"{self.path}: catalog was written by a newer archiver (schema {version})")
+        with self._transaction():
+            for number, statement in enumerate(SCHEMA[version:], start=version + 1):
+                self._db.execute(statement)
+                self._db.execute(f"PRAGMA user_version = {number}")
+
+    @contextmanager
+    def _transaction(self) -> Iterator[sqlite3.Connection]:
+        self._db.execute("BEGIN IMMEDIATE")
+        try:
+            yield self._db
+        except BaseException:
+            self._db.execute("ROLLBACK")
+            raise
+        self._db.execute("COMMIT")
+
+    @contextmanager
+    def exclusive(self) -> Iterator[None]:
+        with open(self.path.with_name(self.path.name + ".lock"), "a") as handle:
+            deadline = time.monotonic() + LOCK_WAIT_SECONDS
+            while True:
+                try:
+                    fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                    break
+                except BlockingIOError:
+                    if time.monotonic() > deadline:
+                        raise CatalogError(f"{self.path}: another archiver process holds the archive; "
+                                           "try again when it has finished") from None
+                    time.sleep(0.2)
+            try:
+                yield
+            finally:
+                fcntl.flock(handle, fcntl.LOCK_UN)
+
+    def known_ids(self, ids: Sequence[str]) -> set[str]:
+        found: set[str] = set()
+        for start in range(0, len(ids), _CHUNK):
+            chunk = ids[start:start + _CHUNK]
+            marks = ",".join("?" * len(chunk))
+            found.update(r[0] for r in self._db.execute(f"SELECT id FROM messages WHERE id IN ({marks})", chunk))
+        return found
+
+    def begin_segment(self, name: str) -> None:
+        with self._transaction() as db:
+            db.execute("INSERT OR IGNORE INTO pending_segments (name) VALUES (?)", (name,))
+
+    def pending_segments(self) -> list[str]:
+        return [r[0] for r in self._db.execute("SELECT name FROM pending_segments ORDER BY name")]
+
+    def drop_pending(self, name: str) -> None:
+        with self._transaction() as db:
+            db.execute("DELETE FROM pending_segments WHERE name = ?", (name,))
+
+    def commit(self, rows: Sequence[CatalogRow], keywords: Sequence[tuple[str, Sequence[str]]],
+               segment: SegmentRow | None, audit: AuditEvent | None) -> int:
+        with self._transaction() as db:
+            before = db.total_changes
+            db.executemany(f"INSERT OR IGNORE INTO messages ({_ROW_COLUMNS}) VALUES "
+                           f"({','.join('?' * 25)})", [_row_values(r) for r in rows])
+            added = db.total_changes - before
+            self._index(db, keywords)
+            if segment is not None:
+                db.execute("INSERT OR IGNORE INTO segments VALUES (?, ?, ?, ?, ?, ?)",
+                           (segment.name, segment.custodian, segment.schedule, _date(segment.retain_until),
+                            segment.count, utc_iso(segment.created_at)))
+                db.execute("DELETE FROM pending_segments WHERE name = ?", (segment.name,))
+            if audit is not None:
+                self._append(db, audit)
+        return added
+
+    def _index(self, db: sqlite3.Connection, keywords: Sequence[tuple[str, Sequence[str]]]) -> None:
+        wanted = {record_id: tokens for record_id, tokens in keywords if tokens}
+        ids = list(wanted)
+        for start in range(0, len(ids), _CHUNK):
+            chunk = ids[start:start + _CHUNK]
+            marks = ",".join("?" * len(chunk))
+            rowids = db.execute(f"SELECT rowid, id FROM messages WHERE id IN ({marks})", chunk).fetchall()
+            db.executemany("INSERT INTO keywords (rowid, tokens) VALUES (?, ?)",
+                           [(rowid, " ".join(wanted[record_id])) for rowid, record_id in rowids])
+
+    def add_quarantine(self, rows: Sequence[QuarantineRow], audit: AuditEvent | None) -> None:
+        with self._transaction() as db:
+            db.executemany("INSERT INTO quarantine (export_sha256, file, line, reason, object_key, at) "
+                           "VALUES (?, ?, ?, ?, ?, ?)",
+                           [(q.export_sha256, q.file, q.line, q.reason, q.object_key, utc_iso(q.at)) for q in rows])
+            if audit is not None:
+                self._append(db, audit)
+
+    def add_export(self, export: ExportRow, audit: AuditEvent) -> None:
+        with self._transaction() as db:
+            db.execute("INSERT INTO exports (sha256, name, connector, custodian, account, ingested_at, actor) "
+                       "VALUES (?, ?, ?, ?, ?, ?, ?)",
+                       (export.sha256, export.name, export.connector, export.custodian, export.account,
+                        utc_iso(export.ingested_at), export.actor))
+            self._append(db, audit)
+
+    def append_audit(self, event: AuditEvent) -> AuditEntry:
+        with self._transaction() as db:
+            return self._append(db, event)
+
+    def _append(self, db: sqlite3.Connection, event: AuditEvent) -> AuditEntry:
+        last = db.execute("SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1").fetchone()
+        seq, prev_hash = (last[0] + 1, last[1]) if last else (1, GENESIS)
+        entry = chain(seq, event, prev_hash)
+        db.execute("INSERT INTO audit VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                   (entry.seq, utc_iso(event.at), event.actor, event.action, event.case_id,
+                    json.dumps(event.detail, sort_keys=True), entry.prev_hash, entry.hash))
+        return entry
+
+    def audit_entries(self) -> Iterator[AuditEntry]:
+        for seq, at, actor, action, case_id, detail, prev_hash, hash_ in self._db.execute(
+                "SELECT seq, at, actor, action, case_id, detail, prev_hash, hash FROM audit ORDER BY seq"):
+            event = AuditEvent(actor, action, parse_instant(at), json.loads(detail), case_id)
+            yield AuditEntry(seq, event, prev_hash, hash_)
+
+    def rows(self, custodian: str | None = None, label: str | None = None) -> Iterator[CatalogRow]:
+        query = f"SELECT {_ROW_COLUMNS} FROM messages WHERE (? IS NULL OR custodian = ?) " \
+                "AND (? IS NULL OR label = ?) ORDER BY custodian, sent_at, id"
+        for values in self._db.execute(query, (custodian, custodian, label, label)):
+            yield _row_from(values)
+
+    def segments(self) -> Iterator[SegmentRow]:
+        for name, custodian, schedule, retain_until, count, created_at in self._db.execute(
+                "SELECT name, custodian, schedule, retain_until, count, created_at FROM segments ORDER BY name"):
+            yield SegmentRow(name, custodian, schedule, _parse_date(retain_until), count, parse_instant(created_at))
+
+    def quarantine(self) -> Iterator[QuarantineRow]:
+        for sha, file, line, reason, key, at in self._db.execute(
+                "SELECT export_sha256, file, line, reason, object_key, at FROM quarantine ORDER BY rowid"):
+            yield QuarantineRow(sha, file, line, reason, key, parse_instant(at))
+
+    def last_sync(self) -> dict[str, datetime]:
+        rows = self._db.execute("SELECT custodian, MAX(ingested_at) FROM exports "
+                                "WHERE account = 'personal' GROUP BY custodian")
+        return {custodian: parse_instant(at) for custodian, at in rows}
+
+    def search_tokens(self, tokens: Iterable[str]) -> set[str]:
+        query = " AND ".join(f'"{t}"' for t in tokens)
+        if not query:
+            return set()
+        return {r[0] for r in self._db.execute(
+            "SELECT m.id FROM keywords JOIN messages m ON m.rowid = keywords.rowid WHERE keywords MATCH ?",
+            (query,))}
+
+    def close(self) -> None:
+        self._db.close()
+
+
+def _date(value: date | None) -> str | None:
+    return value.isoformat() if value else None
+
+
+def _parse_date(value: str | None) -> date | None:
+    return date.fromisoformat(value) if value else None
+
+
+def _row_values(row: CatalogRow) -> tuple[object, ...]:
+    return (row.id, row.custodian, row.source, row.conversation_ref, utc_iso(row.sent_at), row.direction,
+            row.account, int(row.system), row.label, row.confidence, json.dumps(list(row.reasons)),
+            row.rules_version, row.schedule, _date(row.disposition_date), row.forwarding_status,
+            utc_iso(row.deadline) if row.deadline else None, row.days_late, row.content_hash,
+            row.export_sha256, row.source_line, utc_iso(row.ingested_at), json.dumps(list(row.flags)),
+            row.segment, row.offset, row.length)
+
+
+def _row_from(values: tuple[object, ...]) -> CatalogRow:
+    (id_, custodian, source, conv, sent_at, direction, account, system, label, confidence, reasons,
+     rules_version, schedule, disposition, status, deadline, days_late, content_hash, export_sha,
+     line, ingested_at, flags, segment, offset, length) = values
+    return CatalogRow(
+        id=str(id_), custodian=str(custodian), source=str(source), conversation_ref=str(conv),
+        sent_at=parse_instant(str(sent_at)), direction=str(direction), account=str(account),
+        system=bool(system), label=str(label), confidence=float(confidence),  # type: ignore[arg-type]
+        reasons=tuple(json.loads(str(reasons))), rules_version=str(rules_version),
+        schedule=schedule if schedule is None else str(schedule),
+        disposition_date=_parse_date(disposition),  # type: ignore[arg-type]
+        forwarding_status=str(status), deadline=parse_instant(str(deadline)) if deadline else None,
+        days_late=int(days_late), content_hash=str(content_hash),  # type: ignore[call-overload]
+        export_sha256=str(export_sha), source_line=line,  # type: ignore[arg-type]
+        ingested_at=parse_instant(str(ingested_at)), flags=tuple(json.loads(str(flags))),
+        segment=segment, offset=offset, length=length)  # type: ignore[arg-type]

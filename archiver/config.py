@@ -1,0 +1,219 @@
+"""Configuration: ``archiver.yaml`` with every key overridable by ``ARCHIVER_*`` variables.
+
+The file is found from ``--config``, else ``ARCHIVER_CONFIG``, else ``./archiver.yaml`` if
+present; otherwise defaults apply. Relative paths are read from the config file's folder
+(or the working folder when there is no file), so ``archiver init`` then ``archiver
+ingest`` in the same folder need nothing else.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import yaml
+
+from archiver.errors import ConfigError, UsageError
+from archiver.forwarding import DEFAULT_OFFICIAL_PATTERNS
+
+CONFIG_FILE = "archiver.yaml"
+ENV_CONFIG = "ARCHIVER_CONFIG"
+ENV_STORE = "ARCHIVER_STORE"
+ENV_CATALOG = "ARCHIVER_CATALOG"
+ENV_KEY = "ARCHIVER_KEY"
+ENV_TIMEZONE = "ARCHIVER_TIMEZONE"
+ENV_OFFICIAL_ACCOUNTS = "ARCHIVER_OFFICIAL_ACCOUNTS"
+ENV_RULES = "ARCHIVER_RULES"
+ENV_SCHEDULES = "ARCHIVER_SCHEDULES"
+ENV_DEFAULT_ROLE = "ARCHIVER_DEFAULT_ROLE"
+
+DEFAULT_STORE = "archive"
+DEFAULT_CATALOG = "sqlite:///archive/catalog.sqlite"
+DEFAULT_KEY = "file://archiver.key"
+
+# Capstone role -> GRS 6.1 item (DESIGN.md, "Retention schedules").
+ROLE_SCHEDULE = {"capstone": "GRS-6.1-010", "official": "GRS-6.1-011", "support": "GRS-6.1-012"}
+
+_TOP_KEYS = {"store", "catalog", "key", "timezone", "official_accounts", "rules", "schedules",
+             "default_role", "custodians"}
+_CUSTODIAN_KEYS = {"names", "role", "timezone", "official_accounts"}
+
+
+@dataclass(frozen=True)
+class CustodianSettings:
+    """What the archive knows about one custodian before a registry exists."""
+
+    names: tuple[str, ...] = ()
+    role: str | None = None
+    timezone: str | None = None
+    official_accounts: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Resolved configuration."""
+
+    base_dir: Path
+    store: str = DEFAULT_STORE
+    catalog: str = DEFAULT_CATALOG
+    key: str = DEFAULT_KEY
+    timezone: str | None = None
+    official_accounts: tuple[str, ...] = DEFAULT_OFFICIAL_PATTERNS
+    rules: Path | None = None
+    schedules: tuple[Path, ...] = ()
+    default_role: str | None = None
+    custodians: Mapping[str, CustodianSettings] = field(default_factory=dict)
+    source: Path | None = None
+
+    def custodian(self, custodian_id: str) -> CustodianSettings:
+        return self.custodians.get(custodian_id, CustodianSettings())
+
+    def role_of(self, custodian_id: str) -> str | None:
+        return self.custodian(custodian_id).role or self.default_role
+
+    def zone_for(self, custodian_id: str, override: str | None) -> ZoneInfo | None:
+        """The zone local export times are read in: --tz, else the custodian's, else the default."""
+        name = override or self.custodian(custodian_id).timezone or self.timezone
+        return load_zone(name) if name else None
+
+
+def load_zone(name: str) -> ZoneInfo:
+    """An IANA zone, or a usage error that says what is accepted."""
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise UsageError(f"unknown time zone {name!r}; use an IANA name such as America/New_York") from None
+
+
+def load_settings(config_path: str | None = None, environ: Mapping[str, str] | None = None,
+                  cwd: Path | None = None) -> Settings:
+    """Read the configuration file (if any) and apply ``ARCHIVER_*`` overrides."""
+    environ = os.environ if environ is None else environ
+    cwd = cwd or Path.cwd()
+    path = _config_path(config_path or environ.get(ENV_CONFIG), cwd)
+    document = _read(path) if path else {}
+    base_dir = path.parent if path else cwd
+    merged = {**document, **_environment(environ)}
+    return _settings(merged, base_dir, path)
+
+
+def _config_path(named: str | None, cwd: Path) -> Path | None:
+    if named:
+        path = Path(named)
+        path = path if path.is_absolute() else cwd / path
+        if not path.is_file():
+            raise ConfigError(f"{path}: configuration file not found")
+        return path
+    default = cwd / CONFIG_FILE
+    return default if default.is_file() else None
+
+
+def _read(path: Path) -> dict[str, Any]:
+    try:
+        document = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        line = f":{mark.line + 1}" if mark is not None else ""
+        raise ConfigError(f"{path}{line}: not valid YAML ({getattr(exc, 'problem', exc)})") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{path}: cannot read configuration ({exc})") from None
+    if document is None:
+        return {}
+    if not isinstance(document, dict):
+        raise ConfigError(f"{path}: the configuration must be a mapping of keys to values")
+    unknown = set(document) - _TOP_KEYS
+    if unknown:
+        raise ConfigError(f"{path}: unknown key(s) {', '.join(sorted(unknown))}; "
+                          f"known: {', '.join(sorted(_TOP_KEYS))}")
+    return document
+
+
+def _environment(environ: Mapping[str, str]) -> dict[str, Any]:
+    scalars = {ENV_STORE: "store", ENV_CATALOG: "catalog", ENV_KEY: "key", ENV_TIMEZONE: "timezone",
+               ENV_RULES: "rules", ENV_DEFAULT_ROLE: "default_role"}
+    overrides: dict[str, Any] = {key: environ[var] for var, key in scalars.items() if environ.get(var)}
+    if environ.get(ENV_OFFICIAL_ACCOUNTS):
+        overrides["official_accounts"] = [p.strip() for p in environ[ENV_OFFICIAL_ACCOUNTS].split(",") if p.strip()]
+    if environ.get(ENV_SCHEDULES):
+        overrides["schedules"] = [p for p in environ[ENV_SCHEDULES].split(os.pathsep) if p]
+    return overrides
+
+
+def _settings(doc: dict[str, Any], base_dir: Path, source: Path | None) -> Settings:
+    where = str(source or "environment")
+    role = doc.get("default_role")
+    _check_role(role, where, "default_role")
+    return Settings(
+        base_dir=base_dir,
+        store=_text(doc, "store", DEFAULT_STORE, where),
+        catalog=_text(doc, "catalog", DEFAULT_CATALOG, where),
+        key=_text(doc, "key", DEFAULT_KEY, where),
+        timezone=_optional_zone(doc.get("timezone"), where),
+        official_accounts=tuple(_strings(doc.get("official_accounts", DEFAULT_OFFICIAL_PATTERNS), where,
+                                         "official_accounts")),
+        rules=_path(doc.get("rules"), base_dir),
+        schedules=tuple(base_dir / p for p in _strings(doc.get("schedules", []), where, "schedules")),
+        default_role=role,
+        custodians=_custodians(doc.get("custodians") or {}, where),
+        source=source,
+    )
+
+
+def _custodians(raw: Any, where: str) -> dict[str, CustodianSettings]:
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{where}: custodians must map custodian ids to settings")
+    result = {}
+    for custodian_id, entry in raw.items():
+        entry = entry or {}
+        if not isinstance(entry, dict) or set(entry) - _CUSTODIAN_KEYS:
+            raise ConfigError(f"{where}: custodian {custodian_id!r} may set only "
+                              f"{', '.join(sorted(_CUSTODIAN_KEYS))}")
+        _check_role(entry.get("role"), where, f"custodians.{custodian_id}.role")
+        result[str(custodian_id)] = CustodianSettings(
+            names=tuple(_strings(entry.get("names", []), where, f"custodians.{custodian_id}.names")),
+            role=entry.get("role"),
+            timezone=_optional_zone(entry.get("timezone"), where),
+            official_accounts=tuple(_strings(entry.get("official_accounts", []), where,
+                                             f"custodians.{custodian_id}.official_accounts")))
+    return result
+
+
+def _check_role(role: Any, where: str, key: str) -> None:
+    if role is not None and role not in ROLE_SCHEDULE:
+        raise ConfigError(f"{where}: {key} must be one of {', '.join(ROLE_SCHEDULE)}, not {role!r}")
+
+
+def _text(doc: dict[str, Any], key: str, default: str, where: str) -> str:
+    value = doc.get(key, default)
+    if not isinstance(value, str) or not value:
+        raise ConfigError(f"{where}: {key} must be a non-empty string")
+    return value
+
+
+def _strings(value: Any, where: str, key: str) -> list[str]:
+    if isinstance(value, str):
+        value = [value]
+    if not isinstance(value, (list, tuple)) or not all(isinstance(v, str) for v in value):
+        raise ConfigError(f"{where}: {key} must be a list of strings")
+    return list(value)
+
+
+def _optional_zone(value: Any, where: str) -> str | None:
+    if value is None:
+        return None
+    try:
+        load_zone(str(value))
+    except UsageError as exc:
+        raise ConfigError(f"{where}: {exc}") from None
+    return str(value)
+
+
+def _path(value: Any, base_dir: Path) -> Path | None:
+    if value is None:
+        return None
+    path = Path(str(value))
+    return path if path.is_absolute() else base_dir / path

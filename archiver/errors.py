@@ -1,0 +1,105 @@
+"""The archiver's one exception tree.
+
+Every error a user can cause or meet is an ``ArchiverError``; its message is written for
+the person at the terminal, and ``exit_code`` is what the CLI returns::
+
+    ArchiverError                       exit 1 unless a subclass says otherwise
+    ├── InputError                      exit 2: a file or line the archiver cannot read
+    │   └── UnknownFormatError          no connector recognises the file
+    ├── UsageError                      exit 2: bad option, value or configuration
+    │   └── ConfigError                 archiver.yaml / ARCHIVER_* cannot be used
+    ├── StoreError                      the object store refused or failed
+    │   ├── ObjectExistsError           write-once: the object is already there
+    │   ├── ObjectNotFoundError
+    │   └── RetentionError              delete/shorten refused before retain-until or under hold
+    ├── KeyProviderError                key file missing, unreadable or wrong
+    ├── IntegrityError                  an envelope, frame or audit entry fails its check
+    └── CatalogError                    the catalog cannot be opened or is inconsistent
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+class ArchiverError(Exception):
+    """Base of every error the archiver reports to its user."""
+
+    exit_code: int = 1
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+    def __str__(self) -> str:
+        return self.message
+
+
+class InputError(ArchiverError):
+    """An export (or one place in it) cannot be read; names the file and line."""
+
+    exit_code = 2
+
+    def __init__(self, file: str, cause: str, line: int | None = None) -> None:
+        where = f"{file}:{line}" if line is not None else file
+        super().__init__(f"{where}: {cause}")
+        self.file = file
+        self.line = line
+        self.cause = cause
+
+
+class UnknownFormatError(InputError):
+    """No registered connector recognises the file."""
+
+
+class UsageError(ArchiverError):
+    """A command was called with options or values it cannot use."""
+
+    exit_code = 2
+
+
+class ConfigError(UsageError):
+    """The configuration file or an ARCHIVER_* variable is unusable."""
+
+
+class StoreError(ArchiverError):
+    """The object store refused or failed an operation."""
+
+
+class ObjectExistsError(StoreError):
+    """Write-once store: an object with that key already exists."""
+
+
+class ObjectNotFoundError(StoreError):
+    """The object store has no object with that key."""
+
+
+class RetentionError(StoreError):
+    """Deleting or shortening retention was refused (retain-until not reached, or a hold)."""
+
+
+class KeyProviderError(ArchiverError):
+    """The key provider cannot supply or unwrap a key."""
+
+
+class IntegrityError(ArchiverError):
+    """Stored data failed an integrity check (tampered, truncated or swapped)."""
+
+
+class CatalogError(ArchiverError):
+    """The catalog cannot be opened or disagrees with itself."""
+
+
+@dataclass(frozen=True)
+class Rejection:
+    """One input item that could not be archived: it is quarantined with this reason.
+
+    ``reason`` never carries message text, only where and why.
+    """
+
+    file: str
+    line: int | None
+    reason: str
+
+    def as_dict(self) -> dict[str, object]:
+        return {"file": self.file, "line": self.line, "reason": self.reason}

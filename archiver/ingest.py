@@ -1,0 +1,286 @@
+"""Ingest: export files in, sealed records and tombstones out, every message accounted for.
+
+Write ordering (after restic): a segment is marked pending in the catalog, then written to
+the store, then its catalog rows, blind-index tokens and audit entry are committed in one
+transaction that clears the mark. A run killed at any moment leaves at most a pending
+segment; the next run adopts it (its frames carry everything the catalog needs) or drops
+the mark if the object never landed. Each message is therefore stored exactly once.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import uuid
+from collections import defaultdict
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from datetime import date, datetime
+from pathlib import Path
+from typing import Any
+
+from archiver import segments
+from archiver.archive import Archive
+from archiver.audit import AuditEvent
+from archiver.catalog import ExportRow, QuarantineRow, SegmentRow
+from archiver.classify import Classification, Classifier
+from archiver.config import ROLE_SCHEDULE
+from archiver.connector import ConnectorRegistry, ParseContext, ParsedItem, messages_only
+from archiver.envelope import open_sealed, seal
+from archiver.errors import InputError, ObjectExistsError, Rejection
+from archiver.forwarding import assess, official_recipients
+from archiver.model import Account, Message
+from archiver.receipt import FileReceipt, Receipt
+from archiver.records import RecordDocument, catalog_row, record_document
+from archiver.retention import UNSCHEDULED, ScheduleSet, assign
+
+SEGMENT_RECORDS = 1000   # records per segment object (DESIGN.md, "Storage unit")
+BATCH_MESSAGES = 1000    # messages per duplicate lookup in the catalog
+QUARANTINE_CHUNK = 8 << 20
+
+GroupKey = tuple[str, str, date | None]
+
+
+@dataclass(frozen=True)
+class IngestOptions:
+    """What the officer said about the exports being ingested."""
+
+    custodian: str
+    connector: str | None = None  # None or "auto": detect from content
+    tz: str | None = None
+    account: Account = "personal"
+    actor: str = "unknown"
+
+
+class Ingestor:
+    """One ingest run over one or more export files."""
+
+    def __init__(self, archive: Archive, registry: ConnectorRegistry, classifier: Classifier,
+                 schedules: ScheduleSet, options: IngestOptions, now: datetime) -> None:
+        self.archive, self.registry, self.classifier = archive, registry, classifier
+        self.schedules, self.options, self.now = schedules, options, now
+        self.receipt = Receipt(custodian=options.custodian)
+        settings = archive.settings
+        custodian = settings.custodian(options.custodian)
+        self._official_patterns = tuple(settings.official_accounts) + custodian.official_accounts
+        self._zone = settings.zone_for(options.custodian, options.tz)
+        self._names = custodian.names
+        role = settings.role_of(options.custodian)
+        self._default_schedule = ROLE_SCHEDULE[role] if role else UNSCHEDULED
+        self._groups: dict[GroupKey, list[RecordDocument]] = defaultdict(list)
+
+    def run(self, paths: Iterable[Path]) -> Receipt:
+        """Ingest every file under the archive's writer lock."""
+        with self.archive.catalog.exclusive():
+            recover(self.archive, self.now)
+            for path in paths:
+                self._ingest_file(path)
+        return self.receipt
+
+    def _ingest_file(self, path: Path) -> None:
+        file_receipt = FileReceipt(file=str(path))
+        self.receipt.files.append(file_receipt)
+        rejections: list[Rejection] = []
+        try:
+            file_receipt.sha256 = _sha256_of(path)
+            connector = self._connector(path)
+            file_receipt.connector = connector.name
+            context = ParseContext(custodian=self.options.custodian, account=self.options.account,
+                                   tz=self._zone, custodian_names=self._names,
+                                   export_sha256=file_receipt.sha256)
+            try:
+                self._archive_stream(connector.parse(path, context), rejections, file_receipt)
+            finally:
+                self._flush_all()
+        except InputError as exc:
+            # What was read before the error is archived; the rest stays in the quarantined copy.
+            file_receipt.refused = exc.cause if exc.file == str(path) and exc.line is None else str(exc)
+        if file_receipt.sha256:
+            self._quarantine(path, file_receipt, rejections)
+        self._record_export(path, file_receipt)
+
+    def _connector(self, path: Path) -> Any:
+        if self.options.connector in (None, "auto"):
+            return self.registry.detect(path)
+        return self.registry.get(self.options.connector)
+
+    def _archive_stream(self, items: Iterator[ParsedItem], rejections: list[Rejection],
+                        file_receipt: FileReceipt) -> None:
+        batch: list[RecordDocument] = []
+        occurrences: dict[str, int] = defaultdict(int)
+        try:
+            for message, classification in self.classifier.classify_stream(messages_only(items, rejections)):
+                content_hash = self.archive.id_hash.hex(message.content_key())
+                occurrences[content_hash] += 1
+                batch.append(self._document(message, classification, content_hash, occurrences[content_hash]))
+                if len(batch) >= BATCH_MESSAGES:
+                    self._file_batch(batch, file_receipt)
+                    batch = []
+        finally:
+            self._file_batch(batch, file_receipt)
+            file_receipt.parsed += len(rejections)
+            file_receipt.quarantined += len(rejections)
+
+    def _document(self, message: Message, classification: Classification, content_hash: str,
+                  occurrence: int) -> RecordDocument:
+        record_id = self.archive.id_hash.hex(f"{content_hash}#{occurrence}".encode())
+        if classification.label != "record":
+            return record_document(record_id, occurrence, content_hash, message, classification,
+                                   None, None, None, self.now)
+        item = self.schedules.get(classification.schedule or self._default_schedule)
+        disposition = assign(item, message.sent_at)
+        official = official_recipients(message.recipients, self._official_patterns)
+        forwarding = assess(account=message.account, created=message.sent_at, archived_at=self.now,
+                            official_copied=bool(official))
+        attachments = self._store_attachments(message, disposition.retain_until)
+        return record_document(record_id, occurrence, content_hash, message, classification,
+                               disposition, forwarding, attachments, self.now)
+
+    def _store_attachments(self, message: Message, retain_until: date | None) -> list[str | None]:
+        keys: list[str | None] = []
+        for attachment in message.attachments:
+            if attachment.content is None or attachment.sha256 is None:
+                self.receipt.attachments_missing += 1
+                keys.append(None)
+                continue
+            key = "att/" + self.archive.name_hash.hex(attachment.sha256.encode(), 64)
+            try:
+                self.archive.store.put(key, seal(self.archive.keys, key, attachment.content), retain_until)
+                self.receipt.attachments_stored += 1
+            except ObjectExistsError:
+                self.archive.store.extend_retention(key, retain_until)
+            keys.append(key)
+        return keys
+
+    def _file_batch(self, batch: list[RecordDocument], file_receipt: FileReceipt) -> None:
+        if not batch:
+            return
+        known = self.archive.catalog.known_ids([d.record_id for d in batch])
+        tombstones = []
+        for doc in batch:
+            file_receipt.parsed += 1
+            if doc.record_id in known:
+                file_receipt.duplicates += 1
+            elif doc.is_record:
+                file_receipt.records += 1
+                self._add_to_group(doc)
+            else:
+                file_receipt.nonrecords += 1
+                tombstones.append(catalog_row(doc, _conversation_ref(self.archive, doc)))
+        if tombstones:
+            self.archive.catalog.commit(tombstones, [], None, None)
+
+    def _add_to_group(self, doc: RecordDocument) -> None:
+        self.receipt.forwarding[doc.forwarding_status] += 1
+        self.receipt.schedules[doc.schedule or UNSCHEDULED] += 1
+        key = (self.options.custodian, doc.schedule or UNSCHEDULED, doc.retain_until)
+        group = self._groups[key]
+        group.append(doc)
+        if len(group) >= SEGMENT_RECORDS:
+            self._write_segment(key, self._groups.pop(key))
+
+    def _flush_all(self) -> None:
+        for key in sorted(self._groups, key=lambda k: (k[0], k[1], k[2] or date.max)):
+            self._write_segment(key, self._groups[key])
+        self._groups.clear()
+
+    def _write_segment(self, key: GroupKey, docs: list[RecordDocument]) -> None:
+        custodian, schedule, retain_until = key
+        name = f"seg/{retain_until.isoformat() if retain_until else 'indefinite'}/{uuid.uuid4().hex}"
+        keys = self.archive.keys
+        data, refs = segments.pack((d.record_id, seal(keys, d.record_id, d.plaintext())) for d in docs)
+        self.archive.catalog.begin_segment(name)
+        self.archive.store.put(name, data, retain_until)
+        _commit_segment(self.archive, name, docs, refs, SegmentRow(
+            name, custodian, schedule, retain_until, len(docs), self.now), self.options.actor, self.now)
+
+    def _quarantine(self, path: Path, file_receipt: FileReceipt, rejections: list[Rejection]) -> None:
+        """Keep an encrypted copy of the export so nothing unread is lost, and list why."""
+        if not rejections and not file_receipt.refused:
+            return
+        self.receipt.quarantine.extend(rejections)
+        object_key = _store_export_copy(self.archive, path, file_receipt.sha256 or "")
+        rows = [QuarantineRow(file_receipt.sha256 or "", r.file, r.line, r.reason, object_key, self.now)
+                for r in rejections]
+        if file_receipt.refused:
+            rows.append(QuarantineRow(file_receipt.sha256 or "", str(path), None, file_receipt.refused,
+                                      object_key, self.now))
+        self.archive.catalog.add_quarantine(rows, AuditEvent(
+            self.options.actor, "quarantine", self.now,
+            {"export_sha256": file_receipt.sha256, "items": len(rows), "object": object_key}))
+
+    def _record_export(self, path: Path, file_receipt: FileReceipt) -> None:
+        detail = file_receipt.to_json()
+        detail["file"] = path.name
+        self.archive.catalog.add_export(
+            ExportRow(file_receipt.sha256 or "", path.name, file_receipt.connector or "", self.options.custodian,
+                      self.options.account, self.now, self.options.actor),
+            AuditEvent(self.options.actor, "ingest", self.now, {"custodian": self.options.custodian, **detail}))
+
+
+def _conversation_ref(archive: Archive, doc: RecordDocument) -> str:
+    return archive.conversation_ref(doc.message["source"], doc.message["conversation"])
+
+
+def recover(archive: Archive, now: datetime) -> int:
+    """Finish what a killed run left: adopt written segments, drop marks of unwritten ones."""
+    archive.store.discard_incomplete()
+    adopted = 0
+    for name in archive.catalog.pending_segments():
+        if not archive.store.exists(name):
+            archive.catalog.drop_pending(name)
+            continue
+        docs, refs = [], []
+        for ref, envelope in segments.iter_frames(archive.store.get(name), name):
+            docs.append(RecordDocument.from_plaintext(open_sealed(archive.keys, ref.record_id, envelope)))
+            refs.append(ref)
+        first = docs[0]
+        retention = archive.store.retention(name)
+        _commit_segment(archive, name, docs, refs, SegmentRow(
+            name, first.message["custodian"], first.schedule or UNSCHEDULED, retention.retain_until,
+            len(docs), now), "archiver (recovery)", now)
+        adopted += 1
+    return adopted
+
+
+def _commit_segment(archive: Archive, name: str, docs: list[RecordDocument], refs: list[segments.FrameRef],
+                    segment: SegmentRow, actor: str, now: datetime) -> None:
+    rows, keywords = [], []
+    for doc, ref in zip(docs, refs, strict=True):
+        rows.append(catalog_row(doc, _conversation_ref(archive, doc), name, ref.offset, ref.length))
+        keywords.append((doc.record_id, archive.blind_index.tokens(doc.data["message"]["body"])))
+    archive.catalog.commit(rows, keywords, segment, AuditEvent(
+        actor, "store-segment", now, {"segment": name, "records": len(docs), "schedule": segment.schedule,
+                                      "retain_until": segment.retain_until.isoformat() if segment.retain_until
+                                      else None}))
+
+
+def _store_export_copy(archive: Archive, path: Path, sha256: str) -> str | None:
+    """Seal the export in chunks under ``quarantine/<name>/``; None if it cannot be read."""
+    prefix = "quarantine/" + archive.name_hash.hex(sha256.encode(), 64)
+    try:
+        with path.open("rb") as handle:
+            for number, chunk in enumerate(iter(lambda: handle.read(QUARANTINE_CHUNK), b"")):
+                key = f"{prefix}/{number:06d}"
+                try:
+                    archive.store.put(key, seal(archive.keys, key, chunk), None)
+                except ObjectExistsError:
+                    pass  # the same export was quarantined before: same bytes, same name
+    except OSError:
+        return None
+    return prefix
+
+
+def _sha256_of(path: Path) -> str:
+    if path.is_dir():
+        raise InputError(str(path), "is a directory; name the export files inside it")
+    digest = hashlib.sha256()
+    try:
+        with path.open("rb") as handle:
+            for chunk in iter(lambda: handle.read(1 << 20), b""):
+                digest.update(chunk)
+    except FileNotFoundError:
+        raise InputError(str(path), "no such file") from None
+    except OSError as exc:
+        raise InputError(str(path), f"cannot be read ({exc.strerror})") from None
+    return digest.hexdigest()
+

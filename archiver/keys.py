@@ -1,0 +1,133 @@
+"""Key providers: they wrap per-object data keys and derive the archive's keyed-hash keys.
+
+The local provider keeps one 256-bit master secret in a key file (mode 0600) created by
+``archiver init``. Sub-keys are derived with HKDF so the id key, the blind-index key and the
+key-wrapping key are independent: knowing one reveals nothing about the others.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import os
+import stat
+from pathlib import Path
+from typing import Protocol
+
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+
+from archiver.errors import KeyProviderError, UsageError
+
+KEY_FILE_FORMAT = "archiver-local-key"
+NONCE_SIZE = 12
+DATA_KEY_SIZE = 32
+
+# Purposes for derived keys; changing one changes every id or index token made with it.
+PURPOSE_WRAP = "wrap-data-keys"
+PURPOSE_MESSAGE_ID = "message-id"
+PURPOSE_BLIND_INDEX = "blind-index"
+PURPOSE_NAMES = "object-names"
+
+
+class KeyProvider(Protocol):
+    """Wraps and unwraps data keys; derives secret keys for keyed hashes."""
+
+    key_id: str
+
+    def new_data_key(self, context: bytes) -> tuple[bytes, bytes]:
+        """A fresh data key and its wrapped form, bound to ``context`` (the object id)."""
+        ...
+
+    def unwrap(self, wrapped: bytes, context: bytes) -> bytes:
+        """The data key inside ``wrapped``; fails if ``context`` differs from wrapping time."""
+        ...
+
+    def derive(self, purpose: str) -> bytes:
+        """A 32-byte secret for one purpose (message ids, blind index, object names)."""
+        ...
+
+
+class LocalKeyProvider:
+    """Key provider backed by a local key file holding the master secret."""
+
+    def __init__(self, master: bytes, key_id: str) -> None:
+        if len(master) != 32:
+            raise KeyProviderError("the master key must be 32 bytes")
+        self.key_id = key_id
+        self._master = master
+        self._wrapper = AESGCM(self.derive(PURPOSE_WRAP))
+
+    @classmethod
+    def create(cls, path: Path) -> LocalKeyProvider:
+        """Write a new key file (refusing to overwrite one) with owner-only permissions."""
+        master = os.urandom(32)
+        key_id = "local:" + hashlib.sha256(master).hexdigest()[:16]
+        document = {"format": KEY_FILE_FORMAT, "version": 1, "key_id": key_id,
+                    "master": base64.b64encode(master).decode()}
+        path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        except FileExistsError:
+            raise UsageError(f"{path}: a key file already exists; refusing to replace it") from None
+        with os.fdopen(fd, "w") as handle:
+            json.dump(document, handle)
+            handle.write("\n")
+        return cls(master, key_id)
+
+    @classmethod
+    def load(cls, path: Path) -> LocalKeyProvider:
+        """Read a key file, refusing one that other users can read."""
+        try:
+            mode = path.stat().st_mode
+            text = path.read_text()
+        except FileNotFoundError:
+            raise KeyProviderError(f"{path}: key file not found; run 'archiver init' first") from None
+        except OSError as exc:
+            raise KeyProviderError(f"{path}: cannot read key file: {exc.strerror}") from None
+        if mode & (stat.S_IRWXG | stat.S_IRWXO):
+            raise KeyProviderError(
+                f"{path}: key file is accessible to other users (mode {stat.S_IMODE(mode):04o}); "
+                f"run: chmod 600 {path}")
+        try:
+            document = json.loads(text)
+            if document.get("format") != KEY_FILE_FORMAT:
+                raise ValueError("not an archiver key file")
+            return cls(base64.b64decode(document["master"], validate=True), str(document["key_id"]))
+        except (ValueError, KeyError, TypeError) as exc:
+            raise KeyProviderError(f"{path}: unreadable key file ({exc})") from None
+
+    def new_data_key(self, context: bytes) -> tuple[bytes, bytes]:
+        data_key = os.urandom(DATA_KEY_SIZE)
+        nonce = os.urandom(NONCE_SIZE)
+        return data_key, nonce + self._wrapper.encrypt(nonce, data_key, context)
+
+    def unwrap(self, wrapped: bytes, context: bytes) -> bytes:
+        try:
+            return self._wrapper.decrypt(wrapped[:NONCE_SIZE], wrapped[NONCE_SIZE:], context)
+        except InvalidTag:
+            raise KeyProviderError("a wrapped data key does not open with this key file "
+                                   "(wrong key, or the key was moved to another object)") from None
+
+    def derive(self, purpose: str) -> bytes:
+        hkdf = HKDF(algorithm=hashes.SHA256(), length=32, salt=b"archiver-v1", info=purpose.encode())
+        return hkdf.derive(self._master)
+
+
+def local_key_path(url: str, base_dir: Path) -> Path | None:
+    """The key file a ``file://`` key URL names (relative to ``base_dir``), else None."""
+    if not url.startswith("file://"):
+        return None
+    path = Path(url[len("file://"):])
+    return path if path.is_absolute() else base_dir / path
+
+
+def open_key_provider(url: str, base_dir: Path) -> KeyProvider:
+    """The key provider named by ``ARCHIVER_KEY`` (``file://path``)."""
+    path = local_key_path(url, base_dir)
+    if path is None:
+        raise UsageError(f"unsupported key provider {url!r}; use file://PATH")
+    return LocalKeyProvider.load(path)

@@ -1,0 +1,147 @@
+"""The normalized message every connector yields, and its canonical bytes.
+
+Pure data: no I/O. The JSON form (``Message.to_json``) is also the ``jsonl`` input format,
+so any tool can feed the archiver.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import Any, Literal
+
+Direction = Literal["sent", "received"]
+Account = Literal["personal", "official"]
+
+DIRECTIONS: tuple[str, ...] = ("sent", "received")
+ACCOUNTS: tuple[str, ...] = ("personal", "official")
+
+# Completeness flags a connector may set (36 CFR 1236.22: records officers must see what is
+# incomplete).
+FLAG_ATTACHMENT_MISSING = "attachment_missing"
+FLAG_DELETED = "deleted"
+FLAG_EDITED = "edited"
+FLAG_RECIPIENTS_UNKNOWN = "recipients_unknown"
+
+
+@dataclass(frozen=True)
+class Attachment:
+    """A file that belonged to a message.
+
+    ``missing`` marks a placeholder such as ``<Media omitted>``: the message had a file the
+    export did not include. ``content`` carries the bytes while in flight from connector to
+    store; it is never part of the JSON form.
+    """
+
+    name: str | None
+    media_type: str | None = None
+    sha256: str | None = None
+    size: int | None = None
+    missing: bool = False
+    content: bytes | None = field(default=None, compare=False, repr=False)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "media_type": self.media_type,
+            "sha256": self.sha256,
+            "size": self.size,
+            "missing": self.missing,
+        }
+
+
+@dataclass(frozen=True)
+class SourceRef:
+    """Where a message came from: export file, member inside an archive, line or row."""
+
+    file: str
+    line: int | None = None
+    entry: str | None = None
+    export_sha256: str | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "file": self.file,
+            "entry": self.entry,
+            "line": self.line,
+            "export_sha256": self.export_sha256,
+        }
+
+
+@dataclass(frozen=True)
+class Message:
+    """One message in normalized form (see DESIGN.md, "The normalized message")."""
+
+    source: str
+    conversation: str
+    sender: str
+    sent_at: datetime
+    body: str
+    recipients: tuple[str, ...] = ()
+    attachments: tuple[Attachment, ...] = ()
+    direction: Direction = "received"
+    account: Account = "personal"
+    custodian: str = ""
+    system: bool = False
+    source_ref: SourceRef = field(default_factory=lambda: SourceRef(file=""))
+    flags: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        if self.sent_at.tzinfo is None or self.sent_at.utcoffset() is None:
+            raise ValueError("sent_at must carry a UTC offset")
+
+    def to_json(self) -> dict[str, Any]:
+        """The message as a JSON-ready dict (the ``jsonl`` line format)."""
+        return {
+            "source": self.source,
+            "conversation": self.conversation,
+            "sender": self.sender,
+            "recipients": list(self.recipients),
+            "sent_at": self.sent_at.isoformat(),
+            "body": self.body,
+            "attachments": [a.to_json() for a in self.attachments],
+            "direction": self.direction,
+            "account": self.account,
+            "custodian": self.custodian,
+            "system": self.system,
+            "source_ref": self.source_ref.to_json(),
+            "flags": list(self.flags),
+        }
+
+    def content_key(self) -> bytes:
+        """Canonical bytes of what makes two messages the same message.
+
+        Source, conversation, sender, the instant sent (in UTC, so the same instant written
+        with another offset is the same message), body and attachment hashes. Recipients,
+        custodian and source_ref are left out on purpose: a longer re-export of the same chat
+        must map each message to the same id.
+        """
+        return canonical_json(
+            [
+                self.source,
+                self.conversation,
+                self.sender,
+                utc_iso(self.sent_at),
+                self.body,
+                [a.sha256 for a in self.attachments],
+            ]
+        )
+
+
+def canonical_json(value: Any) -> bytes:
+    """Deterministic JSON bytes: sorted keys, no spaces, UTF-8."""
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+def utc_iso(moment: datetime) -> str:
+    """An aware datetime as ISO 8601 in UTC with a ``Z`` suffix, second precision or finer."""
+    return moment.astimezone(timezone.utc).isoformat().replace("+00:00", "Z")
+
+
+def parse_instant(text: str) -> datetime:
+    """Parse an ISO 8601 timestamp that must carry a UTC offset (``Z`` accepted)."""
+    moment = datetime.fromisoformat(text.replace("Z", "+00:00").replace("z", "+00:00"))
+    if moment.tzinfo is None:
+        raise ValueError(f"timestamp {text!r} has no UTC offset")
+    return moment

@@ -1,0 +1,126 @@
+"""The record document sealed in each frame, and the catalog row derived from it.
+
+The document is self-describing: message, classification, schedule, disposition and 2911
+status. The catalog row is always derived from it, both at ingest and when a segment is
+adopted after a crash, so the two can never disagree.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any
+
+from archiver.catalog.base import CatalogRow
+from archiver.classify import Classification
+from archiver.forwarding import ForwardingStatus
+from archiver.model import Message, canonical_json, parse_instant, utc_iso
+from archiver.retention import Disposition
+
+DOCUMENT_FORMAT = "archiver-record"
+DOCUMENT_VERSION = 1
+NOT_APPLICABLE = "not_applicable"
+
+
+@dataclass(frozen=True)
+class RecordDocument:
+    """One message as archived (plaintext; it only ever leaves memory sealed)."""
+
+    data: dict[str, Any]
+
+    @property
+    def record_id(self) -> str:
+        return str(self.data["id"])
+
+    @property
+    def message(self) -> dict[str, Any]:
+        return self.data["message"]  # type: ignore[no-any-return]
+
+    @property
+    def is_record(self) -> bool:
+        return bool(self.data["classification"]["label"] == "record")
+
+    @property
+    def schedule(self) -> str | None:
+        return self.data["schedule"]
+
+    @property
+    def retain_until(self) -> date | None:
+        disposition = self.data["disposition"]
+        value = disposition and disposition["retain_until"]
+        return date.fromisoformat(value) if value else None
+
+    @property
+    def forwarding_status(self) -> str:
+        forwarding = self.data["forwarding"]
+        return str(forwarding["status"]) if forwarding else NOT_APPLICABLE
+
+    def plaintext(self) -> bytes:
+        return canonical_json(self.data)
+
+    @classmethod
+    def from_plaintext(cls, plaintext: bytes) -> RecordDocument:
+        data = json.loads(plaintext)
+        if data.get("format") != DOCUMENT_FORMAT:
+            raise ValueError("not an archiver record document")
+        return cls(data)
+
+
+def record_document(record_id: str, occurrence: int, content_hash: str, message: Message,
+                    classification: Classification, disposition: Disposition | None,
+                    forwarding: ForwardingStatus | None, attachment_keys: list[str | None] | None,
+                    ingested_at: datetime) -> RecordDocument:
+    """Assemble the document for one message (record or nonrecord)."""
+    return RecordDocument({
+        "format": DOCUMENT_FORMAT, "version": DOCUMENT_VERSION,
+        "id": record_id, "occurrence": occurrence, "content_hash": content_hash,
+        "message": message.to_json(),
+        "classification": classification.to_json(),
+        "schedule": disposition.item_id if disposition else None,
+        "disposition": _disposition_json(disposition),
+        "forwarding": _forwarding_json(forwarding),
+        "attachment_objects": attachment_keys or [],
+        "ingested_at": utc_iso(ingested_at),
+    })
+
+
+def catalog_row(doc: RecordDocument, conversation_ref: str, segment: str | None = None,
+                offset: int | None = None, length: int | None = None) -> CatalogRow:
+    """The catalog's view of a document: no body, no names, only keyed references."""
+    data, message = doc.data, doc.data["message"]
+    classification, disposition, forwarding = data["classification"], data["disposition"], data["forwarding"]
+    return CatalogRow(
+        id=doc.record_id, custodian=message["custodian"], source=message["source"],
+        conversation_ref=conversation_ref, sent_at=parse_instant(message["sent_at"]),
+        direction=message["direction"], account=message["account"], system=message["system"],
+        label=classification["label"], confidence=classification["confidence"],
+        reasons=tuple(classification["reasons"]), rules_version=classification["rules_version"],
+        schedule=doc.schedule,
+        disposition_date=date.fromisoformat(disposition["disposition_date"])
+        if disposition and disposition["disposition_date"] else None,
+        forwarding_status=doc.forwarding_status,
+        deadline=parse_instant(forwarding["deadline"]) if forwarding and forwarding["deadline"] else None,
+        days_late=forwarding["days_late"] if forwarding else 0,
+        content_hash=data["content_hash"], export_sha256=message["source_ref"]["export_sha256"] or "",
+        source_line=message["source_ref"]["line"], ingested_at=parse_instant(data["ingested_at"]),
+        flags=tuple(message.get("flags", ())), segment=segment, offset=offset, length=length)
+
+
+def _disposition_json(disposition: Disposition | None) -> dict[str, Any] | None:
+    if disposition is None:
+        return None
+    return {"item": disposition.item_id, "action": disposition.action,
+            "cutoff": _iso(disposition.cutoff), "disposition_date": _iso(disposition.disposition_date),
+            "retain_until": _iso(disposition.retain_until), "reason": disposition.reason}
+
+
+def _forwarding_json(forwarding: ForwardingStatus | None) -> dict[str, Any] | None:
+    if forwarding is None:
+        return None
+    return {"status": forwarding.status, "deadline": utc_iso(forwarding.deadline) if forwarding.deadline else None,
+            "days_late": forwarding.days_late, "reason": forwarding.reason}
+
+
+def _iso(value: date | None) -> str | None:
+    return value.isoformat() if value else None

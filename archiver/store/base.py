@@ -1,0 +1,80 @@
+"""The object-store protocol: immutable bytes under a key, with retention.
+
+A store knows nothing of records. It refuses to overwrite an object and refuses to delete
+one before its retain-until date or while it is under legal hold; retention can be
+extended, never shortened. ``retain_until=None`` means "kept indefinitely" (permanent or
+not yet scheduled records).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import date
+from typing import Protocol
+
+from archiver.errors import StoreError
+
+_KEY = re.compile(r"^[a-z0-9][a-z0-9._-]*(/[a-z0-9][a-z0-9._-]*)*$")
+
+
+@dataclass(frozen=True)
+class Retention:
+    """Retention state of one object."""
+
+    retain_until: date | None
+    legal_hold: bool = False
+
+    def allows_delete(self, today: date) -> bool:
+        return not self.legal_hold and self.retain_until is not None and today >= self.retain_until
+
+
+class ObjectStore(Protocol):
+    """Write-once object storage (a WORM bucket or its local equivalent)."""
+
+    def put(self, key: str, data: bytes, retain_until: date | None) -> None:
+        """Store ``data`` under a new key; ``ObjectExistsError`` if the key is taken."""
+        ...
+
+    def get(self, key: str) -> bytes:
+        """The whole object; ``ObjectNotFoundError`` if absent."""
+        ...
+
+    def get_range(self, key: str, offset: int, length: int) -> bytes:
+        """``length`` bytes from ``offset`` (one frame of a segment)."""
+        ...
+
+    def exists(self, key: str) -> bool: ...
+
+    def list(self, prefix: str = "") -> Iterator[str]:
+        """Keys starting with ``prefix``, in sorted order."""
+        ...
+
+    def retention(self, key: str) -> Retention: ...
+
+    def extend_retention(self, key: str, retain_until: date | None) -> None:
+        """Move retain-until later (``None`` = indefinitely); never earlier."""
+        ...
+
+    def delete(self, key: str, today: date) -> None:
+        """Delete an object whose retention has passed; ``RetentionError`` otherwise."""
+        ...
+
+    def discard_incomplete(self) -> None:
+        """Remove leftovers of writes that never completed; call only under the archive lock."""
+        ...
+
+
+def validate_key(key: str) -> str:
+    """Reject keys that could escape the store or collide with its bookkeeping."""
+    if not _KEY.match(key) or ".." in key or len(key) > 512:
+        raise StoreError(f"invalid object key {key!r}")
+    return key
+
+
+def later(current: date | None, wanted: date | None) -> date | None:
+    """The later of two retain-until dates, where ``None`` (indefinite) is latest."""
+    if current is None or wanted is None:
+        return None
+    return max(current, wanted)

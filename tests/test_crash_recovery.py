@@ -1,0 +1,79 @@
+"""An ingest killed with SIGKILL at any moment, then run again, stores every message once."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from archiver.archive import Archive
+from archiver.config import load_settings
+from archiver.verify import verify
+
+MESSAGES = 24_000
+KILL_AFTER_SECONDS = (0.35, 0.6, 0.9, 1.2, 1.6, 2.1, 2.7)
+
+
+def _export(path: Path) -> None:
+    """A long chat: records, nonrecords and repeated identical lines in the same minute."""
+    lines = []
+    for n in range(MESSAGES):
+        minute, hour, day = n % 60, (n // 60) % 24, 1 + (n // 1440) % 28
+        text = ("Approved, release truck {n} to secondary" if n % 3 == 0 else
+                "ok" if n % 3 == 1 else "Meeting moved to {h}:00 at the port office").format(n=n, h=hour)
+        lines.append(f"{1 + n // 40320}/{day}/26, {hour:02d}:{minute:02d} - Ana Lopez: {text}\n")
+    path.write_text("".join(lines), encoding="utf-8")
+
+
+def _run(folder: Path, export: Path, kill_after: float | None) -> subprocess.CompletedProcess[str] | None:
+    command = [sys.executable, "-m", "archiver", "ingest", str(export), "--custodian", "j", "--tz", "UTC", "--json"]
+    process = subprocess.Popen(command, cwd=folder, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    if kill_after is None:
+        out, err = process.communicate(timeout=600)
+        return subprocess.CompletedProcess(command, process.returncode, out, err)
+    time.sleep(kill_after)
+    os.kill(process.pid, signal.SIGKILL)
+    process.communicate()
+    return None
+
+
+def _counts(folder: Path) -> tuple[int, int, list[str]]:
+    archive = Archive.open(load_settings(cwd=folder))
+    try:
+        rows = list(archive.catalog.rows())
+        report = verify(archive)
+    finally:
+        archive.close()
+    return sum(r.label == "record" for r in rows), sum(r.label == "nonrecord" for r in rows), report.problems
+
+
+@pytest.mark.slow
+def test_sigkill_at_any_moment_then_rerun(tmp_path: Path) -> None:
+    export = tmp_path / "WhatsApp Chat with Ana.txt"
+    _export(export)
+    reference, crashed = tmp_path / "reference", tmp_path / "crashed"
+    for folder in (reference, crashed):
+        folder.mkdir()
+        subprocess.run([sys.executable, "-m", "archiver", "init"], cwd=folder, check=True, capture_output=True)
+
+    clean = _run(reference, export, None)
+    assert clean is not None and clean.returncode == 0, clean.stderr
+    expected = json.loads(clean.stdout)
+    assert expected["records"] + expected["nonrecords"] == MESSAGES
+
+    for delay in KILL_AFTER_SECONDS:
+        _run(crashed, export, delay)
+    final = _run(crashed, export, None)
+    assert final is not None and final.returncode == 0, final.stderr
+    receipt = json.loads(final.stdout)
+    assert receipt["parsed"] == MESSAGES
+
+    records, nonrecords, problems = _counts(crashed)
+    assert problems == []
+    assert (records, nonrecords) == (expected["records"], expected["nonrecords"])
