@@ -113,9 +113,10 @@ class Ingestor:
                 occurrences[content_hash] += 1
                 batch.append(self._document(message, classification, content_hash, occurrences[content_hash]))
                 if len(batch) >= BATCH_MESSAGES:
-                    self._file_batch(batch, file_receipt)
-                    batch = []
+                    full, batch = batch, []  # emptied first: a failed filing must not be filed twice
+                    self._file_batch(full, file_receipt)
         finally:
+            # Also after a connector's InputError: what was read before it is archived.
             self._file_batch(batch, file_receipt)
             file_receipt.parsed += len(rejections)
             file_receipt.quarantined += len(rejections)

@@ -77,3 +77,65 @@ def test_sigkill_at_any_moment_then_rerun(tmp_path: Path) -> None:
     records, nonrecords, problems = _counts(crashed)
     assert problems == []
     assert (records, nonrecords) == (expected["records"], expected["nonrecords"])
+
+
+class _Killed(BaseException):
+    """Stands for SIGKILL at one exact point: nothing after it runs, no handler sees it."""
+
+
+def _ingest(folder: Path, export: Path) -> dict[str, object]:
+    from datetime import datetime, timezone
+
+    from archiver.classify import Classifier, load_rules
+    from archiver.connector import ConnectorRegistry
+    from archiver.ingest import IngestOptions, Ingestor
+    from archiver.retention import load_schedules
+    from connectors.whatsapp import WhatsAppConnector
+
+    archive = Archive.open(load_settings(cwd=folder))
+    try:
+        ingestor = Ingestor(archive, ConnectorRegistry([WhatsAppConnector()]), Classifier(load_rules()),
+                            load_schedules(), IngestOptions(custodian="j", tz="UTC", actor="test"),
+                            datetime(2026, 1, 10, tzinfo=timezone.utc))
+        return ingestor.run([export]).to_json()
+    finally:
+        archive.close()
+
+
+@pytest.mark.parametrize("kill_on_segment", [1, 2, 5])
+def test_killed_between_store_write_and_catalog_commit(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                       kill_on_segment: int) -> None:
+    """The narrowest window: the segment object exists, its catalog rows do not."""
+    from archiver.archive import init_archive
+    from archiver.catalog.sqlite import SqliteCatalog
+
+    export = tmp_path / "WhatsApp Chat with Ana.txt"
+    lines = [f"1/{1 + n // 1440}/26, {(n // 60) % 24:02d}:{n % 60:02d} - Ana Lopez: Approved, release truck {n}\n"
+             for n in range(6000)]
+    export.write_text("".join(lines), encoding="utf-8")
+    init_archive(tmp_path, load_settings(cwd=tmp_path))
+
+    real_commit = SqliteCatalog.commit
+    seen = {"segments": 0}
+
+    def commit_then_die(self, rows, keywords, segment, audit):  # type: ignore[no-untyped-def]
+        if segment is not None:
+            seen["segments"] += 1
+            if seen["segments"] == kill_on_segment:
+                raise _Killed
+        return real_commit(self, rows, keywords, segment, audit)
+
+    monkeypatch.setattr(SqliteCatalog, "commit", commit_then_die)
+    with pytest.raises(_Killed):
+        _ingest(tmp_path, export)
+    monkeypatch.setattr(SqliteCatalog, "commit", real_commit)
+
+    archive = Archive.open(load_settings(cwd=tmp_path))
+    assert len(archive.catalog.pending_segments()) == 1  # written, never committed
+    archive.close()
+
+    receipt = _ingest(tmp_path, export)
+    records, _, problems = _counts(tmp_path)
+    assert problems == []
+    assert records == 6000
+    assert receipt["records"] + receipt["duplicates"] == 6000
