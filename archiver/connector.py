@@ -12,7 +12,7 @@ Built-in connectors register in the same entry-point group as third-party ones
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from importlib.metadata import entry_points
 from pathlib import Path
@@ -84,7 +84,7 @@ class ConnectorRegistry:
         self._connectors[connector.name] = connector
 
     @classmethod
-    def from_entry_points(cls, environ: dict[str, str] | None = None) -> ConnectorRegistry:
+    def from_entry_points(cls, environ: Mapping[str, str] | None = None) -> ConnectorRegistry:
         """Load every connector registered under ``archiver.connectors``."""
         environ = os.environ if environ is None else environ
         wanted = {n.strip() for n in environ.get(ENV_CONNECTORS, "").split(",") if n.strip()}

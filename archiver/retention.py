@@ -375,7 +375,7 @@ def _parse_retain(value: Any, where: str) -> Retain | None:
 def _choice(raw: dict[str, Any], key: str, kind: type[_E], where: str) -> _E:
     value = raw.get(key)
     try:
-        return kind(value)
+        return kind(str(value))
     except ValueError:
         allowed = ", ".join(member.value for member in kind)
         raise ConfigError(f"{where}: '{key}' must be one of {allowed}, got {value!r}") from None

@@ -85,8 +85,11 @@ def _message(raw: bytes, path: Path, number: int, context: ParseContext) -> Mess
     if missing:
         raise ValueError(f"field(s) {', '.join(missing)} missing or not text")
     return Message(
-        source=data["source"], conversation=data["conversation"], sender=data["sender"],
-        sent_at=_instant(data["sent_at"], context), body=data["body"],
+        source=data["source"],
+        conversation=data["conversation"],
+        sender=data["sender"],
+        sent_at=_instant(data["sent_at"], context),
+        body=data["body"],
         recipients=tuple(_strings(data.get("recipients", []), "recipients")),
         attachments=tuple(_attachment(a) for a in data.get("attachments") or []),
         direction=_choice(data, "direction", DIRECTIONS, _direction(data["sender"], context)),
@@ -119,8 +122,13 @@ def _attachment(raw: Any) -> Attachment:
     if size is not None and (not isinstance(size, int) or size < 0):
         raise ValueError("attachment size is not a non-negative integer")
     sha256 = raw.get("sha256")
-    return Attachment(name=raw.get("name"), media_type=raw.get("media_type"), sha256=sha256, size=size,
-                      missing=bool(raw.get("missing", sha256 is None)))
+    return Attachment(
+        name=raw.get("name"),
+        media_type=raw.get("media_type"),
+        sha256=sha256,
+        size=size,
+        missing=bool(raw.get("missing", sha256 is None)),
+    )
 
 
 def _strings(value: Any, field: str) -> list[str]:

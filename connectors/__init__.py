@@ -1,0 +1,1 @@
+"""Built-in connectors: one module per export format, registered under ``archiver.connectors``."""

@@ -1,0 +1,448 @@
+"""WhatsApp "Export chat": the ``.txt`` transcript, or the ``.zip`` the app makes with media.
+
+The export is hostile input of unknown size, so it is streamed line by line in binary, twice:
+a cheap first pass decides the file's day/month order from every header line
+(``_whatsapp_dates``), the second builds messages. Lines and messages that cannot be read
+become ``Rejection`` items; the rest of the chat is still archived.
+"""
+
+from __future__ import annotations
+
+import bisect
+import hashlib
+import io
+import mimetypes
+import re
+import zlib
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path, PurePosixPath
+from typing import BinaryIO, ClassVar, Final
+
+from archiver.connector import ParseContext, ParsedItem
+from archiver.errors import ArchiverError, InputError, Rejection
+from archiver.model import (
+    FLAG_ATTACHMENT_MISSING,
+    FLAG_DELETED,
+    FLAG_EDITED,
+    FLAG_RECIPIENTS_UNKNOWN,
+    Attachment,
+    Message,
+    SourceRef,
+)
+from archiver.safezip import SafeZip, ZipEntryTooLargeError, is_zip
+from connectors._whatsapp_dates import (
+    DELETED_RE,
+    HEADER_RE,
+    MEMBERSHIP_RE,
+    NOTICE_MAX,
+    SIGNAL_MD_RE,
+    UTF16_BOMS,
+    DateOrder,
+    DateOrderVote,
+    RawLine,
+    Utf16AsUtf8,
+    clean_name,
+    iter_lines,
+    local_time,
+    split_header,
+    stamp_text,
+)
+
+MESSAGE_CAP: Final = 16 * 1024**2
+ATTACHMENT_CAP: Final = 512 * 1024**2
+HEAD_LINES: Final = 50  # a real export has a header on its first line; allow some junk
+MAX_PARTICIPANTS: Final = 4096  # WhatsApp groups hold 1024; beyond this, stop tracking
+SNIFF_BYTES: Final = 64 * 1024
+SNIFF_LINES: Final = 20
+TZ_REQUIRED: Final = (
+    "WhatsApp exports carry local times without a zone; give --tz ZONE (an IANA name such as "
+    "America/New_York) or set timezone in archiver.yaml"
+)
+
+_MARKS = "\u200e\u200f"
+_SNIFF_ERRORS = (ArchiverError, OSError, EOFError, ValueError, zlib.error)
+
+_TITLE_RE = re.compile(r"WhatsApp Chat (?:with |- ?)(?P<title>.+)", re.IGNORECASE)
+_NAME_LIST_RE = re.compile(r", | and ")
+_ATTACHED_RE = re.compile(r"<(?:attached|adjunto): ([^<>\n]*)>")
+_FILE_ATTACHED_RE = re.compile(r"(?P<name>[^\n]+?) \((?:file attached|archivo adjunto)\)(?:\n|$)")
+_PLACEHOLDER_RE = re.compile(
+    r"<(?:Media omitted|Multimedia omitido)>$"
+    r"|(?:^|\u200e)(?:(?P<kind>image|video|audio|sticker|GIF|document|Contact card) omitted"
+    r"|(?P<kind_es>imagen|video|audio|sticker|GIF|documento|tarjeta de contacto) omitid[ao])$",
+    re.IGNORECASE,
+)
+_JPEG, _MP4, _VCARD = "image/jpeg", "video/mp4", "text/vcard"
+_PLACEHOLDER_TYPES: Final = {"image": _JPEG, "imagen": _JPEG, "video": _MP4, "gif": _MP4, "audio": "audio/ogg",
+                             "sticker": "image/webp", "contact card": _VCARD,
+                             "tarjeta de contacto": _VCARD}  # fmt: skip
+
+
+class WhatsAppConnector:
+    """Reads WhatsApp's "Export chat" transcripts (Android and iOS, any locale's date style)."""
+
+    name: ClassVar[str] = "whatsapp"
+    description: ClassVar[str] = "WhatsApp 'Export chat' text (.txt) or the .zip the app makes, Android and iOS"
+
+    def sniff(self, path: Path) -> bool:
+        """True when a message header opens one of the first lines of the chat text."""
+        try:
+            return _looks_like_chat(_head(path))
+        except _SNIFF_ERRORS:  # sniffing hostile bytes must never break format detection
+            return False
+
+    def parse(self, path: Path, context: ParseContext) -> Iterator[ParsedItem]:
+        """Yield each message in export order, or a Rejection for one that cannot be read.
+
+        Raises:
+            InputError: the file is empty, not a WhatsApp export, an unsafe or broken zip,
+                mixes day-first and month-first dates, or no time zone was given.
+        """
+        with _open_export(Path(path), str(path)) as export:
+            order = _vote(export)
+            if context.tz is None:
+                raise InputError(export.display, TZ_REQUIRED)
+            reader = _ChatReader(export, context, order)
+            with export.open_text() as stream:
+                yield from reader.items(iter_lines(stream))
+
+
+@dataclass
+class _Export:
+    """Where the chat text and its media live."""
+
+    path: Path
+    display: str  # how errors name it: the path, or "archive.zip!member"
+    conversation: str
+    entry: str | None = None
+    archive: SafeZip | None = None
+    media: dict[str, str] = field(default_factory=dict)  # file name -> zip member
+
+    def open_text(self) -> BinaryIO:
+        """A fresh binary stream over the chat text, UTF-16 transcoded to UTF-8."""
+        if self.archive is not None and self.entry is not None:
+            stream: io.BufferedReader = self.archive.open(self.entry)
+        else:
+            stream = open(self.path, "rb")  # the caller closes it
+        if stream.peek(2)[:2] in UTF16_BOMS:
+            return io.BufferedReader(Utf16AsUtf8(stream))
+        return stream
+
+
+@contextmanager
+def _open_export(path: Path, display: str) -> Iterator[_Export]:
+    """The export behind ``path``: a chat text, or a zip holding one and its media."""
+    if not is_zip(path):
+        _check_text_file(path, display)
+        yield _Export(path, display, _text_title(path))
+        return
+    with SafeZip(display) as archive:
+        entry = _chat_member(archive)
+        if archive.size(entry) == 0:
+            raise InputError(archive.member(entry), "empty file")
+        media = {PurePosixPath(n).name: n for n in reversed(archive.names()) if n != entry}
+        yield _Export(path, archive.member(entry), _zip_title(path, entry), entry, archive, media)
+
+
+def _check_text_file(path: Path, display: str) -> None:
+    if not path.is_file():
+        raise InputError(display, "not a readable file")
+    if path.stat().st_size == 0:
+        raise InputError(display, "empty file")
+
+
+def _chat_member(archive: SafeZip) -> str:
+    texts = [n for n in archive.names() if n.lower().endswith(".txt")]
+    for name in texts:
+        if PurePosixPath(name).name == "_chat.txt":
+            return name
+    for name in texts:
+        if _TITLE_RE.match(PurePosixPath(name).name):
+            return name
+    for name in texts:
+        with archive.open(name) as stream:
+            if _looks_like_chat(_decode_head(stream.read(SNIFF_BYTES))):
+                return name
+    raise InputError(archive.file, "zip holds no WhatsApp chat .txt")
+
+
+def _title(name: str) -> str | None:
+    match = _TITLE_RE.match(PurePosixPath(name).stem)
+    return match["title"].strip() if match else None
+
+
+def _text_title(path: Path) -> str:
+    if path.stem == "_chat":  # iOS export unzipped: the folder carries the chat's name
+        return _title(path.parent.name + ".zip") or path.parent.name or path.stem
+    return _title(path.name) or path.stem
+
+
+def _zip_title(path: Path, entry: str) -> str:
+    stem = PurePosixPath(entry).stem
+    fallback = path.stem if stem == "_chat" else stem
+    return _title(entry) or _title(path.name) or fallback
+
+
+def _head(path: Path) -> str:
+    if is_zip(path):
+        with SafeZip(path) as archive, archive.open(_chat_member(archive)) as stream:
+            return _decode_head(stream.read(SNIFF_BYTES))
+    with open(path, "rb") as handle:
+        return _decode_head(handle.read(SNIFF_BYTES))
+
+
+def _decode_head(data: bytes) -> str:
+    encoding = "utf-16" if data[:2] in UTF16_BOMS else "utf-8"
+    return data.decode(encoding, "replace")
+
+
+def _looks_like_chat(head: str) -> bool:
+    for line in head.splitlines()[:SNIFF_LINES]:
+        if HEADER_RE.match(line):
+            return SIGNAL_MD_RE.match(line) is None
+    return False
+
+
+def _vote(export: _Export) -> DateOrder:
+    """First pass: find the headers and decide the day/month order of the whole file."""
+    vote = DateOrderVote(export.display)
+    with export.open_text() as stream:
+        for number, text, _problem, _size in iter_lines(stream):
+            match = HEADER_RE.match(text)
+            if match is not None:
+                vote.add(number, match)
+            elif vote.headers == 0 and number >= HEAD_LINES:
+                break
+    if vote.headers == 0:
+        raise InputError(export.display, f"not a WhatsApp export: no message header in the first {HEAD_LINES} lines")
+    return vote.decide()
+
+
+@dataclass
+class _Draft:
+    """A message being collected: its header line and continuation lines."""
+
+    line: int
+    header: re.Match[str]
+    size: int
+    extra: list[str] = field(default_factory=list)
+    problem: str | None = None
+    problem_line: int = 0
+
+    def fail(self, line: int, reason: str) -> None:
+        if self.problem is None:
+            self.problem, self.problem_line = reason, line
+            self.extra.clear()  # a rejected message keeps no text in memory
+
+    def add(self, line: int, text: str, problem: str | None, size: int) -> None:
+        if self.problem is not None:
+            return
+        self.size += size
+        if problem is not None:
+            self.fail(line, problem)
+        elif self.size > MESSAGE_CAP:
+            self.fail(self.line, f"message at line {self.line} is longer than 16 MiB")
+        else:
+            self.extra.append(text)
+
+
+@dataclass(frozen=True)
+class _AttachmentRef:
+    name: str | None
+    media_type: str | None
+
+
+class _Participants:
+    """Who is known to be in the chat so far, as a sorted list (custodian under one name)."""
+
+    def __init__(self, context: ParseContext) -> None:
+        self._context = context
+        self.custodian = context.custodian_names[0] if context.custodian_names else context.custodian
+        self._members = [self.custodian]
+        self._keys: dict[str, str] = {}
+        self.overflow = False
+
+    def key(self, name: str) -> str:
+        """The name a participant is tracked under (the custodian's aliases map to one)."""
+        key = self._keys.get(name)
+        if key is None:
+            key = self._keys[name] = self.custodian if self._context.is_custodian(name) else name
+        return key
+
+    def person(self, name: str) -> str:
+        """``key`` for a name in an app notice, where "You"/"you" is the custodian."""
+        return self.custodian if name.casefold() == "you" else self.key(name)
+
+    def recipients(self, sender: str) -> tuple[str, ...]:
+        members = self._members
+        index = bisect.bisect_left(members, sender)
+        if index < len(members) and members[index] == sender:
+            return tuple(members[:index] + members[index + 1 :])
+        return tuple(members)
+
+    def join(self, key: str) -> None:
+        index = bisect.bisect_left(self._members, key)
+        if index < len(self._members) and self._members[index] == key:
+            return
+        if len(self._members) >= MAX_PARTICIPANTS:
+            self.overflow = True
+            return
+        self._members.insert(index, key)
+
+    def leave(self, key: str) -> None:
+        index = bisect.bisect_left(self._members, key)
+        if index < len(self._members) and self._members[index] == key:
+            del self._members[index]
+
+
+class _ChatReader:
+    """Second pass: groups lines into messages and normalizes them."""
+
+    def __init__(self, export: _Export, context: ParseContext, order: DateOrder) -> None:
+        assert context.tz is not None
+        self._export = export
+        self._context = context
+        self._tz = context.tz
+        self._order = order
+        self._people = _Participants(context)
+        self._file_name = export.path.name
+
+    def items(self, lines: Iterator[RawLine]) -> Iterator[ParsedItem]:
+        """Group lines under their header line and yield one item per message."""
+        draft: _Draft | None = None
+        orphans: list[int] = []
+        for number, text, problem, size in lines:
+            header = HEADER_RE.match(text)
+            if header is not None:
+                if draft is not None:
+                    yield self._finish(draft)
+                elif orphans:
+                    yield self._orphans(orphans)
+                draft = _Draft(number, header, size)
+                if problem is not None:
+                    draft.fail(number, problem)
+            elif draft is not None:
+                draft.add(number, text, problem, size)
+            elif text.strip() or problem is not None:
+                orphans.append(number)
+        if draft is not None:
+            yield self._finish(draft)
+
+    def _orphans(self, numbers: list[int]) -> Rejection:
+        where = f"line {numbers[0]} comes" if len(numbers) == 1 else f"lines {numbers[0]}-{numbers[-1]} come"
+        return Rejection(self._export.display, numbers[0], f"{where} before the first message header")
+
+    def _finish(self, draft: _Draft) -> ParsedItem:
+        if draft.problem is not None:
+            return Rejection(self._export.display, draft.problem_line, draft.problem)
+        sent_at = local_time(draft.header, self._order, self._tz)
+        if sent_at is None:
+            reason = f"header date '{stamp_text(draft.header)}' is not a valid date"
+            return Rejection(self._export.display, draft.line, reason)
+        return self._message(draft, sent_at)
+
+    def _message(self, draft: _Draft, sent_at: datetime) -> ParsedItem:
+        sender, first, system = split_header(draft.header["rest"])
+        while draft.extra and not draft.extra[-1]:
+            draft.extra.pop()  # WhatsApp trims what is sent: a trailing empty line only separates
+        body = "\n".join([first, *draft.extra]) if draft.extra else first
+        attachments = self._attachments(_attachment_refs(body))
+        if isinstance(attachments, str):
+            return Rejection(self._export.display, draft.line, attachments)
+        key = self._people.key(sender) if sender else ""
+        recipients = self._people.recipients(key)
+        self._track(key, first, system)
+        context = self._context
+        return Message(
+            source=WhatsAppConnector.name,
+            conversation=self._export.conversation,
+            sender=sender,
+            sent_at=sent_at,
+            body=body,
+            recipients=recipients,
+            attachments=attachments,
+            direction="sent" if sender and key == self._people.custodian else "received",
+            account=context.account,
+            custodian=context.custodian,
+            system=system,
+            source_ref=SourceRef(self._file_name, draft.line, self._export.entry, context.export_sha256),
+            flags=self._flags(body, not draft.extra and DELETED_RE.match(first) is not None, recipients, attachments),
+        )
+
+    def _flags(
+        self, body: str, deleted: bool, recipients: tuple[str, ...], attachments: tuple[Attachment, ...]
+    ) -> tuple[str, ...]:
+        flags = []
+        if any(a.missing for a in attachments):
+            flags.append(FLAG_ATTACHMENT_MISSING)
+        if deleted:
+            flags.append(FLAG_DELETED)
+        if "<This message was edited>" in body:
+            flags.append(FLAG_EDITED)
+        if not recipients or self._people.overflow:
+            flags.append(FLAG_RECIPIENTS_UNKNOWN)
+        return tuple(flags)
+
+    def _track(self, sender: str, first: str, system: bool) -> None:
+        """Update who is in the chat after a message: its sender, or a membership notice."""
+        if not system:
+            self._people.join(sender)
+            return
+        change = MEMBERSHIP_RE.match(first) if len(first) <= NOTICE_MAX else None
+        if change is None:
+            return
+        actor = self._people.person(clean_name(change["actor"]))
+        if change["left"]:
+            self._people.leave(actor)
+            return
+        self._people.join(actor)
+        for name in _NAME_LIST_RE.split(change["who"] or ""):
+            if name:
+                person = self._people.person(clean_name(name))
+                (self._people.leave if change["verb"] == "removed" else self._people.join)(person)
+
+    def _attachments(self, refs: list[_AttachmentRef]) -> tuple[Attachment, ...] | str:
+        """The message's attachments, bytes read now; a string is the reason to reject it."""
+        found: list[Attachment] = []
+        for ref in refs:
+            attachment = self._attachment(ref)
+            if isinstance(attachment, str):
+                return attachment
+            found.append(attachment)
+        return tuple(found)
+
+    def _attachment(self, ref: _AttachmentRef) -> Attachment | str:
+        member = self._export.media.get(ref.name) if ref.name else None
+        if member is None or self._export.archive is None:
+            return Attachment(ref.name, ref.media_type, missing=True)
+        try:
+            content = self._export.archive.read(member, ATTACHMENT_CAP)
+        except ZipEntryTooLargeError:
+            return f"attached file '{member}' is larger than the {ATTACHMENT_CAP // 1024**2} MiB limit"
+        except InputError as exc:
+            return f"attached file '{member}' cannot be read: {exc.cause}"
+        digest = hashlib.sha256(content).hexdigest()
+        return Attachment(ref.name, ref.media_type, digest, len(content), content=content)
+
+
+def _attachment_refs(body: str) -> list[_AttachmentRef]:
+    if "omit" not in body and "attached" not in body and "adjunto" not in body:
+        return []  # the common case, decided without a regex
+    refs = [_named_ref(name.strip()) for name in _ATTACHED_RE.findall(body)]
+    android = _FILE_ATTACHED_RE.match(body)
+    if android is not None:
+        refs.append(_named_ref(android["name"].strip(_MARKS)))
+    placeholder = _PLACEHOLDER_RE.search(body)
+    if placeholder is not None:
+        kind = (placeholder["kind"] or placeholder["kind_es"] or "").casefold()
+        refs.append(_AttachmentRef(None, _PLACEHOLDER_TYPES.get(kind)))
+    return refs
+
+
+def _named_ref(name: str) -> _AttachmentRef:
+    if not name:
+        return _AttachmentRef(None, None)
+    return _AttachmentRef(name, mimetypes.guess_type(name, strict=False)[0])
