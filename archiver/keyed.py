@@ -33,6 +33,8 @@ class KeyedHash:
 
 def normalize_words(text: str) -> list[str]:
     """Words folded for search: case-folded, accents removed ("Sí" and "si" match)."""
+    if text.isascii():
+        return _WORD.findall(text.lower())
     decomposed = unicodedata.normalize("NFKD", text.casefold())
     plain = "".join(ch for ch in decomposed if not unicodedata.combining(ch))
     return _WORD.findall(plain)

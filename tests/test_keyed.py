@@ -1,0 +1,26 @@
+"""Keyed hashes and the blind index: stable, keyed, and folding case and accents."""
+
+from __future__ import annotations
+
+from archiver.keyed import BlindIndex, KeyedHash, normalize_words
+
+
+def test_words_fold_case_and_accents() -> None:
+    assert normalize_words("¿Autorizas la liberación? SÍ") == ["autorizas", "la", "liberacion", "si"]
+    assert normalize_words("Release TRUCK 4") == ["release", "truck", "4"]
+
+
+def test_tokens_are_keyed_distinct_and_stable() -> None:
+    index = BlindIndex(KeyedHash(b"k" * 32))
+    other = BlindIndex(KeyedHash(b"j" * 32))
+    assert index.tokens("Lookout lookout LOOKOUT") == index.tokens("lookout")
+    assert len(index.tokens("lookout")[0]) == 16
+    assert index.tokens("lookout") != other.tokens("lookout")
+    assert index.tokens("vehículos") == index.tokens("VEHICULOS")
+    assert "lookout" not in "".join(index.tokens("lookout"))
+
+
+def test_cache_does_not_change_results() -> None:
+    cached, uncached = BlindIndex(KeyedHash(b"k" * 32)), BlindIndex(KeyedHash(b"k" * 32), cache_size=0)
+    words = "release the truck at gate three release".split()
+    assert [cached.tokens(w) for w in words] == [uncached.tokens(w) for w in words]
