@@ -107,10 +107,10 @@ def _instant(text: Any, context: ParseContext) -> datetime:
     try:
         moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
     except ValueError:
-        raise ValueError(f"sent_at {text!r} is not an ISO 8601 timestamp") from None
+        raise ValueError(f"sent_at {text[:40]!r} is not an ISO 8601 timestamp") from None
     if moment.tzinfo is None:
         if context.tz is None:
-            raise ValueError(f"sent_at {text!r} has no UTC offset and no --tz was given")
+            raise ValueError(f"sent_at {text[:40]!r} has no UTC offset and no --tz was given")
         moment = moment.replace(tzinfo=context.tz)
     return moment
 

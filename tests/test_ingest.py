@@ -308,3 +308,17 @@ def test_argument_errors_exit_2(cli: CliRunner, args: list[str]) -> None:
 @pytest.mark.parametrize("args", [[], ["report"]])
 def test_missing_command_exits_2(cli: CliRunner, args: list[str]) -> None:
     assert cli(*args).code == 2
+
+
+def test_reingesting_a_bad_export_lists_each_bad_line_once(cli: CliRunner, archive_dir: Path) -> None:
+    path = archive_dir / "WhatsApp Chat with Ana.txt"
+    path.write_text("1/5/26, 9:00 AM - Ana Lopez: Approved\n1/35/26, 9:01 AM - Ana Lopez: broken\n")
+    for _ in range(2):
+        receipt = cli("ingest", path, "--custodian", "j", "--tz", "UTC", "--json").json()
+        assert receipt["quarantined"] == 1 and _balanced(receipt)
+    archive = Archive.open(load_settings(cwd=archive_dir))
+    entries = list(archive.catalog.quarantine())
+    audit = [e.event.action for e in archive.catalog.audit_entries()]
+    archive.close()
+    assert [(q.line, q.object_key is not None) for q in entries] == [(2, True)]
+    assert audit.count("ingest") == 2 and audit.count("quarantine") == 2

@@ -51,6 +51,8 @@ SCHEMA = [
         action TEXT NOT NULL, case_id TEXT, detail TEXT NOT NULL, prev_hash TEXT NOT NULL,
         hash TEXT NOT NULL)""",
     "CREATE VIRTUAL TABLE keywords USING fts5(tokens, content='', columnsize=0, detail=none)",
+    # The same bad line of the same export, ingested again, is one quarantine entry, not two.
+    "CREATE UNIQUE INDEX quarantine_item ON quarantine (export_sha256, file, ifnull(line, 0), reason)",
 ]
 
 _ROW_COLUMNS = ("id, custodian, source, conversation_ref, sent_at, direction, account, system, label, "
@@ -158,7 +160,7 @@ class SqliteCatalog:
 
     def add_quarantine(self, rows: Sequence[QuarantineRow], audit: AuditEvent | None) -> None:
         with self._transaction() as db:
-            db.executemany("INSERT INTO quarantine (export_sha256, file, line, reason, object_key, at) "
+            db.executemany("INSERT OR IGNORE INTO quarantine (export_sha256, file, line, reason, object_key, at) "
                            "VALUES (?, ?, ?, ?, ?, ?)",
                            [(q.export_sha256, q.file, q.line, q.reason, q.object_key, utc_iso(q.at)) for q in rows])
             if audit is not None:
