@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import ClassVar, Protocol, runtime_checkable
 from zoneinfo import ZoneInfo
 
-from archiver.errors import ArchiverError, Rejection, UnknownFormatError, UsageError
+from archiver.errors import ArchiverError, InputError, Rejection, UnknownFormatError, UsageError
 from archiver.model import Account, Message
 from archiver.safezip import SafeZip, is_zip
 
@@ -135,3 +135,13 @@ def messages_only(items: Iterable[ParsedItem], rejections: list[Rejection]) -> I
             rejections.append(item)
         else:
             yield item
+
+
+def check_export_file(path: Path) -> None:
+    """Refuse, with the reason, a path that is not an existing regular file."""
+    if path.is_dir():
+        raise InputError(str(path), "is a directory; name the export files inside it")
+    if not path.exists():
+        raise InputError(str(path), "no such file")
+    if not path.is_file():
+        raise InputError(str(path), "is not a regular file")

@@ -12,7 +12,7 @@ the person at the terminal, and ``exit_code`` is what the CLI returns::
     │   ├── ObjectExistsError           write-once: the object is already there
     │   ├── ObjectNotFoundError
     │   └── RetentionError              delete/shorten refused before retain-until or under hold
-    ├── KeyProviderError                key file missing, unreadable or wrong
+    ├── KeyProviderError                exit 2: key file missing, unreadable or wrong
     ├── IntegrityError                  an envelope, frame or audit entry fails its check
     └── CatalogError                    the catalog cannot be opened or is inconsistent
 """
@@ -79,7 +79,9 @@ class RetentionError(StoreError):
 
 
 class KeyProviderError(ArchiverError):
-    """The key provider cannot supply or unwrap a key."""
+    """The key provider cannot supply or unwrap a key (missing, unreadable or wrong key file)."""
+
+    exit_code = 2
 
 
 class IntegrityError(ArchiverError):

@@ -76,6 +76,8 @@ class LocalKeyProvider:
         with os.fdopen(fd, "w") as handle:
             json.dump(document, handle)
             handle.write("\n")
+            handle.flush()
+            os.fsync(handle.fileno())
         return cls(master, key_id)
 
     @classmethod
@@ -97,7 +99,7 @@ class LocalKeyProvider:
             if document.get("format") != KEY_FILE_FORMAT:
                 raise ValueError("not an archiver key file")
             return cls(base64.b64decode(document["master"], validate=True), str(document["key_id"]))
-        except (ValueError, KeyError, TypeError) as exc:
+        except (ValueError, KeyError, TypeError, AttributeError) as exc:
             raise KeyProviderError(f"{path}: unreadable key file ({exc})") from None
 
     def new_data_key(self, context: bytes) -> tuple[bytes, bytes]:

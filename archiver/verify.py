@@ -11,8 +11,10 @@ from archiver.archive import Archive
 from archiver.audit import verify_chain
 from archiver.envelope import open_sealed
 from archiver.errors import IntegrityError
+from archiver.records import RecordDocument
 
 SEGMENT_PREFIX = "seg/"
+SEALED_PREFIXES = ("att/", "quarantine/")
 
 
 @dataclass
@@ -21,6 +23,7 @@ class VerifyReport:
 
     segments: int = 0
     frames: int = 0
+    objects: int = 0
     records: int = 0
     audit_entries: int = 0
     problems: list[str] = field(default_factory=list)
@@ -30,7 +33,8 @@ class VerifyReport:
         return not self.problems
 
     def to_json(self) -> dict[str, Any]:
-        return {"ok": self.ok, "segments": self.segments, "frames": self.frames, "records": self.records,
+        return {"ok": self.ok, "segments": self.segments, "frames": self.frames, "objects": self.objects,
+                "records": self.records,
                 "audit_entries": self.audit_entries, "problems": self.problems}
 
 
@@ -39,6 +43,7 @@ def verify(archive: Archive) -> VerifyReport:
     report = VerifyReport()
     stored = _check_store(archive, report)
     _check_catalog(archive, stored, report)
+    _check_sealed_objects(archive, report)
     entries = list(archive.catalog.audit_entries())
     report.audit_entries = len(entries)
     report.problems.extend(verify_chain(entries))
@@ -74,7 +79,35 @@ def _check_catalog(archive: Archive, stored: dict[str, tuple[str, int, int]], re
         elif where != (row.segment, row.offset, row.length):
             report.problems.append(f"record {row.id}: catalog points to {row.segment}@{row.offset}, "
                                    f"store has it at {where[0]}@{where[1]}")
+        else:
+            _check_frame_read_alone(archive, row.id, where, report)
     for record_id in sorted(set(stored) - catalogued):
         report.problems.append(f"record {record_id} is in the store ({stored[record_id][0]}) but not in the catalog")
     for name in archive.catalog.pending_segments():
         report.problems.append(f"segment {name} was begun but never committed; the next ingest recovers it")
+
+
+def _check_frame_read_alone(archive: Archive, record_id: str, where: tuple[str, int, int],
+                            report: VerifyReport) -> None:
+    """The catalog's offset and length alone must yield the record (that is how it is retrieved)."""
+    segment, offset, length = where
+    try:
+        frame = archive.store.get_range(segment, offset, length)
+        document = RecordDocument.from_plaintext(
+            open_sealed(archive.keys, record_id, segments.unpack_frame(frame, record_id, segment)))
+    except (IntegrityError, ValueError) as exc:
+        report.problems.append(f"record {record_id}: cannot be read at its catalogued place ({exc})")
+        return
+    if document.record_id != record_id:
+        report.problems.append(f"record {record_id}: its frame holds the document of {document.record_id}")
+
+
+def _check_sealed_objects(archive: Archive, report: VerifyReport) -> None:
+    """Attachments and quarantined exports are sealed under their own key names: open each."""
+    for prefix in SEALED_PREFIXES:
+        for key in archive.store.list(prefix):
+            report.objects += 1
+            try:
+                open_sealed(archive.keys, key, archive.store.get(key))
+            except IntegrityError as exc:
+                report.problems.append(str(exc))

@@ -140,7 +140,7 @@ def _strings(value: Any, field: str) -> list[str]:
 def _choice(data: dict[str, Any], field: str, allowed: tuple[str, ...], default: str) -> Any:
     value = data.get(field) or default
     if value not in allowed:
-        raise ValueError(f"{field} must be one of {', '.join(allowed)}, not {value!r}")
+        raise ValueError(f"{field} must be one of {', '.join(allowed)}")
     return value
 
 

@@ -21,7 +21,7 @@ from datetime import datetime
 from pathlib import Path, PurePosixPath
 from typing import BinaryIO, ClassVar, Final
 
-from archiver.connector import ParseContext, ParsedItem
+from archiver.connector import ParseContext, ParsedItem, check_export_file
 from archiver.errors import ArchiverError, InputError, Rejection
 from archiver.model import (
     FLAG_ATTACHMENT_MISSING,
@@ -148,8 +148,7 @@ def _open_export(path: Path, display: str) -> Iterator[_Export]:
 
 
 def _check_text_file(path: Path, display: str) -> None:
-    if not path.is_file():
-        raise InputError(display, "not a readable file")
+    check_export_file(path)
     if path.stat().st_size == 0:
         raise InputError(display, "empty file")
 
@@ -421,9 +420,9 @@ class _ChatReader:
         try:
             content = self._export.archive.read(member, ATTACHMENT_CAP)
         except ZipEntryTooLargeError:
-            return f"attached file '{member}' is larger than the {ATTACHMENT_CAP // 1024**2} MiB limit"
+            return f"its attached file is larger than the {ATTACHMENT_CAP // 1024**2} MiB limit"
         except InputError as exc:
-            return f"attached file '{member}' cannot be read: {exc.cause}"
+            return f"its attached file cannot be read: {exc.cause}"
         digest = hashlib.sha256(content).hexdigest()
         return Attachment(ref.name, ref.media_type, digest, len(content), content=content)
 

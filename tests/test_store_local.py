@@ -60,7 +60,7 @@ def test_objects_are_read_only_files(store: LocalDirStore, tmp_path: Path) -> No
     assert (tmp_path / "archive" / "objects" / "k").stat().st_mode & 0o222 == 0
 
 
-@pytest.mark.parametrize("key", ["../escape", "/abs", "a/../b", "UPPER", "", "a//b", "a/"])
+@pytest.mark.parametrize("key", ["../escape", "/abs", "a/../b", "UPPER", "", "a//b", "a/", "evidence.lock"])
 def test_unsafe_keys_are_refused(store: LocalDirStore, key: str) -> None:
     with pytest.raises(StoreError):
         store.put(key, b"x", None)

@@ -68,7 +68,8 @@ class ObjectStore(Protocol):
 
 def validate_key(key: str) -> str:
     """Reject keys that could escape the store or collide with its bookkeeping."""
-    if not _KEY.match(key) or ".." in key or len(key) > 512:
+    # ".lock" is reserved for the local store's retention sidecars.
+    if not _KEY.match(key) or ".." in key or len(key) > 512 or key.endswith(".lock"):
         raise StoreError(f"invalid object key {key!r}")
     return key
 
