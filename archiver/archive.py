@@ -7,6 +7,7 @@ from pathlib import Path
 
 from archiver.catalog import Catalog, open_catalog
 from archiver.config import CONFIG_FILE, Settings
+from archiver.errors import KeyProviderError, UsageError
 from archiver.keyed import BlindIndex, KeyedHash
 from archiver.keys import (
     PURPOSE_BLIND_INDEX,
@@ -29,12 +30,11 @@ key: file://archiver.key                     # master key file (keep it apart fr
 # timezone: America/New_York                 # zone for exports that carry local times
 # official_accounts: ["*@*.gov", "*@*.mil"]  # recipients that make a message "copied" (2911)
 # default_role: official                     # capstone | official | support (GRS 6.1 item)
-# custodians:
-#   j.rivera:
-#     names: ["Jorge Rivera"]                # how the custodian appears in exports
-#     role: official
-#     timezone: America/Phoenix
-#     official_accounts: ["jorge.rivera@cbp.dhs.gov"]
+# records_officer: records.officer@agency.gov # told of late records and custodians at risk
+# notifier: mailfile://notices               # or smtp://relay:25, sns://TOPIC-ARN, ses://REGION
+# notice_sender: records-archiver@agency.gov
+# reminder_days: [14, 18]                    # remind officers this many days after their last sync
+# Custodians are registered with 'archiver custodian add'.
 """
 
 
@@ -54,9 +54,15 @@ class Archive:
     def open(cls, settings: Settings) -> Archive:
         """Open the configured store, catalog and key provider."""
         keys = open_key_provider(settings.key, settings.base_dir)
+        catalog = open_catalog(settings.catalog, settings.base_dir)
+        try:
+            catalog.bind_key(keys.key_id)  # a new key on an old archive would store everything again
+        except BaseException:
+            catalog.close()
+            raise
         return cls(settings=settings,
                    store=open_store(settings.store, settings.base_dir),
-                   catalog=open_catalog(settings.catalog, settings.base_dir),
+                   catalog=catalog,
                    keys=keys,
                    id_hash=KeyedHash(keys.derive(PURPOSE_MESSAGE_ID)),
                    blind_index=BlindIndex(KeyedHash(keys.derive(PURPOSE_BLIND_INDEX))),
@@ -72,6 +78,10 @@ class Archive:
         if ref is None:
             ref = self._conversation_refs[key] = self.name_hash.hex(canonical_json([source, conversation]))
         return ref
+
+    def file_ref(self, name: str) -> str:
+        """Keyed hash naming an export file or zip member: file names carry chat titles and names."""
+        return "file:" + self.name_hash.hex(name.encode(), 24)
 
     def close(self) -> None:
         self.catalog.close()
@@ -89,6 +99,8 @@ class InitResult:
 
 def init_archive(directory: Path, settings: Settings) -> InitResult:
     """Create the folder, its configuration, key file, store and catalog (idempotent)."""
+    if directory.exists() and not directory.is_dir():
+        raise UsageError(f"{directory}: exists and is not a folder")
     directory.mkdir(parents=True, exist_ok=True)
     config = directory / CONFIG_FILE
     config_created = not config.exists()
@@ -97,8 +109,19 @@ def init_archive(directory: Path, settings: Settings) -> InitResult:
     key_path = local_key_path(settings.key, settings.base_dir)
     key_created = key_path is not None and not key_path.exists()
     if key_path is not None and key_created:
+        _refuse_new_key_for_old_archive(settings, key_path)
         LocalKeyProvider.create(key_path)
     archive = Archive.open(settings)
     archive.close()
     return InitResult(directory, config_created, key_created, archive.keys.key_id)
 
+
+def _refuse_new_key_for_old_archive(settings: Settings, key_path: Path) -> None:
+    catalog = open_catalog(settings.catalog, settings.base_dir)
+    try:
+        bound = catalog.bound_key()
+    finally:
+        catalog.close()
+    if bound:
+        raise KeyProviderError(f"{key_path}: key file missing, but the archive was created with key {bound}; "
+                               "restore that key file (a new key could not read the archive)")

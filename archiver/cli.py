@@ -11,6 +11,7 @@ import getpass
 import json
 import sys
 from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, TextIO
@@ -18,12 +19,16 @@ from typing import Any, TextIO
 from archiver import __version__
 from archiver.archive import Archive, init_archive
 from archiver.classify import Classifier, load_rules
-from archiver.config import Settings, load_settings, load_zone
-from archiver.connector import Connector, ConnectorRegistry, ParseContext, ParsedItem, messages_only
-from archiver.errors import ArchiverError, Rejection, UsageError
+from archiver.compliance import custodian_overview, register_custodian, sweep
+from archiver.config import ROLE_SCHEDULE, Settings, load_settings, load_zone
+from archiver.connector import Connector, ConnectorRegistry, ParseContext, ParsedItem, check_export_file, messages_only
+from archiver.custodians import Custodian, PersonalAccount
+from archiver.errors import ArchiverError, Rejection
 from archiver.ingest import IngestOptions, Ingestor
+from archiver.notifiers import open_notifier
 from archiver.receipt import render_receipt
-from archiver.reports import forwarding_report, render_forwarding
+from archiver.report_html import render_html
+from archiver.reports import forwarding_report, render_csv, render_forwarding
 from archiver.retention import load_schedules
 from archiver.verify import verify
 
@@ -82,9 +87,18 @@ def _parser() -> argparse.ArgumentParser:
     report = commands.add_parser("report", help="compliance reports")
     reports = report.add_subparsers(title="reports", metavar="REPORT")
     forwarding = reports.add_parser("forwarding", help="44 U.S.C. 2911 status per record and custodian")
-    forwarding.add_argument("--json", action="store_true")
+    output = forwarding.add_mutually_exclusive_group()
+    output.add_argument("--json", action="store_true", help="the whole report as one JSON object")
+    output.add_argument("--csv", action="store_true", help="one CSV row per record")
+    forwarding.add_argument("--html", type=Path, metavar="FILE", help="also write an HTML page with charts")
     forwarding.add_argument("--fail-on-late", action="store_true", help="exit 1 when any record is late")
     forwarding.set_defaults(handler=_cmd_report_forwarding)
+
+    _add_custodian_commands(commands)
+
+    sweep_cmd = commands.add_parser("sweep", help="send due 2911 reminders and late/at-risk notices (once each)")
+    sweep_cmd.add_argument("--json", action="store_true")
+    sweep_cmd.set_defaults(handler=_cmd_sweep)
 
     connectors = commands.add_parser("connectors", help="list the installed connectors")
     connectors.add_argument("--json", action="store_true")
@@ -94,6 +108,32 @@ def _parser() -> argparse.ArgumentParser:
     check.add_argument("--json", action="store_true")
     check.set_defaults(handler=_cmd_verify)
     return parser
+
+
+def _add_custodian_commands(commands: Any) -> None:
+    custodian = commands.add_parser("custodian", help="the custodian registry")
+    actions = custodian.add_subparsers(title="actions", metavar="ACTION")
+    add = actions.add_parser("add", help="register a custodian (or change one with --update)")
+    add.add_argument("id", help="custodian id, as given to ingest --custodian")
+    add.add_argument("--name", default="", help="full name (36 CFR 1236.22: handles resolve to real names)")
+    add.add_argument("--role", choices=sorted(ROLE_SCHEDULE), help="Capstone role: selects the GRS 6.1 item")
+    add.add_argument("--tz", help="IANA zone the custodian's exports are read in")
+    add.add_argument("--supervisor", help="supervisor's e-mail, told of late records and missed syncs")
+    add.add_argument("--official", action="append", default=[], metavar="ACCOUNT",
+                     help="official account (e-mail, phone, handle); repeatable")
+    add.add_argument("--personal", action="append", default=[], metavar="APP:HANDLE",
+                     help="non-official account used for business, e.g. whatsapp:+15205550100; repeatable")
+    add.add_argument("--alias", action="append", default=[], metavar="NAME",
+                     help="another name the custodian appears under in exports; repeatable")
+    add.add_argument("--update", action="store_true", help="replace an existing entry")
+    add.set_defaults(handler=_cmd_custodian_add)
+    listing = actions.add_parser("list", help="list registered custodians")
+    listing.add_argument("--json", action="store_true")
+    listing.set_defaults(handler=_cmd_custodian_list)
+    show = actions.add_parser("show", help="one custodian: accounts, last syncs, records by 2911 status")
+    show.add_argument("id")
+    show.add_argument("--json", action="store_true")
+    show.set_defaults(handler=_cmd_custodian_show)
 
 
 def _add_parse_options(command: argparse.ArgumentParser) -> None:
@@ -122,15 +162,12 @@ def _cmd_ingest(args: argparse.Namespace) -> int:
     registry = ConnectorRegistry.from_entry_points()
     if args.connector != "auto":
         registry.get(args.connector)
-    archive = Archive.open(settings)
-    try:
+    with _open_archive(args, settings) as archive:
         options = IngestOptions(custodian=args.custodian, connector=args.connector, tz=args.tz,
                                 account=args.account, actor=_actor())
         ingestor = Ingestor(archive, registry, Classifier(load_rules(settings.rules)),
                             load_schedules(settings.schedules), options, _now())
         receipt = ingestor.run(args.files)
-    finally:
-        archive.close()
     if args.json:
         print(json.dumps(receipt.to_json(), indent=2))
     else:
@@ -167,16 +204,82 @@ def _cmd_classify(args: argparse.Namespace) -> int:
 
 
 def _cmd_report_forwarding(args: argparse.Namespace) -> int:
-    archive = Archive.open(_settings(args))
-    try:
-        report = forwarding_report(archive.catalog.rows(label="record"), archive.catalog.last_sync(), _now())
-    finally:
-        archive.close()
+    with _open_archive(args) as archive:
+        catalog = archive.catalog
+        report = forwarding_report(catalog.rows(), catalog.last_sync_by_account(), catalog.custodians(), _now())
+    if args.html:
+        args.html.write_text(render_html(report), encoding="utf-8")
     if args.json:
         print(json.dumps(report.to_json(), indent=2))
-    else:
+    elif args.csv:
+        sys.stdout.write(render_csv(report))
+    elif not args.html:
         print(render_forwarding(report))
     return 1 if args.fail_on_late and report.late else 0
+
+
+def _cmd_custodian_add(args: argparse.Namespace) -> int:
+    custodian = Custodian(id=args.id, name=args.name, role=args.role, timezone=args.tz, supervisor=args.supervisor,
+                          official_accounts=tuple(args.official),
+                          personal_accounts=tuple(PersonalAccount.parse(a) for a in args.personal),
+                          names=tuple(args.alias))
+    with _open_archive(args) as archive:
+        stored = register_custodian(archive, custodian, _actor(), _now(), update=args.update)
+    print(f"Custodian {stored.id} {'updated' if args.update else 'registered'}")
+    return 0
+
+
+def _cmd_custodian_list(args: argparse.Namespace) -> int:
+    with _open_archive(args) as archive:
+        custodians = archive.catalog.custodians()
+    if args.json:
+        print(json.dumps([c.to_json() for c in custodians], indent=2))
+    for c in [] if args.json else custodians:
+        accounts = ", ".join(str(a) for a in c.personal_accounts) or "-"
+        print(f"{c.id:<20} {c.name or '-':<24} {c.role or 'unscheduled':<10} {c.timezone or '-':<20} {accounts}")
+    return 0
+
+
+def _cmd_custodian_show(args: argparse.Namespace) -> int:
+    with _open_archive(args) as archive:
+        overview = custodian_overview(archive, args.id, _now())
+    if args.json:
+        print(json.dumps(overview, indent=2))
+        return 0
+    for key in ("id", "name", "role", "timezone", "supervisor", "official_accounts", "personal_accounts",
+                "registered_at"):
+        value = overview[key]
+        print(f"{key.replace('_', ' '):<18} {', '.join(value) if isinstance(value, list) else value or '-'}")
+    for account in overview["accounts"]:
+        risk = "  AT RISK" if account["at_risk"] else ""
+        print(f"{'last sync':<18} {account['app']}: {account['last_sync'] or 'never'}{risk}")
+    for direction, counts in overview["records"].items():
+        print(f"{direction + ' records':<18} " + (", ".join(f"{k} {v}" for k, v in sorted(counts.items())) or "none"))
+    return 0
+
+
+def _cmd_sweep(args: argparse.Namespace) -> int:
+    with _open_archive(args) as archive:
+        notifier = open_notifier(archive.settings.notifier, archive.settings.base_dir)
+        result = sweep(archive, notifier, _now(), _actor())
+    if args.json:
+        print(json.dumps(result.to_json(), indent=2))
+    else:
+        print(f"Sweep: {len(result.sent)} notice(s) sent, {result.already_sent} sent before")
+        for notice in result.sent:
+            print(f"  {notice.kind:<14} {notice.custodian:<20} to {', '.join(notice.to)}: {notice.subject}")
+    for problem in result.problems:
+        print(f"archiver: {problem}", file=sys.stderr)
+    return result.exit_code
+
+
+@contextmanager
+def _open_archive(args: argparse.Namespace, settings: Settings | None = None) -> Iterator[Archive]:
+    archive = Archive.open(settings or _settings(args))
+    try:
+        yield archive
+    finally:
+        archive.close()
 
 
 def _cmd_connectors(args: argparse.Namespace) -> int:
@@ -190,15 +293,13 @@ def _cmd_connectors(args: argparse.Namespace) -> int:
 
 
 def _cmd_verify(args: argparse.Namespace) -> int:
-    archive = Archive.open(_settings(args))
-    try:
+    with _open_archive(args) as archive:
         report = verify(archive)
-    finally:
-        archive.close()
     if args.json:
         print(json.dumps(report.to_json(), indent=2))
     else:
-        print(f"Checked {report.segments} segments, {report.frames} frames, {report.records} catalogued records, "
+        print(f"Checked {report.segments} segments, {report.frames} frames, {report.objects} other objects, "
+              f"{report.records} catalogued records, "
               f"{report.audit_entries} audit entries: {'OK' if report.ok else f'{len(report.problems)} problem(s)'}")
         for problem in report.problems:
             print(f"  {problem}")
@@ -207,13 +308,12 @@ def _cmd_verify(args: argparse.Namespace) -> int:
 
 def _parse_items(args: argparse.Namespace, settings: Settings | None = None) -> Iterator[ParsedItem]:
     settings = settings or _settings(args)
-    if not args.file.is_file():
-        raise UsageError(f"{args.file}: no such file")
+    check_export_file(args.file)
     registry = ConnectorRegistry.from_entry_points()
     connector: Connector = registry.detect(args.file) if args.connector == "auto" else registry.get(args.connector)
-    zone = load_zone(args.tz) if args.tz else settings.zone_for(args.custodian, None)
-    names = settings.custodian(args.custodian).names
-    yield from connector.parse(args.file, ParseContext(custodian=args.custodian, tz=zone, custodian_names=names))
+    zone_name = args.tz or settings.timezone
+    zone = load_zone(zone_name) if zone_name else None
+    yield from connector.parse(args.file, ParseContext(custodian=args.custodian, tz=zone))
 
 
 def _report_rejection(rejection: Rejection) -> int:

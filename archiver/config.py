@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -30,27 +30,23 @@ ENV_OFFICIAL_ACCOUNTS = "ARCHIVER_OFFICIAL_ACCOUNTS"
 ENV_RULES = "ARCHIVER_RULES"
 ENV_SCHEDULES = "ARCHIVER_SCHEDULES"
 ENV_DEFAULT_ROLE = "ARCHIVER_DEFAULT_ROLE"
+ENV_RECORDS_OFFICER = "ARCHIVER_RECORDS_OFFICER"
+ENV_NOTIFIER = "ARCHIVER_NOTIFIER"
+ENV_NOTICE_SENDER = "ARCHIVER_NOTICE_SENDER"
+ENV_REMINDER_DAYS = "ARCHIVER_REMINDER_DAYS"
 
 DEFAULT_STORE = "archive"
 DEFAULT_CATALOG = "sqlite:///archive/catalog.sqlite"
 DEFAULT_KEY = "file://archiver.key"
+DEFAULT_NOTIFIER = "mailfile://notices"
+DEFAULT_NOTICE_SENDER = "records-archiver@localhost"
+DEFAULT_REMINDER_DAYS = (14, 18)
 
 # Capstone role -> GRS 6.1 item (DESIGN.md, "Retention schedules").
 ROLE_SCHEDULE = {"capstone": "GRS-6.1-010", "official": "GRS-6.1-011", "support": "GRS-6.1-012"}
 
 _TOP_KEYS = {"store", "catalog", "key", "timezone", "official_accounts", "rules", "schedules",
-             "default_role", "custodians"}
-_CUSTODIAN_KEYS = {"names", "role", "timezone", "official_accounts"}
-
-
-@dataclass(frozen=True)
-class CustodianSettings:
-    """What the archive knows about one custodian before a registry exists."""
-
-    names: tuple[str, ...] = ()
-    role: str | None = None
-    timezone: str | None = None
-    official_accounts: tuple[str, ...] = ()
+             "default_role", "records_officer", "notifier", "notice_sender", "reminder_days"}
 
 
 @dataclass(frozen=True)
@@ -66,19 +62,11 @@ class Settings:
     rules: Path | None = None
     schedules: tuple[Path, ...] = ()
     default_role: str | None = None
-    custodians: Mapping[str, CustodianSettings] = field(default_factory=dict)
+    records_officer: str | None = None
+    notifier: str = DEFAULT_NOTIFIER
+    notice_sender: str = DEFAULT_NOTICE_SENDER
+    reminder_days: tuple[int, ...] = DEFAULT_REMINDER_DAYS
     source: Path | None = None
-
-    def custodian(self, custodian_id: str) -> CustodianSettings:
-        return self.custodians.get(custodian_id, CustodianSettings())
-
-    def role_of(self, custodian_id: str) -> str | None:
-        return self.custodian(custodian_id).role or self.default_role
-
-    def zone_for(self, custodian_id: str, override: str | None) -> ZoneInfo | None:
-        """The zone local export times are read in: --tz, else the custodian's, else the default."""
-        name = override or self.custodian(custodian_id).timezone or self.timezone
-        return load_zone(name) if name else None
 
 
 def load_zone(name: str) -> ZoneInfo:
@@ -134,10 +122,13 @@ def _read(path: Path) -> dict[str, Any]:
 
 def _environment(environ: Mapping[str, str]) -> dict[str, Any]:
     scalars = {ENV_STORE: "store", ENV_CATALOG: "catalog", ENV_KEY: "key", ENV_TIMEZONE: "timezone",
-               ENV_RULES: "rules", ENV_DEFAULT_ROLE: "default_role"}
+               ENV_RULES: "rules", ENV_DEFAULT_ROLE: "default_role", ENV_RECORDS_OFFICER: "records_officer",
+               ENV_NOTIFIER: "notifier", ENV_NOTICE_SENDER: "notice_sender"}
     overrides: dict[str, Any] = {key: environ[var] for var, key in scalars.items() if environ.get(var)}
     if environ.get(ENV_OFFICIAL_ACCOUNTS):
         overrides["official_accounts"] = [p.strip() for p in environ[ENV_OFFICIAL_ACCOUNTS].split(",") if p.strip()]
+    if environ.get(ENV_REMINDER_DAYS):
+        overrides["reminder_days"] = [d.strip() for d in environ[ENV_REMINDER_DAYS].split(",") if d.strip()]
     if environ.get(ENV_SCHEDULES):
         overrides["schedules"] = [p for p in environ[ENV_SCHEDULES].split(os.pathsep) if p]
     return overrides
@@ -158,32 +149,27 @@ def _settings(doc: dict[str, Any], base_dir: Path, source: Path | None) -> Setti
         rules=_path(doc.get("rules"), base_dir),
         schedules=tuple(base_dir / p for p in _strings(doc.get("schedules", []), where, "schedules")),
         default_role=role,
-        custodians=_custodians(doc.get("custodians") or {}, where),
+        records_officer=doc.get("records_officer"),
+        notifier=_text(doc, "notifier", DEFAULT_NOTIFIER, where),
+        notice_sender=_text(doc, "notice_sender", DEFAULT_NOTICE_SENDER, where),
+        reminder_days=_reminder_days(doc.get("reminder_days", DEFAULT_REMINDER_DAYS), where),
         source=source,
     )
 
 
-def _custodians(raw: Any, where: str) -> dict[str, CustodianSettings]:
-    if not isinstance(raw, dict):
-        raise ConfigError(f"{where}: custodians must map custodian ids to settings")
-    result = {}
-    for custodian_id, entry in raw.items():
-        entry = entry or {}
-        if not isinstance(entry, dict) or set(entry) - _CUSTODIAN_KEYS:
-            raise ConfigError(f"{where}: custodian {custodian_id!r} may set only "
-                              f"{', '.join(sorted(_CUSTODIAN_KEYS))}")
-        _check_role(entry.get("role"), where, f"custodians.{custodian_id}.role")
-        result[str(custodian_id)] = CustodianSettings(
-            names=tuple(_strings(entry.get("names", []), where, f"custodians.{custodian_id}.names")),
-            role=entry.get("role"),
-            timezone=_optional_zone(entry.get("timezone"), where),
-            official_accounts=tuple(_strings(entry.get("official_accounts", []), where,
-                                             f"custodians.{custodian_id}.official_accounts")))
-    return result
+def _reminder_days(value: Any, where: str) -> tuple[int, ...]:
+    try:
+        days = tuple(sorted({int(d) for d in value}))
+    except (TypeError, ValueError):
+        days = ()
+    if not days or not all(0 < d < 20 for d in days):
+        raise ConfigError(f"{where}: reminder_days must be a list of whole days between 1 and 19 "
+                          "(days after the last sync, inside the 20-day window)")
+    return days
 
 
 def _check_role(role: Any, where: str, key: str) -> None:
-    if role is not None and role not in ROLE_SCHEDULE:
+    if role is not None and (not isinstance(role, str) or role not in ROLE_SCHEDULE):
         raise ConfigError(f"{where}: {key} must be one of {', '.join(ROLE_SCHEDULE)}, not {role!r}")
 
 

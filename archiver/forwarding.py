@@ -111,6 +111,32 @@ def assess(
     )
 
 
+COPY_CLOCK_SKEW = timedelta(minutes=1)  # exports carry minute precision
+
+
+def credit_earlier_copy(status: ForwardingStatus, *, copy_id: str, copy_source: str, copy_sent_at: datetime,
+                        copy_archived_at: datetime, copy_status: str) -> ForwardingStatus:
+    """Status of a record whose complete copy already reached the archive by another route.
+
+    The same text archived earlier (say an e-mail that copied an official address, then the
+    WhatsApp export of the same message) satisfies 2911 if that copy was made no earlier
+    than the message itself and reached an official account by the deadline. A record that
+    is already copied, or not subject to 2911, is returned unchanged.
+    """
+    if status.status not in (Status.FORWARDED, Status.LATE) or status.deadline is None:
+        return status
+    if copy_sent_at < status.created - COPY_CLOCK_SKEW or copy_archived_at > status.deadline:
+        return status
+    simultaneous = abs(copy_sent_at - status.created) <= COPY_CLOCK_SKEW
+    if copy_status == Status.COPIED and simultaneous:
+        return ForwardingStatus(Status.COPIED, status.created, status.deadline, 0,
+                                f"the same message, archived as record {copy_id} ({copy_source}), copied an "
+                                "official account at creation (44 U.S.C. 2911(a)(1))")
+    return ForwardingStatus(Status.FORWARDED, status.created, status.deadline, 0,
+                            f"a complete copy was archived as record {copy_id} ({copy_source}) on "
+                            f"{utc_iso(copy_archived_at)}, within 20 days of creation (44 U.S.C. 2911(a)(2))")
+
+
 def is_at_risk(*, last_sync: datetime | None, now: datetime) -> bool:
     """Whether a custodian's non-official account has gone unsynced for more than 20 days.
 

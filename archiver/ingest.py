@@ -23,12 +23,14 @@ from archiver.archive import Archive
 from archiver.audit import AuditEvent
 from archiver.catalog import ExportRow, QuarantineRow, SegmentRow
 from archiver.classify import Classification, Classifier
-from archiver.config import ROLE_SCHEDULE
-from archiver.connector import ConnectorRegistry, ParseContext, ParsedItem, messages_only
+from archiver.config import ROLE_SCHEDULE, load_zone
+from archiver.connector import ConnectorRegistry, ParseContext, ParsedItem, check_export_file, messages_only
+from archiver.custodians import Custodian
 from archiver.envelope import open_sealed, seal
 from archiver.errors import InputError, ObjectExistsError, Rejection
-from archiver.forwarding import assess, official_recipients
-from archiver.model import Account, Message
+from archiver.forwarding import assess, credit_earlier_copy, official_recipients
+from archiver.keyed import normalize_words
+from archiver.model import Account, Message, canonical_json
 from archiver.receipt import FileReceipt, Receipt
 from archiver.records import RecordDocument, catalog_row, record_document
 from archiver.retention import UNSCHEDULED, ScheduleSet, assign
@@ -36,6 +38,7 @@ from archiver.retention import UNSCHEDULED, ScheduleSet, assign
 SEGMENT_RECORDS = 1000   # records per segment object (DESIGN.md, "Storage unit")
 BATCH_MESSAGES = 1000    # messages per duplicate lookup in the catalog
 QUARANTINE_CHUNK = 8 << 20
+MIN_FINGERPRINT_WORDS = 4
 
 GroupKey = tuple[str, str, date | None]
 
@@ -60,11 +63,11 @@ class Ingestor:
         self.schedules, self.options, self.now = schedules, options, now
         self.receipt = Receipt(custodian=options.custodian)
         settings = archive.settings
-        custodian = settings.custodian(options.custodian)
-        self._official_patterns = tuple(settings.official_accounts) + custodian.official_accounts
-        self._zone = settings.zone_for(options.custodian, options.tz)
-        self._names = custodian.names
-        role = settings.role_of(options.custodian)
+        self.custodian = archive.catalog.get_custodian(options.custodian) or Custodian(options.custodian)
+        self._official_patterns = tuple(settings.official_accounts) + self.custodian.official_accounts
+        zone = options.tz or self.custodian.timezone or settings.timezone
+        self._zone = load_zone(zone) if zone else None
+        role = self.custodian.role or settings.default_role
         self._default_schedule = ROLE_SCHEDULE[role] if role else UNSCHEDULED
         self._groups: dict[GroupKey, list[RecordDocument]] = defaultdict(list)
 
@@ -85,7 +88,7 @@ class Ingestor:
             connector = self._connector(path)
             file_receipt.connector = connector.name
             context = ParseContext(custodian=self.options.custodian, account=self.options.account,
-                                   tz=self._zone, custodian_names=self._names,
+                                   tz=self._zone, custodian_names=self.custodian.aliases,
                                    export_sha256=file_receipt.sha256)
             try:
                 self._archive_stream(connector.parse(path, context), rejections, file_receipt)
@@ -93,7 +96,7 @@ class Ingestor:
                 self._flush_all()
         except InputError as exc:
             # What was read before the error is archived; the rest stays in the quarantined copy.
-            file_receipt.refused = exc.cause if exc.file == str(path) and exc.line is None else str(exc)
+            file_receipt.refused = f"line {exc.line}: {exc.cause}" if exc.line else exc.cause
         if file_receipt.sha256:
             self._quarantine(path, file_receipt, rejections)
         self._record_export(path, file_receipt)
@@ -134,19 +137,24 @@ class Ingestor:
                             official_copied=bool(official))
         attachments = self._store_attachments(message, disposition.retain_until)
         return record_document(record_id, occurrence, content_hash, message, classification,
-                               disposition, forwarding, attachments, self.now)
+                               disposition, forwarding, attachments, self.now, self._fingerprint(message))
+
+    def _fingerprint(self, message: Message) -> str | None:
+        """Keyed hash of the normalized text, to recognise the same message from another source."""
+        words = normalize_words(message.body)
+        if len(words) < MIN_FINGERPRINT_WORDS:
+            return None  # "ok" or "yes" in two apps are not the same message
+        return self.archive.id_hash.hex(canonical_json(["fingerprint", self.options.custodian, words]))
 
     def _store_attachments(self, message: Message, retain_until: date | None) -> list[str | None]:
         keys: list[str | None] = []
         for attachment in message.attachments:
             if attachment.content is None or attachment.sha256 is None:
-                self.receipt.attachments_missing += 1
                 keys.append(None)
                 continue
             key = "att/" + self.archive.name_hash.hex(attachment.sha256.encode(), 64)
             try:
                 self.archive.store.put(key, seal(self.archive.keys, key, attachment.content), retain_until)
-                self.receipt.attachments_stored += 1
             except ObjectExistsError:
                 self.archive.store.extend_retention(key, retain_until)
             keys.append(key)
@@ -155,13 +163,15 @@ class Ingestor:
     def _file_batch(self, batch: list[RecordDocument], file_receipt: FileReceipt) -> None:
         if not batch:
             return
-        known = self.archive.catalog.known_ids([d.record_id for d in batch])
+        known = self.archive.catalog.known_labels([d.record_id for d in batch])
+        new = [d for d in batch if d.record_id not in known
+               or (d.is_record and known[d.record_id] == "nonrecord")]  # now seen in context: a record
+        self._credit_earlier_copies([d for d in new if d.is_record and d.fingerprint])
+        file_receipt.parsed += len(batch)
+        file_receipt.duplicates += len(batch) - len(new)
         tombstones = []
-        for doc in batch:
-            file_receipt.parsed += 1
-            if doc.record_id in known:
-                file_receipt.duplicates += 1
-            elif doc.is_record:
+        for doc in new:
+            if doc.is_record:
                 file_receipt.records += 1
                 self._add_to_group(doc)
             else:
@@ -170,7 +180,19 @@ class Ingestor:
         if tombstones:
             self.archive.catalog.commit(tombstones, [], None, None)
 
+    def _credit_earlier_copies(self, docs: list[RecordDocument]) -> None:
+        copies = self.archive.catalog.compliant_copies(self.options.custodian, [d.fingerprint or "" for d in docs])
+        for doc in docs:
+            copy = copies.get(doc.fingerprint or "")
+            if copy is not None and doc.forwarding is not None:
+                doc.set_forwarding(credit_earlier_copy(
+                    doc.forwarding, copy_id=copy.id, copy_source=copy.source, copy_sent_at=copy.sent_at,
+                    copy_archived_at=copy.ingested_at, copy_status=copy.forwarding_status))
+
     def _add_to_group(self, doc: RecordDocument) -> None:
+        attachments = doc.data["attachment_objects"]
+        self.receipt.attachments_stored += sum(key is not None for key in attachments)
+        self.receipt.attachments_missing += sum(key is None for key in attachments)
         self.receipt.forwarding[doc.forwarding_status] += 1
         self.receipt.schedules[doc.schedule or UNSCHEDULED] += 1
         key = (self.options.custodian, doc.schedule or UNSCHEDULED, doc.retain_until)
@@ -200,20 +222,21 @@ class Ingestor:
             return
         self.receipt.quarantine.extend(rejections)
         object_key = _store_export_copy(self.archive, path, file_receipt.sha256 or "")
-        rows = [QuarantineRow(file_receipt.sha256 or "", r.file, r.line, r.reason, object_key, self.now)
+        file_ref = self.archive.file_ref
+        rows = [QuarantineRow(file_receipt.sha256 or "", file_ref(r.file), r.line, r.reason, object_key, self.now)
                 for r in rejections]
         if file_receipt.refused:
-            rows.append(QuarantineRow(file_receipt.sha256 or "", str(path), None, file_receipt.refused,
+            rows.append(QuarantineRow(file_receipt.sha256 or "", file_ref(str(path)), None, file_receipt.refused,
                                       object_key, self.now))
         self.archive.catalog.add_quarantine(rows, AuditEvent(
             self.options.actor, "quarantine", self.now,
             {"export_sha256": file_receipt.sha256, "items": len(rows), "object": object_key}))
 
     def _record_export(self, path: Path, file_receipt: FileReceipt) -> None:
-        detail = file_receipt.to_json()
-        detail["file"] = path.name
+        name = self.archive.file_ref(path.name)
+        detail = {**file_receipt.to_json(), "file": name}
         self.archive.catalog.add_export(
-            ExportRow(file_receipt.sha256 or "", path.name, file_receipt.connector or "", self.options.custodian,
+            ExportRow(file_receipt.sha256 or "", name, file_receipt.connector or "", self.options.custodian,
                       self.options.account, self.now, self.options.actor),
             AuditEvent(self.options.actor, "ingest", self.now, {"custodian": self.options.custodian, **detail}))
 
@@ -272,15 +295,12 @@ def _store_export_copy(archive: Archive, path: Path, sha256: str) -> str | None:
 
 
 def _sha256_of(path: Path) -> str:
-    if path.is_dir():
-        raise InputError(str(path), "is a directory; name the export files inside it")
+    check_export_file(path)
     digest = hashlib.sha256()
     try:
         with path.open("rb") as handle:
             for chunk in iter(lambda: handle.read(1 << 20), b""):
                 digest.update(chunk)
-    except FileNotFoundError:
-        raise InputError(str(path), "no such file") from None
     except OSError as exc:
         raise InputError(str(path), f"cannot be read ({exc.strerror})") from None
     return digest.hexdigest()

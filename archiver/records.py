@@ -14,7 +14,7 @@ from typing import Any
 
 from archiver.catalog.base import CatalogRow
 from archiver.classify import Classification
-from archiver.forwarding import ForwardingStatus
+from archiver.forwarding import ForwardingStatus, Status
 from archiver.model import Message, canonical_json, parse_instant, utc_iso
 from archiver.retention import Disposition
 
@@ -52,6 +52,23 @@ class RecordDocument:
         return date.fromisoformat(value) if value else None
 
     @property
+    def fingerprint(self) -> str | None:
+        return self.data.get("fingerprint")
+
+    @property
+    def forwarding(self) -> ForwardingStatus | None:
+        value = self.data["forwarding"]
+        if not value:
+            return None
+        return ForwardingStatus(Status(value["status"]), parse_instant(self.data["message"]["sent_at"]),
+                                parse_instant(value["deadline"]) if value["deadline"] else None,
+                                value["days_late"], value["reason"])
+
+    def set_forwarding(self, forwarding: ForwardingStatus) -> None:
+        """Replace the 2911 status (before the document is sealed)."""
+        self.data["forwarding"] = _forwarding_json(forwarding)
+
+    @property
     def forwarding_status(self) -> str:
         forwarding = self.data["forwarding"]
         return str(forwarding["status"]) if forwarding else NOT_APPLICABLE
@@ -70,7 +87,7 @@ class RecordDocument:
 def record_document(record_id: str, occurrence: int, content_hash: str, message: Message,
                     classification: Classification, disposition: Disposition | None,
                     forwarding: ForwardingStatus | None, attachment_keys: list[str | None] | None,
-                    ingested_at: datetime) -> RecordDocument:
+                    ingested_at: datetime, fingerprint: str | None = None) -> RecordDocument:
     """Assemble the document for one message (record or nonrecord)."""
     return RecordDocument({
         "format": DOCUMENT_FORMAT, "version": DOCUMENT_VERSION,
@@ -82,6 +99,7 @@ def record_document(record_id: str, occurrence: int, content_hash: str, message:
         "forwarding": _forwarding_json(forwarding),
         "attachment_objects": attachment_keys or [],
         "ingested_at": utc_iso(ingested_at),
+        "fingerprint": fingerprint,
     })
 
 
@@ -104,7 +122,8 @@ def catalog_row(doc: RecordDocument, conversation_ref: str, segment: str | None 
         days_late=forwarding["days_late"] if forwarding else 0,
         content_hash=data["content_hash"], export_sha256=message["source_ref"]["export_sha256"] or "",
         source_line=message["source_ref"]["line"], ingested_at=parse_instant(data["ingested_at"]),
-        flags=tuple(message.get("flags", ())), segment=segment, offset=offset, length=length)
+        flags=tuple(message.get("flags", ())), segment=segment, offset=offset, length=length,
+        fingerprint=doc.fingerprint)
 
 
 def _disposition_json(disposition: Disposition | None) -> dict[str, Any] | None:

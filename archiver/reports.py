@@ -1,71 +1,154 @@
-"""The 44 U.S.C. 2911 forwarding report: status per record and totals per custodian."""
+"""The 44 U.S.C. 2911 forwarding report: status per record, totals per custodian and month,
+custodians at risk, and records that may have been unlawfully disposed of."""
 
 from __future__ import annotations
 
-from collections import Counter
+import csv
+import io
+from collections import Counter, defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
 from archiver.catalog import CatalogRow
+from archiver.custodians import Custodian
 from archiver.forwarding import Status, is_at_risk
-from archiver.model import utc_iso
+from archiver.model import FLAG_DELETED, utc_iso
 
 STATUSES = (Status.COPIED, Status.FORWARDED, Status.LATE, Status.NOT_APPLICABLE)
+SUBJECT = (Status.COPIED, Status.FORWARDED, Status.LATE)  # statuses of records 2911 applies to
+CSV_FIELDS = ["id", "custodian", "source", "direction", "account", "sent_at", "ingested_at", "deadline", "status",
+              "days_late", "schedule"]
+
+
+def on_time_rate(counts: Counter[str]) -> float | None:
+    """Share of records subject to 2911 that were copied or forwarded in time."""
+    subject = sum(counts[s] for s in SUBJECT)
+    return round((counts[Status.COPIED] + counts[Status.FORWARDED]) / subject, 4) if subject else None
+
+
+@dataclass
+class AccountSync:
+    """When one personal account of a custodian was last synced, and whether that is too long ago."""
+
+    custodian: str
+    app: str
+    last_sync: datetime | None
+    at_risk: bool
+
+    def to_json(self) -> dict[str, Any]:
+        return {"custodian": self.custodian, "app": self.app, "at_risk": self.at_risk,
+                "last_sync": utc_iso(self.last_sync) if self.last_sync else None}
 
 
 @dataclass
 class CustodianTotals:
-    """One custodian's records by 2911 status, and whether unseen records may be at risk."""
+    """One custodian's records by 2911 status, split by direction, and their accounts' syncs."""
 
     custodian: str
     counts: Counter[str] = field(default_factory=Counter)
-    last_sync: datetime | None = None
-    at_risk: bool = False
+    by_direction: dict[str, Counter[str]] = field(default_factory=lambda: defaultdict(Counter))
+    accounts: list[AccountSync] = field(default_factory=list)
+
+    @property
+    def at_risk(self) -> bool:
+        return any(a.at_risk for a in self.accounts)
+
+    @property
+    def last_sync(self) -> datetime | None:
+        return max((a.last_sync for a in self.accounts if a.last_sync), default=None)
 
     def to_json(self) -> dict[str, Any]:
-        subject = sum(self.counts[s] for s in (Status.COPIED, Status.FORWARDED, Status.LATE))
-        on_time = self.counts[Status.COPIED] + self.counts[Status.FORWARDED]
         return {"custodian": self.custodian, **{s.value: self.counts[s] for s in STATUSES},
-                "on_time_rate": round(on_time / subject, 4) if subject else None,
-                "last_sync": utc_iso(self.last_sync) if self.last_sync else None, "at_risk": self.at_risk}
+                "on_time_rate": on_time_rate(self.counts),
+                "sent": {s.value: self.by_direction["sent"][s] for s in STATUSES},
+                "received": {s.value: self.by_direction["received"][s] for s in STATUSES},
+                "last_sync": utc_iso(self.last_sync) if self.last_sync else None, "at_risk": self.at_risk,
+                "accounts": [a.to_json() for a in self.accounts]}
 
 
 @dataclass
 class ForwardingReport:
-    """Every record's 2911 status, with per-custodian totals."""
+    """Every record's 2911 status, with totals per custodian and per month of creation."""
 
     generated_at: datetime
     records: list[CatalogRow]
     custodians: list[CustodianTotals]
+    months: dict[str, Counter[str]]
+    unlawful_disposition_candidates: list[CatalogRow]
+
+    @property
+    def totals(self) -> Counter[str]:
+        return sum((c.counts for c in self.custodians), Counter())
 
     @property
     def late(self) -> list[CatalogRow]:
         return [r for r in self.records if r.forwarding_status == Status.LATE]
 
+    @property
+    def at_risk(self) -> list[AccountSync]:
+        return [a for c in self.custodians for a in c.accounts if a.at_risk]
+
     def to_json(self) -> dict[str, Any]:
+        totals = self.totals
         return {
             "generated_at": utc_iso(self.generated_at),
-            "totals": {s.value: sum(c.counts[s] for c in self.custodians) for s in STATUSES},
+            "totals": {s.value: totals[s] for s in STATUSES},
+            "on_time_rate": on_time_rate(totals),
             "custodians": [c.to_json() for c in self.custodians],
-            "at_risk": [c.custodian for c in self.custodians if c.at_risk],
-            "records": [_record_json(r) for r in self.records],
+            "months": {m: {s.value: c[s] for s in STATUSES} | {"on_time_rate": on_time_rate(c)}
+                       for m, c in sorted(self.months.items())},
+            "at_risk": [a.to_json() for a in self.at_risk],
+            "late": [record_json(r) for r in self.late],
+            "unlawful_disposition_candidates": [_candidate_json(r) for r in self.unlawful_disposition_candidates],
+            "records": [record_json(r) for r in self.records],
         }
 
 
-def forwarding_report(rows: Iterable[CatalogRow], last_sync: dict[str, datetime],
-                      now: datetime) -> ForwardingReport:
-    """Build the report from the catalog's record rows (nonrecords are not subject to 2911)."""
-    records = [r for r in rows if r.label == "record"]
+def forwarding_report(rows: Iterable[CatalogRow], last_sync: dict[tuple[str, str], datetime],
+                      custodians: Iterable[Custodian], now: datetime) -> ForwardingReport:
+    """Build the report from every catalog row (records and tombstones), syncs and the registry."""
+    records, deleted, business_threads = [], [], set()
+    for row in rows:
+        if row.label == "record":
+            records.append(row)
+            if not row.system:
+                business_threads.add(row.conversation_ref)
+        if FLAG_DELETED in row.flags:
+            deleted.append(row)
     totals: dict[str, CustodianTotals] = {}
+    months: dict[str, Counter[str]] = defaultdict(Counter)
     for row in records:
-        totals.setdefault(row.custodian, CustodianTotals(row.custodian)).counts[row.forwarding_status] += 1
-    for custodian, synced in last_sync.items():
-        totals.setdefault(custodian, CustodianTotals(custodian)).last_sync = synced
-    for entry in totals.values():
-        entry.at_risk = is_at_risk(last_sync=entry.last_sync, now=now) if entry.last_sync else False
-    return ForwardingReport(now, records, [totals[c] for c in sorted(totals)])
+        entry = totals.setdefault(row.custodian, CustodianTotals(row.custodian))
+        entry.counts[row.forwarding_status] += 1
+        entry.by_direction[row.direction][row.forwarding_status] += 1
+        months[row.sent_at.strftime("%Y-%m")][row.forwarding_status] += 1
+    for account in account_syncs(last_sync, custodians, now):
+        totals.setdefault(account.custodian, CustodianTotals(account.custodian)).accounts.append(account)
+    candidates = [r for r in deleted if r.conversation_ref in business_threads]
+    return ForwardingReport(now, records, [totals[c] for c in sorted(totals)], dict(months), candidates)
+
+
+def account_syncs(last_sync: dict[tuple[str, str], datetime], custodians: Iterable[Custodian],
+                  now: datetime) -> list[AccountSync]:
+    """Every personal account known, from the registry and from ingested exports, with its sync state.
+
+    A registered account never synced counts from its custodian's registration.
+    """
+    accounts = dict(last_sync)
+    baselines: dict[tuple[str, str], datetime | None] = dict.fromkeys(accounts)
+    for custodian in custodians:
+        for account in custodian.personal_accounts:
+            key = (custodian.id, account.app)
+            if key not in accounts:
+                baselines[key] = custodian.registered_at
+    result = []
+    for custodian_id, app in sorted(baselines):
+        synced = accounts.get((custodian_id, app))
+        since = synced or baselines[(custodian_id, app)]
+        result.append(AccountSync(custodian_id, app, synced, is_at_risk(last_sync=since, now=now)))
+    return result
 
 
 def render_forwarding(report: ForwardingReport) -> str:
@@ -76,19 +159,44 @@ def render_forwarding(report: ForwardingReport) -> str:
         data = entry.to_json()
         rate = f"{data['on_time_rate']:.0%}" if data["on_time_rate"] is not None else "-"
         sync = data["last_sync"] or "never"
-        risk = "  AT RISK: last sync older than 20 days" if entry.at_risk else ""
+        risk = "  AT RISK" if entry.at_risk else ""
         lines.append(f"{entry.custodian:<24}{data['copied']:>8}{data['forwarded']:>11}{data['late']:>6}"
                      f"{data['not_applicable']:>10}{rate:>9}  {sync}{risk}")
+    for account in report.at_risk:
+        since = utc_iso(account.last_sync) if account.last_sync else "never synced"
+        lines.append(f"At risk: {account.custodian} {account.app} (last sync {since}): records on the phone "
+                     "may be past their 20-day deadline")
     late = report.late
     lines.append(f"Late records: {len(late)}")
     for row in late:
         lines.append(f"  {row.id}  {row.custodian}  {row.direction:<8} sent {utc_iso(row.sent_at)}  "
                      f"deadline {utc_iso(row.deadline) if row.deadline else '-'}  {row.days_late} days late")
+    candidates = report.unlawful_disposition_candidates
+    if candidates:
+        lines.append(f"Possible unlawful disposition (36 CFR 1230): {len(candidates)} message(s) deleted "
+                     "in threads that hold records")
+        for row in candidates:
+            lines.append(f"  {row.id}  {row.custodian}  {row.source}  deleted message sent {utc_iso(row.sent_at)}")
     return "\n".join(lines)
 
 
-def _record_json(row: CatalogRow) -> dict[str, Any]:
+def render_csv(report: ForwardingReport) -> str:
+    """One row per record: the 2911 facts a spreadsheet needs."""
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=CSV_FIELDS, lineterminator="\n")
+    writer.writeheader()
+    writer.writerows(record_json(r) for r in report.records)
+    return buffer.getvalue()
+
+
+def record_json(row: CatalogRow) -> dict[str, Any]:
+    """One record's 2911 facts, as in the JSON and CSV reports."""
     return {"id": row.id, "custodian": row.custodian, "source": row.source, "direction": row.direction,
             "account": row.account, "sent_at": utc_iso(row.sent_at), "ingested_at": utc_iso(row.ingested_at),
             "deadline": utc_iso(row.deadline) if row.deadline else None, "status": row.forwarding_status,
             "days_late": row.days_late, "schedule": row.schedule}
+
+
+def _candidate_json(row: CatalogRow) -> dict[str, Any]:
+    return {"id": row.id, "custodian": row.custodian, "source": row.source, "conversation_ref": row.conversation_ref,
+            "sent_at": utc_iso(row.sent_at), "source_line": row.source_line, "export_sha256": row.export_sha256}

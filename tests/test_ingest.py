@@ -109,9 +109,8 @@ def test_late_records_count_days_late(archive_dir: Path, samples: list[Path]) ->
     assert [(r.days_late, r.deadline) for r in late] == [(3, datetime(2026, 10, 22, 23, 5, tzinfo=timezone.utc))]
 
 
-def test_custodian_role_sets_the_capstone_item(archive_dir: Path, samples: list[Path]) -> None:
-    config = archive_dir / "archiver.yaml"
-    config.write_text(config.read_text() + "custodians:\n  Jorge Rivera:\n    role: official\n")
+def test_custodian_role_sets_the_capstone_item(cli: CliRunner, archive_dir: Path, samples: list[Path]) -> None:
+    assert cli("custodian", "add", "Jorge Rivera", "--role", "official").code == 0
     whatsapp = next(p for p in samples if p.suffix == ".txt")
     receipt = _ingest_service(archive_dir, [whatsapp], datetime(2026, 10, 10, tzinfo=timezone.utc))
     assert receipt["schedules"].get("GRS-6.1-011", 0) > 0  # type: ignore[union-attr]
@@ -145,7 +144,7 @@ def test_blind_index_finds_a_word_without_holding_it(archive_dir: Path, samples:
 
 def test_no_plaintext_at_rest(cli: CliRunner, archive_dir: Path) -> None:
     phrase = "quokka lighthouse 7f3a9c"
-    export = archive_dir / "WhatsApp Chat with Ana.txt"
+    export = archive_dir / "WhatsApp Chat with Zebedee Marchbanks.txt"
     export.write_text(f"1/5/26, 9:00 AM - Ana Lopez: Approved: {phrase} at gate 3\n"
                       f"1/5/26, 9:01 AM - Ana Lopez: bad line follows\n"
                       f"13/45/26, 9:02 AM - Ana Lopez: {phrase} in a broken line\n", encoding="utf-8")
@@ -153,7 +152,7 @@ def test_no_plaintext_at_rest(cli: CliRunner, archive_dir: Path) -> None:
     jsonl.write_text(json.dumps({"source": "email", "conversation": "c", "sender": "a@example.com",
                                  "sent_at": "2026-01-05T09:00:00Z", "body": f"Decision: {phrase}"}) + "\n")
     cli("ingest", export, jsonl, "--custodian", "j", "--tz", "UTC")
-    needles = [phrase, phrase.upper(), "quokka", "lighthouse", "7f3a9c"]
+    needles = [phrase, phrase.upper(), "quokka", "lighthouse", "7f3a9c", "Zebedee", "Marchbanks"]
     encoded = [n.encode(enc) for n in needles for enc in ("utf-8", "utf-16-le", "utf-16-be", "utf-32-le")]
     leaks = [str(p) for p in (archive_dir / "archive").rglob("*") if p.is_file()
              for needle in encoded if needle in p.read_bytes()]
@@ -285,7 +284,7 @@ def test_unknown_time_zone_is_a_usage_error(cli: CliRunner, archive_dir: Path, s
 
 def test_missing_file_and_missing_archive(cli: CliRunner, tmp_path: Path, samples: list[Path]) -> None:
     result = cli("ingest", samples[0], "--custodian", "j", "--tz", "UTC")
-    assert result.code == 1 and "archiver init" in result.err  # no key file yet
+    assert result.code == 2 and "archiver init" in result.err  # no key file yet
     cli("init")
     result = cli("ingest", tmp_path / "nope.txt", "--custodian", "j", "--tz", "UTC", "--json")
     assert result.code == 2 and "no such file" in result.err
@@ -322,3 +321,49 @@ def test_reingesting_a_bad_export_lists_each_bad_line_once(cli: CliRunner, archi
     archive.close()
     assert [(q.line, q.object_key is not None) for q in entries] == [(2, True)]
     assert audit.count("ingest") == 2 and audit.count("quarantine") == 2
+
+
+def test_a_tombstoned_reply_becomes_a_record_when_seen_in_context(archive_dir: Path) -> None:
+    alone = archive_dir / "a.jsonl"
+    reply = {"source": "email", "conversation": "lane 4", "sender": "chief@example.mx",
+             "sent_at": "2026-01-05T09:01:00Z", "body": "Yes"}
+    question = {**reply, "sender": "j@example.com", "sent_at": "2026-01-05T09:00:00Z",
+                "body": "Should I remove the lookouts on VXR-4471?"}
+    alone.write_text(json.dumps(reply) + "\n")
+    first = _ingest_service(archive_dir, [alone], datetime(2026, 1, 6, tzinfo=timezone.utc))
+    assert (first["records"], first["nonrecords"]) == (0, 1)
+    both = archive_dir / "b.jsonl"
+    both.write_text(json.dumps(question) + "\n" + json.dumps(reply) + "\n")
+    second = _ingest_service(archive_dir, [both], datetime(2026, 1, 6, tzinfo=timezone.utc))
+    assert (second["records"], second["duplicates"]) == (2, 0)
+    archive = Archive.open(load_settings(cwd=archive_dir))
+    labels = sorted(r.label for r in archive.catalog.rows())
+    report = verify(archive)
+    archive.close()
+    assert labels == ["record", "record"] and report.ok, report.problems
+
+
+def test_verify_opens_attachments_too(cli: CliRunner, archive_dir: Path, samples: list[Path]) -> None:
+    cli("ingest", *samples, "--custodian", "Jorge Rivera", "--tz", "America/Phoenix")
+    assert cli("verify").code == 0
+    attachment = next(p for p in (archive_dir / "archive" / "objects" / "att").rglob("*")
+                      if p.is_file() and p.suffix != ".lock")
+    attachment.chmod(0o600)
+    data = bytearray(attachment.read_bytes())
+    data[-3] ^= 0xFF
+    attachment.write_bytes(bytes(data))
+    result = cli("verify", "--json")
+    assert result.code == 1 and result.json()["objects"] >= 1
+
+
+def test_a_new_key_cannot_be_used_on_an_old_archive(cli: CliRunner, archive_dir: Path, samples: list[Path]) -> None:
+    cli("ingest", *samples, "--custodian", "Jorge Rivera", "--tz", "America/Phoenix")
+    key = archive_dir / "archiver.key"
+    key.rename(archive_dir / "elsewhere.key")
+    refused = cli("init")
+    assert refused.code == 2 and "restore that key file" in refused.err and not key.exists()
+    from archiver.keys import LocalKeyProvider
+
+    LocalKeyProvider.create(key)  # someone makes a fresh key by hand
+    result = cli("ingest", *samples, "--custodian", "Jorge Rivera", "--tz", "America/Phoenix")
+    assert result.code == 2 and "created with key" in result.err

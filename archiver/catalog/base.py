@@ -15,6 +15,7 @@ from datetime import date, datetime
 from typing import Protocol
 
 from archiver.audit import AuditEntry, AuditEvent
+from archiver.custodians import Custodian
 
 
 @dataclass(frozen=True)
@@ -46,6 +47,7 @@ class CatalogRow:
     segment: str | None = None
     offset: int | None = None
     length: int | None = None
+    fingerprint: str | None = None
 
 
 @dataclass(frozen=True)
@@ -85,6 +87,19 @@ class ExportRow:
     actor: str
 
 
+@dataclass(frozen=True)
+class NoticeRow:
+    """A notice that was sent: its key makes every notice go out once."""
+
+    key: str
+    kind: str
+    custodian: str
+    recipients: tuple[str, ...]
+    subject: str
+    sent_at: datetime
+    message_id: str | None
+
+
 class Catalog(Protocol):
     """Record index, quarantine list, export history and audit log."""
 
@@ -92,8 +107,16 @@ class Catalog(Protocol):
         """Hold the archive's writer lock: one ingest at a time."""
         ...
 
-    def known_ids(self, ids: Sequence[str]) -> set[str]:
-        """Those of ``ids`` already in the catalog (records or tombstones)."""
+    def bound_key(self) -> str | None:
+        """The id of the key this archive was created with, if any."""
+        ...
+
+    def bind_key(self, key_id: str) -> None:
+        """Record the archive's key on first use; ``KeyProviderError`` if another key is used later."""
+        ...
+
+    def known_labels(self, ids: Sequence[str]) -> dict[str, str]:
+        """Of ``ids``, those already in the catalog, with their label (record or nonrecord)."""
         ...
 
     def begin_segment(self, name: str) -> None:
@@ -108,8 +131,9 @@ class Catalog(Protocol):
 
     def commit(self, rows: Sequence[CatalogRow], keywords: Sequence[tuple[str, Sequence[str]]],
                segment: SegmentRow | None, audit: AuditEvent | None) -> int:
-        """Add rows (ignoring ids already present), their blind-index tokens, the segment
-        and an audit entry in one transaction; clears the segment's pending mark.
+        """Add rows (ignoring ids already present, except that a record replaces a tombstone),
+        their blind-index tokens, the segment and an audit entry in one transaction; clears the
+        segment's pending mark.
         Returns how many rows were new."""
         ...
 
@@ -130,6 +154,30 @@ class Catalog(Protocol):
     def last_sync(self) -> dict[str, datetime]:
         """Per custodian, when an export from a personal account was last ingested."""
         ...
+
+    def last_sync_by_account(self) -> dict[tuple[str, str], datetime]:
+        """Per (custodian, app), when an export from a personal account was last ingested."""
+        ...
+
+    def compliant_copies(self, custodian: str, fingerprints: Sequence[str]) -> dict[str, CatalogRow]:
+        """Per fingerprint, the earliest archived record with that text that was copied or forwarded."""
+        ...
+
+    def put_custodian(self, custodian: Custodian, audit: AuditEvent) -> None: ...
+
+    def custodians(self) -> list[Custodian]: ...
+
+    def get_custodian(self, custodian_id: str) -> Custodian | None: ...
+
+    def sent_notices(self, keys: Sequence[str]) -> set[str]:
+        """Those of ``keys`` whose notice was already sent."""
+        ...
+
+    def record_notice(self, rows: Sequence[NoticeRow], audit: AuditEvent) -> None:
+        """Mark a sent notice's keys (one transaction, with its audit entry)."""
+        ...
+
+    def notices(self) -> Iterator[NoticeRow]: ...
 
     def search_tokens(self, tokens: Iterable[str]) -> set[str]:
         """Ids of records whose blind index holds every token."""

@@ -18,8 +18,9 @@ from datetime import date, datetime
 from pathlib import Path
 
 from archiver.audit import GENESIS, AuditEntry, AuditEvent, chain
-from archiver.catalog.base import CatalogRow, ExportRow, QuarantineRow, SegmentRow
-from archiver.errors import CatalogError
+from archiver.catalog.base import CatalogRow, ExportRow, NoticeRow, QuarantineRow, SegmentRow
+from archiver.custodians import Custodian
+from archiver.errors import CatalogError, ConfigError, KeyProviderError
 from archiver.model import parse_instant, utc_iso
 
 LOCK_WAIT_SECONDS = 30.0
@@ -53,12 +54,20 @@ SCHEMA = [
     "CREATE VIRTUAL TABLE keywords USING fts5(tokens, content='', columnsize=0, detail=none)",
     # The same bad line of the same export, ingested again, is one quarantine entry, not two.
     "CREATE UNIQUE INDEX quarantine_item ON quarantine (export_sha256, file, ifnull(line, 0), reason)",
+    # Same text, another source: lets a WhatsApp copy of an already-archived e-mail count as compliant.
+    "ALTER TABLE messages ADD COLUMN fingerprint TEXT",
+    "CREATE INDEX messages_fingerprint ON messages (custodian, fingerprint)",
+    """CREATE TABLE custodians (id TEXT PRIMARY KEY, document TEXT NOT NULL, registered_at TEXT NOT NULL,
+        updated_at TEXT NOT NULL)""",
+    """CREATE TABLE notices (key TEXT PRIMARY KEY, kind TEXT NOT NULL, custodian TEXT NOT NULL,
+        recipients TEXT NOT NULL, subject TEXT NOT NULL, sent_at TEXT NOT NULL, message_id TEXT)""",
+    "CREATE TABLE meta (name TEXT PRIMARY KEY, value TEXT NOT NULL)",
 ]
 
 _ROW_COLUMNS = ("id, custodian, source, conversation_ref, sent_at, direction, account, system, label, "
                 "confidence, reasons, rules_version, schedule, disposition_date, forwarding_status, "
                 "deadline, days_late, content_hash, export_sha256, source_line, ingested_at, flags, "
-                "segment, frame_offset, frame_length")
+                "segment, frame_offset, frame_length, fingerprint")
 
 
 class SqliteCatalog:
@@ -68,9 +77,13 @@ class SqliteCatalog:
         self.path = path
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise ConfigError(f"{path.parent}: cannot create the catalog's folder ({exc.strerror})") from None
+        try:
             self._db = sqlite3.connect(path, isolation_level=None)
             self._db.execute("PRAGMA journal_mode=WAL")
-            self._db.execute("PRAGMA synchronous=NORMAL")
+            # FULL: a committed pending mark survives power loss, so its segment is always adopted.
+            self._db.execute("PRAGMA synchronous=FULL")
             self._migrate()
         except sqlite3.DatabaseError as exc:
             raise CatalogError(f"{path}: cannot open the catalog: {exc}") from None
@@ -112,12 +125,23 @@ class SqliteCatalog:
             finally:
                 fcntl.flock(handle, fcntl.LOCK_UN)
 
-    def known_ids(self, ids: Sequence[str]) -> set[str]:
-        found: set[str] = set()
+    def bound_key(self) -> str | None:
+        row = self._db.execute("SELECT value FROM meta WHERE name = 'key_id'").fetchone()
+        return str(row[0]) if row else None
+
+    def bind_key(self, key_id: str) -> None:
+        with self._transaction() as db:
+            db.execute("INSERT OR IGNORE INTO meta (name, value) VALUES ('key_id', ?)", (key_id,))
+        if self.bound_key() != key_id:
+            raise KeyProviderError(f"{self.path}: this archive was created with key {self.bound_key()}, but the "
+                                   f"key file holds {key_id}; restore the archive's own key file")
+
+    def known_labels(self, ids: Sequence[str]) -> dict[str, str]:
+        found: dict[str, str] = {}
         for start in range(0, len(ids), _CHUNK):
             chunk = ids[start:start + _CHUNK]
             marks = ",".join("?" * len(chunk))
-            found.update(r[0] for r in self._db.execute(f"SELECT id FROM messages WHERE id IN ({marks})", chunk))
+            found.update(self._db.execute(f"SELECT id, label FROM messages WHERE id IN ({marks})", chunk).fetchall())
         return found
 
     def begin_segment(self, name: str) -> None:
@@ -134,9 +158,13 @@ class SqliteCatalog:
     def commit(self, rows: Sequence[CatalogRow], keywords: Sequence[tuple[str, Sequence[str]]],
                segment: SegmentRow | None, audit: AuditEvent | None) -> int:
         with self._transaction() as db:
+            # A record replaces a tombstone of the same message (it was judged without context,
+            # or under older rules); a record is never replaced.
+            records = [(r.id,) for r in rows if r.label == "record"]
+            db.executemany("DELETE FROM messages WHERE id = ? AND label = 'nonrecord'", records)
             before = db.total_changes
             db.executemany(f"INSERT OR IGNORE INTO messages ({_ROW_COLUMNS}) VALUES "
-                           f"({','.join('?' * 25)})", [_row_values(r) for r in rows])
+                           f"({','.join('?' * 26)})", [_row_values(r) for r in rows])
             added = db.total_changes - before
             self._index(db, keywords)
             if segment is not None:
@@ -222,6 +250,61 @@ class SqliteCatalog:
             "SELECT m.id FROM keywords JOIN messages m ON m.rowid = keywords.rowid WHERE keywords MATCH ?",
             (query,))}
 
+    def last_sync_by_account(self) -> dict[tuple[str, str], datetime]:
+        rows = self._db.execute("SELECT custodian, connector, MAX(ingested_at) FROM exports "
+                                "WHERE account = 'personal' AND connector != '' GROUP BY custodian, connector")
+        return {(custodian, connector): parse_instant(at) for custodian, connector, at in rows}
+
+    def compliant_copies(self, custodian: str, fingerprints: Sequence[str]) -> dict[str, CatalogRow]:
+        found: dict[str, CatalogRow] = {}
+        for start in range(0, len(fingerprints), _CHUNK):
+            chunk = list(fingerprints[start:start + _CHUNK])
+            marks = ",".join("?" * len(chunk))
+            for values in self._db.execute(
+                    f"SELECT {_ROW_COLUMNS} FROM messages WHERE custodian = ? AND fingerprint IN ({marks}) "
+                    "AND label = 'record' AND forwarding_status IN ('copied', 'forwarded') "
+                    "ORDER BY ingested_at, sent_at", [custodian, *chunk]):
+                row = _row_from(values)
+                found.setdefault(row.fingerprint or "", row)
+        return found
+
+    def put_custodian(self, custodian: Custodian, audit: AuditEvent) -> None:
+        with self._transaction() as db:
+            db.execute("INSERT INTO custodians (id, document, registered_at, updated_at) VALUES (?, ?, ?, ?) "
+                       "ON CONFLICT (id) DO UPDATE SET document = excluded.document, updated_at = excluded.updated_at",
+                       (custodian.id, json.dumps(custodian.to_json(), sort_keys=True),
+                        utc_iso(custodian.registered_at or audit.at), utc_iso(audit.at)))
+            self._append(db, audit)
+
+    def custodians(self) -> list[Custodian]:
+        return [Custodian.from_json(json.loads(document)) for (document,) in
+                self._db.execute("SELECT document FROM custodians ORDER BY id")]
+
+    def get_custodian(self, custodian_id: str) -> Custodian | None:
+        row = self._db.execute("SELECT document FROM custodians WHERE id = ?", (custodian_id,)).fetchone()
+        return Custodian.from_json(json.loads(row[0])) if row else None
+
+    def sent_notices(self, keys: Sequence[str]) -> set[str]:
+        found: set[str] = set()
+        for start in range(0, len(keys), _CHUNK):
+            chunk = list(keys[start:start + _CHUNK])
+            marks = ",".join("?" * len(chunk))
+            found.update(r[0] for r in self._db.execute(f"SELECT key FROM notices WHERE key IN ({marks})", chunk))
+        return found
+
+    def record_notice(self, rows: Sequence[NoticeRow], audit: AuditEvent) -> None:
+        with self._transaction() as db:
+            db.executemany("INSERT OR IGNORE INTO notices VALUES (?, ?, ?, ?, ?, ?, ?)",
+                           [(n.key, n.kind, n.custodian, json.dumps(list(n.recipients)), n.subject,
+                             utc_iso(n.sent_at), n.message_id) for n in rows])
+            self._append(db, audit)
+
+    def notices(self) -> Iterator[NoticeRow]:
+        for key, kind, custodian, recipients, subject, sent_at, message_id in self._db.execute(
+                "SELECT key, kind, custodian, recipients, subject, sent_at, message_id FROM notices ORDER BY sent_at"):
+            yield NoticeRow(key, kind, custodian, tuple(json.loads(recipients)), subject, parse_instant(sent_at),
+                            message_id)
+
     def close(self) -> None:
         self._db.close()
 
@@ -240,13 +323,13 @@ def _row_values(row: CatalogRow) -> tuple[object, ...]:
             row.rules_version, row.schedule, _date(row.disposition_date), row.forwarding_status,
             utc_iso(row.deadline) if row.deadline else None, row.days_late, row.content_hash,
             row.export_sha256, row.source_line, utc_iso(row.ingested_at), json.dumps(list(row.flags)),
-            row.segment, row.offset, row.length)
+            row.segment, row.offset, row.length, row.fingerprint)
 
 
 def _row_from(values: tuple[object, ...]) -> CatalogRow:
     (id_, custodian, source, conv, sent_at, direction, account, system, label, confidence, reasons,
      rules_version, schedule, disposition, status, deadline, days_late, content_hash, export_sha,
-     line, ingested_at, flags, segment, offset, length) = values
+     line, ingested_at, flags, segment, offset, length, fingerprint) = values
     return CatalogRow(
         id=str(id_), custodian=str(custodian), source=str(source), conversation_ref=str(conv),
         sent_at=parse_instant(str(sent_at)), direction=str(direction), account=str(account),
@@ -258,4 +341,4 @@ def _row_from(values: tuple[object, ...]) -> CatalogRow:
         days_late=int(days_late), content_hash=str(content_hash),  # type: ignore[call-overload]
         export_sha256=str(export_sha), source_line=line,  # type: ignore[arg-type]
         ingested_at=parse_instant(str(ingested_at)), flags=tuple(json.loads(str(flags))),
-        segment=segment, offset=offset, length=length)  # type: ignore[arg-type]
+        segment=segment, offset=offset, length=length, fingerprint=fingerprint)  # type: ignore[arg-type]

@@ -1,0 +1,284 @@
+"""44 U.S.C. 2911 enforced end to end: statuses at ingest, the custodian registry, the sweep."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+import pytest
+
+from archiver.archive import Archive
+from archiver.classify import Classifier, load_rules
+from archiver.compliance import register_custodian, sweep
+from archiver.config import load_settings
+from archiver.connector import ConnectorRegistry
+from archiver.custodians import Custodian, PersonalAccount
+from archiver.ingest import IngestOptions, Ingestor
+from archiver.notices import Notice
+from archiver.notifiers import MailFileNotifier, NotifierError
+from archiver.retention import load_schedules
+from connectors.jsonl import JsonlConnector
+from connectors.whatsapp import WhatsAppConnector
+from tests.conftest import CliRunner
+
+UTC = timezone.utc
+CLASSIFIER = Classifier(load_rules())
+SCHEDULES = load_schedules()
+OFFICER = Custodian(id="j.rivera", name="Jorge Rivera", role="official", timezone="America/New_York",
+                    supervisor="chief@cbp.dhs.gov", official_accounts=("jorge.rivera@cbp.dhs.gov",),
+                    personal_accounts=(PersonalAccount("whatsapp", "+15205550100"),))
+
+
+def _open(folder: Path) -> Archive:
+    return Archive.open(load_settings(cwd=folder))
+
+
+def _ingest(folder: Path, export: Path, now: datetime, tz: str | None = None) -> dict[str, object]:
+    archive = _open(folder)
+    try:
+        ingestor = Ingestor(archive, ConnectorRegistry([JsonlConnector(), WhatsAppConnector()]), CLASSIFIER,
+                            SCHEDULES, IngestOptions(custodian="j.rivera", tz=tz, actor="test"), now)
+        return ingestor.run([export]).to_json()
+    finally:
+        archive.close()
+
+
+def _records(folder: Path) -> list[object]:
+    archive = _open(folder)
+    try:
+        return [r for r in archive.catalog.rows(label="record")]
+    finally:
+        archive.close()
+
+
+def _register(folder: Path, custodian: Custodian = OFFICER, at: datetime = datetime(2026, 1, 1, tzinfo=UTC)) -> None:
+    archive = _open(folder)
+    try:
+        register_custodian(archive, custodian, "records.officer", at)
+    finally:
+        archive.close()
+
+
+def _chat(folder: Path, lines: list[str]) -> Path:
+    path = folder / "WhatsApp Chat with Ana Lopez.txt"
+    path.write_text("".join(f"{line}\n" for line in lines), encoding="utf-8")
+    return path
+
+
+# --- statuses at ingest: instants, never wall clocks ----------------------------------------
+
+@pytest.mark.parametrize(("local", "utc"), [
+    ("3/8/26, 11:59 PM", datetime(2026, 3, 9, 3, 59, tzinfo=UTC)),    # the day DST starts (EDT, -4)
+    ("11/1/26, 11:59 PM", datetime(2026, 11, 2, 4, 59, tzinfo=UTC)),  # the day DST ends (EST, -5)
+])
+def test_dst_days_deadline_is_twenty_days_of_instants(archive_dir: Path, local: str, utc: datetime) -> None:
+    _register(archive_dir)
+    export = _chat(archive_dir, [f"{local} - Ana Lopez: Approved, release the truck at gate 3"])
+    deadline = utc + timedelta(days=20)
+    _ingest(archive_dir, export, deadline)  # custodian's zone applies: no --tz
+    [row] = _records(archive_dir)
+    assert (row.sent_at, row.deadline, row.forwarding_status) == (utc, deadline, "forwarded")  # type: ignore[attr-defined]
+
+
+def test_twenty_days_and_one_second_is_one_day_late(archive_dir: Path) -> None:
+    _register(archive_dir)
+    export = _chat(archive_dir, ["3/8/26, 11:59 PM - Ana Lopez: Approved, release the truck at gate 3"])
+    _ingest(archive_dir, export, datetime(2026, 3, 29, 3, 59, 1, tzinfo=UTC))
+    [row] = _records(archive_dir)
+    assert (row.forwarding_status, row.days_late) == ("late", 1)  # type: ignore[attr-defined]
+
+
+def test_travelling_custodian_export_read_in_the_zone_given(archive_dir: Path) -> None:
+    _register(archive_dir)  # home zone New York
+    export = _chat(archive_dir, ["2/10/26, 9:00 AM - Ana Lopez: Approved, release the truck at gate 3"])
+    _ingest(archive_dir, export, datetime(2026, 2, 11, tzinfo=UTC), tz="Europe/Madrid")
+    [row] = _records(archive_dir)
+    assert row.sent_at == datetime(2026, 2, 10, 8, 0, tzinfo=UTC)  # type: ignore[attr-defined]
+
+
+def test_leap_day_deadline(archive_dir: Path) -> None:
+    export = _chat(archive_dir, ["2/29/28, 10:00 AM - Ana Lopez: Approved, release the truck at gate 3"])
+    _ingest(archive_dir, export, datetime(2028, 3, 20, 10, 0, tzinfo=UTC), tz="UTC")
+    [row] = _records(archive_dir)
+    assert (row.deadline, row.forwarding_status) == (datetime(2028, 3, 20, 10, 0, tzinfo=UTC), "forwarded")  # type: ignore[attr-defined]
+
+
+def _email(folder: Path, name: str, **fields: object) -> Path:
+    message = {"source": "email", "conversation": "Lane 4", "sender": "jorge.personal@example.com",
+               "recipients": ["c.ruiz@example.mx"], "sent_at": "2026-02-10T09:00:00-05:00",
+               "body": "Approved: release truck TKN-2290 to secondary inspection at lane 4", **fields}
+    path = folder / name
+    path.write_text(json.dumps(message) + "\n")
+    return path
+
+
+def test_official_address_in_cc_is_copied(archive_dir: Path) -> None:
+    export = _email(archive_dir, "cc.jsonl", recipients=["c.ruiz@example.mx", "Jorge <jorge.rivera@cbp.dhs.gov>"])
+    receipt = _ingest(archive_dir, export, datetime(2026, 6, 1, tzinfo=UTC))
+    assert receipt["copied"] == 1 and receipt["late"] == 0
+
+
+def test_record_copied_by_email_is_compliant_when_it_arrives_again_from_whatsapp(archive_dir: Path) -> None:
+    email = _email(archive_dir, "cc.jsonl", recipients=["jorge.rivera@cbp.dhs.gov"])
+    _ingest(archive_dir, email, datetime(2026, 2, 10, 15, 0, tzinfo=UTC))
+    whatsapp = _chat(archive_dir, ["2/10/26, 9:00 AM - Jorge Rivera: Approved: release truck TKN-2290 to "
+                                   "secondary inspection at lane 4"])
+    receipt = _ingest(archive_dir, whatsapp, datetime(2026, 5, 1, tzinfo=UTC), tz="America/New_York")
+    assert (receipt["copied"], receipt["late"]) == (1, 0)
+    rows = sorted(_records(archive_dir), key=lambda r: r.source)  # type: ignore[attr-defined]
+    assert [(r.source, r.forwarding_status) for r in rows] == [("email", "copied"), ("whatsapp", "copied")]  # type: ignore[attr-defined]
+
+
+def test_short_replies_are_not_matched_across_sources(archive_dir: Path) -> None:
+    _ingest(archive_dir, _email(archive_dir, "ok.jsonl", body="Yes", recipients=["jorge.rivera@cbp.dhs.gov"]),
+            datetime(2026, 2, 10, 15, 0, tzinfo=UTC))
+    whatsapp = _chat(archive_dir, ["2/10/26, 8:59 AM - Ana Lopez: Should I remove the lookout?",
+                                   "2/10/26, 9:00 AM - Jorge Rivera: Yes"])
+    _ingest(archive_dir, whatsapp, datetime(2026, 5, 1, tzinfo=UTC), tz="America/New_York")
+    statuses = {(r.source, r.forwarding_status) for r in _records(archive_dir)}  # type: ignore[attr-defined]
+    assert ("whatsapp", "late") in statuses
+
+
+# --- registry --------------------------------------------------------------------------------
+
+def test_custodian_cli_add_list_show(cli: CliRunner, archive_dir: Path) -> None:
+    add = cli("custodian", "add", "j.rivera", "--name", "Jorge Rivera", "--role", "capstone", "--tz",
+              "America/Phoenix", "--supervisor", "chief@cbp.dhs.gov", "--official", "jorge.rivera@cbp.dhs.gov",
+              "--personal", "whatsapp:+1 520 555 0100", "--alias", "Jorge R")
+    assert add.code == 0, add.err
+    assert cli("custodian", "add", "j.rivera").code == 2  # already registered
+    listed = cli("custodian", "list", "--json").json()
+    assert [c["id"] for c in listed] == ["j.rivera"] and listed[0]["personal_accounts"] == ["whatsapp:+1 520 555 0100"]
+    shown = cli("custodian", "show", "j.rivera", "--json").json()
+    assert shown["accounts"][0]["app"] == "whatsapp" and shown["accounts"][0]["last_sync"] is None
+    assert "AT RISK" not in cli("custodian", "show", "j.rivera").out  # registered today: not yet 20 days
+    assert cli("custodian", "add", "j.rivera", "--role", "support", "--update").code == 0
+    assert cli("custodian", "show", "j.rivera", "--json").json()["role"] == "support"
+    assert cli("custodian", "show", "nobody").code == 2
+    assert cli("custodian", "add", "x", "--personal", "no-colon").code == 2
+
+
+def test_registered_names_tell_sent_from_received(cli: CliRunner, archive_dir: Path) -> None:
+    cli("custodian", "add", "j.rivera", "--name", "Jorge Rivera", "--tz", "UTC")
+    export = _chat(archive_dir, ["2/10/26, 9:00 AM - Jorge Rivera: Approved, release the truck",
+                                 "2/10/26, 9:01 AM - Ana Lopez: Release confirmed at gate 3"])
+    cli("ingest", export, "--custodian", "j.rivera")
+    directions = sorted(r.direction for r in _records(archive_dir))  # type: ignore[attr-defined]
+    assert directions == ["received", "sent"]
+
+
+# --- the sweep -------------------------------------------------------------------------------
+
+class FlakyNotifier:
+    """Delivers to a list, failing once after ``fail_after`` deliveries."""
+
+    def __init__(self, fail_after: int | None = None) -> None:
+        self.delivered: list[Notice] = []
+        self.fail_after = fail_after
+
+    def send(self, notice: Notice, sender: str) -> str:
+        if self.fail_after is not None and len(self.delivered) >= self.fail_after:
+            self.fail_after = None
+            raise NotifierError("relay down")
+        self.delivered.append(notice)
+        return f"id-{len(self.delivered)}"
+
+
+def _sweep(folder: Path, notifier: object, now: datetime) -> object:
+    archive = _open(folder)
+    try:
+        return sweep(archive, notifier, now, "sweeper")  # type: ignore[arg-type]
+    finally:
+        archive.close()
+
+
+def _synced_officer(folder: Path, synced: datetime) -> None:
+    config = folder / "archiver.yaml"
+    config.write_text(config.read_text() + "records_officer: records@cbp.dhs.gov\n")
+    _register(folder, at=synced - timedelta(days=30))
+    export = _chat(folder, ["1/2/26, 9:00 AM - Ana Lopez: Approved, release the truck at gate 3"])
+    _ingest(folder, export, synced)  # sent 2 Jan, archived 1 Feb: late
+
+
+def test_sweep_reminds_before_and_reports_after_the_deadline(archive_dir: Path) -> None:
+    synced = datetime(2026, 2, 1, 12, 0, tzinfo=UTC)
+    _synced_officer(archive_dir, synced)
+    notifier = FlakyNotifier()
+    _sweep(archive_dir, notifier, synced + timedelta(days=13))
+    assert [n.kind for n in notifier.delivered] == ["late-records"]
+    late = notifier.delivered[0]
+    assert set(late.to) == {"chief@cbp.dhs.gov", "records@cbp.dhs.gov"} and "days late" not in late.subject
+    assert "release the truck" not in late.body  # ids and dates only, never content
+    _sweep(archive_dir, notifier, synced + timedelta(days=14))
+    _sweep(archive_dir, notifier, synced + timedelta(days=14, hours=6))  # same day again: nothing new
+    _sweep(archive_dir, notifier, synced + timedelta(days=18))
+    _sweep(archive_dir, notifier, synced + timedelta(days=21))
+    _sweep(archive_dir, notifier, synced + timedelta(days=22))
+    kinds = [(n.kind, n.to) for n in notifier.delivered[1:]]
+    assert kinds == [("sync-reminder", ("jorge.rivera@cbp.dhs.gov",)),
+                     ("sync-reminder", ("jorge.rivera@cbp.dhs.gov",)),
+                     ("at-risk", ("chief@cbp.dhs.gov", "records@cbp.dhs.gov"))]
+    assert "2026-02-21" in notifier.delivered[1].subject
+
+
+def test_sweep_that_fails_half_way_resends_only_what_was_not_sent(archive_dir: Path) -> None:
+    synced = datetime(2026, 2, 1, 12, 0, tzinfo=UTC)
+    _synced_officer(archive_dir, synced)
+    _register(archive_dir, Custodian(id="a.lopez", supervisor="chief@cbp.dhs.gov",
+                                     personal_accounts=(PersonalAccount("signal", "ana"),)), at=synced)
+    now = synced + timedelta(days=25)  # late records + two accounts at risk = three notices
+    flaky = FlakyNotifier(fail_after=1)
+    first = _sweep(archive_dir, flaky, now)
+    assert len(flaky.delivered) == 1 and first.problems == ["relay down"]  # type: ignore[attr-defined]
+    second = _sweep(archive_dir, flaky, now)
+    assert len(flaky.delivered) == 3 and second.problems == []  # type: ignore[attr-defined]
+    assert len({tuple(n.keys) for n in flaky.delivered}) == 3
+    assert _sweep(archive_dir, flaky, now).sent == []  # type: ignore[attr-defined]
+    archive = _open(archive_dir)
+    audited = [e.event.action for e in archive.catalog.audit_entries()].count("notice")
+    archive.close()
+    assert audited == 3
+
+
+def test_sweep_cli_writes_mail_files_once(cli: CliRunner, archive_dir: Path) -> None:
+    _synced_officer(archive_dir, datetime(2026, 2, 1, tzinfo=UTC))
+    first = cli("sweep", "--json")
+    assert first.code == 0, first.err
+    sent = first.json()["sent"]
+    assert {n["kind"] for n in sent} == {"late-records", "at-risk"}  # today is long after February
+    mails = sorted((archive_dir / "notices").glob("*.eml"))
+    assert len(mails) == len(sent) and b"Subject: 2911" in mails[0].read_bytes()
+    again = cli("sweep", "--json").json()
+    assert again["sent"] == [] and again["already_sent"] >= len(sent)
+
+
+def test_sweep_without_a_recipient_says_so(cli: CliRunner, archive_dir: Path) -> None:
+    cli("custodian", "add", "nobody", "--personal", "whatsapp:+1555")
+    archive = _open(archive_dir)
+    result = sweep(archive, MailFileNotifier(archive_dir / "n"), datetime(2099, 1, 1, tzinfo=UTC), "t")
+    archive.close()
+    assert result.exit_code == 1 and "no recipient" in result.problems[0]
+
+
+# --- reports ---------------------------------------------------------------------------------
+
+def test_report_lists_deleted_messages_in_business_threads(cli: CliRunner, archive_dir: Path) -> None:
+    export = _chat(archive_dir, ["2/10/26, 9:00 AM - Ana Lopez: Approved, release the truck at gate 3",
+                                 "2/10/26, 9:01 AM - Ana Lopez: This message was deleted"])
+    cli("ingest", export, "--custodian", "j.rivera", "--tz", "UTC")
+    report = cli("report", "forwarding", "--json").json()
+    assert len(report["unlawful_disposition_candidates"]) == 1
+    assert report["months"]["2026-02"]["late"] == 1
+    assert "Possible unlawful disposition" in cli("report", "forwarding").out
+
+
+def test_report_csv_and_html(cli: CliRunner, archive_dir: Path, samples: list[Path]) -> None:
+    cli("ingest", *samples, "--custodian", "Jorge Rivera", "--tz", "America/Phoenix")
+    csv_text = cli("report", "forwarding", "--csv").out
+    header, *rows = csv_text.splitlines()
+    assert header.startswith("id,custodian,source,direction") and len(rows) == 28
+    page = archive_dir / "report.html"
+    assert cli("report", "forwarding", "--html", page).code == 0
+    assert "Jorge Rivera" in page.read_text()
+    assert cli("report", "forwarding", "--fail-on-late").code == 1
