@@ -126,9 +126,12 @@ def _reminder_notice(account: AccountSync, custodian: Custodian, now: datetime, 
 
 
 def _at_risk_notice(account: AccountSync, custodian: Custodian, records_officer: str | None, key: str) -> Notice:
-    since = _baseline(account, {custodian.id: custodian})
-    when = f"was last synced on {utc_iso(since)}" if since else "has never been synced"
-    body = (f"The {account.app} account of custodian {custodian.id} {when}, more than 20 days ago.\n"
+    if account.last_sync:
+        when = f"was last synced on {utc_iso(account.last_sync)}, more than 20 days ago"
+    else:
+        registered = f" since its registration on {utc_iso(custodian.registered_at)}" if custodian.registered_at else ""
+        when = f"has never been synced{registered}"
+    body = (f"The {account.app} account of custodian {custodian.id} {when}.\n"
             "Federal records created on that personal account since then may be past their 44 U.S.C. 2911 "
             "deadline, and are not in the archive. Please follow up with the custodian.\n")
     return Notice(KIND_AT_RISK, custodian.id, _addresses(custodian.supervisor, records_officer),
