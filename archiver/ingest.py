@@ -21,7 +21,7 @@ from typing import Any
 from archiver import segments
 from archiver.archive import Archive
 from archiver.audit import AuditEvent
-from archiver.catalog import ExportRow, QuarantineRow, SegmentRow
+from archiver.catalog import CommitBatch, ExportRow, QuarantineRow, SegmentRow
 from archiver.classify import Classification, Classifier
 from archiver.config import ROLE_SCHEDULE, load_zone
 from archiver.connector import ConnectorRegistry, ParseContext, ParsedItem, check_export_file, messages_only
@@ -39,6 +39,7 @@ SEGMENT_RECORDS = 1000   # records per segment object (DESIGN.md, "Storage unit"
 BATCH_MESSAGES = 1000    # messages per duplicate lookup in the catalog
 QUARANTINE_CHUNK = 8 << 20
 MIN_FINGERPRINT_WORDS = 4
+FLUSH_SEGMENTS = 64      # segments written and committed together at the end of a file
 
 GroupKey = tuple[str, str, date | None]
 
@@ -178,7 +179,7 @@ class Ingestor:
                 file_receipt.nonrecords += 1
                 tombstones.append(catalog_row(doc, _conversation_ref(self.archive, doc)))
         if tombstones:
-            self.archive.catalog.commit(tombstones, [], None, None)
+            self.archive.catalog.commit([CommitBatch(tombstones)])
 
     def _credit_earlier_copies(self, docs: list[RecordDocument]) -> None:
         copies = self.archive.catalog.compliant_copies(self.options.custodian, [d.fingerprint or "" for d in docs])
@@ -199,22 +200,27 @@ class Ingestor:
         group = self._groups[key]
         group.append(doc)
         if len(group) >= SEGMENT_RECORDS:
-            self._write_segment(key, self._groups.pop(key))
+            self._write_segments([(key, self._groups.pop(key))])
 
     def _flush_all(self) -> None:
-        for key in sorted(self._groups, key=lambda k: (k[0], k[1], k[2] or date.max)):
-            self._write_segment(key, self._groups[key])
-        self._groups.clear()
+        groups = [(key, self._groups.pop(key))
+                  for key in sorted(self._groups, key=lambda k: (k[0], k[1], k[2] or date.max))]
+        for start in range(0, len(groups), FLUSH_SEGMENTS):
+            self._write_segments(groups[start:start + FLUSH_SEGMENTS])
 
-    def _write_segment(self, key: GroupKey, docs: list[RecordDocument]) -> None:
-        custodian, schedule, retain_until = key
-        name = f"seg/{retain_until.isoformat() if retain_until else 'indefinite'}/{uuid.uuid4().hex}"
-        keys = self.archive.keys
-        data, refs = segments.pack((d.record_id, seal(keys, d.record_id, d.plaintext())) for d in docs)
-        self.archive.catalog.begin_segment(name)
-        self.archive.store.put(name, data, retain_until)
-        _commit_segment(self.archive, name, docs, refs, SegmentRow(
-            name, custodian, schedule, retain_until, len(docs), self.now), self.options.actor, self.now)
+    def _write_segments(self, groups: list[tuple[GroupKey, list[RecordDocument]]]) -> None:
+        """Pending marks, then the objects, then the catalog: two transactions for many segments."""
+        keys, prepared = self.archive.keys, []
+        for (custodian, schedule, retain_until), docs in groups:
+            name = f"seg/{retain_until.isoformat() if retain_until else 'indefinite'}/{uuid.uuid4().hex}"
+            data, refs = segments.pack((d.record_id, seal(keys, d.record_id, d.plaintext())) for d in docs)
+            segment = SegmentRow(name, custodian, schedule, retain_until, len(docs), self.now)
+            prepared.append((segment, data, _segment_batch(self.archive, docs, refs, segment, self.options.actor,
+                                                           self.now)))
+        self.archive.catalog.begin_segments([segment.name for segment, _, _ in prepared])
+        for segment, data, _ in prepared:
+            self.archive.store.put(segment.name, data, segment.retain_until)
+        self.archive.catalog.commit([batch for _, _, batch in prepared])
 
     def _quarantine(self, path: Path, file_receipt: FileReceipt, rejections: list[Rejection]) -> None:
         """Keep an encrypted copy of the export so nothing unread is lost, and list why."""
@@ -258,24 +264,23 @@ def recover(archive: Archive, now: datetime) -> int:
             docs.append(RecordDocument.from_plaintext(open_sealed(archive.keys, ref.record_id, envelope)))
             refs.append(ref)
         first = docs[0]
-        retention = archive.store.retention(name)
-        _commit_segment(archive, name, docs, refs, SegmentRow(
-            name, first.message["custodian"], first.schedule or UNSCHEDULED, retention.retain_until,
-            len(docs), now), "archiver (recovery)", now)
+        segment = SegmentRow(name, first.message["custodian"], first.schedule or UNSCHEDULED,
+                             archive.store.retention(name).retain_until, len(docs), now)
+        archive.catalog.commit([_segment_batch(archive, docs, refs, segment, "archiver (recovery)", now)])
         adopted += 1
     return adopted
 
 
-def _commit_segment(archive: Archive, name: str, docs: list[RecordDocument], refs: list[segments.FrameRef],
-                    segment: SegmentRow, actor: str, now: datetime) -> None:
+def _segment_batch(archive: Archive, docs: list[RecordDocument], refs: list[segments.FrameRef],
+                   segment: SegmentRow, actor: str, now: datetime) -> CommitBatch:
     rows, keywords = [], []
     for doc, ref in zip(docs, refs, strict=True):
-        rows.append(catalog_row(doc, _conversation_ref(archive, doc), name, ref.offset, ref.length))
+        rows.append(catalog_row(doc, _conversation_ref(archive, doc), segment.name, ref.offset, ref.length))
         keywords.append((doc.record_id, archive.blind_index.tokens(doc.data["message"]["body"])))
-    archive.catalog.commit(rows, keywords, segment, AuditEvent(
-        actor, "store-segment", now, {"segment": name, "records": len(docs), "schedule": segment.schedule,
-                                      "retain_until": segment.retain_until.isoformat() if segment.retain_until
-                                      else None}))
+    retain_until = segment.retain_until.isoformat() if segment.retain_until else None
+    return CommitBatch(rows, keywords, segment, AuditEvent(
+        actor, "store-segment", now, {"segment": segment.name, "records": len(docs), "schedule": segment.schedule,
+                                      "retain_until": retain_until}))
 
 
 def _store_export_copy(archive: Archive, path: Path, sha256: str) -> str | None:

@@ -118,12 +118,12 @@ def test_killed_between_store_write_and_catalog_commit(tmp_path: Path, monkeypat
     real_commit = SqliteCatalog.commit
     seen = {"segments": 0}
 
-    def commit_then_die(self, rows, keywords, segment, audit):  # type: ignore[no-untyped-def]
-        if segment is not None:
+    def commit_then_die(self, batches):  # type: ignore[no-untyped-def]
+        if any(batch.segment is not None for batch in batches):
             seen["segments"] += 1
             if seen["segments"] == kill_on_segment:
                 raise _Killed
-        return real_commit(self, rows, keywords, segment, audit)
+        return real_commit(self, batches)
 
     monkeypatch.setattr(SqliteCatalog, "commit", commit_then_die)
     with pytest.raises(_Killed):

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from archiver.catalog.base import Catalog, CatalogRow, ExportRow, NoticeRow, QuarantineRow, SegmentRow
+from archiver.catalog.base import Catalog, CatalogRow, CommitBatch, ExportRow, NoticeRow, QuarantineRow, SegmentRow
 from archiver.catalog.sqlite import SqliteCatalog
 from archiver.errors import UsageError
 
-__all__ = ["Catalog", "CatalogRow", "ExportRow", "NoticeRow", "QuarantineRow", "SegmentRow", "SqliteCatalog",
-           "open_catalog"]
+__all__ = ["Catalog", "CatalogRow", "CommitBatch", "ExportRow", "NoticeRow", "QuarantineRow", "SegmentRow",
+           "SqliteCatalog", "open_catalog"]
 
 
 def open_catalog(url: str, base_dir: Path) -> Catalog:

@@ -88,6 +88,17 @@ class ExportRow:
 
 
 @dataclass(frozen=True)
+class CommitBatch:
+    """Rows to add together: a segment's records (with its blind-index tokens, segment row and
+    audit entry), or a batch of tombstones."""
+
+    rows: Sequence[CatalogRow]
+    keywords: Sequence[tuple[str, Sequence[str]]] = ()
+    segment: SegmentRow | None = None
+    audit: AuditEvent | None = None
+
+
+@dataclass(frozen=True)
 class NoticeRow:
     """A notice that was sent: its key makes every notice go out once."""
 
@@ -119,8 +130,8 @@ class Catalog(Protocol):
         """Of ``ids``, those already in the catalog, with their label (record or nonrecord)."""
         ...
 
-    def begin_segment(self, name: str) -> None:
-        """Note that a segment is about to be written (crash recovery looks here)."""
+    def begin_segments(self, names: Sequence[str]) -> None:
+        """Note that segments are about to be written (crash recovery looks here)."""
         ...
 
     def pending_segments(self) -> list[str]:
@@ -129,12 +140,10 @@ class Catalog(Protocol):
 
     def drop_pending(self, name: str) -> None: ...
 
-    def commit(self, rows: Sequence[CatalogRow], keywords: Sequence[tuple[str, Sequence[str]]],
-               segment: SegmentRow | None, audit: AuditEvent | None) -> int:
-        """Add rows (ignoring ids already present, except that a record replaces a tombstone),
-        their blind-index tokens, the segment and an audit entry in one transaction; clears the
-        segment's pending mark.
-        Returns how many rows were new."""
+    def commit(self, batches: Sequence[CommitBatch]) -> None:
+        """Add every batch in one transaction: rows (ignoring ids already present, except that a
+        record replaces a tombstone), blind-index tokens, segment rows (clearing their pending
+        marks) and audit entries."""
         ...
 
     def add_quarantine(self, rows: Sequence[QuarantineRow], audit: AuditEvent | None) -> None: ...

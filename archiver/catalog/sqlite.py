@@ -18,7 +18,7 @@ from datetime import date, datetime
 from pathlib import Path
 
 from archiver.audit import GENESIS, AuditEntry, AuditEvent, chain
-from archiver.catalog.base import CatalogRow, ExportRow, NoticeRow, QuarantineRow, SegmentRow
+from archiver.catalog.base import CatalogRow, CommitBatch, ExportRow, NoticeRow, QuarantineRow, SegmentRow
 from archiver.custodians import Custodian
 from archiver.errors import CatalogError, ConfigError, KeyProviderError
 from archiver.model import parse_instant, utc_iso
@@ -144,9 +144,9 @@ class SqliteCatalog:
             found.update(self._db.execute(f"SELECT id, label FROM messages WHERE id IN ({marks})", chunk).fetchall())
         return found
 
-    def begin_segment(self, name: str) -> None:
+    def begin_segments(self, names: Sequence[str]) -> None:
         with self._transaction() as db:
-            db.execute("INSERT OR IGNORE INTO pending_segments (name) VALUES (?)", (name,))
+            db.executemany("INSERT OR IGNORE INTO pending_segments (name) VALUES (?)", [(n,) for n in names])
 
     def pending_segments(self) -> list[str]:
         return [r[0] for r in self._db.execute("SELECT name FROM pending_segments ORDER BY name")]
@@ -155,26 +155,27 @@ class SqliteCatalog:
         with self._transaction() as db:
             db.execute("DELETE FROM pending_segments WHERE name = ?", (name,))
 
-    def commit(self, rows: Sequence[CatalogRow], keywords: Sequence[tuple[str, Sequence[str]]],
-               segment: SegmentRow | None, audit: AuditEvent | None) -> int:
+    def commit(self, batches: Sequence[CommitBatch]) -> None:
         with self._transaction() as db:
-            # A record replaces a tombstone of the same message (it was judged without context,
-            # or under older rules); a record is never replaced.
-            records = [(r.id,) for r in rows if r.label == "record"]
-            db.executemany("DELETE FROM messages WHERE id = ? AND label = 'nonrecord'", records)
-            before = db.total_changes
-            db.executemany(f"INSERT OR IGNORE INTO messages ({_ROW_COLUMNS}) VALUES "
-                           f"({','.join('?' * 26)})", [_row_values(r) for r in rows])
-            added = db.total_changes - before
-            self._index(db, keywords)
-            if segment is not None:
-                db.execute("INSERT OR IGNORE INTO segments VALUES (?, ?, ?, ?, ?, ?)",
-                           (segment.name, segment.custodian, segment.schedule, _date(segment.retain_until),
-                            segment.count, utc_iso(segment.created_at)))
-                db.execute("DELETE FROM pending_segments WHERE name = ?", (segment.name,))
-            if audit is not None:
-                self._append(db, audit)
-        return added
+            for batch in batches:
+                self._add_batch(db, batch)
+
+    def _add_batch(self, db: sqlite3.Connection, batch: CommitBatch) -> None:
+        # A record replaces a tombstone of the same message (it was judged without context, or
+        # under older rules); a record is never replaced.
+        db.executemany("DELETE FROM messages WHERE id = ? AND label = 'nonrecord'",
+                       [(r.id,) for r in batch.rows if r.label == "record"])
+        db.executemany(f"INSERT OR IGNORE INTO messages ({_ROW_COLUMNS}) VALUES ({','.join('?' * 26)})",
+                       [_row_values(r) for r in batch.rows])
+        self._index(db, batch.keywords)
+        segment = batch.segment
+        if segment is not None:
+            db.execute("INSERT OR IGNORE INTO segments VALUES (?, ?, ?, ?, ?, ?)",
+                       (segment.name, segment.custodian, segment.schedule, _date(segment.retain_until),
+                        segment.count, utc_iso(segment.created_at)))
+            db.execute("DELETE FROM pending_segments WHERE name = ?", (segment.name,))
+        if batch.audit is not None:
+            self._append(db, batch.audit)
 
     def _index(self, db: sqlite3.Connection, keywords: Sequence[tuple[str, Sequence[str]]]) -> None:
         wanted = {record_id: tokens for record_id, tokens in keywords if tokens}
