@@ -23,13 +23,17 @@ from archiver.compliance import custodian_overview, register_custodian, sweep
 from archiver.config import ROLE_SCHEDULE, Settings, load_settings, load_zone
 from archiver.connector import Connector, ConnectorRegistry, ParseContext, ParsedItem, check_export_file, messages_only
 from archiver.custodians import Custodian, PersonalAccount
-from archiver.errors import ArchiverError, Rejection
+from archiver.errors import ArchiverError, Rejection, UsageError
+from archiver.evaluation import evaluate, read_labeled, render_evaluation
 from archiver.ingest import IngestOptions, Ingestor
+from archiver.model import utc_iso
 from archiver.notifiers import open_notifier
+from archiver.participants import ParticipantDirectory
 from archiver.receipt import render_receipt
 from archiver.report_html import render_html
 from archiver.reports import forwarding_report, render_csv, render_forwarding
 from archiver.retention import load_schedules
+from archiver.review import DECISIONS, decide, expire_reviews, list_reviews, open_review
 from archiver.verify import verify
 
 
@@ -78,7 +82,9 @@ def _parser() -> argparse.ArgumentParser:
     parse.set_defaults(handler=_cmd_parse)
 
     classify = commands.add_parser("classify", help="record/nonrecord decision per message; stores nothing")
-    classify.add_argument("file", type=Path, metavar="FILE")
+    classify.add_argument("file", type=Path, metavar="FILE", nargs="?")
+    classify.add_argument("--evaluate", type=Path, metavar="LABELED",
+                          help="measure the rules on labeled JSONL: precision, recall, confusion, errors")
     classify.add_argument("--custodian", default="", help="custodian (tells sent from received)")
     _add_parse_options(classify)
     classify.add_argument("--json", action="store_true", help="one JSON object per message")
@@ -95,6 +101,7 @@ def _parser() -> argparse.ArgumentParser:
     forwarding.set_defaults(handler=_cmd_report_forwarding)
 
     _add_custodian_commands(commands)
+    _add_review_commands(commands)
 
     sweep_cmd = commands.add_parser("sweep", help="send due 2911 reminders and late/at-risk notices (once each)")
     sweep_cmd.add_argument("--json", action="store_true")
@@ -136,6 +143,25 @@ def _add_custodian_commands(commands: Any) -> None:
     show.set_defaults(handler=_cmd_custodian_show)
 
 
+def _add_review_commands(commands: Any) -> None:
+    review = commands.add_parser("review", help="uncertain nonrecords awaiting a records officer's decision")
+    actions = review.add_subparsers(title="actions", metavar="ACTION")
+    listing = actions.add_parser("list", help="items awaiting review (metadata only)")
+    listing.add_argument("--json", action="store_true")
+    listing.set_defaults(handler=_cmd_review_list)
+    show = actions.add_parser("show", help="open one item to read it (audited)")
+    show.add_argument("id")
+    show.add_argument("--reason", required=True, help="why it is opened (recorded in the audit log)")
+    show.set_defaults(handler=_cmd_review_show)
+    decide_cmd = actions.add_parser("decide", help="settle an item as a record or a nonrecord (audited)")
+    decide_cmd.add_argument("id")
+    decide_cmd.add_argument("decision", choices=DECISIONS)
+    decide_cmd.add_argument("--reason", required=True, help="the records officer's reason")
+    decide_cmd.set_defaults(handler=_cmd_review_decide)
+    expire = actions.add_parser("expire", help="file items past their review period as records (run daily)")
+    expire.set_defaults(handler=_cmd_review_expire)
+
+
 def _add_parse_options(command: argparse.ArgumentParser) -> None:
     command.add_argument("--connector", default="auto", help="connector name, or auto (default) to detect")
     command.add_argument("--tz", help="IANA zone for exports that carry local times (e.g. America/New_York)")
@@ -165,7 +191,7 @@ def _cmd_ingest(args: argparse.Namespace) -> int:
     with _open_archive(args, settings) as archive:
         options = IngestOptions(custodian=args.custodian, connector=args.connector, tz=args.tz,
                                 account=args.account, actor=_actor())
-        ingestor = Ingestor(archive, registry, Classifier(load_rules(settings.rules)),
+        ingestor = Ingestor(archive, registry, _classifier(settings),
                             load_schedules(settings.schedules), options, _now())
         receipt = ingestor.run(args.files)
     if args.json:
@@ -189,18 +215,70 @@ def _cmd_parse(args: argparse.Namespace) -> int:
 
 def _cmd_classify(args: argparse.Namespace) -> int:
     settings = _settings(args)
-    classifier = Classifier(load_rules(settings.rules))
+    classifier = _classifier(settings)
+    if args.evaluate:
+        if args.file:
+            raise UsageError("give either FILE or --evaluate LABELED, not both")
+        evaluation = evaluate(read_labeled(args.evaluate), classifier)
+        print(json.dumps(evaluation.to_json(), indent=2, ensure_ascii=False) if args.json
+              else render_evaluation(evaluation))
+        return 0
+    if not args.file:
+        raise UsageError("classify needs a FILE (or --evaluate LABELED)")
     rejections: list[Rejection] = []
     for message, result in classifier.classify_stream(messages_only(_parse_items(args, settings), rejections)):
         if args.json:
             _write_json(sys.stdout, {**result.to_json(), "sent_at": message.sent_at.isoformat(),
                                      "sender": message.sender, "source_ref": message.source_ref.to_json()})
         else:
-            print(f"{result.label:<9} {result.confidence:4.2f}  {result.schedule or '-':<12} "
+            label = "review" if result.review else result.label
+            print(f"{label:<9} {result.confidence:4.2f}  {result.schedule or '-':<12} "
                   f"{message.sent_at.isoformat()}  {','.join(result.reasons)}")
     for rejection in rejections:
         _report_rejection(rejection)
     return 2 if rejections else 0
+
+
+def _classifier(settings: Settings) -> Classifier:
+    participants = ParticipantDirectory.from_csv(settings.participants) if settings.participants else None
+    return Classifier(load_rules(settings.rules, settings.rules_overrides), participants)
+
+
+def _cmd_review_list(args: argparse.Namespace) -> int:
+    with _open_archive(args) as archive:
+        items = list_reviews(archive)
+    if args.json:
+        print(json.dumps([i.to_json() for i in items], indent=2))
+        return 0
+    print(f"{len(items)} item(s) await review")
+    for item in items:
+        print(f"  {item.id}  {item.custodian:<16} {item.source:<9} sent {utc_iso(item.sent_at)}  "
+              f"expires {item.expires or '-'}  {item.confidence:.2f} {','.join(item.reasons)}")
+    return 0
+
+
+def _cmd_review_show(args: argparse.Namespace) -> int:
+    with _open_archive(args) as archive:
+        opened = open_review(archive, args.id, _actor(), args.reason, _now())
+    print(json.dumps(opened, indent=2, ensure_ascii=False))
+    return 0
+
+
+def _cmd_review_decide(args: argparse.Namespace) -> int:
+    settings = _settings(args)
+    with _open_archive(args, settings) as archive:
+        row = decide(archive, args.id, args.decision, args.reason, _actor(), _now(), load_schedules(settings.schedules))
+    filed = f" under {row.schedule}" if row.label == "record" else ""
+    print(f"{row.id} decided {row.label}{filed}")
+    return 0
+
+
+def _cmd_review_expire(args: argparse.Namespace) -> int:
+    settings = _settings(args)
+    with _open_archive(args, settings) as archive:
+        expired = expire_reviews(archive, _now(), _actor(), load_schedules(settings.schedules))
+    print(f"{len(expired)} review item(s) past their review period filed as records")
+    return 0
 
 
 def _cmd_report_forwarding(args: argparse.Namespace) -> int:

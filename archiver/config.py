@@ -34,6 +34,9 @@ ENV_RECORDS_OFFICER = "ARCHIVER_RECORDS_OFFICER"
 ENV_NOTIFIER = "ARCHIVER_NOTIFIER"
 ENV_NOTICE_SENDER = "ARCHIVER_NOTICE_SENDER"
 ENV_REMINDER_DAYS = "ARCHIVER_REMINDER_DAYS"
+ENV_REVIEW_DAYS = "ARCHIVER_REVIEW_DAYS"
+ENV_PARTICIPANTS = "ARCHIVER_PARTICIPANTS"
+ENV_RULES_OVERRIDES = "ARCHIVER_RULES_OVERRIDES"
 
 DEFAULT_STORE = "archive"
 DEFAULT_CATALOG = "sqlite:///archive/catalog.sqlite"
@@ -41,12 +44,14 @@ DEFAULT_KEY = "file://archiver.key"
 DEFAULT_NOTIFIER = "mailfile://notices"
 DEFAULT_NOTICE_SENDER = "records-archiver@localhost"
 DEFAULT_REMINDER_DAYS = (14, 18)
+DEFAULT_REVIEW_DAYS = 90
 
 # Capstone role -> GRS 6.1 item (DESIGN.md, "Retention schedules").
 ROLE_SCHEDULE = {"capstone": "GRS-6.1-010", "official": "GRS-6.1-011", "support": "GRS-6.1-012"}
 
 _TOP_KEYS = {"store", "catalog", "key", "timezone", "official_accounts", "rules", "schedules",
-             "default_role", "records_officer", "notifier", "notice_sender", "reminder_days"}
+             "default_role", "records_officer", "notifier", "notice_sender", "reminder_days", "review_days",
+             "participants", "rules_overrides"}
 
 
 @dataclass(frozen=True)
@@ -60,12 +65,15 @@ class Settings:
     timezone: str | None = None
     official_accounts: tuple[str, ...] = DEFAULT_OFFICIAL_PATTERNS
     rules: Path | None = None
+    rules_overrides: tuple[Path, ...] = ()
     schedules: tuple[Path, ...] = ()
     default_role: str | None = None
     records_officer: str | None = None
     notifier: str = DEFAULT_NOTIFIER
     notice_sender: str = DEFAULT_NOTICE_SENDER
     reminder_days: tuple[int, ...] = DEFAULT_REMINDER_DAYS
+    review_days: int = DEFAULT_REVIEW_DAYS
+    participants: Path | None = None
     source: Path | None = None
 
 
@@ -123,12 +131,15 @@ def _read(path: Path) -> dict[str, Any]:
 def _environment(environ: Mapping[str, str]) -> dict[str, Any]:
     scalars = {ENV_STORE: "store", ENV_CATALOG: "catalog", ENV_KEY: "key", ENV_TIMEZONE: "timezone",
                ENV_RULES: "rules", ENV_DEFAULT_ROLE: "default_role", ENV_RECORDS_OFFICER: "records_officer",
-               ENV_NOTIFIER: "notifier", ENV_NOTICE_SENDER: "notice_sender"}
+               ENV_NOTIFIER: "notifier", ENV_NOTICE_SENDER: "notice_sender", ENV_REVIEW_DAYS: "review_days",
+               ENV_PARTICIPANTS: "participants"}
     overrides: dict[str, Any] = {key: environ[var] for var, key in scalars.items() if environ.get(var)}
     if environ.get(ENV_OFFICIAL_ACCOUNTS):
         overrides["official_accounts"] = [p.strip() for p in environ[ENV_OFFICIAL_ACCOUNTS].split(",") if p.strip()]
     if environ.get(ENV_REMINDER_DAYS):
         overrides["reminder_days"] = [d.strip() for d in environ[ENV_REMINDER_DAYS].split(",") if d.strip()]
+    if environ.get(ENV_RULES_OVERRIDES):
+        overrides["rules_overrides"] = [p for p in environ[ENV_RULES_OVERRIDES].split(os.pathsep) if p]
     if environ.get(ENV_SCHEDULES):
         overrides["schedules"] = [p for p in environ[ENV_SCHEDULES].split(os.pathsep) if p]
     return overrides
@@ -153,6 +164,10 @@ def _settings(doc: dict[str, Any], base_dir: Path, source: Path | None) -> Setti
         notifier=_text(doc, "notifier", DEFAULT_NOTIFIER, where),
         notice_sender=_text(doc, "notice_sender", DEFAULT_NOTICE_SENDER, where),
         reminder_days=_reminder_days(doc.get("reminder_days", DEFAULT_REMINDER_DAYS), where),
+        review_days=_review_days(doc.get("review_days", DEFAULT_REVIEW_DAYS), where),
+        participants=_path(doc.get("participants"), base_dir),
+        rules_overrides=tuple(base_dir / p for p in _strings(doc.get("rules_overrides", []), where,
+                                                             "rules_overrides")),
         source=source,
     )
 
@@ -165,6 +180,16 @@ def _reminder_days(value: Any, where: str) -> tuple[int, ...]:
     if not days or not all(0 < d < 20 for d in days):
         raise ConfigError(f"{where}: reminder_days must be a list of whole days between 1 and 19 "
                           "(days after the last sync, inside the 20-day window)")
+    return days
+
+
+def _review_days(value: Any, where: str) -> int:
+    try:
+        days = int(value)
+    except (TypeError, ValueError):
+        days = 0
+    if days < 1 or str(value).strip() != str(days):
+        raise ConfigError(f"{where}: review_days must be a whole number of days, 1 or more")
     return days
 
 

@@ -12,9 +12,9 @@ from __future__ import annotations
 import hashlib
 import uuid
 from collections import defaultdict
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +22,7 @@ from archiver import segments
 from archiver.archive import Archive
 from archiver.audit import AuditEvent
 from archiver.catalog import CommitBatch, ExportRow, QuarantineRow, SegmentRow
-from archiver.classify import Classification, Classifier
+from archiver.classify import NONRECORD, Classification, Classifier
 from archiver.config import ROLE_SCHEDULE, load_zone
 from archiver.connector import ConnectorRegistry, ParseContext, ParsedItem, check_export_file, messages_only
 from archiver.custodians import Custodian
@@ -32,14 +32,16 @@ from archiver.forwarding import assess, credit_earlier_copy, official_recipients
 from archiver.keyed import normalize_words
 from archiver.model import Account, Message, canonical_json
 from archiver.receipt import FileReceipt, Receipt
-from archiver.records import RecordDocument, catalog_row, record_document
+from archiver.records import LABEL_REVIEW, SCHEDULE_REVIEW, RecordDocument, catalog_row, record_document
 from archiver.retention import UNSCHEDULED, ScheduleSet, assign
 
 SEGMENT_RECORDS = 1000   # records per segment object (DESIGN.md, "Storage unit")
 BATCH_MESSAGES = 1000    # messages per duplicate lookup in the catalog
 QUARANTINE_CHUNK = 8 << 20
 MIN_FINGERPRINT_WORDS = 4
-FLUSH_SEGMENTS = 64      # segments written and committed together at the end of a file
+FLUSH_SEGMENTS = 64
+SEGMENT_PREFIX = "seg/"
+REVIEW_PREFIX = "review/"      # segments written and committed together at the end of a file
 
 GroupKey = tuple[str, str, date | None]
 
@@ -128,6 +130,10 @@ class Ingestor:
     def _document(self, message: Message, classification: Classification, content_hash: str,
                   occurrence: int) -> RecordDocument:
         record_id = self.archive.id_hash.hex(f"{content_hash}#{occurrence}".encode())
+        if classification.label != "record" and classification.review:
+            expires = (self.now + timedelta(days=self.archive.settings.review_days)).date()
+            return record_document(record_id, occurrence, content_hash, message, classification, None, None,
+                                   self._store_attachments(message, expires), self.now, review_expires=expires)
         if classification.label != "record":
             return record_document(record_id, occurrence, content_hash, message, classification,
                                    None, None, None, self.now)
@@ -165,8 +171,8 @@ class Ingestor:
         if not batch:
             return
         known = self.archive.catalog.known_labels([d.record_id for d in batch])
-        new = [d for d in batch if d.record_id not in known
-               or (d.is_record and known[d.record_id] == "nonrecord")]  # now seen in context: a record
+        new = [d for d in batch if d.record_id not in known  # or now seen in context: a record
+               or (d.is_record and known[d.record_id] in (NONRECORD, LABEL_REVIEW))]
         self._credit_earlier_copies([d for d in new if d.is_record and d.fingerprint])
         file_receipt.parsed += len(batch)
         file_receipt.duplicates += len(batch) - len(new)
@@ -174,6 +180,10 @@ class Ingestor:
         for doc in new:
             if doc.is_record:
                 file_receipt.records += 1
+                self._add_to_group(doc)
+            elif doc.label == LABEL_REVIEW:
+                file_receipt.nonrecords += 1
+                file_receipt.in_review += 1
                 self._add_to_group(doc)
             else:
                 file_receipt.nonrecords += 1
@@ -194,9 +204,10 @@ class Ingestor:
         attachments = doc.data["attachment_objects"]
         self.receipt.attachments_stored += sum(key is not None for key in attachments)
         self.receipt.attachments_missing += sum(key is None for key in attachments)
-        self.receipt.forwarding[doc.forwarding_status] += 1
-        self.receipt.schedules[doc.schedule or UNSCHEDULED] += 1
-        key = (self.options.custodian, doc.schedule or UNSCHEDULED, doc.retain_until)
+        if doc.is_record:
+            self.receipt.forwarding[doc.forwarding_status] += 1
+            self.receipt.schedules[doc.schedule or UNSCHEDULED] += 1
+        key = group_key(doc)
         group = self._groups[key]
         group.append(doc)
         if len(group) >= SEGMENT_RECORDS:
@@ -209,18 +220,7 @@ class Ingestor:
             self._write_segments(groups[start:start + FLUSH_SEGMENTS])
 
     def _write_segments(self, groups: list[tuple[GroupKey, list[RecordDocument]]]) -> None:
-        """Pending marks, then the objects, then the catalog: two transactions for many segments."""
-        keys, prepared = self.archive.keys, []
-        for (custodian, schedule, retain_until), docs in groups:
-            name = f"seg/{retain_until.isoformat() if retain_until else 'indefinite'}/{uuid.uuid4().hex}"
-            data, refs = segments.pack((d.record_id, seal(keys, d.record_id, d.plaintext())) for d in docs)
-            segment = SegmentRow(name, custodian, schedule, retain_until, len(docs), self.now)
-            prepared.append((segment, data, _segment_batch(self.archive, docs, refs, segment, self.options.actor,
-                                                           self.now)))
-        self.archive.catalog.begin_segments([segment.name for segment, _, _ in prepared])
-        for segment, data, _ in prepared:
-            self.archive.store.put(segment.name, data, segment.retain_until)
-        self.archive.catalog.commit([batch for _, _, batch in prepared])
+        store_segments(self.archive, groups, self.options.actor, self.now)
 
     def _quarantine(self, path: Path, file_receipt: FileReceipt, rejections: list[Rejection]) -> None:
         """Keep an encrypted copy of the export so nothing unread is lost, and list why."""
@@ -247,6 +247,37 @@ class Ingestor:
             AuditEvent(self.options.actor, "ingest", self.now, {"custodian": self.options.custodian, **detail}))
 
 
+def store_segments(archive: Archive, groups: list[tuple[GroupKey, list[RecordDocument]]], actor: str,
+                   now: datetime, also: Sequence[CommitBatch] = ()) -> None:
+    """Seal and store one segment per group: pending marks, then the objects, then the catalog
+    (two transactions for many segments); ``also`` commits in the same transaction."""
+    prepared = []
+    for (custodian, schedule, retain_until), docs in groups:
+        name = segment_name(schedule, retain_until)
+        data, refs = segments.pack((d.record_id, seal(archive.keys, d.record_id, d.plaintext())) for d in docs)
+        segment = SegmentRow(name, custodian, schedule, retain_until, len(docs), now)
+        prepared.append((segment, data, _segment_batch(archive, docs, refs, segment, actor, now)))
+    archive.catalog.begin_segments([segment.name for segment, _, _ in prepared])
+    for segment, data, _ in prepared:
+        archive.store.put(segment.name, data, segment.retain_until)
+    archive.catalog.commit([batch for _, _, batch in prepared] + list(also))
+
+
+def group_key(doc: RecordDocument) -> GroupKey:
+    """The disposition group a document is stored in."""
+    return (doc.message["custodian"], _group_schedule(doc), doc.retain_until)
+
+
+def segment_name(schedule: str, retain_until: date | None) -> str:
+    """A new segment's key: review items apart from records, by retain-until date."""
+    prefix = REVIEW_PREFIX if schedule == SCHEDULE_REVIEW else SEGMENT_PREFIX
+    return f"{prefix}{retain_until.isoformat() if retain_until else 'indefinite'}/{uuid.uuid4().hex}"
+
+
+def _group_schedule(doc: RecordDocument) -> str:
+    return SCHEDULE_REVIEW if doc.label == LABEL_REVIEW else doc.schedule or UNSCHEDULED
+
+
 def _conversation_ref(archive: Archive, doc: RecordDocument) -> str:
     return archive.conversation_ref(doc.message["source"], doc.message["conversation"])
 
@@ -264,7 +295,7 @@ def recover(archive: Archive, now: datetime) -> int:
             docs.append(RecordDocument.from_plaintext(open_sealed(archive.keys, ref.record_id, envelope)))
             refs.append(ref)
         first = docs[0]
-        segment = SegmentRow(name, first.message["custodian"], first.schedule or UNSCHEDULED,
+        segment = SegmentRow(name, first.message["custodian"], _group_schedule(first),
                              archive.store.retention(name).retain_until, len(docs), now)
         archive.catalog.commit([_segment_batch(archive, docs, refs, segment, "archiver (recovery)", now)])
         adopted += 1

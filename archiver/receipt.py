@@ -21,6 +21,7 @@ class FileReceipt:
     nonrecords: int = 0
     duplicates: int = 0
     quarantined: int = 0
+    in_review: int = 0  # of the nonrecords, those kept sealed for a records officer's decision
     refused: str | None = None  # why the file (or its unread remainder) could not be parsed
 
     def to_json(self) -> dict[str, Any]:
@@ -55,7 +56,8 @@ class Receipt:
         return 2 if self.refused or self.quarantine else 0
 
     def to_json(self) -> dict[str, Any]:
-        counts = {name: self.total(name) for name in ("parsed", "records", "nonrecords", "duplicates", "quarantined")}
+        counts = {name: self.total(name)
+                  for name in ("parsed", "records", "nonrecords", "in_review", "duplicates", "quarantined")}
         return {
             "custodian": self.custodian,
             **counts,
@@ -83,6 +85,9 @@ def render_receipt(receipt: Receipt) -> str:
             lines.append(f"    REFUSED: {f.refused}")
     lines.append(f"Total: {data['parsed']} parsed = {data['records']} records + {data['nonrecords']} nonrecords "
                  f"+ {data['duplicates']} already archived + {data['quarantined']} quarantined")
+    if data["in_review"]:
+        lines.append(f"Review: {data['in_review']} of the nonrecords are uncertain and wait, sealed, for a records "
+                     "officer ('archiver review list')")
     lines.append(f"44 U.S.C. 2911: {data['copied']} copied to an official account, {data['forwarded']} forwarded "
                  f"within 20 days, {data['late']} late, {data['not_applicable']} from official accounts")
     if receipt.schedules:

@@ -21,6 +21,8 @@ from archiver.retention import Disposition
 DOCUMENT_FORMAT = "archiver-record"
 DOCUMENT_VERSION = 1
 NOT_APPLICABLE = "not_applicable"
+LABEL_REVIEW = "review"
+SCHEDULE_REVIEW = "REVIEW"  # the group of review items in segments: not a schedule item
 
 
 @dataclass(frozen=True)
@@ -38,8 +40,16 @@ class RecordDocument:
         return self.data["message"]  # type: ignore[no-any-return]
 
     @property
+    def label(self) -> str:
+        """``record``, ``review`` (an uncertain nonrecord kept sealed for a records officer) or
+        ``nonrecord`` (a confident one: only its tombstone is kept)."""
+        if self.data.get("review"):
+            return LABEL_REVIEW
+        return str(self.data["classification"]["label"])
+
+    @property
     def is_record(self) -> bool:
-        return bool(self.data["classification"]["label"] == "record")
+        return self.label == "record"
 
     @property
     def schedule(self) -> str | None:
@@ -47,6 +57,10 @@ class RecordDocument:
 
     @property
     def retain_until(self) -> date | None:
+        """The disposition date of a record; the end of the review period of a review item."""
+        review = self.data.get("review")
+        if review:
+            return date.fromisoformat(review["expires"])
         disposition = self.data["disposition"]
         value = disposition and disposition["retain_until"]
         return date.fromisoformat(value) if value else None
@@ -63,6 +77,11 @@ class RecordDocument:
         return ForwardingStatus(Status(value["status"]), parse_instant(self.data["message"]["sent_at"]),
                                 parse_instant(value["deadline"]) if value["deadline"] else None,
                                 value["days_late"], value["reason"])
+
+    def set_disposition(self, disposition: Disposition) -> None:
+        """Replace the schedule item and disposition (before the document is sealed)."""
+        self.data["schedule"] = disposition.item_id
+        self.data["disposition"] = _disposition_json(disposition)
 
     def set_forwarding(self, forwarding: ForwardingStatus) -> None:
         """Replace the 2911 status (before the document is sealed)."""
@@ -87,7 +106,8 @@ class RecordDocument:
 def record_document(record_id: str, occurrence: int, content_hash: str, message: Message,
                     classification: Classification, disposition: Disposition | None,
                     forwarding: ForwardingStatus | None, attachment_keys: list[str | None] | None,
-                    ingested_at: datetime, fingerprint: str | None = None) -> RecordDocument:
+                    ingested_at: datetime, fingerprint: str | None = None,
+                    review_expires: date | None = None) -> RecordDocument:
     """Assemble the document for one message (record or nonrecord)."""
     return RecordDocument({
         "format": DOCUMENT_FORMAT, "version": DOCUMENT_VERSION,
@@ -100,6 +120,7 @@ def record_document(record_id: str, occurrence: int, content_hash: str, message:
         "attachment_objects": attachment_keys or [],
         "ingested_at": utc_iso(ingested_at),
         "fingerprint": fingerprint,
+        "review": {"expires": review_expires.isoformat()} if review_expires else None,
     })
 
 
@@ -107,16 +128,15 @@ def catalog_row(doc: RecordDocument, conversation_ref: str, segment: str | None 
                 offset: int | None = None, length: int | None = None) -> CatalogRow:
     """The catalog's view of a document: no body, no names, only keyed references."""
     data, message = doc.data, doc.data["message"]
-    classification, disposition, forwarding = data["classification"], data["disposition"], data["forwarding"]
+    classification, forwarding = data["classification"], data["forwarding"]
     return CatalogRow(
         id=doc.record_id, custodian=message["custodian"], source=message["source"],
         conversation_ref=conversation_ref, sent_at=parse_instant(message["sent_at"]),
         direction=message["direction"], account=message["account"], system=message["system"],
-        label=classification["label"], confidence=classification["confidence"],
+        label=doc.label, confidence=classification["confidence"],
         reasons=tuple(classification["reasons"]), rules_version=classification["rules_version"],
         schedule=doc.schedule,
-        disposition_date=date.fromisoformat(disposition["disposition_date"])
-        if disposition and disposition["disposition_date"] else None,
+        disposition_date=_disposition_date(doc),
         forwarding_status=doc.forwarding_status,
         deadline=parse_instant(forwarding["deadline"]) if forwarding and forwarding["deadline"] else None,
         days_late=forwarding["days_late"] if forwarding else 0,
@@ -124,6 +144,15 @@ def catalog_row(doc: RecordDocument, conversation_ref: str, segment: str | None 
         source_line=message["source_ref"]["line"], ingested_at=parse_instant(data["ingested_at"]),
         flags=tuple(message.get("flags", ())), segment=segment, offset=offset, length=length,
         fingerprint=doc.fingerprint)
+
+
+def _disposition_date(doc: RecordDocument) -> date | None:
+    """A record's disposition date; for a review item, the day its review period ends."""
+    if doc.label == LABEL_REVIEW:
+        return doc.retain_until
+    disposition = doc.data["disposition"]
+    return date.fromisoformat(disposition["disposition_date"]) if disposition and disposition["disposition_date"] \
+        else None
 
 
 def _disposition_json(disposition: Disposition | None) -> dict[str, Any] | None:

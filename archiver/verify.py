@@ -11,9 +11,9 @@ from archiver.archive import Archive
 from archiver.audit import verify_chain
 from archiver.envelope import open_sealed
 from archiver.errors import IntegrityError
-from archiver.records import RecordDocument
+from archiver.ingest import REVIEW_PREFIX, SEGMENT_PREFIX
+from archiver.records import LABEL_REVIEW, RecordDocument
 
-SEGMENT_PREFIX = "seg/"
 SEALED_PREFIXES = ("att/", "quarantine/")
 
 
@@ -23,6 +23,7 @@ class VerifyReport:
 
     segments: int = 0
     frames: int = 0
+    review_frames: int = 0
     objects: int = 0
     records: int = 0
     audit_entries: int = 0
@@ -33,7 +34,8 @@ class VerifyReport:
         return not self.problems
 
     def to_json(self) -> dict[str, Any]:
-        return {"ok": self.ok, "segments": self.segments, "frames": self.frames, "objects": self.objects,
+        return {"ok": self.ok, "segments": self.segments, "frames": self.frames,
+                "review_frames": self.review_frames, "objects": self.objects,
                 "records": self.records,
                 "audit_entries": self.audit_entries, "problems": self.problems}
 
@@ -41,8 +43,12 @@ class VerifyReport:
 def verify(archive: Archive) -> VerifyReport:
     """Walk every segment and frame, open every envelope, and compare with the catalog."""
     report = VerifyReport()
-    stored = _check_store(archive, report)
+    stored = _check_store(archive, report, SEGMENT_PREFIX)
+    report.segments, report.frames = len({where[0] for where in stored.values()}), len(stored)
     _check_catalog(archive, stored, report)
+    in_review = _check_store(archive, report, REVIEW_PREFIX)
+    report.review_frames = len(in_review)
+    _check_review_queue(archive, in_review, report)
     _check_sealed_objects(archive, report)
     entries = list(archive.catalog.audit_entries())
     report.audit_entries = len(entries)
@@ -50,15 +56,13 @@ def verify(archive: Archive) -> VerifyReport:
     return report
 
 
-def _check_store(archive: Archive, report: VerifyReport) -> dict[str, tuple[str, int, int]]:
-    """Every frame in the store: record id -> (segment, offset, length); duplicates reported."""
+def _check_store(archive: Archive, report: VerifyReport, prefix: str) -> dict[str, tuple[str, int, int]]:
+    """Every frame under ``prefix``: record id -> (segment, offset, length); duplicates reported."""
     seen: dict[str, tuple[str, int, int]] = {}
     copies: Counter[str] = Counter()
-    for name in archive.store.list(SEGMENT_PREFIX):
-        report.segments += 1
+    for name in archive.store.list(prefix):
         try:
             for ref, envelope in segments.iter_frames(archive.store.get(name), name):
-                report.frames += 1
                 copies[ref.record_id] += 1
                 seen[ref.record_id] = (name, ref.offset, ref.length)
                 open_sealed(archive.keys, ref.record_id, envelope)
@@ -85,6 +89,17 @@ def _check_catalog(archive: Archive, stored: dict[str, tuple[str, int, int]], re
         report.problems.append(f"record {record_id} is in the store ({stored[record_id][0]}) but not in the catalog")
     for name in archive.catalog.pending_segments():
         report.problems.append(f"segment {name} was begun but never committed; the next ingest recovers it")
+
+
+def _check_review_queue(archive: Archive, stored: dict[str, tuple[str, int, int]], report: VerifyReport) -> None:
+    """Items awaiting review must be readable where the catalog says. Frames of items already
+    decided stay in their review segment until it expires, so they are not an error."""
+    for row in archive.catalog.rows(label=LABEL_REVIEW):
+        where = stored.get(row.id)
+        if where is None or where != (row.segment, row.offset, row.length):
+            report.problems.append(f"review item {row.id} is not in the store where the catalog says")
+        else:
+            _check_frame_read_alone(archive, row.id, where, report)
 
 
 def _check_frame_read_alone(archive: Archive, record_id: str, where: tuple[str, int, int],

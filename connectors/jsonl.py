@@ -41,21 +41,27 @@ class JsonlConnector:
         return isinstance(first, dict) and "sent_at" in first and "body" in first
 
     def parse(self, path: Path, context: ParseContext) -> Iterator[ParsedItem]:
-        try:
-            handle = path.open("rb")
-        except OSError as exc:
-            raise InputError(str(path), f"cannot be read ({exc.strerror})") from None
-        with handle:
-            for number, raw in enumerate(_lines(handle), start=1):
-                if raw is None:
-                    yield Rejection(str(path), number, f"line {number} is longer than {MAX_LINE_BYTES >> 20} MiB")
-                    continue
-                if not raw.strip():
-                    continue
-                try:
-                    yield _message(raw, path, number, context)
-                except (ValueError, TypeError, KeyError) as exc:
-                    yield Rejection(str(path), number, f"not a valid message: {exc}")
+        for number, data in json_objects(path):
+            try:
+                if isinstance(data, str):
+                    raise ValueError(data)
+                yield message_from_json(data, path, number, context)
+            except (ValueError, TypeError, KeyError) as exc:
+                yield Rejection(str(path), number, f"not a valid message: {exc}")
+
+
+def json_objects(path: Path) -> Iterator[tuple[int, dict[str, Any] | str]]:
+    """Each non-blank line's JSON object with its line number, or the reason it is not one."""
+    try:
+        handle = path.open("rb")
+    except OSError as exc:
+        raise InputError(str(path), f"cannot be read ({exc.strerror})") from None
+    with handle:
+        for number, raw in enumerate(_lines(handle), start=1):
+            if raw is None:
+                yield number, f"line is longer than {MAX_LINE_BYTES >> 20} MiB"
+            elif raw.strip():
+                yield number, _object(raw)
 
 
 def _lines(handle: Any) -> Iterator[bytes | None]:
@@ -72,15 +78,18 @@ def _lines(handle: Any) -> Iterator[bytes | None]:
         yield line
 
 
-def _message(raw: bytes, path: Path, number: int, context: ParseContext) -> Message:
+def _object(raw: bytes) -> dict[str, Any] | str:
     try:
         data = json.loads(raw.decode("utf-8-sig"))
     except UnicodeDecodeError:
-        raise ValueError("line is not valid UTF-8") from None
+        return "line is not valid UTF-8"
     except json.JSONDecodeError as exc:
-        raise ValueError(f"malformed JSON at column {exc.colno}") from None
-    if not isinstance(data, dict):
-        raise ValueError("line is not a JSON object")
+        return f"malformed JSON at column {exc.colno}"
+    return data if isinstance(data, dict) else "line is not a JSON object"
+
+
+def message_from_json(data: dict[str, Any], path: Path, number: int, context: ParseContext) -> Message:
+    """A normalized message from its JSON form; ValueError names the field at fault."""
     missing = [f for f in _REQUIRED if not isinstance(data.get(f), str)]
     if missing:
         raise ValueError(f"field(s) {', '.join(missing)} missing or not text")

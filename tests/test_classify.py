@@ -20,6 +20,7 @@ from archiver.classify import (
 )
 from archiver.errors import ConfigError
 from archiver.model import Attachment, Message
+from archiver.participants import Participant, ParticipantDirectory
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -148,7 +149,7 @@ def test_acknowledgement_words_inside_a_real_message_do_not_discard_it(
 )
 def test_personal_talk_is_a_nonrecord(classifier: Classifier, body: str, reason: str) -> None:
     result = classify(classifier, body)
-    assert result.label == NONRECORD
+    assert (result.label, result.review) == (NONRECORD, False)
     assert reason in result.reasons
     assert result.confidence >= 0.8
     assert result.schedule is None
@@ -281,7 +282,7 @@ def test_classification_is_deterministic_and_carries_the_rules_version() -> None
     ]
     assert runs[0] == runs[1]
     assert {row["rules_version"] for row in runs[0]} == {hashlib.sha256(packaged).hexdigest()[:12]}
-    assert set(runs[0][0]) == {"label", "confidence", "reasons", "schedule", "rules_version"}
+    assert set(runs[0][0]) == {"label", "review", "confidence", "reasons", "schedule", "rules_version"}
 
 
 def test_changing_the_rules_file_changes_the_version(tmp_path: Path) -> None:
@@ -319,6 +320,11 @@ RULE_EXAMPLES: dict[str, tuple[str, str | None]] = {
     "laughter-only": ("lol", None),
     "reaction-only": ("🚀🚀", None),
     "short-reply-to-social": ("you too", "happy birthday"),
+    "asking-words": ("¿Puede mandar una unidad al puente 2?", None),
+    "food-and-drink-words": ("Coffee run in 10", None),
+    "laughter-words": ("that printer again jaja", None),
+    "social-invitation": ("Me apunto el viernes", None),
+    "brief-thanks": ("Thanks Marta!", None),
 }
 
 
@@ -332,7 +338,12 @@ def test_every_text_rule_fires_on_its_example(
 
 def test_every_shipped_rule_has_an_example() -> None:
     ids = {rule.id for rule in load_rules().rules}
-    covered = set(RULE_EXAMPLES) | {"system-notice", "attachment-shared"}
+    covered = set(RULE_EXAMPLES) | {
+        "system-notice",
+        "attachment-shared",
+        "outside-party-participant",  # tested with a directory below
+        "family-only-participants",
+    }
     assert ids == covered
     assert len(ids) >= 15
 
@@ -340,26 +351,84 @@ def test_every_shipped_rule_has_an_example() -> None:
 # ------------------------------------------------------------------------- custom rules
 
 
-def test_weak_nonrecord_rule_keeps_the_message_as_a_record(tmp_path: Path) -> None:
-    rules = load_rules(
-        write_rules(
-            tmp_path,
-            """
+MAYBE_SOCIAL = """
 version: 1
 nonrecord_threshold: 0.8
+review_threshold: 0.5
 rules:
   - id: maybe-social
     label: nonrecord
     words: [pizza]
-    confidence: 0.6
+    confidence: {confidence}
     explain: Probably social.
-""",
-        )
-    )
-    result = Classifier(rules).classify(msg("pizza?"))
-    assert result.label == RECORD
+  - id: surely-social
+    label: nonrecord
+    words: [hugs]
+    confidence: 0.9
+    explain: Social.
+  - id: business
+    label: record
+    words: [manifest]
+    confidence: 0.9
+    explain: Business.
+"""
+
+
+def maybe_social(tmp_path: Path, confidence: float) -> Classifier:
+    return Classifier(load_rules(write_rules(tmp_path, MAYBE_SOCIAL.format(confidence=confidence))))
+
+
+def test_weak_nonrecord_rule_below_the_review_band_keeps_the_message_as_a_record(tmp_path: Path) -> None:
+    result = maybe_social(tmp_path, 0.4).classify(msg("pizza?"))
+    assert (result.label, result.review) == (RECORD, False)
     assert result.reasons == ("maybe-social", "default")
-    assert result.confidence == 0.4
+    assert result.confidence == 0.5
+    assert result.explanations[-1].startswith("default: no nonrecord rule reached the review threshold 0.5")
+
+
+def test_nonrecord_rule_in_the_review_band_is_an_uncertain_nonrecord(tmp_path: Path) -> None:
+    result = maybe_social(tmp_path, 0.6).classify(msg("pizza?"))
+    assert (result.label, result.review, result.confidence) == (NONRECORD, True, 0.6)
+    assert result.reasons == ("maybe-social",)
+    assert result.explanations[0] == "Probably social."
+    assert result.explanations[-1].startswith("review: ")
+    assert result.to_json()["review"] is True
+
+
+@pytest.mark.parametrize(("confidence", "review"), [(0.5, True), (0.79, True), (0.8, False)])
+def test_the_thresholds_are_inclusive(tmp_path: Path, confidence: float, review: bool) -> None:
+    result = maybe_social(tmp_path, confidence).classify(msg("pizza"))
+    assert (result.label, result.review) == (NONRECORD, review)
+
+
+def test_the_strongest_nonrecord_rule_decides_between_review_and_tombstone(tmp_path: Path) -> None:
+    result = maybe_social(tmp_path, 0.6).classify(msg("pizza and hugs"))
+    assert (result.label, result.review, result.confidence) == (NONRECORD, False, 0.9)
+    assert result.explanations[-1].startswith("nonrecord: ")
+
+
+def test_a_record_rule_wins_over_the_review_band(tmp_path: Path) -> None:
+    result = maybe_social(tmp_path, 0.6).classify(msg("pizza, and check the manifest"))
+    assert (result.label, result.review) == (RECORD, False)
+    assert result.explanations[-1].startswith("record: ")
+
+
+def test_a_reply_to_a_message_in_review_is_not_made_a_confident_nonrecord(tmp_path: Path) -> None:
+    text = MAYBE_SOCIAL.format(confidence=0.6) + """
+  - id: social-reply
+    label: nonrecord
+    context: reply_to_social
+    confidence: 0.9
+    explain: A reply to social talk.
+"""
+    classifier = Classifier(load_rules(write_rules(tmp_path, text)))
+    assert classifier.classify(msg("sure"), msg("hugs")).reasons == ("social-reply",)
+    assert classifier.classify(msg("sure"), msg("pizza")).reasons == ("default",)
+
+
+def test_shipped_rules_have_a_review_band() -> None:
+    rules = load_rules()
+    assert (rules.review_threshold, rules.nonrecord_threshold) == (0.5, 0.8)
 
 
 def test_custom_rule_words_are_normalized_and_when_conditions_apply(tmp_path: Path) -> None:
@@ -471,6 +540,28 @@ GOOD_RULE = """
         ("version: 2\nrules:" + GOOD_RULE, "version must be 1"),
         ("version: 1\nnonrecord_threshold: high\nrules:" + GOOD_RULE, "threshold must be"),
         ("version: 1\nextra: 1\nrules:" + GOOD_RULE, "unknown key(s) ['extra']"),
+        (
+            "version: 1\nnonrecord_threshold: 0.6\nreview_threshold: 0.7\nrules:" + GOOD_RULE,
+            "review_threshold 0.7 must not be above nonrecord_threshold 0.6",
+        ),
+        (
+            "version: 1\nrules:" + GOOD_RULE + "    unless: [nowhere]\n",
+            "rule 'ok-rule': unless names unknown rule(s) ['nowhere']",
+        ),
+        (
+            "version: 1\nrules:" + GOOD_RULE + "    unless: [ok-rule]\n",
+            "rule 'ok-rule': unless must not name the rule itself",
+        ),
+        (
+            "version: 1\nrules:\n  - id: bad-role\n    label: record\n"
+            "    when: {participant_role: [ambassador]}\n    confidence: 0.9\n    explain: x\n",
+            "rule 'bad-role': when: participant_role must list roles from",
+        ),
+        (
+            "version: 1\nrules:\n  - id: bare-role\n    label: record\n"
+            "    when: {sender_role: family}\n    confidence: 0.9\n    explain: x\n",
+            "rule 'bare-role': when: sender_role must be list",
+        ),
         ("version: 1\nrules: []\n", "rules must be a non-empty list"),
         ("- just\n- a list\n", "must be a mapping"),
     ],
@@ -488,3 +579,351 @@ def test_missing_rules_file_is_a_config_error(tmp_path: Path) -> None:
     missing = tmp_path / "nope.yaml"
     with pytest.raises(ConfigError, match="nope.yaml: cannot read the rules file"):
         load_rules(missing)
+
+
+# ------------------------------------------------------------------------- agency overrides
+
+
+def write_override(tmp_path: Path, name: str, text: str) -> Path:
+    path = tmp_path / name
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def test_override_replaces_a_rule_in_place_and_appends_new_ones(tmp_path: Path) -> None:
+    override = write_override(
+        tmp_path,
+        "agency.yaml",
+        """
+rules:
+  - id: affection-words
+    label: nonrecord
+    words: [cariño]
+    confidence: 0.6
+    explain: Agency wording.
+  - id: agency-case-number
+    label: record
+    patterns: ['ZX-\\d{6}']
+    confidence: 0.95
+    explain: An agency case number.
+""",
+    )
+    base, rules = load_rules(), load_rules(overrides=[override])
+    base_ids, ids = [r.id for r in base.rules], [r.id for r in rules.rules]
+    assert ids == [*base_ids, "agency-case-number"]
+    classifier = Classifier(rules)
+    assert classifier.classify(msg("love you")).reasons == ("default",)  # the old words are gone
+    assert classifier.classify(msg("carino")).review is True
+    assert classifier.classify(msg("see ZX-123456")).reasons == ("agency-case-number",)
+    assert rules.overrides == (str(override),)
+
+
+def test_override_thresholds_disable_and_extend(tmp_path: Path) -> None:
+    override = write_override(
+        tmp_path,
+        "agency.yaml",
+        """
+nonrecord_threshold: 0.95
+review_threshold: 0.6
+disable: [laughter-only, laughter-words]
+extend:
+  affection-words: {words: [cuchi cuchi]}
+  decision-words: {patterns: ['\\bOK to release\\b']}
+""",
+    )
+    rules = load_rules(overrides=[override])
+    assert (rules.nonrecord_threshold, rules.review_threshold) == (0.95, 0.6)
+    classifier = Classifier(rules)
+    assert "laughter-only" not in {r.id for r in rules.rules}
+    assert classifier.classify(msg("jajaja")).reasons == ("default",)
+    love = classifier.classify(msg("cuchi cuchi"))
+    assert (love.reasons, love.label, love.review) == (("affection-words",), NONRECORD, True)
+    assert classifier.classify(msg("OK to release")).label == RECORD
+
+
+def test_overrides_apply_in_order(tmp_path: Path) -> None:
+    first = write_override(tmp_path, "a.yaml", "review_threshold: 0.7\n")
+    second = write_override(tmp_path, "b.yaml", "review_threshold: 0.6\n")
+    assert load_rules(overrides=[first, second]).review_threshold == 0.6
+    assert load_rules(overrides=[second, first]).review_threshold == 0.7
+
+
+def test_the_version_covers_every_file_in_order(tmp_path: Path) -> None:
+    packaged = resources.files("archiver.rules").joinpath("classifier.yaml").read_bytes()
+    first = write_override(tmp_path, "a.yaml", "review_threshold: 0.6\n")
+    second = write_override(tmp_path, "b.yaml", "nonrecord_threshold: 0.9\n")
+    version = load_rules(overrides=[first, second]).version
+    expected = hashlib.sha256(packaged + first.read_bytes() + second.read_bytes()).hexdigest()[:12]
+    assert version == expected
+    assert version != load_rules(overrides=[second, first]).version != load_rules().version
+    result = Classifier(load_rules(overrides=[first, second])).classify(msg("ok"))
+    assert result.rules_version == version
+
+
+def test_disabling_a_rule_named_in_unless_is_allowed(tmp_path: Path) -> None:
+    override = write_override(tmp_path, "a.yaml", "disable: [acknowledgement]\n")
+    rules = load_rules(overrides=[override])
+    outside = next(r for r in rules.rules if r.id == "outside-party-participant")
+    assert "acknowledgement" not in outside.unless
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("disable: [no-such-rule]\n", "disable: no rule 'no-such-rule' to disable"),
+        ("extend:\n  no-such-rule: {words: [x]}\n", "extend: no rule 'no-such-rule' to extend"),
+        ("extend:\n  acknowledgement: {patterns: ['x']}\n", "extend 'acknowledgement': whole_message works"),
+        ("extend:\n  spam-words: {word: [x]}\n", "extend 'spam-words': unknown key(s) ['word']"),
+        ("extend:\n  spam-words: {patterns: ['(x']}\n", "extend 'spam-words': pattern '(x' is not"),
+        (
+            "rules:\n  - id: spam-words\n    label: nonrecord\n    words: [x]\n    confidence: 2\n    explain: x\n",
+            "rule 'spam-words': confidence must be",
+        ),
+        (
+            "rules:\n  - id: new-rule\n    label: record\n    words: [x]\n    unless: [gone]\n"
+            "    confidence: 0.9\n    explain: x\n",
+            "rule 'new-rule': unless names unknown rule(s) ['gone']",
+        ),
+        ("review_threshold: 0.9\n", "review_threshold 0.9 must not be above nonrecord_threshold 0.8"),
+        ("version: 2\n", "version must be 1"),
+        ("threshold: 0.9\n", "unknown key(s) ['threshold']"),
+        ("disable: spam-words\n", "disable must be a list of rule ids"),
+        ("- a list\n", "must be a mapping"),
+    ],
+)
+def test_bad_override_names_the_file_and_the_rule(tmp_path: Path, text: str, expected: str) -> None:
+    good = write_override(tmp_path, "good.yaml", "review_threshold: 0.5\n")
+    bad = write_override(tmp_path, "agency.yaml", text)
+    with pytest.raises(ConfigError) as caught:
+        load_rules(overrides=[good, bad])
+    assert str(caught.value).startswith(f"{bad}: ")
+    assert expected in str(caught.value)
+
+
+def test_disabling_every_rule_is_an_error(tmp_path: Path) -> None:
+    ids = ", ".join(r.id for r in load_rules().rules)
+    override = write_override(tmp_path, "all.yaml", f"disable: [{ids}]\n")
+    with pytest.raises(ConfigError, match="all.yaml: no rules are left"):
+        load_rules(overrides=[override])
+
+
+def test_missing_override_file_is_a_config_error(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="gone.yaml: cannot read the rules file"):
+        load_rules(overrides=[tmp_path / "gone.yaml"])
+
+
+# ------------------------------------------------------------------------- participants
+
+DIRECTORY = ParticipantDirectory(
+    [
+        Participant("Cmdte. Ruiz", "Comandante Ruiz", "foreign-official", official=False),
+        Participant("+52 631 555 0101", "Lic. Gomez", "foreign-official", official=False),
+        Participant("Acme Freight", "Acme Freight dispatcher", "outside-party", official=False),
+        Participant("Ana", "Ana Diaz", "family", official=False),
+        Participant("Mom", "Rosa Diaz", "family", official=False),
+        Participant("Officer Diaz", "Officer Diaz", "official", official=True),
+        Participant("Sgt. Lee", "Sgt. Lee", "official", official=True),
+    ]
+)
+
+
+@pytest.fixture(scope="module")
+def with_directory() -> Classifier:
+    return Classifier(load_rules(), DIRECTORY)
+
+
+def chat(body: str, sender: str, *recipients: str, **fields: object) -> Message:
+    direction = "sent" if sender == "Officer Diaz" else "received"
+    return msg(body, sender=sender, recipients=recipients, direction=direction, custodian="Officer Diaz", **fields)
+
+
+@pytest.mark.parametrize(
+    "message",
+    [
+        chat("Mañana paso a las 10", "Cmdte. Ruiz", "Officer Diaz"),
+        chat("Will be there tomorrow", "Officer Diaz", "+52 (631) 555-0101"),
+        chat("Truck 7 is late again", "Acme Freight", "Officer Diaz", "Sgt. Lee"),
+        chat("Feliz año nuevo comandante", "Officer Diaz", "Cmdte. Ruiz"),
+        chat("jajaja y la cerveza?", "Cmdte. Ruiz", "Officer Diaz"),
+    ],
+)
+def test_talk_with_a_foreign_official_or_outside_party_is_a_record(
+    with_directory: Classifier, message: Message
+) -> None:
+    result = with_directory.classify(message)
+    assert result.label == RECORD
+    assert "outside-party-participant" in result.reasons
+
+
+@pytest.mark.parametrize("body", ["ok, gracias", "Buenos días, amigo", "jajaja", "👍👍", ""])
+def test_a_plain_greeting_or_acknowledgement_to_an_outside_party_stays_a_nonrecord(
+    with_directory: Classifier, body: str
+) -> None:
+    result = with_directory.classify(chat(body, "Cmdte. Ruiz", "Officer Diaz"))
+    assert result.label == NONRECORD
+    assert "outside-party-participant" not in result.reasons
+    assert any(e.startswith("set aside: rule outside-party-participant") for e in result.explanations)
+
+
+def test_an_acknowledgement_answering_an_outside_party_request_is_a_record(with_directory: Classifier) -> None:
+    question = chat("¿Autoriza la liberación del camión?", "Cmdte. Ruiz", "Officer Diaz")
+    answer = chat("sí", "Officer Diaz", "Cmdte. Ruiz")
+    result = with_directory.classify(answer, question)
+    assert result.label == RECORD
+    assert "short-reply-to-request" in result.reasons
+
+
+def test_a_family_only_message_goes_to_review(with_directory: Classifier) -> None:
+    result = with_directory.classify(chat("Where are you?", "Ana", "Officer Diaz"))
+    assert (result.label, result.review, result.reasons) == (NONRECORD, True, ("family-only-participants",))
+    sent = with_directory.classify(chat("Running errands", "Officer Diaz", "Ana", "Mom"))
+    assert (sent.label, sent.review) == (NONRECORD, True)
+
+
+def test_a_family_message_with_social_words_is_a_confident_nonrecord(with_directory: Classifier) -> None:
+    result = with_directory.classify(chat("love you, see you at dinner", "Mom", "Officer Diaz"))
+    assert (result.label, result.review) == (NONRECORD, False)
+
+
+def test_a_family_message_with_business_words_is_a_record(with_directory: Classifier) -> None:
+    result = with_directory.classify(chat("Your supervisor called, he approved the leave", "Ana", "Officer Diaz"))
+    assert result.label == RECORD
+    assert "family-only-participants" in result.reasons
+
+
+@pytest.mark.parametrize(
+    "message",
+    [
+        chat("Where are you?", "Ana", "Officer Diaz", "Sgt. Lee"),  # a colleague is in the chat
+        chat("Where are you?", "Ana", "Officer Diaz", "Stranger"),  # someone the directory does not list
+        chat("Where are you?", "Officer Diaz"),  # nobody else is known
+    ],
+)
+def test_family_rule_needs_every_other_participant_to_be_family(with_directory: Classifier, message: Message) -> None:
+    assert "family-only-participants" not in with_directory.classify(message).reasons
+
+
+def test_participant_rules_never_match_app_notices(with_directory: Classifier) -> None:
+    notice = chat("Cmdte. Ruiz added Ana", "Cmdte. Ruiz", "Officer Diaz", system=True)
+    assert with_directory.classify(notice).reasons == ("system-notice",)
+
+
+def test_without_a_directory_participant_rules_do_not_fire(classifier: Classifier) -> None:
+    assert "outside-party-participant" not in classifier.classify(chat("Mañana", "Cmdte. Ruiz")).reasons
+    assert "family-only-participants" not in classifier.classify(chat("Where?", "Ana")).reasons
+
+
+def test_sender_role_and_participant_role_matchers(tmp_path: Path) -> None:
+    rules = load_rules(
+        write_rules(
+            tmp_path,
+            """
+version: 1
+rules:
+  - id: from-family
+    label: nonrecord
+    when: {sender_role: [family]}
+    confidence: 0.9
+    explain: Sent by family.
+  - id: with-unknown
+    label: record
+    when: {participant_role: [unknown]}
+    confidence: 0.9
+    explain: Someone not in the directory takes part.
+""",
+        )
+    )
+    classifier = Classifier(rules, DIRECTORY)
+    assert classifier.classify(chat("hi", "Mom", "Officer Diaz")).reasons == ("from-family",)
+    assert classifier.classify(chat("hi", "Officer Diaz", "Mom")).reasons == ("default",)
+    assert classifier.classify(chat("hi", "Mom", "Officer Diaz", "Nobody")).reasons == ("from-family", "with-unknown")
+
+
+# ------------------------------------------------------------------------- tuned behaviour
+
+
+@pytest.mark.parametrize(
+    "body", ["hola, gracias jaja", "ok team 👍", "Recibido, muchas gracias comandante.", "ok 🙌🏽", "Thanks all!"]
+)
+def test_small_talk_mixing_greetings_acknowledgements_and_laughter_is_a_nonrecord(
+    classifier: Classifier, body: str
+) -> None:
+    result = classify(classifier, body)
+    assert (result.label, result.review) == (NONRECORD, False)
+
+
+def test_a_title_in_a_real_message_still_makes_it_a_record(classifier: Classifier) -> None:
+    result = classify(classifier, "El comandante confirmó el cruce")
+    assert result.label == RECORD
+    assert "outside-party-words" in result.reasons
+
+
+@pytest.mark.parametrize(
+    ("body", "reason"),
+    [
+        ("Lunch at the Thai place?", "food-and-drink-words"),
+        ("Anyone up for bowling after work?", "social-invitation"),
+        ("that meme lol", "laughter-words"),
+        ("Thanks Marta!", "brief-thanks"),
+    ],
+)
+def test_messages_that_lean_social_go_to_review(classifier: Classifier, body: str, reason: str) -> None:
+    result = classify(classifier, body)
+    assert (result.label, result.review) == (NONRECORD, True)
+    assert reason in result.reasons
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        "Lunch with the consul at 12, he wants the manifest",
+        "Thanks, release it",
+        "jaja ya lo detuvieron en la garita",
+        "Can I take Friday afternoon off?",
+        "¿Me cubres el turno del sábado?",
+    ],
+)
+def test_business_in_a_social_message_keeps_it_a_record(classifier: Classifier, body: str) -> None:
+    assert classify(classifier, body).label == RECORD
+
+
+def test_a_leave_request_is_a_request_and_its_answer_the_decision(classifier: Classifier) -> None:
+    assert "request-words" in classify(classifier, "Can I take the 24th off? Kid's school play").reasons
+    assert classify(classifier, "👍", previous="Can I take the 24th off? Kid's school play").label == RECORD
+
+
+def test_a_personal_question_is_not_a_request(classifier: Classifier) -> None:
+    result = classify(classifier, "Can you pick up the kids? I'm stuck at work")
+    assert result.label == NONRECORD
+    assert "asking-words" not in result.reasons
+    assert any(e.startswith("set aside: rule asking-words") for e in result.explanations)
+
+
+@pytest.mark.parametrize("body", ["Earn $250/day from your phone!", "Gana $300 al día desde tu casa"])
+def test_money_per_day_offers_are_spam(classifier: Classifier, body: str) -> None:
+    assert "spam-words" in classify(classifier, body).reasons
+
+
+def test_several_people_answer_the_same_question_in_a_group_chat(classifier: Classifier) -> None:
+    stream = [
+        msg("Can we hold the press release until 14:00?", sender="Kessler"),
+        msg("De acuerdo, 14:00.", sender="Beltran"),
+        msg("Sí", sender="Ruiz"),
+        msg("👍", sender="Ortega"),
+        msg("thanks all", sender="Kessler"),  # the asker thanks: no answer
+        msg("ok", sender="Ruiz"),  # Ruiz has answered already
+    ]
+    results = [c for _, c in classifier.classify_stream(stream)]
+    assert [c.label for c in results] == [RECORD, RECORD, RECORD, RECORD, NONRECORD, NONRECORD]
+    assert all("short-reply-to-request" in c.reasons for c in results[1:4])
+
+
+def test_a_question_stays_open_only_while_new_people_answer(classifier: Classifier) -> None:
+    stream = [
+        msg("Should I release the truck?", sender="Diaz"),
+        msg("yes", sender="Lee"),
+        msg("ok", sender="Lee"),
+        msg("ok", sender="Diaz"),
+    ]
+    labels = [c.label for _, c in classifier.classify_stream(stream)]
+    assert labels == [RECORD, RECORD, NONRECORD, NONRECORD]

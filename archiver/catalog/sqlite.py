@@ -161,10 +161,13 @@ class SqliteCatalog:
                 self._add_batch(db, batch)
 
     def _add_batch(self, db: sqlite3.Connection, batch: CommitBatch) -> None:
-        # A record replaces a tombstone of the same message (it was judged without context, or
-        # under older rules); a record is never replaced.
-        db.executemany("DELETE FROM messages WHERE id = ? AND label = 'nonrecord'",
+        # A record replaces a tombstone or review entry of the same message (it was judged without
+        # context, or under older rules, or a records officer decided); a settled nonrecord
+        # replaces a review entry; a record is never replaced.
+        db.executemany("DELETE FROM messages WHERE id = ? AND label IN ('nonrecord', 'review')",
                        [(r.id,) for r in batch.rows if r.label == "record"])
+        db.executemany("DELETE FROM messages WHERE id = ? AND label = 'review'",
+                       [(r.id,) for r in batch.rows if r.label == "nonrecord"])
         db.executemany(f"INSERT OR IGNORE INTO messages ({_ROW_COLUMNS}) VALUES ({','.join('?' * 26)})",
                        [_row_values(r) for r in batch.rows])
         self._index(db, batch.keywords)
@@ -227,6 +230,10 @@ class SqliteCatalog:
                 "AND (? IS NULL OR label = ?) ORDER BY custodian, sent_at, id"
         for values in self._db.execute(query, (custodian, custodian, label, label)):
             yield _row_from(values)
+
+    def row(self, record_id: str) -> CatalogRow | None:
+        values = self._db.execute(f"SELECT {_ROW_COLUMNS} FROM messages WHERE id = ?", (record_id,)).fetchone()
+        return _row_from(values) if values else None
 
     def segments(self) -> Iterator[SegmentRow]:
         for name, custodian, schedule, retain_until, count, created_at in self._db.execute(
