@@ -87,3 +87,18 @@ def test_labeled_sets_are_large_bilingual_and_apart() -> None:
     langs = {json.loads(line)["lang"] for f in ("tune.jsonl", "holdout.jsonl")
              for line in (LABELED / f).read_text(encoding="utf-8").splitlines()}
     assert {"en", "es"} <= langs
+
+
+def test_participants_directory_from_config_informs_classify(cli: CliRunner, tmp_path: Path) -> None:
+    (tmp_path / "contacts.csv").write_text("handle,name,role,official\n"
+                                           "Comandante Ruiz,Ernesto Ruiz Salas,foreign-official,true\n")
+    export = tmp_path / "chat.jsonl"
+    line = {**BASE, "conversation": "liaison", "sender": "Comandante Ruiz", "body": "Todo tranquilo por aquí hoy",
+            "sent_at": "2026-03-01T09:00:00-07:00"}
+    export.write_text(json.dumps(line) + "\n", encoding="utf-8")
+    without = cli("classify", export, "--json").lines()[0]
+    (tmp_path / "archiver.yaml").write_text("participants: contacts.csv\n")
+    with_directory = cli("classify", export, "--json").lines()[0]
+    assert with_directory["label"] == "record"
+    assert "outside-party-participant" in with_directory["reasons"]
+    assert "outside-party-participant" not in without["reasons"]
