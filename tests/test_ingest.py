@@ -195,14 +195,19 @@ def test_connectors_are_listed(cli: CliRunner) -> None:
     assert {"jsonl", "whatsapp"} <= set(names)
 
 
+def _damage_first_object(folder: Path, prefix: str, position: int) -> None:
+    """Flip one byte of the first stored object under ``prefix``, as a failing disk would."""
+    target = next(p for p in (folder / "archive" / "objects" / prefix).rglob("*")
+                  if p.is_file() and p.suffix != ".lock")
+    target.chmod(0o600)
+    data = bytearray(target.read_bytes())
+    data[position] ^= 0xFF
+    target.write_bytes(bytes(data))
+
+
 def test_verify_finds_a_damaged_segment(cli: CliRunner, archive_dir: Path, samples: list[Path]) -> None:
     cli("ingest", *samples, "--custodian", "Jorge Rivera", "--tz", "America/Phoenix")
-    segment = next(p for p in (archive_dir / "archive" / "objects" / "seg").rglob("*")
-                   if p.is_file() and p.suffix != ".lock")
-    segment.chmod(0o600)
-    data = bytearray(segment.read_bytes())
-    data[-5] ^= 0xFF
-    segment.write_bytes(bytes(data))
+    _damage_first_object(archive_dir, "seg", -5)
     result = cli("verify")
     assert result.code == 1 and "fails authentication" in result.out
 
@@ -346,12 +351,7 @@ def test_a_tombstoned_reply_becomes_a_record_when_seen_in_context(archive_dir: P
 def test_verify_opens_attachments_too(cli: CliRunner, archive_dir: Path, samples: list[Path]) -> None:
     cli("ingest", *samples, "--custodian", "Jorge Rivera", "--tz", "America/Phoenix")
     assert cli("verify").code == 0
-    attachment = next(p for p in (archive_dir / "archive" / "objects" / "att").rglob("*")
-                      if p.is_file() and p.suffix != ".lock")
-    attachment.chmod(0o600)
-    data = bytearray(attachment.read_bytes())
-    data[-3] ^= 0xFF
-    attachment.write_bytes(bytes(data))
+    _damage_first_object(archive_dir, "att", -3)
     result = cli("verify", "--json")
     assert result.code == 1 and result.json()["objects"] >= 1
 
