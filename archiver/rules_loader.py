@@ -29,7 +29,9 @@ NONRECORD = "nonrecord"
 LABELS: tuple[str, ...] = (RECORD, NONRECORD)
 REPLY_TO_REQUEST = "reply_to_request"
 REPLY_TO_SOCIAL = "reply_to_social"
-CONTEXTS: tuple[str, ...] = (REPLY_TO_REQUEST, REPLY_TO_SOCIAL)
+REPLY_TO_PERSONAL = "reply_to_personal"
+PERSONAL_CONVERSATION = "personal_conversation"
+CONTEXTS: tuple[str, ...] = (REPLY_TO_REQUEST, REPLY_TO_SOCIAL, REPLY_TO_PERSONAL, PERSONAL_CONVERSATION)
 DEFAULT_REASON = "default"
 DEFAULT_THRESHOLD = 0.8
 DEFAULT_REVIEW_THRESHOLD = 0.5
@@ -82,6 +84,8 @@ def tokenize(normalized: str) -> list[str]:
 class Facts:
     """What ``When`` conditions look at, read once per message.
 
+    ``has_number`` is whether the text a person wrote has a digit (a time, count, date, plate
+    or case number); file names an export writes for attachments do not count.
     ``roles`` are the roles of the sender and every recipient; ``others`` the roles of the
     participants other than the custodian (empty when there is nobody else). App notices
     have no roles at all: participant matchers never match them.
@@ -92,6 +96,7 @@ class Facts:
     direction: str
     word_count: int
     body_empty: bool
+    has_number: bool = False
     roles: frozenset[str] = frozenset()
     sender_role: str | None = None
     others: frozenset[str] = frozenset()
@@ -106,9 +111,13 @@ class When:
     direction: str | None = None
     max_words: int | None = None
     body_empty: bool | None = None
+    has_number: bool | None = None
     participant_role: frozenset[str] | None = None
     sender_role: frozenset[str] | None = None
     all_roles: frozenset[str] | None = None
+    # Whether a personal rule fires on the message; the classifier checks it after the
+    # other rules, so ``holds`` leaves it aside.
+    personal_talk: bool | None = None
 
     @property
     def reads_participants(self) -> bool:
@@ -123,6 +132,7 @@ class When:
             and (self.direction is None or self.direction == facts.direction)
             and (self.max_words is None or facts.word_count <= self.max_words)
             and (self.body_empty is None or self.body_empty == facts.body_empty)
+            and (self.has_number is None or self.has_number == facts.has_number)
             and (self.participant_role is None or not self.participant_role.isdisjoint(facts.roles))
             and (self.sender_role is None or facts.sender_role in self.sender_role)
             and (self.all_roles is None or bool(facts.others) and facts.others <= self.all_roles)
@@ -133,7 +143,12 @@ class When:
 class Rule:
     """One rule of the rules file; ``words`` are already normalized, tokens joined by spaces.
 
-    ``unless`` names rules that set this one aside when they fire on the same message.
+    ``unless`` names rules that set this one aside when they fire on the same message;
+    ``review_if`` (record rules) names rules that set it aside too, but then the message is
+    at most an uncertain nonrecord (review), never a confident one. ``personal`` marks a
+    nonrecord rule that shows personal talk (family, friends, leisure), which the
+    ``personal_talk`` condition and the ``reply_to_personal`` and ``personal_conversation``
+    contexts look for.
     """
 
     id: str
@@ -147,11 +162,19 @@ class Rule:
     context: str | None = None
     whole_message: bool = False
     unless: frozenset[str] = frozenset()
+    review_if: frozenset[str] = frozenset()
+    personal: bool = False
 
     @property
     def reads_text(self) -> bool:
         """Whether the rule looks at the message text (words or patterns)."""
         return bool(self.words or self.patterns)
+
+    @property
+    def context_alone(self) -> bool:
+        """Whether the rule fires on context alone: it has a context but reads neither the
+        message's words nor whether personal words are in it (a short reply, say)."""
+        return self.context is not None and not self.reads_text and self.when.personal_talk is None
 
 
 @dataclass(frozen=True)
@@ -177,12 +200,12 @@ _OVERRIDE_KEYS = ("version", "nonrecord_threshold", "review_threshold", "rules",
 _THRESHOLDS = ("nonrecord_threshold", "review_threshold")
 _RULE_KEYS = (
     "id", "label", "confidence", "explain", "schedule", "words", "patterns", "when", "context",
-    "whole_message", "unless",
+    "whole_message", "unless", "review_if", "personal",
 )
 _EXTEND_KEYS = ("words", "patterns")
 _WHEN_TYPES: dict[str, type] = {
-    "system": bool, "has_attachment": bool, "direction": str, "max_words": int, "body_empty": bool,
-    "participant_role": list, "sender_role": list, "all_roles": list,
+    "system": bool, "has_attachment": bool, "direction": str, "max_words": int, "body_empty": bool, "has_number": bool,
+    "participant_role": list, "sender_role": list, "all_roles": list, "personal_talk": bool,
 }
 
 
@@ -379,11 +402,29 @@ def _finish(draft: _Draft, version: str, source: str, overrides: tuple[str, ...]
     if not draft.rules:
         raise ConfigError(f"{overrides[-1] if overrides else source}: no rules are left")
     for rule in draft.rules.values():
-        unknown = sorted(rule.unless - draft.rules.keys() - draft.disabled)
-        if unknown:
-            raise ConfigError(f"{draft.origin[rule.id]}: rule {rule.id!r}: unless names unknown rule(s) {unknown}")
+        for key, named in (("unless", rule.unless), ("review_if", rule.review_if)):
+            unknown = sorted(named - draft.rules.keys() - draft.disabled)
+            if unknown:
+                raise ConfigError(f"{draft.origin[rule.id]}: rule {rule.id!r}: {key} names unknown rule(s) {unknown}")
+            # Context alone never outweighs what the message itself says.
+            alone = sorted(name for name in named if name in draft.rules and draft.rules[name].context_alone)
+            if alone and rule.reads_text:
+                raise ConfigError(
+                    f"{draft.origin[rule.id]}: rule {rule.id!r}: {key} names {alone}, which fire on context "
+                    "alone; context alone must not set aside a rule that found words in the message"
+                )
+        if rule.context_alone and rule.label == NONRECORD and rule.confidence >= nonrecord:
+            raise ConfigError(
+                f"{draft.origin[rule.id]}: rule {rule.id!r}: fires on context alone, so its confidence "
+                f"{rule.confidence} must be below nonrecord_threshold {nonrecord} (context alone sends a "
+                "message to review at most, never to the tombstone)"
+            )
+        if rule.when.personal_talk is not None and rule.personal:
+            raise ConfigError(f"{draft.origin[rule.id]}: rule {rule.id!r}: a personal rule cannot depend on "
+                              "personal_talk (it would depend on itself)")
     # A disabled rule never fires, so it can set nothing aside.
-    rules = tuple(replace(r, unless=r.unless - draft.disabled) if r.unless & draft.disabled else r
+    rules = tuple(replace(r, unless=r.unless - draft.disabled, review_if=r.review_if - draft.disabled)
+                  if (r.unless | r.review_if) & draft.disabled else r
                   for r in draft.rules.values())
     return RuleSet(rules, nonrecord, version, source, review, overrides)
 
@@ -420,6 +461,8 @@ def _build_rule(rule_id: str, entry: object) -> Rule:
         context=None if context is None else _choice(context, CONTEXTS, "context"),
         whole_message=_flag(fields.get("whole_message", False), "whole_message"),
         unless=frozenset(_strings(fields.get("unless", []), "unless")),
+        review_if=frozenset(_strings(fields.get("review_if", []), "review_if")),
+        personal=_flag(fields.get("personal", False), "personal"),
     )
     if not (rule.reads_text or rule.context or rule.when != When()):
         raise _Invalid("has no matcher: give words, patterns, when or context")
@@ -427,6 +470,15 @@ def _build_rule(rule_id: str, entry: object) -> Rule:
         raise _Invalid("whole_message works with words only (and no patterns)")
     if rule_id in rule.unless:
         raise _Invalid("unless must not name the rule itself")
+    if rule_id in rule.review_if:
+        raise _Invalid("review_if must not name the rule itself")
+    if rule.review_if and label != RECORD:
+        raise _Invalid("review_if is only for record rules")
+    if rule.personal and label != NONRECORD:
+        raise _Invalid("personal is only for nonrecord rules")
+    if rule.personal and rule.context is not None:
+        raise _Invalid("personal is only for rules without a context: personal talk is read from the "
+                       "message itself, never inherited from the messages before it")
     return rule
 
 
