@@ -69,7 +69,7 @@ def sweep(archive: Archive, notifier: Notifier, now: datetime, actor: str) -> Sw
     custodians = {c.id: c for c in catalog.custodians()}
     accounts = account_syncs(catalog.last_sync_by_account(), custodians.values(), now)
     late = [r for r in catalog.rows(label="record") if r.forwarding_status == Status.LATE]
-    keys = candidate_keys(accounts, late, custodians, now, settings.reminder_days)
+    keys = candidate_keys(accounts, late, now, settings.reminder_days)
     already = catalog.sent_notices(keys)
     plan = plan_notices(accounts, late, custodians, now, settings.reminder_days, settings.records_officer, already)
     result = SweepResult(already_sent=len(already), problems=list(plan.problems))

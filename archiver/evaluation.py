@@ -75,7 +75,7 @@ class Evaluation:
     def mostly_record_personal_conversations(self) -> list[str]:
         """Conversations labeled wholly nonrecord that the classifier kept mostly as records."""
         labels: dict[str, set[str]] = defaultdict(set)
-        predictions: dict[str, Counter[str]] = defaultdict(Counter)
+        predictions: dict[str, Counter[bool]] = defaultdict(Counter)
         for item, result in self.results:
             labels[item.message.conversation].add(item.label)
             predictions[item.message.conversation][_prediction(result) == RECORD] += 1

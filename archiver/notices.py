@@ -46,10 +46,10 @@ class NoticePlan:
     problems: list[str] = field(default_factory=list)
 
 
-def candidate_keys(accounts: Iterable[AccountSync], late: Iterable[CatalogRow], custodians: Mapping[str, Custodian],
-                   now: datetime, reminder_days: Sequence[int]) -> list[str]:
+def candidate_keys(accounts: Iterable[AccountSync], late: Iterable[CatalogRow], now: datetime,
+                   reminder_days: Sequence[int]) -> list[str]:
     """Every key a plan could use, so the caller can ask the ledger about them in one go."""
-    keys = [k for a in accounts for k in (_reminder_key(a, custodians, now, reminder_days), _risk_key(a, custodians))
+    keys = [k for a in accounts for k in (_reminder_key(a, now, reminder_days), _risk_key(a))
             if k]
     return keys + [_late_key(row) for row in late]
 
@@ -62,11 +62,11 @@ def plan_notices(accounts: Iterable[AccountSync], late: Iterable[CatalogRow], cu
     for account in accounts:
         custodian = custodians.get(account.custodian, Custodian(account.custodian))
         if account.at_risk:
-            key = _risk_key(account, custodians)
+            key = _risk_key(account)
             if key and key not in already_sent:
                 _add(plan, _at_risk_notice(account, custodian, records_officer, key))
         else:
-            key = _reminder_key(account, custodians, now, reminder_days)
+            key = _reminder_key(account, now, reminder_days)
             if key and key not in already_sent:
                 _add(plan, _reminder_notice(account, custodian, now, key))
     by_custodian: dict[str, list[CatalogRow]] = {}
@@ -87,16 +87,9 @@ def _add(plan: NoticePlan, notice: Notice) -> None:
                              "an official e-mail, a supervisor, or set records_officer")
 
 
-def _baseline(account: AccountSync, custodians: Mapping[str, Custodian]) -> datetime | None:
-    if account.last_sync:
-        return account.last_sync
-    custodian = custodians.get(account.custodian)
-    return custodian.registered_at if custodian else None
-
-
-def _reminder_key(account: AccountSync, custodians: Mapping[str, Custodian], now: datetime,
+def _reminder_key(account: AccountSync, now: datetime,
                   reminder_days: Sequence[int]) -> str | None:
-    since = _baseline(account, custodians)
+    since = account.since
     if since is None or account.at_risk:
         return None
     due = [d for d in reminder_days if now - since >= timedelta(days=d)]
@@ -104,8 +97,8 @@ def _reminder_key(account: AccountSync, custodians: Mapping[str, Custodian], now
     return f"{KIND_REMINDER}/{account.custodian}/{account.app}/{utc_iso(since)}/{max(due)}" if due else None
 
 
-def _risk_key(account: AccountSync, custodians: Mapping[str, Custodian]) -> str | None:
-    since = _baseline(account, custodians)
+def _risk_key(account: AccountSync) -> str | None:
+    since = account.since
     label = utc_iso(since) if since else "never"
     return f"{KIND_AT_RISK}/{account.custodian}/{account.app}/{label}" if account.at_risk else None
 
@@ -115,7 +108,7 @@ def _late_key(row: CatalogRow) -> str:
 
 
 def _reminder_notice(account: AccountSync, custodian: Custodian, now: datetime, key: str) -> Notice:
-    since = _baseline(account, {custodian.id: custodian}) or now
+    since = account.since or now
     deadline = since + WINDOW
     body = (f"Your last {account.app} export reached the records archive on {utc_iso(since)}.\n"
             f"Any federal record you created or sent from that personal account since then must be copied or "

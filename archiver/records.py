@@ -10,13 +10,18 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from datetime import date, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from archiver import segments
 from archiver.catalog.base import CatalogRow
 from archiver.classify import Classification
+from archiver.envelope import open_sealed
 from archiver.forwarding import ForwardingStatus, Status
 from archiver.model import Message, canonical_json, parse_instant, utc_iso
 from archiver.retention import Disposition
+
+if TYPE_CHECKING:
+    from archiver.archive import Archive
 
 DOCUMENT_FORMAT = "archiver-record"
 DOCUMENT_VERSION = 1
@@ -101,6 +106,13 @@ class RecordDocument:
         if data.get("format") != DOCUMENT_FORMAT:
             raise ValueError("not an archiver record document")
         return cls(data)
+
+
+def read_document(archive: Archive, record_id: str, segment: str, offset: int, length: int) -> RecordDocument:
+    """One sealed record read alone from its segment, as the catalog locates it."""
+    frame = archive.store.get_range(segment, offset, length)
+    return RecordDocument.from_plaintext(
+        open_sealed(archive.keys, record_id, segments.unpack_frame(frame, record_id, segment)))
 
 
 def record_document(record_id: str, occurrence: int, content_hash: str, message: Message,

@@ -36,6 +36,7 @@ class AccountSync:
     app: str
     last_sync: datetime | None
     at_risk: bool
+    since: datetime | None = None  # what the window runs from: the last sync, else registration
 
     def to_json(self) -> dict[str, Any]:
         return {"custodian": self.custodian, "app": self.app, "at_risk": self.at_risk,
@@ -147,7 +148,7 @@ def account_syncs(last_sync: dict[tuple[str, str], datetime], custodians: Iterab
     for custodian_id, app in sorted(baselines):
         synced = accounts.get((custodian_id, app))
         since = synced or baselines[(custodian_id, app)]
-        result.append(AccountSync(custodian_id, app, synced, is_at_risk(last_sync=since, now=now)))
+        result.append(AccountSync(custodian_id, app, synced, is_at_risk(last_sync=since, now=now), since))
     return result
 
 

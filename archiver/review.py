@@ -13,17 +13,15 @@ from dataclasses import dataclass, replace
 from datetime import date, datetime
 from typing import Any
 
-from archiver import segments
 from archiver.archive import Archive
 from archiver.audit import AuditEvent
 from archiver.catalog import CatalogRow, CommitBatch
 from archiver.config import ROLE_SCHEDULE
-from archiver.envelope import open_sealed
 from archiver.errors import UsageError
 from archiver.forwarding import assess, official_recipients
 from archiver.ingest import group_key, store_segments
 from archiver.model import parse_instant, utc_iso
-from archiver.records import LABEL_REVIEW, RecordDocument, catalog_row
+from archiver.records import LABEL_REVIEW, RecordDocument, catalog_row, read_document
 from archiver.retention import UNSCHEDULED, ScheduleSet, assign
 
 DECISIONS = ("record", "nonrecord")
@@ -95,9 +93,7 @@ def _review_row(archive: Archive, record_id: str) -> CatalogRow:
 
 
 def _read(archive: Archive, row: CatalogRow) -> RecordDocument:
-    frame = archive.store.get_range(row.segment or "", row.offset or 0, row.length or 0)
-    return RecordDocument.from_plaintext(
-        open_sealed(archive.keys, row.id, segments.unpack_frame(frame, row.id, row.segment or "")))
+    return read_document(archive, row.id, row.segment or "", row.offset or 0, row.length or 0)
 
 
 def _as_record(archive: Archive, document: RecordDocument, actor: str, reason: str, now: datetime,

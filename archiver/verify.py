@@ -12,7 +12,7 @@ from archiver.audit import verify_chain
 from archiver.envelope import open_sealed
 from archiver.errors import IntegrityError
 from archiver.ingest import REVIEW_PREFIX, SEGMENT_PREFIX
-from archiver.records import LABEL_REVIEW, RecordDocument
+from archiver.records import LABEL_REVIEW, read_document
 
 SEALED_PREFIXES = ("att/", "quarantine/")
 
@@ -105,11 +105,8 @@ def _check_review_queue(archive: Archive, stored: dict[str, tuple[str, int, int]
 def _check_frame_read_alone(archive: Archive, record_id: str, where: tuple[str, int, int],
                             report: VerifyReport) -> None:
     """The catalog's offset and length alone must yield the record (that is how it is retrieved)."""
-    segment, offset, length = where
     try:
-        frame = archive.store.get_range(segment, offset, length)
-        document = RecordDocument.from_plaintext(
-            open_sealed(archive.keys, record_id, segments.unpack_frame(frame, record_id, segment)))
+        document = read_document(archive, record_id, *where)
     except (IntegrityError, ValueError) as exc:
         report.problems.append(f"record {record_id}: cannot be read at its catalogued place ({exc})")
         return
