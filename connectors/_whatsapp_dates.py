@@ -3,29 +3,19 @@
 A header is the timestamp (and author) that opens each message, in one of many
 phone-locale styles (see ``HEADER_RE``). Whether ``03/04/23`` is March or April cannot be
 told from one line, so the order is decided for the whole file by ``DateOrderVote`` in a
-first pass, and ``local_time`` applies it in the second. ``iter_lines`` reads the export as
-bounded, decoded lines; ``split_header`` tells the author from the first body line.
+first pass, and ``local_time`` applies it in the second. ``split_header`` tells the author
+from the first body line; the lines themselves come from ``connectors._text``.
 """
 
 from __future__ import annotations
 
-import codecs
-import io
 import re
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import BinaryIO, Final
+from typing import Final
 from zoneinfo import ZoneInfo
 
 from archiver.errors import InputError
-
-LINE_CAP: Final = 1024**2
-UTF16_BOMS: Final = (codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)
-_PEEK_BYTES: Final = 512  # enough of an over-long line to tell whether it opens a message
-_CHUNK: Final = 64 * 1024
-
-RawLine = tuple[int, str, str | None, int]  # number, text, problem, size in bytes
 
 # Direction marks (LRM, RLM, stray BOMs) that WhatsApp sprinkles into dates. Runs of them
 # and of spaces are matched possessively (*+): backtracking into them made a line of
@@ -195,77 +185,6 @@ def _hour_minute_second(match: re.Match[str]) -> tuple[int, int, int] | None:
             hour = hour % 12 if morning else hour % 12 + 12
     seconds = match["s"]
     return hour, int(match["mi"]), int(seconds) if seconds is not None else 0
-
-
-def iter_lines(stream: BinaryIO) -> Iterator[RawLine]:
-    """Decoded lines without terminators; an over-long or non-UTF-8 line carries a problem."""
-    readline = stream.readline
-    number = 0
-    while raw := readline(LINE_CAP + 1):
-        number += 1
-        size = len(raw)
-        problem = None
-        if size > LINE_CAP and not raw.endswith(b"\n"):
-            size += _skip_line(stream)
-            raw = raw[:_PEEK_BYTES]
-            problem = f"line {number} is longer than 1 MiB"
-        elif raw.endswith(b"\n"):
-            raw = raw[:-2] if raw.endswith(b"\r\n") else raw[:-1]
-        if number == 1 and raw.startswith(codecs.BOM_UTF8):
-            raw = raw[len(codecs.BOM_UTF8) :]
-        try:
-            text = raw.decode()
-        except UnicodeDecodeError:
-            text = raw.decode(errors="replace")
-            problem = problem or f"line {number} is not valid UTF-8"
-        yield number, text, problem, size
-
-
-def _skip_line(stream: BinaryIO) -> int:
-    """Consume the rest of an over-long line without holding it; return its size."""
-    skipped = 0
-    while chunk := stream.readline(LINE_CAP):
-        skipped += len(chunk)
-        if chunk.endswith(b"\n"):
-            break
-    return skipped
-
-
-class Utf16AsUtf8(io.RawIOBase):
-    """Raw stream that re-encodes a UTF-16 stream as UTF-8, chunk by chunk.
-
-    Lone surrogates pass through and so become invalid UTF-8: their lines are rejected
-    downstream instead of being silently repaired.
-    """
-
-    def __init__(self, inner: BinaryIO) -> None:
-        super().__init__()
-        self._inner = inner
-        self._decoder = codecs.getincrementaldecoder("utf-16")("surrogatepass")
-        self._pending = b""
-        self._done = False
-
-    def readable(self) -> bool:
-        return True
-
-    def readinto(self, buffer: bytearray | memoryview) -> int:  # type: ignore[override]
-        while not self._pending and not self._done:
-            chunk = self._inner.read(_CHUNK)
-            self._done = not chunk
-            try:
-                text = self._decoder.decode(chunk, final=self._done)
-            except UnicodeDecodeError:  # an odd trailing byte
-                text = "\udcff"
-            self._pending = text.encode("utf-8", "surrogatepass")
-        size = min(len(buffer), len(self._pending))
-        buffer[:size] = self._pending[:size]
-        self._pending = self._pending[size:]
-        return size
-
-    def close(self) -> None:
-        if not self.closed:
-            self._inner.close()
-        super().close()
 
 
 NOTICE_MAX: Final = 2048  # app notices are short; longer text is not matched (bounds regex cost)

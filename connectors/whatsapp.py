@@ -33,19 +33,16 @@ from archiver.model import (
     SourceRef,
 )
 from archiver.safezip import SafeZip, ZipEntryTooLargeError, is_zip
+from connectors._text import UTF16_BOMS, RawLine, Utf16AsUtf8, iter_lines
 from connectors._whatsapp_dates import (
     DELETED_RE,
     HEADER_RE,
     MEMBERSHIP_RE,
     NOTICE_MAX,
     SIGNAL_MD_RE,
-    UTF16_BOMS,
     DateOrder,
     DateOrderVote,
-    RawLine,
-    Utf16AsUtf8,
     clean_name,
-    iter_lines,
     local_time,
     split_header,
     stamp_text,
