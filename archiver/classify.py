@@ -319,6 +319,7 @@ class Classifier:
         self._rules = rules.rules
         self._directory = participants if participants is not None else ParticipantDirectory()
         self._reads_participants = any(rule.when.reads_participants for rule in rules.rules)
+        self._reads_names = any(rule.when.conversation_name is not None for rule in rules.rules)
         self._index = _TextIndex(rules.rules)
         # Rules without words or patterns are checked on every message, but only on the kinds
         # of message (app notice or not, with a file or not, empty or not) their `when` allows.
@@ -355,6 +356,7 @@ class Classifier:
         self._whole = _whole_message_vocabularies(rules.rules)
         self._verdicts: dict[tuple[int, ...], Classification] = {}
         self._roles: dict[tuple[str, tuple[str, ...], str, str], _Roles] = {}
+        self._names: dict[str, frozenset[str]] = {}
 
     def classify(self, message: Message, previous: Message | None = None) -> Classification:
         """Classify one message; ``previous`` is the message before it in its conversation.
@@ -479,12 +481,22 @@ class Classifier:
             roles=roles,
             sender_role=sender_role,
             others=others,
+            conversation=self._name(message.conversation) if self._reads_names and not message.system else frozenset(),
         )
         always = self._always[(facts.system, facts.has_attachment, facts.body_empty)]
         if message.system:
             return facts, [], always
         tokens = tokenize(normalized)
         return facts, tokens, self._index.hits(body, normalized, tokens) | always
+
+    def _name(self, conversation: str) -> frozenset[str]:
+        """The words and emoji of a conversation's name, memoized: a conversation repeats it."""
+        found = self._names.get(conversation)
+        if found is None:
+            found = frozenset(tokenize(normalize(conversation)))
+            if len(self._names) < _ROLES_CACHE_SIZE:
+                self._names[conversation] = found
+        return found
 
     def _participants(self, message: Message) -> _Roles:
         """The roles of who takes part, memoized: a conversation repeats the same people."""

@@ -22,6 +22,8 @@ from connectors.jsonl import json_objects, message_from_json
 
 PREDICTIONS = ("record", "review", "nonrecord")
 TRANSITORY = "transitory"
+# Kinds of a conversation nobody in it chose to have: spam and the app's own notices.
+UNSOLICITED_KINDS: frozenset[str | None] = frozenset({"spam", "system"})
 EVALUATION_CUSTODIAN = "evaluation"
 
 
@@ -73,7 +75,22 @@ class Evaluation:
         return counts
 
     def mostly_record_personal_conversations(self) -> list[str]:
-        """Conversations labeled wholly nonrecord that the classifier kept mostly as records."""
+        """Conversations of personal talk (labeled wholly nonrecord, not just spam and app
+        notices) that the classifier kept mostly as records."""
+        return [c for c in self._mostly_records_wholly_nonrecord() if not self._kinds[c] <= UNSOLICITED_KINDS]
+
+    def mostly_record_spam_conversations(self) -> list[str]:
+        """Conversations of nothing but spam (and app notices) kept mostly as records."""
+        return [c for c in self._mostly_records_wholly_nonrecord() if self._kinds[c] <= UNSOLICITED_KINDS]
+
+    @property
+    def _kinds(self) -> dict[str, set[str | None]]:
+        kinds: dict[str, set[str | None]] = defaultdict(set)
+        for item, _ in self.results:
+            kinds[item.message.conversation].add(item.kind)
+        return kinds
+
+    def _mostly_records_wholly_nonrecord(self) -> list[str]:
         labels: dict[str, set[str]] = defaultdict(set)
         predictions: dict[str, Counter[bool]] = defaultdict(Counter)
         for item, result in self.results:
@@ -93,6 +110,7 @@ class Evaluation:
             "confusion": {truth: {p: confusion[(truth, p)] for p in PREDICTIONS} for truth in (RECORD, NONRECORD)},
             "by_kind": {k: dict(v) for k, v in sorted(self.by_kind().items())},
             "personal_conversations_mostly_records": self.mostly_record_personal_conversations(),
+            "spam_conversations_mostly_records": self.mostly_record_spam_conversations(),
             "errors": [_error_json(item, result) for item, result in self.errors],
         }
 
@@ -134,6 +152,8 @@ def render_evaluation(evaluation: Evaluation) -> str:
         lines.append(f"{truth:<12}{row['record']:>11}{row['review']:>11}{row['nonrecord']:>14}")
     mostly = data["personal_conversations_mostly_records"]
     lines.append(f"Personal conversations kept mostly as records: {', '.join(mostly) if mostly else 'none'}")
+    spam = data["spam_conversations_mostly_records"]
+    lines.append(f"Spam conversations kept mostly as records: {', '.join(spam) if spam else 'none'}")
     lines.append(f"Errors: {len(evaluation.errors)}")
     for item, result in evaluation.errors:
         lines.append(f"  line {item.line}: labeled {item.label} ({item.kind or '-'}), decided "

@@ -88,7 +88,9 @@ class Facts:
     or case number); file names an export writes for attachments do not count.
     ``roles`` are the roles of the sender and every recipient; ``others`` the roles of the
     participants other than the custodian (empty when there is nobody else). App notices
-    have no roles at all: participant matchers never match them.
+    have no roles at all: participant matchers never match them. ``conversation`` holds the
+    normalized words and emoji of the conversation's name (the contact or group name the
+    export gives); app notices have none either.
     """
 
     system: bool
@@ -100,6 +102,7 @@ class Facts:
     roles: frozenset[str] = frozenset()
     sender_role: str | None = None
     others: frozenset[str] = frozenset()
+    conversation: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True)
@@ -115,6 +118,8 @@ class When:
     participant_role: frozenset[str] | None = None
     sender_role: frozenset[str] | None = None
     all_roles: frozenset[str] | None = None
+    # Words or emoji, any of which in the conversation's name ("Mom", "Familia Castillo 🏠").
+    conversation_name: frozenset[str] | None = None
     # Whether a personal rule fires on the message; the classifier checks it after the
     # other rules, so ``holds`` leaves it aside.
     personal_talk: bool | None = None
@@ -136,6 +141,7 @@ class When:
             and (self.participant_role is None or not self.participant_role.isdisjoint(facts.roles))
             and (self.sender_role is None or facts.sender_role in self.sender_role)
             and (self.all_roles is None or bool(facts.others) and facts.others <= self.all_roles)
+            and (self.conversation_name is None or not self.conversation_name.isdisjoint(facts.conversation))
         )
 
 
@@ -202,10 +208,11 @@ _RULE_KEYS = (
     "id", "label", "confidence", "explain", "schedule", "words", "patterns", "when", "context",
     "whole_message", "unless", "review_if", "personal",
 )
-_EXTEND_KEYS = ("words", "patterns")
+_EXTEND_KEYS = ("words", "patterns", "conversation_name")
 _WHEN_TYPES: dict[str, type] = {
     "system": bool, "has_attachment": bool, "direction": str, "max_words": int, "body_empty": bool, "has_number": bool,
     "participant_role": list, "sender_role": list, "all_roles": list, "personal_talk": bool,
+    "conversation_name": list,
 }
 
 
@@ -380,15 +387,20 @@ def _extend(draft: _Draft, additions: object, source: str) -> None:
 
 
 def _extended(rule: Rule, extra: object) -> Rule:
-    """``rule`` with more words and patterns; the result is checked like any rule."""
+    """``rule`` with more words, patterns or conversation-name words; checked like any rule."""
     fields = _mapping(extra, _EXTEND_KEYS, "an extension")
     if not fields:
-        raise _Invalid("give words or patterns to add")
+        raise _Invalid("give words, patterns or conversation_name words to add")
     words = tuple(dict.fromkeys(rule.words + _words(fields.get("words", []))))
     patterns = tuple(dict.fromkeys(rule.patterns + _patterns(fields.get("patterns", []))))
     if rule.whole_message and patterns:
         raise _Invalid("whole_message works with words only (and no patterns)")
-    return replace(rule, words=words, patterns=patterns)
+    when = rule.when
+    if "conversation_name" in fields:
+        if when.conversation_name is None:
+            raise _Invalid("conversation_name can only extend a rule that reads the conversation's name")
+        when = replace(when, conversation_name=when.conversation_name | _name_words(fields["conversation_name"]))
+    return replace(rule, words=words, patterns=patterns, when=when)
 
 
 def _finish(draft: _Draft, version: str, source: str, overrides: tuple[str, ...]) -> RuleSet:
@@ -418,6 +430,13 @@ def _finish(draft: _Draft, version: str, source: str, overrides: tuple[str, ...]
                 f"{draft.origin[rule.id]}: rule {rule.id!r}: fires on context alone, so its confidence "
                 f"{rule.confidence} must be below nonrecord_threshold {nonrecord} (context alone sends a "
                 "message to review at most, never to the tombstone)"
+            )
+        if (rule.when.conversation_name is not None and not rule.reads_text and rule.label == NONRECORD
+                and rule.confidence >= nonrecord):
+            raise ConfigError(
+                f"{draft.origin[rule.id]}: rule {rule.id!r}: reads the conversation's name and no words, so its "
+                f"confidence {rule.confidence} must be below nonrecord_threshold {nonrecord} (a name alone "
+                "sends a message to review at most, never to the tombstone)"
             )
         if rule.when.personal_talk is not None and rule.personal:
             raise ConfigError(f"{draft.origin[rule.id]}: rule {rule.id!r}: a personal rule cannot depend on "
@@ -562,7 +581,22 @@ def _when(value: object) -> When:
     for key in ("participant_role", "sender_role", "all_roles"):
         if key in conditions:
             conditions[key] = _roles(conditions[key], key)
+    if "conversation_name" in conditions:
+        conditions["conversation_name"] = _name_words(conditions["conversation_name"])
     return When(**conditions)
+
+
+def _name_words(value: list[Any]) -> frozenset[str]:
+    """Single words or emoji, normalized as names are: a name is matched word by word."""
+    found = set()
+    for word in _strings(value, "when: conversation_name"):
+        tokens = tokenize(normalize(word))
+        if len(tokens) != 1:
+            raise _Invalid(f"when: conversation_name: {word!r} must be one word or one emoji")
+        found.add(tokens[0])
+    if not found:
+        raise _Invalid("when: conversation_name must list at least one word or emoji")
+    return frozenset(found)
 
 
 def _roles(value: list[Any], key: str) -> frozenset[str]:

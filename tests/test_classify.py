@@ -351,6 +351,7 @@ def test_every_shipped_rule_has_an_example() -> None:
         "attachment-shared",
         "outside-party-participant",  # tested with a directory below
         "family-only-participants",
+        "personal-conversation-name",  # reads the conversation's name: tested below
         "personal-conversation",  # needs a whole conversation: tested below
         "personal-talk-in-personal-conversation",
     }
@@ -795,8 +796,14 @@ def test_a_family_message_with_social_words_is_a_confident_nonrecord(with_direct
     assert (result.label, result.review) == (NONRECORD, False)
 
 
-def test_a_family_message_with_business_words_is_a_record(with_directory: Classifier) -> None:
+def test_a_family_message_with_everyday_business_words_goes_to_review(with_directory: Classifier) -> None:
     result = with_directory.classify(chat("Your supervisor called, he approved the leave", "Ana", "Officer Diaz"))
+    assert (result.label, result.review) == (NONRECORD, True)
+    assert "family-only-participants" in result.reasons
+
+
+def test_a_family_message_with_third_party_data_is_a_record(with_directory: Classifier) -> None:
+    result = with_directory.classify(chat("Can you run his name in the system? DOB 04/05/1990", "Ana", "Officer Diaz"))
     assert result.label == RECORD
     assert "family-only-participants" in result.reasons
 
@@ -821,6 +828,91 @@ def test_participant_rules_never_match_app_notices(with_directory: Classifier) -
 def test_without_a_directory_participant_rules_do_not_fire(classifier: Classifier) -> None:
     assert "outside-party-participant" not in classifier.classify(chat("Mañana", "Cmdte. Ruiz")).reasons
     assert "family-only-participants" not in classifier.classify(chat("Where?", "Ana")).reasons
+
+
+# ------------------------------------------------------------------------- the conversation's name
+
+
+@pytest.mark.parametrize("name", ["Mom", "Familia Castillo 🏠", "Jess 💍", "Fut Domingo ⚽", "Tía Carmen", "Marisol ❤️"])
+def test_everyday_business_words_in_a_conversation_named_for_family_go_to_review(
+    classifier: Classifier, name: str
+) -> None:
+    result = classifier.classify(msg("The bank approved the loan, we pick it up Saturday", conversation=name))
+    assert (result.label, result.review) == (NONRECORD, True)
+    assert "personal-conversation-name" in result.reasons
+    assert any(e.startswith("in doubt: rule decision-words gives way") for e in result.explanations)
+
+
+@pytest.mark.parametrize("name", ["Port Ops Nogales", "Cmdte. Beltrán", "Sup. Hollis", "Op Cobre"])
+def test_the_same_words_in_a_business_conversation_stay_a_record(classifier: Classifier, name: str) -> None:
+    result = classifier.classify(msg("The bank approved the loan, we pick it up Saturday", conversation=name))
+    assert result.label == RECORD
+    assert "personal-conversation-name" not in result.reasons
+
+
+def test_a_conversation_name_alone_never_reaches_the_tombstone(classifier: Classifier) -> None:
+    result = classifier.classify(msg("Son 185 en la página", conversation="Mom"))
+    assert result.label == RECORD or result.review
+
+
+@pytest.mark.parametrize(
+    "body",
+    ["Can you run her name in the system?", "Carnal no puedo checar eso, no está permitido buscar casos de conocidos"],
+)
+def test_official_look_ups_stay_records_even_in_a_family_conversation(classifier: Classifier, body: str) -> None:
+    result = classifier.classify(msg(body, conversation="Primo Toño"))
+    assert result.label == RECORD
+    assert "official-lookup-words" in result.reasons
+
+
+def test_the_conversation_name_does_not_match_app_notices(classifier: Classifier) -> None:
+    notice = classifier.classify(msg("Ana added you", conversation="Familia 🏠", system=True))
+    assert notice.reasons == ("system-notice",)
+
+
+NAME_RULES = """
+version: 1
+nonrecord_threshold: 0.8
+review_threshold: 0.5
+rules:
+  - id: family-chat
+    label: nonrecord
+    when: {{conversation_name: [{words}]}}
+    confidence: {confidence}
+    explain: A family chat.
+"""
+
+
+def test_a_name_rule_alone_cannot_reach_the_tombstone(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="rule 'family-chat': reads the conversation's name and no words, so its "
+                                          "confidence 0.9 must be below nonrecord_threshold 0.8"):
+        load_rules(write_rules(tmp_path, NAME_RULES.format(words="mom", confidence=0.9)))
+
+
+def test_an_agency_adds_names_to_the_shipped_name_rule(tmp_path: Path) -> None:
+    override = tmp_path / "agency.yaml"
+    override.write_text("extend:\n  personal-conversation-name:\n    conversation_name: [Bisabuela]\n", encoding="utf-8")
+    classifier = Classifier(load_rules(overrides=[override]))
+    assert "personal-conversation-name" in classifier.classify(msg("Approved", conversation="BISABUELA")).reasons
+
+
+def test_name_words_only_extend_a_rule_that_reads_names(tmp_path: Path) -> None:
+    override = tmp_path / "agency.yaml"
+    override.write_text("extend:\n  decision-words:\n    conversation_name: [mom]\n", encoding="utf-8")
+    with pytest.raises(ConfigError, match="conversation_name can only extend a rule that reads the conversation"):
+        load_rules(overrides=[override])
+
+
+def test_a_name_word_must_be_one_word(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="conversation_name: 'mi amor' must be one word or one emoji"):
+        load_rules(write_rules(tmp_path, NAME_RULES.format(words="mi amor", confidence=0.6)))
+
+
+def test_name_words_fold_case_and_accents(tmp_path: Path) -> None:
+    classifier = Classifier(load_rules(write_rules(tmp_path, NAME_RULES.format(words="Mamá, '🏠'", confidence=0.6))))
+    for name in ("MAMA", "mamá", "Casa 🏠"):
+        assert classifier.classify(msg("hola", conversation=name)).reasons == ("family-chat",)
+    assert classifier.classify(msg("hola", conversation="Mamadou")).reasons == ("default",)
 
 
 def test_sender_role_and_participant_role_matchers(tmp_path: Path) -> None:
@@ -902,7 +994,9 @@ def test_a_leave_request_is_a_request_and_its_answer_the_decision(classifier: Cl
     assert classify(classifier, "👍", previous="Can I take the 24th off? Kid's school play").label == RECORD
 
 
-@pytest.mark.parametrize("body", ["Earn $250/day from your phone!", "Gana $300 al día desde tu casa"])
+@pytest.mark.parametrize("body", ["Earn $250/day from your phone!", "Gana $300 al día desde tu casa",
+                                  "Gana de $500 a $2,000 pesos diarios con tu celular",
+                                  "Your E-ZPass balance is overdue. Pay now at https://ezpass-due.example.top"])
 def test_money_per_day_offers_are_spam(classifier: Classifier, body: str) -> None:
     assert "spam-words" in classify(classifier, body).reasons
 

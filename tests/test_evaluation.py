@@ -13,6 +13,7 @@ from archiver.evaluation import evaluate, read_labeled
 from tests.conftest import REPO, CliRunner
 
 LABELED = REPO / "tests" / "data" / "labeled"
+TUNING = ("tune.jsonl", "tune2.jsonl", "tune3.jsonl")
 BASE = {"source": "whatsapp", "sender": "Ana", "recipients": ["Jorge"], "direction": "received",
         "account": "personal", "attachments": []}
 
@@ -80,12 +81,26 @@ def test_holdout_precision_of_nonrecord_decisions(holdout: dict[str, object]) ->
     assert holdout["nonrecord_precision"] >= 0.95  # type: ignore[operator]
 
 
+def test_holdout_keeps_no_personal_conversation_mostly_as_records(holdout: dict[str, object]) -> None:
+    assert holdout["personal_conversations_mostly_records"] == []
+
+
+def test_spam_conversations_are_reported_apart_from_personal_ones(tmp_path: Path) -> None:
+    path = _write(tmp_path / "l.jsonl", [
+        ("+1 555 0100", "Parcel 4471 is held at the depot", "nonrecord", "spam"),
+        ("home", "Dinner at grandma's at 7, bring the salad", "nonrecord", "family"),
+    ])
+    data = evaluate(read_labeled(path), Classifier(load_rules())).to_json()
+    assert data["spam_conversations_mostly_records"] == ["+1 555 0100"]
+    assert "+1 555 0100" not in data["personal_conversations_mostly_records"]
+
+
 def test_labeled_sets_are_large_bilingual_and_apart() -> None:
-    tune = read_labeled(LABELED / "tune.jsonl") + read_labeled(LABELED / "tune2.jsonl")
+    tune = [item for name in TUNING for item in read_labeled(LABELED / name)]
     held = read_labeled(LABELED / "holdout.jsonl")
     assert len(held) >= 250 and len(tune) + len(held) >= 400
     assert not {i.message.conversation for i in tune} & {i.message.conversation for i in held}
-    langs = {json.loads(line)["lang"] for f in ("tune.jsonl", "tune2.jsonl", "holdout.jsonl")
+    langs = {json.loads(line)["lang"] for f in (*TUNING, "holdout.jsonl")
              for line in (LABELED / f).read_text(encoding="utf-8").splitlines()}
     assert {"en", "es"} <= langs
 
