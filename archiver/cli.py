@@ -19,6 +19,7 @@ from typing import Any, TextIO
 from archiver import __version__
 from archiver.archive import Archive, init_archive
 from archiver.classify import Classifier, load_rules
+from archiver.completeness import completeness_report, render_completeness, render_completeness_csv
 from archiver.compliance import custodian_overview, register_custodian, sweep
 from archiver.config import ROLE_SCHEDULE, Settings, load_settings, load_zone
 from archiver.connector import Connector, ConnectorRegistry, ParseContext, ParsedItem, check_export_file, messages_only
@@ -99,6 +100,11 @@ def _parser() -> argparse.ArgumentParser:
     forwarding.add_argument("--html", type=Path, metavar="FILE", help="also write an HTML page with charts")
     forwarding.add_argument("--fail-on-late", action="store_true", help="exit 1 when any record is late")
     forwarding.set_defaults(handler=_cmd_report_forwarding)
+    completeness = reports.add_parser("completeness", help="records an export left incomplete, and how")
+    output = completeness.add_mutually_exclusive_group()
+    output.add_argument("--json", action="store_true", help="the whole report as one JSON object")
+    output.add_argument("--csv", action="store_true", help="one CSV row per incomplete record")
+    completeness.set_defaults(handler=_cmd_report_completeness)
 
     _add_custodian_commands(commands)
     _add_review_commands(commands)
@@ -240,7 +246,7 @@ def _cmd_classify(args: argparse.Namespace) -> int:
 
 
 def _classifier(settings: Settings) -> Classifier:
-    participants = ParticipantDirectory.from_csv(settings.participants) if settings.participants else None
+    participants = ParticipantDirectory.from_file(settings.participants) if settings.participants else None
     return Classifier(load_rules(settings.rules, settings.rules_overrides), participants)
 
 
@@ -294,6 +300,18 @@ def _cmd_report_forwarding(args: argparse.Namespace) -> int:
     elif not args.html:
         print(render_forwarding(report))
     return 1 if args.fail_on_late and report.late else 0
+
+
+def _cmd_report_completeness(args: argparse.Namespace) -> int:
+    with _open_archive(args) as archive:
+        report = completeness_report(archive.catalog.rows(label="record"))
+    if args.json:
+        print(json.dumps(report.to_json(), indent=2))
+    elif args.csv:
+        sys.stdout.write(render_completeness_csv(report))
+    else:
+        print(render_completeness(report))
+    return 0
 
 
 def _cmd_custodian_add(args: argparse.Namespace) -> int:

@@ -31,6 +31,7 @@ from archiver.errors import InputError, ObjectExistsError, Rejection
 from archiver.forwarding import assess, credit_earlier_copy, official_recipients
 from archiver.keyed import normalize_words
 from archiver.model import Account, Message, canonical_json
+from archiver.participants import handle_key
 from archiver.receipt import FileReceipt, Receipt
 from archiver.records import LABEL_REVIEW, SCHEDULE_REVIEW, RecordDocument, catalog_row, record_document
 from archiver.retention import UNSCHEDULED, ScheduleSet, assign
@@ -41,6 +42,7 @@ QUARANTINE_CHUNK = 8 << 20
 MIN_FINGERPRINT_WORDS = 4
 FLUSH_SEGMENTS = 64
 SEGMENT_PREFIX = "seg/"
+MAX_HANDLES_CHECKED = 100_000  # bounds memory on a hostile export with endless senders
 REVIEW_PREFIX = "review/"      # segments written and committed together at the end of a file
 
 GroupKey = tuple[str, str, date | None]
@@ -73,6 +75,11 @@ class Ingestor:
         role = self.custodian.role or settings.default_role
         self._default_schedule = ROLE_SCHEDULE[role] if role else UNSCHEDULED
         self._groups: dict[GroupKey, list[RecordDocument]] = defaultdict(list)
+        directory = classifier.participants
+        # Without a directory every handle is unresolved, and listing them all says nothing.
+        self._directory = directory if directory is not None and len(directory) else None
+        self._own = {handle_key(name) for name in (options.custodian, *self.custodian.aliases)}
+        self._checked: set[str] = set()
 
     def run(self, paths: Iterable[Path]) -> Receipt:
         """Ingest every file under the archive's writer lock."""
@@ -115,6 +122,8 @@ class Ingestor:
         occurrences: dict[str, int] = defaultdict(int)
         try:
             for message, classification in self.classifier.classify_stream(messages_only(items, rejections)):
+                if not message.system:
+                    self._note_unresolved(message)
                 content_hash = self.archive.id_hash.hex(message.content_key())
                 occurrences[content_hash] += 1
                 batch.append(self._document(message, classification, content_hash, occurrences[content_hash]))
@@ -126,6 +135,17 @@ class Ingestor:
             self._file_batch(batch, file_receipt)
             file_receipt.parsed += len(rejections)
             file_receipt.quarantined += len(rejections)
+
+    def _note_unresolved(self, message: Message) -> None:
+        """Add to the receipt the handles the participant directory does not list."""
+        directory = self._directory
+        if directory is None:
+            return
+        for handle in (message.sender, *message.recipients):
+            if handle and handle not in self._checked and len(self._checked) < MAX_HANDLES_CHECKED:
+                self._checked.add(handle)
+                if handle_key(handle) not in self._own and directory.get(handle) is None:
+                    self.receipt.unresolved.append(handle)
 
     def _document(self, message: Message, classification: Classification, content_hash: str,
                   occurrence: int) -> RecordDocument:

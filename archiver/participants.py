@@ -7,10 +7,15 @@ address exactly as it appears in exports)::
     +52 631 555 0101,Cmdte. Ruiz (SEMAR),foreign-official,false
     Ana Diaz,Ana Diaz,family,false
 
+or gives the contacts exported from the officer's phone (a vCard ``.vcf`` file): each card's
+numbers, addresses and name become handles of one person. A card's role is the first of its
+``CATEGORIES`` that is a role ("family", "foreign-official"...), else ``unknown``; the
+category "official" or an address under ``.gov`` or ``.mil`` marks an official account.
+
 Roles say why a participant matters for records: talk with a foreign official or an
 outside party is agency business; talk among family is personal.
 
-Pure: no I/O except reading the CSV in ``ParticipantDirectory.from_csv``.
+Pure: no I/O except reading the file in ``ParticipantDirectory.from_file``.
 """
 
 from __future__ import annotations
@@ -24,6 +29,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from archiver.errors import ConfigError
+from archiver.vcard import Contact, looks_like_vcard, parse_vcards
 
 if TYPE_CHECKING:
     from collections.abc import Iterable
@@ -46,6 +52,8 @@ _PHONE_PUNCT_RE = re.compile(r"[\s().+-]")
 _MIN_PHONE_DIGITS = 7
 # Handles seen in one run are few (the people of a custodian's chats); a bound keeps memory flat.
 _CACHE_SIZE = 65536
+_OFFICIAL_DOMAIN_RE = re.compile(r"@(?:[\w-]+\.)*(?:gov|mil)>?$", re.IGNORECASE)
+MAX_DIRECTORY_BYTES = 64 * 1024**2
 
 
 @dataclass(frozen=True)
@@ -85,17 +93,21 @@ class ParticipantDirectory:
         self._roles: dict[str, str] = {}
 
     @classmethod
-    def from_csv(cls, path: Path) -> ParticipantDirectory:
-        """Read a directory CSV with the header ``handle,name,role,official``.
+    def from_file(cls, path: Path) -> ParticipantDirectory:
+        """Read a directory: a CSV with the header ``handle,name,role,official``, or vCards.
 
         Raises:
-            ConfigError: the file cannot be read, or a row is bad; the message names the
-                file, the line and the cause.
+            ConfigError: the file cannot be read, or a row or card is bad; the message
+                names the file, the line and the cause.
         """
         try:
+            if Path(path).stat().st_size > MAX_DIRECTORY_BYTES:
+                raise ConfigError(f"{path}: the participant directory is larger than {MAX_DIRECTORY_BYTES} bytes")
             text = Path(path).read_text(encoding="utf-8-sig")
         except (OSError, UnicodeDecodeError) as err:
             raise ConfigError(f"{path}: cannot read the participant directory: {err}") from None
+        if looks_like_vcard(text):
+            return cls(_from_contacts(parse_vcards(text, str(path))))
         return cls(_parse_csv(text, str(path)))
 
     def __len__(self) -> int:
@@ -129,6 +141,16 @@ class ParticipantDirectory:
         custodian = handle_key(message.custodian) if message.custodian else None
         handles = message.recipients if message.direction == "sent" else (message.sender, *message.recipients)
         return {self.role_of(h) for h in handles if not custodian or handle_key(h) != custodian}
+
+
+def _from_contacts(contacts: Iterable[Contact]) -> list[Participant]:
+    """Participants of phone contacts; a handle on two cards belongs to the first."""
+    participants: dict[str, Participant] = {}
+    for contact in contacts:
+        role = next((c for c in contact.categories if c in ROLES), UNKNOWN)
+        official = OFFICIAL in contact.categories or bool(_OFFICIAL_DOMAIN_RE.search(contact.handle))
+        participants.setdefault(handle_key(contact.handle), Participant(contact.handle, contact.name, role, official))
+    return list(participants.values())
 
 
 def _parse_csv(text: str, source: str) -> list[Participant]:

@@ -8,6 +8,8 @@ from typing import Any
 
 from archiver.errors import Rejection
 
+UNRESOLVED_SHOWN = 20
+
 
 @dataclass
 class FileReceipt:
@@ -42,6 +44,7 @@ class Receipt:
     schedules: Counter[str] = field(default_factory=Counter)
     attachments_stored: int = 0
     attachments_missing: int = 0
+    unresolved: list[str] = field(default_factory=list)  # handles the participant directory does not list
 
     def total(self, name: str) -> int:
         return sum(getattr(f, name) for f in self.files)
@@ -69,6 +72,7 @@ class Receipt:
             "not_applicable": self.forwarding["not_applicable"],
             "schedules": dict(sorted(self.schedules.items())),
             "attachments": {"stored": self.attachments_stored, "missing": self.attachments_missing},
+            "unresolved_participants": sorted(self.unresolved),
             "files": [f.to_json() for f in self.files],
         }
 
@@ -94,6 +98,11 @@ def render_receipt(receipt: Receipt) -> str:
         lines.append("Schedules: " + ", ".join(f"{k} {v}" for k, v in data["schedules"].items()))
     lines.append(f"Attachments: {receipt.attachments_stored} stored, {receipt.attachments_missing} "
                  "missing from the export")
+    if receipt.unresolved:
+        shown = sorted(receipt.unresolved)
+        more = f" and {len(shown) - UNRESOLVED_SHOWN} more (--json lists all)" if len(shown) > UNRESOLVED_SHOWN else ""
+        lines.append(f"Participants not in the directory ({len(shown)}): "
+                     f"{', '.join(shown[:UNRESOLVED_SHOWN])}{more}")
     for rejection in receipt.quarantine:
         where = f"{rejection.file}:{rejection.line}" if rejection.line else rejection.file
         lines.append(f"  QUARANTINED {where}: {rejection.reason}")

@@ -57,6 +57,23 @@ def test_samples_ingest_then_report(cli: CliRunner, archive_dir: Path, samples: 
     assert {r["custodian"] for r in data["records"]} == {"Jorge Rivera"}
 
 
+def test_the_receipt_lists_handles_the_participant_directory_does_not_know(
+    cli: CliRunner, archive_dir: Path, samples: list[Path]
+) -> None:
+    (archive_dir / "contacts.vcf").write_text(
+        "BEGIN:VCARD\nVERSION:3.0\nFN:Comandante Ruiz\nEMAIL:c.ruiz@example.mx\n"
+        "CATEGORIES:foreign-official\nEND:VCARD\n", encoding="utf-8")
+    with (archive_dir / "archiver.yaml").open("a", encoding="utf-8") as config:
+        config.write("participants: contacts.vcf\n")
+    email = [p for p in samples if p.suffix == ".jsonl"]
+    result = cli("ingest", *email, "--custodian", "Jorge Rivera", "--tz", "America/Phoenix", "--json")
+    unresolved = result.json()["unresolved_participants"]
+    assert "c.ruiz@example.mx" not in unresolved  # listed in the contacts
+    assert "jorge.rivera@cbp.dhs.gov" in unresolved
+    text = cli("ingest", *samples, "--custodian", "Jorge Rivera", "--tz", "America/Phoenix").out
+    assert "Participants not in the directory" in text and "Comandante Ruiz," not in text
+
+
 def test_text_receipt_and_report_read_well(cli: CliRunner, archive_dir: Path, samples: list[Path]) -> None:
     result = cli("ingest", *samples, "--custodian", "Jorge Rivera", "--tz", "America/Phoenix")
     assert "Total:" in result.out and "44 U.S.C. 2911" in result.out

@@ -33,7 +33,7 @@ def write_csv(tmp_path: Path, text: str) -> Path:
 
 @pytest.fixture
 def directory(tmp_path: Path) -> ParticipantDirectory:
-    return ParticipantDirectory.from_csv(write_csv(tmp_path, GOOD_CSV))
+    return ParticipantDirectory.from_file(write_csv(tmp_path, GOOD_CSV))
 
 
 def message(sender: str, *recipients: str, direction: str = "received", custodian: str = "Officer Diaz") -> Message:
@@ -43,7 +43,7 @@ def message(sender: str, *recipients: str, direction: str = "received", custodia
     )
 
 
-def test_from_csv_reads_every_row(directory: ParticipantDirectory) -> None:
+def test_from_file_reads_every_csv_row(directory: ParticipantDirectory) -> None:
     assert len(directory) == 6
     assert directory.get("Cmdte. Ruiz") == Participant(
         "Cmdte. Ruiz", "Comandante Ruiz (SEMAR)", "foreign-official", official=False
@@ -104,7 +104,7 @@ def test_roles_are_the_documented_ones() -> None:
 def test_a_byte_order_mark_from_a_spreadsheet_is_accepted(tmp_path: Path) -> None:
     path = tmp_path / "bom.csv"
     path.write_bytes("\ufeffhandle,name,role,official\nAna,Ana,family,false\n".encode())
-    assert ParticipantDirectory.from_csv(path).role_of("ana") == "family"
+    assert ParticipantDirectory.from_file(path).role_of("ana") == "family"
 
 
 @pytest.mark.parametrize(
@@ -125,7 +125,7 @@ def test_a_byte_order_mark_from_a_spreadsheet_is_accepted(tmp_path: Path) -> Non
 def test_bad_rows_name_the_file_and_line(tmp_path: Path, text: str, expected: str) -> None:
     path = write_csv(tmp_path, text)
     with pytest.raises(ConfigError) as caught:
-        ParticipantDirectory.from_csv(path)
+        ParticipantDirectory.from_file(path)
     assert str(caught.value).startswith(f"{path}:")
     assert expected in str(caught.value)
     assert caught.value.exit_code == 2
@@ -133,9 +133,97 @@ def test_bad_rows_name_the_file_and_line(tmp_path: Path, text: str, expected: st
 
 def test_a_missing_file_is_a_config_error(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="nope.csv: cannot read the participant directory"):
-        ParticipantDirectory.from_csv(tmp_path / "nope.csv")
+        ParticipantDirectory.from_file(tmp_path / "nope.csv")
 
 
 def test_a_participant_with_an_unknown_role_is_refused() -> None:
     with pytest.raises(ValueError, match="role must be one of"):
         ParticipantDirectory([Participant("A", "A", "boss", official=False)])
+
+
+# ------------------------------------------------------------------------- phone contacts (vCard)
+
+VCARDS = """BEGIN:VCARD\r
+VERSION:3.0\r
+FN:Cmdte. Ruiz\r
+TEL;TYPE=CELL:+52 (631) 555-0101\r
+EMAIL:ruiz@semar.example\r
+CATEGORIES:foreign-official\r
+END:VCARD\r
+\r
+BEGIN:VCARD
+VERSION:2.1
+N;CHARSET=UTF-8;ENCODING=QUOTED-PRINTABLE:D=C3=ADaz;Ana;;;
+FN;CHARSET=UTF-8;ENCODING=QUOTED-PRINTABLE:Ana D=C3=ADaz =F0=9F=8C=9F=
+=F0=9F=92=AB
+TEL;CELL:520 555 0199
+CATEGORIES:Family,Friends
+END:VCARD
+BEGIN:VCARD
+VERSION:4.0
+FN:Sgt. Lee
+EMAIL;TYPE=work:lee@cbp.dhs.gov
+TEL;VALUE=uri:tel:+1-520-555-0123
+END:VCARD
+BEGIN:VCARD
+VERSION:3.0
+FN:Second card
+TEL:+52 631 555 0101
+NOTE:a long note folded
+ over two lines
+END:VCARD
+"""
+
+
+def write_vcf(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "contacts.vcf"
+    path.write_bytes(text.encode("utf-8"))
+    return path
+
+
+def test_phone_contacts_name_every_handle_of_a_card(tmp_path: Path) -> None:
+    directory = ParticipantDirectory.from_file(write_vcf(tmp_path, VCARDS))
+    ruiz = directory.get("+52 631 555 0101")
+    assert ruiz == Participant("+52 (631) 555-0101", "Cmdte. Ruiz", "foreign-official", official=False)
+    assert directory.role_of("ruiz@semar.example") == "foreign-official"
+    assert directory.role_of("Cmdte. Ruiz") == "foreign-official"
+    # Quoted-printable UTF-8 with a soft line break, and a category that is a role.
+    assert directory.get("5205550199") == Participant("520 555 0199", "Ana Díaz 🌟💫", "family", official=False)
+    assert directory.get("Ana Díaz 🌟💫") is not None
+
+
+def test_a_government_address_is_official_and_a_card_without_role_is_unknown(tmp_path: Path) -> None:
+    directory = ParticipantDirectory.from_file(write_vcf(tmp_path, VCARDS))
+    lee = directory.get("lee@cbp.dhs.gov")
+    assert lee is not None and lee.official and lee.role == "unknown"
+    assert directory.get("+15205550123") is not None  # a tel: URI (vCard 4.0)
+
+
+def test_a_handle_on_two_cards_belongs_to_the_first(tmp_path: Path) -> None:
+    directory = ParticipantDirectory.from_file(write_vcf(tmp_path, VCARDS))
+    assert directory.get("+52 631 555 0101").name == "Cmdte. Ruiz"  # type: ignore[union-attr]
+    assert directory.get("Second card") is not None
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("BEGIN:VCARD\nFN:A\n", "contacts.vcf:1: the card opened here has no END:VCARD"),
+        ("BEGIN:VCARD\nFN:A\nBEGIN:VCARD\n", "contacts.vcf:3: BEGIN:VCARD inside the card opened on line 1"),
+        ("BEGIN:VCARD\nEND:VCARD\nFN:stray\n", "contacts.vcf:3: 'FN:stray' is outside any BEGIN:VCARD"),
+        ("BEGIN:VCARD\nEND:VCARD\nEND:VCARD\n", "contacts.vcf:3: END:VCARD without BEGIN:VCARD"),
+    ],
+)
+def test_a_broken_contacts_file_names_the_line(tmp_path: Path, text: str, expected: str) -> None:
+    with pytest.raises(ConfigError, match=expected.replace(".", r"\.").replace("(", r"\(")):
+        ParticipantDirectory.from_file(write_vcf(tmp_path, text))
+
+
+def test_contacts_from_a_real_phone_export(tmp_path: Path) -> None:
+    from tests.conftest import corpora_dir
+
+    path = corpora_dir("whatsapp", "whatsapp-chat-exporter") / "contacts.vcf"
+    directory = ParticipantDirectory.from_file(path)
+    assert directory.get("+85288888888").name == "Sample Contact"  # type: ignore[union-attr]
+    assert directory.get("5556667777").name == "John Butler 🌟💫🌟"  # type: ignore[union-attr]
+    assert directory.get("1234567890").name == "Airline Contact #'s"  # type: ignore[union-attr]
