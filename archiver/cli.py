@@ -407,6 +407,8 @@ def _parse_items(args: argparse.Namespace, settings: Settings | None = None) -> 
     check_export_file(args.file)
     registry = ConnectorRegistry.from_entry_points()
     connector: Connector = registry.detect(args.file) if args.connector == "auto" else registry.get(args.connector)
+    if args.connector == "auto":
+        print(f"archiver: {args.file}: read as {connector.name} ({connector.description})", file=sys.stderr)
     zone_name = args.tz or settings.timezone
     zone = load_zone(zone_name) if zone_name else None
     yield from connector.parse(args.file, ParseContext(custodian=args.custodian, tz=zone))

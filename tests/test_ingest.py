@@ -184,6 +184,8 @@ def test_parse_stores_nothing_and_prints_jsonl(cli: CliRunner, tmp_path: Path, s
     assert len(messages) > 20 and messages[1]["sender"] == "Comandante Ruiz"
     assert messages[1]["sent_at"] == "2026-09-28T07:05:00-07:00"
     assert not (tmp_path / "archive").exists()
+    assert "read as whatsapp" in result.err  # auto-detection says what it chose
+    assert "read as" not in cli("parse", whatsapp, "--tz", "America/Phoenix", "--connector", "whatsapp").err
 
 
 def test_parse_output_feeds_back_as_jsonl(cli: CliRunner, tmp_path: Path, samples: list[Path]) -> None:
