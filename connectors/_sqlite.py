@@ -37,7 +37,20 @@ def is_sqlite(path: Path) -> bool:
 
 def table_columns(connection: sqlite3.Connection, table: str) -> set[str]:
     """The column names of ``table`` (empty when there is no such table)."""
-    return {row[1] for row in connection.execute(f"PRAGMA table_info({_quoted(table)})")}
+    with _lenient_text(connection):
+        return {row[1] for row in connection.execute(f"PRAGMA table_info({_quoted(table)})")}
+
+
+@contextmanager
+def _lenient_text(connection: sqlite3.Connection) -> Iterator[None]:
+    """Decode schema text leniently: a damaged database may name tables in invalid UTF-8,
+    and the schema is only compared, never archived. Message text keeps strict decoding."""
+    strict = connection.text_factory
+    connection.text_factory = lambda raw: raw.decode("utf-8", "replace")
+    try:
+        yield
+    finally:
+        connection.text_factory = strict
 
 
 @contextmanager
@@ -64,7 +77,8 @@ def open_copy(path: Path) -> Iterator[sqlite3.Connection]:
         try:
             connection.execute("PRAGMA query_only = ON")
             connection.execute("PRAGMA trusted_schema = OFF")  # no functions run from a hostile schema
-            problem = connection.execute("PRAGMA quick_check(1)").fetchone()[0]
+            with _lenient_text(connection):
+                problem = connection.execute("PRAGMA quick_check(1)").fetchone()[0]
             if problem != "ok":
                 raise InputError(str(path), f"SQLite database is corrupt: {problem}")
             yield connection

@@ -89,3 +89,16 @@ class Utf16AsUtf8(io.RawIOBase):
         if not self.closed:
             self._inner.close()
         super().close()
+
+
+def decode_head(data: bytes) -> str:
+    """The first bytes of a text export, decoded for sniffing (UTF-16 by its BOM, else UTF-8)."""
+    encoding = "utf-16" if data[:2] in UTF16_BOMS else "utf-8"
+    return data.decode(encoding, "replace")
+
+
+def utf8_stream(stream: io.BufferedReader) -> BinaryIO:
+    """``stream``, with UTF-16 (by its BOM: some phones and editors save it) re-encoded as UTF-8."""
+    if stream.peek(2)[:2] in UTF16_BOMS:
+        return io.BufferedReader(Utf16AsUtf8(stream))
+    return stream

@@ -39,7 +39,6 @@ HEADER_RE: Final = re.compile(
 _TIME_RE: Final = re.compile(_TIME)
 # signal-export's Markdown ("[2019-12-24, 12:23] Name: text") fits the pattern too; no
 # WhatsApp locale writes that shape, so sniffing leaves it to the Signal connector.
-SIGNAL_MD_RE: Final = re.compile(r"\[\d{4}-\d{2}-\d{2}, \d{2}:\d{2}\] ")
 
 _AM_MARKS: Final = frozenset("aA\u0635")
 _ERA_BASE: Final = {"R": 2018, "H": 1988}  # Japanese Reiwa and Heisei eras

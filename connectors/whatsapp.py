@@ -33,13 +33,13 @@ from archiver.model import (
     SourceRef,
 )
 from archiver.safezip import SafeZip, ZipEntryTooLargeError, is_zip
-from connectors._text import UTF16_BOMS, RawLine, Utf16AsUtf8, iter_lines
+from connectors._signal_md import looks_like_markdown
+from connectors._text import RawLine, decode_head, iter_lines, utf8_stream
 from connectors._whatsapp_dates import (
     DELETED_RE,
     HEADER_RE,
     MEMBERSHIP_RE,
     NOTICE_MAX,
-    SIGNAL_MD_RE,
     DateOrder,
     DateOrderVote,
     clean_name,
@@ -124,9 +124,7 @@ class _Export:
             stream: io.BufferedReader = self.archive.open(self.entry)
         else:
             stream = open(self.path, "rb")  # the caller closes it
-        if stream.peek(2)[:2] in UTF16_BOMS:
-            return io.BufferedReader(Utf16AsUtf8(stream))
-        return stream
+        return utf8_stream(stream)
 
 
 @contextmanager
@@ -160,7 +158,7 @@ def _chat_member(archive: SafeZip) -> str:
             return name
     for name in texts:
         with archive.open(name) as stream:
-            if _looks_like_chat(_decode_head(stream.read(SNIFF_BYTES))):
+            if _looks_like_chat(stream.read(SNIFF_BYTES)):
                 return name
     raise InputError(archive.file, "zip holds no WhatsApp chat .txt")
 
@@ -182,23 +180,21 @@ def _zip_title(path: Path, entry: str) -> str:
     return _title(entry) or _title(path.name) or fallback
 
 
-def _head(path: Path) -> str:
+def _head(path: Path) -> bytes:
     if is_zip(path):
         with SafeZip(path) as archive, archive.open(_chat_member(archive)) as stream:
-            return _decode_head(stream.read(SNIFF_BYTES))
+            return stream.read(SNIFF_BYTES)
     with open(path, "rb") as handle:
-        return _decode_head(handle.read(SNIFF_BYTES))
+        return handle.read(SNIFF_BYTES)
 
 
-def _decode_head(data: bytes) -> str:
-    encoding = "utf-16" if data[:2] in UTF16_BOMS else "utf-8"
-    return data.decode(encoding, "replace")
-
-
-def _looks_like_chat(head: str) -> bool:
+def _looks_like_chat(data: bytes) -> bool:
+    """A WhatsApp header within the first lines, and not signal-export Markdown, whose
+    ``[2024-01-31 14:05:09] Name:`` headers some WhatsApp locales share."""
+    head = decode_head(data)
     for line in head.splitlines()[:SNIFF_LINES]:
         if HEADER_RE.match(line):
-            return SIGNAL_MD_RE.match(line) is None
+            return not looks_like_markdown(head, len(data) < SNIFF_BYTES)
     return False
 
 

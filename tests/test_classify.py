@@ -891,7 +891,8 @@ def test_a_name_rule_alone_cannot_reach_the_tombstone(tmp_path: Path) -> None:
 
 def test_an_agency_adds_names_to_the_shipped_name_rule(tmp_path: Path) -> None:
     override = tmp_path / "agency.yaml"
-    override.write_text("extend:\n  personal-conversation-name:\n    conversation_name: [Bisabuela]\n", encoding="utf-8")
+    override.write_text("extend:\n  personal-conversation-name:\n    conversation_name: [Bisabuela]\n",
+                        encoding="utf-8")
     classifier = Classifier(load_rules(overrides=[override]))
     assert "personal-conversation-name" in classifier.classify(msg("Approved", conversation="BISABUELA")).reasons
 

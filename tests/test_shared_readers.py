@@ -124,3 +124,14 @@ def test_small_json_files_are_capped(tmp_path: Path) -> None:
         read_small(path, 4)
     with pytest.raises(InputError, match="malformed JSON"):
         load_bytes(b"[1,", "x.json")
+
+
+def test_a_schema_in_invalid_utf8_is_read_leniently(tmp_path: Path) -> None:
+    path = _database(tmp_path / "chat.db")
+    data = path.read_bytes().replace(b"message", b"m\xffssage")  # the table's name, in the schema
+    path.write_bytes(data)
+    try:
+        with open_copy(path) as db:
+            assert table_columns(db, "m\ufffdssage") in (set(), {"id", "text"})
+    except InputError as refused:
+        assert "corrupt" in str(refused)
