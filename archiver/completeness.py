@@ -17,14 +17,22 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from archiver.catalog import CatalogRow
-from archiver.model import FLAG_ATTACHMENT_MISSING, FLAG_DELETED, FLAG_EDITED, FLAG_RECIPIENTS_UNKNOWN, utc_iso
+from archiver.model import (
+    FLAG_ATTACHMENT_MISSING,
+    FLAG_DELETED,
+    FLAG_EDITED,
+    FLAG_RECIPIENTS_UNKNOWN,
+    FLAG_UNDELIVERED,
+    utc_iso,
+)
 
-FLAGS = (FLAG_ATTACHMENT_MISSING, FLAG_DELETED, FLAG_EDITED, FLAG_RECIPIENTS_UNKNOWN)
+FLAGS = (FLAG_ATTACHMENT_MISSING, FLAG_DELETED, FLAG_EDITED, FLAG_RECIPIENTS_UNKNOWN, FLAG_UNDELIVERED)
 FLAG_TITLES = {
     FLAG_ATTACHMENT_MISSING: "attachment missing from the export",
     FLAG_DELETED: "deleted or unsent before the export",
     FLAG_EDITED: "edited (the export holds the last version)",
     FLAG_RECIPIENTS_UNKNOWN: "recipients not named by the export",
+    FLAG_UNDELIVERED: "written but never delivered (a draft, outbox or failed message)",
 }
 CSV_FIELDS = ["id", "custodian", "source", "conversation_ref", "sent_at", "flags", "export_sha256", "source_line"]
 

@@ -23,6 +23,7 @@ FLAG_ATTACHMENT_MISSING = "attachment_missing"
 FLAG_DELETED = "deleted"
 FLAG_EDITED = "edited"
 FLAG_RECIPIENTS_UNKNOWN = "recipients_unknown"
+FLAG_UNDELIVERED = "undelivered"  # written but, as far as the export says, never sent (draft, outbox, failed)
 
 
 @dataclass(frozen=True)

@@ -34,9 +34,10 @@ def test_incomplete_records_are_counted_and_listed(cli: CliRunner, archive_dir: 
     assert ingest.json()["records"] == 4
     data = cli("report", "completeness", "--json").json()
     assert data["records"] == 4 and data["incomplete"] == 3
-    assert data["totals"] == {"attachment_missing": 1, "deleted": 0, "edited": 1, "recipients_unknown": 1}
+    assert data["totals"] == {"attachment_missing": 1, "deleted": 0, "edited": 1, "recipients_unknown": 1,
+                              "undelivered": 0}
     assert data["by_custodian"] == [{"custodian": "Jorge Rivera", "source": "signal", "attachment_missing": 1,
-                                     "deleted": 0, "edited": 1, "recipients_unknown": 1}]
+                                     "deleted": 0, "edited": 1, "recipients_unknown": 1, "undelivered": 0}]
     lines = {r["flags"]: r["source_line"] for r in data["records_incomplete"]}
     assert lines == {"attachment_missing": 1, "edited": 2, "recipients_unknown": 3}
 
