@@ -97,7 +97,7 @@ def decode_head(data: bytes) -> str:
     return data.decode(encoding, "replace")
 
 
-def utf8_stream(stream: io.BufferedReader) -> BinaryIO:
+def utf8_stream(stream: io.BufferedReader) -> io.BufferedReader:
     """``stream``, with UTF-16 (by its BOM: some phones and editors save it) re-encoded as UTF-8."""
     if stream.peek(2)[:2] in UTF16_BOMS:
         return io.BufferedReader(Utf16AsUtf8(stream))

@@ -116,6 +116,26 @@ def test_broken_json_names_the_file_and_the_byte(data: bytes) -> None:
         list(stream_items(io.BytesIO(data), "r.json", "messages.item"))
 
 
+def test_a_nesting_bomb_is_refused_not_followed() -> None:
+    with pytest.raises(InputError, match="nests deeper than 64 levels"):
+        list(stream_items(io.BytesIO(b'{"messages": ' + b"[" * 200_000), "r.json", "messages.item"))
+    with pytest.raises(InputError, match="nests deeper than 64 levels"):
+        list(stream_pairs(io.BytesIO(b'{"a": ' + b'{"b": ' * 100_000), "r.json"))
+    with pytest.raises(InputError, match="malformed JSON"):
+        load_bytes(b"[" * 200_000 + b"]" * 200_000, "r.json")
+
+
+def test_one_value_too_long_to_hold_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
+    import connectors._json
+
+    monkeypatch.setattr(connectors._json, "TOKEN_CAP", 256 * 1024)
+    data = b'{"messages": [{"text": "ok"}, {"text": "' + b"x" * 1024 * 1024 + b'"}]}'
+    found = []
+    with pytest.raises(InputError, match="longer than"):
+        found.extend(stream_items(io.BytesIO(data), "r.json", "messages.item"))
+    assert found == [{"text": "ok"}]
+
+
 def test_small_json_files_are_capped(tmp_path: Path) -> None:
     path = tmp_path / "day.json"
     path.write_bytes(b"\xef\xbb\xbf" + b'[{"ts": "1.0"}]')
