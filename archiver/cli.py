@@ -12,18 +12,21 @@ import json
 import sys
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from datetime import datetime, timezone
+from datetime import date, datetime, timezone
 from pathlib import Path
 from typing import Any, TextIO
 
 from archiver import __version__
 from archiver.archive import Archive, init_archive
+from archiver.catalog import HoldRow
+from archiver.catalog.base import hold_json
 from archiver.classify import Classifier, load_rules
 from archiver.completeness import completeness_report, render_completeness, render_completeness_csv
 from archiver.compliance import custodian_overview, register_custodian, sweep
 from archiver.config import ROLE_SCHEDULE, Settings, load_settings, load_zone
 from archiver.connector import Connector, ConnectorRegistry, ParseContext, ParsedItem, check_export_file, messages_only
 from archiver.custodians import Custodian, PersonalAccount
+from archiver.disposition import dispose_due, place_hold, release_hold
 from archiver.errors import ArchiverError, Rejection, UsageError
 from archiver.evaluation import evaluate, read_labeled, render_evaluation
 from archiver.ingest import IngestOptions, Ingestor
@@ -108,6 +111,7 @@ def _parser() -> argparse.ArgumentParser:
 
     _add_custodian_commands(commands)
     _add_review_commands(commands)
+    _add_disposition_commands(commands)
 
     sweep_cmd = commands.add_parser("sweep", help="send due 2911 reminders and late/at-risk notices (once each)")
     sweep_cmd.add_argument("--json", action="store_true")
@@ -147,6 +151,36 @@ def _add_custodian_commands(commands: Any) -> None:
     show.add_argument("id")
     show.add_argument("--json", action="store_true")
     show.set_defaults(handler=_cmd_custodian_show)
+
+
+def _add_disposition_commands(commands: Any) -> None:
+    hold = commands.add_parser("hold", help="legal holds: no record they cover can be destroyed")
+    actions = hold.add_subparsers(title="actions", metavar="ACTION")
+    place = actions.add_parser("place", help="place a hold (audited); the store holds every covered object")
+    place.add_argument("name", help="a name that is never reused, e.g. the case number")
+    place.add_argument("--reason", required=True, help="why (recorded in the audit log)")
+    place.add_argument("--custodian", help="only this custodian's records (default: every custodian)")
+    place.add_argument("--from", dest="start", type=_day, help="records sent on or after this date (YYYY-MM-DD)")
+    place.add_argument("--to", dest="end", type=_day, help="records sent on or before this date (YYYY-MM-DD)")
+    place.set_defaults(handler=_cmd_hold_place)
+    release = actions.add_parser("release", help="release a hold (audited)")
+    release.add_argument("name")
+    release.add_argument("--reason", required=True, help="why (recorded in the audit log)")
+    release.set_defaults(handler=_cmd_hold_release)
+    listing = actions.add_parser("list", help="every hold, released ones included")
+    listing.add_argument("--json", action="store_true")
+    listing.set_defaults(handler=_cmd_hold_list)
+    dispose = commands.add_parser("dispose", help="destroy records whose schedule allows it and no hold covers")
+    dispose.add_argument("--dry-run", action="store_true", help="only list what would be destroyed")
+    dispose.add_argument("--json", action="store_true")
+    dispose.set_defaults(handler=_cmd_dispose)
+
+
+def _day(text: str) -> date:
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a date (YYYY-MM-DD)") from None
 
 
 def _add_review_commands(commands: Any) -> None:
@@ -311,6 +345,54 @@ def _cmd_report_completeness(args: argparse.Namespace) -> int:
         sys.stdout.write(render_completeness_csv(report))
     else:
         print(render_completeness(report))
+    return 0
+
+
+def _cmd_hold_place(args: argparse.Namespace) -> int:
+    hold = HoldRow(name=args.name, reason=args.reason, custodian=args.custodian, start=args.start, end=args.end,
+                   placed_at=_now(), placed_by=_actor())
+    with _open_archive(args) as archive:
+        segments = place_hold(archive, hold)
+    print(f"Hold {hold.name} placed: {len(segments)} segment(s) under legal hold in the store")
+    return 0
+
+
+def _cmd_hold_release(args: argparse.Namespace) -> int:
+    with _open_archive(args) as archive:
+        lifted = release_hold(archive, args.name, _actor(), args.reason, _now())
+    print(f"Hold {args.name} released: legal hold lifted on {len(lifted)} segment(s) no other hold covers")
+    return 0
+
+
+def _cmd_hold_list(args: argparse.Namespace) -> int:
+    with _open_archive(args) as archive:
+        holds = archive.catalog.holds()
+    if args.json:
+        print(json.dumps([hold_json(h) for h in holds], indent=2))
+        return 0
+    print(f"{len(holds)} hold(s)")
+    for h in holds:
+        scope = f"{h.custodian or 'every custodian'}, sent {h.start or '...'} to {h.end or '...'}"
+        state = f"released {h.released_at:%Y-%m-%d} by {h.released_by}" if h.released_at else "ACTIVE"
+        print(f"  {h.name}  {state}  {scope}  placed {h.placed_at:%Y-%m-%d} by {h.placed_by}: {h.reason}")
+    return 0
+
+
+def _cmd_dispose(args: argparse.Namespace) -> int:
+    with _open_archive(args) as archive:
+        result = dispose_due(archive, _now(), _actor(), dry_run=args.dry_run)
+    if args.json:
+        print(json.dumps(result.to_json(), indent=2))
+        return 0
+    verb = "would destroy" if result.dry_run else "destroyed"
+    print(f"Disposition on {result.today}: {verb} {len(result.disposed)} segment(s), "
+          f"{result.records_disposed} record(s)")
+    for segment in result.disposed:
+        print(f"  {segment.name}  {segment.custodian}  {segment.schedule}  due {segment.retain_until}")
+    for name, holds in sorted(result.held.items()):
+        print(f"  HELD {name}: {', '.join(holds)}")
+    for name, why in sorted(result.not_destroyed.items()):
+        print(f"  KEPT {name}: {why}")
     return 0
 
 

@@ -74,11 +74,15 @@ def _check_store(archive: Archive, report: VerifyReport, prefix: str) -> dict[st
 
 def _check_catalog(archive: Archive, stored: dict[str, tuple[str, int, int]], report: VerifyReport) -> None:
     catalogued = set()
+    disposed = {s.name for s in archive.catalog.segments() if s.disposed_at is not None}
     for row in archive.catalog.rows(label="record"):
         report.records += 1
         catalogued.add(row.id)
         where = stored.get(row.id)
-        if where is None:
+        if row.segment in disposed:
+            if where is not None:
+                report.problems.append(f"record {row.id} was disposed of with {row.segment} but is still stored")
+        elif where is None:
             report.problems.append(f"record {row.id} is in the catalog but not in the store")
         elif where != (row.segment, row.offset, row.length):
             report.problems.append(f"record {row.id}: catalog points to {row.segment}@{row.offset}, "

@@ -55,6 +55,19 @@ def test_retention_is_extended_never_shortened(store: LocalDirStore) -> None:
     assert store.retention("k").retain_until is None
 
 
+def test_a_legal_hold_blocks_delete_until_lifted(store: LocalDirStore) -> None:
+    store.put("k", b"data", date(2030, 1, 1))
+    store.set_legal_hold("k", True)
+    assert store.retention("k").legal_hold
+    with pytest.raises(RetentionError, match="under legal hold"):
+        store.delete("k", date(2031, 1, 1))
+    store.extend_retention("k", date(2030, 6, 1))
+    assert store.retention("k") == store.retention("k").__class__(date(2030, 6, 1), legal_hold=True)
+    store.set_legal_hold("k", False)
+    store.delete("k", date(2031, 1, 1))
+    assert not store.exists("k")
+
+
 def test_objects_are_read_only_files(store: LocalDirStore, tmp_path: Path) -> None:
     store.put("k", b"data", None)
     assert (tmp_path / "archive" / "objects" / "k").stat().st_mode & 0o222 == 0

@@ -4,11 +4,20 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from archiver.catalog.base import Catalog, CatalogRow, CommitBatch, ExportRow, NoticeRow, QuarantineRow, SegmentRow
+from archiver.catalog.base import (
+    Catalog,
+    CatalogRow,
+    CommitBatch,
+    ExportRow,
+    HoldRow,
+    NoticeRow,
+    QuarantineRow,
+    SegmentRow,
+)
 from archiver.catalog.sqlite import SqliteCatalog
 from archiver.errors import UsageError
 
-__all__ = ["Catalog", "CatalogRow", "CommitBatch", "ExportRow", "NoticeRow", "QuarantineRow", "SegmentRow",
+__all__ = ["Catalog", "CatalogRow", "CommitBatch", "ExportRow", "HoldRow", "NoticeRow", "QuarantineRow", "SegmentRow",
            "SqliteCatalog", "open_catalog"]
 
 

@@ -52,7 +52,7 @@ class CatalogRow:
 
 @dataclass(frozen=True)
 class SegmentRow:
-    """A segment object and the disposition group it holds."""
+    """A segment object and the disposition group it holds; ``disposed_at`` once destroyed."""
 
     name: str
     custodian: str
@@ -60,6 +60,66 @@ class SegmentRow:
     retain_until: date | None
     count: int
     created_at: datetime
+    disposed_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class HoldRow:
+    """A legal hold: while it is not released, no record it covers may be destroyed.
+
+    It covers the records of ``custodian`` (every custodian when ``None``) sent from ``start``
+    to ``end`` inclusive (open-ended when ``None``), whatever their schedule.
+    """
+
+    name: str
+    reason: str
+    custodian: str | None
+    start: date | None
+    end: date | None
+    placed_at: datetime
+    placed_by: str
+    released_at: datetime | None = None
+    released_by: str | None = None
+    release_reason: str | None = None
+
+    @property
+    def active(self) -> bool:
+        return self.released_at is None
+
+    def covers(self, custodian: str, sent_on: date) -> bool:
+        """Whether this hold, while active, covers a record of ``custodian`` sent on ``sent_on``."""
+        return (self.active and (self.custodian is None or self.custodian == custodian)
+                and (self.start is None or sent_on >= self.start) and (self.end is None or sent_on <= self.end))
+
+
+def hold_json(hold: HoldRow) -> dict[str, str | None]:
+    """A hold as JSON, for catalogs that store it as one document."""
+    def text(value: date | datetime | None) -> str | None:
+        return value.isoformat() if value is not None else None
+
+    return {"name": hold.name, "reason": hold.reason, "custodian": hold.custodian, "start": text(hold.start),
+            "end": text(hold.end), "placed_at": text(hold.placed_at), "placed_by": hold.placed_by,
+            "released_at": text(hold.released_at), "released_by": hold.released_by,
+            "release_reason": hold.release_reason}
+
+
+def hold_from_json(data: dict[str, str | None]) -> HoldRow:
+    """The inverse of ``hold_json``."""
+    def day(key: str) -> date | None:
+        value = data.get(key)
+        return date.fromisoformat(value) if value else None
+
+    def instant(key: str) -> datetime | None:
+        value = data.get(key)
+        return datetime.fromisoformat(value) if value else None
+
+    placed_at = instant("placed_at")
+    if placed_at is None:
+        raise ValueError("a hold needs placed_at")
+    return HoldRow(name=str(data["name"]), reason=str(data["reason"]), custodian=data.get("custodian"),
+                   start=day("start"), end=day("end"), placed_at=placed_at, placed_by=str(data["placed_by"]),
+                   released_at=instant("released_at"), released_by=data.get("released_by"),
+                   release_reason=data.get("release_reason"))
 
 
 @dataclass(frozen=True)
@@ -191,6 +251,23 @@ class Catalog(Protocol):
         ...
 
     def notices(self) -> Iterator[NoticeRow]: ...
+
+    def segment_rows(self, name: str) -> Iterator[CatalogRow]:
+        """The rows whose frames are in segment ``name``."""
+        ...
+
+    def put_hold(self, hold: HoldRow, audit: AuditEvent) -> None:
+        """Add a hold, or replace the one of the same name (its release), with its audit entry."""
+        ...
+
+    def holds(self) -> list[HoldRow]:
+        """Every hold, released ones included, by name."""
+        ...
+
+    def mark_disposed(self, segment: str, disposed_at: datetime, audit: AuditEvent) -> None:
+        """Record that a segment was destroyed: its row gets ``disposed_at``, in one transaction
+        with the audit entry. Its message rows stay (the catalog remembers what was disposed of)."""
+        ...
 
     def search_tokens(self, tokens: Iterable[str]) -> set[str]:
         """Ids of records whose blind index holds every token."""

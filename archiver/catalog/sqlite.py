@@ -18,7 +18,17 @@ from datetime import date, datetime
 from pathlib import Path
 
 from archiver.audit import GENESIS, AuditEntry, AuditEvent, chain
-from archiver.catalog.base import CatalogRow, CommitBatch, ExportRow, NoticeRow, QuarantineRow, SegmentRow
+from archiver.catalog.base import (
+    CatalogRow,
+    CommitBatch,
+    ExportRow,
+    HoldRow,
+    NoticeRow,
+    QuarantineRow,
+    SegmentRow,
+    hold_from_json,
+    hold_json,
+)
 from archiver.custodians import Custodian
 from archiver.errors import CatalogError, ConfigError, KeyProviderError
 from archiver.model import parse_instant, utc_iso
@@ -62,6 +72,10 @@ SCHEMA = [
     """CREATE TABLE notices (key TEXT PRIMARY KEY, kind TEXT NOT NULL, custodian TEXT NOT NULL,
         recipients TEXT NOT NULL, subject TEXT NOT NULL, sent_at TEXT NOT NULL, message_id TEXT)""",
     "CREATE TABLE meta (name TEXT PRIMARY KEY, value TEXT NOT NULL)",
+    # Disposition and legal holds.
+    "ALTER TABLE segments ADD COLUMN disposed_at TEXT",
+    "CREATE INDEX messages_segment ON messages (segment)",
+    "CREATE TABLE holds (name TEXT PRIMARY KEY, document TEXT NOT NULL)",
 ]
 
 _ROW_COLUMNS = ("id, custodian, source, conversation_ref, sent_at, direction, account, system, label, "
@@ -173,7 +187,8 @@ class SqliteCatalog:
         self._index(db, batch.keywords)
         segment = batch.segment
         if segment is not None:
-            db.execute("INSERT OR IGNORE INTO segments VALUES (?, ?, ?, ?, ?, ?)",
+            db.execute("INSERT OR IGNORE INTO segments (name, custodian, schedule, retain_until, count, created_at) "
+                       "VALUES (?, ?, ?, ?, ?, ?)",
                        (segment.name, segment.custodian, segment.schedule, _date(segment.retain_until),
                         segment.count, utc_iso(segment.created_at)))
             db.execute("DELETE FROM pending_segments WHERE name = ?", (segment.name,))
@@ -236,9 +251,32 @@ class SqliteCatalog:
         return _row_from(values) if values else None
 
     def segments(self) -> Iterator[SegmentRow]:
-        for name, custodian, schedule, retain_until, count, created_at in self._db.execute(
-                "SELECT name, custodian, schedule, retain_until, count, created_at FROM segments ORDER BY name"):
-            yield SegmentRow(name, custodian, schedule, _parse_date(retain_until), count, parse_instant(created_at))
+        for name, custodian, schedule, retain_until, count, created_at, disposed_at in self._db.execute(
+                "SELECT name, custodian, schedule, retain_until, count, created_at, disposed_at FROM segments "
+                "ORDER BY name"):
+            yield SegmentRow(name, custodian, schedule, _parse_date(retain_until), count, parse_instant(created_at),
+                             parse_instant(disposed_at) if disposed_at else None)
+
+    def segment_rows(self, name: str) -> Iterator[CatalogRow]:
+        for values in self._db.execute(f"SELECT {_ROW_COLUMNS} FROM messages WHERE segment = ? ORDER BY frame_offset",
+                                       (name,)):
+            yield _row_from(values)
+
+    def put_hold(self, hold: HoldRow, audit: AuditEvent) -> None:
+        with self._transaction() as db:
+            db.execute("INSERT INTO holds (name, document) VALUES (?, ?) "
+                       "ON CONFLICT (name) DO UPDATE SET document = excluded.document",
+                       (hold.name, json.dumps(hold_json(hold), sort_keys=True)))
+            self._append(db, audit)
+
+    def holds(self) -> list[HoldRow]:
+        return [hold_from_json(json.loads(document))
+                for (document,) in self._db.execute("SELECT document FROM holds ORDER BY name")]
+
+    def mark_disposed(self, segment: str, disposed_at: datetime, audit: AuditEvent) -> None:
+        with self._transaction() as db:
+            db.execute("UPDATE segments SET disposed_at = ? WHERE name = ?", (utc_iso(disposed_at), segment))
+            self._append(db, audit)
 
     def quarantine(self) -> Iterator[QuarantineRow]:
         for sha, file, line, reason, key, at in self._db.execute(

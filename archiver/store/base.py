@@ -57,6 +57,10 @@ class ObjectStore(Protocol):
         """Move retain-until later (``None`` = indefinitely); never earlier."""
         ...
 
+    def set_legal_hold(self, key: str, on: bool) -> None:
+        """Place (``on``) or lift a legal hold: while placed, the object cannot be deleted."""
+        ...
+
     def delete(self, key: str, today: date) -> None:
         """Delete an object whose retention has passed; ``RetentionError`` otherwise."""
         ...

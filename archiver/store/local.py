@@ -86,6 +86,11 @@ class LocalDirStore:
         current = self.retention(key)
         self._write_lock(path, Retention(later(current.retain_until, retain_until), current.legal_hold))
 
+    def set_legal_hold(self, key: str, on: bool) -> None:
+        path = self._path(key)
+        current = self.retention(key)
+        self._write_lock(path, Retention(current.retain_until, on))
+
     def delete(self, key: str, today: date) -> None:
         path = self._path(key)
         retention = self.retention(key)
@@ -129,7 +134,6 @@ class LocalDirStore:
             return Retention(None, legal_hold=False)
         until = document.get("retain_until")
         return Retention(date.fromisoformat(until) if until else None, bool(document.get("legal_hold")))
-
 
 
 def _fsync_dir(directory: Path) -> None:
