@@ -14,12 +14,12 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.message import Message as EmailMessage
 from email.utils import parsedate_to_datetime
-from html.parser import HTMLParser
 from typing import Final
 from zoneinfo import ZoneInfo
 
 from archiver.connector import ParseContext
 from archiver.model import FLAG_ATTACHMENT_MISSING, FLAG_RECIPIENTS_UNKNOWN, Attachment, Message, SourceRef
+from connectors._html_text import html_to_text as html_text
 
 SOURCE: Final = "email"
 MESSAGE_CAP: Final = 64 * 1024**2  # one raw message (.eml file, or one message of an mbox)
@@ -39,9 +39,6 @@ _ESCAPED_BYTE_RE = re.compile("[\udc80-\udcff]")
 _SURROGATE_RE = re.compile("[\ud800-\udfff]")
 _LINE_BREAK_RE = re.compile(r"\r|\n")  # unfolding, as the email package does before parsing a header
 _NO_ZONE_RE = re.compile(r"-0000\s*(?:\([^()]*\))?\s*$")
-_BREAK_TAGS: Final = frozenset({"br", "p", "div", "tr", "li", "h1", "h2", "h3", "h4", "h5", "h6", "blockquote",
-                                "pre", "table", "ul", "ol", "hr"})  # fmt: skip
-_HIDDEN_TAGS: Final = frozenset({"script", "style", "title"})
 
 
 @dataclass(frozen=True)
@@ -130,46 +127,9 @@ def decode_text(data: bytes, charset: str | None) -> str:
 
 
 def html_to_text(html: str) -> str:
-    """Minimal text of an HTML body: tags dropped, entities decoded, line breaks kept.
-
-    ``<br>`` and the ends of block elements become newlines; the text between tags is kept as
-    written (its own newlines and spaces too); scripts, styles and the head are left out.
-    """
-    parser = _TextOfHtml()
-    try:
-        parser.feed(html)
-        parser.close()
-    except AssertionError:  # HTMLParser asserts on some broken markup ("<![x["): keep the source then
-        return html
-    return "".join(parser.chunks)
-
-
-class _TextOfHtml(HTMLParser):
-    def __init__(self) -> None:
-        super().__init__(convert_charrefs=True)
-        self.chunks: list[str] = []
-        self.hidden: list[str] | None = None  # the text of an open script/style/title
-
-    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        if tag in _HIDDEN_TAGS:
-            self.hidden = []
-        elif tag in {"br", "hr"}:
-            self.chunks.append("\n")
-
-    def handle_endtag(self, tag: str) -> None:
-        if tag in _HIDDEN_TAGS:
-            self.hidden = None
-        elif tag in _BREAK_TAGS and tag not in {"br", "hr"}:
-            self.chunks.append("\n")
-
-    def handle_data(self, data: str) -> None:
-        (self.chunks if self.hidden is None else self.hidden).append(data)
-
-    def close(self) -> None:
-        super().close()
-        if self.hidden is not None:  # never closed: the "hidden" part may be the message itself
-            self.chunks.extend(self.hidden)
-        self.chunks.append(self.rawdata)  # what the parser left unconsumed (an unclosed <style>'s text)
+    """Minimal text of an HTML body: tags dropped, entities decoded, one line per paragraph or
+    line break (``connectors._html_text``: a linear scan, safe on hostile markup)."""
+    return html_text(html).text
 
 
 def attachment(name: str | None, media_type: str | None, content: bytes | None) -> Attachment:
