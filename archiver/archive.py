@@ -15,6 +15,7 @@ from archiver.keys import (
     PURPOSE_NAMES,
     KeyProvider,
     LocalKeyProvider,
+    is_kms_url,
     local_key_path,
     open_key_provider,
 )
@@ -53,7 +54,12 @@ class Archive:
     @classmethod
     def open(cls, settings: Settings) -> Archive:
         """Open the configured store, catalog and key provider."""
-        keys = open_key_provider(settings.key, settings.base_dir)
+        # A KMS archive keeps its derivation root in the store; a key file is checked before the
+        # store is touched, so a mistyped folder leaves nothing behind.
+        kms = is_kms_url(settings.key)
+        store = open_store(settings.store, settings.base_dir) if kms else None
+        keys = open_key_provider(settings.key, settings.base_dir, store)
+        store = store or open_store(settings.store, settings.base_dir)
         catalog = open_catalog(settings.catalog, settings.base_dir)
         try:
             catalog.bind_key(keys.key_id)  # a new key on an old archive would store everything again
@@ -61,7 +67,7 @@ class Archive:
             catalog.close()
             raise
         return cls(settings=settings,
-                   store=open_store(settings.store, settings.base_dir),
+                   store=store,
                    catalog=catalog,
                    keys=keys,
                    id_hash=KeyedHash(keys.derive(PURPOSE_MESSAGE_ID)),
@@ -98,7 +104,7 @@ class InitResult:
 
 
 def init_archive(directory: Path, settings: Settings) -> InitResult:
-    """Create the folder, its configuration, key file, store and catalog (idempotent)."""
+    """Create the folder, its configuration, key (file, or KMS derivation root), store and catalog (idempotent)."""
     if directory.exists() and not directory.is_dir():
         raise UsageError(f"{directory}: exists and is not a folder")
     directory.mkdir(parents=True, exist_ok=True)
@@ -106,22 +112,34 @@ def init_archive(directory: Path, settings: Settings) -> InitResult:
     config_created = not config.exists()
     if config_created:
         config.write_text(INITIAL_CONFIG, encoding="utf-8")
+    open_catalog(settings.catalog, settings.base_dir, create=True).close()  # creates a missing DynamoDB table
     key_path = local_key_path(settings.key, settings.base_dir)
-    key_created = key_path is not None and not key_path.exists()
-    if key_path is not None and key_created:
-        _refuse_new_key_for_old_archive(settings, key_path)
+    key_created = False
+    if key_path is not None and not key_path.exists():
+        _refuse_new_key_for_old_archive(settings, f"{key_path}: key file missing", "restore that key file")
         LocalKeyProvider.create(key_path)
+        key_created = True
+    elif is_kms_url(settings.key):
+        # Imported here so that archives on a key file never import boto3.
+        from archiver.keys_kms import ROOT_KEY, KmsKeyProvider
+
+        store = open_store(settings.store, settings.base_dir)
+        if not store.exists(ROOT_KEY):
+            _refuse_new_key_for_old_archive(settings, f"{settings.key}: the KMS derivation root {ROOT_KEY} is "
+                                            "missing from the store", f"restore {ROOT_KEY}")
+            KmsKeyProvider.create(settings.key, store)
+            key_created = True
     archive = Archive.open(settings)
     archive.close()
     return InitResult(directory, config_created, key_created, archive.keys.key_id)
 
 
-def _refuse_new_key_for_old_archive(settings: Settings, key_path: Path) -> None:
+def _refuse_new_key_for_old_archive(settings: Settings, what_is_missing: str, remedy: str) -> None:
     catalog = open_catalog(settings.catalog, settings.base_dir)
     try:
         bound = catalog.bound_key()
     finally:
         catalog.close()
     if bound:
-        raise KeyProviderError(f"{key_path}: key file missing, but the archive was created with key {bound}; "
-                               "restore that key file (a new key could not read the archive)")
+        raise KeyProviderError(f"{what_is_missing}, but the archive was created with key {bound}; "
+                               f"{remedy} (a new key could not read the archive)")

@@ -20,7 +20,6 @@ from archiver import __version__
 from archiver.archive import Archive, init_archive
 from archiver.catalog import HoldRow
 from archiver.catalog.base import hold_json
-from archiver.classify import Classifier, load_rules
 from archiver.completeness import completeness_report, render_completeness, render_completeness_csv
 from archiver.compliance import custodian_overview, register_custodian, sweep
 from archiver.config import ROLE_SCHEDULE, Settings, load_settings, load_zone
@@ -32,12 +31,12 @@ from archiver.evaluation import evaluate, read_labeled, render_evaluation
 from archiver.ingest import IngestOptions, Ingestor
 from archiver.model import utc_iso
 from archiver.notifiers import open_notifier
-from archiver.participants import ParticipantDirectory
 from archiver.receipt import render_receipt
 from archiver.report_html import render_html
 from archiver.reports import forwarding_report, render_csv, render_forwarding
 from archiver.retention import load_schedules
 from archiver.review import DECISIONS, decide, expire_reviews, list_reviews, open_review
+from archiver.services import build_classifier
 from archiver.verify import verify
 
 
@@ -214,10 +213,15 @@ def _settings(args: argparse.Namespace, cwd: Path | None = None) -> Settings:
 def _cmd_init(args: argparse.Namespace) -> int:
     directory = Path(args.directory)
     result = init_archive(directory, _settings(args, cwd=directory.resolve()))
-    made = [what for what, new in (("archiver.yaml", result.config_created), ("key file", result.key_created)) if new]
+    kms = result.key_id.startswith("kms:")
+    key = "KMS derivation root (keys/derivation-root in the store)" if kms else "key file"
+    made = [what for what, new in (("archiver.yaml", result.config_created), (key, result.key_created)) if new]
     print(f"Archive ready in {result.directory} (key {result.key_id})"
           + (f"; created {', '.join(made)}" if made else "; already initialised"))
-    if result.key_created:
+    if result.key_created and kms:
+        print("Never schedule the KMS key for deletion and never delete keys/derivation-root: without "
+              "either, nothing in the archive can be read.")
+    elif result.key_created:
         print("Keep a copy of the key file somewhere safe and apart from the archive: without it "
               "nothing in the archive can be read.")
     return 0
@@ -231,7 +235,7 @@ def _cmd_ingest(args: argparse.Namespace) -> int:
     with _open_archive(args, settings) as archive:
         options = IngestOptions(custodian=args.custodian, connector=args.connector, tz=args.tz,
                                 account=args.account, actor=_actor())
-        ingestor = Ingestor(archive, registry, _classifier(settings),
+        ingestor = Ingestor(archive, registry, build_classifier(settings),
                             load_schedules(settings.schedules), options, _now())
         receipt = ingestor.run(args.files)
     if args.json:
@@ -255,7 +259,7 @@ def _cmd_parse(args: argparse.Namespace) -> int:
 
 def _cmd_classify(args: argparse.Namespace) -> int:
     settings = _settings(args)
-    classifier = _classifier(settings)
+    classifier = build_classifier(settings)
     if args.evaluate:
         if args.file:
             raise UsageError("give either FILE or --evaluate LABELED, not both")
@@ -277,11 +281,6 @@ def _cmd_classify(args: argparse.Namespace) -> int:
     for rejection in rejections:
         _report_rejection(rejection)
     return 2 if rejections else 0
-
-
-def _classifier(settings: Settings) -> Classifier:
-    participants = ParticipantDirectory.from_file(settings.participants) if settings.participants else None
-    return Classifier(load_rules(settings.rules, settings.rules_overrides), participants)
 
 
 def _cmd_review_list(args: argparse.Namespace) -> int:

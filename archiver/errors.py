@@ -105,3 +105,13 @@ class Rejection:
 
     def as_dict(self) -> dict[str, object]:
         return {"file": self.file, "line": self.line, "reason": self.reason}
+
+
+class KeyServiceError(ArchiverError):
+    """KMS failed or refused a call in the middle of a run (outage, throttling, access revoked).
+
+    Deliberately not a ``KeyProviderError``: ``envelope.open_sealed`` reads that as "this wrapped
+    key does not open", i.e. damage, and an outage must never be reported as a tampered record.
+    """
+
+    exit_code = 2

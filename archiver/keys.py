@@ -2,7 +2,9 @@
 
 The local provider keeps one 256-bit master secret in a key file (mode 0600) created by
 ``archiver init``. Sub-keys are derived with HKDF so the id key, the blind-index key and the
-key-wrapping key are independent: knowing one reveals nothing about the others.
+key-wrapping key are independent: knowing one reveals nothing about the others. The KMS
+provider (``archiver.keys_kms``) derives its sub-keys the same way from a secret that KMS
+keeps wrapped.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ import json
 import os
 import stat
 from pathlib import Path
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives import hashes
@@ -21,6 +23,9 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 from archiver.errors import KeyProviderError, UsageError
+
+if TYPE_CHECKING:
+    from archiver.store.base import ObjectStore
 
 KEY_FILE_FORMAT = "archiver-local-key"
 NONCE_SIZE = 12
@@ -49,6 +54,12 @@ class KeyProvider(Protocol):
     def derive(self, purpose: str) -> bytes:
         """A 32-byte secret for one purpose (message ids, blind index, object names)."""
         ...
+
+
+def derive_subkey(secret: bytes, purpose: str) -> bytes:
+    """The 32-byte HKDF-SHA256 sub-key of ``secret`` for one purpose (shared by every provider)."""
+    hkdf = HKDF(algorithm=hashes.SHA256(), length=32, salt=b"archiver-v1", info=purpose.encode())
+    return hkdf.derive(secret)
 
 
 class LocalKeyProvider:
@@ -115,8 +126,7 @@ class LocalKeyProvider:
                                    "(wrong key, or the key was moved to another object)") from None
 
     def derive(self, purpose: str) -> bytes:
-        hkdf = HKDF(algorithm=hashes.SHA256(), length=32, salt=b"archiver-v1", info=purpose.encode())
-        return hkdf.derive(self._master)
+        return derive_subkey(self._master, purpose)
 
 
 def local_key_path(url: str, base_dir: Path) -> Path | None:
@@ -127,9 +137,26 @@ def local_key_path(url: str, base_dir: Path) -> Path | None:
     return path if path.is_absolute() else base_dir / path
 
 
-def open_key_provider(url: str, base_dir: Path) -> KeyProvider:
-    """The key provider named by ``ARCHIVER_KEY`` (``file://path``)."""
+def is_kms_url(url: str) -> bool:
+    """True for a ``kms://`` key URL (an AWS KMS key id, ARN or alias)."""
+    return url.startswith("kms://")
+
+
+def open_key_provider(url: str, base_dir: Path, store: ObjectStore | None) -> KeyProvider:
+    """The key provider named by ``ARCHIVER_KEY``: ``file://PATH`` or ``kms://KEY``.
+
+    ``store`` is the archive's object store: a KMS archive keeps its wrapped derivation root
+    there (a key file needs none).
+    """
     path = local_key_path(url, base_dir)
-    if path is None:
-        raise UsageError(f"unsupported key provider {url!r}; use file://PATH")
-    return LocalKeyProvider.load(path)
+    if path is not None:
+        return LocalKeyProvider.load(path)
+    if is_kms_url(url):
+        # Imported here so that archives on a key file never import boto3.
+        from archiver.keys_kms import KmsKeyProvider
+
+        if store is None:
+            raise UsageError(f"{url}: a KMS key needs the archive's store, where its derivation root is kept")
+        return KmsKeyProvider.open(url, store)
+    raise UsageError(f"unsupported key provider {url!r}; use file://PATH or kms://KEY-ID, kms://alias/NAME "
+                     "or kms://KEY-ARN")

@@ -309,6 +309,7 @@ def test_unknown_time_zone_is_a_usage_error(cli: CliRunner, archive_dir: Path, s
 def test_missing_file_and_missing_archive(cli: CliRunner, tmp_path: Path, samples: list[Path]) -> None:
     result = cli("ingest", samples[0], "--custodian", "j", "--tz", "UTC")
     assert result.code == 2 and "archiver init" in result.err  # no key file yet
+    assert not (tmp_path / "archive").exists()  # and nothing was created on the way
     cli("init")
     result = cli("ingest", tmp_path / "nope.txt", "--custodian", "j", "--tz", "UTC", "--json")
     assert result.code == 2 and "no such file" in result.err
