@@ -66,6 +66,12 @@ class StoreError(ArchiverError):
     """The object store refused or failed an operation."""
 
 
+class StoreAccessError(StoreError):
+    """The store cannot be reached or used as configured: credentials, endpoint, bucket, access."""
+
+    exit_code = 2
+
+
 class ObjectExistsError(StoreError):
     """Write-once store: an object with that key already exists."""
 

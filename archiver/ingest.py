@@ -278,8 +278,7 @@ def store_segments(archive: Archive, groups: list[tuple[GroupKey, list[RecordDoc
         segment = SegmentRow(name, custodian, schedule, retain_until, len(docs), now)
         prepared.append((segment, data, _segment_batch(archive, docs, refs, segment, actor, now)))
     archive.catalog.begin_segments([segment.name for segment, _, _ in prepared])
-    for segment, data, _ in prepared:
-        archive.store.put(segment.name, data, segment.retain_until)
+    archive.store.put_many((segment.name, data, segment.retain_until) for segment, data, _ in prepared)
     archive.catalog.commit([batch for _, _, batch in prepared] + list(also))
 
 

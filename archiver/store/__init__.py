@@ -1,4 +1,4 @@
-"""Object stores, chosen by URL: a local directory (the embedded default)."""
+"""Object stores, chosen by URL: a local directory (the embedded default) or S3 with Object Lock."""
 
 from __future__ import annotations
 
@@ -12,8 +12,13 @@ __all__ = ["LocalDirStore", "ObjectStore", "Retention", "open_store", "validate_
 
 
 def open_store(url: str, base_dir: Path) -> ObjectStore:
-    """The store named by ``ARCHIVER_STORE``: a directory path or ``file://`` URL."""
+    """The store named by ``ARCHIVER_STORE``: a directory path, ``file://`` URL or ``s3://bucket/prefix``."""
+    if url.startswith("s3://"):
+        # Imported here: boto3 takes a tenth of a second to load, which a local archive never needs.
+        from archiver.store.s3 import S3Store
+
+        return S3Store(url)
     if "://" in url and not url.startswith("file://"):
-        raise UsageError(f"unsupported object store {url!r}; use a directory path")
+        raise UsageError(f"unsupported object store {url!r}; use a directory path or s3://bucket/prefix")
     path = Path(url.removeprefix("file://"))
     return LocalDirStore(path if path.is_absolute() else base_dir / path)

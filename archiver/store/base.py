@@ -9,7 +9,7 @@ not yet scheduled records).
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import date
 from typing import Protocol
@@ -35,6 +35,11 @@ class ObjectStore(Protocol):
 
     def put(self, key: str, data: bytes, retain_until: date | None) -> None:
         """Store ``data`` under a new key; ``ObjectExistsError`` if the key is taken."""
+        ...
+
+    def put_many(self, items: Iterable[tuple[str, bytes, date | None]], workers: int = 8) -> None:
+        """``put`` each ``(key, data, retain_until)``, up to ``workers`` at a time where the store
+        can write in parallel; the first error is raised once the writes in flight finish."""
         ...
 
     def get(self, key: str) -> bytes:
@@ -63,6 +68,11 @@ class ObjectStore(Protocol):
 
     def delete(self, key: str, today: date) -> None:
         """Delete an object whose retention has passed; ``RetentionError`` otherwise."""
+        ...
+
+    def check(self) -> None:
+        """Refuse, with the reason, a store that cannot keep records as the law requires (a bucket
+        without versioning or Object Lock, a folder that cannot be written)."""
         ...
 
     def discard_incomplete(self) -> None:

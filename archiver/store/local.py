@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import os
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from datetime import date
 from pathlib import Path
 
@@ -48,6 +48,11 @@ class LocalDirStore:
         finally:
             tmp.unlink()
         _fsync_dir(path.parent)
+
+    def put_many(self, items: Iterable[tuple[str, bytes, date | None]], workers: int = 8) -> None:
+        # One disk: writing in parallel would only interleave fsyncs.
+        for key, data, retain_until in items:
+            self.put(key, data, retain_until)
 
     def get(self, key: str) -> bytes:
         try:
@@ -101,6 +106,11 @@ class LocalDirStore:
         path.chmod(0o600)
         path.unlink()
         path.with_name(path.name + LOCK_SUFFIX).unlink(missing_ok=True)
+
+    def check(self) -> None:
+        for folder in (self._objects, self._tmp):
+            if not os.access(folder, os.W_OK | os.X_OK):
+                raise StoreError(f"{folder}: the archive folder cannot be written")
 
     def discard_incomplete(self) -> None:
         """Remove temporaries of writes that never completed (ciphertext only)."""
