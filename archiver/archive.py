@@ -130,7 +130,10 @@ def init_archive(directory: Path, settings: Settings) -> InitResult:
             KmsKeyProvider.create(settings.key, store)
             key_created = True
     archive = Archive.open(settings)
-    archive.close()
+    try:
+        archive.store.check()  # a bucket without versioning or Object Lock is refused before any use
+    finally:
+        archive.close()
     return InitResult(directory, config_created, key_created, archive.keys.key_id)
 
 

@@ -1,4 +1,4 @@
-"""Catalogs, chosen by URL: SQLite (the embedded default)."""
+"""Catalogs, chosen by URL: SQLite (the embedded default) or DynamoDB (serverless)."""
 
 from __future__ import annotations
 
@@ -21,9 +21,18 @@ __all__ = ["Catalog", "CatalogRow", "CommitBatch", "ExportRow", "HoldRow", "Noti
            "SqliteCatalog", "open_catalog"]
 
 
-def open_catalog(url: str, base_dir: Path) -> Catalog:
-    """The catalog named by ``ARCHIVER_CATALOG`` (``sqlite:///path``)."""
+def open_catalog(url: str, base_dir: Path, create: bool = False) -> Catalog:
+    """The catalog named by ``ARCHIVER_CATALOG``: ``sqlite:///PATH`` or ``dynamodb://TABLE[?region=R]``.
+
+    ``create`` (``archiver init``) creates a missing DynamoDB table; otherwise a missing table is
+    an error. A SQLite file is always created when missing.
+    """
+    if url.startswith("dynamodb://"):
+        # Imported here: boto3 is slow to import and the embedded default does not need it.
+        from archiver.catalog.dynamodb import DynamoCatalog
+
+        return DynamoCatalog.from_url(url, create=create)
     if not url.startswith("sqlite:///"):
-        raise UsageError(f"unsupported catalog {url!r}; use sqlite:///PATH")
+        raise UsageError(f"unsupported catalog {url!r}; use sqlite:///PATH or dynamodb://TABLE")
     path = Path(url[len("sqlite:///"):])
     return SqliteCatalog(path if path.is_absolute() else base_dir / path)

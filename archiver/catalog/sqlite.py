@@ -177,13 +177,23 @@ class SqliteCatalog:
     def _add_batch(self, db: sqlite3.Connection, batch: CommitBatch) -> None:
         # A record replaces a tombstone or review entry of the same message (it was judged without
         # context, or under older rules, or a records officer decided); a settled nonrecord
-        # replaces a review entry; a record is never replaced.
-        db.executemany("DELETE FROM messages WHERE id = ? AND label IN ('nonrecord', 'review')",
-                       [(r.id,) for r in batch.rows if r.label == "record"])
-        db.executemany("DELETE FROM messages WHERE id = ? AND label = 'review'",
-                       [(r.id,) for r in batch.rows if r.label == "nonrecord"])
-        db.executemany(f"INSERT OR IGNORE INTO messages ({_ROW_COLUMNS}) VALUES ({','.join('?' * 26)})",
-                       [_row_values(r) for r in batch.rows])
+        # replaces a review entry; a record is never replaced. The replacement keeps the old row's
+        # rowid: the blind index is keyed by rowid, and a reused one must stay the same message's.
+        replaced: dict[str, int] = {}
+        for labels, label in ((("nonrecord", "review"), "record"), (("review",), "nonrecord")):
+            ids = [r.id for r in batch.rows if r.label == label]
+            for start in range(0, len(ids), _CHUNK):
+                chunk = ids[start:start + _CHUNK]
+                marks, kinds = ",".join("?" * len(chunk)), ",".join("?" * len(labels))
+                replaced.update((record_id, rowid) for rowid, record_id in db.execute(
+                    f"SELECT rowid, id FROM messages WHERE id IN ({marks}) AND label IN ({kinds})",
+                    [*chunk, *labels]))
+        db.executemany("DELETE FROM messages WHERE id = ?", [(record_id,) for record_id in replaced])
+        values = ",".join("?" * 27)
+        # Replacements first: a new row must not take a rowid a replacement is about to reclaim.
+        ordered = sorted(batch.rows, key=lambda r: r.id not in replaced)
+        db.executemany(f"INSERT OR IGNORE INTO messages (rowid, {_ROW_COLUMNS}) VALUES ({values})",
+                       [(replaced.get(r.id), *_row_values(r)) for r in ordered])
         self._index(db, batch.keywords)
         segment = batch.segment
         if segment is not None:
@@ -293,7 +303,8 @@ class SqliteCatalog:
         if not query:
             return set()
         return {r[0] for r in self._db.execute(
-            "SELECT m.id FROM keywords JOIN messages m ON m.rowid = keywords.rowid WHERE keywords MATCH ?",
+            "SELECT m.id FROM keywords JOIN messages m ON m.rowid = keywords.rowid "
+            "WHERE keywords MATCH ? AND m.label != 'nonrecord'",
             (query,))}
 
     def last_sync_by_account(self) -> dict[tuple[str, str], datetime]:
