@@ -14,14 +14,12 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Final
 from zoneinfo import ZoneInfo
 
-from connectors._text import RawLine
+from connectors._text import Block, RawLine
 
-MESSAGE_CAP: Final = 16 * 1024**2
 SNIFF_BLOCKS: Final = 20
 EXPORTER_BREAK: Final = "  "  # what signal-export appends to every message text
 
@@ -42,34 +40,6 @@ LINK_TEXT_MAX: Final = 1024
 STICKER_RE: Final = re.compile(r"\n\(\( ([^\n]{1,256}?) \)\)")  # a sticker whose file was not exported
 CALL_RE: Final = re.compile(r"(?:Incoming|Outgoing|Missed) (?:voice |video )?call(?: \([^\n]{0,80}\))?")
 DELETED_TEXT: Final = "(This message was deleted)"
-
-
-@dataclass
-class Block:
-    """One message's lines: the header (None for stray lines before the first header)."""
-
-    line: int
-    header: re.Match[str] | None
-    size: int
-    extra: list[str] = field(default_factory=list)
-    problem: str | None = None
-    problem_line: int = 0
-
-    def fail(self, line: int, reason: str) -> None:
-        if self.problem is None:
-            self.problem, self.problem_line = reason, line
-            self.extra.clear()  # a rejected message keeps no text in memory
-
-    def add(self, line: int, text: str, problem: str | None, size: int) -> None:
-        if self.problem is not None:
-            return
-        self.size += size
-        if problem is not None:
-            self.fail(line, problem)
-        elif self.size > MESSAGE_CAP:
-            self.fail(self.line, f"message at line {self.line} is longer than 16 MiB")
-        else:
-            self.extra.append(text)
 
 
 def blocks(lines: Iterator[RawLine]) -> Iterator[Block]:

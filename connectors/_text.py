@@ -9,10 +9,13 @@ from __future__ import annotations
 
 import codecs
 import io
+import re
 from collections.abc import Iterator
+from dataclasses import dataclass, field
 from typing import BinaryIO, Final
 
 LINE_CAP: Final = 1024**2
+MESSAGE_CAP: Final = 16 * 1024**2  # one message of a text export; a longer one is rejected
 UTF16_BOMS: Final = (codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)
 _PEEK_BYTES: Final = 512  # enough of an over-long line to tell whether it opens a message
 _CHUNK: Final = 64 * 1024
@@ -102,3 +105,32 @@ def utf8_stream(stream: io.BufferedReader) -> io.BufferedReader:
     if stream.peek(2)[:2] in UTF16_BOMS:
         return io.BufferedReader(Utf16AsUtf8(stream))
     return stream
+
+
+@dataclass
+class Block:
+    """One message of a text export being collected: its header line (``None`` for stray lines
+    before the first header) and its continuation lines, refused past ``MESSAGE_CAP``."""
+
+    line: int
+    header: re.Match[str] | None
+    size: int
+    extra: list[str] = field(default_factory=list)
+    problem: str | None = None
+    problem_line: int = 0
+
+    def fail(self, line: int, reason: str) -> None:
+        if self.problem is None:
+            self.problem, self.problem_line = reason, line
+            self.extra.clear()  # a rejected message keeps no text in memory
+
+    def add(self, line: int, text: str, problem: str | None, size: int) -> None:
+        if self.problem is not None:
+            return
+        self.size += size
+        if problem is not None:
+            self.fail(line, problem)
+        elif self.size > MESSAGE_CAP:
+            self.fail(self.line, f"message at line {self.line} is longer than 16 MiB")
+        else:
+            self.extra.append(text)

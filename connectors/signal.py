@@ -61,9 +61,7 @@ from connectors._signal_md import (
     DELETED_TEXT,
     EXPORTER_BREAK,
     HEADER_RE,
-    MESSAGE_CAP,
     STICKER_RE,
-    Block,
     blocks,
     body_of,
     header_within,
@@ -72,7 +70,7 @@ from connectors._signal_md import (
     media_links,
     stamp_text,
 )
-from connectors._text import decode_head, iter_lines, utf8_stream
+from connectors._text import MESSAGE_CAP, Block, decode_head, iter_lines, utf8_stream
 
 ATTACHMENT_CAP: Final = 512 * 1024**2
 SNIFF_BYTES: Final = 64 * 1024

@@ -34,7 +34,7 @@ from archiver.model import (
 )
 from archiver.safezip import SafeZip, ZipEntryTooLargeError, is_zip
 from connectors._signal_md import looks_like_markdown
-from connectors._text import RawLine, decode_head, iter_lines, utf8_stream
+from connectors._text import Block, RawLine, decode_head, iter_lines, utf8_stream
 from connectors._whatsapp_dates import (
     DELETED_RE,
     HEADER_RE,
@@ -48,7 +48,6 @@ from connectors._whatsapp_dates import (
     stamp_text,
 )
 
-MESSAGE_CAP: Final = 16 * 1024**2
 ATTACHMENT_CAP: Final = 512 * 1024**2
 HEAD_LINES: Final = 50  # a real export has a header on its first line; allow some junk
 MAX_PARTICIPANTS: Final = 4096  # WhatsApp groups hold 1024; beyond this, stop tracking
@@ -213,34 +212,6 @@ def _vote(export: _Export) -> DateOrder:
     return vote.decide()
 
 
-@dataclass
-class _Draft:
-    """A message being collected: its header line and continuation lines."""
-
-    line: int
-    header: re.Match[str]
-    size: int
-    extra: list[str] = field(default_factory=list)
-    problem: str | None = None
-    problem_line: int = 0
-
-    def fail(self, line: int, reason: str) -> None:
-        if self.problem is None:
-            self.problem, self.problem_line = reason, line
-            self.extra.clear()  # a rejected message keeps no text in memory
-
-    def add(self, line: int, text: str, problem: str | None, size: int) -> None:
-        if self.problem is not None:
-            return
-        self.size += size
-        if problem is not None:
-            self.fail(line, problem)
-        elif self.size > MESSAGE_CAP:
-            self.fail(self.line, f"message at line {self.line} is longer than 16 MiB")
-        else:
-            self.extra.append(text)
-
-
 @dataclass(frozen=True)
 class _AttachmentRef:
     name: str | None
@@ -304,7 +275,7 @@ class _ChatReader:
 
     def items(self, lines: Iterator[RawLine]) -> Iterator[ParsedItem]:
         """Group lines under their header line and yield one item per message."""
-        draft: _Draft | None = None
+        draft: Block | None = None
         orphans: list[int] = []
         for number, text, problem, size in lines:
             header = HEADER_RE.match(text)
@@ -313,7 +284,7 @@ class _ChatReader:
                     yield self._finish(draft)
                 elif orphans:
                     yield self._orphans(orphans)
-                draft = _Draft(number, header, size)
+                draft = Block(number, header, size)
                 if problem is not None:
                     draft.fail(number, problem)
             elif draft is not None:
@@ -327,17 +298,20 @@ class _ChatReader:
         where = f"line {numbers[0]} comes" if len(numbers) == 1 else f"lines {numbers[0]}-{numbers[-1]} come"
         return Rejection(self._export.display, numbers[0], f"{where} before the first message header")
 
-    def _finish(self, draft: _Draft) -> ParsedItem:
+    def _finish(self, draft: Block) -> ParsedItem:
+        header = draft.header
         if draft.problem is not None:
             return Rejection(self._export.display, draft.problem_line, draft.problem)
-        sent_at = local_time(draft.header, self._order, self._tz)
+        if header is None:
+            return Rejection(self._export.display, draft.line, "text before the first message header")
+        sent_at = local_time(header, self._order, self._tz)
         if sent_at is None:
-            reason = f"header date '{stamp_text(draft.header)}' is not a valid date"
+            reason = f"header date '{stamp_text(header)}' is not a valid date"
             return Rejection(self._export.display, draft.line, reason)
-        return self._message(draft, sent_at)
+        return self._message(draft, header, sent_at)
 
-    def _message(self, draft: _Draft, sent_at: datetime) -> ParsedItem:
-        sender, first, system = split_header(draft.header["rest"])
+    def _message(self, draft: Block, header: re.Match[str], sent_at: datetime) -> ParsedItem:
+        sender, first, system = split_header(header["rest"])
         while draft.extra and not draft.extra[-1]:
             draft.extra.pop()  # WhatsApp trims what is sent: a trailing empty line only separates
         body = "\n".join([first, *draft.extra]) if draft.extra else first

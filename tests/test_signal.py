@@ -21,7 +21,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-import connectors._signal_md as signal_md
+import connectors._text
 import connectors.signal as signal_module
 from archiver.connector import Connector, ParseContext
 from archiver.errors import InputError, Rejection
@@ -534,7 +534,7 @@ def test_damaged_header_joins_the_message_before(tmp_path: Path) -> None:
 
 
 def test_huge_message_is_rejected(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(signal_md, "MESSAGE_CAP", 300)
+    monkeypatch.setattr(connectors._text, "MESSAGE_CAP", 300)
     path = tmp_path / "chat.md"
     path.write_text(md_message("2024-02-01 09:00:00", "Alice", "line\n" * 100) + md_message("2024-02-01 09:01", "Alice",
                                                                                            "ok"))  # fmt: skip
