@@ -14,8 +14,9 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import BinaryIO, Final
 
+from connectors._limits import MESSAGE_CAP
+
 LINE_CAP: Final = 1024**2
-MESSAGE_CAP: Final = 16 * 1024**2  # one message of a text export; a longer one is rejected
 UTF16_BOMS: Final = (codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)
 _PEEK_BYTES: Final = 512  # enough of an over-long line to tell whether it opens a message
 _CHUNK: Final = 64 * 1024

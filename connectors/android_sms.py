@@ -41,6 +41,7 @@ from typing import ClassVar, Final
 from archiver.connector import ParseContext, ParsedItem, check_export_file
 from archiver.errors import InputError, Rejection
 from archiver.model import Attachment, Message, SourceRef
+from connectors._limits import SNIFF_BYTES
 from connectors._sqlite import SQLITE_MAGIC, open_copy, table_columns
 from connectors.sms_backup import (
     AUTHORED_BOXES,
@@ -61,7 +62,6 @@ from connectors.sms_backup import (
     utc_from_ms,
 )
 
-SNIFF_BYTES: Final = 64 * 1024
 THREAD_CACHE: Final = 4096  # threads whose addresses are remembered; a phone has far fewer
 SECONDS_BEFORE: Final = 10**11  # a pdu date past this (year 5138 in seconds) is already in milliseconds
 

@@ -47,6 +47,7 @@ from typing import BinaryIO, ClassVar, Final, cast
 from archiver.connector import ParseContext, ParsedItem, check_export_file
 from archiver.errors import InputError, Rejection
 from archiver.model import Attachment, Message, SourceRef
+from connectors._limits import SNIFF_BYTES
 from connectors._mail import (
     BODY_CAP,
     EMAIL_ERRORS,
@@ -66,7 +67,6 @@ from connectors._mail import (
 )
 from connectors._text import LINE_CAP
 
-SNIFF_BYTES: Final = 64 * 1024
 _HEADER_LINE_RE = re.compile(rb"([!-9;-~]+)[ \t]*:")
 _ESCAPED_FROM_RE = re.compile(rb">+From ")
 _RAW_NAME_RE = re.compile(r"(?:^|[;\s])(?:file)?name\s*=\s*(\"[^\"]*\"|[^;]+)", re.IGNORECASE)

@@ -49,7 +49,6 @@ import re
 import shutil
 import sqlite3
 import tempfile
-import zlib
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -58,7 +57,7 @@ from pathlib import Path, PurePosixPath
 from typing import ClassVar, Final, TypeVar
 
 from archiver.connector import ParseContext, ParsedItem, check_export_file
-from archiver.errors import ArchiverError, InputError, Rejection
+from archiver.errors import InputError, Rejection
 from archiver.model import (
     FLAG_ATTACHMENT_MISSING,
     FLAG_DELETED,
@@ -70,21 +69,18 @@ from archiver.model import (
 )
 from archiver.safezip import SafeZip, ZipEntryTooLargeError, entry_escapes, is_zip
 from connectors._apple import AppleDecodeError, Summary, apple_time, summary, typedstream_text
+from connectors._limits import ATTACHMENT_CAP, MESSAGE_CAP, SNIFF_BYTES, SNIFF_ERRORS
 from connectors._sqlite import SQLITE_MAGIC, open_copy, table_columns
 
-MESSAGE_CAP: Final = 16 * 1024**2
 BLOB_CAP: Final = 4 * MESSAGE_CAP  # an archive or edit history carries more than the text itself
-ATTACHMENT_CAP: Final = 512 * 1024**2
 MAX_ATTACHMENTS: Final = 1024  # per message; iMessage sends far fewer
 MESSAGE_FILES_CAP: Final = 2 * 1024**3  # all attachment bytes of one message held at once
 MAX_PARTICIPANTS: Final = 4096
-SNIFF_BYTES: Final = 64 * 1024
 CACHE_MAX: Final = 4096
 IPHONE_BACKUP_NAME: Final = "3d0d7e5fb2ce288813306e4d4636395e047a3d28"
 DB_NAMES: Final = frozenset({"chat.db", "sms.db", IPHONE_BACKUP_NAME})
 REACTIONS: Final = range(2000, 4000)  # 2000-2007 added, 3000-3007 removed
 
-_SNIFF_ERRORS = (ArchiverError, OSError, EOFError, ValueError, zlib.error)
 _MESSAGE_TABLE_RE = re.compile(r'CREATE TABLE (?:message|"message"|`message`|\[message\])\s*\(')
 _UTF16_SCHEMAS: Final = {(2).to_bytes(4, "big"): "utf-16-le", (3).to_bytes(4, "big"): "utf-16-be"}  # header offset 56
 _ATTACHMENT_PATH_RE = re.compile(r"(?:^|/)Library/(?:Messages|SMS)/Attachments/(?P<rel>.+)$")
@@ -117,7 +113,7 @@ class IMessageConnector:
                     return _database_member(archive) is not None
             with open(path, "rb") as handle:
                 return _looks_like_chat_db(handle.read(SNIFF_BYTES))
-        except _SNIFF_ERRORS:  # sniffing hostile bytes must never break format detection
+        except SNIFF_ERRORS:  # sniffing hostile bytes must never break format detection
             return False
 
     def parse(self, path: Path, context: ParseContext) -> Iterator[ParsedItem]:

@@ -44,7 +44,6 @@ from __future__ import annotations
 import hashlib
 import mimetypes
 import re
-import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -52,7 +51,7 @@ from pathlib import Path, PurePosixPath
 from typing import Any, ClassVar, Final
 
 from archiver.connector import ParseContext, ParsedItem, check_export_file
-from archiver.errors import ArchiverError, InputError, Rejection
+from archiver.errors import InputError, Rejection
 from archiver.model import (
     FLAG_ATTACHMENT_MISSING,
     FLAG_DELETED,
@@ -63,17 +62,14 @@ from archiver.model import (
 )
 from archiver.safezip import SafeZip, ZipEntryTooLargeError, entry_escapes, is_zip
 from connectors._json import load_bytes
+from connectors._limits import ATTACHMENT_CAP, MESSAGE_CAP, SNIFF_BYTES, SNIFF_ERRORS
 
-MESSAGE_CAP: Final = 16 * 1024**2
-ATTACHMENT_CAP: Final = 512 * 1024**2
 FILE_CAP: Final = 256 * 1024**2
-SNIFF_BYTES: Final = 64 * 1024
 INSTAGRAM_ROOT: Final = "your_instagram_activity/"
 
 _THREAD_FILE_RE: Final = re.compile(r"(?:^|.*/)messages/[^/]+/(?P<thread>[^/]+)/message_(?P<part>\d{1,6})\.json")
 _MEDIA_LISTS: Final = ("photos", "videos", "audio_files", "files", "gifs")
 _SYSTEM_TYPES: Final = frozenset({"Call", "Subscribe", "Unsubscribe"})
-_SNIFF_ERRORS = (ArchiverError, OSError, EOFError, ValueError, zlib.error)
 
 
 class MessengerConnector:
@@ -92,7 +88,7 @@ class MessengerConnector:
                     return any(_THREAD_FILE_RE.fullmatch(n) for n in archive.names())
             with open(path, "rb") as handle:
                 head = handle.read(SNIFF_BYTES).decode("utf-8", "replace").lstrip("\ufeff \t\r\n")
-        except _SNIFF_ERRORS:  # sniffing hostile bytes must never break format detection
+        except SNIFF_ERRORS:  # sniffing hostile bytes must never break format detection
             return False
         return head.startswith("{") and all(f'"{key}"' in head for key in ("messages", "sender_name", "timestamp_ms"))
 

@@ -37,7 +37,6 @@ import bisect
 import hashlib
 import json
 import mimetypes
-import zlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
@@ -45,7 +44,7 @@ from pathlib import Path
 from typing import Any, BinaryIO, ClassVar, Final, Literal, Protocol
 
 from archiver.connector import ParseContext, ParsedItem, check_export_file
-from archiver.errors import ArchiverError, InputError, Rejection
+from archiver.errors import InputError, Rejection
 from archiver.model import (
     FLAG_ATTACHMENT_MISSING,
     FLAG_DELETED,
@@ -56,6 +55,7 @@ from archiver.model import (
     SourceRef,
 )
 from archiver.safezip import SafeZip, ZipEntryTooLargeError, is_zip
+from connectors._limits import ATTACHMENT_CAP, SNIFF_BYTES, SNIFF_ERRORS
 from connectors._signal_md import (
     CALL_RE,
     DELETED_TEXT,
@@ -72,8 +72,6 @@ from connectors._signal_md import (
 )
 from connectors._text import MESSAGE_CAP, Block, decode_head, iter_lines, utf8_stream
 
-ATTACHMENT_CAP: Final = 512 * 1024**2
-SNIFF_BYTES: Final = 64 * 1024
 SNIFF_CHATS: Final = 20  # a whole-export zip may open with empty chats; look a little further
 HEAD_LINES: Final = 50
 MAX_PARTICIPANTS: Final = 4096
@@ -84,7 +82,6 @@ TZ_REQUIRED: Final = (
     "America/New_York, the zone of the computer that made the export) or set timezone in archiver.yaml"
 )
 
-_SNIFF_ERRORS = (ArchiverError, OSError, EOFError, ValueError, RecursionError, zlib.error)
 _JSON_SHAPE_KEYS = ("quote", "sticker", "reactions", "attachments")
 _NORMALIZED_KEYS = frozenset({"sent_at", "source", "conversation"})
 _BLANK: Final = object()  # a blank data.json line, which separates nothing and is skipped
@@ -104,7 +101,7 @@ class SignalConnector:
         """True when the file (or the first chats of a zip) reads as a signal-export chat."""
         try:
             return _sniff(Path(path))
-        except _SNIFF_ERRORS:  # sniffing hostile bytes must never break format detection
+        except SNIFF_ERRORS:  # sniffing hostile bytes must never break format detection
             return False
 
     def parse(self, path: Path, context: ParseContext) -> Iterator[ParsedItem]:

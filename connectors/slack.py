@@ -37,7 +37,6 @@ from __future__ import annotations
 import codecs
 import hashlib
 import re
-import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -45,7 +44,7 @@ from pathlib import Path, PurePosixPath
 from typing import Any, ClassVar, Final
 
 from archiver.connector import ParseContext, ParsedItem, check_export_file
-from archiver.errors import ArchiverError, InputError, Rejection
+from archiver.errors import InputError, Rejection
 from archiver.model import (
     FLAG_ATTACHMENT_MISSING,
     FLAG_DELETED,
@@ -57,9 +56,8 @@ from archiver.model import (
 )
 from archiver.safezip import SafeZip, ZipEntryTooLargeError, is_zip
 from connectors._json import load_bytes, stream_items
+from connectors._limits import ATTACHMENT_CAP, MESSAGE_CAP, SNIFF_ERRORS
 
-MESSAGE_CAP: Final = 16 * 1024**2
-ATTACHMENT_CAP: Final = 512 * 1024**2
 DAY_CAP: Final = 64 * 1024**2
 SNIFF_BYTES: Final = 4096
 RECIPIENT_CACHE: Final = 256  # (conversation, sender) recipient tuples kept for reuse
@@ -75,7 +73,6 @@ _SYSTEM_SUBTYPES: Final = frozenset({
     "unpinned_item", "reminder_add", "sh_room_created", "huddle_thread", "tombstone", "message_deleted",
 })  # fmt: skip
 _DELETED_SUBTYPES: Final = frozenset({"tombstone", "message_deleted"})
-_SNIFF_ERRORS = (ArchiverError, OSError, EOFError, ValueError, zlib.error)
 
 
 class SlackConnector:
@@ -93,7 +90,7 @@ class SlackConnector:
                 return False
             with SafeZip(path) as archive:
                 return _looks_like_slack(archive)
-        except _SNIFF_ERRORS:  # sniffing hostile bytes must never break format detection
+        except SNIFF_ERRORS:  # sniffing hostile bytes must never break format detection
             return False
 
     def parse(self, path: Path, context: ParseContext) -> Iterator[ParsedItem]:

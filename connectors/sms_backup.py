@@ -65,13 +65,11 @@ from archiver.model import (
     SourceRef,
 )
 from archiver.participants import handle_key
+from connectors._limits import ATTACHMENT_CAP, MESSAGE_CAP, SNIFF_BYTES, SNIFF_ERRORS
 from connectors._text import UTF16_BOMS
 
-MESSAGE_CAP: Final = 16 * 1024**2
-ATTACHMENT_CAP: Final = 512 * 1024**2
 RECORD_CHARS_CAP: Final = 1024**3  # all attributes of one record, so one hostile record cannot fill memory
 RECORD_ELEMENTS_CAP: Final = 10_000  # parts and addresses of one MMS
-SNIFF_BYTES: Final = 64 * 1024
 UNKNOWN: Final = "(Unknown)"  # how the app itself names a number without a contact
 
 # Message boxes (sms ``type``, mms ``msg_box``): 1 is received; the others the owner wrote.
@@ -94,7 +92,6 @@ _PHONE_TAIL: Final = 10  # digits of a national number (NANP), the part every st
 _INT_RE = re.compile(r"-?\d{1,19}")
 # Atomic and possessive, so a head of many "<?a?>" cannot make the match backtrack exponentially.
 _ROOT_RE = re.compile(r"(?>\s+|<\?.*?\?>|<!--.*?-->)*+<(smses|calls)[\s/>]", re.DOTALL)
-_SNIFF_ERRORS = (OSError, ValueError, UnicodeError)
 
 
 class SmsBackupConnector:
@@ -113,7 +110,7 @@ class SmsBackupConnector:
                 head = handle.read(SNIFF_BYTES)
             encoding = "utf-16" if head[:2] in UTF16_BOMS else "utf-8-sig"
             return _ROOT_RE.match(head.decode(encoding, "replace")) is not None
-        except _SNIFF_ERRORS:  # sniffing hostile bytes must never break format detection
+        except SNIFF_ERRORS:  # sniffing hostile bytes must never break format detection
             return False
 
     def parse(self, path: Path, context: ParseContext) -> Iterator[ParsedItem]:

@@ -63,19 +63,16 @@ from archiver.model import (
 )
 from connectors._html_text import html_to_text
 from connectors._json import stream_items
+from connectors._limits import ATTACHMENT_CAP, MESSAGE_CAP, SNIFF_BYTES, SNIFF_ERRORS
 from connectors._text import UTF16_BOMS, Utf16AsUtf8
 
-MESSAGE_CAP: Final = 16 * 1024**2
-ATTACHMENT_CAP: Final = 512 * 1024**2
 LINE_CAP: Final = 2 * MESSAGE_CAP  # a JSON Lines line holds a 16 MiB body plus its escaping and fields
-SNIFF_BYTES: Final = 64 * 1024
 EARLIEST_YEAR: Final = 1970  # Graph writes 0001-01-01 for "no value"; Teams did not exist before 2017
 
 _CONTEXT_RE: Final = re.compile(r'"@odata\.context"\s*:\s*"[^"]*(?:chats|channels)[^"]*/messages')
 _HOSTED_RE: Final = re.compile(r"/hostedContents/([^/?#]+)")
 _CAMEL_RE: Final = re.compile(r"(?<!^)(?=[A-Z])")
 _NAME_KEYS: Final = ("chatDisplayName", "channelDisplayName", "teamDisplayName")
-_SNIFF_ERRORS = (OSError, ValueError)
 
 
 class TeamsConnector:
@@ -91,7 +88,7 @@ class TeamsConnector:
         try:
             with _open_text(path) as stream:
                 head = stream.read(SNIFF_BYTES).decode("utf-8", "replace")
-        except _SNIFF_ERRORS:  # sniffing hostile bytes must never break format detection
+        except SNIFF_ERRORS:  # sniffing hostile bytes must never break format detection
             return False
         if not head.lstrip().startswith(("{", "[")):
             return False

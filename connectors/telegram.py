@@ -52,7 +52,6 @@ import mimetypes
 import posixpath
 import re
 import stat
-import zlib
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -64,17 +63,15 @@ from zoneinfo import ZoneInfo
 import ijson
 
 from archiver.connector import ParseContext, ParsedItem, check_export_file
-from archiver.errors import ArchiverError, InputError, Rejection
+from archiver.errors import InputError, Rejection
 from archiver.model import FLAG_ATTACHMENT_MISSING, FLAG_EDITED, FLAG_RECIPIENTS_UNKNOWN, Attachment, Message, SourceRef
 from archiver.safezip import SafeZip, ZipEntryTooLargeError, entry_escapes, is_zip
 from connectors._json import Meter, events
+from connectors._limits import ATTACHMENT_CAP, MESSAGE_CAP, SNIFF_BYTES, SNIFF_ERRORS
 from connectors._text import utf8_stream
 
-MESSAGE_CAP: Final = 16 * 1024**2
-ATTACHMENT_CAP: Final = 512 * 1024**2
 MAX_DEPTH: Final = 64  # a real export nests about 8 levels
 MAX_PARTICIPANTS: Final = 4096
-SNIFF_BYTES: Final = 64 * 1024
 RESULT_JSON: Final = "result.json"
 NOT_TELEGRAM: Final = "not a Telegram Desktop export"
 TZ_REQUIRED: Final = (
@@ -86,7 +83,6 @@ HTML_EXPORT: Final = (
     "again and choose Format: 'Machine-readable JSON'"
 )
 
-_SNIFF_ERRORS = (ArchiverError, OSError, EOFError, ValueError, zlib.error)
 _CHAT_PATHS: Final[tuple[list[str | None], ...]] = ([], ["chats", "list", "item"], ["left_chats", "list", "item"])
 _PERSONAL: Final = frozenset({"personal_chat", "bot_chat"})
 _SAVED: Final = "saved_messages"
@@ -120,7 +116,7 @@ class TelegramConnector:
         """True when the head of the JSON (or of a zip's result.json) shows Telegram Desktop's keys."""
         try:
             return _looks_like_telegram(_head(Path(path)))
-        except _SNIFF_ERRORS:  # sniffing hostile bytes must never break format detection
+        except SNIFF_ERRORS:  # sniffing hostile bytes must never break format detection
             return False
 
     def parse(self, path: Path, context: ParseContext) -> Iterator[ParsedItem]:

@@ -13,7 +13,6 @@ import hashlib
 import io
 import mimetypes
 import re
-import zlib
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -22,7 +21,7 @@ from pathlib import Path, PurePosixPath
 from typing import BinaryIO, ClassVar, Final
 
 from archiver.connector import ParseContext, ParsedItem, check_export_file
-from archiver.errors import ArchiverError, InputError, Rejection
+from archiver.errors import InputError, Rejection
 from archiver.model import (
     FLAG_ATTACHMENT_MISSING,
     FLAG_DELETED,
@@ -33,6 +32,7 @@ from archiver.model import (
     SourceRef,
 )
 from archiver.safezip import SafeZip, ZipEntryTooLargeError, is_zip
+from connectors._limits import ATTACHMENT_CAP, SNIFF_BYTES, SNIFF_ERRORS
 from connectors._signal_md import looks_like_markdown
 from connectors._text import Block, RawLine, decode_head, iter_lines, utf8_stream
 from connectors._whatsapp_dates import (
@@ -48,10 +48,8 @@ from connectors._whatsapp_dates import (
     stamp_text,
 )
 
-ATTACHMENT_CAP: Final = 512 * 1024**2
 HEAD_LINES: Final = 50  # a real export has a header on its first line; allow some junk
 MAX_PARTICIPANTS: Final = 4096  # WhatsApp groups hold 1024; beyond this, stop tracking
-SNIFF_BYTES: Final = 64 * 1024
 SNIFF_LINES: Final = 20
 TZ_REQUIRED: Final = (
     "WhatsApp exports carry local times without a zone; give --tz ZONE (an IANA name such as "
@@ -59,7 +57,6 @@ TZ_REQUIRED: Final = (
 )
 
 _MARKS = "\u200e\u200f"
-_SNIFF_ERRORS = (ArchiverError, OSError, EOFError, ValueError, zlib.error)
 
 _TITLE_RE = re.compile(r"WhatsApp Chat (?:with |- ?)(?P<title>.+)", re.IGNORECASE)
 _NAME_LIST_RE = re.compile(r", | and ")
@@ -87,7 +84,7 @@ class WhatsAppConnector:
         """True when a message header opens one of the first lines of the chat text."""
         try:
             return _looks_like_chat(_head(path))
-        except _SNIFF_ERRORS:  # sniffing hostile bytes must never break format detection
+        except SNIFF_ERRORS:  # sniffing hostile bytes must never break format detection
             return False
 
     def parse(self, path: Path, context: ParseContext) -> Iterator[ParsedItem]:
