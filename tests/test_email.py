@@ -19,6 +19,7 @@ from archiver.model import FLAG_ATTACHMENT_MISSING, FLAG_RECIPIENTS_UNKNOWN, Mes
 from connectors import email as email_connector
 from connectors._mail import TZ_REQUIRED, html_to_text, thread_title
 from connectors.email import EmailConnector, MboxConnector
+from tests.hostile import EDITS, mutate, read_or_refused
 
 NEW_YORK = ZoneInfo("America/New_York")
 CONTEXT = ParseContext(custodian="rortiz", custodian_names=("Rosa Ortiz", "rosa.ortiz@example.gov"), tz=None,
@@ -420,32 +421,11 @@ VALID_MBOX = mbox(mail(), VALID_EML.decode(), mail(Date="Tue, 05 Mar 2024 09:15:
 
 
 def outcome(connector: EmailConnector | MboxConnector, path: Path) -> None:
-    connector.sniff(path)
-    try:
-        items = list(connector.parse(path, context(NEW_YORK)))
-    except InputError:
-        return
-    for item in items:
-        assert isinstance(item, Message | Rejection)
-        if isinstance(item, Message):
-            json.dumps(item.to_json(), ensure_ascii=False).encode()  # no lone surrogates
-            item.content_key()
+    read_or_refused(connector, path, context(NEW_YORK))
 
 
-def mutate(data: bytes, edits: list[tuple[int, int, int]]) -> bytes:
-    buffer = bytearray(data)
-    for kind, position, value in edits:
-        at = position % (len(buffer) + 1)
-        if kind == 0 and at < len(buffer):
-            buffer[at] ^= value or 1
-        elif kind == 1:
-            buffer.insert(at, value)
-        else:
-            del buffer[at:]
-    return bytes(buffer)
 
 
-EDITS = st.lists(st.tuples(st.integers(0, 2), st.integers(0, 10**6), st.integers(0, 255)), max_size=8)
 HYPOTHESIS = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 
 

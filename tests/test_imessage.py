@@ -29,6 +29,7 @@ from archiver.model import FLAG_ATTACHMENT_MISSING, FLAG_DELETED, FLAG_EDITED, F
 from connectors import imessage
 from connectors._apple import AppleDecodeError, apple_time, summary, typedstream_text
 from connectors.imessage import IMessageConnector
+from tests.hostile import read_or_refused
 
 CONTEXT = ParseContext(custodian="mvega", custodian_names=("Marisol Vega", "+15555550100"), export_sha256="cd" * 32)
 DANA, OMAR, LEE = "+15555550101", "+15555550102", "lee@example.com"
@@ -735,13 +736,7 @@ def test_summary_shapes() -> None:
 
 
 def outcome(path: Path) -> None:
-    """Sniff and parse: only InputError may escape, and parse yields only Message or Rejection."""
-    IMessageConnector().sniff(path)
-    try:
-        items = parse(path)
-    except InputError:
-        return
-    assert all(isinstance(item, Message | Rejection) for item in items)
+    read_or_refused(IMessageConnector(), path, CONTEXT)
 
 
 @settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])

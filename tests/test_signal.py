@@ -28,6 +28,7 @@ from archiver.errors import InputError, Rejection
 from archiver.model import FLAG_ATTACHMENT_MISSING, FLAG_DELETED, FLAG_EDITED, FLAG_RECIPIENTS_UNKNOWN, Message
 from connectors.signal import TZ_REQUIRED, SignalConnector
 from connectors.whatsapp import WhatsAppConnector
+from tests.hostile import EDITS, mutate, read_or_refused
 
 NEW_YORK = ZoneInfo("America/New_York")
 CONTEXT = ParseContext(custodian="Dana Whitfield", custodian_names=("Dana Whitfield",), tz=NEW_YORK)
@@ -634,30 +635,11 @@ def test_sniff_claims_each_shape(tmp_path: Path) -> None:
 
 
 def outcome(path: Path) -> None:
-    SignalConnector().sniff(path)
-    try:
-        items = list(SignalConnector().parse(path, CONTEXT))
-    except InputError:
-        return
-    assert all(isinstance(item, Message | Rejection) for item in items)
+    read_or_refused(SignalConnector(), path, CONTEXT)
 
 
-def mutate(data: bytes, edits: list[tuple[int, int, int]]) -> bytes:
-    buffer = bytearray(data)
-    for kind, position, value in edits:
-        if not buffer:
-            break
-        at = position % len(buffer)
-        if kind == 0:
-            buffer[at] = value
-        elif kind == 1:
-            del buffer[at:]
-        else:
-            buffer[at:at] = bytes([value]) * (value % 7 + 1)
-    return bytes(buffer)
 
 
-EDITS = st.lists(st.tuples(st.integers(0, 2), st.integers(0, 1 << 20), st.integers(0, 255)), max_size=6)
 PROPERTY = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 
 

@@ -20,6 +20,7 @@ from archiver.errors import InputError, Rejection
 from archiver.model import FLAG_ATTACHMENT_MISSING, FLAG_DELETED, FLAG_EDITED, FLAG_RECIPIENTS_UNKNOWN, Message
 from connectors import slack
 from connectors.slack import SlackConnector
+from tests.hostile import read_or_refused
 
 CONTEXT = ParseContext(custodian="rlopez", custodian_names=("Rosa Lopez",), export_sha256="cd" * 32)
 USERS = [
@@ -337,12 +338,7 @@ VALID_MEMBERS: dict[str, Any] = {"users.json": USERS[:2], "channels.json": CHANN
 
 
 def check_outcome(path: Path) -> None:
-    SlackConnector().sniff(path)
-    try:
-        items = parse(path)
-    except InputError:
-        return
-    assert all(isinstance(i, Message | Rejection) for i in items)
+    read_or_refused(SlackConnector(), path, CONTEXT)
 
 
 @settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])

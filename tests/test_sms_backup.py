@@ -17,6 +17,7 @@ from archiver.connector import ParseContext
 from archiver.errors import InputError, Rejection
 from archiver.model import FLAG_ATTACHMENT_MISSING, FLAG_RECIPIENTS_UNKNOWN, Message
 from connectors.sms_backup import SmsBackupConnector
+from tests.hostile import mutate, read_or_refused
 
 CONTEXT = ParseContext(custodian="Officer Reyes", custodian_names=("Officer Reyes",), export_sha256="ab" * 32)
 JAN_1 = 1704067200000  # 2024-01-01T00:00:00Z in epoch milliseconds
@@ -429,25 +430,9 @@ VALID = backup(
 
 
 def outcome(path: Path) -> None:
-    SmsBackupConnector().sniff(path)
-    try:
-        items = parse(path)
-    except InputError:
-        return
-    assert all(isinstance(i, Message | Rejection) for i in items)
+    read_or_refused(SmsBackupConnector(), path, CONTEXT)
 
 
-def mutate(data: bytes, edits: list[tuple[int, int, int]]) -> bytes:
-    buffer = bytearray(data)
-    for kind, position, value in edits:
-        at = position % (len(buffer) + 1)
-        if kind == 0 and buffer:
-            buffer[min(at, len(buffer) - 1)] = value
-        elif kind == 1:
-            buffer.insert(at, value)
-        else:
-            del buffer[at:]
-    return bytes(buffer)
 
 
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])

@@ -27,6 +27,7 @@ from archiver.errors import InputError, Rejection
 from archiver.model import FLAG_ATTACHMENT_MISSING, FLAG_EDITED, FLAG_RECIPIENTS_UNKNOWN, Message
 from connectors import telegram
 from connectors.telegram import HTML_EXPORT, TZ_REQUIRED, TelegramConnector
+from tests.hostile import read_or_refused
 
 ME = "Marisol Vega"
 DANA = "Dana Reyes"
@@ -569,13 +570,7 @@ def test_memory_stays_flat_on_a_long_chat(tmp_path: Path) -> None:
 
 
 def outcome(path: Path) -> None:
-    connector = TelegramConnector()
-    assert connector.sniff(path) in (True, False)
-    try:
-        items = list(connector.parse(path, context(NEW_YORK)))
-    except InputError:
-        return
-    assert all(isinstance(item, Message | Rejection) for item in items)
+    read_or_refused(TelegramConnector(), path, context(NEW_YORK))
 
 
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
