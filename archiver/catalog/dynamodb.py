@@ -338,6 +338,18 @@ class DynamoCatalog:
         except (BotoCoreError, ClientError) as exc:
             raise self._error(exc) from None
 
+    def _conditional(self, operation: Callable[..., Any], **kwargs: Any) -> bool:
+        """Run a conditional write; False when its condition did not hold (not an error)."""
+        try:
+            operation(**kwargs)
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException":
+                return False
+            raise self._error(exc) from None
+        except BotoCoreError as exc:
+            raise self._error(exc) from None
+        return True
+
     def _error(self, exc: BotoCoreError | ClientError) -> ArchiverError:
         """The user-facing error for a failed AWS call (no traceback, no request dump)."""
         where = f"DynamoDB table {self.table}"
@@ -561,49 +573,28 @@ class DynamoCatalog:
 
     def _take_lock(self, owner: str) -> bool:
         now = time.time()
-        try:
-            self._client.put_item(
-                TableName=self.table,
-                Item={**_key(LOCK_KEY), "type": _s("lock"), "owner": _s(owner),
-                      "expires": _n(int((now + LOCK_LEASE_SECONDS) * 1000))},
-                ConditionExpression="attribute_not_exists(pk) OR #expires < :now",
-                ExpressionAttributeNames={"#expires": "expires"},
-                ExpressionAttributeValues={":now": _n(int(now * 1000))})
-            return True
-        except ClientError as exc:
-            if exc.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException":
-                return False
-            raise self._error(exc) from None
-        except BotoCoreError as exc:
-            raise self._error(exc) from None
+        return self._conditional(
+            self._client.put_item, TableName=self.table,
+            Item={**_key(LOCK_KEY), "type": _s("lock"), "owner": _s(owner),
+                  "expires": _n(int((now + LOCK_LEASE_SECONDS) * 1000))},
+            ConditionExpression="attribute_not_exists(pk) OR #expires < :now",
+            ExpressionAttributeNames={"#expires": "expires"},
+            ExpressionAttributeValues={":now": _n(int(now * 1000))})
 
     def _renew_lock(self, owner: str) -> bool:
         """Extend the lease of the lock held by ``owner``; False if it is no longer theirs."""
-        try:
-            self._client.update_item(
-                TableName=self.table, Key=_key(LOCK_KEY), UpdateExpression="SET #expires = :expires",
-                ConditionExpression="#owner = :owner",
-                ExpressionAttributeNames={"#expires": "expires", "#owner": "owner"},
-                ExpressionAttributeValues={":expires": _n(int((time.time() + LOCK_LEASE_SECONDS) * 1000)),
-                                           ":owner": _s(owner)})
-            return True
-        except ClientError as exc:
-            if exc.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException":
-                return False
-            raise self._error(exc) from None
-        except BotoCoreError as exc:
-            raise self._error(exc) from None
+        return self._conditional(
+            self._client.update_item, TableName=self.table, Key=_key(LOCK_KEY),
+            UpdateExpression="SET #expires = :expires", ConditionExpression="#owner = :owner",
+            ExpressionAttributeNames={"#expires": "expires", "#owner": "owner"},
+            ExpressionAttributeValues={":expires": _n(int((time.time() + LOCK_LEASE_SECONDS) * 1000)),
+                                       ":owner": _s(owner)})
 
     def _release_lock(self, owner: str) -> None:
-        try:
-            self._client.delete_item(TableName=self.table, Key=_key(LOCK_KEY), ConditionExpression="#owner = :owner",
-                                     ExpressionAttributeNames={"#owner": "owner"},
-                                     ExpressionAttributeValues={":owner": _s(owner)})
-        except ClientError as exc:
-            if exc.response.get("Error", {}).get("Code") != "ConditionalCheckFailedException":
-                raise self._error(exc) from None
-        except BotoCoreError as exc:
-            raise self._error(exc) from None
+        # A lock no longer ours (lapsed and taken over) is not ours to delete.
+        self._conditional(self._client.delete_item, TableName=self.table, Key=_key(LOCK_KEY),
+                          ConditionExpression="#owner = :owner", ExpressionAttributeNames={"#owner": "owner"},
+                          ExpressionAttributeValues={":owner": _s(owner)})
 
     def bound_key(self) -> str | None:
         item = self._call(self._client.get_item, TableName=self.table, Key=_key(META_KEY),
@@ -611,14 +602,8 @@ class DynamoCatalog:
         return _text(item, "value") if item else None
 
     def bind_key(self, key_id: str) -> None:
-        try:
-            self._client.put_item(TableName=self.table, Item={**_key(META_KEY), "value": _s(key_id)},
-                                  ConditionExpression="attribute_not_exists(pk)")
-        except ClientError as exc:
-            if exc.response.get("Error", {}).get("Code") != "ConditionalCheckFailedException":
-                raise self._error(exc) from None
-        except BotoCoreError as exc:
-            raise self._error(exc) from None
+        self._conditional(self._client.put_item, TableName=self.table, Item={**_key(META_KEY), "value": _s(key_id)},
+                          ConditionExpression="attribute_not_exists(pk)")  # the first key binds the archive
         bound = self.bound_key()
         if bound != key_id:
             raise KeyProviderError(f"DynamoDB table {self.table}: this archive was created with key {bound}, but "
