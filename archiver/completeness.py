@@ -9,8 +9,6 @@ export. It reads only the catalog: no message text.
 
 from __future__ import annotations
 
-import csv
-import io
 from collections import Counter, defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -25,6 +23,7 @@ from archiver.model import (
     FLAG_UNDELIVERED,
     utc_iso,
 )
+from archiver.reports import csv_text
 
 FLAGS = (FLAG_ATTACHMENT_MISSING, FLAG_DELETED, FLAG_EDITED, FLAG_RECIPIENTS_UNKNOWN, FLAG_UNDELIVERED)
 FLAG_TITLES = {
@@ -98,11 +97,7 @@ def render_completeness(report: CompletenessReport) -> str:
 
 def render_completeness_csv(report: CompletenessReport) -> str:
     """One row per incomplete record."""
-    buffer = io.StringIO()
-    writer = csv.DictWriter(buffer, fieldnames=CSV_FIELDS, lineterminator="\n")
-    writer.writeheader()
-    writer.writerows(incomplete_json(row) for row in report.incomplete)
-    return buffer.getvalue()
+    return csv_text(CSV_FIELDS, (incomplete_json(row) for row in report.incomplete))
 
 
 def incomplete_json(row: CatalogRow) -> dict[str, Any]:

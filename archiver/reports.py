@@ -183,10 +183,15 @@ def render_forwarding(report: ForwardingReport) -> str:
 
 def render_csv(report: ForwardingReport) -> str:
     """One row per record: the 2911 facts a spreadsheet needs."""
+    return csv_text(CSV_FIELDS, (record_json(r) for r in report.records))
+
+
+def csv_text(fields: list[str], rows: Iterable[dict[str, Any]]) -> str:
+    """CSV with a header line, one line per row (every report's ``--csv``)."""
     buffer = io.StringIO()
-    writer = csv.DictWriter(buffer, fieldnames=CSV_FIELDS, lineterminator="\n")
+    writer = csv.DictWriter(buffer, fieldnames=fields, lineterminator="\n")
     writer.writeheader()
-    writer.writerows(record_json(r) for r in report.records)
+    writer.writerows(rows)
     return buffer.getvalue()
 
 
