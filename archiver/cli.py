@@ -442,7 +442,8 @@ def _cmd_sweep(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(result.to_json(), indent=2))
     else:
-        print(f"Sweep: {len(result.sent)} notice(s) sent, {result.already_sent} sent before")
+        print(f"Sweep: {len(result.sent)} notice(s) sent; {result.already_sent} notice(s) due now were sent before "
+              f"(listing {result.late_already_reported} late record(s))")
         for notice in result.sent:
             print(f"  {notice.kind:<14} {notice.custodian:<20} to {', '.join(notice.to)}: {notice.subject}")
     for problem in result.problems:

@@ -6,11 +6,12 @@ from __future__ import annotations
 import csv
 import io
 from collections import Counter, defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from archiver.apps import account_app
 from archiver.catalog import CatalogRow
 from archiver.custodians import Custodian
 from archiver.forwarding import Status, is_at_risk
@@ -50,15 +51,12 @@ class CustodianTotals:
     custodian: str
     counts: Counter[str] = field(default_factory=Counter)
     by_direction: dict[str, Counter[str]] = field(default_factory=lambda: defaultdict(Counter))
-    accounts: list[AccountSync] = field(default_factory=list)
+    accounts: list[AccountSync] = field(default_factory=list)  # the registered personal accounts
+    last_sync: datetime | None = None  # the latest sync of any app, registered or not
 
     @property
     def at_risk(self) -> bool:
         return any(a.at_risk for a in self.accounts)
-
-    @property
-    def last_sync(self) -> datetime | None:
-        return max((a.last_sync for a in self.accounts if a.last_sync), default=None)
 
     def to_json(self) -> dict[str, Any]:
         return {"custodian": self.custodian, **{s.value: self.counts[s] for s in STATUSES},
@@ -107,7 +105,7 @@ class ForwardingReport:
         }
 
 
-def forwarding_report(rows: Iterable[CatalogRow], last_sync: dict[tuple[str, str], datetime],
+def forwarding_report(rows: Iterable[CatalogRow], last_sync: Mapping[tuple[str, str], datetime],
                       custodians: Iterable[Custodian], now: datetime) -> ForwardingReport:
     """Build the report from every catalog row (records and tombstones), syncs and the registry."""
     records, deleted, business_threads = [], [], set()
@@ -127,28 +125,27 @@ def forwarding_report(rows: Iterable[CatalogRow], last_sync: dict[tuple[str, str
         months[row.sent_at.strftime("%Y-%m")][row.forwarding_status] += 1
     for account in account_syncs(last_sync, custodians, now):
         totals.setdefault(account.custodian, CustodianTotals(account.custodian)).accounts.append(account)
+    for (custodian_id, _app), at in last_sync.items():
+        entry = totals.setdefault(custodian_id, CustodianTotals(custodian_id))
+        entry.last_sync = max(entry.last_sync or at, at)
     candidates = [r for r in deleted if r.conversation_ref in business_threads]
     return ForwardingReport(now, records, [totals[c] for c in sorted(totals)], dict(months), candidates)
 
 
-def account_syncs(last_sync: dict[tuple[str, str], datetime], custodians: Iterable[Custodian],
+def account_syncs(last_sync: Mapping[tuple[str, str], datetime], custodians: Iterable[Custodian],
                   now: datetime) -> list[AccountSync]:
-    """Every personal account known, from the registry and from ingested exports, with its sync state.
+    """Every personal account the registry lists, with its sync state.
 
-    A registered account never synced counts from its custodian's registration.
+    Only registered accounts are tracked: an app synced but not registered, or a custodian with
+    no personal account, is never at risk. An account never synced counts from its custodian's
+    registration.
     """
-    accounts = dict(last_sync)
-    baselines: dict[tuple[str, str], datetime | None] = dict.fromkeys(accounts)
-    for custodian in custodians:
-        for account in custodian.personal_accounts:
-            key = (custodian.id, account.app)
-            if key not in accounts:
-                baselines[key] = custodian.registered_at
     result = []
-    for custodian_id, app in sorted(baselines):
-        synced = accounts.get((custodian_id, app))
-        since = synced or baselines[(custodian_id, app)]
-        result.append(AccountSync(custodian_id, app, synced, is_at_risk(last_sync=since, now=now), since))
+    for custodian in sorted(custodians, key=lambda c: c.id):
+        for app in sorted({account_app(a.app) for a in custodian.personal_accounts}):
+            synced = last_sync.get((custodian.id, app))
+            since = synced or custodian.registered_at
+            result.append(AccountSync(custodian.id, app, synced, is_at_risk(last_sync=since, now=now), since))
     return result
 
 
