@@ -323,7 +323,9 @@ def _cmd_review_expire(args: argparse.Namespace) -> int:
 def _cmd_report_forwarding(args: argparse.Namespace) -> int:
     with _open_archive(args) as archive:
         catalog = archive.catalog
-        report = forwarding_report(catalog.rows(), catalog.last_sync_by_account(), catalog.custodians(), _now())
+        disposed = {s.name: s.disposed_at for s in catalog.segments() if s.disposed_at is not None}
+        report = forwarding_report(catalog.rows(), catalog.last_sync_by_account(), catalog.custodians(), _now(),
+                                   disposed)
     if args.html:
         args.html.write_text(render_html(report), encoding="utf-8")
     if args.json:

@@ -150,7 +150,7 @@ def _at_risk_notice(account: AccountSync, custodian: Custodian, records_officer:
 
 
 def _late_notice(custodian: Custodian, rows: list[CatalogRow], records_officer: str | None) -> Notice:
-    lines = [f"  {r.id}  {r.direction:<8} sent {utc_iso(r.sent_at)}  deadline "
+    lines = [f"  {r.id}  {r.direction:<8} {utc_iso(r.sent_at)}  deadline "
              f"{utc_iso(r.deadline) if r.deadline else '-'}  archived {utc_iso(r.ingested_at)}  "
              f"{r.days_late} day(s) late" for r in sorted(rows, key=lambda r: (r.sent_at, r.id))]
     body = (f"{len(rows)} record(s) of custodian {custodian.id} reached the archive after the 20-day deadline "

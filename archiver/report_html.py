@@ -184,8 +184,9 @@ def _at_risk(accounts: Sequence[AccountSync]) -> str:
 
 def _late_table(report: ForwardingReport) -> str:
     rows = [[f"<code>{_e(r.id)}</code>", _e(r.custodian), _e(r.direction), _when(r.sent_at),
-             _when(r.deadline) if r.deadline else "-", _num(r.days_late)] for r in report.late]
-    heads = ["Record", "Custodian", "Direction", "Sent", "Deadline", "Days late"]
+             _when(r.deadline) if r.deadline else "-", _num(r.days_late), _kept(report.disposed.get(r.id))]
+            for r in report.late]
+    heads = ["Record", "Custodian", "Direction", "Created", "Deadline", "Days late", "In the archive"]
     return _section("late", "Late records", _table(f"{len(rows)} record(s) forwarded after the 20-day deadline",
                                                    heads, rows, "No late records."))
 
@@ -199,6 +200,10 @@ def _candidates(report: ForwardingReport) -> str:
     heads = ["Message", "Custodian", "Source", "Sent", "Export (SHA-256 prefix)", "Line"]
     return _section("candidates", "Unlawful disposition candidates", note + _table(
         f"{len(rows)} deleted message(s) in threads that hold records", heads, rows, "No candidates."))
+
+
+def _kept(disposed_at: datetime | None) -> str:
+    return f"disposed of {_when(disposed_at)}" if disposed_at else "held"
 
 
 def _section(key: str, heading: str, content: str) -> str:

@@ -20,7 +20,7 @@ from archiver.model import FLAG_DELETED, utc_iso
 STATUSES = (Status.COPIED, Status.FORWARDED, Status.LATE, Status.NOT_APPLICABLE)
 SUBJECT = (Status.COPIED, Status.FORWARDED, Status.LATE)  # statuses of records 2911 applies to
 CSV_FIELDS = ["id", "custodian", "source", "direction", "account", "sent_at", "ingested_at", "deadline", "status",
-              "days_late", "schedule"]
+              "days_late", "schedule", "disposed_at"]
 
 
 def on_time_rate(counts: Counter[str]) -> float | None:
@@ -76,6 +76,7 @@ class ForwardingReport:
     custodians: list[CustodianTotals]
     months: dict[str, Counter[str]]
     unlawful_disposition_candidates: list[CatalogRow]
+    disposed: dict[str, datetime] = field(default_factory=dict)  # record id -> when it was lawfully destroyed
 
     @property
     def totals(self) -> Counter[str]:
@@ -99,15 +100,21 @@ class ForwardingReport:
             "months": {m: {s.value: c[s] for s in STATUSES} | {"on_time_rate": on_time_rate(c)}
                        for m, c in sorted(self.months.items())},
             "at_risk": [a.to_json() for a in self.at_risk],
-            "late": [record_json(r) for r in self.late],
+            "disposed": len(self.disposed),
+            "late": [record_json(r, self.disposed.get(r.id)) for r in self.late],
             "unlawful_disposition_candidates": [_candidate_json(r) for r in self.unlawful_disposition_candidates],
-            "records": [record_json(r) for r in self.records],
+            "records": [record_json(r, self.disposed.get(r.id)) for r in self.records],
         }
 
 
 def forwarding_report(rows: Iterable[CatalogRow], last_sync: Mapping[tuple[str, str], datetime],
-                      custodians: Iterable[Custodian], now: datetime) -> ForwardingReport:
-    """Build the report from every catalog row (records and tombstones), syncs and the registry."""
+                      custodians: Iterable[Custodian], now: datetime,
+                      disposed_segments: Mapping[str, datetime] | None = None) -> ForwardingReport:
+    """Build the report from every catalog row (records and tombstones), syncs and the registry.
+
+    ``disposed_segments`` (segment name -> when it was destroyed) flags the records disposition
+    destroyed: their rows stay in the catalog, but they are no longer held.
+    """
     records, deleted, business_threads = [], [], set()
     for row in rows:
         if row.label == "record":
@@ -129,7 +136,9 @@ def forwarding_report(rows: Iterable[CatalogRow], last_sync: Mapping[tuple[str, 
         entry = totals.setdefault(custodian_id, CustodianTotals(custodian_id))
         entry.last_sync = max(entry.last_sync or at, at)
     candidates = [r for r in deleted if r.conversation_ref in business_threads]
-    return ForwardingReport(now, records, [totals[c] for c in sorted(totals)], dict(months), candidates)
+    gone = disposed_segments or {}
+    disposed = {r.id: gone[r.segment] for r in records if r.segment in gone}
+    return ForwardingReport(now, records, [totals[c] for c in sorted(totals)], dict(months), candidates, disposed)
 
 
 def account_syncs(last_sync: Mapping[tuple[str, str], datetime], custodians: Iterable[Custodian],
@@ -167,8 +176,13 @@ def render_forwarding(report: ForwardingReport) -> str:
     late = report.late
     lines.append(f"Late records: {len(late)}")
     for row in late:
-        lines.append(f"  {row.id}  {row.custodian}  {row.direction:<8} sent {utc_iso(row.sent_at)}  "
-                     f"deadline {utc_iso(row.deadline) if row.deadline else '-'}  {row.days_late} days late")
+        gone = report.disposed.get(row.id)
+        lines.append(f"  {row.id}  {row.custodian}  {row.direction:<8} {utc_iso(row.sent_at)}  "
+                     f"deadline {utc_iso(row.deadline) if row.deadline else '-'}  {row.days_late} days late"
+                     + (f"  DISPOSED {utc_iso(gone)}" if gone else ""))
+    if report.disposed:
+        lines.append(f"Disposed of under their schedules: {len(report.disposed)} record(s), no longer held "
+                     "(--json and --csv give each one's disposed_at)")
     candidates = report.unlawful_disposition_candidates
     if candidates:
         lines.append(f"Possible unlawful disposition (36 CFR 1230): {len(candidates)} message(s) deleted "
@@ -180,7 +194,7 @@ def render_forwarding(report: ForwardingReport) -> str:
 
 def render_csv(report: ForwardingReport) -> str:
     """One row per record: the 2911 facts a spreadsheet needs."""
-    return csv_text(CSV_FIELDS, (record_json(r) for r in report.records))
+    return csv_text(CSV_FIELDS, (record_json(r, report.disposed.get(r.id)) for r in report.records))
 
 
 def csv_text(fields: list[str], rows: Iterable[dict[str, Any]]) -> str:
@@ -192,12 +206,13 @@ def csv_text(fields: list[str], rows: Iterable[dict[str, Any]]) -> str:
     return buffer.getvalue()
 
 
-def record_json(row: CatalogRow) -> dict[str, Any]:
-    """One record's 2911 facts, as in the JSON and CSV reports."""
+def record_json(row: CatalogRow, disposed_at: datetime | None = None) -> dict[str, Any]:
+    """One record's 2911 facts, as in the JSON and CSV reports; ``disposed_at`` once destroyed."""
     return {"id": row.id, "custodian": row.custodian, "source": row.source, "direction": row.direction,
             "account": row.account, "sent_at": utc_iso(row.sent_at), "ingested_at": utc_iso(row.ingested_at),
             "deadline": utc_iso(row.deadline) if row.deadline else None, "status": row.forwarding_status,
-            "days_late": row.days_late, "schedule": row.schedule}
+            "days_late": row.days_late, "schedule": row.schedule,
+            "disposed_at": utc_iso(disposed_at) if disposed_at else None}
 
 
 def _candidate_json(row: CatalogRow) -> dict[str, Any]:

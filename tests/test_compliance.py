@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from archiver.archive import Archive
+from archiver.audit import AuditEvent
 from archiver.classify import Classifier, load_rules
 from archiver.compliance import custodian_overview, register_custodian, sweep
 from archiver.config import load_settings
@@ -371,6 +372,8 @@ def test_sweep_counts_notices_sent_before_not_records(archive_dir: Path) -> None
     _ingest(archive_dir, more, synced)  # three late records of one custodian: one notice
     first = _sweep(archive_dir, FlakyNotifier(), synced + timedelta(days=1))
     assert [n.kind for n in first.sent] == ["late-records"]  # type: ignore[attr-defined]
+    body = first.sent[0].body  # type: ignore[attr-defined]
+    assert "received sent" not in body and "  received 2026-01-03T14:00:00Z  deadline" in body
     again = _sweep(archive_dir, FlakyNotifier(), synced + timedelta(days=1)).to_json()  # type: ignore[attr-defined]
     assert (again["sent"], again["already_sent"], again["late_already_reported"]) == ([], 1, 3)
 
@@ -385,3 +388,36 @@ def test_receipt_warns_when_the_custodian_is_not_registered(cli: CliRunner, arch
     cli("custodian", "add", "a.lopez", "--role", "official")
     registered = cli("ingest", export, "--custodian", "a.lopez", "--tz", "UTC", "--json").json()
     assert registered["warnings"] == []
+
+
+# --- the forwarding report after disposition ---------------------------------------------------
+
+def test_forwarding_report_flags_destroyed_records_never_as_held(cli: CliRunner, archive_dir: Path) -> None:
+    export = _chat(archive_dir, ["2/10/26, 9:00 AM - Ana Lopez: Approved, release the truck at gate 3",
+                                 "2/10/26, 9:05 AM - Ana Lopez: Approved, release the van at gate 4"])
+    cli("ingest", export, "--custodian", "j.rivera", "--tz", "UTC")
+    archive = _open(archive_dir)
+    try:
+        [segment] = list(archive.catalog.segments())
+        archive.catalog.mark_disposed(segment.name, datetime(2026, 3, 1, tzinfo=UTC),
+                                      AuditEvent("records.officer", "dispose", datetime(2026, 3, 1, tzinfo=UTC), {}))
+    finally:
+        archive.close()
+    report = cli("report", "forwarding", "--json").json()
+    assert report["disposed"] == 2
+    assert {r["disposed_at"] for r in report["records"]} == {"2026-03-01T00:00:00Z"}
+    assert {r["disposed_at"] for r in report["late"]} == {"2026-03-01T00:00:00Z"}
+    header, *rows = cli("report", "forwarding", "--csv").out.splitlines()
+    assert header.endswith(",disposed_at") and all(r.endswith(",2026-03-01T00:00:00Z") for r in rows)
+    text = cli("report", "forwarding").out
+    assert text.count("DISPOSED 2026-03-01T00:00:00Z") == 2 and "Disposed of under their schedules: 2" in text
+    page = archive_dir / "report.html"
+    cli("report", "forwarding", "--html", page)
+    assert page.read_text().count("disposed of <time") == 2 and ">held<" not in page.read_text()
+
+
+def test_late_lines_say_received_or_sent_once(cli: CliRunner, archive_dir: Path) -> None:
+    export = _chat(archive_dir, ["2/10/26, 9:00 AM - Ana Lopez: Approved, release the truck at gate 3"])
+    cli("ingest", export, "--custodian", "j.rivera", "--tz", "UTC")
+    text = cli("report", "forwarding").out
+    assert "received sent" not in text and "received 2026-02-10T09:00:00Z  deadline" in text
