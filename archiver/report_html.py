@@ -97,8 +97,10 @@ def _legend(key: str, y: int) -> str:
 
 
 def _month_chart(months: Sequence[tuple[str, int, int]]) -> str:
-    left, top, plot_w, plot_h = 56, 40, WIDTH - 72, 200
     ticks = _ticks(max((ok + late for _, ok, late in months), default=0))
+    # Room for the widest tick value (digits are about 7 px wide) beside the rotated axis title.
+    left, top, plot_h = 36 + 7 * len(str(ticks[-1])), 40, 200
+    plot_w = WIDTH - left - 16
     scale = plot_h / ticks[-1]
     parts = [_legend("months", 8), *(_y_tick(left, top + plot_h - t * scale, t, plot_w) for t in ticks),
              f'<text class="axis-title" transform="translate(14 {top + plot_h / 2}) rotate(-90)" '
@@ -140,20 +142,21 @@ def _segment(x: float, y: float, w: float, h: float, fill: str, title: str, valu
 
 
 def _custodian_chart(people: Sequence[tuple[str, int, int]]) -> str:
-    left, top, row, bar_w = 150, 36, 28, WIDTH - 150 - 130
+    # Each name and its counts sit on a line above the bar, the name from the left edge and the counts
+    # against the right one, so neither a long name nor a large count runs out of the chart.
+    left, top, row, bar_w = 8, 36, 44, WIDTH - 16
     peak = max((ok + late for _, ok, late in people), default=0) or 1
     parts = [_legend("custodians", 8)]
     for i, (name, ok, late) in enumerate(people):
         y, short = top + i * row, name if len(name) <= 20 else name[:19] + "\u2026"
-        parts.append(f'<text x="{left - 8}" y="{y + 16}" text-anchor="end"><title>{_e(name)}</title>{_e(short)}</text>'
-                     + _segment(left, y + 3, ok / peak * bar_w, 20, ON_TIME, f"{name}: {ok} on time", ok)
-                     + _segment(left + ok / peak * bar_w, y + 3, late / peak * bar_w, 20, "url(#hatch-custodians)",
-                                f"{name}: {late} late", late)
-                     + f'<text x="{left + (ok + late) / peak * bar_w + 6:.1f}" y="{y + 18}">{ok} on time, '
-                     f"{late} late</text>")
+        parts.append(f'<text x="{left}" y="{y + 12}"><title>{_e(name)}</title>{_e(short)}</text>'
+                     f'<text x="{left + bar_w}" y="{y + 12}" text-anchor="end">{ok} on time, {late} late</text>'
+                     + _segment(left, y + 17, ok / peak * bar_w, 20, ON_TIME, f"{name}: {ok} on time", ok)
+                     + _segment(left + ok / peak * bar_w, y + 17, late / peak * bar_w, 20, "url(#hatch-custodians)",
+                                f"{name}: {late} late", late))
     if not people:
         parts.append(f'<text x="{WIDTH / 2}" y="{top + 20}" text-anchor="middle">No records yet</text>')
-    return _svg("custodians", top + max(len(people), 1) * row + 12, "On-time and late records per custodian", parts)
+    return _svg("custodians", top + max(len(people), 1) * row + 4, "On-time and late records per custodian", parts)
 
 
 def _custodian_table(custodians: Sequence[CustodianTotals]) -> str:
