@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from archiver import __version__
+from archiver.apps import APPS, app_of_connector
 from archiver.archive import Archive, init_archive
 from archiver.catalog import HoldRow
 from archiver.catalog.base import hold_json
@@ -140,7 +141,8 @@ def _add_custodian_commands(commands: Any) -> None:
     add.add_argument("--official", action="append", default=[], metavar="ACCOUNT",
                      help="official account (e-mail, phone, handle); repeatable")
     add.add_argument("--personal", action="append", default=[], metavar="APP:HANDLE",
-                     help="non-official account used for business, e.g. whatsapp:+15205550100; repeatable")
+                     help=f"non-official account used for business, e.g. whatsapp:+15205550100; APP is one of "
+                          f"{', '.join(APPS)}; repeatable")
     add.add_argument("--alias", action="append", default=[], metavar="NAME",
                      help="another name the custodian appears under in exports; repeatable")
     add.add_argument("--update", action="store_true", help="replace an existing entry")
@@ -505,10 +507,11 @@ def _open_archive(args: argparse.Namespace, settings: Settings | None = None) ->
 def _cmd_connectors(args: argparse.Namespace) -> int:
     registry = ConnectorRegistry.from_entry_points()
     if args.json:
-        print(json.dumps([{"name": c.name, "description": c.description} for c in registry.all()], indent=2))
+        print(json.dumps([{"name": c.name, "app": app_of_connector(c.name), "description": c.description}
+                          for c in registry.all()], indent=2))
     else:
         for connector in registry.all():
-            print(f"{connector.name:<12} {connector.description}")
+            print(f"{connector.name:<12} {app_of_connector(connector.name) or '-':<10} {connector.description}")
     return 0
 
 

@@ -45,3 +45,11 @@ def test_hold_place_and_release_json(cli: CliRunner, archive_dir: Path, samples:
     released = cli("hold", "release", "OIG-9", "--reason", "closed", "--json").json()
     assert released["name"] == "OIG-9" and released["release_reason"] == "closed" and released["released_at"]
     assert sorted(released["segments_released"]) == sorted(hold["segments_held"])
+
+
+def test_connectors_name_the_app_they_read(cli: CliRunner) -> None:
+    apps = {c["name"]: c["app"] for c in cli("connectors", "--json").json()}
+    assert (apps["sms-backup"], apps["android-sms"], apps["mbox"], apps["outlook-msg"]) == ("sms", "sms", "email",
+                                                                                            "email")
+    assert (apps["whatsapp"], apps["telegram"], apps["jsonl"]) == ("whatsapp", "telegram", None)
+    assert "sms-backup   sms " in cli("connectors").out
