@@ -137,7 +137,7 @@ def forwarding_report(rows: Iterable[CatalogRow], last_sync: Mapping[tuple[str, 
         entry.last_sync = max(entry.last_sync or at, at)
     candidates = [r for r in deleted if r.conversation_ref in business_threads]
     gone = disposed_segments or {}
-    disposed = {r.id: gone[r.segment] for r in records if r.segment in gone}
+    disposed = {r.id: gone[r.segment] for r in records if r.segment is not None and r.segment in gone}
     return ForwardingReport(now, records, [totals[c] for c in sorted(totals)], dict(months), candidates, disposed)
 
 
