@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from archiver import __version__
+from archiver.apps import APPS, app_of_connector
 from archiver.archive import Archive, init_archive
 from archiver.catalog import HoldRow
 from archiver.catalog.base import hold_json
@@ -95,6 +96,7 @@ def _parser() -> argparse.ArgumentParser:
 
     report = commands.add_parser("report", help="compliance reports")
     reports = report.add_subparsers(title="reports", metavar="REPORT")
+    _needs_choice(report, reports, "a report")
     forwarding = reports.add_parser("forwarding", help="44 U.S.C. 2911 status per record and custodian")
     output = forwarding.add_mutually_exclusive_group()
     output.add_argument("--json", action="store_true", help="the whole report as one JSON object")
@@ -129,6 +131,7 @@ def _parser() -> argparse.ArgumentParser:
 def _add_custodian_commands(commands: Any) -> None:
     custodian = commands.add_parser("custodian", help="the custodian registry")
     actions = custodian.add_subparsers(title="actions", metavar="ACTION")
+    _needs_choice(custodian, actions, "an action")
     add = actions.add_parser("add", help="register a custodian (or change one with --update)")
     add.add_argument("id", help="custodian id, as given to ingest --custodian")
     add.add_argument("--name", default="", help="full name (36 CFR 1236.22: handles resolve to real names)")
@@ -138,10 +141,12 @@ def _add_custodian_commands(commands: Any) -> None:
     add.add_argument("--official", action="append", default=[], metavar="ACCOUNT",
                      help="official account (e-mail, phone, handle); repeatable")
     add.add_argument("--personal", action="append", default=[], metavar="APP:HANDLE",
-                     help="non-official account used for business, e.g. whatsapp:+15205550100; repeatable")
+                     help=f"non-official account used for business, e.g. whatsapp:+15205550100; APP is one of "
+                          f"{', '.join(APPS)}; repeatable")
     add.add_argument("--alias", action="append", default=[], metavar="NAME",
                      help="another name the custodian appears under in exports; repeatable")
     add.add_argument("--update", action="store_true", help="replace an existing entry")
+    add.add_argument("--json", action="store_true", help="print the registered entry as one JSON object")
     add.set_defaults(handler=_cmd_custodian_add)
     listing = actions.add_parser("list", help="list registered custodians")
     listing.add_argument("--json", action="store_true")
@@ -155,16 +160,19 @@ def _add_custodian_commands(commands: Any) -> None:
 def _add_disposition_commands(commands: Any) -> None:
     hold = commands.add_parser("hold", help="legal holds: no record they cover can be destroyed")
     actions = hold.add_subparsers(title="actions", metavar="ACTION")
+    _needs_choice(hold, actions, "an action")
     place = actions.add_parser("place", help="place a hold (audited); the store holds every covered object")
     place.add_argument("name", help="a name that is never reused, e.g. the case number")
     place.add_argument("--reason", required=True, help="why (recorded in the audit log)")
     place.add_argument("--custodian", help="only this custodian's records (default: every custodian)")
     place.add_argument("--from", dest="start", type=_day, help="records sent on or after this date (YYYY-MM-DD)")
     place.add_argument("--to", dest="end", type=_day, help="records sent on or before this date (YYYY-MM-DD)")
+    place.add_argument("--json", action="store_true", help="print the hold and its segments as one JSON object")
     place.set_defaults(handler=_cmd_hold_place)
     release = actions.add_parser("release", help="release a hold (audited)")
     release.add_argument("name")
     release.add_argument("--reason", required=True, help="why (recorded in the audit log)")
+    release.add_argument("--json", action="store_true", help="print the hold and its segments as one JSON object")
     release.set_defaults(handler=_cmd_hold_release)
     listing = actions.add_parser("list", help="every hold, released ones included")
     listing.add_argument("--json", action="store_true")
@@ -173,6 +181,16 @@ def _add_disposition_commands(commands: Any) -> None:
     dispose.add_argument("--dry-run", action="store_true", help="only list what would be destroyed")
     dispose.add_argument("--json", action="store_true")
     dispose.set_defaults(handler=_cmd_dispose)
+
+
+def _needs_choice(command: argparse.ArgumentParser, choices: Any, what: str) -> None:
+    """Make ``command`` alone (without one of its subcommands) a usage error of its own, exit 2."""
+    def handler(_args: argparse.Namespace) -> int:
+        command.print_usage(sys.stderr)
+        print(f"{command.prog}: error: name {what}: {', '.join(choices.choices)}", file=sys.stderr)
+        return 2
+
+    command.set_defaults(handler=handler)
 
 
 def _day(text: str) -> date:
@@ -185,12 +203,14 @@ def _day(text: str) -> date:
 def _add_review_commands(commands: Any) -> None:
     review = commands.add_parser("review", help="uncertain nonrecords awaiting a records officer's decision")
     actions = review.add_subparsers(title="actions", metavar="ACTION")
+    _needs_choice(review, actions, "an action")
     listing = actions.add_parser("list", help="items awaiting review (metadata only)")
     listing.add_argument("--json", action="store_true")
     listing.set_defaults(handler=_cmd_review_list)
     show = actions.add_parser("show", help="open one item to read it (audited)")
     show.add_argument("id")
     show.add_argument("--reason", required=True, help="why it is opened (recorded in the audit log)")
+    show.add_argument("--json", action="store_true", help="the item (message and classification) as one JSON object")
     show.set_defaults(handler=_cmd_review_show)
     decide_cmd = actions.add_parser("decide", help="settle an item as a record or a nonrecord (audited)")
     decide_cmd.add_argument("id")
@@ -299,8 +319,20 @@ def _cmd_review_list(args: argparse.Namespace) -> int:
 def _cmd_review_show(args: argparse.Namespace) -> int:
     with _open_archive(args) as archive:
         opened = open_review(archive, args.id, _actor(), args.reason, _now())
-    print(json.dumps(opened, indent=2, ensure_ascii=False))
+    if args.json:
+        print(json.dumps(opened, indent=2, ensure_ascii=False))
+        return 0
+    print(_render_review(opened))
     return 0
+
+
+def _render_review(opened: dict[str, Any]) -> str:
+    message, result = opened["message"], opened["classification"]
+    return (f"Review item {opened['id']} (opened: audited)\n"
+            f"{message['source']} \"{message['conversation']}\", {message['direction']} {message['sent_at']}\n"
+            f"From {message['sender']} to {', '.join(message['recipients']) or '-'}\n"
+            f"Classified {result['label']} {result['confidence']:.2f}: {', '.join(result['reasons']) or '-'}\n"
+            f"{message['body']}")
 
 
 def _cmd_review_decide(args: argparse.Namespace) -> int:
@@ -323,7 +355,9 @@ def _cmd_review_expire(args: argparse.Namespace) -> int:
 def _cmd_report_forwarding(args: argparse.Namespace) -> int:
     with _open_archive(args) as archive:
         catalog = archive.catalog
-        report = forwarding_report(catalog.rows(), catalog.last_sync_by_account(), catalog.custodians(), _now())
+        disposed = {s.name: s.disposed_at for s in catalog.segments() if s.disposed_at is not None}
+        report = forwarding_report(catalog.rows(), catalog.last_sync_by_account(), catalog.custodians(), _now(),
+                                   disposed)
     if args.html:
         args.html.write_text(render_html(report), encoding="utf-8")
     if args.json:
@@ -352,6 +386,9 @@ def _cmd_hold_place(args: argparse.Namespace) -> int:
                    placed_at=_now(), placed_by=_actor())
     with _open_archive(args) as archive:
         segments = place_hold(archive, hold)
+    if args.json:
+        print(json.dumps({**hold_json(hold), "segments_held": list(segments)}, indent=2))
+        return 0
     print(f"Hold {hold.name} placed: {len(segments)} segment(s) under legal hold in the store")
     return 0
 
@@ -359,6 +396,10 @@ def _cmd_hold_place(args: argparse.Namespace) -> int:
 def _cmd_hold_release(args: argparse.Namespace) -> int:
     with _open_archive(args) as archive:
         lifted = release_hold(archive, args.name, _actor(), args.reason, _now())
+        released = next((hold_json(h) for h in archive.catalog.holds() if h.name == args.name), {"name": args.name})
+    if args.json:
+        print(json.dumps({**released, "segments_released": list(lifted)}, indent=2))
+        return 0
     print(f"Hold {args.name} released: legal hold lifted on {len(lifted)} segment(s) no other hold covers")
     return 0
 
@@ -402,6 +443,9 @@ def _cmd_custodian_add(args: argparse.Namespace) -> int:
                           names=tuple(args.alias))
     with _open_archive(args) as archive:
         stored = register_custodian(archive, custodian, _actor(), _now(), update=args.update)
+    if args.json:
+        print(json.dumps(stored.to_json(), indent=2))
+        return 0
     print(f"Custodian {stored.id} {'updated' if args.update else 'registered'}")
     return 0
 
@@ -442,7 +486,8 @@ def _cmd_sweep(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(result.to_json(), indent=2))
     else:
-        print(f"Sweep: {len(result.sent)} notice(s) sent, {result.already_sent} sent before")
+        print(f"Sweep: {len(result.sent)} notice(s) sent; {result.already_sent} notice(s) due now were sent before "
+              f"(listing {result.late_already_reported} late record(s))")
         for notice in result.sent:
             print(f"  {notice.kind:<14} {notice.custodian:<20} to {', '.join(notice.to)}: {notice.subject}")
     for problem in result.problems:
@@ -462,10 +507,11 @@ def _open_archive(args: argparse.Namespace, settings: Settings | None = None) ->
 def _cmd_connectors(args: argparse.Namespace) -> int:
     registry = ConnectorRegistry.from_entry_points()
     if args.json:
-        print(json.dumps([{"name": c.name, "description": c.description} for c in registry.all()], indent=2))
+        print(json.dumps([{"name": c.name, "app": app_of_connector(c.name), "description": c.description}
+                          for c in registry.all()], indent=2))
     else:
         for connector in registry.all():
-            print(f"{connector.name:<12} {connector.description}")
+            print(f"{connector.name:<12} {app_of_connector(connector.name) or '-':<10} {connector.description}")
     return 0
 
 

@@ -6,6 +6,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
+from archiver.apps import unknown_app_message
 from archiver.archive import Archive
 from archiver.audit import AuditEvent
 from archiver.catalog import NoticeRow
@@ -19,7 +20,11 @@ from archiver.reports import account_syncs
 
 def register_custodian(archive: Archive, custodian: Custodian, actor: str, now: datetime,
                        update: bool = False) -> Custodian:
-    """Add a custodian to the registry, or replace one with ``update``."""
+    """Add a custodian to the registry, or replace one with ``update``; refuse a personal account
+    whose app is not one the archiver knows."""
+    for account in custodian.personal_accounts:
+        if problem := unknown_app_message(account.app):
+            raise UsageError(f"personal account {str(account)!r}: {problem}")
     existing = archive.catalog.get_custodian(custodian.id)
     if existing and not update:
         raise UsageError(f"custodian {custodian.id!r} is already registered; use --update to change it")
@@ -50,7 +55,8 @@ class SweepResult:
     """What a sweep sent, skipped as already sent, and could not send."""
 
     sent: list[Notice] = field(default_factory=list)
-    already_sent: int = 0
+    already_sent: int = 0  # notices due now that an earlier sweep sent
+    late_already_reported: int = 0  # late records those earlier notices listed
     problems: list[str] = field(default_factory=list)
 
     @property
@@ -60,7 +66,8 @@ class SweepResult:
     def to_json(self) -> dict[str, Any]:
         return {"sent": [{"kind": n.kind, "custodian": n.custodian, "to": list(n.to), "subject": n.subject}
                          for n in self.sent],
-                "already_sent": self.already_sent, "problems": self.problems}
+                "already_sent": self.already_sent, "late_already_reported": self.late_already_reported,
+                "problems": self.problems}
 
 
 def sweep(archive: Archive, notifier: Notifier, now: datetime, actor: str) -> SweepResult:
@@ -72,7 +79,8 @@ def sweep(archive: Archive, notifier: Notifier, now: datetime, actor: str) -> Sw
     keys = candidate_keys(accounts, late, now, settings.reminder_days)
     already = catalog.sent_notices(keys)
     plan = plan_notices(accounts, late, custodians, now, settings.reminder_days, settings.records_officer, already)
-    result = SweepResult(already_sent=len(already), problems=list(plan.problems))
+    result = SweepResult(already_sent=plan.already_sent, late_already_reported=plan.late_already_reported,
+                         problems=list(plan.problems))
     for notice in plan.notices:
         try:
             message_id = notifier.send(notice, settings.notice_sender)

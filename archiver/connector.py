@@ -123,9 +123,23 @@ class ConnectorRegistry:
         if not matches:
             if is_zip(path):
                 SafeZip(path).close()  # an unsafe or broken zip gets its precise reason, not "unknown"
+            _refuse_known_but_unreadable(self.all(), path)
             raise UnknownFormatError(str(path), f"not a recognised export. Known formats: {formats}")
         names = ", ".join(c.name for c in matches)
         raise UnknownFormatError(str(path), f"matches several formats ({names}); choose one with --connector")
+
+
+def _refuse_known_but_unreadable(connectors: Iterable[Connector], path: Path) -> None:
+    """Refuse with its connector's reason a file that is an app's export in a form no connector reads
+    (Telegram's HTML export): "export again as JSON" tells the officer more than "not recognised".
+
+    A connector offers this with an optional ``unreadable_reason(path) -> str | None``.
+    """
+    for connector in connectors:
+        explain = getattr(connector, "unreadable_reason", None)
+        reason = explain(path) if explain else None
+        if reason:
+            raise InputError(str(path), reason)
 
 
 def messages_only(items: Iterable[ParsedItem], rejections: list[Rejection]) -> Iterator[Message]:

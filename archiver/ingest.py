@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from archiver import segments
+from archiver.apps import APPS, synced_apps
 from archiver.archive import Archive
 from archiver.audit import AuditEvent
 from archiver.catalog import CommitBatch, ExportRow, QuarantineRow, SegmentRow
@@ -32,7 +33,7 @@ from archiver.forwarding import assess, credit_earlier_copy, official_recipients
 from archiver.keyed import normalize_words
 from archiver.model import Account, Message, canonical_json
 from archiver.participants import handle_key
-from archiver.receipt import FileReceipt, Receipt
+from archiver.receipt import FileReceipt, Receipt, unregistered_warning
 from archiver.records import LABEL_REVIEW, SCHEDULE_REVIEW, RecordDocument, catalog_row, record_document
 from archiver.retention import UNSCHEDULED, ScheduleSet, assign
 
@@ -80,6 +81,9 @@ class Ingestor:
         self._directory = directory if directory is not None and len(directory) else None
         self._own = {handle_key(name) for name in (options.custodian, *self.custodian.aliases)}
         self._checked: set[str] = set()
+        self._apps: set[str] = set()  # the known apps the current file's messages came from
+        if not self.custodian.registered:
+            self.receipt.warnings.append(unregistered_warning(options.custodian, self._default_schedule))
 
     def run(self, paths: Iterable[Path]) -> Receipt:
         """Ingest every file under the archive's writer lock."""
@@ -92,6 +96,7 @@ class Ingestor:
     def _ingest_file(self, path: Path) -> None:
         file_receipt = FileReceipt(file=str(path))
         self.receipt.files.append(file_receipt)
+        self._apps = set()
         rejections: list[Rejection] = []
         try:
             file_receipt.sha256 = _sha256_of(path)
@@ -122,6 +127,8 @@ class Ingestor:
         occurrences: dict[str, int] = defaultdict(int)
         try:
             for message, classification in self.classifier.classify_stream(messages_only(items, rejections)):
+                if message.source in APPS:
+                    self._apps.add(message.source)
                 if not message.system:
                     self._note_unresolved(message)
                 content_hash = self.archive.id_hash.hex(message.content_key())
@@ -263,7 +270,8 @@ class Ingestor:
         detail = {**file_receipt.to_json(), "file": name}
         self.archive.catalog.add_export(
             ExportRow(file_receipt.sha256 or "", name, file_receipt.connector or "", self.options.custodian,
-                      self.options.account, self.now, self.options.actor),
+                      self.options.account, self.now, self.options.actor,
+                      synced_apps(file_receipt.connector or "", self._apps)),
             AuditEvent(self.options.actor, "ingest", self.now, {"custodian": self.options.custodian, **detail}))
 
 

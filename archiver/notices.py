@@ -40,10 +40,16 @@ class Notice:
 
 @dataclass
 class NoticePlan:
-    """Notices due now, and custodians who could not be notified (no address)."""
+    """Notices due now, and custodians who could not be notified (no address).
+
+    ``already_sent`` counts notices due now that an earlier sweep sent (a custodian's late
+    records make one notice); ``late_already_reported`` counts late records, not notices.
+    """
 
     notices: list[Notice] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
+    already_sent: int = 0
+    late_already_reported: int = 0
 
 
 def candidate_keys(accounts: Iterable[AccountSync], late: Iterable[CatalogRow], now: datetime,
@@ -61,22 +67,34 @@ def plan_notices(accounts: Iterable[AccountSync], late: Iterable[CatalogRow], cu
     plan = NoticePlan()
     for account in accounts:
         custodian = custodians.get(account.custodian, Custodian(account.custodian))
-        if account.at_risk:
-            key = _risk_key(account)
-            if key and key not in already_sent:
-                _add(plan, _at_risk_notice(account, custodian, records_officer, key))
+        notice = _account_notice(account, custodian, now, reminder_days, records_officer)
+        if notice is None:
+            continue
+        if notice.keys[0] in already_sent:
+            plan.already_sent += 1
         else:
-            key = _reminder_key(account, now, reminder_days)
-            if key and key not in already_sent:
-                _add(plan, _reminder_notice(account, custodian, now, key))
+            _add(plan, notice)
     by_custodian: dict[str, list[CatalogRow]] = {}
     for row in late:
-        if _late_key(row) not in already_sent:
-            by_custodian.setdefault(row.custodian, []).append(row)
+        by_custodian.setdefault(row.custodian, []).append(row)
     for custodian_id, rows in sorted(by_custodian.items()):
-        custodian = custodians.get(custodian_id, Custodian(custodian_id))
-        _add(plan, _late_notice(custodian, rows, records_officer))
+        new = [r for r in rows if _late_key(r) not in already_sent]
+        plan.late_already_reported += len(rows) - len(new)
+        if not new:
+            plan.already_sent += 1
+            continue
+        _add(plan, _late_notice(custodians.get(custodian_id, Custodian(custodian_id)), new, records_officer))
     return plan
+
+
+def _account_notice(account: AccountSync, custodian: Custodian, now: datetime, reminder_days: Sequence[int],
+                    records_officer: str | None) -> Notice | None:
+    """The at-risk notice or the sync reminder an account is due at ``now``, if any."""
+    if account.at_risk:
+        key = _risk_key(account)
+        return _at_risk_notice(account, custodian, records_officer, key) if key else None
+    key = _reminder_key(account, now, reminder_days)
+    return _reminder_notice(account, custodian, now, key) if key else None
 
 
 def _add(plan: NoticePlan, notice: Notice) -> None:
@@ -132,7 +150,7 @@ def _at_risk_notice(account: AccountSync, custodian: Custodian, records_officer:
 
 
 def _late_notice(custodian: Custodian, rows: list[CatalogRow], records_officer: str | None) -> Notice:
-    lines = [f"  {r.id}  {r.direction:<8} sent {utc_iso(r.sent_at)}  deadline "
+    lines = [f"  {r.id}  {r.direction:<8} {utc_iso(r.sent_at)}  deadline "
              f"{utc_iso(r.deadline) if r.deadline else '-'}  archived {utc_iso(r.ingested_at)}  "
              f"{r.days_late} day(s) late" for r in sorted(rows, key=lambda r: (r.sent_at, r.id))]
     body = (f"{len(rows)} record(s) of custodian {custodian.id} reached the archive after the 20-day deadline "

@@ -45,6 +45,7 @@ class Receipt:
     attachments_stored: int = 0
     attachments_missing: int = 0
     unresolved: list[str] = field(default_factory=list)  # handles the participant directory does not list
+    warnings: list[str] = field(default_factory=list)  # what the officer should fix, though nothing was lost
 
     def total(self, name: str) -> int:
         return sum(getattr(f, name) for f in self.files)
@@ -73,8 +74,16 @@ class Receipt:
             "schedules": dict(sorted(self.schedules.items())),
             "attachments": {"stored": self.attachments_stored, "missing": self.attachments_missing},
             "unresolved_participants": sorted(self.unresolved),
+            "warnings": list(self.warnings),
             "files": [f.to_json() for f in self.files],
         }
+
+
+def unregistered_warning(custodian: str, schedule: str) -> str:
+    """The warning for an ingest under a custodian the registry does not list."""
+    return (f"custodian {custodian!r} is not registered: its records are filed under the default schedule "
+            f"{schedule} and no personal account of it is tracked for 44 U.S.C. 2911; register it with "
+            "'archiver custodian add'")
 
 
 def render_receipt(receipt: Receipt) -> str:
@@ -103,6 +112,7 @@ def render_receipt(receipt: Receipt) -> str:
         more = f" and {len(shown) - UNRESOLVED_SHOWN} more (--json lists all)" if len(shown) > UNRESOLVED_SHOWN else ""
         lines.append(f"Participants not in the directory ({len(shown)}): "
                      f"{', '.join(shown[:UNRESOLVED_SHOWN])}{more}")
+    lines += [f"Warning: {warning}" for warning in receipt.warnings]
     for rejection in receipt.quarantine:
         where = f"{rejection.file}:{rejection.line}" if rejection.line else rejection.file
         lines.append(f"  QUARANTINED {where}: {rejection.reason}")

@@ -97,8 +97,10 @@ def _legend(key: str, y: int) -> str:
 
 
 def _month_chart(months: Sequence[tuple[str, int, int]]) -> str:
-    left, top, plot_w, plot_h = 56, 40, WIDTH - 72, 200
     ticks = _ticks(max((ok + late for _, ok, late in months), default=0))
+    # Room for the widest tick value (digits are about 7 px wide) beside the rotated axis title.
+    left, top, plot_h = 36 + 7 * len(str(ticks[-1])), 40, 200
+    plot_w = WIDTH - left - 16
     scale = plot_h / ticks[-1]
     parts = [_legend("months", 8), *(_y_tick(left, top + plot_h - t * scale, t, plot_w) for t in ticks),
              f'<text class="axis-title" transform="translate(14 {top + plot_h / 2}) rotate(-90)" '
@@ -140,20 +142,21 @@ def _segment(x: float, y: float, w: float, h: float, fill: str, title: str, valu
 
 
 def _custodian_chart(people: Sequence[tuple[str, int, int]]) -> str:
-    left, top, row, bar_w = 150, 36, 28, WIDTH - 150 - 130
+    # Each name and its counts sit on a line above the bar, the name from the left edge and the counts
+    # against the right one, so neither a long name nor a large count runs out of the chart.
+    left, top, row, bar_w = 8, 36, 44, WIDTH - 16
     peak = max((ok + late for _, ok, late in people), default=0) or 1
     parts = [_legend("custodians", 8)]
     for i, (name, ok, late) in enumerate(people):
         y, short = top + i * row, name if len(name) <= 20 else name[:19] + "\u2026"
-        parts.append(f'<text x="{left - 8}" y="{y + 16}" text-anchor="end"><title>{_e(name)}</title>{_e(short)}</text>'
-                     + _segment(left, y + 3, ok / peak * bar_w, 20, ON_TIME, f"{name}: {ok} on time", ok)
-                     + _segment(left + ok / peak * bar_w, y + 3, late / peak * bar_w, 20, "url(#hatch-custodians)",
-                                f"{name}: {late} late", late)
-                     + f'<text x="{left + (ok + late) / peak * bar_w + 6:.1f}" y="{y + 18}">{ok} on time, '
-                     f"{late} late</text>")
+        parts.append(f'<text x="{left}" y="{y + 12}"><title>{_e(name)}</title>{_e(short)}</text>'
+                     f'<text x="{left + bar_w}" y="{y + 12}" text-anchor="end">{ok} on time, {late} late</text>'
+                     + _segment(left, y + 17, ok / peak * bar_w, 20, ON_TIME, f"{name}: {ok} on time", ok)
+                     + _segment(left + ok / peak * bar_w, y + 17, late / peak * bar_w, 20, "url(#hatch-custodians)",
+                                f"{name}: {late} late", late))
     if not people:
         parts.append(f'<text x="{WIDTH / 2}" y="{top + 20}" text-anchor="middle">No records yet</text>')
-    return _svg("custodians", top + max(len(people), 1) * row + 12, "On-time and late records per custodian", parts)
+    return _svg("custodians", top + max(len(people), 1) * row + 4, "On-time and late records per custodian", parts)
 
 
 def _custodian_table(custodians: Sequence[CustodianTotals]) -> str:
@@ -184,8 +187,9 @@ def _at_risk(accounts: Sequence[AccountSync]) -> str:
 
 def _late_table(report: ForwardingReport) -> str:
     rows = [[f"<code>{_e(r.id)}</code>", _e(r.custodian), _e(r.direction), _when(r.sent_at),
-             _when(r.deadline) if r.deadline else "-", _num(r.days_late)] for r in report.late]
-    heads = ["Record", "Custodian", "Direction", "Sent", "Deadline", "Days late"]
+             _when(r.deadline) if r.deadline else "-", _num(r.days_late), _kept(report.disposed.get(r.id))]
+            for r in report.late]
+    heads = ["Record", "Custodian", "Direction", "Created", "Deadline", "Days late", "In the archive"]
     return _section("late", "Late records", _table(f"{len(rows)} record(s) forwarded after the 20-day deadline",
                                                    heads, rows, "No late records."))
 
@@ -199,6 +203,10 @@ def _candidates(report: ForwardingReport) -> str:
     heads = ["Message", "Custodian", "Source", "Sent", "Export (SHA-256 prefix)", "Line"]
     return _section("candidates", "Unlawful disposition candidates", note + _table(
         f"{len(rows)} deleted message(s) in threads that hold records", heads, rows, "No candidates."))
+
+
+def _kept(disposed_at: datetime | None) -> str:
+    return f"disposed of {_when(disposed_at)}" if disposed_at else "held"
 
 
 def _section(key: str, heading: str, content: str) -> str:

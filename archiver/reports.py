@@ -6,11 +6,12 @@ from __future__ import annotations
 import csv
 import io
 from collections import Counter, defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from archiver.apps import account_app
 from archiver.catalog import CatalogRow
 from archiver.custodians import Custodian
 from archiver.forwarding import Status, is_at_risk
@@ -19,7 +20,7 @@ from archiver.model import FLAG_DELETED, utc_iso
 STATUSES = (Status.COPIED, Status.FORWARDED, Status.LATE, Status.NOT_APPLICABLE)
 SUBJECT = (Status.COPIED, Status.FORWARDED, Status.LATE)  # statuses of records 2911 applies to
 CSV_FIELDS = ["id", "custodian", "source", "direction", "account", "sent_at", "ingested_at", "deadline", "status",
-              "days_late", "schedule"]
+              "days_late", "schedule", "disposed_at"]
 
 
 def on_time_rate(counts: Counter[str]) -> float | None:
@@ -50,15 +51,12 @@ class CustodianTotals:
     custodian: str
     counts: Counter[str] = field(default_factory=Counter)
     by_direction: dict[str, Counter[str]] = field(default_factory=lambda: defaultdict(Counter))
-    accounts: list[AccountSync] = field(default_factory=list)
+    accounts: list[AccountSync] = field(default_factory=list)  # the registered personal accounts
+    last_sync: datetime | None = None  # the latest sync of any app, registered or not
 
     @property
     def at_risk(self) -> bool:
         return any(a.at_risk for a in self.accounts)
-
-    @property
-    def last_sync(self) -> datetime | None:
-        return max((a.last_sync for a in self.accounts if a.last_sync), default=None)
 
     def to_json(self) -> dict[str, Any]:
         return {"custodian": self.custodian, **{s.value: self.counts[s] for s in STATUSES},
@@ -78,6 +76,7 @@ class ForwardingReport:
     custodians: list[CustodianTotals]
     months: dict[str, Counter[str]]
     unlawful_disposition_candidates: list[CatalogRow]
+    disposed: dict[str, datetime] = field(default_factory=dict)  # record id -> when it was lawfully destroyed
 
     @property
     def totals(self) -> Counter[str]:
@@ -101,15 +100,21 @@ class ForwardingReport:
             "months": {m: {s.value: c[s] for s in STATUSES} | {"on_time_rate": on_time_rate(c)}
                        for m, c in sorted(self.months.items())},
             "at_risk": [a.to_json() for a in self.at_risk],
-            "late": [record_json(r) for r in self.late],
+            "disposed": len(self.disposed),
+            "late": [record_json(r, self.disposed.get(r.id)) for r in self.late],
             "unlawful_disposition_candidates": [_candidate_json(r) for r in self.unlawful_disposition_candidates],
-            "records": [record_json(r) for r in self.records],
+            "records": [record_json(r, self.disposed.get(r.id)) for r in self.records],
         }
 
 
-def forwarding_report(rows: Iterable[CatalogRow], last_sync: dict[tuple[str, str], datetime],
-                      custodians: Iterable[Custodian], now: datetime) -> ForwardingReport:
-    """Build the report from every catalog row (records and tombstones), syncs and the registry."""
+def forwarding_report(rows: Iterable[CatalogRow], last_sync: Mapping[tuple[str, str], datetime],
+                      custodians: Iterable[Custodian], now: datetime,
+                      disposed_segments: Mapping[str, datetime] | None = None) -> ForwardingReport:
+    """Build the report from every catalog row (records and tombstones), syncs and the registry.
+
+    ``disposed_segments`` (segment name -> when it was destroyed) flags the records disposition
+    destroyed: their rows stay in the catalog, but they are no longer held.
+    """
     records, deleted, business_threads = [], [], set()
     for row in rows:
         if row.label == "record":
@@ -127,28 +132,29 @@ def forwarding_report(rows: Iterable[CatalogRow], last_sync: dict[tuple[str, str
         months[row.sent_at.strftime("%Y-%m")][row.forwarding_status] += 1
     for account in account_syncs(last_sync, custodians, now):
         totals.setdefault(account.custodian, CustodianTotals(account.custodian)).accounts.append(account)
+    for (custodian_id, _app), at in last_sync.items():
+        entry = totals.setdefault(custodian_id, CustodianTotals(custodian_id))
+        entry.last_sync = max(entry.last_sync or at, at)
     candidates = [r for r in deleted if r.conversation_ref in business_threads]
-    return ForwardingReport(now, records, [totals[c] for c in sorted(totals)], dict(months), candidates)
+    gone = disposed_segments or {}
+    disposed = {r.id: gone[r.segment] for r in records if r.segment is not None and r.segment in gone}
+    return ForwardingReport(now, records, [totals[c] for c in sorted(totals)], dict(months), candidates, disposed)
 
 
-def account_syncs(last_sync: dict[tuple[str, str], datetime], custodians: Iterable[Custodian],
+def account_syncs(last_sync: Mapping[tuple[str, str], datetime], custodians: Iterable[Custodian],
                   now: datetime) -> list[AccountSync]:
-    """Every personal account known, from the registry and from ingested exports, with its sync state.
+    """Every personal account the registry lists, with its sync state.
 
-    A registered account never synced counts from its custodian's registration.
+    Only registered accounts are tracked: an app synced but not registered, or a custodian with
+    no personal account, is never at risk. An account never synced counts from its custodian's
+    registration.
     """
-    accounts = dict(last_sync)
-    baselines: dict[tuple[str, str], datetime | None] = dict.fromkeys(accounts)
-    for custodian in custodians:
-        for account in custodian.personal_accounts:
-            key = (custodian.id, account.app)
-            if key not in accounts:
-                baselines[key] = custodian.registered_at
     result = []
-    for custodian_id, app in sorted(baselines):
-        synced = accounts.get((custodian_id, app))
-        since = synced or baselines[(custodian_id, app)]
-        result.append(AccountSync(custodian_id, app, synced, is_at_risk(last_sync=since, now=now), since))
+    for custodian in sorted(custodians, key=lambda c: c.id):
+        for app in sorted({account_app(a.app) for a in custodian.personal_accounts}):
+            synced = last_sync.get((custodian.id, app))
+            since = synced or custodian.registered_at
+            result.append(AccountSync(custodian.id, app, synced, is_at_risk(last_sync=since, now=now), since))
     return result
 
 
@@ -170,8 +176,13 @@ def render_forwarding(report: ForwardingReport) -> str:
     late = report.late
     lines.append(f"Late records: {len(late)}")
     for row in late:
-        lines.append(f"  {row.id}  {row.custodian}  {row.direction:<8} sent {utc_iso(row.sent_at)}  "
-                     f"deadline {utc_iso(row.deadline) if row.deadline else '-'}  {row.days_late} days late")
+        gone = report.disposed.get(row.id)
+        lines.append(f"  {row.id}  {row.custodian}  {row.direction:<8} {utc_iso(row.sent_at)}  "
+                     f"deadline {utc_iso(row.deadline) if row.deadline else '-'}  {row.days_late} days late"
+                     + (f"  DISPOSED {utc_iso(gone)}" if gone else ""))
+    if report.disposed:
+        lines.append(f"Disposed of under their schedules: {len(report.disposed)} record(s), no longer held "
+                     "(--json and --csv give each one's disposed_at)")
     candidates = report.unlawful_disposition_candidates
     if candidates:
         lines.append(f"Possible unlawful disposition (36 CFR 1230): {len(candidates)} message(s) deleted "
@@ -183,7 +194,7 @@ def render_forwarding(report: ForwardingReport) -> str:
 
 def render_csv(report: ForwardingReport) -> str:
     """One row per record: the 2911 facts a spreadsheet needs."""
-    return csv_text(CSV_FIELDS, (record_json(r) for r in report.records))
+    return csv_text(CSV_FIELDS, (record_json(r, report.disposed.get(r.id)) for r in report.records))
 
 
 def csv_text(fields: list[str], rows: Iterable[dict[str, Any]]) -> str:
@@ -195,12 +206,13 @@ def csv_text(fields: list[str], rows: Iterable[dict[str, Any]]) -> str:
     return buffer.getvalue()
 
 
-def record_json(row: CatalogRow) -> dict[str, Any]:
-    """One record's 2911 facts, as in the JSON and CSV reports."""
+def record_json(row: CatalogRow, disposed_at: datetime | None = None) -> dict[str, Any]:
+    """One record's 2911 facts, as in the JSON and CSV reports; ``disposed_at`` once destroyed."""
     return {"id": row.id, "custodian": row.custodian, "source": row.source, "direction": row.direction,
             "account": row.account, "sent_at": utc_iso(row.sent_at), "ingested_at": utc_iso(row.ingested_at),
             "deadline": utc_iso(row.deadline) if row.deadline else None, "status": row.forwarding_status,
-            "days_late": row.days_late, "schedule": row.schedule}
+            "days_late": row.days_late, "schedule": row.schedule,
+            "disposed_at": utc_iso(disposed_at) if disposed_at else None}
 
 
 def _candidate_json(row: CatalogRow) -> dict[str, Any]:

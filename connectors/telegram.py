@@ -83,6 +83,9 @@ HTML_EXPORT: Final = (
     "again and choose Format: 'Machine-readable JSON'"
 )
 
+HTML_PAGE: Final = "messages.html"
+HTML_MARKS: Final = (b"<title>Exported Data</title>", b'class="page_wrap"')  # Telegram Desktop's page head
+
 _CHAT_PATHS: Final[tuple[list[str | None], ...]] = ([], ["chats", "list", "item"], ["left_chats", "list", "item"])
 _PERSONAL: Final = frozenset({"personal_chat", "bot_chat"})
 _SAVED: Final = "saved_messages"
@@ -118,6 +121,13 @@ class TelegramConnector:
             return _looks_like_telegram(_head(Path(path)))
         except SNIFF_ERRORS:  # sniffing hostile bytes must never break format detection
             return False
+
+    def unreadable_reason(self, path: Path) -> str | None:
+        """Why a Telegram export this connector does not read is refused: the HTML export, alone or zipped."""
+        try:
+            return HTML_EXPORT if _is_html_export(Path(path)) else None
+        except SNIFF_ERRORS:
+            return None
 
     def parse(self, path: Path, context: ParseContext) -> Iterator[ParsedItem]:
         """Yield each message in export order, or a Rejection for one that cannot be read.
@@ -210,7 +220,7 @@ def _result_member(archive: SafeZip) -> str:
     names = archive.names()
     found = [n for n in names if PurePosixPath(n).name == RESULT_JSON]
     if not found:
-        if any(PurePosixPath(n).name == "messages.html" for n in names):
+        if _holds_html_export(names):
             raise InputError(archive.file, HTML_EXPORT)
         raise InputError(archive.file, f"zip holds no Telegram {RESULT_JSON}")
     depth = min(n.count("/") for n in found)
@@ -254,6 +264,21 @@ def _utf8(raw: io.BufferedReader) -> io.BufferedReader:
 
 def _starts_like_html(stream: io.BufferedReader) -> bool:
     return stream.peek(1024).lstrip()[:1] == b"<"
+
+
+def _holds_html_export(names: list[str]) -> bool:
+    return any(PurePosixPath(n).name == HTML_PAGE for n in names)
+
+
+def _is_html_export(path: Path) -> bool:
+    """Telegram Desktop's HTML export: its page's head, or a zip of the folder without a result.json."""
+    if is_zip(path):
+        with SafeZip(path) as archive:
+            names = archive.names()
+        return _holds_html_export(names) and not any(PurePosixPath(n).name == RESULT_JSON for n in names)
+    with open(path, "rb") as handle:
+        head = handle.read(SNIFF_BYTES)
+    return head.lstrip(b"\xef\xbb\xbf \t\r\n")[:1] == b"<" and all(mark in head for mark in HTML_MARKS)
 
 
 def _head(path: Path) -> bytes:

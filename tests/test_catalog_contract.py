@@ -8,6 +8,7 @@ unbroken chain even with several writers, and that a second writer is refused.
 from __future__ import annotations
 
 import copy
+import json
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -18,6 +19,7 @@ from types import ModuleType, SimpleNamespace
 from typing import Any
 from unittest import mock
 
+import boto3
 import pytest
 from moto import mock_aws
 from moto.dynamodb import models as moto_dynamodb_models
@@ -40,6 +42,7 @@ from archiver.catalog import (
 from archiver.catalog.dynamodb import DynamoCatalog
 from archiver.custodians import Custodian, PersonalAccount
 from archiver.errors import CatalogError, KeyProviderError
+from archiver.model import utc_iso
 
 T0 = datetime(2026, 3, 2, 15, 30, tzinfo=timezone.utc)
 TABLE = "archiver-contract"
@@ -413,6 +416,48 @@ def test_last_sync_is_the_latest_personal_export_per_custodian_and_app(catalog: 
     assert catalog.last_sync() == {"a": T0 + timedelta(days=5), "b": T0}
     assert catalog.last_sync_by_account() == {("a", "whatsapp"): T0 + timedelta(days=2),
                                               ("a", "signal"): T0 + timedelta(days=1), ("b", "sms"): T0}
+
+
+def test_syncs_are_recorded_per_app_whatever_the_connector(catalog: Catalog) -> None:
+    def export(connector: str, at: datetime, apps: tuple[str, ...] | None = None) -> None:
+        catalog.add_export(ExportRow("s" * 64, "file:x", connector, "a", "personal", at, "officer", apps),
+                           event("ingest", custodian="a"))
+
+    export("sms-backup", T0)
+    export("android-sms", T0 + timedelta(days=1))
+    export("mbox", T0 + timedelta(days=2))
+    export("outlook-msg", T0 + timedelta(days=3))
+    export("jsonl", T0 + timedelta(days=4), ("whatsapp",))   # the source of its messages
+    export("jsonl", T0 + timedelta(days=5), ())              # no known app: no account synced
+    export("jsonl", T0 + timedelta(days=6))
+
+    assert catalog.last_sync_by_account() == {("a", "sms"): T0 + timedelta(days=1),
+                                              ("a", "email"): T0 + timedelta(days=3),
+                                              ("a", "whatsapp"): T0 + timedelta(days=4)}
+
+
+def _write_legacy_syncs(backend: Backend, catalog: Catalog, connectors: dict[str, datetime]) -> None:
+    """Sync rows as catalogs written before apps were recorded hold them: by connector name."""
+    if backend.name == "sqlite":
+        for connector, at in connectors.items():
+            catalog.add_export(ExportRow("s" * 64, "file:x", connector, "a", "personal", at, "officer"),
+                               event("ingest"))
+        catalog._db.execute("UPDATE exports SET apps = NULL")  # type: ignore[attr-defined]
+        return
+    client = boto3.client("dynamodb")
+    for connector, at in connectors.items():
+        key = dynamodb_module._key((dynamodb_module.SYNC_APP, json.dumps(["a", connector])))
+        client.put_item(TableName=TABLE, Item={**key, "type": {"S": "sync"}, "at": {"S": utc_iso(at)},
+                                               "custodian": {"S": "a"}, "connector": {"S": connector}})
+
+
+def test_sync_rows_written_by_connector_name_are_read_as_apps(backend: Backend, catalog: Catalog) -> None:
+    _write_legacy_syncs(backend, catalog, {"sms-backup": T0 + timedelta(days=2), "android-sms": T0,
+                                           "jsonl": T0 + timedelta(days=9), "whatsapp": T0})
+    catalog.add_export(ExportRow("s" * 64, "file:y", "sms-backup", "a", "personal", T0 + timedelta(days=1),
+                                 "officer", ("sms",)), event("ingest"))
+
+    assert catalog.last_sync_by_account() == {("a", "sms"): T0 + timedelta(days=2), ("a", "whatsapp"): T0}
 
 
 def test_holds_round_trip_and_release_replaces(catalog: Catalog) -> None:

@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
 
 from archiver.archive import Archive
+from archiver.audit import AuditEvent
 from archiver.classify import Classifier, load_rules
-from archiver.compliance import register_custodian, sweep
+from archiver.compliance import custodian_overview, register_custodian, sweep
 from archiver.config import load_settings
 from archiver.connector import ConnectorRegistry
 from archiver.custodians import Custodian, PersonalAccount
@@ -19,6 +21,7 @@ from archiver.notices import Notice
 from archiver.notifiers import MailFileNotifier, NotifierError
 from archiver.retention import load_schedules
 from connectors.jsonl import JsonlConnector
+from connectors.sms_backup import SmsBackupConnector
 from connectors.whatsapp import WhatsAppConnector
 from tests.conftest import CliRunner
 
@@ -282,3 +285,139 @@ def test_report_csv_and_html(cli: CliRunner, archive_dir: Path, samples: list[Pa
     assert cli("report", "forwarding", "--html", page).code == 0
     assert "Jorge Rivera" in page.read_text()
     assert cli("report", "forwarding", "--fail-on-late").code == 1
+
+
+# --- one vocabulary of apps: accounts, syncs, connectors -------------------------------------
+
+SMS_BACKUP = ("<?xml version='1.0' encoding='UTF-8' standalone='yes' ?>\n<smses count=\"1\">\n"
+              "  <sms protocol=\"0\" address=\"+15550100001\" date=\"1769950800000\" type=\"1\" "
+              "body=\"Approved, release the truck at gate 3\" read=\"1\" status=\"-1\" contact_name=\"Ana Lopez\" />\n"
+              "</smses>\n")
+
+
+def _ingest_with(folder: Path, export: Path, now: datetime, custodian: str = "j.rivera") -> dict[str, object]:
+    archive = _open(folder)
+    try:
+        registry = ConnectorRegistry([JsonlConnector(), WhatsAppConnector(), SmsBackupConnector()])
+        ingestor = Ingestor(archive, registry, CLASSIFIER, SCHEDULES,
+                            IngestOptions(custodian=custodian, tz="UTC", actor="test"), now)
+        return ingestor.run([export]).to_json()
+    finally:
+        archive.close()
+
+
+def _sms_officer(folder: Path, registered: datetime) -> None:
+    config = folder / "archiver.yaml"
+    config.write_text(config.read_text() + "records_officer: records@cbp.dhs.gov\n")
+    _register(folder, replace(OFFICER, personal_accounts=(PersonalAccount("sms", "+15205550100"),)), at=registered)
+
+
+def test_custodian_add_refuses_an_app_it_does_not_know(cli: CliRunner, archive_dir: Path) -> None:
+    refused = cli("custodian", "add", "j.rivera", "--personal", "sms-backup:+15205550100")
+    assert refused.code == 2 and len(refused.err.strip().splitlines()) == 1
+    assert "'sms-backup'" in refused.err and "known apps: whatsapp, signal, telegram, sms" in refused.err
+    assert cli("custodian", "list", "--json").json() == []
+    assert cli("custodian", "add", "j.rivera", "--personal", "sms:+15205550100").code == 0
+
+
+def test_an_sms_backup_sync_counts_for_the_registered_sms_account(archive_dir: Path) -> None:
+    registered = datetime(2026, 1, 1, tzinfo=UTC)
+    _sms_officer(archive_dir, registered)
+    export = archive_dir / "sms-2026-02-01.xml"
+    export.write_text(SMS_BACKUP)
+    synced = registered + timedelta(days=25)
+    _ingest_with(archive_dir, export, synced)
+    notifier = FlakyNotifier()
+    _sweep(archive_dir, notifier, synced + timedelta(days=1))
+    assert [n.kind for n in notifier.delivered] == []  # synced yesterday: nothing at risk, nothing late
+    archive = _open(archive_dir)
+    try:
+        assert archive.catalog.last_sync_by_account() == {("j.rivera", "sms"): synced}
+    finally:
+        archive.close()
+
+
+def test_a_jsonl_export_syncs_the_app_its_messages_came_from(archive_dir: Path) -> None:
+    _register(archive_dir)  # whatsapp account
+    export = archive_dir / "forwarded.jsonl"
+    export.write_text(json.dumps({"source": "whatsapp", "conversation": "Ana", "sender": "Ana Lopez",
+                                  "sent_at": "2026-02-10T09:00:00+00:00", "body": "Release the truck"}) + "\n")
+    synced = datetime(2026, 2, 11, tzinfo=UTC)
+    _ingest_with(archive_dir, export, synced)
+    archive = _open(archive_dir)
+    try:
+        accounts = custodian_overview(archive, "j.rivera", synced)["accounts"]
+    finally:
+        archive.close()
+    assert [(a["app"], a["last_sync"]) for a in accounts] == [("whatsapp", "2026-02-11T00:00:00Z")]
+
+
+def test_only_registered_personal_accounts_are_tracked(archive_dir: Path) -> None:
+    config = archive_dir / "archiver.yaml"
+    config.write_text(config.read_text() + "records_officer: records@cbp.dhs.gov\n")
+    _register(archive_dir, replace(OFFICER, personal_accounts=()))  # no personal account at all
+    export = _chat(archive_dir, ["2/10/26, 9:00 AM - Ana Lopez: Lane 4 closed, traffic diverted"])
+    _ingest_with(archive_dir, export, datetime(2026, 2, 11, tzinfo=UTC))
+    _ingest_with(archive_dir, export, datetime(2026, 2, 11, tzinfo=UTC), custodian="unregistered")
+    notifier = FlakyNotifier()
+    _sweep(archive_dir, notifier, datetime(2026, 6, 1, tzinfo=UTC))
+    assert notifier.delivered == []  # neither the custodian without accounts nor the unregistered one
+
+
+def test_sweep_counts_notices_sent_before_not_records(archive_dir: Path) -> None:
+    synced = datetime(2026, 2, 1, 12, 0, tzinfo=UTC)
+    _synced_officer(archive_dir, synced)
+    more = _chat(archive_dir, ["1/3/26, 9:00 AM - Ana Lopez: Approved, release the second truck at gate 4",
+                               "1/4/26, 9:00 AM - Ana Lopez: Approved, release the third truck at gate 5"])
+    _ingest(archive_dir, more, synced)  # three late records of one custodian: one notice
+    first = _sweep(archive_dir, FlakyNotifier(), synced + timedelta(days=1))
+    assert [n.kind for n in first.sent] == ["late-records"]  # type: ignore[attr-defined]
+    body = first.sent[0].body  # type: ignore[attr-defined]
+    assert "received sent" not in body and "  received 2026-01-03T14:00:00Z  deadline" in body
+    again = _sweep(archive_dir, FlakyNotifier(), synced + timedelta(days=1)).to_json()  # type: ignore[attr-defined]
+    assert (again["sent"], again["already_sent"], again["late_already_reported"]) == ([], 1, 3)
+
+
+def test_receipt_warns_when_the_custodian_is_not_registered(cli: CliRunner, archive_dir: Path) -> None:
+    export = _chat(archive_dir, ["2/10/26, 9:00 AM - Ana Lopez: Approved, release the truck at gate 3"])
+    receipt = cli("ingest", export, "--custodian", "j.rivera", "--tz", "UTC", "--json").json()
+    [warning] = receipt["warnings"]
+    assert "'j.rivera' is not registered" in warning and "UNSCHEDULED" in warning
+    assert "Warning: custodian 'j.rivera' is not registered" in cli("ingest", export, "--custodian", "j.rivera",
+                                                                     "--tz", "UTC").out
+    cli("custodian", "add", "a.lopez", "--role", "official")
+    registered = cli("ingest", export, "--custodian", "a.lopez", "--tz", "UTC", "--json").json()
+    assert registered["warnings"] == []
+
+
+# --- the forwarding report after disposition ---------------------------------------------------
+
+def test_forwarding_report_flags_destroyed_records_never_as_held(cli: CliRunner, archive_dir: Path) -> None:
+    export = _chat(archive_dir, ["2/10/26, 9:00 AM - Ana Lopez: Approved, release the truck at gate 3",
+                                 "2/10/26, 9:05 AM - Ana Lopez: Approved, release the van at gate 4"])
+    cli("ingest", export, "--custodian", "j.rivera", "--tz", "UTC")
+    archive = _open(archive_dir)
+    try:
+        [segment] = list(archive.catalog.segments())
+        archive.catalog.mark_disposed(segment.name, datetime(2026, 3, 1, tzinfo=UTC),
+                                      AuditEvent("records.officer", "dispose", datetime(2026, 3, 1, tzinfo=UTC), {}))
+    finally:
+        archive.close()
+    report = cli("report", "forwarding", "--json").json()
+    assert report["disposed"] == 2
+    assert {r["disposed_at"] for r in report["records"]} == {"2026-03-01T00:00:00Z"}
+    assert {r["disposed_at"] for r in report["late"]} == {"2026-03-01T00:00:00Z"}
+    header, *rows = cli("report", "forwarding", "--csv").out.splitlines()
+    assert header.endswith(",disposed_at") and all(r.endswith(",2026-03-01T00:00:00Z") for r in rows)
+    text = cli("report", "forwarding").out
+    assert text.count("DISPOSED 2026-03-01T00:00:00Z") == 2 and "Disposed of under their schedules: 2" in text
+    page = archive_dir / "report.html"
+    cli("report", "forwarding", "--html", page)
+    assert page.read_text().count("disposed of <time") == 2 and ">held<" not in page.read_text()
+
+
+def test_late_lines_say_received_or_sent_once(cli: CliRunner, archive_dir: Path) -> None:
+    export = _chat(archive_dir, ["2/10/26, 9:00 AM - Ana Lopez: Approved, release the truck at gate 3"])
+    cli("ingest", export, "--custodian", "j.rivera", "--tz", "UTC")
+    text = cli("report", "forwarding").out
+    assert "received sent" not in text and "received 2026-02-10T09:00:00Z  deadline" in text

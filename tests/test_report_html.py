@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import html
+import json
 import re
 import shutil
 import struct
@@ -181,3 +183,42 @@ def test_page_renders_in_headless_chromium(tmp_path: Path) -> None:
     ids = parse(dom.stdout).ids
     assert ids["total-late"] == "2" and ids["total-rate"] == "60.0%"
     assert "&lt;script&gt;" in dom.stdout and "<script>alert" not in dom.stdout
+
+
+CLIP_PROBE = """<script>
+const clipped = [];
+let checked = 0;
+for (const svg of document.querySelectorAll("svg")) {
+  const box = svg.getBoundingClientRect();
+  for (const text of svg.querySelectorAll("text")) {
+    const b = text.getBoundingClientRect();
+    checked += 1;
+    if (b.left < box.left - 0.5 || b.right > box.right + 0.5 || b.top < box.top - 0.5 || b.bottom > box.bottom + 0.5) {
+      clipped.push(svg.id + ": " + text.textContent);
+    }
+  }
+}
+document.body.insertAdjacentHTML("beforeend", "<pre id=\\"probe\\">" + JSON.stringify({checked, clipped}) + "</pre>");
+</script>"""
+
+
+def crowded_report() -> ForwardingReport:
+    """Long names, wide names, large counts and thirty months: what pushes labels off a chart."""
+    rows = [row(f"r{n}", name, Status.LATE if n % 3 == 0 else Status.COPIED,
+                datetime(2022 + m // 12, m % 12 + 1, 5, tzinfo=UTC), days_late=3)
+            for n, (m, name) in enumerate((m, name) for m in range(30)
+                                          for name in ("Maximiliano Hernández-Castellanos", "W" * 40))]
+    start = datetime(2022, 1, 5, tzinfo=UTC)
+    rows += [row(f"b{i}", "x", Status.COPIED, start) for i in range(12000)]
+    rows += [row(f"l{i}", "x", Status.LATE, start, days_late=1) for i in range(9000)]
+    return forwarding_report(rows, {}, [], NOW)
+
+
+@pytest.mark.skipif(CHROMIUM is None, reason="chromium is not installed (Debian: apt-get install chromium)")
+def test_chart_labels_stay_inside_their_charts_in_chromium(tmp_path: Path) -> None:
+    page = tmp_path / "report.html"
+    page.write_text(render_html(crowded_report()).replace("</body>", CLIP_PROBE + "</body>"), encoding="utf-8")
+    dom = chromium(page, tmp_path / "profile", "--dump-dom")
+    assert dom.returncode == 0, dom.stderr[-2000:]
+    probe = json.loads(html.unescape(re.findall(r'<pre id="probe">(\{.*?\})</pre>', dom.stdout)[-1]))
+    assert probe["checked"] > 20 and probe["clipped"] == []

@@ -129,6 +129,9 @@ def test_review_cli(cli: CliRunner, queued: Path) -> None:
     assert len(listed) == 1 and listed[0]["reasons"] == ["test-uncertain"]
     shown = cli("review", "show", listed[0]["id"], "--reason", "audit sample")
     assert shown.code == 0 and "zzquokka" in shown.out
+    as_json = cli("review", "show", listed[0]["id"], "--reason", "audit sample", "--json")
+    assert as_json.code == 0 and as_json.json()["message"]["body"] == "zzquokka tonight"
+    assert as_json.json()["classification"]["reasons"] == ["test-uncertain"]
     assert cli("review", "decide", "nosuchid", "record", "--reason", "x").code == 2
     assert cli("review", "decide", listed[0]["id"], "record", "--reason", "  ").code == 2
     assert cli("review", "decide", listed[0]["id"], "record", "--reason", "kept").code == 0

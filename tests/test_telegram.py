@@ -22,11 +22,12 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import connectors._json
-from archiver.connector import Connector, ParseContext, ParsedItem
-from archiver.errors import InputError, Rejection
+from archiver.connector import Connector, ConnectorRegistry, ParseContext, ParsedItem
+from archiver.errors import InputError, Rejection, UnknownFormatError
 from archiver.model import FLAG_ATTACHMENT_MISSING, FLAG_EDITED, FLAG_RECIPIENTS_UNKNOWN, Message
 from connectors import telegram
 from connectors.telegram import HTML_EXPORT, TZ_REQUIRED, TelegramConnector
+from tests.conftest import CliRunner
 from tests.hostile import read_or_refused
 
 ME = "Marisol Vega"
@@ -431,6 +432,45 @@ def test_html_export_asks_for_json(tmp_path: Path) -> None:
     with pytest.raises(InputError) as caught:
         parse(path)
     assert HTML_EXPORT in str(caught.value)
+
+
+TELEGRAM_HTML = (b'<!DOCTYPE html>\n<html>\n <head>\n  <meta charset="utf-8"/>\n<title>Exported Data</title>\n'
+                 b'  <link href="css/style.css" rel="stylesheet"/>\n </head>\n <body onload="CheckLocation();">\n'
+                 b'  <div class="page_wrap">\n   <div class="history">\n    <div class="message default clearfix" '
+                 b'id="message1"><div class="text">Lane 4 is closed</div></div>\n</div></div></body></html>\n')
+
+
+def _html_export_zip(tmp_path: Path) -> Path:
+    path = tmp_path / "ChatExport_2026-02-10.zip"
+    with zipfile.ZipFile(path, "w") as archive:
+        archive.writestr("ChatExport_2026-02-10/messages.html", TELEGRAM_HTML)
+        archive.writestr("ChatExport_2026-02-10/css/style.css", b"body{}")
+    return path
+
+
+def test_html_export_is_refused_with_its_reason_through_auto_detection(tmp_path: Path) -> None:
+    page = tmp_path / "messages.html"
+    page.write_bytes(TELEGRAM_HTML)
+    registry = ConnectorRegistry.from_entry_points()
+    for path in (page, _html_export_zip(tmp_path)):
+        with pytest.raises(InputError) as caught:
+            registry.detect(path)
+        assert HTML_EXPORT in str(caught.value) and "not a recognised export" not in str(caught.value)
+        assert str(path) in str(caught.value)
+
+
+def test_html_export_cli_error_asks_for_json(tmp_path: Path, cli: CliRunner) -> None:
+    page = tmp_path / "messages.html"
+    page.write_bytes(TELEGRAM_HTML)
+    result = cli("parse", page)
+    assert result.code == 2 and result.err.count("\n") == 1 and "Machine-readable JSON" in result.err
+
+
+def test_other_html_is_still_not_recognised(tmp_path: Path) -> None:
+    page = tmp_path / "page.html"
+    page.write_bytes(b"<!DOCTYPE html><html><head><title>Exported Data</title></head><body></body></html>")
+    with pytest.raises(UnknownFormatError, match="not a recognised export"):
+        ConnectorRegistry.from_entry_points().detect(page)
 
 
 def test_sniff_never_raises_on_a_directory_or_missing_file(tmp_path: Path) -> None:

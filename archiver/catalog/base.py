@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Protocol
 
+from archiver.apps import recorded_apps
 from archiver.audit import AuditEntry, AuditEvent
 from archiver.custodians import Custodian
 
@@ -145,6 +146,22 @@ class ExportRow:
     account: str
     ingested_at: datetime
     actor: str
+    apps: tuple[str, ...] | None = None  # the apps it synced; None: its connector's app
+
+    @property
+    def synced_apps(self) -> tuple[str, ...]:
+        """The apps whose personal accounts this export synced (a refused file syncs none)."""
+        return recorded_apps(self.connector, self.apps)
+
+
+def latest_syncs(exports: Iterable[tuple[str, str, Sequence[str] | None, datetime]]) -> dict[tuple[str, str], datetime]:
+    """Per (custodian, app), the latest of the given (custodian, connector, apps, ingested_at) syncs."""
+    latest: dict[tuple[str, str], datetime] = {}
+    for custodian, connector, apps, at in exports:
+        for app in recorded_apps(connector, apps):
+            if (custodian, app) not in latest or at > latest[(custodian, app)]:
+                latest[(custodian, app)] = at
+    return latest
 
 
 @dataclass(frozen=True)
@@ -229,7 +246,8 @@ class Catalog(Protocol):
         ...
 
     def last_sync_by_account(self) -> dict[tuple[str, str], datetime]:
-        """Per (custodian, app), when an export from a personal account was last ingested."""
+        """Per (custodian, app), when an export from a personal account was last ingested (rows
+        written before apps were recorded count for their connector's app)."""
         ...
 
     def compliant_copies(self, custodian: str, fingerprints: Sequence[str]) -> dict[str, CatalogRow]:

@@ -103,6 +103,7 @@ from archiver.catalog.base import (
     SegmentRow,
     hold_from_json,
     hold_json,
+    latest_syncs,
 )
 from archiver.custodians import Custodian
 from archiver.errors import ArchiverError, CatalogError, ConfigError, KeyProviderError
@@ -751,9 +752,9 @@ class DynamoCatalog:
         syncs: list[tuple[Key, Item]] = []
         if export.account == "personal":
             syncs.append(((SYNC, f"c#{export.custodian}"), {"custodian": _s(export.custodian)}))
-            if export.connector:
-                syncs.append(((SYNC_APP, json.dumps([export.custodian, export.connector])),
-                              {"custodian": _s(export.custodian), "connector": _s(export.connector)}))
+            syncs += [((SYNC_APP, json.dumps([export.custodian, app])), {"custodian": _s(export.custodian),
+                                                                        "app": _s(app)})
+                      for app in export.synced_apps]
 
         def plan(state: _State) -> _Step:
             item = {"type": _s("export"), "sha256": _s(export.sha256), "name": _s(export.name),
@@ -855,8 +856,10 @@ class DynamoCatalog:
                 for item in self._query(SYNC)}
 
     def last_sync_by_account(self) -> dict[tuple[str, str], datetime]:
-        return {(_text(item, "custodian") or "", _text(item, "connector") or ""): parse_instant(_text(item, "at") or "")
-                for item in self._query(SYNC_APP)}
+        # Items written before apps were recorded name a connector instead of an app.
+        return latest_syncs((_text(item, "custodian") or "", _text(item, "connector") or "",
+                             [app] if (app := _text(item, "app")) else None, parse_instant(_text(item, "at") or ""))
+                            for item in self._query(SYNC_APP))
 
     def compliant_copies(self, custodian: str, fingerprints: Sequence[str]) -> dict[str, CatalogRow]:
         pointers = {_text(item, "id") or "": item["pk"]["S"]

@@ -28,6 +28,7 @@ from archiver.catalog.base import (
     SegmentRow,
     hold_from_json,
     hold_json,
+    latest_syncs,
 )
 from archiver.custodians import Custodian
 from archiver.errors import CatalogError, ConfigError, KeyProviderError
@@ -76,6 +77,8 @@ SCHEMA = [
     "ALTER TABLE segments ADD COLUMN disposed_at TEXT",
     "CREATE INDEX messages_segment ON messages (segment)",
     "CREATE TABLE holds (name TEXT PRIMARY KEY, document TEXT NOT NULL)",
+    # The apps an export synced, comma-separated; NULL on rows written before (read by connector).
+    "ALTER TABLE exports ADD COLUMN apps TEXT",
 ]
 
 _ROW_COLUMNS = ("id, custodian, source, conversation_ref, sent_at, direction, account, system, label, "
@@ -225,10 +228,10 @@ class SqliteCatalog:
 
     def add_export(self, export: ExportRow, audit: AuditEvent) -> None:
         with self._transaction() as db:
-            db.execute("INSERT INTO exports (sha256, name, connector, custodian, account, ingested_at, actor) "
-                       "VALUES (?, ?, ?, ?, ?, ?, ?)",
+            db.execute("INSERT INTO exports (sha256, name, connector, custodian, account, ingested_at, actor, apps) "
+                       "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                        (export.sha256, export.name, export.connector, export.custodian, export.account,
-                        utc_iso(export.ingested_at), export.actor))
+                        utc_iso(export.ingested_at), export.actor, ",".join(export.synced_apps)))
             self._append(db, audit)
 
     def append_audit(self, event: AuditEvent) -> AuditEntry:
@@ -308,9 +311,10 @@ class SqliteCatalog:
             (query,))}
 
     def last_sync_by_account(self) -> dict[tuple[str, str], datetime]:
-        rows = self._db.execute("SELECT custodian, connector, MAX(ingested_at) FROM exports "
-                                "WHERE account = 'personal' AND connector != '' GROUP BY custodian, connector")
-        return {(custodian, connector): parse_instant(at) for custodian, connector, at in rows}
+        rows = self._db.execute("SELECT custodian, connector, apps, MAX(ingested_at) FROM exports "
+                                "WHERE account = 'personal' GROUP BY custodian, connector, apps")
+        return latest_syncs((custodian, connector, None if apps is None else [a for a in apps.split(",") if a],
+                             parse_instant(at)) for custodian, connector, apps, at in rows)
 
     def compliant_copies(self, custodian: str, fingerprints: Sequence[str]) -> dict[str, CatalogRow]:
         found: dict[str, CatalogRow] = {}

@@ -1,0 +1,55 @@
+"""Command-line details: a command group without its subcommand, and ``--json`` on the commands that act."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import CliRunner
+
+
+@pytest.mark.parametrize(("group", "choices"), [
+    ("report", "forwarding, completeness"),
+    ("custodian", "add, list, show"),
+    ("hold", "place, release, list"),
+    ("review", "list, show, decide, expire"),
+])  # fmt: skip
+def test_a_command_group_alone_is_its_own_usage_error(cli: CliRunner, archive_dir: Path, group: str,
+                                                       choices: str) -> None:
+    result = cli(group)
+    assert result.code == 2 and result.out == ""
+    usage, error = result.err.strip().splitlines()
+    assert usage.startswith(f"usage: archiver {group} [-h]")
+    assert error.startswith(f"archiver {group}: error: name ") and error.endswith(choices)
+
+
+def test_custodian_add_json_prints_the_registered_entry(cli: CliRunner, archive_dir: Path) -> None:
+    added = cli("custodian", "add", "j.rivera", "--name", "Jorge Rivera", "--personal", "whatsapp:+15205550100",
+                "--json")
+    assert added.code == 0, added.err
+    entry = added.json()
+    assert (entry["id"], entry["personal_accounts"]) == ("j.rivera", ["whatsapp:+15205550100"])
+    assert entry["registered_at"]
+    updated = cli("custodian", "add", "j.rivera", "--role", "support", "--update", "--json").json()
+    assert updated["role"] == "support" and updated["registered_at"] == entry["registered_at"]
+
+
+def test_hold_place_and_release_json(cli: CliRunner, archive_dir: Path, samples: list[Path]) -> None:
+    cli("ingest", *samples, "--custodian", "Jorge Rivera", "--tz", "America/Phoenix")
+    placed = cli("hold", "place", "OIG-9", "--reason", "subpoena", "--custodian", "Jorge Rivera", "--json")
+    assert placed.code == 0, placed.err
+    hold = placed.json()
+    assert (hold["name"], hold["custodian"], hold["released_at"]) == ("OIG-9", "Jorge Rivera", None)
+    assert any(s.startswith("seg/") for s in hold["segments_held"])
+    released = cli("hold", "release", "OIG-9", "--reason", "closed", "--json").json()
+    assert released["name"] == "OIG-9" and released["release_reason"] == "closed" and released["released_at"]
+    assert sorted(released["segments_released"]) == sorted(hold["segments_held"])
+
+
+def test_connectors_name_the_app_they_read(cli: CliRunner) -> None:
+    apps = {c["name"]: c["app"] for c in cli("connectors", "--json").json()}
+    assert (apps["sms-backup"], apps["android-sms"], apps["mbox"], apps["outlook-msg"]) == ("sms", "sms", "email",
+                                                                                            "email")
+    assert (apps["whatsapp"], apps["telegram"], apps["jsonl"]) == ("whatsapp", "telegram", None)
+    assert "sms-backup   sms " in cli("connectors").out
