@@ -7,6 +7,10 @@ not its format at all, or is unreadable as a whole, raises ``InputError``.
 
 Built-in connectors register in the same entry-point group as third-party ones
 (``archiver.connectors``); ``ARCHIVER_CONNECTORS=a,b`` restricts which load.
+
+A connector whose conversation title comes from the export's file or folder name, not from
+its content, sets the class attribute ``conversation_in_content = False``: a renamed copy must
+give the same message ids (see ``archiver.identity``). It is optional and true by default.
 """
 
 from __future__ import annotations
@@ -126,6 +130,11 @@ class ConnectorRegistry:
             raise UnknownFormatError(str(path), f"not a recognised export. Known formats: {formats}")
         names = ", ".join(c.name for c in matches)
         raise UnknownFormatError(str(path), f"matches several formats ({names}); choose one with --connector")
+
+
+def conversation_in_content(connector: Connector) -> bool:
+    """Whether the connector reads the conversation's title from the export's content."""
+    return bool(getattr(connector, "conversation_in_content", True))
 
 
 def messages_only(items: Iterable[ParsedItem], rejections: list[Rejection]) -> Iterator[Message]:
