@@ -22,9 +22,8 @@ from typing import Any
 
 from archiver.model import Attachment, Message, canonical_json, utc_iso
 
-ID_SCHEME = "v2"              # the archive holds only version 2 ids
+ID_SCHEME = "v2"                 # the archive holds only version 2 ids; also leads their canonical bytes
 ID_SCHEME_WITH_LEGACY = "v1+v2"  # it also holds ids written before version 2
-_TAG = "v2"                    # leads the canonical bytes, so a later version can coexist
 
 KeyedHex = Callable[[bytes], str]
 
@@ -80,7 +79,8 @@ class MessageIdentities:
         key = message_key(message, self._in_content)
         place = None if self._in_content else self._follows(message, key)
         legacy = self._numbered(message.content_key(), self._legacy_occurrences) if self._legacy else None
-        current = self._numbered(canonical_json([_TAG, key, place]), self._occurrences)
+        # Tagged with the scheme, so a later version's ids can coexist with these.
+        current = self._numbered(canonical_json([ID_SCHEME, key, place]), self._occurrences)
         return MessageId(current.record_id, current.content_hash, current.occurrence, legacy)
 
     def _follows(self, message: Message, key: list[Any]) -> list[Any] | None:

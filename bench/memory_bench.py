@@ -121,8 +121,8 @@ def ingest_peaks(size_mb: int) -> int:
           f"{messages:,} messages ({lines:,} lines), registered custodian")
     print(f"  peak RSS: baseline {base:,.0f} MB, ingest {bounded:,.0f} MB = {bounded / base:.2f} x baseline "
           f"({bounded_s:,.0f} s)")
-    print(f"  without the memory budget {unbounded:,.0f} MB = {unbounded / base:.2f} x baseline ({unbounded_s:,.0f} s); "
-          f"budget/none = {bounded / unbounded:.2f}")
+    print(f"  without the memory budget {unbounded:,.0f} MB = {unbounded / base:.2f} x baseline "
+          f"({unbounded_s:,.0f} s); budget/none = {bounded / unbounded:.2f}")
     return 0
 
 
