@@ -7,6 +7,10 @@ not its format at all, or is unreadable as a whole, raises ``InputError``.
 
 Built-in connectors register in the same entry-point group as third-party ones
 (``archiver.connectors``); ``ARCHIVER_CONNECTORS=a,b`` restricts which load.
+
+A connector whose conversation title comes from the export's file or folder name, not from
+its content, sets the class attribute ``conversation_in_content = False``: a renamed copy must
+give the same message ids (see ``archiver.identity``). It is optional and true by default.
 """
 
 from __future__ import annotations
@@ -140,6 +144,11 @@ def _refuse_known_but_unreadable(connectors: Iterable[Connector], path: Path) ->
         reason = explain(path) if explain else None
         if reason:
             raise InputError(str(path), reason)
+
+
+def conversation_in_content(connector: Connector) -> bool:
+    """Whether the connector reads the conversation's title from the export's content."""
+    return bool(getattr(connector, "conversation_in_content", True))
 
 
 def messages_only(items: Iterable[ParsedItem], rejections: list[Rejection]) -> Iterator[Message]:

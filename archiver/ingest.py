@@ -22,14 +22,22 @@ from archiver import segments
 from archiver.apps import APPS, synced_apps
 from archiver.archive import Archive
 from archiver.audit import AuditEvent
-from archiver.catalog import CommitBatch, ExportRow, QuarantineRow, SegmentRow
+from archiver.catalog import Catalog, CommitBatch, ExportRow, QuarantineRow, SegmentRow
 from archiver.classify import NONRECORD, Classification, Classifier
 from archiver.config import ROLE_SCHEDULE, load_zone
-from archiver.connector import ConnectorRegistry, ParseContext, ParsedItem, check_export_file, messages_only
+from archiver.connector import (
+    ConnectorRegistry,
+    ParseContext,
+    ParsedItem,
+    check_export_file,
+    conversation_in_content,
+    messages_only,
+)
 from archiver.custodians import Custodian
 from archiver.envelope import open_sealed, seal
 from archiver.errors import InputError, ObjectExistsError, Rejection
 from archiver.forwarding import assess, credit_earlier_copy, official_recipients
+from archiver.identity import ID_SCHEME, ID_SCHEME_WITH_LEGACY, MessageId, MessageIdentities
 from archiver.keyed import normalize_words
 from archiver.model import Account, Message, canonical_json
 from archiver.participants import handle_key
@@ -38,6 +46,10 @@ from archiver.records import LABEL_REVIEW, SCHEDULE_REVIEW, RecordDocument, cata
 from archiver.retention import UNSCHEDULED, ScheduleSet, assign
 
 SEGMENT_RECORDS = 1000   # records per segment object (DESIGN.md, "Storage unit")
+# Memory budget of the open segment groups: an export spanning many disposition dates would
+# otherwise hold every group until the end of the file (a 12 MB export peaked at 662 MB).
+OPEN_DOCUMENTS = 10_000
+OPEN_BODY_CHARS = 32 << 20
 BATCH_MESSAGES = 1000    # messages per duplicate lookup in the catalog
 QUARANTINE_CHUNK = 8 << 20
 MIN_FINGERPRINT_WORDS = 4
@@ -76,6 +88,8 @@ class Ingestor:
         role = self.custodian.role or settings.default_role
         self._default_schedule = ROLE_SCHEDULE[role] if role else UNSCHEDULED
         self._groups: dict[GroupKey, list[RecordDocument]] = defaultdict(list)
+        self._open_documents = self._open_chars = 0  # held in self._groups
+        self._legacy_ids = False
         directory = classifier.participants
         # Without a directory every handle is unresolved, and listing them all says nothing.
         self._directory = directory if directory is not None and len(directory) else None
@@ -89,6 +103,7 @@ class Ingestor:
         """Ingest every file under the archive's writer lock."""
         with self.archive.catalog.exclusive():
             recover(self.archive, self.now)
+            self._legacy_ids = has_legacy_ids(self.archive.catalog)
             for path in paths:
                 self._ingest_file(path)
         return self.receipt
@@ -106,7 +121,9 @@ class Ingestor:
                                    tz=self._zone, custodian_names=self.custodian.aliases,
                                    export_sha256=file_receipt.sha256)
             try:
-                self._archive_stream(connector.parse(path, context), rejections, file_receipt)
+                identities = MessageIdentities(self.archive.id_hash.hex, conversation_in_content(connector),
+                                               legacy=self._legacy_ids)
+                self._archive_stream(connector.parse(path, context), identities, rejections, file_receipt)
             finally:
                 self._flush_all()
         except InputError as exc:
@@ -121,19 +138,17 @@ class Ingestor:
             return self.registry.detect(path)
         return self.registry.get(self.options.connector)
 
-    def _archive_stream(self, items: Iterator[ParsedItem], rejections: list[Rejection],
-                        file_receipt: FileReceipt) -> None:
-        batch: list[RecordDocument] = []
-        occurrences: dict[str, int] = defaultdict(int)
+    def _archive_stream(self, items: Iterator[ParsedItem], identities: MessageIdentities,
+                        rejections: list[Rejection], file_receipt: FileReceipt) -> None:
+        batch: list[tuple[RecordDocument, MessageId]] = []
         try:
             for message, classification in self.classifier.classify_stream(messages_only(items, rejections)):
                 if message.source in APPS:
                     self._apps.add(message.source)
                 if not message.system:
                     self._note_unresolved(message)
-                content_hash = self.archive.id_hash.hex(message.content_key())
-                occurrences[content_hash] += 1
-                batch.append(self._document(message, classification, content_hash, occurrences[content_hash]))
+                identity = identities.of(message)
+                batch.append((self._document(message, classification, identity), identity))
                 if len(batch) >= BATCH_MESSAGES:
                     full, batch = batch, []  # emptied first: a failed filing must not be filed twice
                     self._file_batch(full, file_receipt)
@@ -154,9 +169,8 @@ class Ingestor:
                 if handle_key(handle) not in self._own and directory.get(handle) is None:
                     self.receipt.unresolved.append(handle)
 
-    def _document(self, message: Message, classification: Classification, content_hash: str,
-                  occurrence: int) -> RecordDocument:
-        record_id = self.archive.id_hash.hex(f"{content_hash}#{occurrence}".encode())
+    def _document(self, message: Message, classification: Classification, identity: MessageId) -> RecordDocument:
+        record_id, occurrence, content_hash = identity.record_id, identity.occurrence, identity.content_hash
         if classification.label != "record" and classification.review:
             expires = (self.now + timedelta(days=self.archive.settings.review_days)).date()
             return record_document(record_id, occurrence, content_hash, message, classification, None, None,
@@ -194,11 +208,13 @@ class Ingestor:
             keys.append(key)
         return keys
 
-    def _file_batch(self, batch: list[RecordDocument], file_receipt: FileReceipt) -> None:
+    def _file_batch(self, batch: list[tuple[RecordDocument, MessageId]], file_receipt: FileReceipt) -> None:
         if not batch:
             return
-        known = self.archive.catalog.known_labels([d.record_id for d in batch])
-        new = [d for d in batch if d.record_id not in known  # or now seen in context: a record
+        ids = [doc.record_id for doc, _ in batch] + [i.legacy.record_id for _, i in batch if i.legacy]
+        known = self.archive.catalog.known_labels(ids)
+        docs = [_as_archived(doc, identity.legacy, known) for doc, identity in batch]
+        new = [d for d in docs if d.record_id not in known  # or now seen in context: a record
                or (d.is_record and known[d.record_id] in (NONRECORD, LABEL_REVIEW))]
         self._credit_earlier_copies([d for d in new if d.is_record and d.fingerprint])
         file_receipt.parsed += len(batch)
@@ -237,13 +253,35 @@ class Ingestor:
         key = group_key(doc)
         group = self._groups[key]
         group.append(doc)
+        self._open_documents += 1
+        self._open_chars += len(doc.message["body"])
         if len(group) >= SEGMENT_RECORDS:
-            self._write_segments([(key, self._groups.pop(key))])
+            self._write_segments([self._take(key)])
+        elif self._open_documents > OPEN_DOCUMENTS or self._open_chars > OPEN_BODY_CHARS:
+            self._relieve_memory()
+
+    def _relieve_memory(self) -> None:
+        """Write the largest open groups until the rest hold at most half the budget."""
+        largest = sorted(self._groups, key=lambda k: len(self._groups[k]), reverse=True)
+        taken = []
+        for key in largest:
+            if self._open_documents <= OPEN_DOCUMENTS // 2 and self._open_chars <= OPEN_BODY_CHARS // 2:
+                break
+            taken.append(self._take(key))
+        self._write_in_batches(taken)
 
     def _flush_all(self) -> None:
-        groups = [(key, self._groups.pop(key))
-                  for key in sorted(self._groups, key=lambda k: (k[0], k[1], k[2] or date.max))]
-        for start in range(0, len(groups), FLUSH_SEGMENTS):
+        self._write_in_batches([self._take(key) for key in sorted(self._groups, key=_group_order)])
+
+    def _take(self, key: GroupKey) -> tuple[GroupKey, list[RecordDocument]]:
+        """Remove an open group, to be written."""
+        docs = self._groups.pop(key)
+        self._open_documents -= len(docs)
+        self._open_chars -= sum(len(doc.message["body"]) for doc in docs)
+        return key, docs
+
+    def _write_in_batches(self, groups: list[tuple[GroupKey, list[RecordDocument]]]) -> None:
+        for start in range(0, len(groups), FLUSH_SEGMENTS):  # a few catalog transactions, not one per segment
             self._write_segments(groups[start:start + FLUSH_SEGMENTS])
 
     def _write_segments(self, groups: list[tuple[GroupKey, list[RecordDocument]]]) -> None:
@@ -288,6 +326,26 @@ def store_segments(archive: Archive, groups: list[tuple[GroupKey, list[RecordDoc
     archive.catalog.begin_segments([segment.name for segment, _, _ in prepared])
     archive.store.put_many((segment.name, data, segment.retain_until) for segment, data, _ in prepared)
     archive.catalog.commit([batch for _, _, batch in prepared] + list(also))
+
+
+def has_legacy_ids(catalog: Catalog) -> bool:
+    """Whether the archive holds ids written before version 2, so each message is also looked up
+    under its version 1 id. Decided at the first ingest that asks, and kept in the catalog."""
+    if catalog.id_scheme() is None:
+        written_before = next(iter(catalog.rows()), None) is not None
+        catalog.set_id_scheme(ID_SCHEME_WITH_LEGACY if written_before else ID_SCHEME)
+    return catalog.id_scheme() == ID_SCHEME_WITH_LEGACY
+
+
+def _as_archived(doc: RecordDocument, legacy: MessageId | None, known: dict[str, str]) -> RecordDocument:
+    """The document under the version 1 id its message was archived with, when only that one is known."""
+    if legacy is None or doc.record_id in known or legacy.record_id not in known:
+        return doc
+    return doc.with_id(legacy.record_id, legacy.content_hash, legacy.occurrence)
+
+
+def _group_order(key: GroupKey) -> tuple[str, str, date]:
+    return key[0], key[1], key[2] or date.max
 
 
 def group_key(doc: RecordDocument) -> GroupKey:

@@ -111,7 +111,8 @@ class Message:
         }
 
     def content_key(self) -> bytes:
-        """Canonical bytes of what makes two messages the same message.
+        """Canonical bytes of a message's version 1 identity, kept to recognise records archived
+        before version 2 (``archiver.identity``).
 
         Source, conversation, sender, the instant sent (in UTC, so the same instant written
         with another offset is the same message), body and attachment hashes. Recipients,

@@ -40,6 +40,10 @@ class RecordDocument:
     def record_id(self) -> str:
         return str(self.data["id"])
 
+    def with_id(self, record_id: str, content_hash: str, occurrence: int) -> RecordDocument:
+        """The same document under another id (the one its message was first archived with)."""
+        return RecordDocument({**self.data, "id": record_id, "content_hash": content_hash, "occurrence": occurrence})
+
     @property
     def message(self) -> dict[str, Any]:
         return self.data["message"]  # type: ignore[no-any-return]

@@ -6,7 +6,13 @@ read from the kernel. The baseline child imports the same modules and only reads
 line by line, so the ratio is what parsing adds on top of running Python at all. Parsing
 must stay flat: the peak must not grow with the size of the export (aim: under 300 MB).
 
+With ``--ingest`` the WhatsApp export (12 MB by default) is ingested whole instead, into a
+fresh archive for a registered custodian (Capstone "official": one disposition date per day
+of the chat, so hundreds of open segment groups), once under ingest's memory budget and once
+with the budget lifted, as ingest was before it had one.
+
     python bench/memory_bench.py [--size-mb 1024] [--format whatsapp|mbox|all]
+    python bench/memory_bench.py --ingest [--size-mb 12]
 """
 
 from __future__ import annotations
@@ -36,6 +42,21 @@ else:
     for _ in connector.parse(path, ParseContext(custodian="Jorge Rivera", tz=ZoneInfo("America/Phoenix"))):
         count += 1
 print(count, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
+"""
+INGEST_CHILD = """
+import contextlib, io, json, os, resource, sys, tempfile
+import archiver.ingest
+from archiver.cli import main
+if sys.argv[2] == "unbounded":
+    archiver.ingest.OPEN_DOCUMENTS = archiver.ingest.OPEN_BODY_CHARS = sys.maxsize
+os.chdir(tempfile.mkdtemp())
+out = io.StringIO()
+with contextlib.redirect_stdout(out):
+    main(["init"])
+    main(["custodian", "add", "Jorge Rivera", "--role", "official", "--tz", "America/Phoenix"])
+    out.seek(0); out.truncate()
+    main(["ingest", sys.argv[1], "--custodian", "Jorge Rivera", "--json"])
+print(json.loads(out.getvalue())["parsed"], resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
 """
 
 
@@ -78,20 +99,42 @@ def make_mbox(path: Path, size: int) -> None:
 FORMATS = {"whatsapp": ("chat.txt", make_whatsapp, "whatsapp"), "mbox": ("mail.mbox", make_mbox, "mbox")}
 
 
-def peak_mb(path: Path, mode: str, connector: str) -> tuple[float, int, float]:
+def peak_mb(path: Path, mode: str, connector: str, child: str = CHILD) -> tuple[float, int, float]:
     """Run one child; return its own peak RSS in MB, what it counted, and the seconds taken."""
     started = time.perf_counter()
-    result = subprocess.run([sys.executable, "-c", CHILD, str(path), mode, connector],
+    result = subprocess.run([sys.executable, "-c", child, str(path), mode, connector],
                             capture_output=True, text=True, check=True)
     count, peak_kb = result.stdout.split()
     return int(peak_kb) / 1024, int(count), time.perf_counter() - started
 
 
+def ingest_peaks(size_mb: int) -> int:
+    """Peak RSS of ingesting a generated WhatsApp export, with and without the memory budget."""
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "WhatsApp Chat with Ana Lopez.txt"
+        make_whatsapp(path, size_mb * 1024**2)
+        size = path.stat().st_size / 1024**2
+        base, lines, _ = peak_mb(path, "baseline", "whatsapp")
+        bounded, messages, bounded_s = peak_mb(path, "bounded", "whatsapp", INGEST_CHILD)
+        unbounded, _, unbounded_s = peak_mb(path, "unbounded", "whatsapp", INGEST_CHILD)
+    print(f"whatsapp ingest: {size:,.0f} MB export, "
+          f"{messages:,} messages ({lines:,} lines), registered custodian")
+    print(f"  peak RSS: baseline {base:,.0f} MB, ingest {bounded:,.0f} MB = {bounded / base:.2f} x baseline "
+          f"({bounded_s:,.0f} s)")
+    print(f"  without the memory budget {unbounded:,.0f} MB = {unbounded / base:.2f} x baseline "
+          f"({unbounded_s:,.0f} s); budget/none = {bounded / unbounded:.2f}")
+    return 0
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--size-mb", type=int, default=1024)
+    parser.add_argument("--size-mb", type=int)
     parser.add_argument("--format", choices=[*FORMATS, "all"], default="all")
+    parser.add_argument("--ingest", action="store_true", help="measure a whole ingest of a WhatsApp export")
     args = parser.parse_args()
+    if args.ingest:
+        return ingest_peaks(args.size_mb or 12)
+    args.size_mb = args.size_mb or 1024
     worst = 0.0
     for name in FORMATS if args.format == "all" else [args.format]:
         filename, make, connector = FORMATS[name]

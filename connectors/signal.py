@@ -96,6 +96,7 @@ class SignalConnector:
     description: ClassVar[str] = (
         "Signal Desktop chats exported by signal-export: chat.md, data.json, or a .zip of a chat folder or the export"
     )
+    conversation_in_content: ClassVar[bool] = False  # every format takes the chat's title from its folder name
 
     def sniff(self, path: Path) -> bool:
         """True when the file (or the first chats of a zip) reads as a signal-export chat."""

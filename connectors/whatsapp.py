@@ -79,6 +79,7 @@ class WhatsAppConnector:
 
     name: ClassVar[str] = "whatsapp"
     description: ClassVar[str] = "WhatsApp 'Export chat' text (.txt) or the .zip the app makes, Android and iOS"
+    conversation_in_content: ClassVar[bool] = False  # the chat's title is the file's name
 
     def sniff(self, path: Path) -> bool:
         """True when a message header opens one of the first lines of the chat text."""

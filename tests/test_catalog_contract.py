@@ -489,6 +489,20 @@ def test_bind_key_refuses_a_second_key(backend: Backend, catalog: Catalog) -> No
         other.close()
 
 
+def test_the_first_id_scheme_recorded_stays(backend: Backend, catalog: Catalog) -> None:
+    assert catalog.id_scheme() is None
+    catalog.bind_key("key-1")
+    assert catalog.id_scheme() is None  # apart from the key
+    catalog.set_id_scheme("v1+v2")
+    catalog.set_id_scheme("v2")
+    other = backend.open()
+    try:
+        assert other.id_scheme() == catalog.id_scheme() == "v1+v2"
+        assert other.bound_key() == "key-1"
+    finally:
+        other.close()
+
+
 # -- audit chain ---------------------------------------------------------------------------------
 
 

@@ -203,6 +203,15 @@ class Catalog(Protocol):
         """Record the archive's key on first use; ``KeyProviderError`` if another key is used later."""
         ...
 
+    def id_scheme(self) -> str | None:
+        """Which message ids the archive holds (``archiver.identity``); None before the first ingest
+        that recorded it."""
+        ...
+
+    def set_id_scheme(self, scheme: str) -> None:
+        """Record the archive's id scheme; the first one recorded stays."""
+        ...
+
     def known_labels(self, ids: Sequence[str]) -> dict[str, str]:
         """Of ``ids``, those already in the catalog, with their label (record or nonrecord)."""
         ...

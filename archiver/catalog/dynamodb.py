@@ -25,6 +25,7 @@ Single-table design. Every item has ``pk``/``sk`` (strings); fixed partition nam
     notices               <key>                  notices sent (each key once)
     quarantine            <hash of item>         one entry per bad item of an export
     meta                  key_id                 the archive's key
+    meta                  id_scheme              which message ids the archive holds (archiver.identity)
     lock                  writer                 the writer lock (owner token + lease)
 
 Global secondary indexes (all projection ALL, sparse: only the items named carry the keys):
@@ -135,6 +136,7 @@ HOLDS = "holds"
 NOTICES = "notices"
 QUARANTINE = "quarantine"
 META_KEY = ("meta", "key_id")
+ID_SCHEME_KEY = ("meta", "id_scheme")
 LOCK_KEY = ("lock", "writer")
 
 # Attributes the write planner reads before deciding (labels, pointers, heads, sync times).
@@ -598,17 +600,28 @@ class DynamoCatalog:
                           ExpressionAttributeValues={":owner": _s(owner)})
 
     def bound_key(self) -> str | None:
-        item = self._call(self._client.get_item, TableName=self.table, Key=_key(META_KEY),
-                          ConsistentRead=True).get("Item")
-        return _text(item, "value") if item else None
+        return self._meta(META_KEY)
 
     def bind_key(self, key_id: str) -> None:
-        self._conditional(self._client.put_item, TableName=self.table, Item={**_key(META_KEY), "value": _s(key_id)},
-                          ConditionExpression="attribute_not_exists(pk)")  # the first key binds the archive
+        self._put_meta_once(META_KEY, key_id)  # the first key binds the archive
         bound = self.bound_key()
         if bound != key_id:
             raise KeyProviderError(f"DynamoDB table {self.table}: this archive was created with key {bound}, but "
                                    f"the key provider holds {key_id}; use the archive's own key")
+
+    def id_scheme(self) -> str | None:
+        return self._meta(ID_SCHEME_KEY)
+
+    def set_id_scheme(self, scheme: str) -> None:
+        self._put_meta_once(ID_SCHEME_KEY, scheme)
+
+    def _meta(self, key: tuple[str, str]) -> str | None:
+        item = self._call(self._client.get_item, TableName=self.table, Key=_key(key), ConsistentRead=True).get("Item")
+        return _text(item, "value") if item else None
+
+    def _put_meta_once(self, key: tuple[str, str], value: str) -> None:
+        self._conditional(self._client.put_item, TableName=self.table, Item={**_key(key), "value": _s(value)},
+                          ConditionExpression="attribute_not_exists(pk)")
 
     def known_labels(self, ids: Sequence[str]) -> dict[str, str]:
         return {_text(item, "id") or "": _text(item, "label") or ""

@@ -143,15 +143,27 @@ class SqliteCatalog:
                 fcntl.flock(handle, fcntl.LOCK_UN)
 
     def bound_key(self) -> str | None:
-        row = self._db.execute("SELECT value FROM meta WHERE name = 'key_id'").fetchone()
-        return str(row[0]) if row else None
+        return self._meta("key_id")
 
     def bind_key(self, key_id: str) -> None:
-        with self._transaction() as db:
-            db.execute("INSERT OR IGNORE INTO meta (name, value) VALUES ('key_id', ?)", (key_id,))
+        self._put_meta_once("key_id", key_id)
         if self.bound_key() != key_id:
             raise KeyProviderError(f"{self.path}: this archive was created with key {self.bound_key()}, but the "
                                    f"key file holds {key_id}; restore the archive's own key file")
+
+    def id_scheme(self) -> str | None:
+        return self._meta("id_scheme")
+
+    def set_id_scheme(self, scheme: str) -> None:
+        self._put_meta_once("id_scheme", scheme)
+
+    def _meta(self, name: str) -> str | None:
+        row = self._db.execute("SELECT value FROM meta WHERE name = ?", (name,)).fetchone()
+        return str(row[0]) if row else None
+
+    def _put_meta_once(self, name: str, value: str) -> None:
+        with self._transaction() as db:
+            db.execute("INSERT OR IGNORE INTO meta (name, value) VALUES (?, ?)", (name, value))
 
     def known_labels(self, ids: Sequence[str]) -> dict[str, str]:
         found: dict[str, str] = {}
