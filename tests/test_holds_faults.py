@@ -16,7 +16,7 @@ from archiver.catalog import HoldRow, sqlite as sqlite_module
 from archiver.compliance import sweep
 from archiver.config import load_settings
 from archiver.disposition import dispose_due, place_hold, release_hold
-from archiver.errors import CatalogError, UsageError
+from archiver.errors import CatalogError
 from archiver.notifiers import MailFileNotifier
 from tests.conftest import CliRunner
 
