@@ -35,7 +35,7 @@ from archiver.catalog import HoldRow, SegmentRow
 from archiver.catalog.base import hold_from_json, hold_json
 from archiver.custodians import find_custodian
 from archiver.errors import ConfigError, ObjectNotFoundError, RetentionError, UsageError
-from archiver.ingest import recover
+from archiver.ingest import active_holds, recover
 from archiver.model import parse_instant, utc_iso
 from archiver.records import read_document
 from archiver.retention import Action, ScheduleSet, load_schedules
@@ -80,7 +80,7 @@ def dispose_due(archive: Archive, now: datetime, actor: str, dry_run: bool = Fal
     schedules = schedules or load_schedules(archive.settings.schedules)
     result = DispositionResult(now.date(), dry_run)
     with nullcontext() if dry_run else writing(archive, now):
-        holds = [h for h in archive.catalog.holds() if h.active]
+        holds = active_holds(archive)
         for segment in due_segments(archive.catalog.segments(), result.today):
             rows = _destroyable_rows(archive, segment, schedules, holds, result)
             if rows is None:
@@ -189,7 +189,7 @@ def release_hold(archive: Archive, name: str, actor: str, reason: str, now: date
 def _finish_release(archive: Archive, intent: str, released: HoldRow, actor: str, at: datetime) -> list[str]:
     """Lift store holds object by object (a segment or an attachment stays held while any record
     needing it is covered by another active hold), then record the release with its audit entry."""
-    others = [h for h in archive.catalog.holds() if h.active and h.name != released.name]
+    others = [h for h in active_holds(archive) if h.name != released.name]
     needed = {key for keys in _covered_keys(archive, others).values() for key in keys}
     covered = _covered_keys(archive, [replace(released, released_at=None)])
     for keys in covered.values():
