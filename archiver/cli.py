@@ -421,9 +421,10 @@ def _cmd_hold_list(args: argparse.Namespace) -> int:
 def _cmd_dispose(args: argparse.Namespace) -> int:
     with _open_archive(args) as archive:
         result = dispose_due(archive, _now(), _actor(), dry_run=args.dry_run)
+    code = 1 if result.refused else 0  # the store kept what the catalog called due: a finding
     if args.json:
         print(json.dumps(result.to_json(), indent=2))
-        return 0
+        return code
     verb = "would destroy" if result.dry_run else "destroyed"
     print(f"Disposition on {result.today}: {verb} {len(result.disposed)} segment(s), "
           f"{result.records_disposed} record(s)")
@@ -433,7 +434,9 @@ def _cmd_dispose(args: argparse.Namespace) -> int:
         print(f"  HELD {name}: {', '.join(holds)}")
     for name, why in sorted(result.not_destroyed.items()):
         print(f"  KEPT {name}: {why}")
-    return 0
+    for name, why in sorted(result.refused.items()):
+        print(f"  REFUSED {name}: {why}")
+    return code
 
 
 def _cmd_custodian_add(args: argparse.Namespace) -> int:

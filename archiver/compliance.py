@@ -71,7 +71,13 @@ class SweepResult:
 
 
 def sweep(archive: Archive, notifier: Notifier, now: datetime, actor: str) -> SweepResult:
-    """Send every 2911 notice due at ``now`` that was not sent before; record each as it goes."""
+    """Send every 2911 notice due at ``now`` that was not sent before; record each as it goes.
+    Under the writer lock: two sweeps at once would both see a notice unsent and send it twice."""
+    with archive.catalog.exclusive():
+        return _sweep(archive, notifier, now, actor)
+
+
+def _sweep(archive: Archive, notifier: Notifier, now: datetime, actor: str) -> SweepResult:
     settings, catalog = archive.settings, archive.catalog
     custodians = {c.id: c for c in catalog.custodians()}
     accounts = account_syncs(catalog.last_sync_by_account(), custodians.values(), now)

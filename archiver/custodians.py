@@ -6,7 +6,7 @@ Pure data and validation; the catalog stores the registry.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -91,3 +91,17 @@ class Custodian:
                    personal_accounts=tuple(PersonalAccount.parse(a) for a in data.get("personal_accounts", ())),
                    names=tuple(data.get("names", ())),
                    registered_at=parse_instant(registered) if registered else None, registered=True)
+
+
+def find_custodian(registered: Iterable[Custodian], text: str) -> Custodian | None:
+    """The registered custodian ``text`` names: by id, else by name or alias, compared as ingest
+    tells the custodian's own messages (case and surrounding spaces aside); None if none does."""
+    custodians = list(registered)
+    by_id = next((c for c in custodians if c.id == text), None)
+    if by_id is not None:
+        return by_id
+    folded = text.strip().casefold()
+    named = [c for c in custodians if any(folded == alias.strip().casefold() for alias in c.aliases)]
+    if len(named) > 1:
+        raise UsageError(f"custodian {text!r} is a name of {', '.join(c.id for c in named)}; give the custodian id")
+    return named[0] if named else None

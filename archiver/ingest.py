@@ -14,7 +14,7 @@ import uuid
 from collections import defaultdict
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +22,7 @@ from archiver import segments
 from archiver.apps import APPS, synced_apps
 from archiver.archive import Archive
 from archiver.audit import AuditEvent
-from archiver.catalog import Catalog, CommitBatch, ExportRow, QuarantineRow, SegmentRow
+from archiver.catalog import Catalog, CommitBatch, ExportRow, HoldRow, QuarantineRow, SegmentRow
 from archiver.classify import NONRECORD, Classification, Classifier
 from archiver.config import ROLE_SCHEDULE, load_zone
 from archiver.connector import (
@@ -98,12 +98,15 @@ class Ingestor:
         self._apps: set[str] = set()  # the known apps the current file's messages came from
         if not self.custodian.registered:
             self.receipt.warnings.append(unregistered_warning(options.custodian, self._default_schedule))
+        self._holds: list[HoldRow] = []
 
     def run(self, paths: Iterable[Path]) -> Receipt:
         """Ingest every file under the archive's writer lock."""
         with self.archive.catalog.exclusive():
             recover(self.archive, self.now)
             self._legacy_ids = has_legacy_ids(self.archive.catalog)
+            # Read under the lock: no hold can be placed or released until this run ends.
+            self._holds = active_holds(self.archive)
             for path in paths:
                 self._ingest_file(path)
         return self.receipt
@@ -195,6 +198,8 @@ class Ingestor:
         return self.archive.id_hash.hex(canonical_json(["fingerprint", self.options.custodian, words]))
 
     def _store_attachments(self, message: Message, retain_until: date | None) -> list[str | None]:
+        # The catalog keeps sent_at in UTC; a hold's dates are compared with that day.
+        held = any(h.covers(self.options.custodian, message.sent_at.astimezone(UTC).date()) for h in self._holds)
         keys: list[str | None] = []
         for attachment in message.attachments:
             if attachment.content is None or attachment.sha256 is None:
@@ -202,9 +207,11 @@ class Ingestor:
                 continue
             key = "att/" + self.archive.name_hash.hex(attachment.sha256.encode(), 64)
             try:
-                self.archive.store.put(key, seal(self.archive.keys, key, attachment.content), retain_until)
+                self.archive.store.put(key, seal(self.archive.keys, key, attachment.content), retain_until, held)
             except ObjectExistsError:
                 self.archive.store.extend_retention(key, retain_until)
+                if held:
+                    self.archive.store.set_legal_hold(key, True)
             keys.append(key)
         return keys
 
@@ -324,7 +331,12 @@ def store_segments(archive: Archive, groups: list[tuple[GroupKey, list[RecordDoc
         segment = SegmentRow(name, custodian, schedule, retain_until, len(docs), now)
         prepared.append((segment, data, _segment_batch(archive, docs, refs, segment, actor, now)))
     archive.catalog.begin_segments([segment.name for segment, _, _ in prepared])
-    archive.store.put_many((segment.name, data, segment.retain_until) for segment, data, _ in prepared)
+    holds = active_holds(archive)
+    held = {segment.name for segment, _, batch in prepared
+            if any(h.covers(r.custodian, r.sent_at.date()) for h in holds for r in batch.rows)}
+    for legal_hold in (True, False):  # a segment an active hold covers is never in the store unheld
+        archive.store.put_many(((segment.name, data, segment.retain_until) for segment, data, _ in prepared
+                                if (segment.name in held) == legal_hold), legal_hold=legal_hold)
     archive.catalog.commit([batch for _, _, batch in prepared] + list(also))
 
 
@@ -346,6 +358,11 @@ def _as_archived(doc: RecordDocument, legacy: MessageId | None, known: dict[str,
 
 def _group_order(key: GroupKey) -> tuple[str, str, date]:
     return key[0], key[1], key[2] or date.max
+
+
+def active_holds(archive: Archive) -> list[HoldRow]:
+    """The holds not released: what an object written now must be held for."""
+    return [h for h in archive.catalog.holds() if h.active]
 
 
 def group_key(doc: RecordDocument) -> GroupKey:

@@ -473,6 +473,30 @@ def test_holds_round_trip_and_release_replaces(catalog: Catalog) -> None:
     assert [e.event.action for e in catalog.audit_entries()] == ["hold-place", "hold-place", "hold-release"]
 
 
+def test_intents_survive_until_their_act_completes_it(backend: Backend, catalog: Catalog) -> None:
+    catalog.commit([segment_batch("seg/2026-01-01/d", [make_row(1)])])
+    case = HoldRow("CASE-2026-8", "OIG inquiry", CUSTODIAN, None, None, T0, "records.officer")
+    catalog.begin_intent("dispose/seg/2026-01-01/d", {"segment": "seg/2026-01-01/d", "records": [make_row(1).id]})
+    catalog.begin_intent("hold-place/CASE-2026-8", {"hold": "CASE-2026-8"})
+    catalog.begin_intent("hold-place/CASE-2026-9", {"hold": "CASE-2026-9"})
+    other = backend.open()
+    try:
+        assert other.intents() == {"dispose/seg/2026-01-01/d": {"segment": "seg/2026-01-01/d",
+                                                                "records": [make_row(1).id]},
+                                   "hold-place/CASE-2026-8": {"hold": "CASE-2026-8"},
+                                   "hold-place/CASE-2026-9": {"hold": "CASE-2026-9"}}
+    finally:
+        other.close()
+
+    catalog.mark_disposed("seg/2026-01-01/d", T0, event("dispose"), intent="dispose/seg/2026-01-01/d")
+    catalog.put_hold(case, event("hold-place", hold=case.name), intent="hold-place/CASE-2026-8")
+    catalog.drop_intent("hold-place/CASE-2026-9")
+
+    assert catalog.intents() == {}
+    assert [s.disposed_at for s in catalog.segments()] == [T0] and catalog.holds() == [case]
+    assert [e.event.action for e in catalog.audit_entries()][-2:] == ["dispose", "hold-place"]
+
+
 def test_bind_key_refuses_a_second_key(backend: Backend, catalog: Catalog) -> None:
     assert catalog.bound_key() is None
     catalog.bind_key("key-1")

@@ -228,6 +228,19 @@ def test_a_legal_hold_on_a_locked_object_is_kept_with_its_date(store: ObjectStor
     assert store.retention("k") == Retention(date(2031, 1, 1), legal_hold=False)
 
 
+def test_an_object_written_under_hold_is_held_from_the_start(store: ObjectStore) -> None:
+    store.put("held", b"data", date(2020, 1, 1), legal_hold=True)
+    store.put_many([("a", b"1", date(2020, 1, 1)), ("b", b"2", None)], legal_hold=True)
+    store.put_many([("c", b"3", date(2020, 1, 1))])
+    assert store.retention("held") == Retention(date(2020, 1, 1), legal_hold=True)
+    assert [store.retention(k).legal_hold for k in ("a", "b", "c")] == [True, True, False]
+    with pytest.raises(RetentionError, match="under legal hold"):
+        store.delete("held", date(2031, 1, 1))
+    store.set_legal_hold("held", False)
+    store.delete("held", date(2031, 1, 1))
+    assert not store.exists("held")
+
+
 @pytest.mark.parametrize("key", ["../escape", "/abs", "a/../b", "UPPER", "", "a//b", "a/", "evidence.lock"])
 def test_unsafe_keys_are_refused(store: ObjectStore, key: str) -> None:
     with pytest.raises(StoreError):

@@ -336,6 +336,24 @@ def test_a_large_object_goes_up_in_parts_with_the_same_settings(s3: S3Env, small
         store.put("big", data, until)
 
 
+def test_an_object_written_under_an_active_hold_carries_the_s3_legal_hold(s3: S3Env) -> None:
+    store = s3.store()
+    sent = Sent(store)
+    store.put("seg/held", b"sealed bytes", _days_ahead(-3), legal_hold=True)
+    (headers,) = sent.headers("PutObject")
+    assert headers["x-amz-object-lock-legal-hold"] == "ON"  # set by the PUT itself, never visible unheld
+    assert s3.head("seg/held")["ObjectLockLegalHoldStatus"] == "ON"
+    assert store.retention("seg/held").legal_hold
+    with pytest.raises(RetentionError, match="legal hold"):
+        store.delete("seg/held", _days_ahead(30))
+
+
+def test_a_large_object_written_under_hold_keeps_the_hold(s3: S3Env, small_parts: None) -> None:
+    store = s3.store()
+    store.put("big", bytes(11 * MiB), _days_ahead(2), legal_hold=True)
+    assert s3.head("big")["ObjectLockLegalHoldStatus"] == "ON"
+
+
 def test_a_failed_multipart_upload_is_aborted(s3: S3Env, small_parts: None, monkeypatch: pytest.MonkeyPatch) -> None:
     store = s3.store()
     real_upload_part = store.client.upload_part

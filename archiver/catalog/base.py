@@ -12,7 +12,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import date, datetime
-from typing import Protocol
+from typing import Any, Protocol
 
 from archiver.apps import recorded_apps
 from archiver.audit import AuditEntry, AuditEvent
@@ -283,17 +283,34 @@ class Catalog(Protocol):
         """The rows whose frames are in segment ``name``."""
         ...
 
-    def put_hold(self, hold: HoldRow, audit: AuditEvent) -> None:
-        """Add a hold, or replace the one of the same name (its release), with its audit entry."""
+    def put_hold(self, hold: HoldRow, audit: AuditEvent, intent: str | None = None) -> None:
+        """Add a hold, or replace the one of the same name (its release), with its audit entry,
+        clearing ``intent`` in the same transaction. A hold row is never deleted: release (which
+        is audited) is the only way a hold stops covering records, so every hold row has a
+        ``hold-place`` audit entry and every released one a ``hold-release`` entry."""
         ...
 
     def holds(self) -> list[HoldRow]:
         """Every hold, released ones included, by name."""
         ...
 
-    def mark_disposed(self, segment: str, disposed_at: datetime, audit: AuditEvent) -> None:
+    def mark_disposed(self, segment: str, disposed_at: datetime, audit: AuditEvent, intent: str | None = None) -> None:
         """Record that a segment was destroyed: its row gets ``disposed_at``, in one transaction
-        with the audit entry. Its message rows stay (the catalog remembers what was disposed of)."""
+        with the audit entry and the clearing of ``intent``. Its message rows stay (the catalog
+        remembers what was disposed of)."""
+        ...
+
+    def begin_intent(self, name: str, document: dict[str, Any]) -> None:
+        """Note, before acting on the store, an act that the next writer must finish if this
+        run is killed (a disposition, a hold placed or released); replaces one of the same name."""
+        ...
+
+    def intents(self) -> dict[str, dict[str, Any]]:
+        """Acts begun and not finished, by name."""
+        ...
+
+    def drop_intent(self, name: str) -> None:
+        """Forget an intent whose act was not carried out (the store refused it)."""
         ...
 
     def search_tokens(self, tokens: Iterable[str]) -> set[str]:

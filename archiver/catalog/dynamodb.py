@@ -22,6 +22,7 @@ Single-table design. Every item has ``pk``/``sk`` (strings); fixed partition nam
     exports               <ingested_at>#<uuid>   export history
     sync / sync-app       c#<custodian> / json   last personal ingest per custodian / per app
     custodians, holds     <id> / <name>          JSON documents
+    intents               <kind>/<name>          a dispose or hold act begun, not finished (JSON)
     notices               <key>                  notices sent (each key once)
     quarantine            <hash of item>         one entry per bad item of an export
     meta                  key_id                 the archive's key
@@ -133,6 +134,7 @@ SYNC = "sync"
 SYNC_APP = "sync-app"
 CUSTODIANS = "custodians"
 HOLDS = "holds"
+INTENTS = "intents"
 NOTICES = "notices"
 QUARANTINE = "quarantine"
 META_KEY = ("meta", "key_id")
@@ -837,15 +839,16 @@ class DynamoCatalog:
         rows = [row for row in map(_row_from, self._batch_get(_msg_key(i) for i in ids)) if row.segment == name]
         yield from sorted(rows, key=lambda row: (row.offset or 0, row.id))
 
-    def put_hold(self, hold: HoldRow, audit: AuditEvent) -> None:
+    def put_hold(self, hold: HoldRow, audit: AuditEvent, intent: str | None = None) -> None:
         key = (HOLDS, hold.name)
         item = {"type": _s("hold"), "document": _s(json.dumps(hold_json(hold), sort_keys=True))}
-        self._write([_Unit((), lambda state: _Step([self._put(key, item)], audit=audit))])
+        self._write([_Unit((), lambda state: _Step([self._put(key, item), *self._drop_intent_ops(intent)],
+                                                   audit=audit))])
 
     def holds(self) -> list[HoldRow]:
         return [hold_from_json(json.loads(_text(item, "document") or "{}")) for item in self._query(HOLDS)]
 
-    def mark_disposed(self, segment: str, disposed_at: datetime, audit: AuditEvent) -> None:
+    def mark_disposed(self, segment: str, disposed_at: datetime, audit: AuditEvent, intent: str | None = None) -> None:
         key = (SEGMENTS, segment)
 
         def plan(state: _State) -> _Step:
@@ -854,9 +857,24 @@ class DynamoCatalog:
                 step.ops.append(self._op("Update", key, {"Key": _key(key), "UpdateExpression": "SET #d = :d"},
                                          "attribute_exists(pk)", {"#d": "disposed_at"},
                                          {":d": _s(utc_iso(disposed_at))}))
+            step.ops.extend(self._drop_intent_ops(intent))
             return step
 
         self._write([_Unit((key,), plan)])
+
+    def begin_intent(self, name: str, document: dict[str, Any]) -> None:
+        item = {**_key((INTENTS, name)), "type": _s("intent"), "document": _s(json.dumps(document, sort_keys=True))}
+        self._call(self._client.put_item, TableName=self.table, Item=item)
+
+    def intents(self) -> dict[str, dict[str, Any]]:
+        return {item["sk"]["S"]: json.loads(_text(item, "document") or "{}") for item in self._query(INTENTS)}
+
+    def drop_intent(self, name: str) -> None:
+        self._call(self._client.delete_item, TableName=self.table, Key=_key((INTENTS, name)))
+
+    def _drop_intent_ops(self, intent: str | None) -> list[_Op]:
+        """The delete of an intent, to go in the transaction that completes its act."""
+        return [] if intent is None else [self._op("Delete", (INTENTS, intent), {"Key": _key((INTENTS, intent))})]
 
     def quarantine(self) -> Iterator[QuarantineRow]:
         for item in self._query(QUARANTINE, index="gsi4"):

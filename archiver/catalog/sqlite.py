@@ -16,6 +16,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import date, datetime
 from pathlib import Path
+from typing import Any
 
 from archiver.audit import GENESIS, AuditEntry, AuditEvent, chain
 from archiver.catalog.base import (
@@ -79,6 +80,7 @@ SCHEMA = [
     "CREATE TABLE holds (name TEXT PRIMARY KEY, document TEXT NOT NULL)",
     # The apps an export synced, comma-separated; NULL on rows written before (read by connector).
     "ALTER TABLE exports ADD COLUMN apps TEXT",
+    "CREATE TABLE intents (name TEXT PRIMARY KEY, document TEXT NOT NULL)",
 ]
 
 _ROW_COLUMNS = ("id, custodian, source, conversation_ref, sent_at, direction, account, system, label, "
@@ -287,21 +289,36 @@ class SqliteCatalog:
                                        (name,)):
             yield _row_from(values)
 
-    def put_hold(self, hold: HoldRow, audit: AuditEvent) -> None:
+    def put_hold(self, hold: HoldRow, audit: AuditEvent, intent: str | None = None) -> None:
         with self._transaction() as db:
             db.execute("INSERT INTO holds (name, document) VALUES (?, ?) "
                        "ON CONFLICT (name) DO UPDATE SET document = excluded.document",
                        (hold.name, json.dumps(hold_json(hold), sort_keys=True)))
+            db.execute("DELETE FROM intents WHERE name = ?", (intent,))
             self._append(db, audit)
 
     def holds(self) -> list[HoldRow]:
         return [hold_from_json(json.loads(document))
                 for (document,) in self._db.execute("SELECT document FROM holds ORDER BY name")]
 
-    def mark_disposed(self, segment: str, disposed_at: datetime, audit: AuditEvent) -> None:
+    def mark_disposed(self, segment: str, disposed_at: datetime, audit: AuditEvent, intent: str | None = None) -> None:
         with self._transaction() as db:
             db.execute("UPDATE segments SET disposed_at = ? WHERE name = ?", (utc_iso(disposed_at), segment))
+            db.execute("DELETE FROM intents WHERE name = ?", (intent,))
             self._append(db, audit)
+
+    def begin_intent(self, name: str, document: dict[str, Any]) -> None:
+        with self._transaction() as db:
+            db.execute("INSERT OR REPLACE INTO intents (name, document) VALUES (?, ?)",
+                       (name, json.dumps(document, sort_keys=True)))
+
+    def intents(self) -> dict[str, dict[str, Any]]:
+        return {name: json.loads(document)
+                for name, document in self._db.execute("SELECT name, document FROM intents ORDER BY name")}
+
+    def drop_intent(self, name: str) -> None:
+        with self._transaction() as db:
+            db.execute("DELETE FROM intents WHERE name = ?", (name,))
 
     def quarantine(self) -> Iterator[QuarantineRow]:
         for sha, file, line, reason, key, at in self._db.execute(

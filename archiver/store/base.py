@@ -33,13 +33,16 @@ class Retention:
 class ObjectStore(Protocol):
     """Write-once object storage (a WORM bucket or its local equivalent)."""
 
-    def put(self, key: str, data: bytes, retain_until: date | None) -> None:
-        """Store ``data`` under a new key; ``ObjectExistsError`` if the key is taken."""
+    def put(self, key: str, data: bytes, retain_until: date | None, legal_hold: bool = False) -> None:
+        """Store ``data`` under a new key, already under legal hold when ``legal_hold`` (an active hold
+        covers it: it is never visible unheld); ``ObjectExistsError`` if the key is taken."""
         ...
 
-    def put_many(self, items: Iterable[tuple[str, bytes, date | None]], workers: int = 8) -> None:
-        """``put`` each ``(key, data, retain_until)``, up to ``workers`` at a time where the store
-        can write in parallel; the first error is raised once the writes in flight finish."""
+    def put_many(self, items: Iterable[tuple[str, bytes, date | None]], workers: int = 8,
+                 legal_hold: bool = False) -> None:
+        """``put`` each ``(key, data, retain_until)`` (all with ``legal_hold``), up to ``workers`` at a
+        time where the store can write in parallel; the first error is raised once the writes in
+        flight finish."""
         ...
 
     def get(self, key: str) -> bytes:

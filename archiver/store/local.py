@@ -34,12 +34,12 @@ class LocalDirStore:
         except OSError as exc:
             raise StoreError(f"{root}: cannot create the archive directory: {exc.strerror}") from None
 
-    def put(self, key: str, data: bytes, retain_until: date | None) -> None:
+    def put(self, key: str, data: bytes, retain_until: date | None, legal_hold: bool = False) -> None:
         path = self._path(key)
         if path.exists():
             raise ObjectExistsError(f"object {key} already exists")
         path.parent.mkdir(parents=True, exist_ok=True)
-        self._write_lock(path, Retention(retain_until))
+        self._write_lock(path, Retention(retain_until, legal_hold))  # the hold marker comes with the object
         tmp = self._write_temporary(data)
         try:
             os.link(tmp, path)
@@ -49,10 +49,11 @@ class LocalDirStore:
             tmp.unlink()
         _fsync_dir(path.parent)
 
-    def put_many(self, items: Iterable[tuple[str, bytes, date | None]], workers: int = 8) -> None:
+    def put_many(self, items: Iterable[tuple[str, bytes, date | None]], workers: int = 8,
+                 legal_hold: bool = False) -> None:
         # One disk: writing in parallel would only interleave fsyncs.
         for key, data, retain_until in items:
-            self.put(key, data, retain_until)
+            self.put(key, data, retain_until, legal_hold)
 
     def get(self, key: str) -> bytes:
         try:

@@ -37,7 +37,7 @@ from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
-from functools import reduce
+from functools import partial, reduce
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
@@ -135,14 +135,15 @@ class S3Store:
 
     # -- writing -----------------------------------------------------------------------------
 
-    def put(self, key: str, data: bytes, retain_until: date | None) -> None:
-        """Write ``data`` under a new key with its lock; ``ObjectExistsError`` if the key is taken."""
+    def put(self, key: str, data: bytes, retain_until: date | None, legal_hold: bool = False) -> None:
+        """Write ``data`` under a new key with its lock (and its legal hold when ``legal_hold``, set by
+        the PUT itself); ``ObjectExistsError`` if the key is taken."""
         name = self._name(key)
         # If-None-Match is the guard on AWS, but moto and Ceph RGW 16.2 may ignore it (RGW then
         # writes a second version): look first so a plain retry is refused everywhere.
         if self.exists(key):
             raise ObjectExistsError(f"object {key} already exists")
-        args = self._write_args(retain_until)
+        args = self._write_args(retain_until, legal_hold)
         with self._errors(f"write object {key}", key=key):
             try:
                 if len(data) > MULTIPART_THRESHOLD:
@@ -157,8 +158,9 @@ class S3Store:
                     raise StoreError(f"object {key}: another write of the same key is in progress; retry") from None
                 raise
 
-    def put_many(self, items: Iterable[tuple[str, bytes, date | None]], workers: int = 8) -> None:
-        """:meth:`put` each ``(key, data, retain_until)``, at most ``workers`` at a time.
+    def put_many(self, items: Iterable[tuple[str, bytes, date | None]], workers: int = 8,
+                 legal_hold: bool = False) -> None:
+        """:meth:`put` each ``(key, data, retain_until)`` with ``legal_hold``, at most ``workers`` at a time.
 
         Items are taken from ``items`` only as slots free up, so a generator of large objects is
         never held in memory all at once. After the first failure no new item is started; the
@@ -167,6 +169,7 @@ class S3Store:
         if workers < 1:
             raise UsageError("put_many needs at least one worker")
         error: BaseException | None = None
+        write = partial(self.put, legal_hold=True) if legal_hold else self.put
         with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="s3-put") as pool:
             running: set[Future[None]] = set()
             for key, data, retain_until in items:
@@ -175,16 +178,18 @@ class S3Store:
                     error = _first_error(done)
                     if error is not None:
                         break
-                running.add(pool.submit(self.put, key, data, retain_until))
+                running.add(pool.submit(write, key, data, retain_until))
             done, _ = wait(running)
             error = error or _first_error(done)
         if error is not None:
             raise error
 
-    def _write_args(self, retain_until: date | None) -> dict[str, Any]:
-        """Lock, encryption and metadata arguments shared by PutObject and CreateMultipartUpload."""
+    def _write_args(self, retain_until: date | None, legal_hold: bool = False) -> dict[str, Any]:
+        """Lock, legal hold, encryption and metadata arguments shared by PutObject and CreateMultipartUpload."""
         args: dict[str, Any] = {"ServerSideEncryption": "aws:kms",
                                 "Metadata": {RETAIN_UNTIL_FIELD: _date_text(retain_until)}}
+        if legal_hold:
+            args["ObjectLockLegalHoldStatus"] = "ON"
         if self.location.kms_key_id:
             args["SSEKMSKeyId"] = self.location.kms_key_id
         until = _lock_instant(retain_until)
@@ -214,14 +219,16 @@ class S3Store:
             except (ClientError, BotoCoreError):
                 pass  # discard_incomplete() removes it later; the upload's own error matters more
             raise
+        # Ceph RGW 16.2 (and moto) complete the upload without the lock and legal hold given to
+        # CreateMultipartUpload: set them on the finished object explicitly where they are missing.
+        head = self.client.head_object(Bucket=self.bucket, Key=name)
         until = args.get("ObjectLockRetainUntilDate")
-        if until is not None:
-            # Ceph RGW 16.2 (and moto) complete the upload without the lock given to
-            # CreateMultipartUpload: lock the finished object explicitly where it is missing.
-            lock = self.client.head_object(Bucket=self.bucket, Key=name).get("ObjectLockRetainUntilDate")
-            if lock is None or lock < until:
-                self.client.put_object_retention(Bucket=self.bucket, Key=name,
-                                                 Retention={"Mode": self.lock_mode, "RetainUntilDate": until})
+        lock = head.get("ObjectLockRetainUntilDate")
+        if until is not None and (lock is None or lock < until):
+            self.client.put_object_retention(Bucket=self.bucket, Key=name,
+                                             Retention={"Mode": self.lock_mode, "RetainUntilDate": until})
+        if "ObjectLockLegalHoldStatus" in args and head.get("ObjectLockLegalHoldStatus") != "ON":
+            self.client.put_object_legal_hold(Bucket=self.bucket, Key=name, LegalHold={"Status": "ON"})
 
     # -- reading -----------------------------------------------------------------------------
 
