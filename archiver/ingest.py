@@ -13,7 +13,7 @@ import hashlib
 import uuid
 from collections import defaultdict
 from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -33,7 +33,7 @@ from archiver.connector import (
     conversation_in_content,
     messages_only,
 )
-from archiver.custodians import Custodian
+from archiver.custodians import Custodian, find_custodian
 from archiver.envelope import open_sealed, seal
 from archiver.errors import InputError, ObjectExistsError, Rejection
 from archiver.forwarding import assess, credit_earlier_copy, official_recipients
@@ -77,11 +77,15 @@ class Ingestor:
 
     def __init__(self, archive: Archive, registry: ConnectorRegistry, classifier: Classifier,
                  schedules: ScheduleSet, options: IngestOptions, now: datetime) -> None:
+        # A custodian named by id, name or alias is filed under its id, as holds resolve it.
+        registered = find_custodian(archive.catalog.custodians(), options.custodian)
+        if registered is not None:
+            options = replace(options, custodian=registered.id)
         self.archive, self.registry, self.classifier = archive, registry, classifier
         self.schedules, self.options, self.now = schedules, options, now
         self.receipt = Receipt(custodian=options.custodian)
         settings = archive.settings
-        self.custodian = archive.catalog.get_custodian(options.custodian) or Custodian(options.custodian)
+        self.custodian = registered or Custodian(options.custodian)
         self._official_patterns = tuple(settings.official_accounts) + self.custodian.official_accounts
         zone = options.tz or self.custodian.timezone or settings.timezone
         self._zone = load_zone(zone) if zone else None

@@ -67,6 +67,18 @@ def _hold(name: str, custodian: str | None, start: date | None = None, end: date
 # -- 1. a custodian named by id, name or alias ---------------------------------------------
 
 
+def test_ingest_under_a_custodian_name_files_under_its_id(officer: Path, cli: CliRunner) -> None:
+    export = _chat(officer / "WhatsApp Chat with Ortiz.txt", [
+        "3/2/19, 9:00 AM - Sgt. Ortiz: Approved, hold the shipment for the port director"])
+    assert cli("ingest", export, "--custodian", "Jorge Rivera", "--tz", "UTC").code == 0
+    archive = _open(officer)
+    try:
+        assert {row.custodian for row in archive.catalog.rows()} == {"j.rivera"}
+    finally:
+        archive.close()
+
+
+
 @pytest.mark.parametrize("named", ["j.rivera", "Jorge Rivera", "jorge rivera", "Rivera J"])
 def test_a_hold_names_its_custodian_by_id_name_or_alias(officer: Path, named: str) -> None:
     archive = _open(officer)
