@@ -105,7 +105,7 @@ class Archive:
 
 def temp_area(store_url: str, store: ObjectStore) -> Path:
     """The archive's temp area: ``.tmp`` in a local store's folder; for S3, a folder of the
-    system temp dir named for the store (a keyed name is not needed: it holds no titles)."""
+    system temp dir named by a hash of the store URL, so each archive sweeps its own."""
     if isinstance(store, LocalDirStore):
         return store.root / ".tmp"
     return Path(tempfile.gettempdir()) / f"archiver-{hashlib.sha256(store_url.encode()).hexdigest()[:16]}"

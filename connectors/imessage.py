@@ -67,8 +67,8 @@ from archiver.model import (
     SourceRef,
 )
 from archiver.safezip import SafeZip, ZipEntryTooLargeError, entry_escapes, is_zip
-from connectors._apple import AppleDecodeError, Summary, apple_time, summary, typedstream_text
 from archiver.scratch import private_folder
+from connectors._apple import AppleDecodeError, Summary, apple_time, summary, typedstream_text
 from connectors._limits import ATTACHMENT_CAP, MESSAGE_CAP, SNIFF_ERRORS
 from connectors._sqlite import SQLITE_MAGIC, Schema, open_copy, read_schema, table_columns
 
