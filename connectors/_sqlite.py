@@ -23,7 +23,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Final
 
-from archiver.errors import ArchiverError, InputError
+from archiver.errors import ArchiverError, InputError, StoreError
 from archiver.scratch import current_area, private_folder
 
 SQLITE_MAGIC = b"SQLite format 3\x00"
@@ -81,11 +81,17 @@ def open_copy(path: Path, temp_dir: Path | None = None) -> Iterator[sqlite3.Conn
 def read_schema(path: Path, temp_dir: Path | None = None) -> Schema:
     """The tables and columns of the SQLite database at ``path``, read from a private copy in
     ``temp_dir`` (default: the current temp area); empty when it is not SQLite or its schema
-    cannot be read in ``SCHEMA_SECONDS``. For sniffing: never raises."""
+    cannot be read in ``SCHEMA_SECONDS``. For sniffing: raises only when no copy can be made.
+
+    Raises:
+        StoreError: the temp area cannot be created (a file would otherwise pass as "not SQLite").
+    """
     try:
         stat = path.stat()
         area = temp_dir or current_area()
         return _cached_schema(path.resolve(), stat.st_size, stat.st_mtime_ns, _wal_signature(path), area)
+    except StoreError:
+        raise
     except (ArchiverError, OSError, sqlite3.Error, UnicodeError):
         return {}
 

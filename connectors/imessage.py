@@ -56,7 +56,7 @@ from pathlib import Path, PurePosixPath
 from typing import ClassVar, Final, TypeVar
 
 from archiver.connector import ParseContext, ParsedItem, check_export_file
-from archiver.errors import InputError, Rejection
+from archiver.errors import InputError, Rejection, StoreError
 from archiver.model import (
     FLAG_ATTACHMENT_MISSING,
     FLAG_DELETED,
@@ -110,6 +110,8 @@ class IMessageConnector:
                 with SafeZip(path) as archive, _database_member(archive) as found:
                     return found is not None
             return is_messages_schema(read_schema(path))
+        except StoreError:  # no private copy can be made: the reason, not "not a recognised export"
+            raise
         except SNIFF_ERRORS:  # sniffing hostile bytes must never break format detection
             return False
 

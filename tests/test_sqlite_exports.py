@@ -13,13 +13,16 @@ import signal
 import sqlite3
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
 import pytest
 
+from archiver.archive import temp_area
 from archiver.connector import ConnectorRegistry, ParseContext
 from archiver.model import Message
+from archiver.store import LocalDirStore
 from connectors._limits import SNIFF_BYTES
 from connectors.android_sms import AndroidSmsConnector
 from connectors.imessage import IMessageConnector
@@ -163,6 +166,20 @@ def test_sniffing_a_hostile_schema_gives_up_in_bounded_time(tmp_path: Path) -> N
 
 
 # --- private copies --------------------------------------------------------------------------
+
+
+def test_each_archive_has_its_own_temp_area(tmp_path: Path) -> None:
+    assert temp_area("archive", LocalDirStore(tmp_path / "archive")) == tmp_path / "archive" / ".tmp"
+    s3 = object()  # any store other than a local folder
+    first, second = temp_area("s3://records-a/x", s3), temp_area("s3://records-b/x", s3)  # type: ignore[arg-type]
+    assert first.parent == second.parent == Path(tempfile.gettempdir()) and first != second
+
+
+def test_an_unusable_temp_area_is_named_not_taken_for_an_unknown_format(cli: CliRunner, archive_dir: Path) -> None:
+    (archive_dir / "archive" / ".tmp").write_bytes(b"")  # a file where the folder must be
+    result = cli("ingest", ios_trimmed(archive_dir / "sms.db"), "--custodian", "mvega")
+    assert result.code != 0 and "cannot create the folder for temporary copies" in result.err
+    assert "not a recognised export" not in result.err
 
 
 def copies(*folders: Path) -> list[Path]:
