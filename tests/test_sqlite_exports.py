@@ -15,6 +15,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -116,8 +117,8 @@ def android_empty(path: Path) -> Path:
     ],
     ids=["chat.db", "trimmed-sms.db", "mmssms.db", "empty-mmssms.db"],
 )
-def test_schema_past_the_first_64_kib_is_detected_by_one_connector(build, name: str, connector: str,
-                                                                   tmp_path: Path) -> None:  # fmt: skip
+def test_schema_past_the_first_64_kib_is_detected_by_one_connector(build: Callable[[Path], Path], name: str,
+                                                                   connector: str, tmp_path: Path) -> None:
     path = build(tmp_path / name)
     assert REGISTRY.detect(path).name == connector
     assert [c.name for c in REGISTRY.all() if c.sniff(path)] == [connector]
