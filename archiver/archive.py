@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -20,7 +22,8 @@ from archiver.keys import (
     open_key_provider,
 )
 from archiver.model import canonical_json
-from archiver.store import ObjectStore, open_store
+from archiver.scratch import remove_abandoned
+from archiver.store import LocalDirStore, ObjectStore, open_store
 
 INITIAL_CONFIG = """\
 # archiver configuration. Every key can be overridden by an ARCHIVER_* environment variable
@@ -60,6 +63,8 @@ class Archive:
         store = open_store(settings.store, settings.base_dir) if kms else None
         keys = open_key_provider(settings.key, settings.base_dir, store)
         store = store or open_store(settings.store, settings.base_dir)
+        for area in (temp_area(settings.store, store), Path(tempfile.gettempdir())):
+            remove_abandoned(area)  # plaintext copies of exports left by a killed command
         catalog = open_catalog(settings.catalog, settings.base_dir)
         try:
             catalog.bind_key(keys.key_id)  # a new key on an old archive would store everything again
@@ -85,12 +90,25 @@ class Archive:
             ref = self._conversation_refs[key] = self.name_hash.hex(canonical_json([source, conversation]))
         return ref
 
+    @property
+    def temp_dir(self) -> Path:
+        """Where connectors keep private copies of exports while they read them (``archiver.scratch``)."""
+        return temp_area(self.settings.store, self.store)
+
     def file_ref(self, name: str) -> str:
         """Keyed hash naming an export file or zip member: file names carry chat titles and names."""
         return "file:" + self.name_hash.hex(name.encode(), 24)
 
     def close(self) -> None:
         self.catalog.close()
+
+
+def temp_area(store_url: str, store: ObjectStore) -> Path:
+    """The archive's temp area: ``.tmp`` in a local store's folder; for S3, a folder of the
+    system temp dir named by a hash of the store URL, so each archive sweeps its own."""
+    if isinstance(store, LocalDirStore):
+        return store.root / ".tmp"
+    return Path(tempfile.gettempdir()) / f"archiver-{hashlib.sha256(store_url.encode()).hexdigest()[:16]}"
 
 
 @dataclass(frozen=True)

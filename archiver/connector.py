@@ -26,6 +26,7 @@ from zoneinfo import ZoneInfo
 from archiver.errors import ArchiverError, InputError, Rejection, UnknownFormatError, UsageError
 from archiver.model import Account, Message
 from archiver.safezip import SafeZip, is_zip
+from archiver.scratch import using_area
 
 ENTRY_POINT_GROUP = "archiver.connectors"
 ENV_CONNECTORS = "ARCHIVER_CONNECTORS"
@@ -40,7 +41,9 @@ class ParseContext:
     ``tz`` is the zone local times are read in; ``None`` means none was given, and a
     connector meeting a zone-less time must refuse rather than assume UTC.
     ``custodian_names`` are the names and handles under which the custodian appears in
-    exports, so the connector can tell sent from received.
+    exports, so the connector can tell sent from received. ``temp_dir`` is the temp area
+    where a connector keeps private plaintext copies (``archiver.scratch``): the archive's own
+    during an ingest, else (None) the system temp dir.
     """
 
     custodian: str
@@ -48,6 +51,7 @@ class ParseContext:
     tz: ZoneInfo | None = None
     custodian_names: tuple[str, ...] = ()
     export_sha256: str | None = None
+    temp_dir: Path | None = None
 
     def is_custodian(self, name: str) -> bool:
         """True when ``name`` is one of the custodian's own names or handles."""
@@ -118,9 +122,11 @@ class ConnectorRegistry:
         except KeyError:
             raise UsageError(f"no connector named {name!r}; known: {', '.join(self.names())}") from None
 
-    def detect(self, path: Path) -> Connector:
-        """The one connector whose ``sniff`` accepts the file, judged by content."""
-        matches = [c for c in self.all() if c.sniff(path)]
+    def detect(self, path: Path, temp_dir: Path | None = None) -> Connector:
+        """The one connector whose ``sniff`` accepts the file, judged by content; a sniffer that
+        must copy the file (SQLite) copies it into ``temp_dir`` (None: the system temp dir)."""
+        with using_area(temp_dir):
+            matches = [c for c in self.all() if c.sniff(path)]
         if len(matches) == 1:
             return matches[0]
         formats = "; ".join(f"{c.name} ({c.description})" for c in self.all())

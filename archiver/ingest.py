@@ -126,7 +126,7 @@ class Ingestor:
             file_receipt.connector = connector.name
             context = ParseContext(custodian=self.options.custodian, account=self.options.account,
                                    tz=self._zone, custodian_names=self.custodian.aliases,
-                                   export_sha256=file_receipt.sha256)
+                                   export_sha256=file_receipt.sha256, temp_dir=self.archive.temp_dir)
             try:
                 identities = MessageIdentities(self.archive.id_hash.hex, conversation_in_content(connector),
                                                legacy=self._legacy_ids)
@@ -142,7 +142,7 @@ class Ingestor:
 
     def _connector(self, path: Path) -> Any:
         if self.options.connector in (None, "auto"):
-            return self.registry.detect(path)
+            return self.registry.detect(path, self.archive.temp_dir)
         return self.registry.get(self.options.connector)
 
     def _archive_stream(self, items: Iterator[ParsedItem], identities: MessageIdentities,

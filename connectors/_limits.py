@@ -3,7 +3,9 @@
 A message body larger than ``MESSAGE_CAP`` or an attachment larger than ``ATTACHMENT_CAP`` is
 rejected (quarantined with the reason) rather than held in memory; ``sniff`` reads at most
 ``SNIFF_BYTES`` of a file and treats any of ``SNIFF_ERRORS`` as "not this format", because
-format detection must never fail on hostile bytes.
+format detection must never fail on hostile bytes. SQLite databases are the exception: their
+schema may lie anywhere in the file, so they are judged by the tables of a private copy
+(``connectors._sqlite.read_schema``, bounded in time instead).
 """
 
 from __future__ import annotations

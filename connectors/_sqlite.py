@@ -2,28 +2,38 @@
 
 SQLite writes to a database it opens, even to read: it may replay or checkpoint a ``-wal``
 file and create ``-shm``. So the file (with its ``-wal`` beside it, if any) is copied into a
-private temporary directory (mode 0700) and the copy is opened with ``query_only``; the
-copy is removed on close. A copy holds message text in the clear, so one left behind by a
-process that was killed is removed by the next run (the folder name carries the process id).
+private folder (``archiver.scratch``: mode 0700, in the archive's temp area, swept when its
+process was killed) and the copy is opened with ``query_only``; the copy is removed on close.
 The header is checked first, and a corrupt file becomes an ``InputError`` naming it, never a
 traceback.
+
+Detection reads the schema the same way (``read_schema``): real databases keep their schema
+pages anywhere in the file, so the tables are read from ``sqlite_master`` of the copy, within
+``SCHEMA_SECONDS`` and for at most ``SCHEMA_TABLES`` tables.
 """
 
 from __future__ import annotations
 
-import os
+import functools
 import shutil
 import sqlite3
-import tempfile
-from collections.abc import Iterator
+import time
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Final
 
-from archiver.errors import InputError
+from archiver.errors import ArchiverError, InputError, StoreError
+from archiver.scratch import current_area, private_folder
 
 SQLITE_MAGIC = b"SQLite format 3\x00"
+SCHEMA_SECONDS: Final = 2.0
+SCHEMA_TABLES: Final = 1024  # a phone's databases have a few dozen
 _SIDECARS = ("-wal",)
-_PREFIX = "archiver-sqlite-"
+_PROGRESS_STEPS: Final = 1000  # SQLite instructions between two looks at the clock
+
+Schema = Mapping[str, frozenset[str]]
+"""Table name to its column names."""
 
 
 def is_sqlite(path: Path) -> bool:
@@ -54,17 +64,68 @@ def _lenient_text(connection: sqlite3.Connection) -> Iterator[None]:
 
 
 @contextmanager
-def open_copy(path: Path) -> Iterator[sqlite3.Connection]:
-    """A read-only connection to a private copy of the database at ``path``.
+def open_copy(path: Path, temp_dir: Path | None = None) -> Iterator[sqlite3.Connection]:
+    """A read-only connection to a private copy (in ``temp_dir``) of the database at ``path``.
 
     Raises:
         InputError: the file is missing, is not SQLite, or is corrupt.
     """
+    with _copy_connection(path, temp_dir) as connection:
+        with _lenient_text(connection):
+            problem = connection.execute("PRAGMA quick_check(1)").fetchone()[0]
+        if problem != "ok":
+            raise InputError(str(path), f"SQLite database is corrupt: {problem}")
+        yield connection
+
+
+def read_schema(path: Path, temp_dir: Path | None = None) -> Schema:
+    """The tables and columns of the SQLite database at ``path``, read from a private copy in
+    ``temp_dir`` (default: the current temp area); empty when it is not SQLite or its schema
+    cannot be read in ``SCHEMA_SECONDS``. For sniffing: raises only when no copy can be made.
+
+    Raises:
+        StoreError: the temp area cannot be created (a file would otherwise pass as "not SQLite").
+    """
+    try:
+        stat = path.stat()
+        area = temp_dir or current_area()
+        return _cached_schema(path.resolve(), stat.st_size, stat.st_mtime_ns, _wal_signature(path), area)
+    except StoreError:
+        raise
+    except (ArchiverError, OSError, sqlite3.Error, UnicodeError):
+        return {}
+
+
+@functools.lru_cache(maxsize=8)
+def _cached_schema(path: Path, size: int, mtime_ns: int, wal: tuple[int, int], area: Path) -> Schema:
+    """One copy per file for all the connectors that sniff it (the key changes when the file does)."""
+    deadline = time.monotonic() + SCHEMA_SECONDS
+    with _copy_connection(path, area) as connection, _lenient_text(connection):
+        connection.set_progress_handler(lambda: time.monotonic() > deadline, _PROGRESS_STEPS)  # true: abort
+        rows = connection.execute(
+            "SELECT m.name, c.name FROM (SELECT name FROM sqlite_master WHERE type = 'table' LIMIT ?) AS m, "
+            "pragma_table_info(m.name) AS c", (SCHEMA_TABLES,)).fetchall()  # fmt: skip
+    schema: dict[str, set[str]] = {}
+    for table, column in rows:
+        schema.setdefault(table, set()).add(column)
+    return {table: frozenset(columns) for table, columns in schema.items()}
+
+
+def _wal_signature(path: Path) -> tuple[int, int]:
+    wal = path.with_name(path.name + "-wal")
+    if not wal.is_file():
+        return (-1, -1)
+    stat = wal.stat()
+    return stat.st_size, stat.st_mtime_ns
+
+
+@contextmanager
+def _copy_connection(path: Path, temp_dir: Path | None) -> Iterator[sqlite3.Connection]:
+    """A connection to a private copy of ``path`` and its ``-wal``, refusing to change anything."""
     if not is_sqlite(path):
         raise InputError(str(path), "not an SQLite database (the file does not start with the SQLite header)")
-    remove_abandoned_copies()
-    with tempfile.TemporaryDirectory(prefix=f"{_PREFIX}{os.getpid()}-") as private:  # created 0700
-        copy = Path(private) / "export.db"
+    with private_folder(temp_dir) as private:
+        copy = private / "export.db"
         try:
             shutil.copyfile(path, copy)
             for suffix in _SIDECARS:
@@ -77,33 +138,11 @@ def open_copy(path: Path) -> Iterator[sqlite3.Connection]:
         try:
             connection.execute("PRAGMA query_only = ON")
             connection.execute("PRAGMA trusted_schema = OFF")  # no functions run from a hostile schema
-            with _lenient_text(connection):
-                problem = connection.execute("PRAGMA quick_check(1)").fetchone()[0]
-            if problem != "ok":
-                raise InputError(str(path), f"SQLite database is corrupt: {problem}")
             yield connection
         except sqlite3.DatabaseError as exc:
             raise InputError(str(path), f"SQLite database is corrupt or unreadable: {exc}") from None
         finally:
             connection.close()
-
-
-def remove_abandoned_copies(folder: Path | None = None) -> None:
-    """Remove private copies whose process is gone (killed before it could clean up)."""
-    for leftover in Path(folder or tempfile.gettempdir()).glob(f"{_PREFIX}*"):
-        pid = leftover.name.removeprefix(_PREFIX).split("-", 1)[0]
-        if pid.isdigit() and not _alive(int(pid)) and leftover.is_dir() and not leftover.is_symlink():
-            shutil.rmtree(leftover, ignore_errors=True)
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True  # someone else's process: leave its folder alone
-    return True
 
 
 def _quoted(name: str) -> str:

@@ -30,7 +30,6 @@ pending, raw and FTS data. The database is opened only as a private read-only co
 from __future__ import annotations
 
 import heapq
-import re
 import sqlite3
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -41,8 +40,7 @@ from typing import ClassVar, Final
 from archiver.connector import ParseContext, ParsedItem, check_export_file
 from archiver.errors import InputError, Rejection
 from archiver.model import Attachment, Message, SourceRef
-from connectors._limits import SNIFF_BYTES
-from connectors._sqlite import SQLITE_MAGIC, open_copy, table_columns
+from connectors._sqlite import open_copy, read_schema, table_columns
 from connectors.sms_backup import (
     AUTHORED_BOXES,
     M_TYPE_NOTIFICATION,
@@ -71,7 +69,6 @@ PART_COLUMNS: Final = ("mid", "ct", "text")
 ADDR_COLUMNS: Final = ("msg_id", "address", "type")
 
 _SMIL: Final = "application/smil"
-_SMS_TABLE_RE = re.compile(rb"CREATE TABLE (?:IF NOT EXISTS )?[\"'`\[]?sms[\"'`\]]?\s*\(", re.IGNORECASE)
 
 
 class AndroidSmsConnector:
@@ -81,13 +78,8 @@ class AndroidSmsConnector:
     description: ClassVar[str] = "Android telephony database mmssms.db (SQLite: SMS, and MMS text)"
 
     def sniff(self, path: Path) -> bool:
-        """True when the file is SQLite and its schema, in the first 64 KiB, creates an ``sms`` table."""
-        try:
-            with open(path, "rb") as handle:
-                head = handle.read(SNIFF_BYTES)
-        except OSError:  # sniffing must never break format detection
-            return False
-        return head.startswith(SQLITE_MAGIC) and _SMS_TABLE_RE.search(head) is not None
+        """True when the file is SQLite with Android's ``sms`` table, wherever its schema lies in the file."""
+        return set(SMS_COLUMNS) <= read_schema(Path(path)).get("sms", frozenset())
 
     def parse(self, path: Path, context: ParseContext) -> Iterator[ParsedItem]:
         """Yield each SMS and MMS in time order, or a Rejection for a row that cannot be read.
@@ -98,7 +90,7 @@ class AndroidSmsConnector:
         path = Path(path)
         check_export_file(path)
         try:
-            with open_copy(path) as db:
+            with open_copy(path, context.temp_dir) as db:
                 schema = _Schema.read(db, str(path))
                 db.text_factory = bytes  # invalid UTF-8 in one row must reject that row, not stop the cursor
                 yield from _DatabaseReader(db, schema, path, context).items()

@@ -48,7 +48,6 @@ import mimetypes
 import re
 import shutil
 import sqlite3
-import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -57,7 +56,7 @@ from pathlib import Path, PurePosixPath
 from typing import ClassVar, Final, TypeVar
 
 from archiver.connector import ParseContext, ParsedItem, check_export_file
-from archiver.errors import InputError, Rejection
+from archiver.errors import InputError, Rejection, StoreError
 from archiver.model import (
     FLAG_ATTACHMENT_MISSING,
     FLAG_DELETED,
@@ -68,9 +67,10 @@ from archiver.model import (
     SourceRef,
 )
 from archiver.safezip import SafeZip, ZipEntryTooLargeError, entry_escapes, is_zip
+from archiver.scratch import private_folder
 from connectors._apple import AppleDecodeError, Summary, apple_time, summary, typedstream_text
-from connectors._limits import ATTACHMENT_CAP, MESSAGE_CAP, SNIFF_BYTES, SNIFF_ERRORS
-from connectors._sqlite import SQLITE_MAGIC, open_copy, table_columns
+from connectors._limits import ATTACHMENT_CAP, MESSAGE_CAP, SNIFF_ERRORS
+from connectors._sqlite import SQLITE_MAGIC, Schema, open_copy, read_schema, table_columns
 
 BLOB_CAP: Final = 4 * MESSAGE_CAP  # an archive or edit history carries more than the text itself
 MAX_ATTACHMENTS: Final = 1024  # per message; iMessage sends far fewer
@@ -81,8 +81,6 @@ IPHONE_BACKUP_NAME: Final = "3d0d7e5fb2ce288813306e4d4636395e047a3d28"
 DB_NAMES: Final = frozenset({"chat.db", "sms.db", IPHONE_BACKUP_NAME})
 REACTIONS: Final = range(2000, 4000)  # 2000-2007 added, 3000-3007 removed
 
-_MESSAGE_TABLE_RE = re.compile(r'CREATE TABLE (?:message|"message"|`message`|\[message\])\s*\(')
-_UTF16_SCHEMAS: Final = {(2).to_bytes(4, "big"): "utf-16-le", (3).to_bytes(4, "big"): "utf-16-be"}  # header offset 56
 _ATTACHMENT_PATH_RE = re.compile(r"(?:^|/)Library/(?:Messages|SMS)/Attachments/(?P<rel>.+)$")
 _COPY_CHUNK: Final = 1024 * 1024
 # Optional message columns: old and minimal databases lack some; they are read as NULL.
@@ -109,10 +107,11 @@ class IMessageConnector:
         try:
             path = Path(path)
             if is_zip(path):
-                with SafeZip(path) as archive:
-                    return _database_member(archive) is not None
-            with open(path, "rb") as handle:
-                return _looks_like_chat_db(handle.read(SNIFF_BYTES))
+                with SafeZip(path) as archive, _database_member(archive) as found:
+                    return found is not None
+            return is_messages_schema(read_schema(path))
+        except StoreError:  # no private copy can be made: the reason, not "not a recognised export"
+            raise
         except SNIFF_ERRORS:  # sniffing hostile bytes must never break format detection
             return False
 
@@ -125,9 +124,9 @@ class IMessageConnector:
         """
         path = Path(path)
         check_export_file(path)
-        with _open_export(path) as (export, database):
+        with _open_export(path, context.temp_dir) as (export, database):
             try:
-                with open_copy(database) as connection:
+                with open_copy(database, context.temp_dir) as connection:
                     yield from _Reader(connection, export, context).items()
             except InputError as exc:
                 if export.entry is None or exc.file != str(database):
@@ -151,24 +150,43 @@ class _Export:
 
 
 @contextmanager
-def _open_export(path: Path) -> Iterator[tuple[_Export, Path]]:
+def _open_export(path: Path, temp_dir: Path | None) -> Iterator[tuple[_Export, Path]]:
     """The export and the path of a database file that open_copy may read."""
     if not is_zip(path):
         yield _Export(path, str(path)), path
         return
-    with SafeZip(path) as archive:
-        entry = _database_member(archive)
-        if entry is None:
+    with SafeZip(path) as archive, _database_member(archive, temp_dir) as found:
+        if found is None:
             raise InputError(str(path), "zip holds no Apple Messages database (chat.db or sms.db)")
+        entry, database = found
         folder = entry[: entry.rfind("/") + 1]
         members = frozenset(archive.names())
-        export = _Export(path, archive.member(entry), entry, archive, f"{folder}Attachments/", members)
-        with tempfile.TemporaryDirectory(prefix="archiver-imessage-") as private:  # created 0700
-            database = Path(private) / "chat.db"
-            _copy_member(archive, entry, database)
-            if f"{entry}-wal" in export.members:  # uncommitted messages live in the -wal
-                _copy_member(archive, f"{entry}-wal", database.with_name("chat.db-wal"))
-            yield export, database
+        yield _Export(path, archive.member(entry), entry, archive, f"{folder}Attachments/", members), database
+
+
+@contextmanager
+def _database_member(archive: SafeZip, temp_dir: Path | None = None) -> Iterator[tuple[str, Path] | None]:
+    """The zip entry holding the Messages database, judged by name and then by its tables, and
+    a private copy of it (with its ``-wal``: uncommitted messages live there); None when none is."""
+    names = archive.names()
+    with private_folder(temp_dir) as private:
+        for number, name in enumerate(names):
+            if PurePosixPath(name).name not in DB_NAMES or not _starts_as_sqlite(archive, name):
+                continue
+            database = private / str(number) / "chat.db"
+            database.parent.mkdir()
+            _copy_member(archive, name, database)
+            if f"{name}-wal" in names:
+                _copy_member(archive, f"{name}-wal", database.with_name("chat.db-wal"))
+            if is_messages_schema(read_schema(database, temp_dir)):
+                yield name, database
+                return
+        yield None
+
+
+def _starts_as_sqlite(archive: SafeZip, name: str) -> bool:
+    with archive.open(name) as stream:
+        return stream.read(len(SQLITE_MAGIC)) == SQLITE_MAGIC
 
 
 def _copy_member(archive: SafeZip, entry: str, target: Path) -> None:
@@ -179,28 +197,12 @@ def _copy_member(archive: SafeZip, entry: str, target: Path) -> None:
         raise InputError(archive.member(entry), f"cannot be copied out of the zip ({exc.strerror})") from None
 
 
-def _database_member(archive: SafeZip) -> str | None:
-    """The zip entry holding the Messages database, judged by name and then by its head."""
-    for name in archive.names():
-        if PurePosixPath(name).name in DB_NAMES:
-            with archive.open(name) as stream:
-                if _looks_like_chat_db(stream.read(SNIFF_BYTES)):
-                    return name
-    return None
-
-
-def _looks_like_chat_db(head: bytes) -> bool:
-    if not head.startswith(SQLITE_MAGIC):
-        return False
-    return any("chat_message_join" in text and _MESSAGE_TABLE_RE.search(text) for text in _schema_texts(head))
-
-
-def _schema_texts(head: bytes) -> tuple[str, ...]:
-    """The head as text in the database's encoding; UTF-16 text may start at an odd offset."""
-    codec = _UTF16_SCHEMAS.get(head[56:60])
-    if codec is None:
-        return (head.decode("latin-1"),)  # UTF-8 schema text: its ASCII keywords match byte for byte
-    return head.decode(codec, "ignore"), head[1:].decode(codec, "ignore")
+def is_messages_schema(schema: Schema) -> bool:
+    """True for Apple's ``message`` table (date, handle and text columns) beside its ``handle`` table:
+    chat.db, sms.db, and an iPhone backup's sms.db trimmed to those two tables."""
+    message = schema.get("message", frozenset())
+    has_text = bool(message & {"text", "attributedBody"})
+    return has_text and {"date", "handle_id"} <= message and "id" in schema.get("handle", frozenset())
 
 
 @dataclass(frozen=True)

@@ -8,6 +8,7 @@ recognised by no connector or refused with a reason. Skipped when the corpora ar
 
 from __future__ import annotations
 
+import sqlite3
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -92,3 +93,33 @@ def test_archiver_parse_prints_what_the_connector_reads(cli: CliRunner, relative
 
 def _utc() -> ZoneInfo:
     return ZoneInfo("UTC")
+
+
+def _derived(tmp_path: Path, relative: str, statements: str) -> Path:
+    """A copy of a real database in tmp_path, changed the way a phone or a backup tool changes it."""
+    source = CORPORA / relative
+    if not source.is_file():
+        pytest.skip(f"{relative} is not in this copy of the corpora")
+    target = tmp_path / source.name
+    with sqlite3.connect(source) as db:
+        db.execute("VACUUM INTO ?", (str(target),))
+    with sqlite3.connect(target) as db:
+        db.executescript(statements)
+    return target
+
+
+def test_a_real_iphone_database_trimmed_to_message_and_handle_is_read(tmp_path: Path) -> None:
+    with sqlite3.connect(CORPORA / "imessage/plaso/imessage_chat.db") as db:
+        tables = [r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type = 'table' "
+                                           "AND name NOT IN ('message', 'handle') AND name NOT LIKE 'sqlite_%'")]
+    drops = "PRAGMA foreign_keys = OFF;" + "".join(f'DROP TABLE "{t}";' for t in tables)
+    path = _derived(tmp_path, "imessage/plaso/imessage_chat.db", drops)
+    assert REGISTRY.detect(path).name == "imessage"
+    found = [i for i in REGISTRY.detect(path).parse(path, ParseContext(custodian="corpus")) if isinstance(i, Message)]
+    assert found and all(m.conversation for m in found if m.sender != "corpus")
+
+
+def test_a_real_android_database_emptied_is_an_export_of_no_messages(tmp_path: Path) -> None:
+    path = _derived(tmp_path, "sms/plaso/mmssms.db", "DELETE FROM sms;" + "DELETE FROM pdu;")
+    assert REGISTRY.detect(path).name == "android-sms"
+    assert list(REGISTRY.detect(path).parse(path, ParseContext(custodian="corpus"))) == []

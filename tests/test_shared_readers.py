@@ -14,7 +14,8 @@ import pytest
 
 from archiver.errors import InputError
 from connectors._json import load_bytes, read_small, stream_items, stream_pairs
-from connectors._sqlite import is_sqlite, open_copy, remove_abandoned_copies, table_columns
+from archiver.scratch import remove_abandoned
+from connectors._sqlite import is_sqlite, open_copy, table_columns
 
 
 def _database(path: Path, wal: bool = False) -> Path:
@@ -76,7 +77,7 @@ def test_the_private_copy_is_removed_and_abandoned_ones_too(tmp_path: Path, monk
         copies = [p.name for p in (tmp_path / "tmp").iterdir()]
         assert abandoned.name not in copies and mine.name in copies and len(copies) == 2
     assert [p.name for p in (tmp_path / "tmp").iterdir()] == [mine.name]
-    remove_abandoned_copies(tmp_path / "tmp")
+    remove_abandoned(tmp_path / "tmp")
     assert mine.exists()  # this process is alive
 
 
