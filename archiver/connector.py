@@ -30,6 +30,7 @@ from archiver.scratch import using_area
 
 ENTRY_POINT_GROUP = "archiver.connectors"
 ENV_CONNECTORS = "ARCHIVER_CONNECTORS"
+DATE_ORDERS = ("dmy", "mdy", "ymd")  # day/month/year order an officer can state for an export
 
 ParsedItem = Message | Rejection
 
@@ -43,7 +44,9 @@ class ParseContext:
     ``custodian_names`` are the names and handles under which the custodian appears in
     exports, so the connector can tell sent from received. ``temp_dir`` is the temp area
     where a connector keeps private plaintext copies (``archiver.scratch``): the archive's own
-    during an ingest, else (None) the system temp dir.
+    during an ingest, else (None) the system temp dir. ``date_order`` (one of
+    ``DATE_ORDERS``) is the officer's word on how numeric dates read; ``None`` lets the
+    connector decide from the export, and refuse when it cannot.
     """
 
     custodian: str
@@ -52,6 +55,7 @@ class ParseContext:
     custodian_names: tuple[str, ...] = ()
     export_sha256: str | None = None
     temp_dir: Path | None = None
+    date_order: str | None = None
 
     def is_custodian(self, name: str) -> bool:
         """True when ``name`` is one of the custodian's own names or handles."""

@@ -69,6 +69,7 @@ class IngestOptions:
     connector: str | None = None  # None or "auto": detect from content
     tz: str | None = None
     account: Account = "personal"
+    date_order: str | None = None  # "dmy", "mdy" or "ymd"; None: decided from each export
     actor: str = "unknown"
 
 
@@ -126,7 +127,8 @@ class Ingestor:
             file_receipt.connector = connector.name
             context = ParseContext(custodian=self.options.custodian, account=self.options.account,
                                    tz=self._zone, custodian_names=self.custodian.aliases,
-                                   export_sha256=file_receipt.sha256, temp_dir=self.archive.temp_dir)
+                                   export_sha256=file_receipt.sha256, temp_dir=self.archive.temp_dir,
+                                   date_order=self.options.date_order)
             try:
                 identities = MessageIdentities(self.archive.id_hash.hex, conversation_in_content(connector),
                                                legacy=self._legacy_ids)

@@ -77,10 +77,10 @@ def test_a_longer_reexport_under_another_name_adds_only_new_messages(cli: CliRun
     lines = [f"1/5/26, 9:{m:02d} AM - Ana Lopez: Approved, release truck {m}\n" for m in range(10)]
     first = archive_dir / "WhatsApp Chat with Ana.txt"
     first.write_text("".join(lines[:6]), encoding="utf-8")
-    cli("ingest", first, "--custodian", "j", "--tz", "UTC")
+    cli("ingest", first, "--custodian", "j", "--tz", "UTC", "--date-order", "mdy")
     longer = archive_dir / "WhatsApp Chat with Ana Lopez (1).txt"
     longer.write_text("".join(lines), encoding="utf-8")
-    receipt = cli("ingest", longer, "--custodian", "j", "--tz", "UTC", "--json").json()
+    receipt = cli("ingest", longer, "--custodian", "j", "--tz", "UTC", "--date-order", "mdy", "--json").json()
     assert (receipt["duplicates"], receipt["records"]) == (6, 4)  # type: ignore[index]
 
 
@@ -92,10 +92,10 @@ def test_two_identical_messages_in_one_minute_stay_two_records_when_renamed(cli:
             "1/5/26, 9:00 AM - Ana Lopez: Approved, release the truck\n")
     export = archive_dir / "WhatsApp Chat with Ana.txt"
     export.write_text(text, encoding="utf-8")
-    first = cli("ingest", export, "--custodian", "j", "--tz", "UTC", "--json").json()
+    first = cli("ingest", export, "--custodian", "j", "--tz", "UTC", "--date-order", "mdy", "--json").json()
     renamed = archive_dir / "ana.txt"
     export.rename(renamed)
-    second = cli("ingest", renamed, "--custodian", "j", "--tz", "UTC", "--json").json()
+    second = cli("ingest", renamed, "--custodian", "j", "--tz", "UTC", "--date-order", "mdy", "--json").json()
     assert first["records"] == 4  # type: ignore[index]
     assert second["duplicates"] == 4  # type: ignore[index]
 
@@ -107,8 +107,9 @@ def test_the_same_forward_to_two_chats_stays_two_records(cli: CliRunner, archive
     group_a.write_text("1/5/26, 8:40 AM - Ana Lopez: Lane 4 is open again\n" + forward, encoding="utf-8")
     group_b = archive_dir / "WhatsApp Chat with K9 Unit.txt"
     group_b.write_text("1/5/26, 8:52 AM - Luis Ortega: K9 team at gate 2 until noon\n" + forward, encoding="utf-8")
-    first = cli("ingest", group_a, "--custodian", "Jorge Rivera", "--tz", "UTC", "--json").json()
-    second = cli("ingest", group_b, "--custodian", "Jorge Rivera", "--tz", "UTC", "--json").json()
+    first = cli("ingest", group_a, "--custodian", "Jorge Rivera", "--tz", "UTC", "--date-order", "mdy", "--json").json()
+    second = cli("ingest", group_b, "--custodian", "Jorge Rivera", "--tz", "UTC", "--date-order", "mdy",
+                 "--json").json()
     assert first["records"] == second["records"] == 3  # type: ignore[index]
     assert second["duplicates"] == 0  # type: ignore[index]
 
