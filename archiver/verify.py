@@ -224,8 +224,9 @@ def _check_newest_head(seq: int, head_keyed_from: int | None, last: int, keyed_f
         report.problems.append(f"audit log: ends at entry {last}, but the store's sealed audit head is at entry "
                                f"{seq} (entries {last + 1}-{seq} were deleted)")
     if head_keyed_from is not None and keyed_from != head_keyed_from:
+        actual = f"keyed from entry {keyed_from}" if keyed_from else "not keyed"
         report.problems.append(f"audit log: keyed from entry {head_keyed_from} per the sealed audit head, "
-                               f"but the catalog's chain is keyed from {keyed_from} (rewritten without the key)")
+                               f"but the catalog's chain is {actual} (rewritten without the key)")
 
 
 def _check_manifests(archive: Archive, seen: _Seen, report: VerifyReport) -> None:
