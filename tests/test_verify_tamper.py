@@ -9,13 +9,17 @@ from __future__ import annotations
 
 import json
 import sqlite3
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
+import boto3
 import pytest
 
 from archiver.audit import AuditEvent, entry_hash
 from archiver.model import parse_instant
 from tests.conftest import CliRunner
+from tests.test_catalog_contract import moto_dynamodb
 
 INGEST = ("--custodian", "Jorge Rivera", "--tz", "America/Phoenix")
 
@@ -229,3 +233,52 @@ def test_an_archive_from_before_manifests_and_the_keyed_chain_verifies(cli: CliR
     upgraded = cli("verify", "--deep", cwd=archive)
     assert upgraded.code == 0, upgraded.out
     assert "predate the keyed chain" in upgraded.out
+
+
+# -- the same checks on the DynamoDB catalog (moto) -------------------------------------------------
+
+TABLE = "archiver-catalog"
+
+
+@pytest.fixture
+def on_dynamodb(cli: CliRunner, tmp_path: Path, samples: list[Path], monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
+    """A clean archive whose catalog is a DynamoDB table, and a client to tamper with it."""
+    with moto_dynamodb(monkeypatch):
+        monkeypatch.setenv("ARCHIVER_CATALOG", f"dynamodb://{TABLE}")
+        assert cli("init").code == 0
+        assert cli("ingest", *samples, *INGEST).code == 0
+        assert cli("hold", "place", "CASE-1", "--reason", "litigation").code == 0
+        clean = cli("verify")
+        assert clean.code == 0, clean.out
+        yield boto3.client("dynamodb")
+
+
+def _items(client: Any, partition: str) -> list[dict[str, Any]]:
+    return client.query(TableName=TABLE, KeyConditionExpression="pk = :pk",
+                        ExpressionAttributeValues={":pk": {"S": partition}})["Items"]  # type: ignore[no-any-return]
+
+
+def test_dynamodb_an_edited_record_row(cli: CliRunner, on_dynamodb: Any) -> None:
+    [item] = [i for i in on_dynamodb.scan(TableName=TABLE)["Items"]
+              if i.get("type", {}).get("S") == "message" and i["label"]["S"] == "record"][:1]
+    on_dynamodb.update_item(TableName=TABLE, Key={"pk": item["pk"], "sk": item["sk"]},
+                            UpdateExpression="SET forwarding_status = :s", ExpressionAttributeValues={":s": {"S": "copied"}})
+    found(cli, Path.cwd(), f"record {item['id']['S']}: 2911 status in catalog differs from its sealed manifest")
+
+
+def test_dynamodb_deleted_hold_and_export_rows(cli: CliRunner, on_dynamodb: Any) -> None:
+    for partition in ("holds", "exports"):
+        item = _items(on_dynamodb, partition)[0]
+        on_dynamodb.delete_item(TableName=TABLE, Key={"pk": item["pk"], "sk": item["sk"]})
+    found(cli, Path.cwd(), "hold CASE-1 (placed in audit entry", "its row is missing from the catalog or changed")
+
+
+def test_dynamodb_the_last_audit_entries_deleted(cli: CliRunner, on_dynamodb: Any) -> None:
+    entries = _items(on_dynamodb, "audit")
+    for item in entries[-2:]:
+        on_dynamodb.delete_item(TableName=TABLE, Key={"pk": item["pk"], "sk": item["sk"]})
+    kept = entries[-3]
+    on_dynamodb.put_item(TableName=TABLE, Item={"pk": {"S": "audit-head"}, "sk": {"S": "head"},
+                                                "type": {"S": "audit-head"}, "seq": kept["seq"], "hash": kept["hash"]})
+    last = int(entries[-1]["seq"]["N"])
+    found(cli, Path.cwd(), f"audit log: ends at entry {last - 2}, but the store's sealed audit head is at entry {last}")
