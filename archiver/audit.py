@@ -74,8 +74,9 @@ def is_keyed(entry: AuditEntry) -> bool:
 def verify_chain(entries: Iterable[AuditEntry], key: bytes | None = None) -> list[str]:
     """Problems found walking the chain from the start; empty when it is intact.
 
-    Keyed entries are checked with ``key`` (without it they cannot be, and say so); an unkeyed
-    entry after a keyed one was forged by someone without the key."""
+    With ``key``, keyed entries are checked with it and an unkeyed entry after a keyed one is a
+    forgery by someone without the key. Without it, only the links, the sequence and the unkeyed
+    entries can be checked."""
     problems: list[str] = []
     prev_hash, expected_seq, keyed_from = GENESIS, 1, None
     for entry in entries:
@@ -86,12 +87,11 @@ def verify_chain(entries: Iterable[AuditEntry], key: bytes | None = None) -> lis
         keyed = is_keyed(entry)
         if keyed and keyed_from is None:
             keyed_from = entry.seq
-        if not keyed and keyed_from is not None:
+        if key is not None and not keyed and keyed_from is not None:
             problems.append(f"audit entry {entry.seq}: unkeyed, but the chain is keyed from entry {keyed_from} "
                             "(rewritten without the audit key)")
-        elif keyed and key is None:
-            problems.append(f"audit entry {entry.seq}: keyed, and no audit key was given to check it")
-        elif entry_hash(entry.seq, entry.event, entry.prev_hash, key if keyed else None) != entry.hash:
+        elif (key is not None or not keyed) and \
+                entry_hash(entry.seq, entry.event, entry.prev_hash, key if keyed else None) != entry.hash:
             problems.append(f"audit entry {entry.seq}: contents changed after it was written")
         prev_hash, expected_seq = entry.hash, entry.seq + 1
     return problems

@@ -40,6 +40,7 @@ from archiver.sealed_facts import manifest_key, manifest_object, row_digest, wri
 SEGMENT_RECORDS = 1000   # records per segment object (DESIGN.md, "Storage unit")
 BATCH_MESSAGES = 1000    # messages per duplicate lookup in the catalog
 QUARANTINE_CHUNK = 8 << 20
+QUARANTINE_AUDIT_ROWS = 2000  # quarantine items vouched for one by one in their audit entry
 MIN_FINGERPRINT_WORDS = 4
 FLUSH_SEGMENTS = 64
 SEGMENT_PREFIX = "seg/"
@@ -263,7 +264,8 @@ class Ingestor:
         self.archive.catalog.add_quarantine(rows, AuditEvent(
             self.options.actor, "quarantine", self.now,
             {"export_sha256": file_receipt.sha256, "items": len(rows), "object": object_key,
-             "rows": [[row.line, quarantine_digest(self.archive, row)] for row in rows]}))
+             # Each item's digest, up to a bound that keeps the entry within a DynamoDB item.
+             "rows": [[row.line, quarantine_digest(self.archive, row)] for row in rows[:QUARANTINE_AUDIT_ROWS]]}))
 
     def _record_export(self, path: Path, file_receipt: FileReceipt) -> None:
         name = self.archive.file_ref(path.name)

@@ -336,13 +336,7 @@ def _check_vouched_rows(archive: Archive, entries: list[AuditEntry], report: Ver
                 report.problems.append(f"tombstone {record_id} (audit entry {entry.seq}): missing from the catalog")
             elif row.label == "nonrecord" and row_digest(key, KIND_TOMBSTONE, row) != digest:
                 report.problems.append(f"tombstone {record_id}: changed in the catalog since audit entry {entry.seq}")
-    quarantine = Counter(quarantine_digest(archive, row) for row in archive.catalog.quarantine())
-    for entry in _actions(entries, "quarantine"):
-        for line, digest in entry.event.detail.get("rows", ()):
-            if quarantine[digest] == 0:
-                sha = str(entry.event.detail["export_sha256"])[:12]
-                report.problems.append(f"quarantine item of export {sha}, line {line} (audit entry {entry.seq}): "
-                                       "missing from the catalog or changed")
+    _check_quarantine(archive, entries, report)
     exports = Counter(row_digest(key, KIND_EXPORT, row) for row in archive.catalog.exports())
     for entry in _actions(entries, "ingest"):
         digest = entry.event.detail.get("export_digest")
@@ -352,6 +346,18 @@ def _check_vouched_rows(archive: Archive, entries: list[AuditEntry], report: Ver
             report.problems.append(f"export {str(entry.event.detail.get('sha256'))[:12]} ingested in audit entry "
                                    f"{entry.seq}: its row is missing from the catalog or changed")
         exports[digest] -= 1
+
+
+def _check_quarantine(archive: Archive, entries: list[AuditEntry], report: VerifyReport) -> None:
+    """Each item an audit entry vouches for (the first ``QUARANTINE_AUDIT_ROWS`` of an export) must be
+    in the catalog unchanged."""
+    digests = {quarantine_digest(archive, row) for row in archive.catalog.quarantine()}
+    for entry in _actions(entries, "quarantine"):
+        for line, digest in entry.event.detail.get("rows", ()):
+            if digest not in digests:
+                sha = str(entry.event.detail["export_sha256"])[:12]
+                report.problems.append(f"quarantine item of export {sha}, line {line} (audit entry "
+                                       f"{entry.seq}): missing from the catalog or changed")
 
 
 def _check_holds(archive: Archive, entries: list[AuditEntry], report: VerifyReport) -> None:
