@@ -53,3 +53,9 @@ def unknown_app_message(app: str) -> str | None:
     if app in APPS:
         return None
     return f"unknown app {app!r}; known apps: {', '.join(APPS)}"
+
+
+def split_apps(stored: str | None) -> tuple[str, ...] | None:
+    """The apps of an export row as a catalog stores them (comma-separated); None when the row
+    was written before apps were recorded."""
+    return None if stored is None else tuple(app for app in stored.split(",") if app)

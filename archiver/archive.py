@@ -12,6 +12,7 @@ from archiver.config import CONFIG_FILE, Settings
 from archiver.errors import KeyProviderError, UsageError
 from archiver.keyed import BlindIndex, KeyedHash
 from archiver.keys import (
+    PURPOSE_AUDIT,
     PURPOSE_BLIND_INDEX,
     PURPOSE_MESSAGE_ID,
     PURPOSE_NAMES,
@@ -23,6 +24,7 @@ from archiver.keys import (
 )
 from archiver.model import canonical_json
 from archiver.scratch import remove_abandoned
+from archiver.sealed_facts import HEAD_EVERY, AuditHead, write_head
 from archiver.store import LocalDirStore, ObjectStore, open_store
 
 INITIAL_CONFIG = """\
@@ -53,6 +55,7 @@ class Archive:
     id_hash: KeyedHash
     blind_index: BlindIndex
     name_hash: KeyedHash
+    audit_key: bytes
 
     @classmethod
     def open(cls, settings: Settings) -> Archive:
@@ -68,6 +71,8 @@ class Archive:
         catalog = open_catalog(settings.catalog, settings.base_dir)
         try:
             catalog.bind_key(keys.key_id)  # a new key on an old archive would store everything again
+            audit_key = keys.derive(PURPOSE_AUDIT)
+            catalog.use_audit_key(audit_key)
         except BaseException:
             catalog.close()
             raise
@@ -77,10 +82,22 @@ class Archive:
                    keys=keys,
                    id_hash=KeyedHash(keys.derive(PURPOSE_MESSAGE_ID)),
                    blind_index=BlindIndex(KeyedHash(keys.derive(PURPOSE_BLIND_INDEX))),
-                   name_hash=KeyedHash(keys.derive(PURPOSE_NAMES)))
+                   name_hash=KeyedHash(keys.derive(PURPOSE_NAMES)),
+                   audit_key=audit_key)
 
     def __post_init__(self) -> None:
         self._conversation_refs: dict[tuple[str, str], str] = {}
+        self.audit_hash = KeyedHash(self.audit_key)
+        self._head_at_open = self.catalog.audit_head()[0]
+        self._head_written: AuditHead | None = None
+
+    def checkpoint_audit(self, every: int = HEAD_EVERY) -> None:
+        """Seal the audit chain's head into the store once ``every`` entries have been added since
+        the last head this process wrote (0: whenever the chain moved)."""
+        seq = self.catalog.audit_head()[0]
+        last = self._head_written.seq if self._head_written else self._head_at_open
+        if seq > last and seq - last >= every:
+            self._head_written = write_head(self, self._head_written)
 
     def conversation_ref(self, source: str, conversation: str) -> str:
         """Keyed hash naming a conversation in the catalog without its title (memoized)."""
@@ -100,7 +117,11 @@ class Archive:
         return "file:" + self.name_hash.hex(name.encode(), 24)
 
     def close(self) -> None:
-        self.catalog.close()
+        """Seal the audit head if this process added entries (so truncation shows), then close."""
+        try:
+            self.checkpoint_audit(every=0)
+        finally:
+            self.catalog.close()
 
 
 def temp_area(store_url: str, store: ObjectStore) -> Path:

@@ -131,6 +131,8 @@ def _parser() -> argparse.ArgumentParser:
     connectors.set_defaults(handler=_cmd_connectors)
 
     check = commands.add_parser("verify", help="recheck every object, envelope, catalog entry and the audit chain")
+    check.add_argument("--deep", action="store_true",
+                       help="also compare every catalog row, fact by fact, with its sealed record document")
     check.add_argument("--json", action="store_true")
     check.set_defaults(handler=_cmd_verify)
     return parser
@@ -530,15 +532,18 @@ def _cmd_connectors(args: argparse.Namespace) -> int:
 
 def _cmd_verify(args: argparse.Namespace) -> int:
     with _open_archive(args) as archive:
-        report = verify(archive)
+        report = verify(archive, deep=args.deep)
     if args.json:
         print(json.dumps(report.to_json(), indent=2))
     else:
         print(f"Checked {report.segments} segments, {report.frames} frames, {report.objects} other objects, "
-              f"{report.records} catalogued records, "
-              f"{report.audit_entries} audit entries: {'OK' if report.ok else f'{len(report.problems)} problem(s)'}")
+              f"{report.manifests} segment manifests, {report.records} catalogued records, "
+              f"{report.audit_entries} audit entries{' (deep)' if report.deep else ''}: "
+              f"{'OK' if report.ok else f'{len(report.problems)} problem(s)'}")
         for problem in report.problems:
             print(f"  {problem}")
+        for note in report.notes:
+            print(f"  note: {note}")
     return 0 if report.ok else 1
 
 

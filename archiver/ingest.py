@@ -44,6 +44,7 @@ from archiver.participants import handle_key
 from archiver.receipt import FileReceipt, Receipt, unregistered_warning
 from archiver.records import LABEL_REVIEW, SCHEDULE_REVIEW, RecordDocument, catalog_row, record_document
 from archiver.retention import UNSCHEDULED, ScheduleSet, assign
+from archiver.sealed_facts import manifest_key, manifest_object, row_digest, write_manifest
 
 SEGMENT_RECORDS = 1000   # records per segment object (DESIGN.md, "Storage unit")
 # Memory budget of the open segment groups: an export spanning many disposition dates would
@@ -52,11 +53,14 @@ OPEN_DOCUMENTS = 10_000
 OPEN_BODY_CHARS = 32 << 20
 BATCH_MESSAGES = 1000    # messages per duplicate lookup in the catalog
 QUARANTINE_CHUNK = 8 << 20
+QUARANTINE_AUDIT_ROWS = 2000  # quarantine items vouched for one by one in their audit entry
 MIN_FINGERPRINT_WORDS = 4
 FLUSH_SEGMENTS = 64
 SEGMENT_PREFIX = "seg/"
 MAX_HANDLES_CHECKED = 100_000  # bounds memory on a hostile export with endless senders
 REVIEW_PREFIX = "review/"      # segments written and committed together at the end of a file
+ACTION_TOMBSTONES = "tombstones"
+KIND_TOMBSTONE, KIND_QUARANTINE, KIND_EXPORT = "tombstone", "quarantine", "export"
 
 GroupKey = tuple[str, str, date | None]
 
@@ -245,7 +249,10 @@ class Ingestor:
                 file_receipt.nonrecords += 1
                 tombstones.append(catalog_row(doc, _conversation_ref(self.archive, doc)))
         if tombstones:
-            self.archive.catalog.commit([CommitBatch(tombstones)])
+            # The audit entry vouches for each tombstone, which has no sealed object of its own.
+            digests = {row.id: row_digest(self.archive.audit_hash, KIND_TOMBSTONE, row) for row in tombstones}
+            self.archive.catalog.commit([CommitBatch(tombstones, audit=AuditEvent(
+                self.options.actor, ACTION_TOMBSTONES, self.now, {"rows": digests}))])
 
     def _credit_earlier_copies(self, docs: list[RecordDocument]) -> None:
         copies = self.archive.catalog.compliant_copies(self.options.custodian, [d.fingerprint or "" for d in docs])
@@ -314,28 +321,33 @@ class Ingestor:
                                       object_key, self.now))
         self.archive.catalog.add_quarantine(rows, AuditEvent(
             self.options.actor, "quarantine", self.now,
-            {"export_sha256": file_receipt.sha256, "items": len(rows), "object": object_key}))
+            {"export_sha256": file_receipt.sha256, "items": len(rows), "object": object_key,
+             # Each item's digest, up to a bound that keeps the entry within a DynamoDB item.
+             "rows": [[row.line, quarantine_digest(self.archive, row)] for row in rows[:QUARANTINE_AUDIT_ROWS]]}))
 
     def _record_export(self, path: Path, file_receipt: FileReceipt) -> None:
         name = self.archive.file_ref(path.name)
-        detail = {**file_receipt.to_json(), "file": name}
+        export = ExportRow(file_receipt.sha256 or "", name, file_receipt.connector or "", self.options.custodian,
+                           self.options.account, self.now, self.options.actor,
+                           synced_apps(file_receipt.connector or "", self._apps))
+        detail = {**file_receipt.to_json(), "file": name,
+                  "export_digest": row_digest(self.archive.audit_hash, KIND_EXPORT, export)}
         self.archive.catalog.add_export(
-            ExportRow(file_receipt.sha256 or "", name, file_receipt.connector or "", self.options.custodian,
-                      self.options.account, self.now, self.options.actor,
-                      synced_apps(file_receipt.connector or "", self._apps)),
-            AuditEvent(self.options.actor, "ingest", self.now, {"custodian": self.options.custodian, **detail}))
+            export, AuditEvent(self.options.actor, "ingest", self.now, {"custodian": self.options.custodian, **detail}))
 
 
 def store_segments(archive: Archive, groups: list[tuple[GroupKey, list[RecordDocument]]], actor: str,
                    now: datetime, also: Sequence[CommitBatch] = ()) -> None:
     """Seal and store one segment per group: pending marks, then the objects, then the catalog
     (two transactions for many segments); ``also`` commits in the same transaction."""
-    prepared = []
+    prepared, manifests = [], []
     for (custodian, schedule, retain_until), docs in groups:
         name = segment_name(schedule, retain_until)
         data, refs = segments.pack((d.record_id, seal(archive.keys, d.record_id, d.plaintext())) for d in docs)
         segment = SegmentRow(name, custodian, schedule, retain_until, len(docs), now)
-        prepared.append((segment, data, _segment_batch(archive, docs, refs, segment, actor, now)))
+        batch = _segment_batch(archive, docs, refs, segment, actor, now)
+        prepared.append((segment, data, batch))
+        manifests.append(manifest_object(archive, segment, batch.rows, _attachments(docs)))
     archive.catalog.begin_segments([segment.name for segment, _, _ in prepared])
     holds = active_holds(archive)
     held = {segment.name for segment, _, batch in prepared
@@ -343,7 +355,14 @@ def store_segments(archive: Archive, groups: list[tuple[GroupKey, list[RecordDoc
     for legal_hold in (True, False):  # a segment an active hold covers is never in the store unheld
         archive.store.put_many(((segment.name, data, segment.retain_until) for segment, data, _ in prepared
                                 if (segment.name in held) == legal_hold), legal_hold=legal_hold)
+    # Manifests after their segments: a run killed between the two has its manifests written on recovery.
+    archive.store.put_many(manifests)
     archive.catalog.commit([batch for _, _, batch in prepared] + list(also))
+    archive.checkpoint_audit()
+
+
+def _attachments(docs: list[RecordDocument]) -> list[list[str | None]]:
+    return [doc.data["attachment_objects"] for doc in docs]
 
 
 def has_legacy_ids(catalog: Catalog) -> bool:
@@ -405,7 +424,9 @@ def recover(archive: Archive, now: datetime) -> int:
         first = docs[0]
         segment = SegmentRow(name, first.message["custodian"], _group_schedule(first),
                              archive.store.retention(name).retain_until, len(docs), now)
-        archive.catalog.commit([_segment_batch(archive, docs, refs, segment, "archiver (recovery)", now)])
+        batch = _segment_batch(archive, docs, refs, segment, "archiver (recovery)", now)
+        write_manifest(archive, segment, batch.rows, _attachments(docs))
+        archive.catalog.commit([batch])
         adopted += 1
     return adopted
 
@@ -419,7 +440,12 @@ def _segment_batch(archive: Archive, docs: list[RecordDocument], refs: list[segm
     retain_until = segment.retain_until.isoformat() if segment.retain_until else None
     return CommitBatch(rows, keywords, segment, AuditEvent(
         actor, "store-segment", now, {"segment": segment.name, "records": len(docs), "schedule": segment.schedule,
-                                      "retain_until": retain_until}))
+                                      "retain_until": retain_until, "manifest": manifest_key(segment.name)}))
+
+
+def quarantine_digest(archive: Archive, row: QuarantineRow) -> str:
+    """A quarantine item's keyed digest; not its time, as the same item quarantined again keeps its first."""
+    return row_digest(archive.audit_hash, KIND_QUARANTINE, row, ignore=("at",))
 
 
 def _store_export_copy(archive: Archive, path: Path, sha256: str) -> str | None:

@@ -36,6 +36,7 @@ PURPOSE_WRAP = "wrap-data-keys"
 PURPOSE_MESSAGE_ID = "message-id"
 PURPOSE_BLIND_INDEX = "blind-index"
 PURPOSE_NAMES = "object-names"
+PURPOSE_AUDIT = "audit-chain"  # links the audit chain and digests the rows it vouches for
 
 
 class KeyProvider(Protocol):

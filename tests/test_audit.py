@@ -6,7 +6,7 @@ from dataclasses import replace
 from datetime import datetime, timezone
 from pathlib import Path
 
-from archiver.audit import AuditEvent, verify_chain
+from archiver.audit import AuditEvent, entry_hash, first_keyed, is_keyed, verify_chain
 from archiver.catalog import SqliteCatalog
 
 AT = datetime(2026, 10, 1, 12, 0, tzinfo=timezone.utc)
@@ -42,3 +42,24 @@ def test_entries_edited_in_the_database_are_found(tmp_path: Path) -> None:
     catalog = _catalog_with_entries(tmp_path, 3)
     catalog._db.execute("UPDATE audit SET detail = '{\"n\": 99}' WHERE seq = 2")
     assert verify_chain(catalog.audit_entries())
+
+
+KEY = b"k" * 32
+
+
+def test_a_keyed_chain_cannot_be_recomputed_without_the_key(tmp_path: Path) -> None:
+    """An unkeyed chain continues keyed once the catalog has the audit key; rewriting a keyed entry
+    with the unkeyed rule, or under another key, is found."""
+    catalog = _catalog_with_entries(tmp_path, 2)
+    catalog.use_audit_key(KEY)
+    for number in range(2):
+        catalog.append_audit(AuditEvent("records.officer", "ingest", AT, {"n": number}))
+    entries = list(catalog.audit_entries())
+    assert [is_keyed(e) for e in entries] == [False, False, True, True]
+    assert verify_chain(entries, KEY) == [] and first_keyed(entries) == 3
+    forged = replace(entries[3].event, actor="someone.else")
+    unkeyed = replace(entries[3], event=forged, hash=entry_hash(4, forged, entries[3].prev_hash))
+    assert any("entry 4: unkeyed, but the chain is keyed from entry 3" in p
+               for p in verify_chain([*entries[:3], unkeyed], KEY))
+    other_key = replace(entries[3], event=forged, hash=entry_hash(4, forged, entries[3].prev_hash, b"x" * 32))
+    assert any("entry 4: contents changed" in p for p in verify_chain([*entries[:3], other_key], KEY))

@@ -380,13 +380,13 @@ def test_sweep_counts_notices_sent_before_not_records(archive_dir: Path) -> None
 
 def test_receipt_warns_when_the_custodian_is_not_registered(cli: CliRunner, archive_dir: Path) -> None:
     export = _chat(archive_dir, ["2/10/26, 9:00 AM - Ana Lopez: Approved, release the truck at gate 3"])
-    receipt = cli("ingest", export, "--custodian", "j.rivera", "--tz", "UTC", "--json").json()
+    receipt = cli("ingest", export, "--custodian", "j.rivera", "--tz", "UTC", "--date-order", "mdy", "--json").json()
     [warning] = receipt["warnings"]
     assert "'j.rivera' is not registered" in warning and "UNSCHEDULED" in warning
     assert "Warning: custodian 'j.rivera' is not registered" in cli("ingest", export, "--custodian", "j.rivera",
-                                                                     "--tz", "UTC").out
+                                                                     "--tz", "UTC", "--date-order", "mdy").out
     cli("custodian", "add", "a.lopez", "--role", "official")
-    registered = cli("ingest", export, "--custodian", "a.lopez", "--tz", "UTC", "--json").json()
+    registered = cli("ingest", export, "--custodian", "a.lopez", "--tz", "UTC", "--date-order", "mdy", "--json").json()
     assert registered["warnings"] == []
 
 
@@ -395,7 +395,7 @@ def test_receipt_warns_when_the_custodian_is_not_registered(cli: CliRunner, arch
 def test_forwarding_report_flags_destroyed_records_never_as_held(cli: CliRunner, archive_dir: Path) -> None:
     export = _chat(archive_dir, ["2/10/26, 9:00 AM - Ana Lopez: Approved, release the truck at gate 3",
                                  "2/10/26, 9:05 AM - Ana Lopez: Approved, release the van at gate 4"])
-    cli("ingest", export, "--custodian", "j.rivera", "--tz", "UTC")
+    cli("ingest", export, "--custodian", "j.rivera", "--tz", "UTC", "--date-order", "mdy")
     archive = _open(archive_dir)
     try:
         [segment] = list(archive.catalog.segments())
@@ -418,6 +418,6 @@ def test_forwarding_report_flags_destroyed_records_never_as_held(cli: CliRunner,
 
 def test_late_lines_say_received_or_sent_once(cli: CliRunner, archive_dir: Path) -> None:
     export = _chat(archive_dir, ["2/10/26, 9:00 AM - Ana Lopez: Approved, release the truck at gate 3"])
-    cli("ingest", export, "--custodian", "j.rivera", "--tz", "UTC")
+    cli("ingest", export, "--custodian", "j.rivera", "--tz", "UTC", "--date-order", "mdy")
     text = cli("report", "forwarding").out
     assert "received sent" not in text and "received 2026-02-10T09:00:00Z  deadline" in text

@@ -55,7 +55,7 @@ def officer(cli: CliRunner, archive_dir: Path) -> Path:
     export = _chat(archive_dir / "WhatsApp Chat with Lee.txt", [
         "3/1/19, 9:00 AM - Sgt. Lee: Approved, release truck 44 to secondary inspection",
         "3/1/20, 9:05 AM - Sgt. Lee: Send the seizure report to the port director today"])
-    assert cli("ingest", export, "--custodian", "j.rivera", "--tz", "UTC").code == 0
+    assert cli("ingest", export, "--custodian", "j.rivera", "--tz", "UTC", "--date-order", "mdy").code == 0
     return archive_dir
 
 
@@ -70,7 +70,7 @@ def _hold(name: str, custodian: str | None, start: date | None = None, end: date
 def test_ingest_under_a_custodian_name_files_under_its_id(officer: Path, cli: CliRunner) -> None:
     export = _chat(officer / "WhatsApp Chat with Ortiz.txt", [
         "3/2/19, 9:00 AM - Sgt. Ortiz: Approved, hold the shipment for the port director"])
-    assert cli("ingest", export, "--custodian", "Jorge Rivera", "--tz", "UTC").code == 0
+    assert cli("ingest", export, "--custodian", "Jorge Rivera", "--tz", "UTC", "--date-order", "mdy").code == 0
     archive = _open(officer)
     try:
         assert {row.custodian for row in archive.catalog.rows()} == {"j.rivera"}
@@ -111,7 +111,7 @@ def test_releasing_one_hold_keeps_an_attachment_another_hold_protects(cli: CliRu
         "Approved, release truck 44 after inspection of the seized cargo",
         "5/2/19, 9:00 AM - Sgt. Lee: IMG-0001.jpg (file attached)",
         "Approved, release truck 45 after inspection of the seized cargo"], {"IMG-0001.jpg": photo})
-    assert cli("ingest", export, "--custodian", "j.rivera", "--tz", "UTC").code == 0
+    assert cli("ingest", export, "--custodian", "j.rivera", "--tz", "UTC", "--date-order", "mdy").code == 0
     archive = _open(officer)
     try:
         (attachment,) = list(archive.store.list("att/"))
@@ -140,7 +140,7 @@ def test_records_archived_under_an_active_hold_are_held_in_the_store(cli: CliRun
         "6/1/21, 9:00 AM - Sgt. Lee: IMG-0002.jpg (file attached)",
         "Approved, release truck 46 after inspection of the seized cargo",
         "6/1/18, 9:00 AM - Sgt. Lee: Approved, release truck 47 to secondary inspection"], {"IMG-0002.jpg": photo})
-    assert cli("ingest", export, "--custodian", "j.rivera", "--tz", "UTC").code == 0
+    assert cli("ingest", export, "--custodian", "j.rivera", "--tz", "UTC", "--date-order", "mdy").code == 0
     archive = _open(officer)
     try:
         new = {s.name: s for s in archive.catalog.segments() if s.name not in before}

@@ -73,7 +73,7 @@ def prepared(tmp_path_factory: pytest.TempPathFactory) -> Path:
         config.write("default_role: official\n")
     assert _archiver(folder, "custodian", "add", "j.rivera", "--name", "Jorge Rivera").returncode == 0
     ingest = _archiver(folder, "ingest", str(_export(folder / "WhatsApp Chat - Port.zip")), "--custodian", "j.rivera",
-                       "--tz", "UTC")
+                       "--tz", "UTC", "--date-order", "mdy")
     assert ingest.returncode == 0, ingest.stderr
     name, start, end = KEEP
     placed = _archiver(folder, "hold", "place", name, "--reason", "standing", "--custodian", "Jorge Rivera",

@@ -195,6 +195,11 @@ class Catalog(Protocol):
         """Hold the archive's writer lock: one ingest at a time."""
         ...
 
+    def shared(self) -> AbstractContextManager[None]:
+        """Take the archive's lock in shared mode (``verify``): waits while a writer holds it, so a
+        reader never sees a run's half-written state."""
+        ...
+
     def bound_key(self) -> str | None:
         """The id of the key this archive was created with, if any."""
         ...
@@ -238,7 +243,19 @@ class Catalog(Protocol):
 
     def append_audit(self, event: AuditEvent) -> AuditEntry: ...
 
+    def use_audit_key(self, key: bytes) -> None:
+        """Link audit entries appended from now on with HMAC under ``key`` (see ``archiver.audit``)."""
+        ...
+
+    def audit_head(self) -> tuple[int, str]:
+        """The newest audit entry's sequence number and hash; ``(0, GENESIS)`` for an empty log."""
+        ...
+
     def audit_entries(self) -> Iterator[AuditEntry]: ...
+
+    def exports(self) -> Iterator[ExportRow]:
+        """Every export ingested, oldest first."""
+        ...
 
     def rows(self, custodian: str | None = None, label: str | None = None) -> Iterator[CatalogRow]: ...
 

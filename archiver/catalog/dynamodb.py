@@ -95,6 +95,7 @@ from botocore.exceptions import (
 )
 
 from archiver.audit import GENESIS, AuditEntry, AuditEvent, chain
+from archiver.apps import split_apps
 from archiver.catalog.base import (
     CatalogRow,
     CommitBatch,
@@ -239,6 +240,7 @@ class DynamoCatalog:
     def __init__(self, table: str, region: str | None = None, create: bool = False) -> None:
         self.table = table
         self.region = region
+        self._audit_key: bytes | None = None
         try:
             self._client = boto3.session.Session().client(
                 "dynamodb", region_name=region,
@@ -486,7 +488,7 @@ class DynamoCatalog:
             while end < len(units):
                 step = units[end].plan(state)
                 seq, prev = state.head()
-                entry = chain(seq + 1, step.audit, prev) if step.audit is not None else None
+                entry = chain(seq + 1, step.audit, prev, self._audit_key) if step.audit is not None else None
                 new_ops = step.ops + ([self._audit_op(entry)] if entry else [])
                 new_keys = {op.key for op in new_ops}
                 head = 1 if written or entry else 0  # the head item is written once per transaction
@@ -558,13 +560,7 @@ class DynamoCatalog:
         """The archive's writer lock: a lock item with an owner token and a lease kept alive
         while held; waits up to ``LOCK_WAIT_SECONDS`` for another holder, then ``CatalogError``."""
         owner = uuid.uuid4().hex
-        deadline = time.monotonic() + LOCK_WAIT_SECONDS
-        while not self._take_lock(owner):
-            if time.monotonic() > deadline:
-                raise CatalogError(f"DynamoDB table {self.table}: another archiver process holds the archive; "
-                                   f"try again when it has finished (a lock left by a stopped process lapses "
-                                   f"{LOCK_LEASE_SECONDS:.0f} s after its last renewal)")
-            time.sleep(LOCK_POLL_SECONDS)
+        self._wait_for(lambda: self._take_lock(owner))
         keeper = _LeaseKeeper(self, owner)
         keeper.start()
         try:
@@ -575,6 +571,27 @@ class DynamoCatalog:
         if keeper.lost:
             raise CatalogError(f"DynamoDB table {self.table}: the writer lock lapsed during this run and another "
                                "process took it; what was written is consistent, but run 'archiver verify'")
+
+    @contextmanager
+    def shared(self) -> Iterator[None]:
+        """Read under the lock in shared mode: wait (as ``exclusive`` does) while a writer holds it.
+        A reader takes no item, so a writer that starts later is not kept out."""
+        self._wait_for(self._lock_free)
+        yield
+
+    def _wait_for(self, ready: Callable[[], bool]) -> None:
+        deadline = time.monotonic() + LOCK_WAIT_SECONDS
+        while not ready():
+            if time.monotonic() > deadline:
+                raise CatalogError(f"DynamoDB table {self.table}: another archiver process holds the archive; "
+                                   f"try again when it has finished (a lock left by a stopped process lapses "
+                                   f"{LOCK_LEASE_SECONDS:.0f} s after its last renewal)")
+            time.sleep(LOCK_POLL_SECONDS)
+
+    def _lock_free(self) -> bool:
+        item = self._call(self._client.get_item, TableName=self.table, Key=_key(LOCK_KEY),
+                          ConsistentRead=True).get("Item")
+        return item is None or (_number(item, "expires") or 0) < time.time() * 1000
 
     def _take_lock(self, owner: str) -> bool:
         now = time.time()
@@ -775,7 +792,7 @@ class DynamoCatalog:
             item = {"type": _s("export"), "sha256": _s(export.sha256), "name": _s(export.name),
                     "connector": _s(export.connector), "custodian": _s(export.custodian),
                     "account": _s(export.account), "ingested_at": _s(utc_iso(export.ingested_at)),
-                    "actor": _s(export.actor)}
+                    "actor": _s(export.actor), "apps": _s(",".join(export.synced_apps))}
             step = _Step([self._put((EXPORTS, f"{utc_iso(export.ingested_at)}#{uuid.uuid4().hex}"), item, new=True)],
                          audit=audit)
             at = utc_iso(export.ingested_at)
@@ -796,6 +813,19 @@ class DynamoCatalog:
 
     def append_audit(self, event: AuditEvent) -> AuditEntry:
         return self._write([self._audit_unit(event)])[0]
+
+    def use_audit_key(self, key: bytes) -> None:
+        self._audit_key = key
+
+    def audit_head(self) -> tuple[int, str]:
+        return self._load([]).head()
+
+    def exports(self) -> Iterator[ExportRow]:
+        for item in self._query(EXPORTS):
+            yield ExportRow(_text(item, "sha256") or "", _text(item, "name") or "", _text(item, "connector") or "",
+                            _text(item, "custodian") or "", _text(item, "account") or "",
+                            parse_instant(_text(item, "ingested_at") or ""), _text(item, "actor") or "",
+                            split_apps(_text(item, "apps")))
 
     def audit_entries(self) -> Iterator[AuditEntry]:
         for item in self._query(AUDIT):

@@ -13,12 +13,13 @@ import json
 import sqlite3
 import time
 from collections.abc import Iterable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
 from archiver.audit import GENESIS, AuditEntry, AuditEvent, chain
+from archiver.apps import split_apps
 from archiver.catalog.base import (
     CatalogRow,
     CommitBatch,
@@ -94,6 +95,7 @@ class SqliteCatalog:
 
     def __init__(self, path: Path) -> None:
         self.path = path
+        self._audit_key: bytes | None = None
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
@@ -126,13 +128,19 @@ class SqliteCatalog:
             raise
         self._db.execute("COMMIT")
 
+    def exclusive(self) -> AbstractContextManager[None]:
+        return self._lock(fcntl.LOCK_EX)
+
+    def shared(self) -> AbstractContextManager[None]:
+        return self._lock(fcntl.LOCK_SH)
+
     @contextmanager
-    def exclusive(self) -> Iterator[None]:
+    def _lock(self, mode: int) -> Iterator[None]:
         with open(self.path.with_name(self.path.name + ".lock"), "a") as handle:
             deadline = time.monotonic() + LOCK_WAIT_SECONDS
             while True:
                 try:
-                    fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                    fcntl.flock(handle, mode | fcntl.LOCK_NB)
                     break
                 except BlockingIOError:
                     if time.monotonic() > deadline:
@@ -253,13 +261,26 @@ class SqliteCatalog:
             return self._append(db, event)
 
     def _append(self, db: sqlite3.Connection, event: AuditEvent) -> AuditEntry:
-        last = db.execute("SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1").fetchone()
-        seq, prev_hash = (last[0] + 1, last[1]) if last else (1, GENESIS)
-        entry = chain(seq, event, prev_hash)
+        last_seq, prev_hash = self.audit_head()
+        seq = last_seq + 1
+        entry = chain(seq, event, prev_hash, self._audit_key)
         db.execute("INSERT INTO audit VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                    (entry.seq, utc_iso(event.at), event.actor, event.action, event.case_id,
                     json.dumps(event.detail, sort_keys=True), entry.prev_hash, entry.hash))
         return entry
+
+    def use_audit_key(self, key: bytes) -> None:
+        self._audit_key = key
+
+    def audit_head(self) -> tuple[int, str]:
+        last = self._db.execute("SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1").fetchone()
+        return (int(last[0]), str(last[1])) if last else (0, GENESIS)
+
+    def exports(self) -> Iterator[ExportRow]:
+        for values in self._db.execute("SELECT sha256, name, connector, custodian, account, ingested_at, actor, apps "
+                                       "FROM exports ORDER BY rowid"):
+            sha, name, connector, custodian, account, at, actor, apps = values
+            yield ExportRow(sha, name, connector, custodian, account, parse_instant(at), actor, split_apps(apps))
 
     def audit_entries(self) -> Iterator[AuditEntry]:
         for seq, at, actor, action, case_id, detail, prev_hash, hash_ in self._db.execute(
@@ -342,7 +363,7 @@ class SqliteCatalog:
     def last_sync_by_account(self) -> dict[tuple[str, str], datetime]:
         rows = self._db.execute("SELECT custodian, connector, apps, MAX(ingested_at) FROM exports "
                                 "WHERE account = 'personal' GROUP BY custodian, connector, apps")
-        return latest_syncs((custodian, connector, None if apps is None else [a for a in apps.split(",") if a],
+        return latest_syncs((custodian, connector, split_apps(apps),
                              parse_instant(at)) for custodian, connector, apps, at in rows)
 
     def compliant_copies(self, custodian: str, fingerprints: Sequence[str]) -> dict[str, CatalogRow]:
