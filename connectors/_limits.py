@@ -3,7 +3,9 @@
 A message body larger than ``MESSAGE_CAP`` or an attachment larger than ``ATTACHMENT_CAP`` is
 rejected (quarantined with the reason) rather than held in memory; ``sniff`` reads at most
 ``SNIFF_BYTES`` of a file and treats any of ``SNIFF_ERRORS`` as "not this format", because
-format detection must never fail on hostile bytes.
+format detection must never fail on hostile bytes. A message sent outside ``SENT_YEARS`` is
+rejected: no messaging export is older, and a date near year 1 or 9999 overflows when turned
+into UTC or when its retention period is added.
 """
 
 from __future__ import annotations
@@ -16,4 +18,5 @@ from archiver.errors import ArchiverError
 MESSAGE_CAP: Final = 16 * 1024**2
 ATTACHMENT_CAP: Final = 512 * 1024**2
 SNIFF_BYTES: Final = 64 * 1024
+SENT_YEARS: Final = range(1900, 3000)
 SNIFF_ERRORS: Final = (ArchiverError, OSError, EOFError, ValueError, UnicodeError, RecursionError, zlib.error)
