@@ -284,7 +284,7 @@ def _cmd_classify(args: argparse.Namespace) -> int:
 
 
 def _cmd_review_list(args: argparse.Namespace) -> int:
-    with _open_archive(args) as archive:
+    with _open_archive(args, read_only=True) as archive:
         items = list_reviews(archive)
     if args.json:
         print(json.dumps([i.to_json() for i in items], indent=2))
@@ -321,7 +321,7 @@ def _cmd_review_expire(args: argparse.Namespace) -> int:
 
 
 def _cmd_report_forwarding(args: argparse.Namespace) -> int:
-    with _open_archive(args) as archive:
+    with _open_archive(args, read_only=True) as archive:
         catalog = archive.catalog
         report = forwarding_report(catalog.rows(), catalog.last_sync_by_account(), catalog.custodians(), _now())
     if args.html:
@@ -336,7 +336,7 @@ def _cmd_report_forwarding(args: argparse.Namespace) -> int:
 
 
 def _cmd_report_completeness(args: argparse.Namespace) -> int:
-    with _open_archive(args) as archive:
+    with _open_archive(args, read_only=True) as archive:
         report = completeness_report(archive.catalog.rows(label="record"))
     if args.json:
         print(json.dumps(report.to_json(), indent=2))
@@ -364,7 +364,7 @@ def _cmd_hold_release(args: argparse.Namespace) -> int:
 
 
 def _cmd_hold_list(args: argparse.Namespace) -> int:
-    with _open_archive(args) as archive:
+    with _open_archive(args, read_only=True) as archive:
         holds = archive.catalog.holds()
     if args.json:
         print(json.dumps([hold_json(h) for h in holds], indent=2))
@@ -407,7 +407,7 @@ def _cmd_custodian_add(args: argparse.Namespace) -> int:
 
 
 def _cmd_custodian_list(args: argparse.Namespace) -> int:
-    with _open_archive(args) as archive:
+    with _open_archive(args, read_only=True) as archive:
         custodians = archive.catalog.custodians()
     if args.json:
         print(json.dumps([c.to_json() for c in custodians], indent=2))
@@ -418,7 +418,7 @@ def _cmd_custodian_list(args: argparse.Namespace) -> int:
 
 
 def _cmd_custodian_show(args: argparse.Namespace) -> int:
-    with _open_archive(args) as archive:
+    with _open_archive(args, read_only=True) as archive:
         overview = custodian_overview(archive, args.id, _now())
     if args.json:
         print(json.dumps(overview, indent=2))
@@ -451,8 +451,11 @@ def _cmd_sweep(args: argparse.Namespace) -> int:
 
 
 @contextmanager
-def _open_archive(args: argparse.Namespace, settings: Settings | None = None) -> Iterator[Archive]:
-    archive = Archive.open(settings or _settings(args))
+def _open_archive(args: argparse.Namespace, settings: Settings | None = None,
+                  read_only: bool = False) -> Iterator[Archive]:
+    """The archive for one command; ``read_only`` for commands that write nothing (they then
+    also work on an archive that cannot be written, e.g. a read-only copy kept for audit)."""
+    archive = Archive.open(settings or _settings(args), read_only=read_only)
     try:
         yield archive
     finally:
@@ -470,7 +473,7 @@ def _cmd_connectors(args: argparse.Namespace) -> int:
 
 
 def _cmd_verify(args: argparse.Namespace) -> int:
-    with _open_archive(args) as archive:
+    with _open_archive(args, read_only=True) as archive:
         report = verify(archive)
     if args.json:
         print(json.dumps(report.to_json(), indent=2))
