@@ -6,12 +6,20 @@ catalog and the audit log must not hold a byte of the export's text outside seal
 
 from __future__ import annotations
 
+import base64
 import json
+import os
+import shutil
+import subprocess
+import sys
+from collections.abc import Callable, Iterator
 from pathlib import Path
+
+import pytest
 
 from archiver.archive import Archive
 from archiver.config import load_settings
-from tests.conftest import CliRunner
+from tests.conftest import ARCHIVER_ENV, CliRunner
 
 CANARY = "CANARY-5d41402abc4b2a76"
 GOOD = {"source": "sms", "conversation": "Port ops", "sender": "+15205550100", "sent_at": "2026-01-05T09:00:00-05:00",
@@ -49,3 +57,122 @@ def test_quarantine_reasons_never_copy_values_from_the_export(cli: CliRunner, ar
         archive.close()
     assert {"ingest", "quarantine"} <= {e.event.action for e in entries}
     assert all(CANARY not in json.dumps(e.event.detail) for e in entries)
+
+
+# ---- key files -----------------------------------------------------------------------------------
+
+REPO = Path(__file__).resolve().parents[1]
+HANG_GUARD = 60  # seconds: generous; only a hang reaches it
+
+
+def archiver(*args: object, cwd: Path, drop_root: bool = False) -> subprocess.CompletedProcess[str]:
+    """``archiver ARGS`` in a subprocess (a hang fails the test instead of stalling the suite).
+
+    ``drop_root``: run without the capability that lets root write where file modes forbid it,
+    so a folder made read-only with chmod is read-only even when the tests run as root.
+    """
+    prefix = ["setpriv", "--bounding-set=-dac_override,-dac_read_search", "--"] if drop_root and os.geteuid() == 0 \
+        else []
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    for name in ARCHIVER_ENV:
+        env.pop(name, None)
+    return subprocess.run([*prefix, sys.executable, "-m", "archiver", *map(str, args)], cwd=cwd, env=env,
+                          capture_output=True, text=True, timeout=HANG_GUARD, check=False)
+
+
+def _one_line_error(result: subprocess.CompletedProcess[str], *words: str) -> None:
+    assert result.returncode == 2, result.stderr
+    [line] = result.stderr.splitlines()
+    assert line.startswith("archiver: error: ") and all(w in line for w in words), line
+
+
+def _replace_key_file(folder: Path, make: Callable[[Path], None]) -> None:
+    key = folder / "archiver.key"
+    key.unlink()
+    make(key)
+
+
+@pytest.mark.parametrize("kind", ["random bytes", "json list", "too large", "fifo", "directory"])
+def test_a_key_file_that_is_not_one_is_refused_in_one_line(cli: CliRunner, archive_dir: Path, kind: str) -> None:
+    makers: dict[str, Callable[[Path], None]] = {
+        "random bytes": lambda p: p.write_bytes(bytes(range(256)) * 2),
+        "json list": lambda p: p.write_text("[" * 5000),
+        "too large": lambda p: p.write_text(" " * 100_000),
+        "fifo": os.mkfifo,
+        "directory": Path.mkdir,
+    }
+    _replace_key_file(archive_dir, makers[kind])
+    if kind != "directory":
+        (archive_dir / "archiver.key").chmod(0o600)
+    (archive_dir / "m.jsonl").write_text(json.dumps(GOOD) + "\n")
+    _one_line_error(archiver("ingest", "m.jsonl", "--custodian", "x", cwd=archive_dir), "archiver.key")
+    _one_line_error(archiver("verify", cwd=archive_dir), "archiver.key")
+
+
+def test_a_wrong_master_key_under_the_archive_key_id_is_refused_before_writing(cli: CliRunner,
+                                                                               archive_dir: Path) -> None:
+    export = archive_dir / "m.jsonl"
+    export.write_text(json.dumps(GOOD) + "\n")
+    assert cli("ingest", export, "--custodian", "x").code == 0
+    key = archive_dir / "archiver.key"
+    document = json.loads(key.read_text())
+    document["master"] = base64.b64encode(os.urandom(32)).decode()  # the same key id, another secret
+    key.write_text(json.dumps(document))
+    before = _stored_files(archive_dir)
+    export.write_text(json.dumps({**GOOD, "body": "A second approval."}) + "\n")
+    for command in (["ingest", export, "--custodian", "x"], ["verify"]):
+        result = cli(*command)
+        assert result.code == 2 and "does not open the archive" in result.err and "archiver.key" in result.err
+        assert len(result.err.splitlines()) == 1
+    assert _stored_files(archive_dir) == before
+
+
+def _stored_files(folder: Path) -> list[str]:
+    """The archive's files; a read-only catalog open may leave an empty -wal and -shm beside it."""
+    return sorted(str(p.relative_to(folder)) for p in (folder / "archive").rglob("*")
+                  if p.is_file() and not p.name.endswith(("-wal", "-shm")))
+
+
+# ---- read-only archives ------------------------------------------------------------------------------
+
+READ_COMMANDS = [["verify"], ["report", "forwarding"], ["report", "completeness"], ["custodian", "list"],
+                 ["custodian", "show", "x"], ["hold", "list"], ["review", "list"]]
+
+
+@pytest.fixture
+def read_only_archive(cli: CliRunner, archive_dir: Path) -> Iterator[Path]:
+    """An archive with records whose folder, catalog and objects no one may write."""
+    (archive_dir / "m.jsonl").write_text(json.dumps(GOOD) + "\n")
+    assert cli("custodian", "add", "x", "--name", "X").code == 0
+    assert cli("ingest", "m.jsonl", "--custodian", "x").code == 0
+    folders = [p for p in (archive_dir / "archive").rglob("*") if p.is_dir()] + [archive_dir / "archive"]
+    for path in (archive_dir / "archive").rglob("*"):
+        path.chmod(0o555 if path.is_dir() else 0o444)
+    (archive_dir / "archive").chmod(0o555)
+    yield archive_dir
+    for folder in folders:
+        folder.chmod(0o755)
+
+
+@pytest.mark.skipif(os.geteuid() == 0 and shutil.which("setpriv") is None, reason="root without setpriv")
+def test_a_read_only_archive_can_be_verified_and_reported_on(read_only_archive: Path) -> None:
+    for command in READ_COMMANDS:
+        result = archiver(*command, cwd=read_only_archive, drop_root=True)
+        assert result.returncode == 0, (command, result.stderr)
+    assert "1 catalogued records" in archiver("verify", cwd=read_only_archive, drop_root=True).stdout
+    assert sorted(p.name for p in (read_only_archive / "archive").iterdir()) == \
+        ["catalog.sqlite", "catalog.sqlite.lock", "objects", "tmp"]  # no -wal or -shm was left
+
+
+@pytest.mark.skipif(os.geteuid() == 0 and shutil.which("setpriv") is None, reason="root without setpriv")
+def test_writing_commands_on_a_read_only_archive_fail_in_one_line_and_write_nothing(read_only_archive: Path) -> None:
+    (read_only_archive / "n.jsonl").write_text(json.dumps({**GOOD, "body": "A second approval."}) + "\n")
+    before = _stored_files(read_only_archive)
+    for command in (["ingest", "n.jsonl", "--custodian", "x"], ["hold", "place", "H-1", "--reason", "case"],
+                    ["custodian", "add", "y"]):
+        _one_line_error(archiver(*command, cwd=read_only_archive, drop_root=True), "is read-only")
+    (read_only_archive / "archive" / "objects").chmod(0o755)
+    (read_only_archive / "archive" / "tmp").chmod(0o755)  # the store can be written, the catalog cannot
+    _one_line_error(archiver("ingest", "n.jsonl", "--custodian", "x", cwd=read_only_archive, drop_root=True),
+                    "catalog", "is read-only")
+    assert _stored_files(read_only_archive) == before  # no segment, pending or not, was begun
