@@ -9,6 +9,7 @@ from __future__ import annotations
 import base64
 import json
 import os
+import resource
 import shutil
 import subprocess
 import sys
@@ -63,6 +64,7 @@ def test_quarantine_reasons_never_copy_values_from_the_export(cli: CliRunner, ar
 
 REPO = Path(__file__).resolve().parents[1]
 HANG_GUARD = 60  # seconds: generous; only a hang reaches it
+MEMORY_BOUND = 500 * 1024**2
 
 
 def archiver(*args: object, cwd: Path, drop_root: bool = False) -> subprocess.CompletedProcess[str]:
@@ -77,7 +79,13 @@ def archiver(*args: object, cwd: Path, drop_root: bool = False) -> subprocess.Co
     for name in ARCHIVER_ENV:
         env.pop(name, None)
     return subprocess.run([*prefix, sys.executable, "-m", "archiver", *map(str, args)], cwd=cwd, env=env,
-                          capture_output=True, text=True, timeout=HANG_GUARD, check=False)
+                          capture_output=True, text=True, timeout=HANG_GUARD, check=False,
+                          preexec_fn=_limit_memory)
+
+
+def _limit_memory() -> None:
+    """The bound every hostile input must be read within: 500 MB of address space."""
+    resource.setrlimit(resource.RLIMIT_AS, (MEMORY_BOUND, MEMORY_BOUND))
 
 
 def _one_line_error(result: subprocess.CompletedProcess[str], *words: str) -> None:
@@ -176,3 +184,28 @@ def test_writing_commands_on_a_read_only_archive_fail_in_one_line_and_write_noth
     _one_line_error(archiver("ingest", "n.jsonl", "--custodian", "x", cwd=read_only_archive, drop_root=True),
                     "catalog", "is read-only")
     assert _stored_files(read_only_archive) == before  # no segment, pending or not, was begun
+
+
+# ---- e-mail too complex for the parser -------------------------------------------------------------
+
+MAIL_HEAD = "From: a@example.com\nTo: b@example.gov\nDate: Mon, 5 Jan 2026 09:00:00 -0500\nSubject: s\nMIME-Version: 1.0\n"
+HOSTILE_MAIL = {
+    "RFC 2231 parameters cap": MAIL_HEAD + "Content-Type: text/plain; charset=utf-8; "
+    + "; ".join(f"p{i}*0*=utf-8''x" for i in range(100_000)) + "\n\nhello\n",
+    "MIME parts cap": MAIL_HEAD + "Content-Type: multipart/mixed; boundary=b\n\n"
+    + "--b\nContent-Type: text/plain\n\nx\n" * 50_000 + "--b--\n",
+    "MIME nesting cap": MAIL_HEAD + "".join(f"Content-Type: multipart/mixed; boundary=b{i}\n\n--b{i}\n"
+                                            for i in range(20_000)) + "\nhello\n",
+}
+
+
+@pytest.mark.parametrize("cap", sorted(HOSTILE_MAIL))
+def test_mail_too_complex_to_parse_is_quarantined_within_bounds(archive_dir: Path, cap: str) -> None:
+    (archive_dir / "m.eml").write_text(HOSTILE_MAIL[cap])
+    result = archiver("ingest", "m.eml", "--custodian", "x", "--json", cwd=archive_dir)
+    _one_line_error(result, "m.eml", cap)
+    assert json.loads(result.stdout)["refused"][0]["reason"].endswith(f"({cap})")
+    good = MAIL_HEAD + "Content-Type: text/plain\n\nApproved: move the inspection to gate 3.\n"
+    (archive_dir / "m.mbox").write_text(f"From x\n{HOSTILE_MAIL[cap]}\nFrom y\n{good}")
+    receipt = json.loads(archiver("ingest", "m.mbox", "--custodian", "x", "--json", cwd=archive_dir).stdout)
+    assert (receipt["records"], receipt["quarantined"]) == (1, 1) and cap in receipt["quarantine"][0]["reason"]
