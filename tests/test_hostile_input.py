@@ -9,10 +9,8 @@ from __future__ import annotations
 import base64
 import json
 import os
-import resource
 import shutil
 import subprocess
-import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -20,7 +18,8 @@ import pytest
 
 from archiver.archive import Archive
 from archiver.config import load_settings
-from tests.conftest import ARCHIVER_ENV, CliRunner
+from tests.conftest import CliRunner
+from tests.hostile import run_archiver
 
 CANARY = "CANARY-5d41402abc4b2a76"
 GOOD = {"source": "sms", "conversation": "Port ops", "sender": "+15205550100", "sent_at": "2026-01-05T09:00:00-05:00",
@@ -62,32 +61,6 @@ def test_quarantine_reasons_never_copy_values_from_the_export(cli: CliRunner, ar
 
 # ---- key files -----------------------------------------------------------------------------------
 
-REPO = Path(__file__).resolve().parents[1]
-HANG_GUARD = 60  # seconds: generous; only a hang reaches it
-MEMORY_BOUND = 500 * 1024**2
-
-
-def archiver(*args: object, cwd: Path, drop_root: bool = False) -> subprocess.CompletedProcess[str]:
-    """``archiver ARGS`` in a subprocess (a hang fails the test instead of stalling the suite).
-
-    ``drop_root``: run without the capability that lets root write where file modes forbid it,
-    so a folder made read-only with chmod is read-only even when the tests run as root.
-    """
-    prefix = ["setpriv", "--bounding-set=-dac_override,-dac_read_search", "--"] if drop_root and os.geteuid() == 0 \
-        else []
-    env = {**os.environ, "PYTHONPATH": str(REPO)}
-    for name in ARCHIVER_ENV:
-        env.pop(name, None)
-    return subprocess.run([*prefix, sys.executable, "-m", "archiver", *map(str, args)], cwd=cwd, env=env,
-                          capture_output=True, text=True, timeout=HANG_GUARD, check=False,
-                          preexec_fn=_limit_memory)
-
-
-def _limit_memory() -> None:
-    """The bound every hostile input must be read within: 500 MB of address space."""
-    resource.setrlimit(resource.RLIMIT_AS, (MEMORY_BOUND, MEMORY_BOUND))
-
-
 def _one_line_error(result: subprocess.CompletedProcess[str], *words: str) -> None:
     assert result.returncode == 2, result.stderr
     [line] = result.stderr.splitlines()
@@ -113,8 +86,8 @@ def test_a_key_file_that_is_not_one_is_refused_in_one_line(cli: CliRunner, archi
     if kind != "directory":
         (archive_dir / "archiver.key").chmod(0o600)
     (archive_dir / "m.jsonl").write_text(json.dumps(GOOD) + "\n")
-    _one_line_error(archiver("ingest", "m.jsonl", "--custodian", "x", cwd=archive_dir), "archiver.key")
-    _one_line_error(archiver("verify", cwd=archive_dir), "archiver.key")
+    _one_line_error(run_archiver("ingest", "m.jsonl", "--custodian", "x", cwd=archive_dir), "archiver.key")
+    _one_line_error(run_archiver("verify", cwd=archive_dir), "archiver.key")
 
 
 def test_a_wrong_master_key_under_the_archive_key_id_is_refused_before_writing(cli: CliRunner,
@@ -165,9 +138,9 @@ def read_only_archive(cli: CliRunner, archive_dir: Path) -> Iterator[Path]:
 @pytest.mark.skipif(os.geteuid() == 0 and shutil.which("setpriv") is None, reason="root without setpriv")
 def test_a_read_only_archive_can_be_verified_and_reported_on(read_only_archive: Path) -> None:
     for command in READ_COMMANDS:
-        result = archiver(*command, cwd=read_only_archive, drop_root=True)
+        result = run_archiver(*command, cwd=read_only_archive, drop_root=True)
         assert result.returncode == 0, (command, result.stderr)
-    assert "1 catalogued records" in archiver("verify", cwd=read_only_archive, drop_root=True).stdout
+    assert "1 catalogued records" in run_archiver("verify", cwd=read_only_archive, drop_root=True).stdout
     assert sorted(p.name for p in (read_only_archive / "archive").iterdir()) == \
         ["catalog.sqlite", "catalog.sqlite.lock", "objects", "tmp"]  # no -wal or -shm was left
 
@@ -178,10 +151,10 @@ def test_writing_commands_on_a_read_only_archive_fail_in_one_line_and_write_noth
     before = _stored_files(read_only_archive)
     for command in (["ingest", "n.jsonl", "--custodian", "x"], ["hold", "place", "H-1", "--reason", "case"],
                     ["custodian", "add", "y"]):
-        _one_line_error(archiver(*command, cwd=read_only_archive, drop_root=True), "is read-only")
+        _one_line_error(run_archiver(*command, cwd=read_only_archive, drop_root=True), "is read-only")
     (read_only_archive / "archive" / "objects").chmod(0o755)
     (read_only_archive / "archive" / "tmp").chmod(0o755)  # the store can be written, the catalog cannot
-    _one_line_error(archiver("ingest", "n.jsonl", "--custodian", "x", cwd=read_only_archive, drop_root=True),
+    _one_line_error(run_archiver("ingest", "n.jsonl", "--custodian", "x", cwd=read_only_archive, drop_root=True),
                     "catalog", "is read-only")
     assert _stored_files(read_only_archive) == before  # no segment, pending or not, was begun
 
@@ -202,10 +175,10 @@ HOSTILE_MAIL = {
 @pytest.mark.parametrize("cap", sorted(HOSTILE_MAIL))
 def test_mail_too_complex_to_parse_is_quarantined_within_bounds(archive_dir: Path, cap: str) -> None:
     (archive_dir / "m.eml").write_text(HOSTILE_MAIL[cap])
-    result = archiver("ingest", "m.eml", "--custodian", "x", "--json", cwd=archive_dir)
+    result = run_archiver("ingest", "m.eml", "--custodian", "x", "--json", cwd=archive_dir)
     _one_line_error(result, "m.eml", cap)
     assert json.loads(result.stdout)["refused"][0]["reason"].endswith(f"({cap})")
     good = MAIL_HEAD + "Content-Type: text/plain\n\nApproved: move the inspection to gate 3.\n"
     (archive_dir / "m.mbox").write_text(f"From x\n{HOSTILE_MAIL[cap]}\nFrom y\n{good}")
-    receipt = json.loads(archiver("ingest", "m.mbox", "--custodian", "x", "--json", cwd=archive_dir).stdout)
+    receipt = json.loads(run_archiver("ingest", "m.mbox", "--custodian", "x", "--json", cwd=archive_dir).stdout)
     assert (receipt["records"], receipt["quarantined"]) == (1, 1) and cap in receipt["quarantine"][0]["reason"]
