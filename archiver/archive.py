@@ -9,7 +9,7 @@ from archiver import segments
 from archiver.catalog import Catalog, open_catalog
 from archiver.config import CONFIG_FILE, Settings
 from archiver.envelope import open_sealed, seal
-from archiver.errors import IntegrityError, KeyProviderError, ObjectNotFoundError, UsageError
+from archiver.errors import IntegrityError, KeyProviderError, ObjectNotFoundError, ReadOnlyArchiveError, UsageError
 from archiver.keyed import BlindIndex, KeyedHash
 from archiver.keys import (
     PURPOSE_BLIND_INDEX,
@@ -164,11 +164,15 @@ def init_archive(directory: Path, settings: Settings) -> InitResult:
     """Create the folder, its configuration, key (file, or KMS derivation root), store and catalog (idempotent)."""
     if directory.exists() and not directory.is_dir():
         raise UsageError(f"{directory}: exists and is not a folder")
-    directory.mkdir(parents=True, exist_ok=True)
     config = directory / CONFIG_FILE
     config_created = not config.exists()
-    if config_created:
-        config.write_text(INITIAL_CONFIG, encoding="utf-8")
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+        if config_created:
+            config.write_text(INITIAL_CONFIG, encoding="utf-8")
+    except OSError as exc:
+        raise ReadOnlyArchiveError(f"archive folder {directory} is read-only: cannot write {config.name} "
+                                   f"({exc.strerror})") from None
     open_catalog(settings.catalog, settings.base_dir, create=True).close()  # creates a missing DynamoDB table
     key_path = local_key_path(settings.key, settings.base_dir)
     key_created = False

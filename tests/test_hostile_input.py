@@ -161,7 +161,8 @@ def test_writing_commands_on_a_read_only_archive_fail_in_one_line_and_write_noth
 
 # ---- e-mail too complex for the parser -------------------------------------------------------------
 
-MAIL_HEAD = "From: a@example.com\nTo: b@example.gov\nDate: Mon, 5 Jan 2026 09:00:00 -0500\nSubject: s\nMIME-Version: 1.0\n"
+MAIL_HEAD = ("From: a@example.com\nTo: b@example.gov\nDate: Mon, 5 Jan 2026 09:00:00 -0500\nSubject: s\n"
+             "MIME-Version: 1.0\n")
 HOSTILE_MAIL = {
     "RFC 2231 parameters cap": MAIL_HEAD + "Content-Type: text/plain; charset=utf-8; "
     + "; ".join(f"p{i}*0*=utf-8''x" for i in range(100_000)) + "\n\nhello\n",
@@ -182,3 +183,11 @@ def test_mail_too_complex_to_parse_is_quarantined_within_bounds(archive_dir: Pat
     (archive_dir / "m.mbox").write_text(f"From x\n{HOSTILE_MAIL[cap]}\nFrom y\n{good}")
     receipt = json.loads(run_archiver("ingest", "m.mbox", "--custodian", "x", "--json", cwd=archive_dir).stdout)
     assert (receipt["records"], receipt["quarantined"]) == (1, 1) and cap in receipt["quarantine"][0]["reason"]
+
+
+@pytest.mark.skipif(os.geteuid() == 0 and shutil.which("setpriv") is None, reason="root without setpriv")
+def test_init_in_a_read_only_folder_fails_in_one_line(tmp_path: Path) -> None:
+    folder = tmp_path / "ro"
+    folder.mkdir(mode=0o555)
+    _one_line_error(run_archiver("init", cwd=folder, drop_root=True), "is read-only", "archiver.yaml")
+    assert not list(folder.iterdir())

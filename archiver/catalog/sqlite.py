@@ -401,7 +401,7 @@ class SqliteCatalog:
 
 def _refuse_read_only(path: Path) -> None:
     """Refuse before any write (a late failure would leave a pending segment behind)."""
-    for target in (path, path.parent, path.with_name(path.name + "-wal")):
+    for target in (path, path.parent, *(path.with_name(path.name + end) for end in ("-wal", "-shm", ".lock"))):
         if target.exists() and not os.access(target, os.W_OK):
             raise ReadOnlyArchiveError(f"archive catalog {path} is read-only: {target} cannot be written; "
                                        "only verify, report, list and show commands work on a read-only archive")
