@@ -11,6 +11,7 @@ import json
 import os
 import shutil
 import subprocess
+import zipfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -40,10 +41,15 @@ def test_quarantine_reasons_never_copy_values_from_the_export(cli: CliRunner, ar
              '{"n": ' + "7" * 5000 + ', "x": "' + CANARY + '"}']
     export = archive_dir / "hostile.jsonl"
     export.write_text("\n".join(lines) + "\n")
-    result = cli("ingest", export, "--custodian", "+15205550100", "--json")
+    unsafe = archive_dir / "chat.zip"  # an entry name can carry a person's name: reasons number entries
+    with zipfile.ZipFile(unsafe, "w") as bundle:
+        bundle.writestr("_chat.txt", "1/5/26, 9:00 AM - Ana: hi\n")
+        bundle.writestr(f"../{CANARY}.jpg", b"x")
+    result = cli("ingest", export, unsafe, "--custodian", "+15205550100", "--json", "--tz", "UTC")
     assert result.code == 2, result.err
     receipt = json.loads(result.out)
     assert receipt["records"] == 1 and receipt["quarantined"] == len(lines) - 1
+    assert receipt["refused"][0]["reason"] == "zip entry 2 escapes the archive directory"
     reasons = [q["reason"] for q in receipt["quarantine"]]
     assert "not a valid message: sent_at: not an ISO 8601 timestamp" in reasons
     assert "not a valid message: direction: not one of sent, received" in reasons
@@ -52,7 +58,7 @@ def test_quarantine_reasons_never_copy_values_from_the_export(cli: CliRunner, ar
     archive = Archive.open(load_settings(None, cwd=archive_dir))
     try:
         entries = list(archive.catalog.audit_entries())
-        assert [q.line for q in archive.catalog.quarantine()] == list(range(2, len(lines) + 1))
+        assert [q.line for q in archive.catalog.quarantine()] == [*range(2, len(lines) + 1), None]
     finally:
         archive.close()
     assert {"ingest", "quarantine"} <= {e.event.action for e in entries}
