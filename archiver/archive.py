@@ -7,9 +7,11 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
+from archiver import segments
 from archiver.catalog import Catalog, open_catalog
 from archiver.config import CONFIG_FILE, Settings
-from archiver.errors import KeyProviderError, UsageError
+from archiver.envelope import open_sealed, seal
+from archiver.errors import IntegrityError, KeyProviderError, ObjectNotFoundError, ReadOnlyArchiveError, UsageError
 from archiver.keyed import BlindIndex, KeyedHash
 from archiver.keys import (
     PURPOSE_AUDIT,
@@ -26,6 +28,11 @@ from archiver.model import canonical_json
 from archiver.scratch import remove_abandoned
 from archiver.sealed_facts import HEAD_EVERY, AuditHead, write_head
 from archiver.store import LocalDirStore, ObjectStore, open_store
+
+# A sealed known text: opening it proves the master key is the archive's own. The key id alone
+# does not: a key file can carry a copied id with another secret, and would store everything anew.
+KEY_CHECK = "keys/key-check"
+KEY_CHECK_TEXT = b"archiver master key check v1"
 
 INITIAL_CONFIG = """\
 # archiver configuration. Every key can be overridden by an ARCHIVER_* environment variable
@@ -58,8 +65,13 @@ class Archive:
     audit_key: bytes
 
     @classmethod
-    def open(cls, settings: Settings) -> Archive:
-        """Open the configured store, catalog and key provider."""
+    def open(cls, settings: Settings, read_only: bool = False) -> Archive:
+        """Open the configured store, catalog and key provider.
+
+        ``read_only``: the command only reads (verify, reports, listings), so the SQLite catalog
+        is opened read-only and a fully read-only archive still answers. Otherwise a store folder
+        or catalog that cannot be written is refused here, before anything is written.
+        """
         # A KMS archive keeps its derivation root in the store; a key file is checked before the
         # store is touched, so a mistyped folder leaves nothing behind.
         kms = is_kms_url(settings.key)
@@ -68,9 +80,12 @@ class Archive:
         store = store or open_store(settings.store, settings.base_dir)
         for area in (temp_area(settings.store, store), Path(tempfile.gettempdir())):
             remove_abandoned(area)  # plaintext copies of exports left by a killed command
-        catalog = open_catalog(settings.catalog, settings.base_dir)
+        if not read_only and isinstance(store, LocalDirStore):
+            store.check()
+        catalog = open_catalog(settings.catalog, settings.base_dir, read_only=read_only)
         try:
             catalog.bind_key(keys.key_id)  # a new key on an old archive would store everything again
+            check_master_key(settings.key, store, catalog, keys, write=not read_only)
             audit_key = keys.derive(PURPOSE_AUDIT)
             catalog.use_audit_key(audit_key)
         except BaseException:
@@ -132,6 +147,47 @@ def temp_area(store_url: str, store: ObjectStore) -> Path:
     return Path(tempfile.gettempdir()) / f"archiver-{hashlib.sha256(store_url.encode()).hexdigest()[:16]}"
 
 
+def check_master_key(url: str, store: ObjectStore, catalog: Catalog, keys: KeyProvider, write: bool) -> None:
+    """Refuse (exit 2) a master key that does not open the archive, before anything is written.
+
+    The check object is sealed at the first write; an archive from before it is checked against
+    the first frame of a stored segment instead (before a write only: a damaged frame must not
+    keep ``verify`` from reporting it), so a wrong key never seals the check object.
+    """
+    wrong = f"{url}: this master key does not open the archive (its key id {keys.key_id} matches, its secret does not)"
+    try:
+        check = store.get(KEY_CHECK)
+    except ObjectNotFoundError:
+        check = None
+    if check is not None:
+        if not _opens(keys, KEY_CHECK, check):
+            raise KeyProviderError(f"{wrong}; restore the archive's own key")
+        return
+    if not write:
+        return
+    sample = _first_frame(store, catalog)
+    if sample is not None and not _opens(keys, *sample):
+        raise KeyProviderError(f"{wrong}, or its first segment is damaged (run 'archiver verify'); nothing was written")
+    store.put(KEY_CHECK, seal(keys, KEY_CHECK, KEY_CHECK_TEXT), None)
+
+
+def _opens(keys: KeyProvider, object_id: str, envelope: bytes) -> bool:
+    try:
+        open_sealed(keys, object_id, envelope)
+    except IntegrityError:
+        return False
+    return True
+
+
+def _first_frame(store: ObjectStore, catalog: Catalog) -> tuple[str, bytes] | None:
+    """The record id and envelope of the first frame of a stored segment, if there is one."""
+    for segment in catalog.segments():
+        if segment.disposed_at is None and store.exists(segment.name):
+            for ref, envelope in segments.iter_frames(store.get(segment.name), segment.name):
+                return ref.record_id, envelope
+    return None
+
+
 @dataclass(frozen=True)
 class InitResult:
     """What ``init`` created or found."""
@@ -146,11 +202,15 @@ def init_archive(directory: Path, settings: Settings) -> InitResult:
     """Create the folder, its configuration, key (file, or KMS derivation root), store and catalog (idempotent)."""
     if directory.exists() and not directory.is_dir():
         raise UsageError(f"{directory}: exists and is not a folder")
-    directory.mkdir(parents=True, exist_ok=True)
     config = directory / CONFIG_FILE
     config_created = not config.exists()
-    if config_created:
-        config.write_text(INITIAL_CONFIG, encoding="utf-8")
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+        if config_created:
+            config.write_text(INITIAL_CONFIG, encoding="utf-8")
+    except OSError as exc:
+        raise ReadOnlyArchiveError(f"archive folder {directory} is read-only: cannot write {config.name} "
+                                   f"({exc.strerror})") from None
     open_catalog(settings.catalog, settings.base_dir, create=True).close()  # creates a missing DynamoDB table
     key_path = local_key_path(settings.key, settings.base_dir)
     key_created = False

@@ -316,7 +316,7 @@ def _cmd_classify(args: argparse.Namespace) -> int:
 
 
 def _cmd_review_list(args: argparse.Namespace) -> int:
-    with _open_archive(args) as archive:
+    with _open_archive(args, read_only=True) as archive:
         items = list_reviews(archive)
     if args.json:
         print(json.dumps([i.to_json() for i in items], indent=2))
@@ -365,7 +365,7 @@ def _cmd_review_expire(args: argparse.Namespace) -> int:
 
 
 def _cmd_report_forwarding(args: argparse.Namespace) -> int:
-    with _open_archive(args) as archive:
+    with _open_archive(args, read_only=True) as archive:
         catalog = archive.catalog
         disposed = {s.name: s.disposed_at for s in catalog.segments() if s.disposed_at is not None}
         report = forwarding_report(catalog.rows(), catalog.last_sync_by_account(), catalog.custodians(), _now(),
@@ -382,7 +382,7 @@ def _cmd_report_forwarding(args: argparse.Namespace) -> int:
 
 
 def _cmd_report_completeness(args: argparse.Namespace) -> int:
-    with _open_archive(args) as archive:
+    with _open_archive(args, read_only=True) as archive:
         report = completeness_report(archive.catalog.rows(label="record"))
     if args.json:
         print(json.dumps(report.to_json(), indent=2))
@@ -417,7 +417,7 @@ def _cmd_hold_release(args: argparse.Namespace) -> int:
 
 
 def _cmd_hold_list(args: argparse.Namespace) -> int:
-    with _open_archive(args) as archive:
+    with _open_archive(args, read_only=True) as archive:
         holds = archive.catalog.holds()
     if args.json:
         print(json.dumps([hold_json(h) for h in holds], indent=2))
@@ -466,7 +466,7 @@ def _cmd_custodian_add(args: argparse.Namespace) -> int:
 
 
 def _cmd_custodian_list(args: argparse.Namespace) -> int:
-    with _open_archive(args) as archive:
+    with _open_archive(args, read_only=True) as archive:
         custodians = archive.catalog.custodians()
     if args.json:
         print(json.dumps([c.to_json() for c in custodians], indent=2))
@@ -477,7 +477,7 @@ def _cmd_custodian_list(args: argparse.Namespace) -> int:
 
 
 def _cmd_custodian_show(args: argparse.Namespace) -> int:
-    with _open_archive(args) as archive:
+    with _open_archive(args, read_only=True) as archive:
         overview = custodian_overview(archive, args.id, _now())
     if args.json:
         print(json.dumps(overview, indent=2))
@@ -511,8 +511,11 @@ def _cmd_sweep(args: argparse.Namespace) -> int:
 
 
 @contextmanager
-def _open_archive(args: argparse.Namespace, settings: Settings | None = None) -> Iterator[Archive]:
-    archive = Archive.open(settings or _settings(args))
+def _open_archive(args: argparse.Namespace, settings: Settings | None = None,
+                  read_only: bool = False) -> Iterator[Archive]:
+    """The archive for one command; ``read_only`` for commands that write nothing (they then
+    also work on an archive that cannot be written, e.g. a read-only copy kept for audit)."""
+    archive = Archive.open(settings or _settings(args), read_only=read_only)
     try:
         yield archive
     finally:
@@ -531,7 +534,7 @@ def _cmd_connectors(args: argparse.Namespace) -> int:
 
 
 def _cmd_verify(args: argparse.Namespace) -> int:
-    with _open_archive(args) as archive:
+    with _open_archive(args, read_only=True) as archive:
         report = verify(archive, deep=args.deep)
     if args.json:
         print(json.dumps(report.to_json(), indent=2))

@@ -13,6 +13,7 @@ the person at the terminal, and ``exit_code`` is what the CLI returns::
     │   ├── ObjectNotFoundError
     │   └── RetentionError              delete/shorten refused before retain-until or under hold
     ├── KeyProviderError                exit 2: key file missing, unreadable or wrong
+    ├── ReadOnlyArchiveError            exit 2: a writing command on an archive that cannot be written
     ├── IntegrityError                  an envelope, frame or audit entry fails its check
     └── CatalogError                    the catalog cannot be opened or is inconsistent
 """
@@ -86,6 +87,12 @@ class RetentionError(StoreError):
 
 class KeyProviderError(ArchiverError):
     """The key provider cannot supply or unwrap a key (missing, unreadable or wrong key file)."""
+
+    exit_code = 2
+
+
+class ReadOnlyArchiveError(ArchiverError):
+    """A command that writes met a store folder or catalog it cannot write (checked before any write)."""
 
     exit_code = 2
 

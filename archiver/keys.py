@@ -28,6 +28,7 @@ if TYPE_CHECKING:
     from archiver.store.base import ObjectStore
 
 KEY_FILE_FORMAT = "archiver-local-key"
+KEY_FILE_MAX_BYTES = 4096  # a key file is about 150 bytes
 NONCE_SIZE = 12
 DATA_KEY_SIZE = 32
 
@@ -94,25 +95,20 @@ class LocalKeyProvider:
 
     @classmethod
     def load(cls, path: Path) -> LocalKeyProvider:
-        """Read a key file, refusing one that other users can read."""
-        try:
-            mode = path.stat().st_mode
-            text = path.read_text()
-        except FileNotFoundError:
-            raise KeyProviderError(f"{path}: key file not found; run 'archiver init' first") from None
-        except OSError as exc:
-            raise KeyProviderError(f"{path}: cannot read key file: {exc.strerror}") from None
+        """Read a key file, refusing one that other users can read, or that is not a key file."""
+        mode, text = _read_key_file(path)
         if mode & (stat.S_IRWXG | stat.S_IRWXO):
             raise KeyProviderError(
                 f"{path}: key file is accessible to other users (mode {stat.S_IMODE(mode):04o}); "
                 f"run: chmod 600 {path}")
         try:
             document = json.loads(text)
-            if document.get("format") != KEY_FILE_FORMAT:
+            if not isinstance(document, dict) or document.get("format") != KEY_FILE_FORMAT:
                 raise ValueError("not an archiver key file")
             return cls(base64.b64decode(document["master"], validate=True), str(document["key_id"]))
-        except (ValueError, KeyError, TypeError, AttributeError) as exc:
-            raise KeyProviderError(f"{path}: unreadable key file ({exc})") from None
+        except (ValueError, KeyError, TypeError, RecursionError):
+            # Never the parser's message: it would quote the file, and the file holds the secret.
+            raise KeyProviderError(f"{path}: unreadable key file (not an archiver key file)") from None
 
     def new_data_key(self, context: bytes) -> tuple[bytes, bytes]:
         data_key = os.urandom(DATA_KEY_SIZE)
@@ -128,6 +124,35 @@ class LocalKeyProvider:
 
     def derive(self, purpose: str) -> bytes:
         return derive_subkey(self._master, purpose)
+
+
+def _read_key_file(path: Path) -> tuple[int, str]:
+    """The mode and text of a key file; only a small regular file is read.
+
+    Opened non-blocking and checked with fstat before any read: a FIFO or a device would
+    otherwise block or never end.
+    """
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_NOCTTY)
+    except FileNotFoundError:
+        raise KeyProviderError(f"{path}: key file not found; run 'archiver init' first") from None
+    except OSError as exc:
+        raise KeyProviderError(f"{path}: cannot read key file: {exc.strerror}") from None
+    try:
+        status = os.fstat(fd)
+        if not stat.S_ISREG(status.st_mode):
+            raise KeyProviderError(f"{path}: the key file is not a regular file")
+        if status.st_size > KEY_FILE_MAX_BYTES:
+            raise KeyProviderError(f"{path}: unreadable key file (larger than {KEY_FILE_MAX_BYTES} bytes)")
+        data = os.read(fd, KEY_FILE_MAX_BYTES + 1)
+    except OSError as exc:
+        raise KeyProviderError(f"{path}: cannot read key file: {exc.strerror}") from None
+    finally:
+        os.close(fd)
+    try:
+        return status.st_mode, data.decode("utf-8")
+    except UnicodeDecodeError:
+        raise KeyProviderError(f"{path}: unreadable key file (not UTF-8 text)") from None
 
 
 def local_key_path(url: str, base_dir: Path) -> Path | None:

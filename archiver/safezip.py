@@ -129,17 +129,17 @@ class SafeZip:
         try:
             return self._infos[name]
         except KeyError:
-            raise InputError(self.file, f"zip has no entry '{name}'") from None
+            raise InputError(self.file, "zip has no entry of the name the export gives") from None
 
     def _validate(self, infos: list[zipfile.ZipInfo]) -> dict[str, zipfile.ZipInfo]:
         if len(infos) > MAX_ENTRIES:
             raise InputError(self.file, f"zip has {len(infos)} entries, more than the {MAX_ENTRIES} allowed")
         by_name: dict[str, zipfile.ZipInfo] = {}
         total = 0
-        for info in infos:
-            self._check_entry(info)
+        for number, info in enumerate(infos, start=1):
+            self._check_entry(info, number)
             if info.filename in by_name:
-                raise InputError(self.file, f"zip has two entries named '{info.filename}'")
+                raise InputError(self.file, f"zip entry {number} has the same name as an earlier entry")
             by_name[info.filename] = info
             total += info.file_size
         if total > MAX_TOTAL:
@@ -149,17 +149,17 @@ class SafeZip:
             )
         return by_name
 
-    def _check_entry(self, info: zipfile.ZipInfo) -> None:
-        name = info.filename
-        if entry_escapes(name):
-            raise InputError(self.file, f"zip entry '{name}' escapes the archive directory")
+    def _check_entry(self, info: zipfile.ZipInfo, number: int) -> None:
+        """Refuse an unsafe entry; it is named by its number, as its name may carry a person's name."""
+        if entry_escapes(info.filename):
+            raise InputError(self.file, f"zip entry {number} escapes the archive directory")
         if stat.S_ISLNK(info.external_attr >> 16):
-            raise InputError(self.file, f"zip entry '{name}' is a symbolic link")
+            raise InputError(self.file, f"zip entry {number} is a symbolic link")
         ratio_limit = MAX_RATIO * max(info.compress_size, 1)
         if info.file_size > RATIO_MIN_SIZE and info.file_size > ratio_limit:
             raise InputError(
                 self.file,
-                f"zip entry '{name}' inflates {info.compress_size} bytes to {info.file_size} "
+                f"zip entry {number} inflates {info.compress_size} bytes to {info.file_size} "
                 f"(ratio above {MAX_RATIO}): looks like a zip bomb",
             )
 

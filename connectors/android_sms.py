@@ -300,13 +300,13 @@ def _time(value: object, seconds: bool) -> datetime:
     milliseconds = value * 1000 if seconds and value < SECONDS_BEFORE else value
     sent_at = utc_from_ms(milliseconds)
     if sent_at is None:
-        raise _RowError(f"its date {value} is out of range")
+        raise _RowError("its date is out of range")
     return sent_at
 
 
 def _box(value: object, column: str) -> int:
     if not isinstance(value, int) or (value != RECEIVED_BOX and value not in AUTHORED_BOXES):
-        raise _RowError(f"its {column} {value!r} is not a known message box")
+        raise _RowError(f"its {column} is not a known message box")
     return value
 
 

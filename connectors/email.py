@@ -62,6 +62,7 @@ from connectors._mail import (
     header_text,
     html_to_text,
     normalize_newlines,
+    over_mime_caps,
     received_date,
     to_message,
 )
@@ -260,6 +261,9 @@ def _unescape(line: bytes) -> bytes:
 
 def read_email(data: bytes, context: ParseContext, ref: SourceRef) -> Message | str:
     """The normalized message of one RFC 5322 message, or the reason it cannot be archived."""
+    too_complex = over_mime_caps(data)
+    if too_complex is not None:
+        return too_complex
     try:
         msg = cast(EmailMessage, BytesParser(policy=policy.default).parsebytes(data))
         return _read(msg, context, ref)

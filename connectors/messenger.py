@@ -330,7 +330,7 @@ def _sent_at(raw: dict[str, Any]) -> datetime:
             return datetime.fromtimestamp(stamp // scale, UTC) + timedelta(milliseconds=stamp % scale)
         return datetime.fromtimestamp(stamp / scale, UTC)
     except (OverflowError, ValueError, OSError):
-        raise _Reject(f"timestamp {str(stamp)[:40]} is out of range") from None
+        raise _Reject("timestamp_ms is out of range") from None
 
 
 def _body(raw: dict[str, Any]) -> str:

@@ -393,11 +393,11 @@ class _DayReader:
 def _timestamp(value: Any) -> datetime:
     match = _TS_RE.fullmatch(value) if isinstance(value, str) else None
     if match is None:
-        raise _Reject(f"ts {str(value)[:40]!r} is not a Slack timestamp")
+        raise _Reject("ts is not a Slack timestamp")
     try:
         moment = datetime.fromtimestamp(int(match[1]), UTC)
     except (OverflowError, ValueError, OSError):
-        raise _Reject(f"ts {value!r} is out of range") from None
+        raise _Reject("ts is out of range") from None
     return moment.replace(microsecond=int((match[2] or "0").ljust(6, "0")))
 
 

@@ -451,7 +451,7 @@ class _BackupReader:
         if sent_at is None:
             return Rejection(self._display, line, f"{where} has no valid date (epoch milliseconds)")
         if box != RECEIVED_BOX and box not in AUTHORED_BOXES:
-            return Rejection(self._display, line, f"{where} has an unknown message type {attrs.get('type')!r}")
+            return Rejection(self._display, line, f"{where} has an unknown message type")
         if over_cap(body):
             return Rejection(self._display, line, f"{where} is longer than 16 MiB")
         contact = _contact(attrs)
@@ -467,7 +467,7 @@ class _BackupReader:
             yield Rejection(self._display, line, f"{where} has no valid date (epoch milliseconds)")
             return
         if box != RECEIVED_BOX and box not in AUTHORED_BOXES:
-            yield Rejection(self._display, line, f"{where} has an unknown message box {attrs.get('msg_box')!r}")
+            yield Rejection(self._display, line, f"{where} has an unknown message box")
             return
         thread = _thread(attrs)
         if len(thread) > RECORD_ELEMENTS_CAP:

@@ -256,9 +256,9 @@ def _created(value: Any) -> datetime:
     try:
         moment = parse_instant(value)
     except ValueError:
-        raise _Reject(f"createdDateTime {value[:40]!r} is not an ISO 8601 time with an offset") from None
+        raise _Reject("createdDateTime is not an ISO 8601 time with an offset") from None
     if moment.year < EARLIEST_YEAR:
-        raise _Reject(f"createdDateTime {value[:40]!r} is Graph's placeholder for no time")
+        raise _Reject("createdDateTime is Graph's placeholder for no time")
     return moment
 
 

@@ -515,8 +515,10 @@ class _Reader:
             if not isinstance(value, dict):
                 raise _BadItem("is not a JSON object")
             return self._message(chat, number, value)
-        except (ValueError, TypeError, KeyError) as exc:  # _BadItem, or a shape no check foresaw
+        except _BadItem as exc:
             return Rejection(self._export.display, number, f"{where}: {exc}")
+        except (ValueError, TypeError, KeyError) as exc:  # a shape no check foresaw: its text may quote the value
+            return Rejection(self._export.display, number, f"{where}: has an unexpected shape ({type(exc).__name__})")
 
     def _message(self, chat: _Chat, number: int, value: dict[str, Any]) -> Message:
         draft = self._draft(value, number)

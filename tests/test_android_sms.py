@@ -153,8 +153,8 @@ def test_bad_rows_are_rejected_and_the_rest_kept(tmp_path: Path) -> None:
     items = parse(path)
     rejected = {i.line: i.reason for i in items if isinstance(i, Rejection)}
     assert rejected == {1: "sms row 1: its date is not an integer",
-                        2: "sms row 2: its type 9 is not a known message box",
-                        3: "sms row 3: its date 1000000000000000000 is out of range",
+                        2: "sms row 2: its type is not a known message box",
+                        3: "sms row 3: its date is out of range",
                         5: "sms row 5: its body is not valid UTF-8"}  # fmt: skip
     assert [m.body for m in items if isinstance(m, Message)] == ["kept"]
 

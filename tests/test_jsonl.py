@@ -39,7 +39,8 @@ def test_bad_lines_are_rejected_with_line_and_field(tmp_path: Path) -> None:
     items = _parse(path)
     rejections = [(i.line, i.reason) for i in items if isinstance(i, Rejection)]
     assert [line for line, _ in rejections] == [2, 3, 4, 5, 7]
-    assert "malformed JSON" in rejections[0][1] and "yesterday" in rejections[1][1]
+    assert "malformed JSON" in rejections[0][1] and rejections[1][1].endswith("sent_at: not an ISO 8601 timestamp")
+    assert "yesterday" not in rejections[1][1]  # a reason names the field, never its value
     assert "direction" in rejections[2][1] and "body" in rejections[4][1]
     assert sum(isinstance(i, Message) for i in items) == 2
 
@@ -69,3 +70,33 @@ def test_sniff(tmp_path: Path) -> None:
     other.write_text("1/5/26, 9:00 AM - Ana: hi\n")
     assert JsonlConnector().sniff(good) and not JsonlConnector().sniff(other)
     assert not JsonlConnector().sniff(tmp_path / "missing.jsonl")
+
+
+def test_hostile_lines_are_rejected_and_the_rest_is_read(tmp_path: Path) -> None:
+    path = tmp_path / "m.jsonl"
+    hostile = [
+        '{"body": "x", "sent_at": "2026-01-05T09:00:00Z", "n": ' + "9" * 5000 + "}",  # int() refuses > 4300 digits
+        "[" * 200_000 + "]" * 200_000,  # json.loads would raise RecursionError
+        '{"a": ' * 100 + "1" + "}" * 100,
+        json.dumps({**GOOD, "sent_at": "0001-01-01T00:00:00+05:00"}),  # overflows when turned into UTC
+        json.dumps({**GOOD, "sent_at": "9999-12-31T23:00:00-05:00"}),
+        json.dumps({**GOOD, "body": "\ud800"}),  # a lone surrogate has no UTF-8 form
+        json.dumps({**GOOD, "attachments": [{"name": ["x"]}]}),
+    ]
+    path.write_text("\n".join([*hostile, json.dumps(GOOD)]) + "\n")
+    items = _parse(path)
+    reasons = [i.reason for i in items if isinstance(i, Rejection)]
+    assert len(reasons) == len(hostile)
+    assert reasons[0] == "a number has more digits than can be read"
+    assert reasons[1] == reasons[2] == "JSON nests deeper than 64 levels"
+    assert reasons[3].endswith("sent_at: outside the years 1900-2999")
+    assert reasons[5].endswith("body: not valid Unicode (a lone surrogate)")
+    assert reasons[6].endswith("attachments[0].name: not a string")
+    assert isinstance(items[-1], Message) and items[-1].source_ref.line == len(hostile) + 1
+
+
+def test_brackets_inside_strings_do_not_count_as_nesting(tmp_path: Path) -> None:
+    path = tmp_path / "m.jsonl"
+    path.write_text(json.dumps({**GOOD, "body": "[{" * 500 + '\\"' + "]}" * 500}) + "\n")
+    [message] = _parse(path)
+    assert isinstance(message, Message) and message.body.startswith("[{[{")

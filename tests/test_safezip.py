@@ -111,7 +111,7 @@ def test_duplicate_entry_names_are_refused(tmp_path: Path) -> None:
     with pytest.warns(UserWarning), zipfile.ZipFile(path, "w") as archive:
         archive.writestr("_chat.txt", b"one")
         archive.writestr("_chat.txt", b"two")
-    with pytest.raises(InputError, match="two entries named '_chat.txt'"):
+    with pytest.raises(InputError, match="zip entry 2 has the same name as an earlier entry"):
         SafeZip(path)
 
 
@@ -173,7 +173,7 @@ def test_read_refuses_entries_over_the_limit(tmp_path: Path) -> None:
 
 def test_unknown_entry(tmp_path: Path) -> None:
     path = make_zip(tmp_path / "a.zip", {"a.txt": b"a"})
-    with SafeZip(path) as archive, pytest.raises(InputError, match="no entry 'b.txt'"):
+    with SafeZip(path) as archive, pytest.raises(InputError, match="no entry of the name the export gives"):
         archive.open("b.txt")
 
 

@@ -318,7 +318,7 @@ def test_bad_records_are_rejected_and_the_rest_kept(tmp_path: Path) -> None:
                                          mms([], [], msg_box=0), sms(date=10**30), sms(body="kept"))))  # fmt: skip
     assert [i.line for i in items if isinstance(i, Rejection)] == [4, 5, 6, 7, 8]
     reasons = " | ".join(i.reason for i in items if isinstance(i, Rejection))
-    assert "no valid date" in reasons and "unknown message type '9'" in reasons
+    assert "no valid date" in reasons and "unknown message type" in reasons and "'9'" not in reasons
     assert "<note> at line 6 is not an sms, mms or call record" in reasons and "unknown message box" in reasons
     assert [m.body for m in items if isinstance(m, Message)] == ["kept"]
 

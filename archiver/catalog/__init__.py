@@ -21,11 +21,12 @@ __all__ = ["Catalog", "CatalogRow", "CommitBatch", "ExportRow", "HoldRow", "Noti
            "SqliteCatalog", "open_catalog"]
 
 
-def open_catalog(url: str, base_dir: Path, create: bool = False) -> Catalog:
+def open_catalog(url: str, base_dir: Path, create: bool = False, read_only: bool = False) -> Catalog:
     """The catalog named by ``ARCHIVER_CATALOG``: ``sqlite:///PATH`` or ``dynamodb://TABLE[?region=R]``.
 
     ``create`` (``archiver init``) creates a missing DynamoDB table; otherwise a missing table is
-    an error. A SQLite file is always created when missing.
+    an error. A SQLite file is created when missing; ``read_only`` opens an existing one without
+    ever writing to it or beside it (commands that only read; DynamoDB is read through IAM).
     """
     if url.startswith("dynamodb://"):
         # Imported here: boto3 is slow to import and the embedded default does not need it.
@@ -35,4 +36,4 @@ def open_catalog(url: str, base_dir: Path, create: bool = False) -> Catalog:
     if not url.startswith("sqlite:///"):
         raise UsageError(f"unsupported catalog {url!r}; use sqlite:///PATH or dynamodb://TABLE")
     path = Path(url[len("sqlite:///"):])
-    return SqliteCatalog(path if path.is_absolute() else base_dir / path)
+    return SqliteCatalog(path if path.is_absolute() else base_dir / path, read_only=read_only)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import fcntl
 import json
+import os
 import sqlite3
 import time
 from collections.abc import Iterable, Iterator, Sequence
@@ -33,7 +34,7 @@ from archiver.catalog.base import (
     latest_syncs,
 )
 from archiver.custodians import Custodian
-from archiver.errors import CatalogError, ConfigError, KeyProviderError
+from archiver.errors import CatalogError, ConfigError, KeyProviderError, ReadOnlyArchiveError
 from archiver.model import parse_instant, utc_iso
 
 LOCK_WAIT_SECONDS = 30.0
@@ -93,9 +94,14 @@ _ROW_COLUMNS = ("id, custodian, source, conversation_ref, sent_at, direction, ac
 class SqliteCatalog:
     """Catalog in one SQLite file."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, read_only: bool = False) -> None:
         self.path = path
         self._audit_key: bytes | None = None
+        self._read_only = read_only and path.is_file()
+        if self._read_only:
+            self._db = self._connect_read_only()
+            return
+        _refuse_read_only(path)
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
@@ -108,6 +114,32 @@ class SqliteCatalog:
             self._migrate()
         except sqlite3.DatabaseError as exc:
             raise CatalogError(f"{path}: cannot open the catalog: {exc}") from None
+
+    def _connect_read_only(self) -> sqlite3.Connection:
+        """Open without writing: ``mode=ro``, and ``immutable=1`` when the folder cannot be written.
+
+        A WAL database read with ``mode=ro`` still needs its ``-shm`` file, which a read-only
+        folder cannot hold. ``immutable`` reads the file without it and without locks; that is
+        safe because nothing can change the file meanwhile: a writer needs to create its
+        ``-wal`` and ``-shm`` files in that same folder, and the last writer to close folded its
+        log back into the file (SQLite checkpoints and removes the ``-wal`` on a clean close).
+        """
+        uri = f"{self.path.resolve().as_uri()}?mode=ro"
+        if not os.access(self.path.parent, os.W_OK):
+            if _wal_left(self.path):
+                raise CatalogError(f"{self.path}: the catalog's write-ahead log was never folded back (a writer "
+                                   "was killed) and its folder is read-only; open it once where it can be written")
+            uri += "&immutable=1"
+        try:
+            db = sqlite3.connect(uri, uri=True, isolation_level=None)
+            (version,) = db.execute("PRAGMA user_version").fetchone()
+        except sqlite3.DatabaseError as exc:
+            raise CatalogError(f"{self.path}: cannot open the catalog: {exc}") from None
+        if version != len(SCHEMA):
+            db.close()
+            raise CatalogError(f"{self.path}: catalog schema {version} is not this archiver's ({len(SCHEMA)}); "
+                               "run a writing command (e.g. 'archiver init') with this archiver first")
+        return db
 
     def _migrate(self) -> None:
         (version,) = self._db.execute("PRAGMA user_version").fetchone()
@@ -136,7 +168,16 @@ class SqliteCatalog:
 
     @contextmanager
     def _lock(self, mode: int) -> Iterator[None]:
-        with open(self.path.with_name(self.path.name + ".lock"), "a") as handle:
+        path = self.path.with_name(self.path.name + ".lock")
+        reader = self._read_only and mode == fcntl.LOCK_SH
+        try:
+            handle = open(path, "r" if reader else "a")  # flock's shared mode needs no write access
+        except OSError:
+            if not reader:
+                raise
+            yield  # no lock file where nothing can be written: no writer can be running either
+            return
+        with handle:
             deadline = time.monotonic() + LOCK_WAIT_SECONDS
             while True:
                 try:
@@ -156,8 +197,9 @@ class SqliteCatalog:
         return self._meta("key_id")
 
     def bind_key(self, key_id: str) -> None:
-        self._put_meta_once("key_id", key_id)
-        if self.bound_key() != key_id:
+        if not self._read_only:  # a read-only open only compares
+            self._put_meta_once("key_id", key_id)
+        if self.bound_key() not in (None, key_id):
             raise KeyProviderError(f"{self.path}: this archive was created with key {self.bound_key()}, but the "
                                    f"key file holds {key_id}; restore the archive's own key file")
 
@@ -418,6 +460,19 @@ class SqliteCatalog:
 
     def close(self) -> None:
         self._db.close()
+
+
+def _refuse_read_only(path: Path) -> None:
+    """Refuse before any write (a late failure would leave a pending segment behind)."""
+    for target in (path, path.parent, *(path.with_name(path.name + end) for end in ("-wal", "-shm", ".lock"))):
+        if target.exists() and not os.access(target, os.W_OK):
+            raise ReadOnlyArchiveError(f"archive catalog {path} is read-only: {target} cannot be written; "
+                                       "only verify, report, list and show commands work on a read-only archive")
+
+
+def _wal_left(path: Path) -> bool:
+    wal = path.with_name(path.name + "-wal")
+    return wal.is_file() and wal.stat().st_size > 0
 
 
 def _date(value: date | None) -> str | None:

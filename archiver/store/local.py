@@ -15,7 +15,7 @@ from collections.abc import Iterable, Iterator
 from datetime import date
 from pathlib import Path
 
-from archiver.errors import ObjectExistsError, ObjectNotFoundError, RetentionError, StoreError
+from archiver.errors import ObjectExistsError, ObjectNotFoundError, ReadOnlyArchiveError, RetentionError, StoreError
 from archiver.store.base import Retention, later, validate_key
 
 LOCK_SUFFIX = ".lock"
@@ -111,7 +111,8 @@ class LocalDirStore:
     def check(self) -> None:
         for folder in (self._objects, self._tmp):
             if not os.access(folder, os.W_OK | os.X_OK):
-                raise StoreError(f"{folder}: the archive folder cannot be written")
+                raise ReadOnlyArchiveError(f"archive {self.root} is read-only: {folder} cannot be written; "
+                                           "only verify, report, list and show commands work on a read-only archive")
 
     def discard_incomplete(self) -> None:
         """Remove temporaries of writes that never completed (ciphertext only)."""
