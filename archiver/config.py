@@ -13,12 +13,13 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
 
+from archiver.core.custodians import load_zone
+from archiver.core.forwarding import DEFAULT_OFFICIAL_PATTERNS
+from archiver.core.retention import ROLE_SCHEDULE
 from archiver.errors import ConfigError, UsageError
-from archiver.forwarding import DEFAULT_OFFICIAL_PATTERNS
 
 CONFIG_FILE = "archiver.yaml"
 ENV_CONFIG = "ARCHIVER_CONFIG"
@@ -47,8 +48,6 @@ DEFAULT_REMINDER_DAYS = (14, 18)
 DEFAULT_REVIEW_DAYS = 90
 
 # Capstone role -> GRS 6.1 item (DESIGN.md, "Retention schedules").
-ROLE_SCHEDULE = {"capstone": "GRS-6.1-010", "official": "GRS-6.1-011", "support": "GRS-6.1-012"}
-
 _TOP_KEYS = {"store", "catalog", "key", "timezone", "official_accounts", "rules", "schedules",
              "default_role", "records_officer", "notifier", "notice_sender", "reminder_days", "review_days",
              "participants", "rules_overrides"}
@@ -75,14 +74,6 @@ class Settings:
     review_days: int = DEFAULT_REVIEW_DAYS
     participants: Path | None = None
     source: Path | None = None
-
-
-def load_zone(name: str) -> ZoneInfo:
-    """An IANA zone, or a usage error that says what is accepted."""
-    try:
-        return ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError):
-        raise UsageError(f"unknown time zone {name!r}; use an IANA name such as America/New_York") from None
 
 
 def load_settings(config_path: str | None = None, environ: Mapping[str, str] | None = None,

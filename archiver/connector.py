@@ -10,7 +10,7 @@ Built-in connectors register in the same entry-point group as third-party ones
 
 A connector whose conversation title comes from the export's file or folder name, not from
 its content, sets the class attribute ``conversation_in_content = False``: a renamed copy must
-give the same message ids (see ``archiver.identity``). It is optional and true by default.
+give the same message ids (see ``archiver.core.identity``). It is optional and true by default.
 """
 
 from __future__ import annotations
@@ -25,8 +25,8 @@ from zoneinfo import ZoneInfo
 
 from archiver.errors import ArchiverError, InputError, Rejection, UnknownFormatError, UsageError
 from archiver.model import Account, Message
-from archiver.safezip import SafeZip, is_zip
-from archiver.scratch import using_area
+from archiver.readers.safezip import SafeZip, is_zip
+from archiver.readers.scratch import using_area
 
 ENTRY_POINT_GROUP = "archiver.connectors"
 ENV_CONNECTORS = "ARCHIVER_CONNECTORS"
@@ -43,7 +43,7 @@ class ParseContext:
     connector meeting a zone-less time must refuse rather than assume UTC.
     ``custodian_names`` are the names and handles under which the custodian appears in
     exports, so the connector can tell sent from received. ``temp_dir`` is the temp area
-    where a connector keeps private plaintext copies (``archiver.scratch``): the archive's own
+    where a connector keeps private plaintext copies (``archiver.readers.scratch``): the archive's own
     during an ingest, else (None) the system temp dir. ``date_order`` (one of
     ``DATE_ORDERS``) is the officer's word on how numeric dates read; ``None`` lets the
     connector decide from the export, and refuse when it cannot.

@@ -20,17 +20,17 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import unquote_plus
 
-from archiver.archive import Archive
-from archiver.compliance import sweep
 from archiver.config import load_settings
 from archiver.connector import ConnectorRegistry
-from archiver.custodians import Custodian
-from archiver.disposition import dispose_due
+from archiver.core.custodians import Custodian
+from archiver.core.retention import load_schedules
 from archiver.errors import UsageError
-from archiver.ingest import IngestOptions, Ingestor
-from archiver.notifiers import open_notifier
-from archiver.retention import load_schedules
-from archiver.services import build_classifier
+from archiver.services.build import build_classifier
+from archiver.services.compliance import sweep
+from archiver.services.disposition import dispose_due
+from archiver.services.ingest import IngestOptions, Ingestor
+from archiver.services.notifiers import open_notifier
+from archiver.storage.archive import Archive
 
 ACTOR = "archiver-lambda"
 INGEST_ACTOR = "lambda:ingest"

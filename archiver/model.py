@@ -7,6 +7,8 @@ so any tool can feed the archiver.
 from __future__ import annotations
 
 import json
+import re
+import unicodedata
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any, Literal
@@ -112,7 +114,7 @@ class Message:
 
     def content_key(self) -> bytes:
         """Canonical bytes of a message's version 1 identity, kept to recognise records archived
-        before version 2 (``archiver.identity``).
+        before version 2 (``archiver.core.identity``).
 
         Source, conversation, sender, the instant sent (in UTC, so the same instant written
         with another offset is the same message), body and attachment hashes. Recipients,
@@ -147,3 +149,22 @@ def parse_instant(text: str) -> datetime:
     if moment.tzinfo is None:
         raise ValueError(f"timestamp {text!r} has no UTC offset")
     return moment
+
+
+_PHONE_RE = re.compile(r"\+?[\d\s().-]+")
+_PHONE_PUNCT_RE = re.compile(r"[\s().+-]")
+_MIN_PHONE_DIGITS = 7
+
+
+def handle_key(handle: str) -> str:
+    """The form handles are compared in: case-insensitive, spaces collapsed, and phone
+    numbers reduced to their digits ("+1 (520) 555-0101" equals "15205550101").
+
+    Invisible format characters are dropped: WhatsApp wraps phone numbers in direction marks.
+    """
+    text = unicodedata.normalize("NFKC", handle)
+    text = "".join(ch for ch in text if unicodedata.category(ch) != "Cf")
+    text = " ".join(text.split()).casefold()
+    if _PHONE_RE.fullmatch(text) and sum(ch.isdigit() for ch in text) >= _MIN_PHONE_DIGITS:
+        return _PHONE_PUNCT_RE.sub("", text)
+    return text

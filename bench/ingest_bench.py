@@ -17,12 +17,12 @@ from datetime import datetime, timezone
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from archiver.archive import Archive, init_archive
-from archiver.classify import Classifier, load_rules
 from archiver.config import load_settings
 from archiver.connector import ConnectorRegistry, ParseContext, messages_only
-from archiver.ingest import IngestOptions, Ingestor
-from archiver.retention import load_schedules
+from archiver.core.classify import Classifier, load_rules
+from archiver.core.retention import load_schedules
+from archiver.services.ingest import IngestOptions, Ingestor
+from archiver.storage.archive import Archive, init_archive
 from connectors.whatsapp import WhatsAppConnector
 
 TEXTS = ("Approved, release truck {n} to secondary inspection",

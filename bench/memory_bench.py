@@ -45,10 +45,10 @@ print(count, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
 """
 INGEST_CHILD = """
 import contextlib, io, json, os, resource, sys, tempfile
-import archiver.ingest
+import archiver.services.ingest
 from archiver.cli import main
 if sys.argv[2] == "unbounded":
-    archiver.ingest.OPEN_DOCUMENTS = archiver.ingest.OPEN_BODY_CHARS = sys.maxsize
+    archiver.services.ingest.OPEN_DOCUMENTS = archiver.services.ingest.OPEN_BODY_CHARS = sys.maxsize
 os.chdir(tempfile.mkdtemp())
 out = io.StringIO()
 with contextlib.redirect_stdout(out):

@@ -2,7 +2,7 @@
 
 SQLite writes to a database it opens, even to read: it may replay or checkpoint a ``-wal``
 file and create ``-shm``. So the file (with its ``-wal`` beside it, if any) is copied into a
-private folder (``archiver.scratch``: mode 0700, in the archive's temp area, swept when its
+private folder (``archiver.readers.scratch``: mode 0700, in the archive's temp area, swept when its
 process was killed) and the copy is opened with ``query_only``; the copy is removed on close.
 The header is checked first, and a corrupt file becomes an ``InputError`` naming it, never a
 traceback.
@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Final
 
 from archiver.errors import ArchiverError, InputError, StoreError
-from archiver.scratch import current_area, private_folder
+from archiver.readers.scratch import current_area, private_folder
 
 SQLITE_MAGIC = b"SQLite format 3\x00"
 SCHEMA_SECONDS: Final = 2.0

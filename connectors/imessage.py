@@ -66,8 +66,8 @@ from archiver.model import (
     Message,
     SourceRef,
 )
-from archiver.safezip import SafeZip, ZipEntryTooLargeError, entry_escapes, is_zip
-from archiver.scratch import private_folder
+from archiver.readers.safezip import SafeZip, ZipEntryTooLargeError, entry_escapes, is_zip
+from archiver.readers.scratch import private_folder
 from connectors._apple import AppleDecodeError, Summary, apple_time, summary, typedstream_text
 from connectors._limits import ATTACHMENT_CAP, MESSAGE_CAP, SNIFF_ERRORS
 from connectors._sqlite import SQLITE_MAGIC, Schema, open_copy, read_schema, table_columns

@@ -60,7 +60,7 @@ from archiver.model import (
     Message,
     SourceRef,
 )
-from archiver.safezip import SafeZip, ZipEntryTooLargeError, entry_escapes, is_zip
+from archiver.readers.safezip import SafeZip, ZipEntryTooLargeError, entry_escapes, is_zip
 from connectors._json import load_bytes
 from connectors._limits import ATTACHMENT_CAP, MESSAGE_CAP, SNIFF_BYTES, SNIFF_ERRORS
 

@@ -54,7 +54,7 @@ from archiver.model import (
     Message,
     SourceRef,
 )
-from archiver.safezip import SafeZip, ZipEntryTooLargeError, is_zip
+from archiver.readers.safezip import SafeZip, ZipEntryTooLargeError, is_zip
 from connectors._limits import ATTACHMENT_CAP, SNIFF_BYTES, SNIFF_ERRORS
 from connectors._signal_md import (
     CALL_RE,

@@ -54,7 +54,7 @@ from archiver.model import (
     Message,
     SourceRef,
 )
-from archiver.safezip import SafeZip, ZipEntryTooLargeError, is_zip
+from archiver.readers.safezip import SafeZip, ZipEntryTooLargeError, is_zip
 from connectors._json import load_bytes, stream_items
 from connectors._limits import ATTACHMENT_CAP, MESSAGE_CAP, SNIFF_ERRORS
 

@@ -63,8 +63,8 @@ from archiver.model import (
     Attachment,
     Message,
     SourceRef,
+    handle_key,
 )
-from archiver.participants import handle_key
 from connectors._limits import ATTACHMENT_CAP, MESSAGE_CAP, SNIFF_BYTES, SNIFF_ERRORS
 from connectors._text import UTF16_BOMS
 

@@ -65,7 +65,7 @@ import ijson
 from archiver.connector import ParseContext, ParsedItem, check_export_file
 from archiver.errors import InputError, Rejection
 from archiver.model import FLAG_ATTACHMENT_MISSING, FLAG_EDITED, FLAG_RECIPIENTS_UNKNOWN, Attachment, Message, SourceRef
-from archiver.safezip import SafeZip, ZipEntryTooLargeError, entry_escapes, is_zip
+from archiver.readers.safezip import SafeZip, ZipEntryTooLargeError, entry_escapes, is_zip
 from connectors._json import Meter, events
 from connectors._limits import ATTACHMENT_CAP, MESSAGE_CAP, SNIFF_BYTES, SNIFF_ERRORS
 from connectors._text import utf8_stream

@@ -31,7 +31,7 @@ from archiver.model import (
     Message,
     SourceRef,
 )
-from archiver.safezip import SafeZip, ZipEntryTooLargeError, is_zip
+from archiver.readers.safezip import SafeZip, ZipEntryTooLargeError, is_zip
 from connectors._limits import ATTACHMENT_CAP, SNIFF_BYTES, SNIFF_ERRORS
 from connectors._signal_md import looks_like_markdown
 from connectors._text import Block, RawLine, decode_head, iter_lines, utf8_stream

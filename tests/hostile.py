@@ -15,11 +15,11 @@ from pathlib import Path
 
 from hypothesis import strategies as st
 
-from archiver.archive import Archive
 from archiver.config import load_settings
 from archiver.connector import Connector, ParseContext
 from archiver.errors import InputError, Rejection
 from archiver.model import Message
+from archiver.storage.archive import Archive
 
 REPO = Path(__file__).resolve().parents[1]
 HANG_GUARD = 60  # seconds: generous (the bound is 10 s); only a hang reaches it

@@ -6,8 +6,8 @@ from dataclasses import replace
 from datetime import datetime, timezone
 from pathlib import Path
 
-from archiver.audit import AuditEvent, entry_hash, first_keyed, is_keyed, verify_chain
-from archiver.catalog import SqliteCatalog
+from archiver.storage.audit import AuditEvent, entry_hash, first_keyed, is_keyed, verify_chain
+from archiver.storage.catalog import SqliteCatalog
 
 AT = datetime(2026, 10, 1, 12, 0, tzinfo=timezone.utc)
 

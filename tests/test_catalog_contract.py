@@ -25,10 +25,13 @@ from moto import mock_aws
 from moto.dynamodb import models as moto_dynamodb_models
 from moto.dynamodb.models.table import Table as MotoTable
 
-import archiver.catalog.dynamodb as dynamodb_module
-import archiver.catalog.sqlite as sqlite_module
-from archiver.audit import AuditEvent, verify_chain
-from archiver.catalog import (
+import archiver.storage.catalog.dynamodb as dynamodb_module
+import archiver.storage.catalog.sqlite as sqlite_module
+from archiver.core.custodians import Custodian, PersonalAccount
+from archiver.errors import CatalogError, KeyProviderError
+from archiver.model import utc_iso
+from archiver.storage.audit import AuditEvent, verify_chain
+from archiver.storage.catalog import (
     Catalog,
     CatalogRow,
     CommitBatch,
@@ -39,10 +42,7 @@ from archiver.catalog import (
     SegmentRow,
     SqliteCatalog,
 )
-from archiver.catalog.dynamodb import DynamoCatalog
-from archiver.custodians import Custodian, PersonalAccount
-from archiver.errors import CatalogError, KeyProviderError
-from archiver.model import utc_iso
+from archiver.storage.catalog.dynamodb import DynamoCatalog
 
 T0 = datetime(2026, 3, 2, 15, 30, tzinfo=timezone.utc)
 TABLE = "archiver-contract"

@@ -17,11 +17,11 @@ from botocore.client import BaseClient
 from botocore.exceptions import ClientError
 from moto.server import ThreadedMotoServer
 
-import archiver.catalog.dynamodb as dynamodb_module
-from archiver.audit import verify_chain
-from archiver.catalog import CommitBatch, NoticeRow, QuarantineRow, open_catalog
-from archiver.catalog.dynamodb import DynamoCatalog
+import archiver.storage.catalog.dynamodb as dynamodb_module
 from archiver.errors import CatalogError, ConfigError, UsageError
+from archiver.storage.audit import verify_chain
+from archiver.storage.catalog import CommitBatch, NoticeRow, QuarantineRow, open_catalog
+from archiver.storage.catalog.dynamodb import DynamoCatalog
 from tests.conftest import SAMPLES, CliRunner
 from tests.test_catalog_contract import (
     CUSTODIAN,

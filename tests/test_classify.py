@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from archiver.classify import (
+from archiver.core.classify import (
     DEFAULT_EXPLANATION,
     NONRECORD,
     RECORD,
@@ -19,9 +19,9 @@ from archiver.classify import (
     load_rules,
     normalize,
 )
+from archiver.core.participants import Participant, ParticipantDirectory
 from archiver.errors import ConfigError
 from archiver.model import Attachment, Message
-from archiver.participants import Participant, ParticipantDirectory
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -275,7 +275,7 @@ def test_classify_stream_agrees_with_classify_given_the_previous_message(
 
 
 def test_classification_is_deterministic_and_carries_the_rules_version() -> None:
-    packaged = resources.files("archiver.rules").joinpath("classifier.yaml").read_bytes()
+    packaged = resources.files("archiver.core.rules").joinpath("classifier.yaml").read_bytes()
     bodies = ["Approved", "ok", "love you", "Meeting at 3", "¿Autorizas?", "sí", "hmm"]
     runs = [
         [c.to_json() for _, c in Classifier(load_rules()).classify_stream(map(msg, bodies))]
@@ -287,7 +287,7 @@ def test_classification_is_deterministic_and_carries_the_rules_version() -> None
 
 
 def test_changing_the_rules_file_changes_the_version(tmp_path: Path) -> None:
-    text = resources.files("archiver.rules").joinpath("classifier.yaml").read_text("utf-8")
+    text = resources.files("archiver.core.rules").joinpath("classifier.yaml").read_text("utf-8")
     changed = load_rules(write_rules(tmp_path, text + "\n# reviewed 2024-03-01\n"))
     assert changed.version != load_rules().version
 
@@ -660,7 +660,7 @@ def test_overrides_apply_in_order(tmp_path: Path) -> None:
 
 
 def test_the_version_covers_every_file_in_order(tmp_path: Path) -> None:
-    packaged = resources.files("archiver.rules").joinpath("classifier.yaml").read_bytes()
+    packaged = resources.files("archiver.core.rules").joinpath("classifier.yaml").read_bytes()
     first = write_override(tmp_path, "a.yaml", "review_threshold: 0.6\n")
     second = write_override(tmp_path, "b.yaml", "nonrecord_threshold: 0.9\n")
     version = load_rules(overrides=[first, second]).version

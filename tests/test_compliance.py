@@ -9,17 +9,17 @@ from pathlib import Path
 
 import pytest
 
-from archiver.archive import Archive
-from archiver.audit import AuditEvent
-from archiver.classify import Classifier, load_rules
-from archiver.compliance import custodian_overview, register_custodian, sweep
 from archiver.config import load_settings
 from archiver.connector import ConnectorRegistry
-from archiver.custodians import Custodian, PersonalAccount
-from archiver.ingest import IngestOptions, Ingestor
-from archiver.notices import Notice
-from archiver.notifiers import MailFileNotifier, NotifierError
-from archiver.retention import load_schedules
+from archiver.core.classify import Classifier, load_rules
+from archiver.core.custodians import Custodian, PersonalAccount
+from archiver.core.retention import load_schedules
+from archiver.services.compliance import custodian_overview, register_custodian, sweep
+from archiver.services.ingest import IngestOptions, Ingestor
+from archiver.services.notices import Notice
+from archiver.services.notifiers import MailFileNotifier, NotifierError
+from archiver.storage.archive import Archive
+from archiver.storage.audit import AuditEvent
 from connectors.jsonl import JsonlConnector
 from connectors.sms_backup import SmsBackupConnector
 from connectors.whatsapp import WhatsAppConnector

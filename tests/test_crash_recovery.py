@@ -12,9 +12,9 @@ from pathlib import Path
 
 import pytest
 
-from archiver.archive import Archive
 from archiver.config import load_settings
-from archiver.verify import verify
+from archiver.services.verify import verify
+from archiver.storage.archive import Archive
 
 MESSAGES = 24_000
 KILL_AFTER_SECONDS = (0.35, 0.6, 0.9, 1.2, 1.6, 2.1, 2.7)
@@ -87,10 +87,10 @@ class _Killed(BaseException):
 def _ingest(folder: Path, export: Path) -> dict[str, object]:
     from datetime import datetime, timezone
 
-    from archiver.classify import Classifier, load_rules
     from archiver.connector import ConnectorRegistry
-    from archiver.ingest import IngestOptions, Ingestor
-    from archiver.retention import load_schedules
+    from archiver.core.classify import Classifier, load_rules
+    from archiver.core.retention import load_schedules
+    from archiver.services.ingest import IngestOptions, Ingestor
     from connectors.whatsapp import WhatsAppConnector
 
     archive = Archive.open(load_settings(cwd=folder))
@@ -107,8 +107,8 @@ def _ingest(folder: Path, export: Path) -> dict[str, object]:
 def test_killed_between_store_write_and_catalog_commit(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
                                                        kill_on_segment: int) -> None:
     """The narrowest window: the segment object exists, its catalog rows do not."""
-    from archiver.archive import init_archive
-    from archiver.catalog.sqlite import SqliteCatalog
+    from archiver.storage.archive import init_archive
+    from archiver.storage.catalog.sqlite import SqliteCatalog
 
     export = tmp_path / "WhatsApp Chat with Ana.txt"
     lines = [f"1/{1 + n // 1440}/26, {(n // 60) % 24:02d}:{n % 60:02d} - Ana Lopez: Approved, release truck {n}\n"

@@ -8,16 +8,16 @@ from pathlib import Path
 
 import pytest
 
-from archiver.archive import Archive
-from archiver.catalog import HoldRow
-from archiver.classify import Classifier, load_rules
 from archiver.config import load_settings
 from archiver.connector import ConnectorRegistry
-from archiver.disposition import dispose_due, place_hold, release_hold
+from archiver.core.classify import Classifier, load_rules
+from archiver.core.retention import load_schedules
 from archiver.errors import RetentionError, UsageError
-from archiver.ingest import IngestOptions, Ingestor
-from archiver.retention import load_schedules
-from archiver.verify import verify
+from archiver.services.disposition import dispose_due, place_hold, release_hold
+from archiver.services.ingest import IngestOptions, Ingestor
+from archiver.services.verify import verify
+from archiver.storage.archive import Archive
+from archiver.storage.catalog import HoldRow
 from connectors.jsonl import JsonlConnector
 from tests.conftest import CliRunner
 

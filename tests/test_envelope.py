@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from archiver.envelope import open_sealed, seal
 from archiver.errors import IntegrityError, KeyProviderError, UsageError
-from archiver.keys import LocalKeyProvider
+from archiver.storage.envelope import open_sealed, seal
+from archiver.storage.keys import LocalKeyProvider
 
 
 @pytest.fixture

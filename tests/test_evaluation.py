@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from archiver.classify import Classifier, load_rules
+from archiver.core.classify import Classifier, load_rules
 from archiver.errors import InputError
-from archiver.evaluation import evaluate, read_labeled
+from archiver.services.evaluation import evaluate, read_labeled
 from tests.conftest import REPO, CliRunner
 
 LABELED = REPO / "tests" / "data" / "labeled"

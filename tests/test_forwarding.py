@@ -7,7 +7,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from archiver.forwarding import (
+from archiver.core.forwarding import (
     DEFAULT_OFFICIAL_PATTERNS,
     WINDOW,
     Status,

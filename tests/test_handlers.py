@@ -17,10 +17,10 @@ import pytest
 from moto import mock_aws
 from moto.server import ThreadedMotoServer
 
-from archiver.archive import Archive
 from archiver.config import load_settings
 from archiver.handlers import disposition_handler, inbox_export, ingest_handler, sweep_handler
-from archiver.ingest import Ingestor
+from archiver.services.ingest import Ingestor
+from archiver.storage.archive import Archive
 from tests.conftest import SAMPLES, CliRunner
 
 SCHEDULED_EVENT = {

@@ -10,14 +10,15 @@ from typing import Any
 
 import pytest
 
-from archiver import cli as cli_module
-from archiver.archive import Archive
-from archiver.catalog import HoldRow, sqlite as sqlite_module
-from archiver.compliance import sweep
+from archiver.cli import common as cli_common
 from archiver.config import load_settings
-from archiver.disposition import dispose_due, place_hold, release_hold
 from archiver.errors import CatalogError
-from archiver.notifiers import MailFileNotifier
+from archiver.services.compliance import sweep
+from archiver.services.disposition import dispose_due, place_hold, release_hold
+from archiver.services.notifiers import MailFileNotifier
+from archiver.storage.archive import Archive
+from archiver.storage.catalog import HoldRow
+from archiver.storage.catalog import sqlite as sqlite_module
 from tests.conftest import CliRunner
 
 NOW = datetime(2026, 3, 2, 12, tzinfo=timezone.utc)
@@ -251,7 +252,7 @@ def test_dispose_goes_past_an_object_the_store_refuses(cli: CliRunner, officer: 
         archive.store.set_legal_hold(first, True)  # a store hold the catalog does not know of
     finally:
         archive.close()
-    monkeypatch.setattr(cli_module, "_now", lambda: LATER)
+    monkeypatch.setattr(cli_common, "now", lambda: LATER)
     result = cli("dispose", "--json")
     assert result.code == 1  # a finding: the store kept what the catalog called due
     outcome = result.json()

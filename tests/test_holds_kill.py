@@ -22,10 +22,10 @@ from pathlib import Path
 
 import pytest
 
-from archiver.archive import Archive
-from archiver.catalog import HoldRow
 from archiver.config import load_settings
-from archiver.verify import verify
+from archiver.services.verify import verify
+from archiver.storage.archive import Archive
+from archiver.storage.catalog import HoldRow
 
 RUNS = 20
 DAYS = 150

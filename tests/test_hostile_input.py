@@ -17,8 +17,8 @@ from pathlib import Path
 
 import pytest
 
-from archiver.archive import Archive
 from archiver.config import load_settings
+from archiver.storage.archive import Archive
 from tests.conftest import CliRunner
 from tests.hostile import run_archiver
 

@@ -10,17 +10,17 @@ from pathlib import Path
 
 import pytest
 
-import archiver.ingest as ingest
-from archiver.archive import Archive
-from archiver.catalog import SqliteCatalog
-from archiver.classify import Classifier, load_rules
+import archiver.services.ingest as ingest
 from archiver.config import load_settings
 from archiver.connector import ConnectorRegistry
-from archiver.identity import ID_SCHEME, ID_SCHEME_WITH_LEGACY, MessageIdentities
-from archiver.ingest import IngestOptions, Ingestor
+from archiver.core.classify import Classifier, load_rules
+from archiver.core.identity import ID_SCHEME, ID_SCHEME_WITH_LEGACY, MessageIdentities
+from archiver.core.retention import load_schedules
 from archiver.model import Attachment, Message
-from archiver.retention import load_schedules
-from archiver.verify import verify
+from archiver.services.ingest import IngestOptions, Ingestor
+from archiver.services.verify import verify
+from archiver.storage.archive import Archive
+from archiver.storage.catalog import SqliteCatalog
 from connectors.jsonl import JsonlConnector
 from connectors.whatsapp import WhatsAppConnector
 from tests.conftest import CliRunner

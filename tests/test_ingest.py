@@ -9,13 +9,13 @@ from pathlib import Path
 
 import pytest
 
-from archiver.archive import Archive
-from archiver.classify import Classifier, load_rules
 from archiver.config import load_settings
 from archiver.connector import ConnectorRegistry
-from archiver.ingest import IngestOptions, Ingestor
-from archiver.retention import load_schedules
-from archiver.verify import verify
+from archiver.core.classify import Classifier, load_rules
+from archiver.core.retention import load_schedules
+from archiver.services.ingest import IngestOptions, Ingestor
+from archiver.services.verify import verify
+from archiver.storage.archive import Archive
 from connectors.jsonl import JsonlConnector
 from connectors.whatsapp import WhatsAppConnector
 from tests.conftest import CliRunner
@@ -387,7 +387,7 @@ def test_a_new_key_cannot_be_used_on_an_old_archive(cli: CliRunner, archive_dir:
     key.rename(archive_dir / "elsewhere.key")
     refused = cli("init")
     assert refused.code == 2 and "restore that key file" in refused.err and not key.exists()
-    from archiver.keys import LocalKeyProvider
+    from archiver.storage.keys import LocalKeyProvider
 
     LocalKeyProvider.create(key)  # someone makes a fresh key by hand
     result = cli("ingest", *samples, "--custodian", "Jorge Rivera", "--tz", "America/Phoenix")

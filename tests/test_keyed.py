@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from archiver.keyed import BlindIndex, KeyedHash, normalize_words
+from archiver.storage.keyed import BlindIndex, KeyedHash, normalize_words
 
 
 def test_words_fold_case_and_accents() -> None:

@@ -14,13 +14,13 @@ import pytest
 from moto import mock_aws
 from moto.server import ThreadedMotoServer
 
-from archiver.archive import Archive
 from archiver.config import load_settings
-from archiver.envelope import open_sealed, seal
 from archiver.errors import IntegrityError, KeyProviderError, KeyServiceError, UsageError
-from archiver.keys import PURPOSE_BLIND_INDEX, PURPOSE_MESSAGE_ID, open_key_provider
-from archiver.keys_kms import KEK_USES, ROOT_KEY, KmsKeyProvider
-from archiver.store.local import LocalDirStore
+from archiver.storage.archive import Archive
+from archiver.storage.envelope import open_sealed, seal
+from archiver.storage.keys import PURPOSE_BLIND_INDEX, PURPOSE_MESSAGE_ID, open_key_provider
+from archiver.storage.keys.kms import KEK_USES, ROOT_KEY, KmsKeyProvider
+from archiver.storage.store.local import LocalDirStore
 from tests.conftest import SAMPLES, CliRunner
 
 ALIAS = "alias/archiver-test"

@@ -12,8 +12,15 @@ from aiosmtpd.controller import Controller
 from moto import mock_aws
 
 from archiver.errors import UsageError
-from archiver.notices import Notice
-from archiver.notifiers import MailFileNotifier, NotifierError, SesNotifier, SmtpNotifier, SnsNotifier, open_notifier
+from archiver.services.notices import Notice
+from archiver.services.notifiers import (
+    MailFileNotifier,
+    NotifierError,
+    SesNotifier,
+    SmtpNotifier,
+    SnsNotifier,
+    open_notifier,
+)
 
 NOTICE = Notice("late-records", "j.rivera", ("chief@cbp.dhs.gov", "records@cbp.dhs.gov"),
                 "2911 late: 1 record(s) of j.rivera archived after the deadline", "record abc 3 day(s) late\n",

@@ -9,9 +9,9 @@ from pathlib import Path
 
 CHECK = """
 import archiver, retention_schedules
-from archiver.classify import load_rules
+from archiver.core.classify import load_rules
 from archiver.connector import ConnectorRegistry
-from archiver.retention import load_schedules
+from archiver.core.retention import load_schedules
 schedules = load_schedules()
 assert {"GRS-6.1-010", "GRS-6.1-011", "GRS-6.1-012", "GRS-5.2-010", "UNSCHEDULED"} <= {i.id for i in schedules.items()}
 load_rules()

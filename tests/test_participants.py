@@ -7,9 +7,9 @@ from typing import TYPE_CHECKING
 
 import pytest
 
+from archiver.core.participants import ROLES, Participant, ParticipantDirectory, handle_key
 from archiver.errors import ConfigError
 from archiver.model import Message
-from archiver.participants import ROLES, Participant, ParticipantDirectory, handle_key
 
 if TYPE_CHECKING:
     from pathlib import Path

@@ -9,13 +9,13 @@ from pathlib import Path
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from archiver.archive import Archive, init_archive
-from archiver.classify import Classifier, load_rules
 from archiver.config import load_settings
 from archiver.connector import ConnectorRegistry
-from archiver.ingest import IngestOptions, Ingestor
-from archiver.retention import load_schedules
-from archiver.verify import verify
+from archiver.core.classify import Classifier, load_rules
+from archiver.core.retention import load_schedules
+from archiver.services.ingest import IngestOptions, Ingestor
+from archiver.services.verify import verify
+from archiver.storage.archive import Archive, init_archive
 from connectors.whatsapp import WhatsAppConnector
 
 TEXTS = ["Approved, release the truck", "ok", "ok", "love you", "Meeting moved to 3pm",

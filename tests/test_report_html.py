@@ -15,11 +15,11 @@ from pathlib import Path
 
 import pytest
 
-from archiver.catalog import CatalogRow
-from archiver.custodians import Custodian, PersonalAccount
-from archiver.forwarding import WINDOW, Status
-from archiver.report_html import render_html
-from archiver.reports import ForwardingReport, forwarding_report
+from archiver.core.custodians import Custodian, PersonalAccount
+from archiver.core.forwarding import WINDOW, Status
+from archiver.services.report_html import render_html
+from archiver.services.reports import ForwardingReport, forwarding_report
+from archiver.storage.catalog import CatalogRow
 
 UTC = timezone.utc
 NOW = datetime(2024, 9, 30, 12, 0, tzinfo=UTC)

@@ -9,8 +9,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from archiver.errors import ConfigError
-from archiver.retention import (
+from archiver.core.retention import (
     UNSCHEDULED,
     Action,
     Cutoff,
@@ -23,6 +22,7 @@ from archiver.retention import (
     disposition_date,
     load_schedules,
 )
+from archiver.errors import ConfigError
 
 EST = timezone(timedelta(hours=-5))
 NEW_YORK = ZoneInfo("America/New_York")

@@ -7,14 +7,14 @@ from pathlib import Path
 
 import pytest
 
-from archiver.archive import Archive
-from archiver.classify import Classifier, load_rules
 from archiver.config import load_settings
 from archiver.connector import ConnectorRegistry
-from archiver.ingest import IngestOptions, Ingestor
-from archiver.retention import load_schedules
-from archiver.review import decide, expire_reviews, list_reviews, open_review
-from archiver.verify import verify
+from archiver.core.classify import Classifier, load_rules
+from archiver.core.retention import load_schedules
+from archiver.services.ingest import IngestOptions, Ingestor
+from archiver.services.review import decide, expire_reviews, list_reviews, open_review
+from archiver.services.verify import verify
+from archiver.storage.archive import Archive
 from connectors.whatsapp import WhatsAppConnector
 from tests.conftest import CliRunner
 

@@ -11,9 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from archiver import safezip
 from archiver.errors import InputError
-from archiver.safezip import SafeZip, ZipEntryTooLargeError, entry_escapes, is_zip
+from archiver.readers import safezip
+from archiver.readers.safezip import SafeZip, ZipEntryTooLargeError, entry_escapes, is_zip
 
 CENTRAL_HEADER = b"PK\x01\x02"
 

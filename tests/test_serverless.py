@@ -23,8 +23,8 @@ from typing import Any
 
 import pytest
 
-from archiver.store import open_store
-from archiver.store.s3 import S3Store
+from archiver.storage.store import open_store
+from archiver.storage.store.s3 import S3Store
 
 REPO = Path(__file__).resolve().parents[1]
 SERVERLESS = REPO / "node_modules" / ".bin" / "serverless"

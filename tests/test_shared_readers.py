@@ -13,8 +13,8 @@ from pathlib import Path
 import pytest
 
 from archiver.errors import InputError
+from archiver.readers.scratch import remove_abandoned
 from connectors._json import load_bytes, read_small, stream_items, stream_pairs
-from archiver.scratch import remove_abandoned
 from connectors._sqlite import is_sqlite, open_copy, table_columns
 
 

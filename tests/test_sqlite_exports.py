@@ -20,10 +20,10 @@ from pathlib import Path
 
 import pytest
 
-from archiver.archive import temp_area
 from archiver.connector import ConnectorRegistry, ParseContext
 from archiver.model import Message
-from archiver.store import LocalDirStore
+from archiver.storage.archive import temp_area
+from archiver.storage.store import LocalDirStore
 from connectors._limits import SNIFF_BYTES
 from connectors.android_sms import AndroidSmsConnector
 from connectors.imessage import IMessageConnector

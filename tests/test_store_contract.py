@@ -25,8 +25,8 @@ from botocore.exceptions import ClientError
 from moto import mock_aws
 
 from archiver.errors import ObjectExistsError, ObjectNotFoundError, RetentionError, StoreError
-from archiver.store import LocalDirStore, ObjectStore, Retention
-from archiver.store.s3 import S3Store
+from archiver.storage.store import LocalDirStore, ObjectStore, Retention
+from archiver.storage.store.s3 import S3Store
 
 MOTO_BUCKET = "archive-test-bucket"
 # The fixed, public throwaway keys of scripts/rgw-up.sh, unless the environment names others.

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from archiver.errors import RetentionError
-from archiver.store import LocalDirStore
+from archiver.storage.store import LocalDirStore
 
 
 @pytest.fixture

@@ -25,9 +25,9 @@ from botocore.exceptions import ClientError
 from moto.server import ThreadedMotoServer
 
 from archiver.errors import ConfigError, ObjectExistsError, RetentionError, StoreError, UsageError
-from archiver.store import LocalDirStore, Retention, open_store
-from archiver.store import s3 as s3_module
-from archiver.store.s3 import S3Store
+from archiver.storage.store import LocalDirStore, Retention, open_store
+from archiver.storage.store import s3 as s3_module
+from archiver.storage.store.s3 import S3Store
 from tests.conftest import CliRunner
 from tests.test_store_contract import (
     MOTO_BUCKET,

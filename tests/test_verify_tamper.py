@@ -16,8 +16,8 @@ from typing import Any
 import boto3
 import pytest
 
-from archiver.audit import AuditEvent, entry_hash
 from archiver.model import parse_instant
+from archiver.storage.audit import AuditEvent, entry_hash
 from tests.conftest import CliRunner
 from tests.test_catalog_contract import moto_dynamodb
 
@@ -168,7 +168,8 @@ def test_an_audit_entry_edited_and_the_chain_recomputed(cli: CliRunner, archive:
                 detail = json.dumps({**json.loads(detail), "records": 0}, sort_keys=True)
             event = AuditEvent(actor, action, parse_instant(at), json.loads(detail), case_id)
             hashed = entry_hash(seq, event, prev)
-            db.execute("UPDATE audit SET detail = ?, prev_hash = ?, hash = ? WHERE seq = ?", (detail, prev, hashed, seq))
+            db.execute("UPDATE audit SET detail = ?, prev_hash = ?, hash = ? WHERE seq = ?",
+                       (detail, prev, hashed, seq))
             prev = hashed
     found(cli, archive, "audit log: keyed from entry 1 per the sealed audit head, but the catalog's chain is not "
           "keyed (rewritten without the key)", "differs from the sealed audit head in the store")
@@ -187,9 +188,9 @@ def test_an_audit_entry_edited_after_the_keyed_ones(cli: CliRunner, archive: Pat
 
 def test_verify_waits_for_a_writer(cli: CliRunner, archive: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """Verify takes the archive's lock in shared mode: while an ingest holds it, verify waits."""
-    from archiver.archive import Archive
-    from archiver.catalog import sqlite as sqlite_catalog
     from archiver.config import load_settings
+    from archiver.storage.archive import Archive
+    from archiver.storage.catalog import sqlite as sqlite_catalog
 
     monkeypatch.setattr(sqlite_catalog, "LOCK_WAIT_SECONDS", 0.3)
     writer = Archive.open(load_settings(cwd=archive))
@@ -262,7 +263,8 @@ def test_dynamodb_an_edited_record_row(cli: CliRunner, on_dynamodb: Any) -> None
     [item] = [i for i in on_dynamodb.scan(TableName=TABLE)["Items"]
               if i.get("type", {}).get("S") == "message" and i["label"]["S"] == "record"][:1]
     on_dynamodb.update_item(TableName=TABLE, Key={"pk": item["pk"], "sk": item["sk"]},
-                            UpdateExpression="SET forwarding_status = :s", ExpressionAttributeValues={":s": {"S": "copied"}})
+                            UpdateExpression="SET forwarding_status = :s",
+                            ExpressionAttributeValues={":s": {"S": "copied"}})
     found(cli, Path.cwd(), f"record {item['id']['S']}: 2911 status in catalog differs from its sealed manifest")
 
 

@@ -24,7 +24,7 @@ from archiver.model import (
     FLAG_RECIPIENTS_UNKNOWN,
     Message,
 )
-from archiver.safezip import SafeZip
+from archiver.readers.safezip import SafeZip
 from connectors import whatsapp
 from connectors.whatsapp import TZ_REQUIRED, WhatsAppConnector
 from tests.conftest import CliRunner

@@ -1,0 +1,288 @@
+"""Disposition and legal holds: destroying what its schedule allows, and nothing a hold covers.
+
+Records are destroyed a segment at a time: a segment holds the records of one custodian with
+one schedule item and one disposition date, so they fall due together. A segment is
+destroyed only when its disposition date has passed, its schedule item says "destroy"
+(permanent records are transferred to NARA, never destroyed here), and no active legal hold
+covers any of its records. The store enforces the same rule on its side (Object Lock
+retain-until and legal hold): the catalog deciding wrongly could not destroy a record early.
+
+A legal hold names a custodian (or all) and a range of sending dates. Placing it puts a
+store legal hold on every segment holding a covered record, and on those records'
+attachments; releasing it lifts them where no other active hold still covers them. Every
+placement, release and destruction is an audit entry naming the records by id. A hold row is
+never deleted: release, which is audited, is the only way a hold stops covering records.
+
+Each of these acts runs under the archive's writer lock (so no ingest can slip a segment in
+while a hold is placed, and two runs never act twice) and is noted as an intent in the catalog
+before the store is touched. The intent is cleared in the transaction that writes the act's
+audit entry; a run killed in between leaves it, and the next writer finishes the act first
+(``finish_intents``): a destruction is always audited, a hold half placed or released is
+completed. Records archived while a hold is active are written to the store already held.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager, nullcontext
+from dataclasses import dataclass, field, replace
+from datetime import date, datetime
+from typing import Any
+
+from archiver.core.custodians import find_custodian
+from archiver.core.retention import Action, ScheduleSet, load_schedules
+from archiver.errors import ConfigError, ObjectNotFoundError, RetentionError, UsageError
+from archiver.model import parse_instant, utc_iso
+from archiver.services.ingest import active_holds, recover
+from archiver.storage.archive import Archive
+from archiver.storage.audit import AuditEvent
+from archiver.storage.catalog import HoldRow, SegmentRow
+from archiver.storage.catalog.base import hold_from_json, hold_json
+from archiver.storage.records import read_document
+
+ACTION_DISPOSE = "dispose"
+ACTION_HOLD = "hold-place"
+ACTION_RELEASE = "hold-release"
+
+
+@dataclass
+class DispositionResult:
+    """What one disposition run found and did."""
+
+    today: date
+    dry_run: bool
+    disposed: list[SegmentRow] = field(default_factory=list)
+    records_disposed: int = 0
+    held: dict[str, list[str]] = field(default_factory=dict)  # segment -> the holds that cover it
+    not_destroyed: dict[str, str] = field(default_factory=dict)  # segment -> why (transfer, review)
+    refused: dict[str, str] = field(default_factory=dict)  # segment -> the store's refusal
+
+    def to_json(self) -> dict[str, Any]:
+        return {"today": self.today.isoformat(), "dry_run": self.dry_run,
+                "segments_disposed": [s.name for s in self.disposed], "records_disposed": self.records_disposed,
+                "held": self.held, "not_destroyed": self.not_destroyed, "refused": self.refused}
+
+
+@contextmanager
+def writing(archive: Archive, now: datetime) -> Iterator[None]:
+    """Hold the archive's writer lock, after finishing what a killed run left (segments, intents)."""
+    with archive.catalog.exclusive():
+        recover(archive, now)
+        finish_intents(archive, now)
+        yield
+
+
+def dispose_due(archive: Archive, now: datetime, actor: str, dry_run: bool = False,
+                schedules: ScheduleSet | None = None) -> DispositionResult:
+    """Destroy every segment whose disposition date has passed and that no hold covers
+    (``dry_run``: only say what would be destroyed). Schedules default to the configured ones.
+    A segment the store refuses to delete is reported in ``refused`` and the run goes on."""
+    schedules = schedules or load_schedules(archive.settings.schedules)
+    result = DispositionResult(now.date(), dry_run)
+    with nullcontext() if dry_run else writing(archive, now):
+        holds = active_holds(archive)
+        for segment in due_segments(archive.catalog.segments(), result.today):
+            rows = _destroyable_rows(archive, segment, schedules, holds, result)
+            if rows is None:
+                continue
+            refusal = None if dry_run else _destroy(archive, segment, rows, actor, now)
+            if refusal is not None:
+                result.refused[segment.name] = refusal
+                continue
+            result.disposed.append(segment)
+            result.records_disposed += len(rows)
+    return result
+
+
+def _destroyable_rows(archive: Archive, segment: SegmentRow, schedules: ScheduleSet, holds: list[HoldRow],
+                      result: DispositionResult) -> list[Any] | None:
+    """The segment's rows if its schedule and the holds allow destroying it, else None (noted in ``result``)."""
+    action = _action(schedules, segment.schedule)
+    if action != Action.DESTROY:
+        result.not_destroyed[segment.name] = (f"schedule item {segment.schedule} says {action}" if action
+                                              else f"schedule item {segment.schedule} is not configured")
+        return None
+    rows = list(archive.catalog.segment_rows(segment.name))
+    covering = sorted({h.name for h in holds for r in rows if h.covers(r.custodian, r.sent_at.date())})
+    if covering:
+        result.held[segment.name] = covering
+        return None
+    return rows
+
+
+def _destroy(archive: Archive, segment: SegmentRow, rows: list[Any], actor: str, now: datetime) -> str | None:
+    """Destroy one segment (intent first, then the store, then the catalog); the store's refusal, if any."""
+    attachments = _attachment_keys(archive, segment.name, rows)
+    detail = {"segment": segment.name, "schedule": segment.schedule, "custodian": segment.custodian,
+              "retain_until": segment.retain_until.isoformat() if segment.retain_until else None,
+              "records": [r.id for r in rows], "attachments": len(attachments)}
+    intent = ACTION_DISPOSE + "/" + segment.name
+    document = {"actor": actor, "at": utc_iso(now), "detail": detail, "attachment_keys": attachments}
+    archive.catalog.begin_intent(intent, document)
+    try:
+        archive.store.delete(segment.name, now.date())
+    except (RetentionError, ObjectNotFoundError) as exc:
+        archive.catalog.drop_intent(intent)  # nothing was destroyed: the act did not happen
+        return str(exc)
+    _finish_dispose(archive, intent, document)
+    return None
+
+
+def _finish_dispose(archive: Archive, intent: str, document: dict[str, Any]) -> None:
+    """The rest of a destruction whose segment is gone: attachments, then catalog and audit together."""
+    at = parse_instant(document["at"])
+    for key in document["attachment_keys"]:
+        _delete_if_allowed(archive, key, at.date())  # another record may still need it: the store keeps it
+    archive.catalog.mark_disposed(document["detail"]["segment"], at, AuditEvent(
+        actor=document["actor"], action=ACTION_DISPOSE, at=at, detail=document["detail"]), intent=intent)
+
+
+def due_segments(segments: Iterable[SegmentRow], today: date) -> list[SegmentRow]:
+    """Segments not yet destroyed whose disposition date has come."""
+    return [s for s in segments if s.disposed_at is None and s.retain_until is not None and s.retain_until <= today]
+
+
+def place_hold(archive: Archive, hold: HoldRow) -> list[str]:
+    """Record a hold and put a store legal hold on every segment (and attachment) it covers.
+    The custodian may be named by id, name or alias; one the archive does not know is refused."""
+    with writing(archive, hold.placed_at):
+        if any(h.name == hold.name for h in archive.catalog.holds()):
+            raise UsageError(f"a hold named {hold.name!r} already exists; holds are never reused")
+        if hold.start and hold.end and hold.start > hold.end:
+            raise UsageError(f"hold {hold.name}: --from {hold.start} is after --to {hold.end}")
+        if hold.custodian is not None:
+            hold = replace(hold, custodian=resolve_custodian(archive, hold.custodian))
+        intent = ACTION_HOLD + "/" + hold.name
+        archive.catalog.begin_intent(intent, {"hold": hold_json(hold)})
+        return _finish_place(archive, intent, hold)
+
+
+def _finish_place(archive: Archive, intent: str, hold: HoldRow) -> list[str]:
+    """Hold every covered object in the store, then record the hold with its audit entry."""
+    segments = _covered_segments(archive, [hold])
+    for name, rows in segments.items():
+        for key in (name, *_attachment_keys(archive, name, rows)):
+            archive.store.set_legal_hold(key, True)
+    archive.catalog.put_hold(hold, AuditEvent(
+        actor=hold.placed_by, action=ACTION_HOLD, at=hold.placed_at, case_id=hold.name,
+        detail={"hold": hold.name, "reason": hold.reason, "custodian": hold.custodian,
+                "from": hold.start.isoformat() if hold.start else None,
+                "to": hold.end.isoformat() if hold.end else None,
+                "segments": sorted(segments), "records": sum(len(r) for r in segments.values())}), intent=intent)
+    return sorted(segments)
+
+
+def release_hold(archive: Archive, name: str, actor: str, reason: str, now: datetime) -> list[str]:
+    """Release a hold; lift the store legal hold of each object no other active hold still needs."""
+    with writing(archive, now):
+        hold = next((h for h in archive.catalog.holds() if h.name == name), None)
+        if hold is None:
+            raise UsageError(f"no hold named {name!r}")
+        if not hold.active:
+            raise UsageError(f"hold {name!r} was already released on {hold.released_at:%Y-%m-%d}")
+        released = replace(hold, released_at=now, released_by=actor, release_reason=reason)
+        intent = ACTION_RELEASE + "/" + name
+        archive.catalog.begin_intent(intent, {"hold": hold_json(released)})
+        return _finish_release(archive, intent, released, actor, now)
+
+
+def _finish_release(archive: Archive, intent: str, released: HoldRow, actor: str, at: datetime) -> list[str]:
+    """Lift store holds object by object (a segment or an attachment stays held while any record
+    needing it is covered by another active hold), then record the release with its audit entry."""
+    others = [h for h in active_holds(archive) if h.name != released.name]
+    needed = {key for keys in _covered_keys(archive, others).values() for key in keys}
+    covered = _covered_keys(archive, [replace(released, released_at=None)])
+    for keys in covered.values():
+        for key in keys:
+            if key not in needed:
+                archive.store.set_legal_hold(key, False)
+    lifted = sorted(segment for segment in covered if segment not in needed)
+    archive.catalog.put_hold(released, AuditEvent(
+        actor=actor, action=ACTION_RELEASE, at=at, case_id=released.name,
+        detail={"hold": released.name, "reason": released.release_reason, "segments_released": lifted}), intent=intent)
+    return lifted
+
+
+def finish_intents(archive: Archive, now: datetime) -> int:
+    """Finish the acts a killed run began (call under the writer lock); how many there were.
+    Each is rolled forward: a disposition whose segment the store still refuses is dropped."""
+    intents = archive.catalog.intents()
+    for name, document in sorted(intents.items()):
+        kind = name.split("/", 1)[0]
+        if kind == ACTION_DISPOSE:
+            _resume_dispose(archive, name, document)
+        elif kind == ACTION_HOLD:
+            _finish_place(archive, name, hold_from_json(document["hold"]))
+        elif kind == ACTION_RELEASE:
+            hold = hold_from_json(document["hold"])
+            _finish_release(archive, name, hold, hold.released_by or "", hold.released_at or now)
+    return len(intents)
+
+
+def _resume_dispose(archive: Archive, intent: str, document: dict[str, Any]) -> None:
+    segment = document["detail"]["segment"]
+    if archive.store.exists(segment):  # killed before the store delete
+        try:
+            archive.store.delete(segment, parse_instant(document["at"]).date())
+        except RetentionError:
+            archive.catalog.drop_intent(intent)
+            return
+    _finish_dispose(archive, intent, document)
+
+
+def resolve_custodian(archive: Archive, text: str) -> str:
+    """The custodian id ``text`` names: a registered custodian's id, name or alias, or the id
+    records were ingested under; ``UsageError`` for anyone else (a hold on them would cover nothing)."""
+    registered = find_custodian(archive.catalog.custodians(), text)
+    if registered is not None:
+        return registered.id
+    if any(s.custodian == text for s in archive.catalog.segments()):
+        return text
+    raise UsageError(f"custodian {text!r} is not registered (by id, name or alias) and has no records here; "
+                     "see 'archiver custodian list'")
+
+
+def _covered_keys(archive: Archive, holds: list[HoldRow]) -> dict[str, list[str]]:
+    """Per segment (not yet destroyed) holding a record any of ``holds`` covers: the segment's
+    key and the keys of its records' attachments, every object those records need."""
+    return {name: [name, *_attachment_keys(archive, name, rows)]
+            for name, rows in _covered_segments(archive, holds).items()}
+
+
+def _covered_segments(archive: Archive, holds: list[HoldRow]) -> dict[str, list[Any]]:
+    """Segments (not yet destroyed) holding a record any of ``holds`` covers, with their rows."""
+    covered: dict[str, list[Any]] = {}
+    if not holds:
+        return covered
+    for segment in archive.catalog.segments():
+        if segment.disposed_at is not None or (all(h.custodian not in (None, segment.custodian) for h in holds)):
+            continue
+        rows = list(archive.catalog.segment_rows(segment.name))
+        if any(h.covers(r.custodian, r.sent_at.date()) for h in holds for r in rows):
+            covered[segment.name] = rows
+    return covered
+
+
+def _attachment_keys(archive: Archive, segment: str, rows: list[Any]) -> list[str]:
+    """The attachment objects of a segment's records, read from their sealed documents."""
+    keys: set[str] = set()
+    for row in rows:
+        if row.offset is None or row.length is None:
+            continue
+        document = read_document(archive, row.id, segment, row.offset, row.length)
+        keys.update(k for k in document.data.get("attachment_objects", []) if k)
+    return sorted(keys)
+
+
+def _delete_if_allowed(archive: Archive, key: str, today: date) -> None:
+    try:
+        archive.store.delete(key, today)
+    except (RetentionError, ObjectNotFoundError):
+        pass  # kept longer for a record with a later date or under hold, or already gone
+
+
+def _action(schedules: ScheduleSet, schedule: str) -> Action | None:
+    try:
+        return schedules.get(schedule).action
+    except ConfigError:
+        return None  # an item not configured (or the review queue) is never destroyed on a guess

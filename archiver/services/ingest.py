@@ -1,0 +1,475 @@
+"""Ingest: export files in, sealed records and tombstones out, every message accounted for.
+
+Write ordering (after restic): a segment is marked pending in the catalog, then written to
+the store, then its catalog rows, blind-index tokens and audit entry are committed in one
+transaction that clears the mark. A run killed at any moment leaves at most a pending
+segment; the next run adopts it (its frames carry everything the catalog needs) or drops
+the mark if the object never landed. Each message is therefore stored exactly once.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import uuid
+from collections import defaultdict
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass, replace
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from archiver.connector import (
+    ConnectorRegistry,
+    ParseContext,
+    ParsedItem,
+    check_export_file,
+    conversation_in_content,
+    messages_only,
+)
+from archiver.core.apps import APPS, synced_apps
+from archiver.core.classify import NONRECORD, Classification, Classifier
+from archiver.core.custodians import Custodian, find_custodian, load_zone
+from archiver.core.forwarding import assess, credit_earlier_copy, official_recipients
+from archiver.core.identity import ID_SCHEME, ID_SCHEME_WITH_LEGACY, MessageId, MessageIdentities
+from archiver.core.retention import ROLE_SCHEDULE, UNSCHEDULED, ScheduleSet, assign
+from archiver.errors import InputError, ObjectExistsError, Rejection
+from archiver.model import Account, Message, canonical_json, handle_key
+from archiver.services.receipt import FileReceipt, Receipt, unregistered_warning
+from archiver.storage import segments
+from archiver.storage.archive import Archive
+from archiver.storage.audit import AuditEvent
+from archiver.storage.catalog import Catalog, CommitBatch, ExportRow, HoldRow, QuarantineRow, SegmentRow
+from archiver.storage.envelope import open_sealed, seal
+from archiver.storage.keyed import normalize_words
+from archiver.storage.records import LABEL_REVIEW, SCHEDULE_REVIEW, RecordDocument, catalog_row, record_document
+from archiver.storage.sealed_facts import manifest_key, manifest_object, row_digest, write_manifest
+
+SEGMENT_RECORDS = 1000   # records per segment object (DESIGN.md, "Storage unit")
+# Memory budget of the open segment groups: an export spanning many disposition dates would
+# otherwise hold every group until the end of the file (a 12 MB export peaked at 662 MB).
+OPEN_DOCUMENTS = 10_000
+OPEN_BODY_CHARS = 32 << 20
+BATCH_MESSAGES = 1000    # messages per duplicate lookup in the catalog
+QUARANTINE_CHUNK = 8 << 20
+QUARANTINE_AUDIT_ROWS = 2000  # quarantine items vouched for one by one in their audit entry
+MIN_FINGERPRINT_WORDS = 4
+FLUSH_SEGMENTS = 64
+SEGMENT_PREFIX = "seg/"
+MAX_HANDLES_CHECKED = 100_000  # bounds memory on a hostile export with endless senders
+REVIEW_PREFIX = "review/"      # segments written and committed together at the end of a file
+ACTION_TOMBSTONES = "tombstones"
+KIND_TOMBSTONE, KIND_QUARANTINE, KIND_EXPORT = "tombstone", "quarantine", "export"
+
+GroupKey = tuple[str, str, date | None]
+
+
+@dataclass(frozen=True)
+class IngestOptions:
+    """What the officer said about the exports being ingested."""
+
+    custodian: str
+    connector: str | None = None  # None or "auto": detect from content
+    tz: str | None = None
+    account: Account = "personal"
+    date_order: str | None = None  # "dmy", "mdy" or "ymd"; None: decided from each export
+    actor: str = "unknown"
+
+
+class Ingestor:
+    """One ingest run over one or more export files."""
+
+    def __init__(self, archive: Archive, registry: ConnectorRegistry, classifier: Classifier,
+                 schedules: ScheduleSet, options: IngestOptions, now: datetime) -> None:
+        # A custodian named by id, name or alias is filed under its id, as holds resolve it.
+        registered = find_custodian(archive.catalog.custodians(), options.custodian)
+        if registered is not None:
+            options = replace(options, custodian=registered.id)
+        self.archive, self.registry, self.classifier = archive, registry, classifier
+        self.schedules, self.options, self.now = schedules, options, now
+        self.receipt = Receipt(custodian=options.custodian)
+        settings = archive.settings
+        self.custodian = registered or Custodian(options.custodian)
+        self._official_patterns = tuple(settings.official_accounts) + self.custodian.official_accounts
+        zone = options.tz or self.custodian.timezone or settings.timezone
+        self._zone = load_zone(zone) if zone else None
+        role = self.custodian.role or settings.default_role
+        self._default_schedule = ROLE_SCHEDULE[role] if role else UNSCHEDULED
+        self._groups: dict[GroupKey, list[RecordDocument]] = defaultdict(list)
+        self._open_documents = self._open_chars = 0  # held in self._groups
+        self._legacy_ids = False
+        directory = classifier.participants
+        # Without a directory every handle is unresolved, and listing them all says nothing.
+        self._directory = directory if directory is not None and len(directory) else None
+        self._own = {handle_key(name) for name in (options.custodian, *self.custodian.aliases)}
+        self._checked: set[str] = set()
+        self._apps: set[str] = set()  # the known apps the current file's messages came from
+        if not self.custodian.registered:
+            self.receipt.warnings.append(unregistered_warning(options.custodian, self._default_schedule))
+        self._holds: list[HoldRow] = []
+
+    def run(self, paths: Iterable[Path]) -> Receipt:
+        """Ingest every file under the archive's writer lock."""
+        with self.archive.catalog.exclusive():
+            recover(self.archive, self.now)
+            self._legacy_ids = has_legacy_ids(self.archive.catalog)
+            # Read under the lock: no hold can be placed or released until this run ends.
+            self._holds = active_holds(self.archive)
+            for path in paths:
+                self._ingest_file(path)
+        return self.receipt
+
+    def _ingest_file(self, path: Path) -> None:
+        file_receipt = FileReceipt(file=str(path))
+        self.receipt.files.append(file_receipt)
+        self._apps = set()
+        rejections: list[Rejection] = []
+        try:
+            file_receipt.sha256 = _sha256_of(path)
+            connector = self._connector(path)
+            file_receipt.connector = connector.name
+            context = ParseContext(custodian=self.options.custodian, account=self.options.account,
+                                   tz=self._zone, custodian_names=self.custodian.aliases,
+                                   export_sha256=file_receipt.sha256, temp_dir=self.archive.temp_dir,
+                                   date_order=self.options.date_order)
+            try:
+                identities = MessageIdentities(self.archive.id_hash.hex, conversation_in_content(connector),
+                                               legacy=self._legacy_ids)
+                self._archive_stream(connector.parse(path, context), identities, rejections, file_receipt)
+            finally:
+                self._flush_all()
+        except InputError as exc:
+            # What was read before the error is archived; the rest stays in the quarantined copy.
+            file_receipt.refused = f"line {exc.line}: {exc.cause}" if exc.line else exc.cause
+        if file_receipt.sha256:
+            self._quarantine(path, file_receipt, rejections)
+        self._record_export(path, file_receipt)
+
+    def _connector(self, path: Path) -> Any:
+        if self.options.connector in (None, "auto"):
+            return self.registry.detect(path, self.archive.temp_dir)
+        return self.registry.get(self.options.connector)
+
+    def _archive_stream(self, items: Iterator[ParsedItem], identities: MessageIdentities,
+                        rejections: list[Rejection], file_receipt: FileReceipt) -> None:
+        batch: list[tuple[RecordDocument, MessageId]] = []
+        try:
+            for message, classification in self.classifier.classify_stream(messages_only(items, rejections)):
+                if message.source in APPS:
+                    self._apps.add(message.source)
+                if not message.system:
+                    self._note_unresolved(message)
+                identity = identities.of(message)
+                batch.append((self._document(message, classification, identity), identity))
+                if len(batch) >= BATCH_MESSAGES:
+                    full, batch = batch, []  # emptied first: a failed filing must not be filed twice
+                    self._file_batch(full, file_receipt)
+        finally:
+            # Also after a connector's InputError: what was read before it is archived.
+            self._file_batch(batch, file_receipt)
+            file_receipt.parsed += len(rejections)
+            file_receipt.quarantined += len(rejections)
+
+    def _note_unresolved(self, message: Message) -> None:
+        """Add to the receipt the handles the participant directory does not list."""
+        directory = self._directory
+        if directory is None:
+            return
+        for handle in (message.sender, *message.recipients):
+            if handle and handle not in self._checked and len(self._checked) < MAX_HANDLES_CHECKED:
+                self._checked.add(handle)
+                if handle_key(handle) not in self._own and directory.get(handle) is None:
+                    self.receipt.unresolved.append(handle)
+
+    def _document(self, message: Message, classification: Classification, identity: MessageId) -> RecordDocument:
+        record_id, occurrence, content_hash = identity.record_id, identity.occurrence, identity.content_hash
+        if classification.label != "record" and classification.review:
+            expires = (self.now + timedelta(days=self.archive.settings.review_days)).date()
+            return record_document(record_id, occurrence, content_hash, message, classification, None, None,
+                                   self._store_attachments(message, expires), self.now, review_expires=expires)
+        if classification.label != "record":
+            return record_document(record_id, occurrence, content_hash, message, classification,
+                                   None, None, None, self.now)
+        item = self.schedules.get(classification.schedule or self._default_schedule)
+        disposition = assign(item, message.sent_at)
+        official = official_recipients(message.recipients, self._official_patterns)
+        forwarding = assess(account=message.account, created=message.sent_at, archived_at=self.now,
+                            official_copied=bool(official))
+        attachments = self._store_attachments(message, disposition.retain_until)
+        return record_document(record_id, occurrence, content_hash, message, classification,
+                               disposition, forwarding, attachments, self.now, self._fingerprint(message))
+
+    def _fingerprint(self, message: Message) -> str | None:
+        """Keyed hash of the normalized text, to recognise the same message from another source."""
+        words = normalize_words(message.body)
+        if len(words) < MIN_FINGERPRINT_WORDS:
+            return None  # "ok" or "yes" in two apps are not the same message
+        return self.archive.id_hash.hex(canonical_json(["fingerprint", self.options.custodian, words]))
+
+    def _store_attachments(self, message: Message, retain_until: date | None) -> list[str | None]:
+        # The catalog keeps sent_at in UTC; a hold's dates are compared with that day.
+        held = any(h.covers(self.options.custodian, message.sent_at.astimezone(UTC).date()) for h in self._holds)
+        keys: list[str | None] = []
+        for attachment in message.attachments:
+            if attachment.content is None or attachment.sha256 is None:
+                keys.append(None)
+                continue
+            key = "att/" + self.archive.name_hash.hex(attachment.sha256.encode(), 64)
+            try:
+                self.archive.store.put(key, seal(self.archive.keys, key, attachment.content), retain_until, held)
+            except ObjectExistsError:
+                self.archive.store.extend_retention(key, retain_until)
+                if held:
+                    self.archive.store.set_legal_hold(key, True)
+            keys.append(key)
+        return keys
+
+    def _file_batch(self, batch: list[tuple[RecordDocument, MessageId]], file_receipt: FileReceipt) -> None:
+        if not batch:
+            return
+        ids = [doc.record_id for doc, _ in batch] + [i.legacy.record_id for _, i in batch if i.legacy]
+        known = self.archive.catalog.known_labels(ids)
+        docs = [_as_archived(doc, identity.legacy, known) for doc, identity in batch]
+        new = [d for d in docs if d.record_id not in known  # or now seen in context: a record
+               or (d.is_record and known[d.record_id] in (NONRECORD, LABEL_REVIEW))]
+        self._credit_earlier_copies([d for d in new if d.is_record and d.fingerprint])
+        file_receipt.parsed += len(batch)
+        file_receipt.duplicates += len(batch) - len(new)
+        tombstones = []
+        for doc in new:
+            if doc.is_record:
+                file_receipt.records += 1
+                self._add_to_group(doc)
+            elif doc.label == LABEL_REVIEW:
+                file_receipt.nonrecords += 1
+                file_receipt.in_review += 1
+                self._add_to_group(doc)
+            else:
+                file_receipt.nonrecords += 1
+                tombstones.append(catalog_row(doc, _conversation_ref(self.archive, doc)))
+        if tombstones:
+            # The audit entry vouches for each tombstone, which has no sealed object of its own.
+            digests = {row.id: row_digest(self.archive.audit_hash, KIND_TOMBSTONE, row) for row in tombstones}
+            self.archive.catalog.commit([CommitBatch(tombstones, audit=AuditEvent(
+                self.options.actor, ACTION_TOMBSTONES, self.now, {"rows": digests}))])
+
+    def _credit_earlier_copies(self, docs: list[RecordDocument]) -> None:
+        copies = self.archive.catalog.compliant_copies(self.options.custodian, [d.fingerprint or "" for d in docs])
+        for doc in docs:
+            copy = copies.get(doc.fingerprint or "")
+            if copy is not None and doc.forwarding is not None:
+                doc.set_forwarding(credit_earlier_copy(
+                    doc.forwarding, copy_id=copy.id, copy_source=copy.source, copy_sent_at=copy.sent_at,
+                    copy_archived_at=copy.ingested_at, copy_status=copy.forwarding_status))
+
+    def _add_to_group(self, doc: RecordDocument) -> None:
+        attachments = doc.data["attachment_objects"]
+        self.receipt.attachments_stored += sum(key is not None for key in attachments)
+        self.receipt.attachments_missing += sum(key is None for key in attachments)
+        if doc.is_record:
+            self.receipt.forwarding[doc.forwarding_status] += 1
+            self.receipt.schedules[doc.schedule or UNSCHEDULED] += 1
+        key = group_key(doc)
+        group = self._groups[key]
+        group.append(doc)
+        self._open_documents += 1
+        self._open_chars += len(doc.message["body"])
+        if len(group) >= SEGMENT_RECORDS:
+            self._write_segments([self._take(key)])
+        elif self._open_documents > OPEN_DOCUMENTS or self._open_chars > OPEN_BODY_CHARS:
+            self._relieve_memory()
+
+    def _relieve_memory(self) -> None:
+        """Write the largest open groups until the rest hold at most half the budget."""
+        largest = sorted(self._groups, key=lambda k: len(self._groups[k]), reverse=True)
+        taken = []
+        for key in largest:
+            if self._open_documents <= OPEN_DOCUMENTS // 2 and self._open_chars <= OPEN_BODY_CHARS // 2:
+                break
+            taken.append(self._take(key))
+        self._write_in_batches(taken)
+
+    def _flush_all(self) -> None:
+        self._write_in_batches([self._take(key) for key in sorted(self._groups, key=_group_order)])
+
+    def _take(self, key: GroupKey) -> tuple[GroupKey, list[RecordDocument]]:
+        """Remove an open group, to be written."""
+        docs = self._groups.pop(key)
+        self._open_documents -= len(docs)
+        self._open_chars -= sum(len(doc.message["body"]) for doc in docs)
+        return key, docs
+
+    def _write_in_batches(self, groups: list[tuple[GroupKey, list[RecordDocument]]]) -> None:
+        for start in range(0, len(groups), FLUSH_SEGMENTS):  # a few catalog transactions, not one per segment
+            self._write_segments(groups[start:start + FLUSH_SEGMENTS])
+
+    def _write_segments(self, groups: list[tuple[GroupKey, list[RecordDocument]]]) -> None:
+        store_segments(self.archive, groups, self.options.actor, self.now)
+
+    def _quarantine(self, path: Path, file_receipt: FileReceipt, rejections: list[Rejection]) -> None:
+        """Keep an encrypted copy of the export so nothing unread is lost, and list why."""
+        if not rejections and not file_receipt.refused:
+            return
+        self.receipt.quarantine.extend(rejections)
+        object_key = _store_export_copy(self.archive, path, file_receipt.sha256 or "")
+        file_ref = self.archive.file_ref
+        rows = [QuarantineRow(file_receipt.sha256 or "", file_ref(r.file), r.line, r.reason, object_key, self.now)
+                for r in rejections]
+        if file_receipt.refused:
+            rows.append(QuarantineRow(file_receipt.sha256 or "", file_ref(str(path)), None, file_receipt.refused,
+                                      object_key, self.now))
+        self.archive.catalog.add_quarantine(rows, AuditEvent(
+            self.options.actor, "quarantine", self.now,
+            {"export_sha256": file_receipt.sha256, "items": len(rows), "object": object_key,
+             # Each item's digest, up to a bound that keeps the entry within a DynamoDB item.
+             "rows": [[row.line, quarantine_digest(self.archive, row)] for row in rows[:QUARANTINE_AUDIT_ROWS]]}))
+
+    def _record_export(self, path: Path, file_receipt: FileReceipt) -> None:
+        name = self.archive.file_ref(path.name)
+        export = ExportRow(file_receipt.sha256 or "", name, file_receipt.connector or "", self.options.custodian,
+                           self.options.account, self.now, self.options.actor,
+                           synced_apps(file_receipt.connector or "", self._apps))
+        detail = {**file_receipt.to_json(), "file": name,
+                  "export_digest": row_digest(self.archive.audit_hash, KIND_EXPORT, export)}
+        self.archive.catalog.add_export(
+            export, AuditEvent(self.options.actor, "ingest", self.now, {"custodian": self.options.custodian, **detail}))
+
+
+def store_segments(archive: Archive, groups: list[tuple[GroupKey, list[RecordDocument]]], actor: str,
+                   now: datetime, also: Sequence[CommitBatch] = ()) -> None:
+    """Seal and store one segment per group: pending marks, then the objects, then the catalog
+    (two transactions for many segments); ``also`` commits in the same transaction."""
+    prepared, manifests = [], []
+    for (custodian, schedule, retain_until), docs in groups:
+        name = segment_name(schedule, retain_until)
+        data, refs = segments.pack((d.record_id, seal(archive.keys, d.record_id, d.plaintext())) for d in docs)
+        segment = SegmentRow(name, custodian, schedule, retain_until, len(docs), now)
+        batch = _segment_batch(archive, docs, refs, segment, actor, now)
+        prepared.append((segment, data, batch))
+        manifests.append(manifest_object(archive, segment, batch.rows, _attachments(docs)))
+    archive.catalog.begin_segments([segment.name for segment, _, _ in prepared])
+    holds = active_holds(archive)
+    held = {segment.name for segment, _, batch in prepared
+            if any(h.covers(r.custodian, r.sent_at.date()) for h in holds for r in batch.rows)}
+    for legal_hold in (True, False):  # a segment an active hold covers is never in the store unheld
+        archive.store.put_many(((segment.name, data, segment.retain_until) for segment, data, _ in prepared
+                                if (segment.name in held) == legal_hold), legal_hold=legal_hold)
+    # Manifests after their segments: a run killed between the two has its manifests written on recovery.
+    archive.store.put_many(manifests)
+    archive.catalog.commit([batch for _, _, batch in prepared] + list(also))
+    archive.checkpoint_audit()
+
+
+def _attachments(docs: list[RecordDocument]) -> list[list[str | None]]:
+    return [doc.data["attachment_objects"] for doc in docs]
+
+
+def has_legacy_ids(catalog: Catalog) -> bool:
+    """Whether the archive holds ids written before version 2, so each message is also looked up
+    under its version 1 id. Decided at the first ingest that asks, and kept in the catalog."""
+    if catalog.id_scheme() is None:
+        written_before = next(iter(catalog.rows()), None) is not None
+        catalog.set_id_scheme(ID_SCHEME_WITH_LEGACY if written_before else ID_SCHEME)
+    return catalog.id_scheme() == ID_SCHEME_WITH_LEGACY
+
+
+def _as_archived(doc: RecordDocument, legacy: MessageId | None, known: dict[str, str]) -> RecordDocument:
+    """The document under the version 1 id its message was archived with, when only that one is known."""
+    if legacy is None or doc.record_id in known or legacy.record_id not in known:
+        return doc
+    return doc.with_id(legacy.record_id, legacy.content_hash, legacy.occurrence)
+
+
+def _group_order(key: GroupKey) -> tuple[str, str, date]:
+    return key[0], key[1], key[2] or date.max
+
+
+def active_holds(archive: Archive) -> list[HoldRow]:
+    """The holds not released: what an object written now must be held for."""
+    return [h for h in archive.catalog.holds() if h.active]
+
+
+def group_key(doc: RecordDocument) -> GroupKey:
+    """The disposition group a document is stored in."""
+    return (doc.message["custodian"], _group_schedule(doc), doc.retain_until)
+
+
+def segment_name(schedule: str, retain_until: date | None) -> str:
+    """A new segment's key: review items apart from records, by retain-until date."""
+    prefix = REVIEW_PREFIX if schedule == SCHEDULE_REVIEW else SEGMENT_PREFIX
+    return f"{prefix}{retain_until.isoformat() if retain_until else 'indefinite'}/{uuid.uuid4().hex}"
+
+
+def _group_schedule(doc: RecordDocument) -> str:
+    return SCHEDULE_REVIEW if doc.label == LABEL_REVIEW else doc.schedule or UNSCHEDULED
+
+
+def _conversation_ref(archive: Archive, doc: RecordDocument) -> str:
+    return archive.conversation_ref(doc.message["source"], doc.message["conversation"])
+
+
+def recover(archive: Archive, now: datetime) -> int:
+    """Finish what a killed run left: adopt written segments, drop marks of unwritten ones."""
+    archive.store.discard_incomplete()
+    adopted = 0
+    for name in archive.catalog.pending_segments():
+        if not archive.store.exists(name):
+            archive.catalog.drop_pending(name)
+            continue
+        docs, refs = [], []
+        for ref, envelope in segments.iter_frames(archive.store.get(name), name):
+            docs.append(RecordDocument.from_plaintext(open_sealed(archive.keys, ref.record_id, envelope)))
+            refs.append(ref)
+        first = docs[0]
+        segment = SegmentRow(name, first.message["custodian"], _group_schedule(first),
+                             archive.store.retention(name).retain_until, len(docs), now)
+        batch = _segment_batch(archive, docs, refs, segment, "archiver (recovery)", now)
+        write_manifest(archive, segment, batch.rows, _attachments(docs))
+        archive.catalog.commit([batch])
+        adopted += 1
+    return adopted
+
+
+def _segment_batch(archive: Archive, docs: list[RecordDocument], refs: list[segments.FrameRef],
+                   segment: SegmentRow, actor: str, now: datetime) -> CommitBatch:
+    rows, keywords = [], []
+    for doc, ref in zip(docs, refs, strict=True):
+        rows.append(catalog_row(doc, _conversation_ref(archive, doc), segment.name, ref.offset, ref.length))
+        keywords.append((doc.record_id, archive.blind_index.tokens(doc.data["message"]["body"])))
+    retain_until = segment.retain_until.isoformat() if segment.retain_until else None
+    return CommitBatch(rows, keywords, segment, AuditEvent(
+        actor, "store-segment", now, {"segment": segment.name, "records": len(docs), "schedule": segment.schedule,
+                                      "retain_until": retain_until, "manifest": manifest_key(segment.name)}))
+
+
+def quarantine_digest(archive: Archive, row: QuarantineRow) -> str:
+    """A quarantine item's keyed digest; not its time, as the same item quarantined again keeps its first."""
+    return row_digest(archive.audit_hash, KIND_QUARANTINE, row, ignore=("at",))
+
+
+def _store_export_copy(archive: Archive, path: Path, sha256: str) -> str | None:
+    """Seal the export in chunks under ``quarantine/<name>/``; None if it cannot be read."""
+    prefix = "quarantine/" + archive.name_hash.hex(sha256.encode(), 64)
+    try:
+        with path.open("rb") as handle:
+            for number, chunk in enumerate(iter(lambda: handle.read(QUARANTINE_CHUNK), b"")):
+                key = f"{prefix}/{number:06d}"
+                try:
+                    archive.store.put(key, seal(archive.keys, key, chunk), None)
+                except ObjectExistsError:
+                    pass  # the same export was quarantined before: same bytes, same name
+    except OSError:
+        return None
+    return prefix
+
+
+def _sha256_of(path: Path) -> str:
+    check_export_file(path)
+    digest = hashlib.sha256()
+    try:
+        with path.open("rb") as handle:
+            for chunk in iter(lambda: handle.read(1 << 20), b""):
+                digest.update(chunk)
+    except OSError as exc:
+        raise InputError(str(path), f"cannot be read ({exc.strerror})") from None
+    return digest.hexdigest()
+

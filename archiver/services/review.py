@@ -1,0 +1,120 @@
+"""The review queue: uncertain nonrecords wait, sealed, for a records officer's decision.
+
+A decision is audited. "record" re-files the message under its schedule item in a record
+segment (its 2911 status counts from when it first reached the archive); "nonrecord" leaves
+only the tombstone. The review frame itself stays in its write-once segment until the review
+period ends. An item nobody decided by then is filed as a record: discarding a record
+unreviewed would be unlawful (36 CFR 1230), keeping a nonrecord only costs storage.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from datetime import date, datetime
+from typing import Any
+
+from archiver.core.forwarding import assess, official_recipients
+from archiver.core.retention import ROLE_SCHEDULE, UNSCHEDULED, ScheduleSet, assign
+from archiver.errors import UsageError
+from archiver.model import parse_instant, utc_iso
+from archiver.services.ingest import group_key, store_segments
+from archiver.storage.archive import Archive
+from archiver.storage.audit import AuditEvent
+from archiver.storage.catalog import CatalogRow, CommitBatch
+from archiver.storage.records import LABEL_REVIEW, RecordDocument, catalog_row, read_document
+
+DECISIONS = ("record", "nonrecord")
+EXPIRED_REASON = "review period ended without a decision; kept as a record (36 CFR 1230)"
+
+
+@dataclass(frozen=True)
+class ReviewItem:
+    """What a records officer sees in the queue, without opening the message."""
+
+    id: str
+    custodian: str
+    source: str
+    sent_at: datetime
+    confidence: float
+    reasons: tuple[str, ...]
+    expires: date | None
+
+    def to_json(self) -> dict[str, Any]:
+        return {"id": self.id, "custodian": self.custodian, "source": self.source, "sent_at": utc_iso(self.sent_at),
+                "confidence": self.confidence, "reasons": list(self.reasons),
+                "expires": self.expires.isoformat() if self.expires else None}
+
+
+def list_reviews(archive: Archive) -> list[ReviewItem]:
+    """Every item awaiting a decision, oldest first."""
+    return [ReviewItem(r.id, r.custodian, r.source, r.sent_at, r.confidence, r.reasons, r.disposition_date)
+            for r in sorted(archive.catalog.rows(label=LABEL_REVIEW), key=lambda r: (r.sent_at, r.id))]
+
+
+def open_review(archive: Archive, record_id: str, actor: str, reason: str, now: datetime) -> dict[str, Any]:
+    """Decrypt one item for the officer to read; the access is audited with its reason."""
+    row = _review_row(archive, record_id)
+    document = _read(archive, row)
+    archive.catalog.append_audit(AuditEvent(actor, "review-open", now, {"id": record_id, "reason": reason}))
+    return {"id": record_id, "message": document.message, "classification": document.data["classification"]}
+
+
+def decide(archive: Archive, record_id: str, decision: str, reason: str, actor: str, now: datetime,
+           schedules: ScheduleSet) -> CatalogRow:
+    """Settle one item as a record or a nonrecord, with the officer's reason (audited)."""
+    if decision not in DECISIONS:
+        raise UsageError(f"decision must be one of {', '.join(DECISIONS)}, not {decision!r}")
+    if not reason.strip():
+        raise UsageError("a decision needs a reason (--reason)")
+    row = _review_row(archive, record_id)
+    audit = AuditEvent(actor, "review-decide", now, {"id": record_id, "decision": decision, "reason": reason})
+    if decision == "nonrecord":
+        archive.catalog.commit([CommitBatch([replace(row, label="nonrecord")], audit=audit)])
+        return replace(row, label="nonrecord")
+    document = _as_record(archive, _read(archive, row), actor, reason, now, schedules)
+    store_segments(archive, [(group_key(document), [document])], actor, now, also=[CommitBatch([], audit=audit)])
+    return catalog_row(document, row.conversation_ref)
+
+
+def expire_reviews(archive: Archive, now: datetime, actor: str, schedules: ScheduleSet) -> list[str]:
+    """File as records the items whose review period has ended undecided; returns their ids."""
+    expired = [item.id for item in list_reviews(archive) if item.expires and item.expires <= now.date()]
+    for record_id in expired:
+        decide(archive, record_id, "record", EXPIRED_REASON, actor, now, schedules)
+    return expired
+
+
+def _review_row(archive: Archive, record_id: str) -> CatalogRow:
+    row = archive.catalog.row(record_id)
+    if row is None or row.label != LABEL_REVIEW or row.segment is None:
+        raise UsageError(f"no item {record_id!r} awaits review ('archiver review list' shows them)")
+    return row
+
+
+def _read(archive: Archive, row: CatalogRow) -> RecordDocument:
+    return read_document(archive, row.id, row.segment or "", row.offset or 0, row.length or 0)
+
+
+def _as_record(archive: Archive, document: RecordDocument, actor: str, reason: str, now: datetime,
+               schedules: ScheduleSet) -> RecordDocument:
+    """The document re-filed as a record: schedule, disposition and 2911 status as at ingest."""
+    data, message = dict(document.data), document.message
+    custodian = archive.catalog.get_custodian(message["custodian"])
+    role = (custodian.role if custodian else None) or archive.settings.default_role
+    classification = data["classification"]
+    item = schedules.get(classification.get("schedule") or (ROLE_SCHEDULE[role] if role else UNSCHEDULED))
+    sent_at, ingested_at = parse_instant(message["sent_at"]), parse_instant(data["ingested_at"])
+    patterns = tuple(archive.settings.official_accounts) + (custodian.official_accounts if custodian else ())
+    forwarding = assess(account=message["account"], created=sent_at, archived_at=ingested_at,
+                        official_copied=bool(official_recipients(message["recipients"], patterns)))
+    disposition = assign(item, sent_at)
+    data["classification"] = {**classification, "label": "record", "review": False,
+                              "override": {"by": actor, "at": utc_iso(now), "reason": reason}}
+    data["review"], data["schedule"] = None, item.id
+    refiled = RecordDocument(data)
+    refiled.set_disposition(disposition)
+    refiled.set_forwarding(forwarding)
+    for key in data["attachment_objects"]:
+        if key:
+            archive.store.extend_retention(key, disposition.retain_until)
+    return refiled

@@ -1,0 +1,384 @@
+"""``archiver verify``: recheck the store against the catalog, every envelope, and the audit chain.
+
+Two passes, after ``borg check`` and ``restic check``. The default pass opens every envelope
+and checks the catalog against what it cannot edit: each segment's sealed manifest, the sealed
+audit heads, the keyed audit chain and the keyed digests its entries carry for rows with no
+object of their own (tombstones, quarantine items, exports, holds), and the store's listing
+(strays, missing attachments). ``--deep`` also reads every sealed record document and compares
+the catalog row with it fact by fact. Verify holds the archive's lock in shared mode, so a
+running ingest's half-written state is never reported as damage.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from archiver.errors import IntegrityError
+from archiver.services.disposition import ACTION_HOLD, ACTION_RELEASE
+from archiver.services.ingest import (
+    ACTION_TOMBSTONES,
+    KIND_EXPORT,
+    KIND_TOMBSTONE,
+    REVIEW_PREFIX,
+    SEGMENT_PREFIX,
+    quarantine_digest,
+)
+from archiver.storage import segments
+from archiver.storage.archive import Archive
+from archiver.storage.audit import AuditEntry, first_keyed, verify_chain
+from archiver.storage.catalog import CatalogRow, SegmentRow
+from archiver.storage.envelope import open_sealed
+from archiver.storage.records import LABEL_REVIEW, RecordDocument, catalog_row, read_document
+from archiver.storage.sealed_facts import (
+    HEAD_PREFIX,
+    MANIFEST_PREFIX,
+    differing_facts,
+    heads,
+    manifest_key,
+    read_manifest,
+    row_digest,
+    row_facts,
+)
+
+SEALED_PREFIXES = ("att/", "quarantine/")
+KEYS_PREFIX = "keys/"  # a KMS archive's wrapped derivation root
+FACT_NAMES = {"sent_at": "sent time", "forwarding_status": "2911 status", "disposition_date": "disposition date",
+              "days_late": "days late", "retain_until": "retain-until"}
+Stored = dict[str, tuple[str, int, int]]
+
+
+@dataclass
+class VerifyReport:
+    """What was checked and what is wrong; empty ``problems`` means the archive is sound."""
+
+    segments: int = 0
+    frames: int = 0
+    review_frames: int = 0
+    objects: int = 0
+    records: int = 0
+    audit_entries: int = 0
+    manifests: int = 0
+    deep: bool = False
+    problems: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+    def to_json(self) -> dict[str, Any]:
+        return {"ok": self.ok, "deep": self.deep, "segments": self.segments, "frames": self.frames,
+                "review_frames": self.review_frames, "objects": self.objects, "records": self.records,
+                "manifests": self.manifests, "audit_entries": self.audit_entries, "problems": self.problems,
+                "notes": self.notes}
+
+
+@dataclass
+class _Seen:
+    """What the pass has read, for the checks that follow."""
+
+    entries: list[AuditEntry]
+    segments: dict[str, SegmentRow]
+    pending: set[str]
+    attachments: set[str] = field(default_factory=set)   # referenced by a manifest
+    unmanifested: int = 0                                # segments written before manifests
+    documents: dict[str, dict[str, Any]] = field(default_factory=dict)  # --deep: facts of each frame
+
+
+def verify(archive: Archive, deep: bool = False) -> VerifyReport:
+    """Check the archive (``deep``: also every sealed document against its catalog row)."""
+    report = VerifyReport(deep=deep)
+    with archive.catalog.shared():
+        seen = _Seen(list(archive.catalog.audit_entries()), {s.name: s for s in archive.catalog.segments()},
+                     set(archive.catalog.pending_segments()))
+        documents = seen.documents if deep else None
+        stored = _check_store(archive, report, SEGMENT_PREFIX, documents)
+        report.segments, report.frames = len({where[0] for where in stored.values()}), len(stored)
+        _check_catalog(archive, stored, report)
+        in_review = _check_store(archive, report, REVIEW_PREFIX, documents)
+        report.review_frames = len(in_review)
+        _check_review_queue(archive, in_review, report)
+        _check_sealed_objects(archive, report)
+        _check_audit(archive, seen, report)
+        _check_manifests(archive, seen, report)
+        _check_listing(archive, seen, report)
+        _check_vouched_rows(archive, seen.entries, report)
+        _check_holds(archive, seen.entries, report)
+        if deep:
+            _check_documents(archive, seen, report)
+    return report
+
+
+def _check_store(archive: Archive, report: VerifyReport, prefix: str,
+                 documents: dict[str, dict[str, Any]] | None) -> Stored:
+    """Every frame under ``prefix``: record id -> (segment, offset, length); duplicates reported.
+    With ``documents``, each frame's document is read and its catalog facts kept there."""
+    seen: Stored = {}
+    copies: Counter[str] = Counter()
+    for name in archive.store.list(prefix):
+        try:
+            for ref, envelope in segments.iter_frames(archive.store.get(name), name):
+                copies[ref.record_id] += 1
+                seen[ref.record_id] = (name, ref.offset, ref.length)
+                plaintext = open_sealed(archive.keys, ref.record_id, envelope)
+                if documents is not None:
+                    doc = RecordDocument.from_plaintext(plaintext)
+                    conversation = archive.conversation_ref(doc.message["source"], doc.message["conversation"])
+                    documents[ref.record_id] = row_facts(catalog_row(doc, conversation, name, ref.offset, ref.length))
+        except IntegrityError as exc:
+            report.problems.append(str(exc))
+    report.problems.extend(f"record {rid} is stored {n} times" for rid, n in copies.items() if n > 1)
+    return seen
+
+
+def _check_catalog(archive: Archive, stored: Stored, report: VerifyReport) -> None:
+    catalogued = set()
+    disposed = {s.name for s in archive.catalog.segments() if s.disposed_at is not None}
+    for row in archive.catalog.rows(label="record"):
+        report.records += 1
+        catalogued.add(row.id)
+        where = stored.get(row.id)
+        if row.segment in disposed:
+            if where is not None:
+                report.problems.append(f"record {row.id} was disposed of with {row.segment} but is still stored")
+        elif where is None:
+            report.problems.append(f"record {row.id} is in the catalog but not in the store")
+        elif where != (row.segment, row.offset, row.length):
+            report.problems.append(f"record {row.id}: catalog points to {row.segment}@{row.offset}, "
+                                   f"store has it at {where[0]}@{where[1]}")
+        else:
+            _check_frame_read_alone(archive, row.id, where, report)
+    for record_id in sorted(set(stored) - catalogued):
+        report.problems.append(f"record {record_id} is in the store ({stored[record_id][0]}) but not in the catalog")
+    for name in archive.catalog.pending_segments():
+        report.problems.append(f"segment {name} was begun but never committed; the next ingest recovers it")
+
+
+def _check_review_queue(archive: Archive, stored: Stored, report: VerifyReport) -> None:
+    """Items awaiting review must be readable where the catalog says. Frames of items already
+    decided stay in their review segment until it expires, so they are not an error."""
+    for row in archive.catalog.rows(label=LABEL_REVIEW):
+        where = stored.get(row.id)
+        if where is None or where != (row.segment, row.offset, row.length):
+            report.problems.append(f"review item {row.id} is not in the store where the catalog says")
+        else:
+            _check_frame_read_alone(archive, row.id, where, report)
+
+
+def _check_frame_read_alone(archive: Archive, record_id: str, where: tuple[str, int, int],
+                            report: VerifyReport) -> None:
+    """The catalog's offset and length alone must yield the record (that is how it is retrieved)."""
+    try:
+        document = read_document(archive, record_id, *where)
+    except (IntegrityError, ValueError) as exc:
+        report.problems.append(f"record {record_id}: cannot be read at its catalogued place ({exc})")
+        return
+    if document.record_id != record_id:
+        report.problems.append(f"record {record_id}: its frame holds the document of {document.record_id}")
+
+
+def _check_sealed_objects(archive: Archive, report: VerifyReport) -> None:
+    """Attachments and quarantined exports are sealed under their own key names: open each."""
+    for prefix in SEALED_PREFIXES:
+        for key in archive.store.list(prefix):
+            report.objects += 1
+            try:
+                open_sealed(archive.keys, key, archive.store.get(key))
+            except IntegrityError as exc:
+                report.problems.append(str(exc))
+
+
+def _check_audit(archive: Archive, seen: _Seen, report: VerifyReport) -> None:
+    """The keyed chain, and the catalog's log against the sealed heads in the store."""
+    entries = seen.entries
+    report.audit_entries = len(entries)
+    report.problems.extend(verify_chain(entries, archive.audit_key))
+    keyed_from = first_keyed(entries)
+    if entries and keyed_from != 1:
+        older = f"1-{keyed_from - 1}" if keyed_from else f"1-{entries[-1].seq}"
+        report.notes.append(f"audit entries {older} predate the keyed chain and are checked with the older "
+                            "unkeyed rule")
+    by_seq = {entry.seq: entry for entry in entries}
+    last = entries[-1].seq if entries else 0
+    try:
+        for number, head in enumerate(heads(archive)):
+            if number == 0:
+                _check_newest_head(head.seq, head.keyed_from, last, keyed_from, report)
+            entry = by_seq.get(head.seq)
+            if entry is not None and entry.hash != head.hash:
+                report.problems.append(f"audit entry {head.seq}: differs from the sealed audit head in the store "
+                                       "(the log was rewritten)")
+    except IntegrityError as exc:
+        report.problems.append(str(exc))
+
+
+def _check_newest_head(seq: int, head_keyed_from: int | None, last: int, keyed_from: int | None,
+                       report: VerifyReport) -> None:
+    if last == 0:
+        report.problems.append(f"audit log: empty in the catalog, but the store's sealed audit head is at entry "
+                               f"{seq} (the log was deleted)")
+    elif seq > last:
+        report.problems.append(f"audit log: ends at entry {last}, but the store's sealed audit head is at entry "
+                               f"{seq} (entries {last + 1}-{seq} were deleted)")
+    if head_keyed_from is not None and keyed_from != head_keyed_from:
+        actual = f"keyed from entry {keyed_from}" if keyed_from else "not keyed"
+        report.problems.append(f"audit log: keyed from entry {head_keyed_from} per the sealed audit head, "
+                               f"but the catalog's chain is {actual} (rewritten without the key)")
+
+
+def _check_manifests(archive: Archive, seen: _Seen, report: VerifyReport) -> None:
+    """Each segment row and the rows in it against the segment's sealed manifest."""
+    manifests = set(archive.store.list(MANIFEST_PREFIX))
+    report.manifests = len(manifests)
+    announced = {entry.event.detail["segment"] for entry in seen.entries
+                 if entry.event.action == "store-segment" and "manifest" in entry.event.detail}
+    attachments = set(archive.store.list("att/"))
+    for name, segment in seen.segments.items():
+        if manifest_key(name) not in manifests:
+            if name in announced:
+                report.problems.append(f"segment {name}: its sealed manifest is missing from the store")
+            else:
+                seen.unmanifested += 1
+            continue
+        try:
+            manifest = read_manifest(archive, manifest_key(name))
+        except IntegrityError as exc:
+            report.problems.append(str(exc))
+            continue
+        _compare_segment(segment, manifest, report)
+        _compare_rows(archive, segment, manifest["records"], report)
+        _check_attachments(segment, manifest["records"], attachments, seen, report)
+    for key in sorted(manifests):
+        name = key[len(MANIFEST_PREFIX):]
+        if name not in seen.segments and name not in seen.pending:
+            report.problems.append(f"segment {name}: sealed manifest in the store, but its catalog row is missing")
+    if seen.unmanifested:
+        report.notes.append(f"{seen.unmanifested} segment(s) written before segment manifests are checked with "
+                            "the older rules")
+
+
+def _compare_segment(segment: SegmentRow, manifest: dict[str, Any], report: VerifyReport) -> None:
+    retain_until = segment.retain_until.isoformat() if segment.retain_until else None
+    catalog = {"custodian": segment.custodian, "schedule": segment.schedule, "retain_until": retain_until,
+               "count": segment.count}
+    for name, value in catalog.items():
+        if manifest[name] != value:
+            report.problems.append(f"segment {segment.name}: {FACT_NAMES.get(name, name)} in catalog differs "
+                                   "from its sealed manifest")
+
+
+def _compare_rows(archive: Archive, segment: SegmentRow, sealed: dict[str, dict[str, Any]],
+                  report: VerifyReport) -> None:
+    """A decided review item leaves its review segment (as a record elsewhere, or a tombstone):
+    only rows still in the state the manifest describes are compared."""
+    in_catalog = {row.id: row for row in archive.catalog.segment_rows(segment.name)}
+    for record_id, facts in sealed.items():
+        row = in_catalog.get(record_id)
+        if row is None:
+            if archive.catalog.row(record_id) is None:
+                report.problems.append(f"record {record_id} of segment {segment.name}: missing from the catalog")
+        elif row.label == facts["label"]:
+            _name_differences(row, facts, "its sealed manifest", report)
+    for record_id in sorted(set(in_catalog) - set(sealed)):
+        report.problems.append(f"record {record_id}: catalog places it in segment {segment.name}, "
+                               "whose sealed manifest does not list it")
+
+
+def _name_differences(row: CatalogRow, sealed: dict[str, Any], against: str, report: VerifyReport) -> None:
+    for name in differing_facts(row, sealed):
+        report.problems.append(f"record {row.id}: {FACT_NAMES.get(name, name)} in catalog differs from {against}")
+
+
+def _check_attachments(segment: SegmentRow, sealed: dict[str, dict[str, Any]], stored: set[str], seen: _Seen,
+                       report: VerifyReport) -> None:
+    for record_id, facts in sealed.items():
+        for key in facts["attachments"]:
+            seen.attachments.add(key)
+            if key not in stored and segment.disposed_at is None:
+                report.problems.append(f"record {record_id}: attachment object {key} is missing from the store")
+
+
+def _check_listing(archive: Archive, seen: _Seen, report: VerifyReport) -> None:
+    """Every object in the store must be one the archive wrote and still accounts for."""
+    quarantined = {row.object_key for row in archive.catalog.quarantine() if row.object_key}
+    for key in archive.store.list(""):
+        if not _accounted_for(key, seen, quarantined):
+            report.problems.append(f"stray object {key}: in the store, but nothing in the archive refers to it")
+
+
+def _accounted_for(key: str, seen: _Seen, quarantined: set[str]) -> bool:
+    if key.startswith((SEGMENT_PREFIX, REVIEW_PREFIX)):
+        return key in seen.segments or key in seen.pending
+    if key.startswith("att/"):
+        # Attachments of segments written before manifests are listed nowhere but in their frames.
+        return key in seen.attachments or seen.unmanifested > 0
+    if key.startswith("quarantine/"):
+        return key.rsplit("/", 1)[0] in quarantined
+    if key.startswith(MANIFEST_PREFIX):
+        return True  # each is checked against its segment row
+    return key.startswith((HEAD_PREFIX, KEYS_PREFIX))
+
+
+def _actions(entries: list[AuditEntry], action: str) -> Iterator[AuditEntry]:
+    return (entry for entry in entries if entry.event.action == action)
+
+
+def _check_vouched_rows(archive: Archive, entries: list[AuditEntry], report: VerifyReport) -> None:
+    """Tombstones, quarantine items and exports against the keyed digests in their audit entries."""
+    key = archive.audit_hash
+    for entry in _actions(entries, ACTION_TOMBSTONES):
+        for record_id, digest in entry.event.detail["rows"].items():
+            row = archive.catalog.row(record_id)
+            if row is None:
+                report.problems.append(f"tombstone {record_id} (audit entry {entry.seq}): missing from the catalog")
+            elif row.label == "nonrecord" and row_digest(key, KIND_TOMBSTONE, row) != digest:
+                report.problems.append(f"tombstone {record_id}: changed in the catalog since audit entry {entry.seq}")
+    _check_quarantine(archive, entries, report)
+    exports = Counter(row_digest(key, KIND_EXPORT, row) for row in archive.catalog.exports())
+    for entry in _actions(entries, "ingest"):
+        digest = entry.event.detail.get("export_digest")
+        if digest is None:
+            continue  # written before exports were vouched for
+        if exports[digest] == 0:
+            report.problems.append(f"export {str(entry.event.detail.get('sha256'))[:12]} ingested in audit entry "
+                                   f"{entry.seq}: its row is missing from the catalog or changed")
+        exports[digest] -= 1
+
+
+def _check_quarantine(archive: Archive, entries: list[AuditEntry], report: VerifyReport) -> None:
+    """Each item an audit entry vouches for (the first ``QUARANTINE_AUDIT_ROWS`` of an export) must be
+    in the catalog unchanged."""
+    digests = {quarantine_digest(archive, row) for row in archive.catalog.quarantine()}
+    for entry in _actions(entries, "quarantine"):
+        for line, digest in entry.event.detail.get("rows", ()):
+            if digest not in digests:
+                sha = str(entry.event.detail["export_sha256"])[:12]
+                report.problems.append(f"quarantine item of export {sha}, line {line} (audit entry "
+                                       f"{entry.seq}): missing from the catalog or changed")
+
+
+def _check_holds(archive: Archive, entries: list[AuditEntry], report: VerifyReport) -> None:
+    """Each hold placed or released in the audit log must be so in the catalog, and no other."""
+    placed = {str(e.event.detail["hold"]): e.seq for e in _actions(entries, ACTION_HOLD)}
+    released = {str(e.event.detail["hold"]) for e in _actions(entries, ACTION_RELEASE)}
+    holds = {hold.name: hold for hold in archive.catalog.holds()}
+    for name, seq in placed.items():
+        hold = holds.get(name)
+        if hold is None:
+            report.problems.append(f"hold {name} (placed in audit entry {seq}): missing from the catalog")
+        elif hold.active == (name in released):
+            state = "active" if hold.active else "released"
+            report.problems.append(f"hold {name}: {state} in the catalog, but not so in the audit log")
+    for name in sorted(set(holds) - set(placed)):
+        report.problems.append(f"hold {name}: in the catalog, but the audit log never placed it")
+
+
+def _check_documents(archive: Archive, seen: _Seen, report: VerifyReport) -> None:
+    """--deep: each catalog row in a live segment, fact by fact, against its sealed document."""
+    for row in archive.catalog.rows():
+        facts = seen.documents.get(row.id)
+        if facts is not None and row.segment == facts["segment"] and row.label == facts["label"]:
+            _name_differences(row, facts, "its sealed frame", report)

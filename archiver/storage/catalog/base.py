@@ -1,0 +1,337 @@
+"""The catalog protocol and the rows it keeps.
+
+The catalog holds what reports and retention need (ids, custodian, dates, classification,
+schedule, disposition date, 2911 status, where each record's frame is) and never message
+text: conversations and senders appear only as keyed hashes, keywords only as blind-index
+tokens.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import AbstractContextManager
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any, Protocol
+
+from archiver.core.apps import recorded_apps
+from archiver.core.custodians import Custodian
+from archiver.storage.audit import AuditEntry, AuditEvent
+
+
+@dataclass(frozen=True)
+class CatalogRow:
+    """One message the archive has seen: a stored record, or a nonrecord's tombstone."""
+
+    id: str
+    custodian: str
+    source: str
+    conversation_ref: str
+    sent_at: datetime
+    direction: str
+    account: str
+    system: bool
+    label: str
+    confidence: float
+    reasons: tuple[str, ...]
+    rules_version: str
+    schedule: str | None
+    disposition_date: date | None
+    forwarding_status: str
+    deadline: datetime | None
+    days_late: int
+    content_hash: str
+    export_sha256: str
+    source_line: int | None
+    ingested_at: datetime
+    flags: tuple[str, ...] = ()
+    segment: str | None = None
+    offset: int | None = None
+    length: int | None = None
+    fingerprint: str | None = None
+
+
+@dataclass(frozen=True)
+class SegmentRow:
+    """A segment object and the disposition group it holds; ``disposed_at`` once destroyed."""
+
+    name: str
+    custodian: str
+    schedule: str
+    retain_until: date | None
+    count: int
+    created_at: datetime
+    disposed_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class HoldRow:
+    """A legal hold: while it is not released, no record it covers may be destroyed.
+
+    It covers the records of ``custodian`` (every custodian when ``None``) sent from ``start``
+    to ``end`` inclusive (open-ended when ``None``), whatever their schedule.
+    """
+
+    name: str
+    reason: str
+    custodian: str | None
+    start: date | None
+    end: date | None
+    placed_at: datetime
+    placed_by: str
+    released_at: datetime | None = None
+    released_by: str | None = None
+    release_reason: str | None = None
+
+    @property
+    def active(self) -> bool:
+        return self.released_at is None
+
+    def covers(self, custodian: str, sent_on: date) -> bool:
+        """Whether this hold, while active, covers a record of ``custodian`` sent on ``sent_on``."""
+        return (self.active and (self.custodian is None or self.custodian == custodian)
+                and (self.start is None or sent_on >= self.start) and (self.end is None or sent_on <= self.end))
+
+
+def hold_json(hold: HoldRow) -> dict[str, str | None]:
+    """A hold as JSON, for catalogs that store it as one document."""
+    def text(value: date | datetime | None) -> str | None:
+        return value.isoformat() if value is not None else None
+
+    return {"name": hold.name, "reason": hold.reason, "custodian": hold.custodian, "start": text(hold.start),
+            "end": text(hold.end), "placed_at": text(hold.placed_at), "placed_by": hold.placed_by,
+            "released_at": text(hold.released_at), "released_by": hold.released_by,
+            "release_reason": hold.release_reason}
+
+
+def hold_from_json(data: dict[str, str | None]) -> HoldRow:
+    """The inverse of ``hold_json``."""
+    def day(key: str) -> date | None:
+        value = data.get(key)
+        return date.fromisoformat(value) if value else None
+
+    def instant(key: str) -> datetime | None:
+        value = data.get(key)
+        return datetime.fromisoformat(value) if value else None
+
+    placed_at = instant("placed_at")
+    if placed_at is None:
+        raise ValueError("a hold needs placed_at")
+    return HoldRow(name=str(data["name"]), reason=str(data["reason"]), custodian=data.get("custodian"),
+                   start=day("start"), end=day("end"), placed_at=placed_at, placed_by=str(data["placed_by"]),
+                   released_at=instant("released_at"), released_by=data.get("released_by"),
+                   release_reason=data.get("release_reason"))
+
+
+@dataclass(frozen=True)
+class QuarantineRow:
+    """An item that could not be archived, and where the export copy holding it is kept."""
+
+    export_sha256: str
+    file: str
+    line: int | None
+    reason: str
+    object_key: str | None
+    at: datetime
+
+
+@dataclass(frozen=True)
+class ExportRow:
+    """One ingest of one export file: the chain of custody starts here."""
+
+    sha256: str
+    name: str
+    connector: str
+    custodian: str
+    account: str
+    ingested_at: datetime
+    actor: str
+    apps: tuple[str, ...] | None = None  # the apps it synced; None: its connector's app
+
+    @property
+    def synced_apps(self) -> tuple[str, ...]:
+        """The apps whose personal accounts this export synced (a refused file syncs none)."""
+        return recorded_apps(self.connector, self.apps)
+
+
+def latest_syncs(exports: Iterable[tuple[str, str, Sequence[str] | None, datetime]]) -> dict[tuple[str, str], datetime]:
+    """Per (custodian, app), the latest of the given (custodian, connector, apps, ingested_at) syncs."""
+    latest: dict[tuple[str, str], datetime] = {}
+    for custodian, connector, apps, at in exports:
+        for app in recorded_apps(connector, apps):
+            if (custodian, app) not in latest or at > latest[(custodian, app)]:
+                latest[(custodian, app)] = at
+    return latest
+
+
+@dataclass(frozen=True)
+class CommitBatch:
+    """Rows to add together: a segment's records (with its blind-index tokens, segment row and
+    audit entry), or a batch of tombstones."""
+
+    rows: Sequence[CatalogRow]
+    keywords: Sequence[tuple[str, Sequence[str]]] = ()
+    segment: SegmentRow | None = None
+    audit: AuditEvent | None = None
+
+
+@dataclass(frozen=True)
+class NoticeRow:
+    """A notice that was sent: its key makes every notice go out once."""
+
+    key: str
+    kind: str
+    custodian: str
+    recipients: tuple[str, ...]
+    subject: str
+    sent_at: datetime
+    message_id: str | None
+
+
+class Catalog(Protocol):
+    """Record index, quarantine list, export history and audit log."""
+
+    def exclusive(self) -> AbstractContextManager[None]:
+        """Hold the archive's writer lock: one ingest at a time."""
+        ...
+
+    def shared(self) -> AbstractContextManager[None]:
+        """Take the archive's lock in shared mode (``verify``): waits while a writer holds it, so a
+        reader never sees a run's half-written state."""
+        ...
+
+    def bound_key(self) -> str | None:
+        """The id of the key this archive was created with, if any."""
+        ...
+
+    def bind_key(self, key_id: str) -> None:
+        """Record the archive's key on first use; ``KeyProviderError`` if another key is used later."""
+        ...
+
+    def id_scheme(self) -> str | None:
+        """Which message ids the archive holds (``archiver.core.identity``); None before the first ingest
+        that recorded it."""
+        ...
+
+    def set_id_scheme(self, scheme: str) -> None:
+        """Record the archive's id scheme; the first one recorded stays."""
+        ...
+
+    def known_labels(self, ids: Sequence[str]) -> dict[str, str]:
+        """Of ``ids``, those already in the catalog, with their label (record or nonrecord)."""
+        ...
+
+    def begin_segments(self, names: Sequence[str]) -> None:
+        """Note that segments are about to be written (crash recovery looks here)."""
+        ...
+
+    def pending_segments(self) -> list[str]:
+        """Segments begun but never committed."""
+        ...
+
+    def drop_pending(self, name: str) -> None: ...
+
+    def commit(self, batches: Sequence[CommitBatch]) -> None:
+        """Add every batch in one transaction: rows (ignoring ids already present, except that a
+        record replaces a tombstone), blind-index tokens, segment rows (clearing their pending
+        marks) and audit entries."""
+        ...
+
+    def add_quarantine(self, rows: Sequence[QuarantineRow], audit: AuditEvent | None) -> None: ...
+
+    def add_export(self, export: ExportRow, audit: AuditEvent) -> None: ...
+
+    def append_audit(self, event: AuditEvent) -> AuditEntry: ...
+
+    def use_audit_key(self, key: bytes) -> None:
+        """Link audit entries appended from now on with HMAC under ``key`` (see ``archiver.storage.audit``)."""
+        ...
+
+    def audit_head(self) -> tuple[int, str]:
+        """The newest audit entry's sequence number and hash; ``(0, GENESIS)`` for an empty log."""
+        ...
+
+    def audit_entries(self) -> Iterator[AuditEntry]: ...
+
+    def exports(self) -> Iterator[ExportRow]:
+        """Every export ingested, oldest first."""
+        ...
+
+    def rows(self, custodian: str | None = None, label: str | None = None) -> Iterator[CatalogRow]: ...
+
+    def row(self, record_id: str) -> CatalogRow | None:
+        """One message's row, or None."""
+        ...
+
+    def segments(self) -> Iterator[SegmentRow]: ...
+
+    def quarantine(self) -> Iterator[QuarantineRow]: ...
+
+    def last_sync(self) -> dict[str, datetime]:
+        """Per custodian, when an export from a personal account was last ingested."""
+        ...
+
+    def last_sync_by_account(self) -> dict[tuple[str, str], datetime]:
+        """Per (custodian, app), when an export from a personal account was last ingested (rows
+        written before apps were recorded count for their connector's app)."""
+        ...
+
+    def compliant_copies(self, custodian: str, fingerprints: Sequence[str]) -> dict[str, CatalogRow]:
+        """Per fingerprint, the earliest archived record with that text that was copied or forwarded."""
+        ...
+
+    def put_custodian(self, custodian: Custodian, audit: AuditEvent) -> None: ...
+
+    def custodians(self) -> list[Custodian]: ...
+
+    def get_custodian(self, custodian_id: str) -> Custodian | None: ...
+
+    def sent_notices(self, keys: Sequence[str]) -> set[str]:
+        """Those of ``keys`` whose notice was already sent."""
+        ...
+
+    def record_notice(self, rows: Sequence[NoticeRow], audit: AuditEvent) -> None:
+        """Mark a sent notice's keys (one transaction, with its audit entry)."""
+        ...
+
+    def notices(self) -> Iterator[NoticeRow]: ...
+
+    def segment_rows(self, name: str) -> Iterator[CatalogRow]:
+        """The rows whose frames are in segment ``name``."""
+        ...
+
+    def put_hold(self, hold: HoldRow, audit: AuditEvent, intent: str | None = None) -> None:
+        """Add a hold, or replace the one of the same name (its release), with its audit entry,
+        clearing ``intent`` in the same transaction. A hold row is never deleted: release (which
+        is audited) is the only way a hold stops covering records, so every hold row has a
+        ``hold-place`` audit entry and every released one a ``hold-release`` entry."""
+        ...
+
+    def holds(self) -> list[HoldRow]:
+        """Every hold, released ones included, by name."""
+        ...
+
+    def mark_disposed(self, segment: str, disposed_at: datetime, audit: AuditEvent, intent: str | None = None) -> None:
+        """Record that a segment was destroyed: its row gets ``disposed_at``, in one transaction
+        with the audit entry and the clearing of ``intent``. Its message rows stay (the catalog
+        remembers what was disposed of)."""
+        ...
+
+    def begin_intent(self, name: str, document: dict[str, Any]) -> None:
+        """Note, before acting on the store, an act that the next writer must finish if this
+        run is killed (a disposition, a hold placed or released); replaces one of the same name."""
+        ...
+
+    def intents(self) -> dict[str, dict[str, Any]]:
+        """Acts begun and not finished, by name."""
+        ...
+
+    def drop_intent(self, name: str) -> None:
+        """Forget an intent whose act was not carried out (the store refused it)."""
+        ...
+
+    def search_tokens(self, tokens: Iterable[str]) -> set[str]:
+        """Ids of records whose blind index holds every token."""
+        ...
+
+    def close(self) -> None: ...

@@ -1,0 +1,510 @@
+"""The SQLite catalog (embedded default).
+
+Writes are batched: one transaction per segment (rows, blind-index tokens, the segment row,
+the audit entry and the pending-mark removal together), so a killed process leaves either
+all of a segment's catalog entries or none. The blind index is a contentless FTS5 table of
+keyed-hash tokens: it answers "which records contain this word" holding no word at all.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+import sqlite3
+import time
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import AbstractContextManager, contextmanager
+from datetime import date, datetime
+from pathlib import Path
+from typing import Any
+
+from archiver.core.apps import split_apps
+from archiver.core.custodians import Custodian
+from archiver.errors import CatalogError, ConfigError, KeyProviderError, ReadOnlyArchiveError
+from archiver.model import parse_instant, utc_iso
+from archiver.storage.audit import GENESIS, AuditEntry, AuditEvent, chain
+from archiver.storage.catalog.base import (
+    CatalogRow,
+    CommitBatch,
+    ExportRow,
+    HoldRow,
+    NoticeRow,
+    QuarantineRow,
+    SegmentRow,
+    hold_from_json,
+    hold_json,
+    latest_syncs,
+)
+
+LOCK_WAIT_SECONDS = 30.0
+_CHUNK = 500  # SQLite's bound-parameter limit is far above this; keeps statements small
+
+SCHEMA = [
+    """CREATE TABLE messages (
+        rowid INTEGER PRIMARY KEY, id TEXT NOT NULL UNIQUE, custodian TEXT NOT NULL,
+        source TEXT NOT NULL, conversation_ref TEXT NOT NULL, sent_at TEXT NOT NULL,
+        direction TEXT NOT NULL, account TEXT NOT NULL, system INTEGER NOT NULL,
+        label TEXT NOT NULL, confidence REAL NOT NULL, reasons TEXT NOT NULL,
+        rules_version TEXT NOT NULL, schedule TEXT, disposition_date TEXT,
+        forwarding_status TEXT NOT NULL, deadline TEXT, days_late INTEGER NOT NULL,
+        content_hash TEXT NOT NULL, export_sha256 TEXT NOT NULL, source_line INTEGER,
+        ingested_at TEXT NOT NULL, flags TEXT NOT NULL,
+        segment TEXT, frame_offset INTEGER, frame_length INTEGER)""",
+    "CREATE INDEX messages_custodian_sent ON messages (custodian, sent_at)",
+    "CREATE INDEX messages_forwarding ON messages (forwarding_status)",
+    "CREATE INDEX messages_disposition ON messages (disposition_date)",
+    """CREATE TABLE segments (name TEXT PRIMARY KEY, custodian TEXT NOT NULL,
+        schedule TEXT NOT NULL, retain_until TEXT, count INTEGER NOT NULL, created_at TEXT NOT NULL)""",
+    "CREATE TABLE pending_segments (name TEXT PRIMARY KEY)",
+    """CREATE TABLE quarantine (rowid INTEGER PRIMARY KEY, export_sha256 TEXT NOT NULL,
+        file TEXT NOT NULL, line INTEGER, reason TEXT NOT NULL, object_key TEXT, at TEXT NOT NULL)""",
+    """CREATE TABLE exports (rowid INTEGER PRIMARY KEY, sha256 TEXT NOT NULL, name TEXT NOT NULL,
+        connector TEXT NOT NULL, custodian TEXT NOT NULL, account TEXT NOT NULL,
+        ingested_at TEXT NOT NULL, actor TEXT NOT NULL)""",
+    """CREATE TABLE audit (seq INTEGER PRIMARY KEY, at TEXT NOT NULL, actor TEXT NOT NULL,
+        action TEXT NOT NULL, case_id TEXT, detail TEXT NOT NULL, prev_hash TEXT NOT NULL,
+        hash TEXT NOT NULL)""",
+    "CREATE VIRTUAL TABLE keywords USING fts5(tokens, content='', columnsize=0, detail=none)",
+    # The same bad line of the same export, ingested again, is one quarantine entry, not two.
+    "CREATE UNIQUE INDEX quarantine_item ON quarantine (export_sha256, file, ifnull(line, 0), reason)",
+    # Same text, another source: lets a WhatsApp copy of an already-archived e-mail count as compliant.
+    "ALTER TABLE messages ADD COLUMN fingerprint TEXT",
+    "CREATE INDEX messages_fingerprint ON messages (custodian, fingerprint)",
+    """CREATE TABLE custodians (id TEXT PRIMARY KEY, document TEXT NOT NULL, registered_at TEXT NOT NULL,
+        updated_at TEXT NOT NULL)""",
+    """CREATE TABLE notices (key TEXT PRIMARY KEY, kind TEXT NOT NULL, custodian TEXT NOT NULL,
+        recipients TEXT NOT NULL, subject TEXT NOT NULL, sent_at TEXT NOT NULL, message_id TEXT)""",
+    "CREATE TABLE meta (name TEXT PRIMARY KEY, value TEXT NOT NULL)",
+    # Disposition and legal holds.
+    "ALTER TABLE segments ADD COLUMN disposed_at TEXT",
+    "CREATE INDEX messages_segment ON messages (segment)",
+    "CREATE TABLE holds (name TEXT PRIMARY KEY, document TEXT NOT NULL)",
+    # The apps an export synced, comma-separated; NULL on rows written before (read by connector).
+    "ALTER TABLE exports ADD COLUMN apps TEXT",
+    "CREATE TABLE intents (name TEXT PRIMARY KEY, document TEXT NOT NULL)",
+]
+
+_ROW_COLUMNS = ("id, custodian, source, conversation_ref, sent_at, direction, account, system, label, "
+                "confidence, reasons, rules_version, schedule, disposition_date, forwarding_status, "
+                "deadline, days_late, content_hash, export_sha256, source_line, ingested_at, flags, "
+                "segment, frame_offset, frame_length, fingerprint")
+
+
+class SqliteCatalog:
+    """Catalog in one SQLite file."""
+
+    def __init__(self, path: Path, read_only: bool = False) -> None:
+        self.path = path
+        self._audit_key: bytes | None = None
+        self._read_only = read_only and path.is_file()
+        if self._read_only:
+            self._db = self._connect_read_only()
+            return
+        _refuse_read_only(path)
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise ConfigError(f"{path.parent}: cannot create the catalog's folder ({exc.strerror})") from None
+        try:
+            self._db = sqlite3.connect(path, isolation_level=None)
+            self._db.execute("PRAGMA journal_mode=WAL")
+            # FULL: a committed pending mark survives power loss, so its segment is always adopted.
+            self._db.execute("PRAGMA synchronous=FULL")
+            self._migrate()
+        except sqlite3.DatabaseError as exc:
+            raise CatalogError(f"{path}: cannot open the catalog: {exc}") from None
+
+    def _connect_read_only(self) -> sqlite3.Connection:
+        """Open without writing: ``mode=ro``, and ``immutable=1`` when the folder cannot be written.
+
+        A WAL database read with ``mode=ro`` still needs its ``-shm`` file, which a read-only
+        folder cannot hold. ``immutable`` reads the file without it and without locks; that is
+        safe because nothing can change the file meanwhile: a writer needs to create its
+        ``-wal`` and ``-shm`` files in that same folder, and the last writer to close folded its
+        log back into the file (SQLite checkpoints and removes the ``-wal`` on a clean close).
+        """
+        uri = f"{self.path.resolve().as_uri()}?mode=ro"
+        if not os.access(self.path.parent, os.W_OK):
+            if _wal_left(self.path):
+                raise CatalogError(f"{self.path}: the catalog's write-ahead log was never folded back (a writer "
+                                   "was killed) and its folder is read-only; open it once where it can be written")
+            uri += "&immutable=1"
+        try:
+            db = sqlite3.connect(uri, uri=True, isolation_level=None)
+            (version,) = db.execute("PRAGMA user_version").fetchone()
+        except sqlite3.DatabaseError as exc:
+            raise CatalogError(f"{self.path}: cannot open the catalog: {exc}") from None
+        if version != len(SCHEMA):
+            db.close()
+            raise CatalogError(f"{self.path}: catalog schema {version} is not this archiver's ({len(SCHEMA)}); "
+                               "run a writing command (e.g. 'archiver init') with this archiver first")
+        return db
+
+    def _migrate(self) -> None:
+        (version,) = self._db.execute("PRAGMA user_version").fetchone()
+        if version > len(SCHEMA):
+            raise CatalogError(f"{self.path}: catalog was written by a newer archiver (schema {version})")
+        with self._transaction():
+            for number, statement in enumerate(SCHEMA[version:], start=version + 1):
+                self._db.execute(statement)
+                self._db.execute(f"PRAGMA user_version = {number}")
+
+    @contextmanager
+    def _transaction(self) -> Iterator[sqlite3.Connection]:
+        self._db.execute("BEGIN IMMEDIATE")
+        try:
+            yield self._db
+        except BaseException:
+            self._db.execute("ROLLBACK")
+            raise
+        self._db.execute("COMMIT")
+
+    def exclusive(self) -> AbstractContextManager[None]:
+        return self._lock(fcntl.LOCK_EX)
+
+    def shared(self) -> AbstractContextManager[None]:
+        return self._lock(fcntl.LOCK_SH)
+
+    @contextmanager
+    def _lock(self, mode: int) -> Iterator[None]:
+        path = self.path.with_name(self.path.name + ".lock")
+        reader = self._read_only and mode == fcntl.LOCK_SH
+        try:
+            handle = open(path, "r" if reader else "a")  # flock's shared mode needs no write access
+        except OSError:
+            if not reader:
+                raise
+            yield  # no lock file where nothing can be written: no writer can be running either
+            return
+        with handle:
+            deadline = time.monotonic() + LOCK_WAIT_SECONDS
+            while True:
+                try:
+                    fcntl.flock(handle, mode | fcntl.LOCK_NB)
+                    break
+                except BlockingIOError:
+                    if time.monotonic() > deadline:
+                        raise CatalogError(f"{self.path}: another archiver process holds the archive; "
+                                           "try again when it has finished") from None
+                    time.sleep(0.2)
+            try:
+                yield
+            finally:
+                fcntl.flock(handle, fcntl.LOCK_UN)
+
+    def bound_key(self) -> str | None:
+        return self._meta("key_id")
+
+    def bind_key(self, key_id: str) -> None:
+        if not self._read_only:  # a read-only open only compares
+            self._put_meta_once("key_id", key_id)
+        if self.bound_key() not in (None, key_id):
+            raise KeyProviderError(f"{self.path}: this archive was created with key {self.bound_key()}, but the "
+                                   f"key file holds {key_id}; restore the archive's own key file")
+
+    def id_scheme(self) -> str | None:
+        return self._meta("id_scheme")
+
+    def set_id_scheme(self, scheme: str) -> None:
+        self._put_meta_once("id_scheme", scheme)
+
+    def _meta(self, name: str) -> str | None:
+        row = self._db.execute("SELECT value FROM meta WHERE name = ?", (name,)).fetchone()
+        return str(row[0]) if row else None
+
+    def _put_meta_once(self, name: str, value: str) -> None:
+        with self._transaction() as db:
+            db.execute("INSERT OR IGNORE INTO meta (name, value) VALUES (?, ?)", (name, value))
+
+    def known_labels(self, ids: Sequence[str]) -> dict[str, str]:
+        found: dict[str, str] = {}
+        for start in range(0, len(ids), _CHUNK):
+            chunk = ids[start:start + _CHUNK]
+            marks = ",".join("?" * len(chunk))
+            found.update(self._db.execute(f"SELECT id, label FROM messages WHERE id IN ({marks})", chunk).fetchall())
+        return found
+
+    def begin_segments(self, names: Sequence[str]) -> None:
+        with self._transaction() as db:
+            db.executemany("INSERT OR IGNORE INTO pending_segments (name) VALUES (?)", [(n,) for n in names])
+
+    def pending_segments(self) -> list[str]:
+        return [r[0] for r in self._db.execute("SELECT name FROM pending_segments ORDER BY name")]
+
+    def drop_pending(self, name: str) -> None:
+        with self._transaction() as db:
+            db.execute("DELETE FROM pending_segments WHERE name = ?", (name,))
+
+    def commit(self, batches: Sequence[CommitBatch]) -> None:
+        with self._transaction() as db:
+            for batch in batches:
+                self._add_batch(db, batch)
+
+    def _add_batch(self, db: sqlite3.Connection, batch: CommitBatch) -> None:
+        # A record replaces a tombstone or review entry of the same message (it was judged without
+        # context, or under older rules, or a records officer decided); a settled nonrecord
+        # replaces a review entry; a record is never replaced. The replacement keeps the old row's
+        # rowid: the blind index is keyed by rowid, and a reused one must stay the same message's.
+        replaced: dict[str, int] = {}
+        for labels, label in ((("nonrecord", "review"), "record"), (("review",), "nonrecord")):
+            ids = [r.id for r in batch.rows if r.label == label]
+            for start in range(0, len(ids), _CHUNK):
+                chunk = ids[start:start + _CHUNK]
+                marks, kinds = ",".join("?" * len(chunk)), ",".join("?" * len(labels))
+                replaced.update((record_id, rowid) for rowid, record_id in db.execute(
+                    f"SELECT rowid, id FROM messages WHERE id IN ({marks}) AND label IN ({kinds})",
+                    [*chunk, *labels]))
+        db.executemany("DELETE FROM messages WHERE id = ?", [(record_id,) for record_id in replaced])
+        values = ",".join("?" * 27)
+        # Replacements first: a new row must not take a rowid a replacement is about to reclaim.
+        ordered = sorted(batch.rows, key=lambda r: r.id not in replaced)
+        db.executemany(f"INSERT OR IGNORE INTO messages (rowid, {_ROW_COLUMNS}) VALUES ({values})",
+                       [(replaced.get(r.id), *_row_values(r)) for r in ordered])
+        self._index(db, batch.keywords)
+        segment = batch.segment
+        if segment is not None:
+            db.execute("INSERT OR IGNORE INTO segments (name, custodian, schedule, retain_until, count, created_at) "
+                       "VALUES (?, ?, ?, ?, ?, ?)",
+                       (segment.name, segment.custodian, segment.schedule, _date(segment.retain_until),
+                        segment.count, utc_iso(segment.created_at)))
+            db.execute("DELETE FROM pending_segments WHERE name = ?", (segment.name,))
+        if batch.audit is not None:
+            self._append(db, batch.audit)
+
+    def _index(self, db: sqlite3.Connection, keywords: Sequence[tuple[str, Sequence[str]]]) -> None:
+        wanted = {record_id: tokens for record_id, tokens in keywords if tokens}
+        ids = list(wanted)
+        for start in range(0, len(ids), _CHUNK):
+            chunk = ids[start:start + _CHUNK]
+            marks = ",".join("?" * len(chunk))
+            rowids = db.execute(f"SELECT rowid, id FROM messages WHERE id IN ({marks})", chunk).fetchall()
+            db.executemany("INSERT INTO keywords (rowid, tokens) VALUES (?, ?)",
+                           [(rowid, " ".join(wanted[record_id])) for rowid, record_id in rowids])
+
+    def add_quarantine(self, rows: Sequence[QuarantineRow], audit: AuditEvent | None) -> None:
+        with self._transaction() as db:
+            db.executemany("INSERT OR IGNORE INTO quarantine (export_sha256, file, line, reason, object_key, at) "
+                           "VALUES (?, ?, ?, ?, ?, ?)",
+                           [(q.export_sha256, q.file, q.line, q.reason, q.object_key, utc_iso(q.at)) for q in rows])
+            if audit is not None:
+                self._append(db, audit)
+
+    def add_export(self, export: ExportRow, audit: AuditEvent) -> None:
+        with self._transaction() as db:
+            db.execute("INSERT INTO exports (sha256, name, connector, custodian, account, ingested_at, actor, apps) "
+                       "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                       (export.sha256, export.name, export.connector, export.custodian, export.account,
+                        utc_iso(export.ingested_at), export.actor, ",".join(export.synced_apps)))
+            self._append(db, audit)
+
+    def append_audit(self, event: AuditEvent) -> AuditEntry:
+        with self._transaction() as db:
+            return self._append(db, event)
+
+    def _append(self, db: sqlite3.Connection, event: AuditEvent) -> AuditEntry:
+        last_seq, prev_hash = self.audit_head()
+        seq = last_seq + 1
+        entry = chain(seq, event, prev_hash, self._audit_key)
+        db.execute("INSERT INTO audit VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                   (entry.seq, utc_iso(event.at), event.actor, event.action, event.case_id,
+                    json.dumps(event.detail, sort_keys=True), entry.prev_hash, entry.hash))
+        return entry
+
+    def use_audit_key(self, key: bytes) -> None:
+        self._audit_key = key
+
+    def audit_head(self) -> tuple[int, str]:
+        last = self._db.execute("SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1").fetchone()
+        return (int(last[0]), str(last[1])) if last else (0, GENESIS)
+
+    def exports(self) -> Iterator[ExportRow]:
+        for values in self._db.execute("SELECT sha256, name, connector, custodian, account, ingested_at, actor, apps "
+                                       "FROM exports ORDER BY rowid"):
+            sha, name, connector, custodian, account, at, actor, apps = values
+            yield ExportRow(sha, name, connector, custodian, account, parse_instant(at), actor, split_apps(apps))
+
+    def audit_entries(self) -> Iterator[AuditEntry]:
+        for seq, at, actor, action, case_id, detail, prev_hash, hash_ in self._db.execute(
+                "SELECT seq, at, actor, action, case_id, detail, prev_hash, hash FROM audit ORDER BY seq"):
+            event = AuditEvent(actor, action, parse_instant(at), json.loads(detail), case_id)
+            yield AuditEntry(seq, event, prev_hash, hash_)
+
+    def rows(self, custodian: str | None = None, label: str | None = None) -> Iterator[CatalogRow]:
+        query = f"SELECT {_ROW_COLUMNS} FROM messages WHERE (? IS NULL OR custodian = ?) " \
+                "AND (? IS NULL OR label = ?) ORDER BY custodian, sent_at, id"
+        for values in self._db.execute(query, (custodian, custodian, label, label)):
+            yield _row_from(values)
+
+    def row(self, record_id: str) -> CatalogRow | None:
+        values = self._db.execute(f"SELECT {_ROW_COLUMNS} FROM messages WHERE id = ?", (record_id,)).fetchone()
+        return _row_from(values) if values else None
+
+    def segments(self) -> Iterator[SegmentRow]:
+        for name, custodian, schedule, retain_until, count, created_at, disposed_at in self._db.execute(
+                "SELECT name, custodian, schedule, retain_until, count, created_at, disposed_at FROM segments "
+                "ORDER BY name"):
+            yield SegmentRow(name, custodian, schedule, _parse_date(retain_until), count, parse_instant(created_at),
+                             parse_instant(disposed_at) if disposed_at else None)
+
+    def segment_rows(self, name: str) -> Iterator[CatalogRow]:
+        for values in self._db.execute(f"SELECT {_ROW_COLUMNS} FROM messages WHERE segment = ? ORDER BY frame_offset",
+                                       (name,)):
+            yield _row_from(values)
+
+    def put_hold(self, hold: HoldRow, audit: AuditEvent, intent: str | None = None) -> None:
+        with self._transaction() as db:
+            db.execute("INSERT INTO holds (name, document) VALUES (?, ?) "
+                       "ON CONFLICT (name) DO UPDATE SET document = excluded.document",
+                       (hold.name, json.dumps(hold_json(hold), sort_keys=True)))
+            db.execute("DELETE FROM intents WHERE name = ?", (intent,))
+            self._append(db, audit)
+
+    def holds(self) -> list[HoldRow]:
+        return [hold_from_json(json.loads(document))
+                for (document,) in self._db.execute("SELECT document FROM holds ORDER BY name")]
+
+    def mark_disposed(self, segment: str, disposed_at: datetime, audit: AuditEvent, intent: str | None = None) -> None:
+        with self._transaction() as db:
+            db.execute("UPDATE segments SET disposed_at = ? WHERE name = ?", (utc_iso(disposed_at), segment))
+            db.execute("DELETE FROM intents WHERE name = ?", (intent,))
+            self._append(db, audit)
+
+    def begin_intent(self, name: str, document: dict[str, Any]) -> None:
+        with self._transaction() as db:
+            db.execute("INSERT OR REPLACE INTO intents (name, document) VALUES (?, ?)",
+                       (name, json.dumps(document, sort_keys=True)))
+
+    def intents(self) -> dict[str, dict[str, Any]]:
+        return {name: json.loads(document)
+                for name, document in self._db.execute("SELECT name, document FROM intents ORDER BY name")}
+
+    def drop_intent(self, name: str) -> None:
+        with self._transaction() as db:
+            db.execute("DELETE FROM intents WHERE name = ?", (name,))
+
+    def quarantine(self) -> Iterator[QuarantineRow]:
+        for sha, file, line, reason, key, at in self._db.execute(
+                "SELECT export_sha256, file, line, reason, object_key, at FROM quarantine ORDER BY rowid"):
+            yield QuarantineRow(sha, file, line, reason, key, parse_instant(at))
+
+    def last_sync(self) -> dict[str, datetime]:
+        rows = self._db.execute("SELECT custodian, MAX(ingested_at) FROM exports "
+                                "WHERE account = 'personal' GROUP BY custodian")
+        return {custodian: parse_instant(at) for custodian, at in rows}
+
+    def search_tokens(self, tokens: Iterable[str]) -> set[str]:
+        query = " AND ".join(f'"{t}"' for t in tokens)
+        if not query:
+            return set()
+        return {r[0] for r in self._db.execute(
+            "SELECT m.id FROM keywords JOIN messages m ON m.rowid = keywords.rowid "
+            "WHERE keywords MATCH ? AND m.label != 'nonrecord'",
+            (query,))}
+
+    def last_sync_by_account(self) -> dict[tuple[str, str], datetime]:
+        rows = self._db.execute("SELECT custodian, connector, apps, MAX(ingested_at) FROM exports "
+                                "WHERE account = 'personal' GROUP BY custodian, connector, apps")
+        return latest_syncs((custodian, connector, split_apps(apps),
+                             parse_instant(at)) for custodian, connector, apps, at in rows)
+
+    def compliant_copies(self, custodian: str, fingerprints: Sequence[str]) -> dict[str, CatalogRow]:
+        found: dict[str, CatalogRow] = {}
+        for start in range(0, len(fingerprints), _CHUNK):
+            chunk = list(fingerprints[start:start + _CHUNK])
+            marks = ",".join("?" * len(chunk))
+            for values in self._db.execute(
+                    f"SELECT {_ROW_COLUMNS} FROM messages WHERE custodian = ? AND fingerprint IN ({marks}) "
+                    "AND label = 'record' AND forwarding_status IN ('copied', 'forwarded') "
+                    "ORDER BY ingested_at, sent_at", [custodian, *chunk]):
+                row = _row_from(values)
+                found.setdefault(row.fingerprint or "", row)
+        return found
+
+    def put_custodian(self, custodian: Custodian, audit: AuditEvent) -> None:
+        with self._transaction() as db:
+            db.execute("INSERT INTO custodians (id, document, registered_at, updated_at) VALUES (?, ?, ?, ?) "
+                       "ON CONFLICT (id) DO UPDATE SET document = excluded.document, updated_at = excluded.updated_at",
+                       (custodian.id, json.dumps(custodian.to_json(), sort_keys=True),
+                        utc_iso(custodian.registered_at or audit.at), utc_iso(audit.at)))
+            self._append(db, audit)
+
+    def custodians(self) -> list[Custodian]:
+        return [Custodian.from_json(json.loads(document)) for (document,) in
+                self._db.execute("SELECT document FROM custodians ORDER BY id")]
+
+    def get_custodian(self, custodian_id: str) -> Custodian | None:
+        row = self._db.execute("SELECT document FROM custodians WHERE id = ?", (custodian_id,)).fetchone()
+        return Custodian.from_json(json.loads(row[0])) if row else None
+
+    def sent_notices(self, keys: Sequence[str]) -> set[str]:
+        found: set[str] = set()
+        for start in range(0, len(keys), _CHUNK):
+            chunk = list(keys[start:start + _CHUNK])
+            marks = ",".join("?" * len(chunk))
+            found.update(r[0] for r in self._db.execute(f"SELECT key FROM notices WHERE key IN ({marks})", chunk))
+        return found
+
+    def record_notice(self, rows: Sequence[NoticeRow], audit: AuditEvent) -> None:
+        with self._transaction() as db:
+            db.executemany("INSERT OR IGNORE INTO notices VALUES (?, ?, ?, ?, ?, ?, ?)",
+                           [(n.key, n.kind, n.custodian, json.dumps(list(n.recipients)), n.subject,
+                             utc_iso(n.sent_at), n.message_id) for n in rows])
+            self._append(db, audit)
+
+    def notices(self) -> Iterator[NoticeRow]:
+        for key, kind, custodian, recipients, subject, sent_at, message_id in self._db.execute(
+                "SELECT key, kind, custodian, recipients, subject, sent_at, message_id FROM notices ORDER BY sent_at"):
+            yield NoticeRow(key, kind, custodian, tuple(json.loads(recipients)), subject, parse_instant(sent_at),
+                            message_id)
+
+    def close(self) -> None:
+        self._db.close()
+
+
+def _refuse_read_only(path: Path) -> None:
+    """Refuse before any write (a late failure would leave a pending segment behind)."""
+    for target in (path, path.parent, *(path.with_name(path.name + end) for end in ("-wal", "-shm", ".lock"))):
+        if target.exists() and not os.access(target, os.W_OK):
+            raise ReadOnlyArchiveError(f"archive catalog {path} is read-only: {target} cannot be written; "
+                                       "only verify, report, list and show commands work on a read-only archive")
+
+
+def _wal_left(path: Path) -> bool:
+    wal = path.with_name(path.name + "-wal")
+    return wal.is_file() and wal.stat().st_size > 0
+
+
+def _date(value: date | None) -> str | None:
+    return value.isoformat() if value else None
+
+
+def _parse_date(value: str | None) -> date | None:
+    return date.fromisoformat(value) if value else None
+
+
+def _row_values(row: CatalogRow) -> tuple[object, ...]:
+    return (row.id, row.custodian, row.source, row.conversation_ref, utc_iso(row.sent_at), row.direction,
+            row.account, int(row.system), row.label, row.confidence, json.dumps(list(row.reasons)),
+            row.rules_version, row.schedule, _date(row.disposition_date), row.forwarding_status,
+            utc_iso(row.deadline) if row.deadline else None, row.days_late, row.content_hash,
+            row.export_sha256, row.source_line, utc_iso(row.ingested_at), json.dumps(list(row.flags)),
+            row.segment, row.offset, row.length, row.fingerprint)
+
+
+def _row_from(values: tuple[object, ...]) -> CatalogRow:
+    (id_, custodian, source, conv, sent_at, direction, account, system, label, confidence, reasons,
+     rules_version, schedule, disposition, status, deadline, days_late, content_hash, export_sha,
+     line, ingested_at, flags, segment, offset, length, fingerprint) = values
+    return CatalogRow(
+        id=str(id_), custodian=str(custodian), source=str(source), conversation_ref=str(conv),
+        sent_at=parse_instant(str(sent_at)), direction=str(direction), account=str(account),
+        system=bool(system), label=str(label), confidence=float(confidence),  # type: ignore[arg-type]
+        reasons=tuple(json.loads(str(reasons))), rules_version=str(rules_version),
+        schedule=schedule if schedule is None else str(schedule),
+        disposition_date=_parse_date(disposition),  # type: ignore[arg-type]
+        forwarding_status=str(status), deadline=parse_instant(str(deadline)) if deadline else None,
+        days_late=int(days_late), content_hash=str(content_hash),  # type: ignore[call-overload]
+        export_sha256=str(export_sha), source_line=line,  # type: ignore[arg-type]
+        ingested_at=parse_instant(str(ingested_at)), flags=tuple(json.loads(str(flags))),
+        segment=segment, offset=offset, length=length, fingerprint=fingerprint)  # type: ignore[arg-type]

@@ -1,0 +1,156 @@
+"""A local directory that behaves like a WORM bucket.
+
+Objects live under ``objects/``; each has a ``.lock`` sidecar (JSON retain-until and legal
+hold) written before the object appears. Writes go to ``tmp/`` first and are linked into
+place with ``os.link``, which fails if the name exists: put-if-absent is atomic, and a
+process killed mid-write leaves only a temporary file of ciphertext, removed at next open.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import uuid
+from collections.abc import Iterable, Iterator
+from datetime import date
+from pathlib import Path
+
+from archiver.errors import ObjectExistsError, ObjectNotFoundError, ReadOnlyArchiveError, RetentionError, StoreError
+from archiver.storage.store.base import Retention, later, validate_key
+
+LOCK_SUFFIX = ".lock"
+
+
+class LocalDirStore:
+    """Object store in a local directory, refusing overwrite and early delete."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self._objects = root / "objects"
+        self._tmp = root / "tmp"
+        try:
+            self._objects.mkdir(parents=True, exist_ok=True)
+            self._tmp.mkdir(exist_ok=True)
+        except OSError as exc:
+            raise StoreError(f"{root}: cannot create the archive directory: {exc.strerror}") from None
+
+    def put(self, key: str, data: bytes, retain_until: date | None, legal_hold: bool = False) -> None:
+        path = self._path(key)
+        if path.exists():
+            raise ObjectExistsError(f"object {key} already exists")
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self._write_lock(path, Retention(retain_until, legal_hold))  # the hold marker comes with the object
+        tmp = self._write_temporary(data)
+        try:
+            os.link(tmp, path)
+        except FileExistsError:
+            raise ObjectExistsError(f"object {key} already exists") from None
+        finally:
+            tmp.unlink()
+        _fsync_dir(path.parent)
+
+    def put_many(self, items: Iterable[tuple[str, bytes, date | None]], workers: int = 8,
+                 legal_hold: bool = False) -> None:
+        # One disk: writing in parallel would only interleave fsyncs.
+        for key, data, retain_until in items:
+            self.put(key, data, retain_until, legal_hold)
+
+    def get(self, key: str) -> bytes:
+        try:
+            return self._path(key).read_bytes()
+        except FileNotFoundError:
+            raise ObjectNotFoundError(f"object {key} not found") from None
+
+    def get_range(self, key: str, offset: int, length: int) -> bytes:
+        try:
+            with self._path(key).open("rb") as handle:
+                handle.seek(offset)
+                return handle.read(length)
+        except FileNotFoundError:
+            raise ObjectNotFoundError(f"object {key} not found") from None
+
+    def exists(self, key: str) -> bool:
+        return self._path(key).is_file()
+
+    def list(self, prefix: str = "") -> Iterator[str]:
+        keys = []
+        for path in self._objects.rglob("*"):
+            if path.is_file() and not path.name.endswith(LOCK_SUFFIX):
+                key = path.relative_to(self._objects).as_posix()
+                if key.startswith(prefix):
+                    keys.append(key)
+        return iter(sorted(keys))
+
+    def retention(self, key: str) -> Retention:
+        path = self._path(key)
+        if not path.is_file():
+            raise ObjectNotFoundError(f"object {key} not found")
+        return self._read_lock(path)
+
+    def extend_retention(self, key: str, retain_until: date | None) -> None:
+        path = self._path(key)
+        current = self.retention(key)
+        self._write_lock(path, Retention(later(current.retain_until, retain_until), current.legal_hold))
+
+    def set_legal_hold(self, key: str, on: bool) -> None:
+        path = self._path(key)
+        current = self.retention(key)
+        self._write_lock(path, Retention(current.retain_until, on))
+
+    def delete(self, key: str, today: date) -> None:
+        path = self._path(key)
+        retention = self.retention(key)
+        if not retention.allows_delete(today):
+            until = retention.retain_until.isoformat() if retention.retain_until else "indefinitely"
+            hold = " and is under legal hold" if retention.legal_hold else ""
+            raise RetentionError(f"object {key} is retained until {until}{hold}; delete refused")
+        path.chmod(0o600)
+        path.unlink()
+        path.with_name(path.name + LOCK_SUFFIX).unlink(missing_ok=True)
+
+    def check(self) -> None:
+        for folder in (self._objects, self._tmp):
+            if not os.access(folder, os.W_OK | os.X_OK):
+                raise ReadOnlyArchiveError(f"archive {self.root} is read-only: {folder} cannot be written; "
+                                           "only verify, report, list and show commands work on a read-only archive")
+
+    def discard_incomplete(self) -> None:
+        """Remove temporaries of writes that never completed (ciphertext only)."""
+        for tmp in self._tmp.iterdir():
+            tmp.unlink(missing_ok=True)
+
+    def _path(self, key: str) -> Path:
+        return self._objects / validate_key(key)
+
+    def _write_temporary(self, data: bytes) -> Path:
+        tmp = self._tmp / uuid.uuid4().hex
+        with tmp.open("xb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        tmp.chmod(0o444)
+        return tmp
+
+    def _write_lock(self, path: Path, retention: Retention) -> None:
+        document = {"retain_until": retention.retain_until.isoformat() if retention.retain_until else None,
+                    "legal_hold": retention.legal_hold}
+        tmp = self._tmp / (uuid.uuid4().hex + LOCK_SUFFIX)
+        tmp.write_text(json.dumps(document))
+        os.replace(tmp, path.with_name(path.name + LOCK_SUFFIX))
+
+    def _read_lock(self, path: Path) -> Retention:
+        try:
+            document = json.loads(path.with_name(path.name + LOCK_SUFFIX).read_text())
+        except (OSError, ValueError):
+            # A missing or damaged retention record must never make an object deletable.
+            return Retention(None, legal_hold=False)
+        until = document.get("retain_until")
+        return Retention(date.fromisoformat(until) if until else None, bool(document.get("legal_hold")))
+
+
+def _fsync_dir(directory: Path) -> None:
+    fd = os.open(directory, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
