@@ -139,6 +139,23 @@ def test_a_deleted_hold_row(cli: CliRunner, archive: Path) -> None:
     found(cli, archive, "hold CASE-1 (placed in audit entry", "missing from the catalog")
 
 
+def test_a_store_hold_lifted_behind_the_archivers_back(cli: CliRunner, archive: Path) -> None:
+    segment = one(archive, SEGMENT)
+    sidecar = archive / "archive" / "objects" / (segment + ".lock")
+    document = json.loads(sidecar.read_text())
+    assert document["legal_hold"] is True
+    sidecar.write_text(json.dumps({**document, "legal_hold": False}))
+    found(cli, archive, f"object {segment} (segment {segment}): an active hold covers it, "
+                        "but the store does not hold it")
+
+
+def test_an_unfinished_act_is_noted_not_called_damage(cli: CliRunner, archive: Path) -> None:
+    sql(archive, "INSERT INTO intents (name, document) VALUES ('dispose:seg/x', '{}')")
+    result = cli("verify", cwd=archive)
+    assert result.code == 0, result.out
+    assert "note: dispose:seg/x: begun by a command that did not finish" in result.out
+
+
 def test_a_hold_released_in_the_catalog_only(cli: CliRunner, archive: Path) -> None:
     document = json.loads(one(archive, "SELECT document FROM holds"))
     document.update(released_at="2026-01-01T00:00:00+00:00", released_by="x", release_reason="x")

@@ -190,8 +190,8 @@ def _finish_release(archive: Archive, intent: str, released: HoldRow, actor: str
     """Lift store holds object by object (a segment or an attachment stays held while any record
     needing it is covered by another active hold), then record the release with its audit entry."""
     others = [h for h in active_holds(archive) if h.name != released.name]
-    needed = {key for keys in _covered_keys(archive, others).values() for key in keys}
-    covered = _covered_keys(archive, [replace(released, released_at=None)])
+    needed = {key for keys in covered_objects(archive, others).values() for key in keys}
+    covered = covered_objects(archive, [replace(released, released_at=None)])
     for keys in covered.values():
         for key in keys:
             if key not in needed:
@@ -242,7 +242,7 @@ def resolve_custodian(archive: Archive, text: str) -> str:
                      "see 'archiver custodian list'")
 
 
-def _covered_keys(archive: Archive, holds: list[HoldRow]) -> dict[str, list[str]]:
+def covered_objects(archive: Archive, holds: list[HoldRow]) -> dict[str, list[str]]:
     """Per segment (not yet destroyed) holding a record any of ``holds`` covers: the segment's
     key and the keys of its records' attachments, every object those records need."""
     return {name: [name, *_attachment_keys(archive, name, rows)]

@@ -16,8 +16,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from archiver.errors import IntegrityError
-from archiver.services.disposition import ACTION_HOLD, ACTION_RELEASE
+from archiver.errors import IntegrityError, ObjectNotFoundError
+from archiver.services.disposition import ACTION_HOLD, ACTION_RELEASE, covered_objects
 from archiver.services.ingest import (
     ACTION_TOMBSTONES,
     KIND_EXPORT,
@@ -107,6 +107,8 @@ def verify(archive: Archive, deep: bool = False) -> VerifyReport:
         _check_listing(archive, seen, report)
         _check_vouched_rows(archive, seen.entries, report)
         _check_holds(archive, seen.entries, report)
+        _check_store_holds(archive, report)
+        _note_unfinished_acts(archive, report)
         if deep:
             _check_documents(archive, seen, report)
     return report
@@ -374,6 +376,29 @@ def _check_holds(archive: Archive, entries: list[AuditEntry], report: VerifyRepo
             report.problems.append(f"hold {name}: {state} in the catalog, but not so in the audit log")
     for name in sorted(set(holds) - set(placed)):
         report.problems.append(f"hold {name}: in the catalog, but the audit log never placed it")
+
+
+def _check_store_holds(archive: Archive, report: VerifyReport) -> None:
+    """Every object an active hold covers is under legal hold in the store itself, so the store
+    refuses its deletion even if the catalog's hold row is edited away."""
+    active = [hold for hold in archive.catalog.holds() if hold.active]
+    for segment, keys in sorted(covered_objects(archive, active).items()):
+        for key in keys:
+            try:
+                held = archive.store.retention(key).legal_hold
+            except ObjectNotFoundError:
+                continue  # a missing object is named by the store and manifest checks
+            if not held:
+                report.problems.append(f"object {key} (segment {segment}): an active hold covers it, "
+                                       "but the store does not hold it")
+
+
+def _note_unfinished_acts(archive: Archive, report: VerifyReport) -> None:
+    """Acts a killed command began (disposition, hold placement or release) are finished by the
+    next writing command; until then verify says so."""
+    for name in sorted(archive.catalog.intents()):
+        report.notes.append(f"{name}: begun by a command that did not finish; the next writing command "
+                            "finishes it")
 
 
 def _check_documents(archive: Archive, seen: _Seen, report: VerifyReport) -> None:
