@@ -1,6 +1,7 @@
-"""The classifier's rules: their data model, the text folding they share with messages, and
-loading a rules file plus agency override files (see the header of
-``archiver/core/rules/classifier.yaml`` for the format a records officer edits).
+"""Loading the classifier's rules: reading a rules file plus agency override files, checking
+every key and value with an error that names the file, the rule and the cause, and assembling
+the ``RuleSet`` (see the header of ``archiver/core/rules/classifier.yaml`` for the format a
+records officer edits; the structures themselves are in ``archiver.core.ruleset``).
 
 Pure: no I/O except reading the rules files in ``load_rules``.
 """
@@ -9,11 +10,8 @@ from __future__ import annotations
 
 import hashlib
 import re
-import sys
-import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
-from functools import cache, lru_cache
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -21,185 +19,25 @@ from typing import Any
 import yaml
 
 from archiver.core.participants import ROLES
+from archiver.core.ruleset import (
+    CONTEXTS,
+    DEFAULT_REASON,
+    DEFAULT_REVIEW_THRESHOLD,
+    DEFAULT_THRESHOLD,
+    LABELS,
+    NONRECORD,
+    RECORD,
+    RULES_FORMAT_VERSION,
+    Rule,
+    RuleSet,
+    When,
+    normalize,
+    tokenize,
+)
 from archiver.errors import ConfigError
 from archiver.model import DIRECTIONS
 
-RECORD = "record"
-NONRECORD = "nonrecord"
-LABELS: tuple[str, ...] = (RECORD, NONRECORD)
-REPLY_TO_REQUEST = "reply_to_request"
-REPLY_TO_SOCIAL = "reply_to_social"
-REPLY_TO_PERSONAL = "reply_to_personal"
-PERSONAL_CONVERSATION = "personal_conversation"
-CONTEXTS: tuple[str, ...] = (REPLY_TO_REQUEST, REPLY_TO_SOCIAL, REPLY_TO_PERSONAL, PERSONAL_CONVERSATION)
-DEFAULT_REASON = "default"
-DEFAULT_THRESHOLD = 0.8
-DEFAULT_REVIEW_THRESHOLD = 0.5
-RULES_FORMAT_VERSION = 1
-
-_TOKEN_RE = re.compile(r"\w+|[^\w\s]")
-_NON_ASCII_RE = re.compile(r"[^\x00-\x7f]+")
 _RULE_ID_RE = re.compile(r"[a-z0-9]+(?:-[a-z0-9]+)*")
-# Invisible emoji modifiers and typographic quotes, so "❤️" is "❤" and "I’ll" is "I'll".
-_FOLD_EXTRA: dict[int, str | None] = {
-    0xFE0E: None, 0xFE0F: None, **{cp: None for cp in range(0x1F3FB, 0x1F400)},
-    0x2018: "'", 0x2019: "'", 0x201C: '"', 0x201D: '"',
-}
-
-
-# ---------------------------------------------------------------------------- text folding
-
-
-@cache
-def _fold_table() -> dict[int, str | None]:
-    """Translation table deleting every combining mark (built once, on first use)."""
-    table: dict[int, str | None] = {cp: None for cp in range(sys.maxunicode + 1) if unicodedata.combining(chr(cp))}
-    table.update(_FOLD_EXTRA)
-    return table
-
-
-@lru_cache(maxsize=16384)
-def _fold_run(run: str) -> str:
-    return unicodedata.normalize("NFKD", run).translate(_fold_table())
-
-
-def normalize(text: str) -> str:
-    """Return ``text`` casefolded and without accents, so "Liberación" equals "liberacion"."""
-    folded = text.casefold()
-    if folded.isascii():
-        return folded
-    # Only the non-ASCII runs need NFKD; they are few and recur ("í", "ñ"), so cache them.
-    return _NON_ASCII_RE.sub(lambda run: _fold_run(run.group()), folded)
-
-
-def tokenize(normalized: str) -> list[str]:
-    """Split normalized text into words and single symbols (emoji, punctuation)."""
-    return _TOKEN_RE.findall(normalized)
-
-
-# ---------------------------------------------------------------------------- data model
-
-
-@dataclass(frozen=True, slots=True)
-class Facts:
-    """What ``When`` conditions look at, read once per message.
-
-    ``has_number`` is whether the text a person wrote has a digit (a time, count, date, plate
-    or case number); file names an export writes for attachments do not count.
-    ``roles`` are the roles of the sender and every recipient; ``others`` the roles of the
-    participants other than the custodian (empty when there is nobody else). App notices
-    have no roles at all: participant matchers never match them. ``conversation`` holds the
-    normalized words and emoji of the conversation's name (the contact or group name the
-    export gives); app notices have none either.
-    """
-
-    system: bool
-    has_attachment: bool
-    direction: str
-    word_count: int
-    body_empty: bool
-    has_number: bool = False
-    roles: frozenset[str] = frozenset()
-    sender_role: str | None = None
-    others: frozenset[str] = frozenset()
-    conversation: frozenset[str] = frozenset()
-
-
-@dataclass(frozen=True)
-class When:
-    """Conditions on the message itself; ``None`` means "any"."""
-
-    system: bool | None = None
-    has_attachment: bool | None = None
-    direction: str | None = None
-    max_words: int | None = None
-    body_empty: bool | None = None
-    has_number: bool | None = None
-    participant_role: frozenset[str] | None = None
-    sender_role: frozenset[str] | None = None
-    all_roles: frozenset[str] | None = None
-    # Words or emoji, any of which in the conversation's name ("Mom", "Familia Castillo 🏠").
-    conversation_name: frozenset[str] | None = None
-    # Whether a personal rule fires on the message; the classifier checks it after the
-    # other rules, so ``holds`` leaves it aside.
-    personal_talk: bool | None = None
-
-    @property
-    def reads_participants(self) -> bool:
-        """Whether a condition needs the participant directory."""
-        return any(roles is not None for roles in (self.participant_role, self.sender_role, self.all_roles))
-
-    def holds(self, facts: Facts) -> bool:
-        """Return whether every condition given holds for the message."""
-        return (
-            (self.system is None or self.system == facts.system)
-            and (self.has_attachment is None or self.has_attachment == facts.has_attachment)
-            and (self.direction is None or self.direction == facts.direction)
-            and (self.max_words is None or facts.word_count <= self.max_words)
-            and (self.body_empty is None or self.body_empty == facts.body_empty)
-            and (self.has_number is None or self.has_number == facts.has_number)
-            and (self.participant_role is None or not self.participant_role.isdisjoint(facts.roles))
-            and (self.sender_role is None or facts.sender_role in self.sender_role)
-            and (self.all_roles is None or bool(facts.others) and facts.others <= self.all_roles)
-            and (self.conversation_name is None or not self.conversation_name.isdisjoint(facts.conversation))
-        )
-
-
-@dataclass(frozen=True)
-class Rule:
-    """One rule of the rules file; ``words`` are already normalized, tokens joined by spaces.
-
-    ``unless`` names rules that set this one aside when they fire on the same message;
-    ``review_if`` (record rules) names rules that set it aside too, but then the message is
-    at most an uncertain nonrecord (review), never a confident one. ``personal`` marks a
-    nonrecord rule that shows personal talk (family, friends, leisure), which the
-    ``personal_talk`` condition and the ``reply_to_personal`` and ``personal_conversation``
-    contexts look for.
-    """
-
-    id: str
-    label: str
-    confidence: float
-    explain: str
-    schedule: str | None = None
-    words: tuple[str, ...] = ()
-    patterns: tuple[str, ...] = ()
-    when: When = When()
-    context: str | None = None
-    whole_message: bool = False
-    unless: frozenset[str] = frozenset()
-    review_if: frozenset[str] = frozenset()
-    personal: bool = False
-
-    @property
-    def reads_text(self) -> bool:
-        """Whether the rule looks at the message text (words or patterns)."""
-        return bool(self.words or self.patterns)
-
-    @property
-    def context_alone(self) -> bool:
-        """Whether the rule fires on context alone: it has a context but reads neither the
-        message's words nor whether personal words are in it (a short reply, say)."""
-        return self.context is not None and not self.reads_text and self.when.personal_talk is None
-
-
-@dataclass(frozen=True)
-class RuleSet:
-    """Validated rules: the base file and its overrides applied in order.
-
-    ``version`` is the sha256 over the bytes of every file in order, first 12 hex digits,
-    so a classification names exactly which rules produced it.
-    """
-
-    rules: tuple[Rule, ...]
-    nonrecord_threshold: float
-    version: str
-    source: str
-    review_threshold: float = DEFAULT_REVIEW_THRESHOLD
-    overrides: tuple[str, ...] = ()
-
-
-# ---------------------------------------------------------------------------- loading
 
 _TOP_KEYS = ("version", "nonrecord_threshold", "review_threshold", "rules")
 _OVERRIDE_KEYS = ("version", "nonrecord_threshold", "review_threshold", "rules", "disable", "extend")

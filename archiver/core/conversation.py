@@ -1,0 +1,117 @@
+"""Conversation context: what the classifier remembers of a conversation (the previous
+message as it was decided, the question still open and who answered it, what its last few
+messages left) and when a context rule holds (a reply to a request, to social talk, to a
+personal question, or a message in a conversation of personal talk). A conversation keeps a
+few values, whatever its length.
+
+Pure: no I/O.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from archiver.core.ruleset import (
+    DEFAULT_REASON,
+    NONRECORD,
+    PERSONAL_CONVERSATION,
+    RECORD,
+    REPLY_TO_PERSONAL,
+    REPLY_TO_REQUEST,
+)
+from archiver.core.verdict import Classification
+
+# A conversation is personal when none of its last _HORIZON messages (app notices aside) was
+# decided a record by a record rule (or kept by default with a figure in it and no personal
+# words: "Truck 44 at dock 2" states a fact), and at least _PERSONAL_NEEDED of its last
+# _WINDOW had personal words of their own. A conversation that has not yet had _WINDOW messages is never
+# personal: two personal messages at its opening are not enough to judge it.
+_HORIZON = 8
+_WINDOW = 4
+_PERSONAL_NEEDED = 2
+# What each message of the window left: business (a record by a record rule, or by default
+# with a figure and no personal words), personal talk, or neither.
+_NEUTRAL, _PERSONAL, _RECORDED = 0, 1, 2
+
+
+@dataclass(frozen=True, slots=True)
+class Evaluation:
+    """A message judged on its own: rules fired, and context rules waiting for context."""
+
+    fired: tuple[int, ...]
+    pending: tuple[int, ...]
+    question: bool
+    personal: bool  # a personal rule fired on the text
+    sender: str
+    number: bool  # the text a person wrote has a figure
+
+
+@dataclass(frozen=True, slots=True)
+class Prior:
+    """A previous message and its verdict (in a stream, the verdict in its context)."""
+
+    evaluation: Evaluation
+    verdict: Classification
+
+
+@dataclass(frozen=True, slots=True)
+class Thread:
+    """Where a conversation stands: its last message, the question still open, if any, and
+    what each of its last few messages left (record, personal talk or neither)."""
+
+    previous: Prior
+    sender: str
+    question: Prior | None
+    answered_by: frozenset[str]
+    recent: tuple[int, ...]
+
+
+def context_holds(context: str | None, current: Evaluation, prior: Prior | None, conversation: bool) -> bool:
+    """Whether a rule of ``context`` holds for ``current`` after the previous message
+    ``prior``, in a conversation that is (``conversation``) or is not personal talk."""
+    if context == PERSONAL_CONVERSATION:
+        return conversation
+    if prior is None:
+        return False
+    verdict = prior.verdict
+    if context == REPLY_TO_REQUEST:
+        # A record rule (not the default) must have decided the question.
+        return prior.evaluation.question and verdict.label == RECORD and DEFAULT_REASON not in verdict.reasons
+    if prior.evaluation.sender == current.sender:
+        return False  # the same person going on is not a reply to talk (social or personal)
+    if context == REPLY_TO_PERSONAL:
+        # A personal question: personal words in the previous message itself (not a reply to
+        # a reply), a question mark, and not a record. Personal talk kept from the tombstone
+        # (review) still makes a reply personal; a personal remark leaves nothing to answer.
+        evaluation = prior.evaluation
+        return evaluation.personal and evaluation.question and verdict.label == NONRECORD
+    # Only confident social talk makes a short reply social: doubt is not inherited as certainty.
+    return verdict.label == NONRECORD and not verdict.review
+
+
+def is_personal(recent: tuple[int, ...]) -> bool:
+    """Whether a conversation whose last messages left ``recent`` is personal talk."""
+    return (
+        len(recent) >= _WINDOW
+        and _RECORDED not in recent
+        and recent[-_WINDOW:].count(_PERSONAL) >= _PERSONAL_NEEDED
+    )
+
+
+def advance(
+    thread: Thread | None,
+    current: Evaluation,
+    verdict: Classification,
+    personal: bool,
+    question: Prior | None,
+    answered_by: frozenset[str],
+) -> Thread:
+    """Where a conversation stands once ``current`` was judged ``verdict`` in it; ``personal``
+    is whether a personal rule fired on its text, ``question`` the question it left open."""
+    if verdict.label == RECORD:
+        by_default = verdict.reasons[-1:] == (DEFAULT_REASON,)
+        left = _NEUTRAL if by_default and not (current.number and not personal) else _RECORDED
+    else:
+        left = _PERSONAL if personal else _NEUTRAL
+    recent = (*thread.recent[1 - _HORIZON :], left) if thread is not None else (left,)
+    return Thread(Prior(current, verdict), current.sender, question, answered_by, recent)
