@@ -13,7 +13,7 @@ The file comes from a phone extraction or a rooted phone's
   conversation.
 
 Kept: every ``sms`` and ``pdu`` row as one ``Message``, merged in time order, with the same
-people rules as the SMS Backup & Restore connector (``connectors.sms_backup``): the
+people rules as the SMS Backup & Restore connector (both in ``connectors._android``): the
 custodian is the phone's owner and sender of what they sent (drafts, outbox, failed and
 queued included, as they wrote them); the other party is named by the address as stored
 (the database has no contact names). The conversation is the thread's addresses sorted,
@@ -40,14 +40,13 @@ from typing import ClassVar, Final
 from archiver.connector import ParseContext, ParsedItem, check_export_file
 from archiver.errors import InputError, Rejection
 from archiver.model import Attachment, Message, SourceRef
-from connectors._sqlite import open_copy, read_schema, table_columns
-from connectors.sms_backup import (
+from connectors._android import (
     AUTHORED_BOXES,
     M_TYPE_NOTIFICATION,
     M_TYPE_REPORTS,
-    MESSAGE_CAP,
     RECEIVED_BOX,
     RECORD_ELEMENTS_CAP,
+    SMIL,
     UNKNOWN,
     MmsAddress,
     Parties,
@@ -59,6 +58,8 @@ from connectors.sms_backup import (
     usable,
     utc_from_ms,
 )
+from connectors._limits import MESSAGE_CAP
+from connectors._sqlite import open_copy, read_schema, table_columns
 
 THREAD_CACHE: Final = 4096  # threads whose addresses are remembered; a phone has far fewer
 SECONDS_BEFORE: Final = 10**11  # a pdu date past this (year 5138 in seconds) is already in milliseconds
@@ -67,8 +68,6 @@ SMS_COLUMNS: Final = ("address", "date", "type", "body")
 PDU_COLUMNS: Final = ("date", "msg_box")
 PART_COLUMNS: Final = ("mid", "ct", "text")
 ADDR_COLUMNS: Final = ("msg_id", "address", "type")
-
-_SMIL: Final = "application/smil"
 
 
 class AndroidSmsConnector:
@@ -225,7 +224,7 @@ class _DatabaseReader:
         attachments: list[Attachment] = []
         for ct_value, name, cl, fn, text_value, text_size in rows:
             content_type = media_type(_text(ct_value, "part ct"))
-            if content_type == _SMIL:
+            if content_type == SMIL:
                 continue
             if isinstance(text_size, int) and text_size > MESSAGE_CAP:
                 raise _RowError("a part's text is longer than 16 MiB")

@@ -6,7 +6,8 @@ same file from an iPhone backup (``sms.db``, stored in the backup as
 ``Attachments`` folder beside it (as in ``~/Library/Messages``). The database is opened
 only as a private copy (``connectors._sqlite.open_copy``), so the officer's file, its
 ``-wal`` and its folder are never changed; a database inside a zip is first copied out to a
-private temporary folder for the same reason (SQLite cannot read from a zip).
+private temporary folder for the same reason (SQLite cannot read from a zip; see
+``connectors._apple_export``).
 
 Kept, one ``Message`` per row of ``message`` in ROWID (database) order:
 
@@ -46,10 +47,8 @@ from __future__ import annotations
 import hashlib
 import mimetypes
 import re
-import shutil
 import sqlite3
 from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path, PurePosixPath
@@ -67,22 +66,19 @@ from archiver.model import (
     SourceRef,
 )
 from archiver.readers.safezip import SafeZip, ZipEntryTooLargeError, entry_escapes, is_zip
-from archiver.readers.scratch import private_folder
 from connectors._apple import AppleDecodeError, Summary, apple_time, summary, typedstream_text
+from connectors._apple_export import Export, database_member, is_messages_schema, open_export
 from connectors._limits import ATTACHMENT_CAP, MESSAGE_CAP, SNIFF_ERRORS
-from connectors._sqlite import SQLITE_MAGIC, Schema, open_copy, read_schema, table_columns
+from connectors._sqlite import open_copy, read_schema, table_columns
 
 BLOB_CAP: Final = 4 * MESSAGE_CAP  # an archive or edit history carries more than the text itself
 MAX_ATTACHMENTS: Final = 1024  # per message; iMessage sends far fewer
 MESSAGE_FILES_CAP: Final = 2 * 1024**3  # all attachment bytes of one message held at once
 MAX_PARTICIPANTS: Final = 4096
 CACHE_MAX: Final = 4096
-IPHONE_BACKUP_NAME: Final = "3d0d7e5fb2ce288813306e4d4636395e047a3d28"
-DB_NAMES: Final = frozenset({"chat.db", "sms.db", IPHONE_BACKUP_NAME})
 REACTIONS: Final = range(2000, 4000)  # 2000-2007 added, 3000-3007 removed
 
 _ATTACHMENT_PATH_RE = re.compile(r"(?:^|/)Library/(?:Messages|SMS)/Attachments/(?P<rel>.+)$")
-_COPY_CHUNK: Final = 1024 * 1024
 # Optional message columns: old and minimal databases lack some; they are read as NULL.
 _MESSAGE_COLUMNS: Final = ("handle_id", "date", "date_edited", "date_retracted", "is_from_me",
                            "cache_has_attachments", "associated_message_type", "item_type",
@@ -107,7 +103,7 @@ class IMessageConnector:
         try:
             path = Path(path)
             if is_zip(path):
-                with SafeZip(path) as archive, _database_member(archive) as found:
+                with SafeZip(path) as archive, database_member(archive) as found:
                     return found is not None
             return is_messages_schema(read_schema(path))
         except StoreError:  # no private copy can be made: the reason, not "not a recognised export"
@@ -124,7 +120,7 @@ class IMessageConnector:
         """
         path = Path(path)
         check_export_file(path)
-        with _open_export(path, context.temp_dir) as (export, database):
+        with open_export(path, context.temp_dir) as (export, database):
             try:
                 with open_copy(database, context.temp_dir) as connection:
                     yield from _Reader(connection, export, context).items()
@@ -135,74 +131,6 @@ class IMessageConnector:
                 raise InputError(export.display, exc.cause, exc.line) from None
             except UnicodeDecodeError:  # a damaged schema: names (also in the integrity report) that are not UTF-8
                 raise InputError(export.display, "SQLite database is corrupt: its schema is not UTF-8") from None
-
-
-@dataclass(frozen=True)
-class _Export:
-    """Where the database came from and where its attachment bytes may be."""
-
-    path: Path
-    display: str  # how errors name it: the path, or "archive.zip!member"
-    entry: str | None = None
-    archive: SafeZip | None = None
-    attachments_dir: str = ""  # zip folder beside the database, ending in "Attachments/"
-    members: frozenset[str] = frozenset()
-
-
-@contextmanager
-def _open_export(path: Path, temp_dir: Path | None) -> Iterator[tuple[_Export, Path]]:
-    """The export and the path of a database file that open_copy may read."""
-    if not is_zip(path):
-        yield _Export(path, str(path)), path
-        return
-    with SafeZip(path) as archive, _database_member(archive, temp_dir) as found:
-        if found is None:
-            raise InputError(str(path), "zip holds no Apple Messages database (chat.db or sms.db)")
-        entry, database = found
-        folder = entry[: entry.rfind("/") + 1]
-        members = frozenset(archive.names())
-        yield _Export(path, archive.member(entry), entry, archive, f"{folder}Attachments/", members), database
-
-
-@contextmanager
-def _database_member(archive: SafeZip, temp_dir: Path | None = None) -> Iterator[tuple[str, Path] | None]:
-    """The zip entry holding the Messages database, judged by name and then by its tables, and
-    a private copy of it (with its ``-wal``: uncommitted messages live there); None when none is."""
-    names = archive.names()
-    with private_folder(temp_dir) as private:
-        for number, name in enumerate(names):
-            if PurePosixPath(name).name not in DB_NAMES or not _starts_as_sqlite(archive, name):
-                continue
-            database = private / str(number) / "chat.db"
-            database.parent.mkdir()
-            _copy_member(archive, name, database)
-            if f"{name}-wal" in names:
-                _copy_member(archive, f"{name}-wal", database.with_name("chat.db-wal"))
-            if is_messages_schema(read_schema(database, temp_dir)):
-                yield name, database
-                return
-        yield None
-
-
-def _starts_as_sqlite(archive: SafeZip, name: str) -> bool:
-    with archive.open(name) as stream:
-        return stream.read(len(SQLITE_MAGIC)) == SQLITE_MAGIC
-
-
-def _copy_member(archive: SafeZip, entry: str, target: Path) -> None:
-    try:
-        with archive.open(entry) as source, open(target, "wb") as sink:
-            shutil.copyfileobj(source, sink, _COPY_CHUNK)
-    except OSError as exc:
-        raise InputError(archive.member(entry), f"cannot be copied out of the zip ({exc.strerror})") from None
-
-
-def is_messages_schema(schema: Schema) -> bool:
-    """True for Apple's ``message`` table (date, handle and text columns) beside its ``handle`` table:
-    chat.db, sms.db, and an iPhone backup's sms.db trimmed to those two tables."""
-    message = schema.get("message", frozenset())
-    has_text = bool(message & {"text", "attributedBody"})
-    return has_text and {"date", "handle_id"} <= message and "id" in schema.get("handle", frozenset())
 
 
 @dataclass(frozen=True)
@@ -219,7 +147,7 @@ class _RowError(Exception):
 class _Reader:
     """Turns message rows into normalized messages."""
 
-    def __init__(self, connection: sqlite3.Connection, export: _Export, context: ParseContext) -> None:
+    def __init__(self, connection: sqlite3.Connection, export: Export, context: ParseContext) -> None:
         self._db = connection
         self._export = export
         self._context = context

@@ -42,11 +42,10 @@ from __future__ import annotations
 
 import base64
 import binascii
-import hashlib
 import re
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime
 from pathlib import Path
 from typing import Any, ClassVar, Final
 from xml.etree.ElementTree import Element, ParseError, TreeBuilder
@@ -56,39 +55,30 @@ from defusedxml.ElementTree import DefusedXMLParser, iterparse
 
 from archiver.connector import ParseContext, ParsedItem, check_export_file
 from archiver.errors import InputError, Rejection
-from archiver.model import (
-    FLAG_ATTACHMENT_MISSING,
-    FLAG_RECIPIENTS_UNKNOWN,
-    FLAG_UNDELIVERED,
-    Attachment,
-    Message,
-    SourceRef,
-    handle_key,
+from archiver.model import Attachment, SourceRef
+from connectors._android import (
+    AUTHORED_BOXES,
+    M_TYPE_NOTIFICATION,
+    M_TYPE_REPORTS,
+    RECEIVED_BOX,
+    RECORD_ELEMENTS_CAP,
+    SMIL,
+    UNKNOWN,
+    MmsAddress,
+    address_key,
+    digest_attachment,
+    media_type,
+    mms_parties,
+    sms_message,
+    sms_parties,
+    usable,
+    utc_from_ms,
 )
 from connectors._limits import ATTACHMENT_CAP, MESSAGE_CAP, SNIFF_BYTES, SNIFF_ERRORS
 from connectors._text import UTF16_BOMS
 
 RECORD_CHARS_CAP: Final = 1024**3  # all attributes of one record, so one hostile record cannot fill memory
-RECORD_ELEMENTS_CAP: Final = 10_000  # parts and addresses of one MMS
-UNKNOWN: Final = "(Unknown)"  # how the app itself names a number without a contact
-
-# Message boxes (sms ``type``, mms ``msg_box``): 1 is received; the others the owner wrote.
-RECEIVED_BOX: Final = 1
-AUTHORED_BOXES: Final = frozenset({2, 3, 4, 5, 6})
-# Draft, outbox, failed and queued: written by the owner but not (yet) delivered.
-UNDELIVERED_BOXES: Final = frozenset({3, 4, 5, 6})
-# MMS address types (PDU header field codes).
-ADDR_FROM: Final = 137
-ADDR_TO_TYPES: Final = frozenset({151, 130, 129})
-# MMS message types: a notification whose content was never downloaded, and delivery/read reports.
-M_TYPE_NOTIFICATION: Final = 130
-M_TYPE_REPORTS: Final = frozenset({134, 136})
-
-_NULLS: Final = frozenset({"", "null", "insert-address-token"})  # absent values as Android writes them
-_SMIL: Final = "application/smil"
 _B64_CAP: Final = (ATTACHMENT_CAP + 2) // 3 * 4
-_MIN_PHONE_DIGITS: Final = 7
-_PHONE_TAIL: Final = 10  # digits of a national number (NANP), the part every stored form shares
 _INT_RE = re.compile(r"-?\d{1,19}")
 # Atomic and possessive, so a head of many "<?a?>" cannot make the match backtrack exponentially.
 _ROOT_RE = re.compile(r"(?>\s+|<\?.*?\?>|<!--.*?-->)*+<(smses|calls)[\s/>]", re.DOTALL)
@@ -125,123 +115,6 @@ class SmsBackupConnector:
         if path.stat().st_size == 0:
             raise InputError(str(path), "empty file")
         yield from _BackupReader(path, context).items()
-
-
-# Helpers shared with the mmssms.db connector (connectors.android_sms): same boxes, same people.
-
-
-def usable(value: str | None) -> bool:
-    """False for an absent value as Android writes it ("null", empty, the MMS own-address token)."""
-    return value is not None and value.strip() not in _NULLS
-
-
-def utc_from_ms(milliseconds: int) -> datetime | None:
-    """An epoch-milliseconds time in UTC, or None when it is out of datetime's range."""
-    try:
-        return datetime(1970, 1, 1, tzinfo=UTC) + timedelta(milliseconds=milliseconds)
-    except OverflowError:
-        return None
-
-
-def address_key(address: str) -> str:
-    """The form addresses are compared in: a phone by its last 10 digits, anything else as
-    ``handle_key`` does, because Android stores one phone both as "+1 555 010 0123" and "5550100123"."""
-    key = handle_key(address)
-    return key[-_PHONE_TAIL:] if _is_phone_key(key) else key
-
-
-def _is_phone_key(key: str) -> bool:
-    return key.isdigit() and len(key) >= _MIN_PHONE_DIGITS
-
-
-@dataclass(frozen=True)
-class MmsAddress:
-    """One ``addr`` row of an MMS: an address and its PDU type (137 from, 151 to, ...)."""
-
-    address: str
-    kind: int | None
-
-
-@dataclass(frozen=True)
-class Parties:
-    """Who sent a message and who received it, as the normalized message names them."""
-
-    sender: str
-    recipients: tuple[str, ...]
-    outgoing: bool
-
-    def flags(self) -> tuple[str, ...]:
-        return () if self.recipients else (FLAG_RECIPIENTS_UNKNOWN,)
-
-
-def sms_parties(context: ParseContext, outgoing: bool, contact: str | None) -> Parties:
-    """A one-to-one SMS: the custodian and the contact, one sending to the other."""
-    if outgoing:
-        return Parties(context.custodian, (contact,) if contact else (), True)
-    sender = contact or UNKNOWN
-    return Parties(sender, (context.custodian,), context.is_custodian(sender))
-
-
-def mms_parties(
-    context: ParseContext,
-    outgoing: bool,
-    thread: Sequence[str],
-    addrs: Sequence[MmsAddress],
-    name_of: Callable[[str], str],
-) -> Parties:
-    """Sender and recipients of an MMS from its addresses.
-
-    In a one-to-one thread the sender of a received MMS is the thread's other party; in a
-    group it is the ``from`` (137) address. The owner's own number appears among the
-    recipients of a received MMS: it is known as one of the custodian's names, or as the
-    address that is not one of the thread's numbers.
-    """
-    thread_keys = {address_key(t) for t in thread}
-    owner_by_thread = bool(thread_keys) and all(_is_phone_key(k) for k in thread_keys)
-    custodian_keys = {address_key(n) for n in context.custodian_names}
-
-    def named_custodian(address: str) -> bool:
-        return context.is_custodian(address) or address_key(address) in custodian_keys
-
-    def person(address: str) -> str:
-        key = address_key(address)
-        owner = named_custodian(address) or (owner_by_thread and key not in thread_keys)
-        return context.custodian if owner else name_of(address)
-
-    froms = [a.address for a in addrs if a.kind == ADDR_FROM and usable(a.address)]
-    others = [a.address for a in addrs if a.kind in ADDR_TO_TYPES and usable(a.address)]
-    if outgoing:
-        sender = context.custodian
-        others = others or list(thread)
-    elif len(thread) == 1 and _is_phone_key(address_key(thread[0])):
-        sender = name_of(thread[0])
-    elif froms:
-        sender = context.custodian if named_custodian(froms[0]) else name_of(froms[0])
-    else:
-        sender = UNKNOWN
-    # Android lists the sender of a received MMS again as cc; the sender is no recipient.
-    seen = {sender, address_key(froms[0])} if froms and not outgoing else {sender}
-    recipients: list[str] = []
-    for address in others:
-        key, name = address_key(address), person(address)
-        if key not in seen and name not in seen:
-            seen.update((key, name))
-            recipients.append(name)
-    if not outgoing and context.custodian not in seen:
-        recipients.insert(0, context.custodian)
-    return Parties(sender, tuple(recipients), outgoing or context.is_custodian(sender))
-
-
-def media_type(content_type: str | None) -> str | None:
-    """A part's content type without parameters, lower case ("text/plain; charset=utf-8" is text/plain)."""
-    if content_type is None or not usable(content_type):
-        return None
-    return content_type.split(";", 1)[0].strip().lower() or None
-
-
-def digest_attachment(name: str | None, media_type: str | None, content: bytes) -> Attachment:
-    """An attachment whose bytes are in the export."""
-    return Attachment(name, media_type, hashlib.sha256(content).hexdigest(), len(content), content=content)
 
 
 def over_cap(text: str) -> bool:
@@ -493,37 +366,6 @@ class _BackupReader:
             yield Rejection(self._display, line, f"{where}: {problem}; the message is archived without it")
 
 
-def sms_message(
-    context: ParseContext,
-    conversation: str,
-    parties: Parties,
-    sent_at: datetime,
-    body: str,
-    attachments: tuple[Attachment, ...],
-    system: bool,
-    box: int,
-    source_ref: SourceRef,
-) -> Message:
-    """One SMS or MMS, from a backup or the phone's database, with its completeness flags."""
-    flags: tuple[str, ...] = (FLAG_ATTACHMENT_MISSING,) if any(a.missing for a in attachments) else ()
-    if box in UNDELIVERED_BOXES:
-        flags += (FLAG_UNDELIVERED,)
-    return Message(
-        source="sms",
-        conversation=conversation,
-        sender=parties.sender,
-        sent_at=sent_at,
-        body=body,
-        recipients=parties.recipients,
-        attachments=attachments,
-        direction="sent" if parties.outgoing else "received",
-        account=context.account,
-        custodian=context.custodian,
-        system=system,
-        source_ref=source_ref,
-        flags=flags + parties.flags(),
-    )
-
 
 def _int(value: str | None) -> int | None:
     if value is None or not _INT_RE.fullmatch(value.strip()):
@@ -582,7 +424,7 @@ def _read_part(number: int, attrs: dict[str, str]) -> _Part:
 
 
 def _add_part(content: _MmsContent, part: _Part) -> None:
-    if part.content_type == _SMIL:
+    if part.content_type == SMIL:
         return
     if part.content_type == "text/plain" and part.text is not None and not (part.text == "null" and part.data):
         content.texts.append(part.text)
