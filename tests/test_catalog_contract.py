@@ -26,6 +26,7 @@ from moto.dynamodb import models as moto_dynamodb_models
 from moto.dynamodb.models.table import Table as MotoTable
 
 import archiver.storage.catalog.dynamodb as dynamodb_module
+import archiver.storage.catalog.dynamodb_lock as dynamodb_lock
 import archiver.storage.catalog.sqlite as sqlite_module
 from archiver.core.custodians import Custodian, PersonalAccount
 from archiver.errors import CatalogError, KeyProviderError
@@ -111,7 +112,7 @@ def backend(request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytest.
         return
     with moto_dynamodb(monkeypatch):
         DynamoCatalog(TABLE, create=True).close()
-        yield Backend("dynamodb", lambda: DynamoCatalog(TABLE), dynamodb_module)
+        yield Backend("dynamodb", lambda: DynamoCatalog(TABLE), dynamodb_lock)
 
 
 @pytest.fixture

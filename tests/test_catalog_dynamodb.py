@@ -17,7 +17,8 @@ from botocore.client import BaseClient
 from botocore.exceptions import ClientError
 from moto.server import ThreadedMotoServer
 
-import archiver.storage.catalog.dynamodb as dynamodb_module
+import archiver.storage.catalog.dynamodb_lock as dynamodb_lock
+import archiver.storage.catalog.dynamodb_table as dynamodb_table
 from archiver.errors import CatalogError, ConfigError, UsageError
 from archiver.storage.audit import verify_chain
 from archiver.storage.catalog import CommitBatch, NoticeRow, QuarantineRow, open_catalog
@@ -218,7 +219,7 @@ def test_unprocessed_keys_and_items_are_retried(catalog: DynamoCatalog, monkeypa
     assert len(catalog.pending_segments()) == 30
     assert held_back == {"get": 2, "write": 2}
 
-    monkeypatch.setattr(dynamodb_module, "MAX_UNPROCESSED_RETRIES", 2)
+    monkeypatch.setattr(dynamodb_table, "MAX_UNPROCESSED_RETRIES", 2)
     monkeypatch.setattr(catalog._client, "batch_write_item", lambda RequestItems: {"UnprocessedItems": RequestItems})
     with pytest.raises(CatalogError, match="throttling writes"):
         catalog.begin_segments(["seg/y"])
@@ -337,7 +338,7 @@ def put_lock(owner: str, expires_in: float) -> None:
 
 
 def test_a_lock_left_by_a_stopped_process_lapses(catalog: DynamoCatalog, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(dynamodb_module, "LOCK_WAIT_SECONDS", 0.3)
+    monkeypatch.setattr(dynamodb_lock, "LOCK_WAIT_SECONDS", 0.3)
     put_lock("someone-alive", 60)
     with pytest.raises(CatalogError, match="holds the archive"), catalog.exclusive():
         pass
@@ -349,9 +350,9 @@ def test_a_lock_left_by_a_stopped_process_lapses(catalog: DynamoCatalog, monkeyp
 
 def test_the_lease_is_renewed_while_the_lock_is_held(catalog: DynamoCatalog,
                                                      monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(dynamodb_module, "LOCK_LEASE_SECONDS", 0.4)
-    monkeypatch.setattr(dynamodb_module, "LOCK_WAIT_SECONDS", 1.0)
-    monkeypatch.setattr(dynamodb_module, "LOCK_POLL_SECONDS", 0.1)
+    monkeypatch.setattr(dynamodb_lock, "LOCK_LEASE_SECONDS", 0.4)
+    monkeypatch.setattr(dynamodb_lock, "LOCK_WAIT_SECONDS", 1.0)
+    monkeypatch.setattr(dynamodb_lock, "LOCK_POLL_SECONDS", 0.1)
     second = DynamoCatalog(TABLE)
     with catalog.exclusive():
         started = time.monotonic()
@@ -361,7 +362,7 @@ def test_the_lease_is_renewed_while_the_lock_is_held(catalog: DynamoCatalog,
 
 
 def test_a_lock_taken_over_is_reported(catalog: DynamoCatalog, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(dynamodb_module, "LOCK_LEASE_SECONDS", 0.4)
+    monkeypatch.setattr(dynamodb_lock, "LOCK_LEASE_SECONDS", 0.4)
     with pytest.raises(CatalogError, match="lock lapsed during this run"), catalog.exclusive():
         put_lock("another-process", 60)
         time.sleep(0.3)

@@ -5,57 +5,9 @@ and region the usual way and honours ``AWS_ENDPOINT_URL``. ``archiver init`` cre
 when it is missing (on-demand billing, SSE with a KMS key, point-in-time recovery, deletion
 protection); every other command refuses a missing table.
 
-Single-table design. Every item has ``pk``/``sk`` (strings); fixed partition names hold no
-``#``, so they never meet the ``xxx#...`` partitions::
-
-    pk                    sk                     what
-    msg#<id>              row                    one CatalogRow (never message text)
-    row-custodians        c#<custodian>          custodians that have rows (drives rows())
-    fp#<fp>#<custodian>   fp                     earliest copied/forwarded record with that text
-                                                 fingerprint (compliant_copies, one BatchGet)
-    tok#<token>           <group>#<n>            blind index: ids holding a keyed-hash token;
-                                                 group = segment:<name> or row:<id>
-    segments              <name>                 SegmentRow + ids of its rows (segment_rows)
-    pending               <name>                 segments begun, not committed
-    audit                 <seq, 20 digits>       audit entries, in chain order
-    audit-head            head                   seq and hash of the last entry
-    exports               <ingested_at>#<uuid>   export history
-    sync / sync-app       c#<custodian> / json   last personal ingest per custodian / per app
-    custodians, holds     <id> / <name>          JSON documents
-    intents               <kind>/<name>          a dispose or hold act begun, not finished (JSON)
-    notices               <key>                  notices sent (each key once)
-    quarantine            <hash of item>         one entry per bad item of an export
-    meta                  key_id                 the archive's key
-    meta                  id_scheme              which message ids the archive holds (archiver.core.identity)
-    lock                  writer                 the writer lock (owner token + lease)
-
-Global secondary indexes (all projection ALL, sparse: only the items named carry the keys):
-
-- ``gsi1`` message rows by custodian in date order: ``cust#<custodian>`` / ``<sent_at>#<id>``
-  (``rows(custodian)``; ``utc_iso`` strings end in ``Z``, so this sorts as SQLite's
-  ``ORDER BY custodian, sent_at, id``).
-- ``gsi2`` message rows by label (record / nonrecord / review) per custodian, in date order:
-  ``label#<label>#<custodian>`` / ``<sent_at>#<id>``: the record set the 2911 forwarding
-  report, the compliance sweep and ``verify`` walk, and the review queue, without reading
-  tombstones.
-- ``gsi3`` notices by send time: ``notices`` / ``<sent_at>#<key>``.
-- ``gsi4`` quarantine in arrival order: ``quarantine`` / ``<ns clock>#<n>``.
-
-Segments and holds need no index: the ``segments`` partition is sorted by name, and segment
-names begin with their retain-until date, so it is also the disposition-date order the
-disposition sweep walks; ``segment_rows`` reads the ids kept on the segment item with
-strongly consistent reads (a hold check must never miss a row through index lag). GSI reads
-are eventually consistent: ``rows``, ``notices`` and ``quarantine`` may lag a write by
-moments; every write decision (duplicates, replacements, notices sent, the audit head) reads
-the table itself, consistently.
-
-Exactly once. Writes go through TransactWriteItems (at most 100 items each) whose conditions
-restate what was read: a new item ``attribute_not_exists(pk)``, a replacement "the label is
-still what I read", the audit head "the sequence is still what I read". A cancelled
-transaction is re-read and re-planned, so concurrent writers neither duplicate rows nor fork
-the audit chain: the next entry number comes from a conditional write of the head item in the
-same transaction as the entry. Botocore gives every transaction an idempotency token, so a
-network retry of a transaction that did land does not apply it twice.
+The parts: ``dynamodb_items`` (the key layout and the item encoding), ``dynamodb_table`` (the
+table and the AWS calls), ``dynamodb_transactions`` (exactly-once writes) and ``dynamodb_lock``
+(the writer lock); this module is the catalog protocol over them.
 
 A segment of up to 1000 rows needs several transactions. They are applied in order, as many
 writes per transaction as fit: rows (with their fingerprint pointers and custodian markers),
@@ -70,35 +22,19 @@ mark: a crash part-way leaves part of them, and ingesting the export again adds 
 
 from __future__ import annotations
 
-import hashlib
 import json
-import random
-import threading
 import time
 import uuid
-from collections.abc import Callable, Iterable, Iterator, Sequence
-from contextlib import contextmanager
-from dataclasses import dataclass, field
+from collections.abc import Iterable, Iterator, Sequence
 from datetime import date, datetime
-from typing import Any, TypeVar
+from typing import Any
 from urllib.parse import parse_qs, urlsplit
-
-import boto3
-from botocore.config import Config
-from botocore.exceptions import (
-    BotoCoreError,
-    ClientError,
-    ConnectionError,
-    NoCredentialsError,
-    NoRegionError,
-    PartialCredentialsError,
-)
 
 from archiver.core.apps import split_apps
 from archiver.core.custodians import Custodian
-from archiver.errors import ArchiverError, CatalogError, ConfigError, KeyProviderError
+from archiver.errors import ConfigError, KeyProviderError
 from archiver.model import parse_instant, utc_iso
-from archiver.storage.audit import GENESIS, AuditEntry, AuditEvent, chain
+from archiver.storage.audit import AuditEntry, AuditEvent
 from archiver.storage.catalog.base import (
     CatalogRow,
     CommitBatch,
@@ -111,146 +47,43 @@ from archiver.storage.catalog.base import (
     hold_json,
     latest_syncs,
 )
+from archiver.storage.catalog.dynamodb_items import (
+    AUDIT,
+    CUSTODIANS,
+    EXPORTS,
+    HOLDS,
+    ID_SCHEME_KEY,
+    INTENTS,
+    META_KEY,
+    NOTICES,
+    PENDING,
+    QUARANTINE,
+    ROW_CUSTODIANS,
+    SEGMENTS,
+    SYNC,
+    SYNC_APP,
+    Item,
+    Key,
+    _key,
+    _msg_key,
+    _n,
+    _number,
+    _quarantine_key,
+    _row_from,
+    _row_item,
+    _s,
+    _segment_item,
+    _text,
+)
+from archiver.storage.catalog.dynamodb_lock import LockedTable
+from archiver.storage.catalog.dynamodb_transactions import TransactionalTable, _Op, _State, _Step, _Unit
 
-LOCK_WAIT_SECONDS = 30.0     # as long as the SQLite catalog waits for its file lock
-LOCK_LEASE_SECONDS = 60.0    # a lock left by a killed process is free again after this
-LOCK_POLL_SECONDS = 0.5
-MAX_TRANSACTION_ITEMS = 100  # DynamoDB's limit per TransactWriteItems
-MAX_TRANSACTION_BYTES = 3_000_000  # DynamoDB allows 4 MB; our estimate is the JSON request size
-MAX_CONFLICT_RETRIES = 30
-BATCH_GET_KEYS = 100         # DynamoDB's limit per BatchGetItem
-BATCH_WRITE_ITEMS = 25       # DynamoDB's limit per BatchWriteItem
-MAX_UNPROCESSED_RETRIES = 10
 TOKEN_IDS_PER_ITEM = 2000    # 2000 ids of 32 hex characters stay far below the 400 KB item limit
-INDEXES = ("gsi1", "gsi2", "gsi3", "gsi4")
-
-ROW_SK = "row"
-ROW_CUSTODIANS = "row-custodians"
-SEGMENTS = "segments"
-PENDING = "pending"
-AUDIT = "audit"
-HEAD_KEY = ("audit-head", "head")
-EXPORTS = "exports"
-SYNC = "sync"
-SYNC_APP = "sync-app"
-CUSTODIANS = "custodians"
-HOLDS = "holds"
-INTENTS = "intents"
-NOTICES = "notices"
-QUARANTINE = "quarantine"
-META_KEY = ("meta", "key_id")
-ID_SCHEME_KEY = ("meta", "id_scheme")
-LOCK_KEY = ("lock", "writer")
-
-# Attributes the write planner reads before deciding (labels, pointers, heads, sync times).
-_STATE_ATTRIBUTES = ("pk", "sk", "label", "id", "ingested_at", "sent_at", "at", "seq", "hash")
-_RETRYABLE_REASONS = {"None", "ConditionalCheckFailed", "TransactionConflict", "ThrottlingError",
-                      "ProvisionedThroughputExceeded", "RequestLimitExceeded"}
-_THROTTLING = {"ThrottlingException", "ProvisionedThroughputExceededException", "RequestLimitExceeded",
-               "Throttling", "TooManyRequestsException"}
-_ACCESS = {"AccessDeniedException", "UnrecognizedClientException", "InvalidSignatureException",
-           "ExpiredTokenException", "MissingAuthenticationTokenException", "IncompleteSignatureException"}
 _COMPLIANT = ("copied", "forwarded")
 
-Key = tuple[str, str]
-Item = dict[str, Any]
-Seen = dict[str, str]  # the _STATE_ATTRIBUTES of an item as read, all as strings
-T = TypeVar("T")
 
-
-def _s(value: str) -> dict[str, str]:
-    return {"S": value}
-
-
-def _n(value: int) -> dict[str, str]:
-    return {"N": str(value)}
-
-
-def _key(key: Key) -> Item:
-    return {"pk": _s(key[0]), "sk": _s(key[1])}
-
-
-def _text(item: Item, name: str) -> str | None:
-    value = item.get(name)
-    return value["S"] if value is not None else None
-
-
-def _number(item: Item, name: str) -> int | None:
-    value = item.get(name)
-    return int(value["N"]) if value is not None else None
-
-
-def _msg_key(record_id: str) -> Key:
-    return (f"msg#{record_id}", ROW_SK)
-
-
-def _quarantine_key(row: QuarantineRow) -> Key:
-    # As SQLite's unique index: a missing line counts as line 0.
-    identity = json.dumps([row.export_sha256, row.file, row.line or 0, row.reason])
-    return (QUARANTINE, hashlib.sha256(identity.encode()).hexdigest())
-
-
-@dataclass(frozen=True)
-class _Op:
-    """One element of a TransactWriteItems request, with the item it touches."""
-
-    key: Key
-    request: dict[str, Any]
-    size: int
-
-
-@dataclass
-class _Step:
-    """What one unit of work writes, given what is in the table now."""
-
-    ops: list[_Op] = field(default_factory=list)
-    effects: dict[Key, Seen | None] = field(default_factory=dict)
-    audit: AuditEvent | None = None
-
-
-@dataclass(frozen=True)
-class _Unit:
-    """A unit of work: the items it must read first, and how it turns them into writes."""
-
-    needs: tuple[Key, ...]
-    plan: Callable[[_State], _Step]
-
-
-class _State:
-    """What the planner knows of the table: the items read, updated by the writes planned."""
-
-    def __init__(self, items: dict[Key, Seen | None]) -> None:
-        self.items = items
-
-    def get(self, key: Key) -> Seen | None:
-        return self.items[key]  # KeyError: a unit did not declare what it reads
-
-    def head(self) -> tuple[int, str]:
-        head = self.items[HEAD_KEY]
-        return (int(head["seq"]), head["hash"]) if head else (0, GENESIS)
-
-
-class _Conflict(Exception):
-    """A transaction was cancelled because the table changed since it was planned."""
-
-
-class DynamoCatalog:
-    """Catalog in one DynamoDB table (see the module docstring for its layout)."""
-
-    def __init__(self, table: str, region: str | None = None, create: bool = False) -> None:
-        self.table = table
-        self.region = region
-        self._audit_key: bytes | None = None
-        try:
-            self._client = boto3.session.Session().client(
-                "dynamodb", region_name=region,
-                config=Config(retries={"mode": "standard", "max_attempts": 8}))
-        except (BotoCoreError, ClientError) as exc:
-            raise self._error(exc) from None
-        if create:
-            self.create_if_missing()
-        else:
-            self._check_table(self._call(self._client.describe_table, TableName=table)["Table"])
+class DynamoCatalog(TransactionalTable, LockedTable):
+    """Catalog in one DynamoDB table (see ``dynamodb_items`` for its layout)."""
 
     @classmethod
     def from_url(cls, url: str, create: bool = False) -> DynamoCatalog:
@@ -267,356 +100,7 @@ class DynamoCatalog:
         region = query.get("region", [None])[-1]
         return cls(table, region, create)
 
-    # -- table -------------------------------------------------------------------------------
-
-    def create_if_missing(self) -> bool:
-        """Create the table (and wait until it is active) unless it exists; True if created."""
-        try:
-            description = self._client.describe_table(TableName=self.table)["Table"]
-        except ClientError as exc:
-            if exc.response.get("Error", {}).get("Code") != "ResourceNotFoundException":
-                raise self._error(exc) from None
-        except BotoCoreError as exc:
-            raise self._error(exc) from None
-        else:
-            self._check_table(description)
-            self._wait_active()
-            return False
-        names = ["pk", "sk", *(f"{index}{part}" for index in INDEXES for part in ("pk", "sk"))]
-        try:
-            self._client.create_table(
-                TableName=self.table, BillingMode="PAY_PER_REQUEST",
-                AttributeDefinitions=[{"AttributeName": name, "AttributeType": "S"} for name in names],
-                KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}],
-                GlobalSecondaryIndexes=[{
-                    "IndexName": index,
-                    "KeySchema": [{"AttributeName": f"{index}pk", "KeyType": "HASH"},
-                                  {"AttributeName": f"{index}sk", "KeyType": "RANGE"}],
-                    "Projection": {"ProjectionType": "ALL"}} for index in INDEXES],
-                SSESpecification={"Enabled": True, "SSEType": "KMS"},
-                DeletionProtectionEnabled=True)  # a catalog of federal records is not deleted by accident
-        except ClientError as exc:
-            # Another process creating it at the same moment is fine: wait for it below.
-            if exc.response.get("Error", {}).get("Code") != "ResourceInUseException":
-                raise self._error(exc) from None
-        except BotoCoreError as exc:
-            raise self._error(exc) from None
-        self._wait_active()
-        self._enable_point_in_time_recovery()
-        return True
-
-    def _wait_active(self) -> None:
-        try:
-            self._client.get_waiter("table_exists").wait(TableName=self.table,
-                                                         WaiterConfig={"Delay": 2, "MaxAttempts": 150})
-        except (BotoCoreError, ClientError) as exc:
-            raise CatalogError(f"DynamoDB table {self.table} did not become active: {exc}") from None
-
-    def _enable_point_in_time_recovery(self) -> None:
-        # Right after creation DynamoDB may still be preparing backups; it says so, and we wait.
-        for attempt in range(30):
-            try:
-                self._client.update_continuous_backups(
-                    TableName=self.table, PointInTimeRecoverySpecification={"PointInTimeRecoveryEnabled": True})
-                return
-            except ClientError as exc:
-                if exc.response.get("Error", {}).get("Code") != "ContinuousBackupsUnavailableException" \
-                        or attempt == 29:
-                    raise CatalogError(f"DynamoDB table {self.table} was created, but point-in-time recovery "
-                                       f"could not be enabled ({exc}); enable it on the table before archiving"
-                                       ) from None
-            except BotoCoreError as exc:
-                raise self._error(exc) from None
-            time.sleep(2)
-
-    def _check_table(self, description: dict[str, Any]) -> None:
-        keys = {(k["AttributeName"], k["KeyType"]) for k in description.get("KeySchema", [])}
-        indexes = {i["IndexName"] for i in description.get("GlobalSecondaryIndexes", [])}
-        missing = [index for index in INDEXES if index not in indexes]
-        if keys != {("pk", "HASH"), ("sk", "RANGE")} or missing:
-            raise ConfigError(f"DynamoDB table {self.table} is not an archiver catalog (it needs keys pk/sk and "
-                              f"indexes {', '.join(INDEXES)}); name another table, or a new one for 'archiver init'")
-
-    # -- AWS calls and errors ------------------------------------------------------------------
-
-    def _call(self, operation: Callable[..., T], **kwargs: Any) -> T:
-        try:
-            return operation(**kwargs)
-        except (BotoCoreError, ClientError) as exc:
-            raise self._error(exc) from None
-
-    def _conditional(self, operation: Callable[..., Any], **kwargs: Any) -> bool:
-        """Run a conditional write; False when its condition did not hold (not an error)."""
-        try:
-            operation(**kwargs)
-        except ClientError as exc:
-            if exc.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException":
-                return False
-            raise self._error(exc) from None
-        except BotoCoreError as exc:
-            raise self._error(exc) from None
-        return True
-
-    def _error(self, exc: BotoCoreError | ClientError) -> ArchiverError:
-        """The user-facing error for a failed AWS call (no traceback, no request dump)."""
-        where = f"DynamoDB table {self.table}"
-        if isinstance(exc, NoCredentialsError | PartialCredentialsError):
-            return ConfigError(f"{where}: no AWS credentials found; set AWS_PROFILE or AWS_ACCESS_KEY_ID and "
-                               "AWS_SECRET_ACCESS_KEY, or run where an IAM role applies")
-        if isinstance(exc, NoRegionError):
-            return ConfigError(f"{where}: no AWS region; set AWS_REGION (or AWS_DEFAULT_REGION), or add "
-                               "?region=REGION to the catalog URL")
-        if isinstance(exc, ConnectionError):
-            return CatalogError(f"{where}: cannot reach DynamoDB ({exc})")
-        if not isinstance(exc, ClientError):
-            return CatalogError(f"{where}: {exc}")
-        error = exc.response.get("Error", {})
-        code, message = str(error.get("Code", "")), str(error.get("Message", ""))
-        if code == "ResourceNotFoundException":
-            return ConfigError(f"{where} does not exist{' in ' + self.region if self.region else ''}; "
-                               f"run 'archiver init' with ARCHIVER_CATALOG=dynamodb://{self.table} to create it")
-        if code in _ACCESS:
-            return ConfigError(f"{where}: access denied ({code}: {message}); check the credentials and that "
-                               "their IAM policy allows this table")
-        if code in _THROTTLING:
-            return CatalogError(f"{where}: DynamoDB is throttling requests and retries did not get through; "
-                                "try again later")
-        return CatalogError(f"{where}: {code}: {message}")
-
-    def _backoff(self, attempt: int) -> None:
-        time.sleep(min(2.0, 0.02 * 2 ** attempt) * (0.5 + random.random()))
-
-    def _query(self, partition: str, index: str | None = None, projection: Sequence[str] = ()) -> Iterator[Item]:
-        """Every item of one partition of the table (consistent) or of a GSI, page after page."""
-        kwargs: dict[str, Any] = {"TableName": self.table, "ExpressionAttributeValues": {":p": _s(partition)}}
-        if index is None:
-            kwargs.update(KeyConditionExpression="pk = :p", ConsistentRead=True)
-        else:
-            kwargs.update(IndexName=index, KeyConditionExpression=f"{index}pk = :p")
-        if projection:
-            kwargs.update(ProjectionExpression=", ".join(f"#a{i}" for i in range(len(projection))),
-                          ExpressionAttributeNames={f"#a{i}": name for i, name in enumerate(projection)})
-        while True:
-            page = self._call(self._client.query, **kwargs)
-            yield from page.get("Items", [])
-            last = page.get("LastEvaluatedKey")
-            if not last:
-                return
-            kwargs["ExclusiveStartKey"] = last
-
-    def _batch_get(self, keys: Iterable[Key], projection: Sequence[str] = ()) -> Iterator[Item]:
-        """The items of ``keys`` that exist (strongly consistent), retrying unprocessed keys."""
-        unique = list(dict.fromkeys(keys))
-        request: dict[str, Any] = {"ConsistentRead": True}
-        if projection:
-            request.update(ProjectionExpression=", ".join(f"#a{i}" for i in range(len(projection))),
-                           ExpressionAttributeNames={f"#a{i}": name for i, name in enumerate(projection)})
-        for start in range(0, len(unique), BATCH_GET_KEYS):
-            pending: dict[str, Any] = {self.table: {**request, "Keys": [_key(k) for k in
-                                                                       unique[start:start + BATCH_GET_KEYS]]}}
-            for attempt in range(MAX_UNPROCESSED_RETRIES + 1):
-                page = self._call(self._client.batch_get_item, RequestItems=pending)
-                yield from page.get("Responses", {}).get(self.table, [])
-                pending = page.get("UnprocessedKeys") or {}
-                if not pending:
-                    break
-                if attempt == MAX_UNPROCESSED_RETRIES:
-                    raise CatalogError(f"DynamoDB table {self.table}: DynamoDB is throttling reads and retries did "
-                                       "not get through; try again later")
-                self._backoff(attempt)
-
-    def _batch_write(self, requests: Sequence[dict[str, Any]]) -> None:
-        """Unconditional puts and deletes (idempotent ones only), retrying unprocessed items."""
-        for start in range(0, len(requests), BATCH_WRITE_ITEMS):
-            pending: dict[str, Any] = {self.table: list(requests[start:start + BATCH_WRITE_ITEMS])}
-            for attempt in range(MAX_UNPROCESSED_RETRIES + 1):
-                page = self._call(self._client.batch_write_item, RequestItems=pending)
-                pending = page.get("UnprocessedItems") or {}
-                if not pending:
-                    break
-                if attempt == MAX_UNPROCESSED_RETRIES:
-                    raise CatalogError(f"DynamoDB table {self.table}: DynamoDB is throttling writes and retries "
-                                       "did not get through; try again later")
-                self._backoff(attempt)
-
-    def _transact(self, ops: Sequence[_Op]) -> None:
-        try:
-            self._client.transact_write_items(TransactItems=[op.request for op in ops])
-        except ClientError as exc:
-            error = exc.response.get("Error", {})
-            if error.get("Code") in ("TransactionCanceledException", "TransactionConflictException"):
-                reasons = {str(r.get("Code")) for r in exc.response.get("CancellationReasons", [])}
-                if reasons <= _RETRYABLE_REASONS:
-                    raise _Conflict() from None
-            raise self._error(exc) from None
-        except BotoCoreError as exc:
-            raise self._error(exc) from None
-
-    # -- transactional writes ------------------------------------------------------------------
-
-    def _op(self, kind: str, key: Key, body: dict[str, Any], condition: str | None = None,
-            names: dict[str, str] | None = None, values: dict[str, Any] | None = None) -> _Op:
-        request: dict[str, Any] = {"TableName": self.table, **body}
-        if condition:
-            request["ConditionExpression"] = condition
-        if names:
-            request["ExpressionAttributeNames"] = names
-        if values:
-            request["ExpressionAttributeValues"] = values
-        document = {kind: request}
-        return _Op(key, document, len(json.dumps(document)))
-
-    def _put(self, key: Key, item: Item, new: bool = False, condition: str | None = None,
-             names: dict[str, str] | None = None, values: dict[str, Any] | None = None) -> _Op:
-        """A Put of ``item`` at ``key``; ``new``: only if nothing is there."""
-        return self._op("Put", key, {"Item": {**_key(key), **item}},
-                        "attribute_not_exists(pk)" if new else condition, names, values)
-
-    def _write(self, units: Sequence[_Unit]) -> list[AuditEntry]:
-        """Apply ``units`` in order, packing as many as fit into each transaction; returns the
-        audit entries written. A cancelled transaction is re-read, re-planned and retried."""
-        entries: list[AuditEntry] = []
-        start, attempt = 0, 0
-        state = self._load(units)
-        while start < len(units):
-            ops: list[_Op] = []
-            keys: set[Key] = set()
-            size = 0
-            written: list[AuditEntry] = []
-            head_before = state.get(HEAD_KEY)
-            end = start
-            while end < len(units):
-                step = units[end].plan(state)
-                seq, prev = state.head()
-                entry = chain(seq + 1, step.audit, prev, self._audit_key) if step.audit is not None else None
-                new_ops = step.ops + ([self._audit_op(entry)] if entry else [])
-                new_keys = {op.key for op in new_ops}
-                head = 1 if written or entry else 0  # the head item is written once per transaction
-                new_size = sum(op.size for op in new_ops)
-                if len(ops) + len(new_ops) + head > MAX_TRANSACTION_ITEMS or size + new_size > MAX_TRANSACTION_BYTES \
-                        or len(new_keys) < len(new_ops) or keys & new_keys:
-                    if end == start:
-                        raise CatalogError(f"DynamoDB table {self.table}: one catalog write is larger than a "
-                                           "DynamoDB transaction allows")
-                    break
-                ops += new_ops
-                keys |= new_keys
-                size += new_size
-                state.items.update(step.effects)
-                if entry is not None:
-                    written.append(entry)
-                    state.items[HEAD_KEY] = {"seq": str(entry.seq), "hash": entry.hash}
-                end += 1
-            if written:
-                ops.append(self._head_op(written[-1], head_before))
-            try:
-                if ops:
-                    self._transact(ops)
-            except _Conflict:
-                attempt += 1
-                if attempt > MAX_CONFLICT_RETRIES:
-                    raise CatalogError(f"DynamoDB table {self.table}: other writers keep changing the catalog; "
-                                       "try again") from None
-                self._backoff(min(attempt, 6))
-                state = self._load(units[start:])
-                continue
-            entries += written
-            start, attempt = end, 0
-        return entries
-
-    def _load(self, units: Sequence[_Unit]) -> _State:
-        keys = list(dict.fromkeys([HEAD_KEY, *(key for unit in units for key in unit.needs)]))
-        items: dict[Key, Seen | None] = dict.fromkeys(keys)
-        for item in self._batch_get(keys, _STATE_ATTRIBUTES):
-            items[(item["pk"]["S"], item["sk"]["S"])] = {
-                name: value.get("S", value.get("N", "")) for name, value in item.items() if name not in ("pk", "sk")}
-        return _State(items)
-
-    def _audit_op(self, entry: AuditEntry) -> _Op:
-        event = entry.event
-        item: Item = {"type": _s("audit"), "seq": _n(entry.seq), "at": _s(utc_iso(event.at)),
-                      "actor": _s(event.actor), "action": _s(event.action),
-                      "detail": _s(json.dumps(event.detail, sort_keys=True)),
-                      "prev_hash": _s(entry.prev_hash), "hash": _s(entry.hash)}
-        if event.case_id is not None:
-            item["case_id"] = _s(event.case_id)
-        return self._put((AUDIT, f"{entry.seq:020d}"), item, new=True)
-
-    def _head_op(self, entry: AuditEntry, before: Seen | None) -> _Op:
-        item = {"type": _s("audit-head"), "seq": _n(entry.seq), "hash": _s(entry.hash)}
-        if before is None:
-            return self._put(HEAD_KEY, item, new=True)
-        # The chain stays linear: this transaction lands only if nobody appended since we read.
-        return self._put(HEAD_KEY, item, condition="#seq = :seq", names={"#seq": "seq"},
-                         values={":seq": _n(int(before["seq"]))})
-
-    def _audit_unit(self, event: AuditEvent) -> _Unit:
-        return _Unit((), lambda state: _Step(audit=event))
-
     # -- protocol ------------------------------------------------------------------------------
-
-    @contextmanager
-    def exclusive(self) -> Iterator[None]:
-        """The archive's writer lock: a lock item with an owner token and a lease kept alive
-        while held; waits up to ``LOCK_WAIT_SECONDS`` for another holder, then ``CatalogError``."""
-        owner = uuid.uuid4().hex
-        self._wait_for(lambda: self._take_lock(owner))
-        keeper = _LeaseKeeper(self, owner)
-        keeper.start()
-        try:
-            yield
-        finally:
-            keeper.stop()
-            self._release_lock(owner)
-        if keeper.lost:
-            raise CatalogError(f"DynamoDB table {self.table}: the writer lock lapsed during this run and another "
-                               "process took it; what was written is consistent, but run 'archiver verify'")
-
-    @contextmanager
-    def shared(self) -> Iterator[None]:
-        """Read under the lock in shared mode: wait (as ``exclusive`` does) while a writer holds it.
-        A reader takes no item, so a writer that starts later is not kept out."""
-        self._wait_for(self._lock_free)
-        yield
-
-    def _wait_for(self, ready: Callable[[], bool]) -> None:
-        deadline = time.monotonic() + LOCK_WAIT_SECONDS
-        while not ready():
-            if time.monotonic() > deadline:
-                raise CatalogError(f"DynamoDB table {self.table}: another archiver process holds the archive; "
-                                   f"try again when it has finished (a lock left by a stopped process lapses "
-                                   f"{LOCK_LEASE_SECONDS:.0f} s after its last renewal)")
-            time.sleep(LOCK_POLL_SECONDS)
-
-    def _lock_free(self) -> bool:
-        item = self._call(self._client.get_item, TableName=self.table, Key=_key(LOCK_KEY),
-                          ConsistentRead=True).get("Item")
-        return item is None or (_number(item, "expires") or 0) < time.time() * 1000
-
-    def _take_lock(self, owner: str) -> bool:
-        now = time.time()
-        return self._conditional(
-            self._client.put_item, TableName=self.table,
-            Item={**_key(LOCK_KEY), "type": _s("lock"), "owner": _s(owner),
-                  "expires": _n(int((now + LOCK_LEASE_SECONDS) * 1000))},
-            ConditionExpression="attribute_not_exists(pk) OR #expires < :now",
-            ExpressionAttributeNames={"#expires": "expires"},
-            ExpressionAttributeValues={":now": _n(int(now * 1000))})
-
-    def _renew_lock(self, owner: str) -> bool:
-        """Extend the lease of the lock held by ``owner``; False if it is no longer theirs."""
-        return self._conditional(
-            self._client.update_item, TableName=self.table, Key=_key(LOCK_KEY),
-            UpdateExpression="SET #expires = :expires", ConditionExpression="#owner = :owner",
-            ExpressionAttributeNames={"#expires": "expires", "#owner": "owner"},
-            ExpressionAttributeValues={":expires": _n(int((time.time() + LOCK_LEASE_SECONDS) * 1000)),
-                                       ":owner": _s(owner)})
-
-    def _release_lock(self, owner: str) -> None:
-        # A lock no longer ours (lapsed and taken over) is not ours to delete.
-        self._conditional(self._client.delete_item, TableName=self.table, Key=_key(LOCK_KEY),
-                          ConditionExpression="#owner = :owner", ExpressionAttributeNames={"#owner": "owner"},
-                          ExpressionAttributeValues={":owner": _s(owner)})
 
     def bound_key(self) -> str | None:
         return self._meta(META_KEY)
@@ -993,85 +477,3 @@ class DynamoCatalog:
     def close(self) -> None:
         self._client.close()
 
-
-class _LeaseKeeper:
-    """Renews the writer lock's lease in the background while it is held."""
-
-    def __init__(self, catalog: DynamoCatalog, owner: str) -> None:
-        self._catalog, self._owner = catalog, owner
-        self._stopped = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="archiver-lock-lease", daemon=True)
-        self.lost = False
-
-    def start(self) -> None:
-        self._thread.start()
-
-    def stop(self) -> None:
-        self._stopped.set()
-        self._thread.join()
-
-    def _run(self) -> None:
-        while not self._stopped.wait(LOCK_LEASE_SECONDS / 4):
-            try:
-                if not self._catalog._renew_lock(self._owner):
-                    self.lost = True
-                    return
-            except ArchiverError:
-                continue  # a passing network or throttling error: the lease still has time left
-
-
-def _segment_item(segment: SegmentRow, ids: list[str]) -> Item:
-    item: Item = {"type": _s("segment"), "custodian": _s(segment.custodian), "schedule": _s(segment.schedule),
-                  "count": _n(segment.count), "created_at": _s(utc_iso(segment.created_at))}
-    if segment.retain_until is not None:
-        item["retain_until"] = _s(segment.retain_until.isoformat())
-    if segment.disposed_at is not None:
-        item["disposed_at"] = _s(utc_iso(segment.disposed_at))
-    if ids:
-        item["ids"] = {"SS": ids}
-    return item
-
-
-def _row_item(row: CatalogRow) -> Item:
-    """A row as an item: the same fields as SQLite's columns (hashes, ids, dates, labels; no text)."""
-    order = f"{utc_iso(row.sent_at)}#{row.id}"
-    item: Item = {
-        "type": _s("message"), "gsi1pk": _s(f"cust#{row.custodian}"), "gsi1sk": _s(order),
-        "gsi2pk": _s(f"label#{row.label}#{row.custodian}"), "gsi2sk": _s(order),
-        "id": _s(row.id), "custodian": _s(row.custodian), "source": _s(row.source),
-        "conversation_ref": _s(row.conversation_ref), "sent_at": _s(utc_iso(row.sent_at)),
-        "direction": _s(row.direction), "account": _s(row.account), "system": {"BOOL": bool(row.system)},
-        "label": _s(row.label), "confidence": _s(repr(float(row.confidence))),
-        "reasons": _s(json.dumps(list(row.reasons))), "rules_version": _s(row.rules_version),
-        "forwarding_status": _s(row.forwarding_status), "days_late": _n(row.days_late),
-        "content_hash": _s(row.content_hash), "export_sha256": _s(row.export_sha256),
-        "ingested_at": _s(utc_iso(row.ingested_at)), "flags": _s(json.dumps(list(row.flags)))}
-    optional: dict[str, dict[str, str] | None] = {
-        "schedule": _s(row.schedule) if row.schedule is not None else None,
-        "disposition_date": _s(row.disposition_date.isoformat()) if row.disposition_date else None,
-        "deadline": _s(utc_iso(row.deadline)) if row.deadline else None,
-        "source_line": _n(row.source_line) if row.source_line is not None else None,
-        "segment": _s(row.segment) if row.segment is not None else None,
-        "offset": _n(row.offset) if row.offset is not None else None,
-        "length": _n(row.length) if row.length is not None else None,
-        "fingerprint": _s(row.fingerprint) if row.fingerprint is not None else None}
-    item.update({name: value for name, value in optional.items() if value is not None})
-    return item
-
-
-def _row_from(item: Item) -> CatalogRow:
-    disposition, deadline = _text(item, "disposition_date"), _text(item, "deadline")
-    return CatalogRow(
-        id=_text(item, "id") or "", custodian=_text(item, "custodian") or "", source=_text(item, "source") or "",
-        conversation_ref=_text(item, "conversation_ref") or "", sent_at=parse_instant(_text(item, "sent_at") or ""),
-        direction=_text(item, "direction") or "", account=_text(item, "account") or "",
-        system=bool(item.get("system", {}).get("BOOL", False)), label=_text(item, "label") or "",
-        confidence=float(_text(item, "confidence") or 0), reasons=tuple(json.loads(_text(item, "reasons") or "[]")),
-        rules_version=_text(item, "rules_version") or "", schedule=_text(item, "schedule"),
-        disposition_date=date.fromisoformat(disposition) if disposition else None,
-        forwarding_status=_text(item, "forwarding_status") or "",
-        deadline=parse_instant(deadline) if deadline else None, days_late=_number(item, "days_late") or 0,
-        content_hash=_text(item, "content_hash") or "", export_sha256=_text(item, "export_sha256") or "",
-        source_line=_number(item, "source_line"), ingested_at=parse_instant(_text(item, "ingested_at") or ""),
-        flags=tuple(json.loads(_text(item, "flags") or "[]")), segment=_text(item, "segment"),
-        offset=_number(item, "offset"), length=_number(item, "length"), fingerprint=_text(item, "fingerprint"))

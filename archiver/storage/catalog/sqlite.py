@@ -3,14 +3,14 @@
 Writes are batched: one transaction per segment (rows, blind-index tokens, the segment row,
 the audit entry and the pending-mark removal together), so a killed process leaves either
 all of a segment's catalog entries or none. The blind index is a contentless FTS5 table of
-keyed-hash tokens: it answers "which records contain this word" holding no word at all.
+keyed-hash tokens: it answers "which records contain this word" holding no word at all. The
+file's schema, and opening it without writing, are in ``sqlite_schema``.
 """
 
 from __future__ import annotations
 
 import fcntl
 import json
-import os
 import sqlite3
 import time
 from collections.abc import Iterable, Iterator, Sequence
@@ -21,7 +21,7 @@ from typing import Any
 
 from archiver.core.apps import split_apps
 from archiver.core.custodians import Custodian
-from archiver.errors import CatalogError, ConfigError, KeyProviderError, ReadOnlyArchiveError
+from archiver.errors import CatalogError, ConfigError, KeyProviderError
 from archiver.model import parse_instant, utc_iso
 from archiver.storage.audit import GENESIS, AuditEntry, AuditEvent, chain
 from archiver.storage.catalog.base import (
@@ -36,54 +36,10 @@ from archiver.storage.catalog.base import (
     hold_json,
     latest_syncs,
 )
+from archiver.storage.catalog.sqlite_schema import SCHEMA, connect_read_only, refuse_read_only
 
 LOCK_WAIT_SECONDS = 30.0
 _CHUNK = 500  # SQLite's bound-parameter limit is far above this; keeps statements small
-
-SCHEMA = [
-    """CREATE TABLE messages (
-        rowid INTEGER PRIMARY KEY, id TEXT NOT NULL UNIQUE, custodian TEXT NOT NULL,
-        source TEXT NOT NULL, conversation_ref TEXT NOT NULL, sent_at TEXT NOT NULL,
-        direction TEXT NOT NULL, account TEXT NOT NULL, system INTEGER NOT NULL,
-        label TEXT NOT NULL, confidence REAL NOT NULL, reasons TEXT NOT NULL,
-        rules_version TEXT NOT NULL, schedule TEXT, disposition_date TEXT,
-        forwarding_status TEXT NOT NULL, deadline TEXT, days_late INTEGER NOT NULL,
-        content_hash TEXT NOT NULL, export_sha256 TEXT NOT NULL, source_line INTEGER,
-        ingested_at TEXT NOT NULL, flags TEXT NOT NULL,
-        segment TEXT, frame_offset INTEGER, frame_length INTEGER)""",
-    "CREATE INDEX messages_custodian_sent ON messages (custodian, sent_at)",
-    "CREATE INDEX messages_forwarding ON messages (forwarding_status)",
-    "CREATE INDEX messages_disposition ON messages (disposition_date)",
-    """CREATE TABLE segments (name TEXT PRIMARY KEY, custodian TEXT NOT NULL,
-        schedule TEXT NOT NULL, retain_until TEXT, count INTEGER NOT NULL, created_at TEXT NOT NULL)""",
-    "CREATE TABLE pending_segments (name TEXT PRIMARY KEY)",
-    """CREATE TABLE quarantine (rowid INTEGER PRIMARY KEY, export_sha256 TEXT NOT NULL,
-        file TEXT NOT NULL, line INTEGER, reason TEXT NOT NULL, object_key TEXT, at TEXT NOT NULL)""",
-    """CREATE TABLE exports (rowid INTEGER PRIMARY KEY, sha256 TEXT NOT NULL, name TEXT NOT NULL,
-        connector TEXT NOT NULL, custodian TEXT NOT NULL, account TEXT NOT NULL,
-        ingested_at TEXT NOT NULL, actor TEXT NOT NULL)""",
-    """CREATE TABLE audit (seq INTEGER PRIMARY KEY, at TEXT NOT NULL, actor TEXT NOT NULL,
-        action TEXT NOT NULL, case_id TEXT, detail TEXT NOT NULL, prev_hash TEXT NOT NULL,
-        hash TEXT NOT NULL)""",
-    "CREATE VIRTUAL TABLE keywords USING fts5(tokens, content='', columnsize=0, detail=none)",
-    # The same bad line of the same export, ingested again, is one quarantine entry, not two.
-    "CREATE UNIQUE INDEX quarantine_item ON quarantine (export_sha256, file, ifnull(line, 0), reason)",
-    # Same text, another source: lets a WhatsApp copy of an already-archived e-mail count as compliant.
-    "ALTER TABLE messages ADD COLUMN fingerprint TEXT",
-    "CREATE INDEX messages_fingerprint ON messages (custodian, fingerprint)",
-    """CREATE TABLE custodians (id TEXT PRIMARY KEY, document TEXT NOT NULL, registered_at TEXT NOT NULL,
-        updated_at TEXT NOT NULL)""",
-    """CREATE TABLE notices (key TEXT PRIMARY KEY, kind TEXT NOT NULL, custodian TEXT NOT NULL,
-        recipients TEXT NOT NULL, subject TEXT NOT NULL, sent_at TEXT NOT NULL, message_id TEXT)""",
-    "CREATE TABLE meta (name TEXT PRIMARY KEY, value TEXT NOT NULL)",
-    # Disposition and legal holds.
-    "ALTER TABLE segments ADD COLUMN disposed_at TEXT",
-    "CREATE INDEX messages_segment ON messages (segment)",
-    "CREATE TABLE holds (name TEXT PRIMARY KEY, document TEXT NOT NULL)",
-    # The apps an export synced, comma-separated; NULL on rows written before (read by connector).
-    "ALTER TABLE exports ADD COLUMN apps TEXT",
-    "CREATE TABLE intents (name TEXT PRIMARY KEY, document TEXT NOT NULL)",
-]
 
 _ROW_COLUMNS = ("id, custodian, source, conversation_ref, sent_at, direction, account, system, label, "
                 "confidence, reasons, rules_version, schedule, disposition_date, forwarding_status, "
@@ -99,9 +55,9 @@ class SqliteCatalog:
         self._audit_key: bytes | None = None
         self._read_only = read_only and path.is_file()
         if self._read_only:
-            self._db = self._connect_read_only()
+            self._db = connect_read_only(path)
             return
-        _refuse_read_only(path)
+        refuse_read_only(path)
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
@@ -114,32 +70,6 @@ class SqliteCatalog:
             self._migrate()
         except sqlite3.DatabaseError as exc:
             raise CatalogError(f"{path}: cannot open the catalog: {exc}") from None
-
-    def _connect_read_only(self) -> sqlite3.Connection:
-        """Open without writing: ``mode=ro``, and ``immutable=1`` when the folder cannot be written.
-
-        A WAL database read with ``mode=ro`` still needs its ``-shm`` file, which a read-only
-        folder cannot hold. ``immutable`` reads the file without it and without locks; that is
-        safe because nothing can change the file meanwhile: a writer needs to create its
-        ``-wal`` and ``-shm`` files in that same folder, and the last writer to close folded its
-        log back into the file (SQLite checkpoints and removes the ``-wal`` on a clean close).
-        """
-        uri = f"{self.path.resolve().as_uri()}?mode=ro"
-        if not os.access(self.path.parent, os.W_OK):
-            if _wal_left(self.path):
-                raise CatalogError(f"{self.path}: the catalog's write-ahead log was never folded back (a writer "
-                                   "was killed) and its folder is read-only; open it once where it can be written")
-            uri += "&immutable=1"
-        try:
-            db = sqlite3.connect(uri, uri=True, isolation_level=None)
-            (version,) = db.execute("PRAGMA user_version").fetchone()
-        except sqlite3.DatabaseError as exc:
-            raise CatalogError(f"{self.path}: cannot open the catalog: {exc}") from None
-        if version != len(SCHEMA):
-            db.close()
-            raise CatalogError(f"{self.path}: catalog schema {version} is not this archiver's ({len(SCHEMA)}); "
-                               "run a writing command (e.g. 'archiver init') with this archiver first")
-        return db
 
     def _migrate(self) -> None:
         (version,) = self._db.execute("PRAGMA user_version").fetchone()
@@ -460,19 +390,6 @@ class SqliteCatalog:
 
     def close(self) -> None:
         self._db.close()
-
-
-def _refuse_read_only(path: Path) -> None:
-    """Refuse before any write (a late failure would leave a pending segment behind)."""
-    for target in (path, path.parent, *(path.with_name(path.name + end) for end in ("-wal", "-shm", ".lock"))):
-        if target.exists() and not os.access(target, os.W_OK):
-            raise ReadOnlyArchiveError(f"archive catalog {path} is read-only: {target} cannot be written; "
-                                       "only verify, report, list and show commands work on a read-only archive")
-
-
-def _wal_left(path: Path) -> bool:
-    wal = path.with_name(path.name + "-wal")
-    return wal.is_file() and wal.stat().st_size > 0
 
 
 def _date(value: date | None) -> str | None:
