@@ -1,11 +1,11 @@
 """The chats in what the officer gave to the Signal connector, and where their files are.
 
 The officer gives a bare ``chat.md`` / ``data.json`` or a ``.zip`` of one chat folder or of the
-whole signal-export export. This module tells from a file's head whether it is a signal-export
-chat and which kind, finds the chat folders in a zip (a folder's ``data.json`` preferred to its
-``chat.md``), plans how each chat is opened and named, and reads the files a chat links from its
-own ``media/`` folder (or the export's ``exported_stickers/``), never following a link out of
-it; ``connectors.signal`` reads each chat into messages.
+whole export. This module tells from a file's head whether it is a signal-export chat and which
+kind, finds the chat folders in a zip (a folder's ``data.json`` preferred to its ``chat.md``),
+plans how each chat is opened and named, and reads the files a chat links from its own
+``media/`` folder (or the export's ``exported_stickers/``), never following a link out of it;
+``connectors.signal`` reads each chat into messages.
 """
 
 from __future__ import annotations
