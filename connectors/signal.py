@@ -29,19 +29,21 @@ The export does not list a chat's members. When every message not sent by the cu
 comes from the person the chat is named after, it is a one-to-one chat and the recipients
 are exact; otherwise the recipients are the people seen so far and the message is flagged
 ``recipients_unknown``.
+
+Where the code lives. ``connectors._signal_export`` finds the chats in the file or zip and reads
+their media, ``connectors._signal_md`` and ``connectors._signal_json`` read the two chat formats,
+and this module turns each message into a Message.
 """
 
 from __future__ import annotations
 
 import bisect
 import hashlib
-import json
 import mimetypes
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
-from typing import Any, BinaryIO, ClassVar, Final, Literal, Protocol
+from typing import Any, ClassVar, Final
 
 from archiver.connector import ParseContext, ParsedItem, check_export_file
 from archiver.errors import InputError, Rejection
@@ -54,8 +56,29 @@ from archiver.model import (
     Message,
     SourceRef,
 )
-from archiver.readers.safezip import SafeZip, ZipEntryTooLargeError, is_zip
-from connectors._limits import ATTACHMENT_CAP, SNIFF_BYTES, SNIFF_ERRORS
+from archiver.readers.safezip import SafeZip, is_zip
+from connectors._limits import SNIFF_BYTES, SNIFF_ERRORS
+from connectors._signal_export import (
+    Chat,
+    DirMedia,
+    Unreadable,
+    chat_shape,
+    file_title,
+    looks_like_signal,
+    open_text,
+    zip_chats,
+    zip_plan,
+)
+from connectors._signal_json import (
+    BLANK,
+    BadField,
+    decode_record,
+    flag_field,
+    is_naive,
+    json_lines,
+    reactions_line,
+    text_field,
+)
 from connectors._signal_md import (
     CALL_RE,
     DELETED_TEXT,
@@ -64,29 +87,18 @@ from connectors._signal_md import (
     STICKER_RE,
     blocks,
     body_of,
-    header_within,
     local_time,
-    looks_like_markdown,
     media_links,
     stamp_text,
 )
-from connectors._text import MESSAGE_CAP, Block, decode_head, iter_lines, utf8_stream
+from connectors._text import MESSAGE_CAP, Block, iter_lines
 
-SNIFF_CHATS: Final = 20  # a whole-export zip may open with empty chats; look a little further
-HEAD_LINES: Final = 50
 MAX_PARTICIPANTS: Final = 4096
-CHAT_FILES: Final = ("data.json", "chat.md", "index.md")  # in order of preference within a folder
 ME: Final = "Me"  # signal-export's name for the account that made the export
 TZ_REQUIRED: Final = (
     "signal-export writes local times without a zone; give --tz ZONE (an IANA name such as "
     "America/New_York, the zone of the computer that made the export) or set timezone in archiver.yaml"
 )
-
-_JSON_SHAPE_KEYS = ("quote", "sticker", "reactions", "attachments")
-_NORMALIZED_KEYS = frozenset({"sent_at", "source", "conversation"})
-_BLANK: Final = object()  # a blank data.json line, which separates nothing and is skipped
-
-Kind = Literal["json", "md"]
 
 
 class SignalConnector:
@@ -101,7 +113,7 @@ class SignalConnector:
     def sniff(self, path: Path) -> bool:
         """True when the file (or the first chats of a zip) reads as a signal-export chat."""
         try:
-            return _sniff(Path(path))
+            return looks_like_signal(Path(path))
         except SNIFF_ERRORS:  # sniffing hostile bytes must never break format detection
             return False
 
@@ -120,133 +132,7 @@ class SignalConnector:
             yield from _parse_file(path, context)
 
 
-@dataclass(frozen=True)
-class _Shape:
-    """What the head of a chat file shows: its kind, and whether its first time has no zone."""
-
-    kind: Kind
-    naive: bool
-
-
-class _Unreadable(Exception):
-    """An attached file is in the export but cannot be taken (too large, corrupt, a symlink)."""
-
-    def __init__(self, reason: str) -> None:
-        super().__init__(reason)
-        self.reason = reason
-
-
-class _BadField(Exception):
-    """A data.json record whose field has the wrong type or value."""
-
-    def __init__(self, reason: str) -> None:
-        super().__init__(reason)
-        self.reason = reason
-
-
-class _Media(Protocol):
-    def read(self, link: str) -> bytes | None:
-        """The bytes of a linked file, None when the export does not hold it.
-
-        Raises:
-            _Unreadable: the file is there but must not or cannot be read.
-        """
-        ...
-
-
-@dataclass
-class _Chat:
-    """One chat file and where its media live."""
-
-    display: str  # how errors name it: the path, or "archive.zip!member"
-    file: str  # the export file the officer gave
-    entry: str | None  # the member inside the zip
-    title: str
-    shape: _Shape
-    media: _Media
-    opener: Callable[[], BinaryIO]
-
-
-# --- finding the chats ------------------------------------------------------------------
-
-
-def _sniff(path: Path) -> bool:
-    if not path.is_file():
-        return False  # a directory, or a pipe that would block the read
-    if not is_zip(path):
-        with open(path, "rb") as handle:
-            data = handle.read(SNIFF_BYTES + 1)
-        return _shape(data[:SNIFF_BYTES], len(data) <= SNIFF_BYTES, strict=True) is not None
-    with SafeZip(path) as archive:
-        for _folder, member in _zip_chats(archive)[:SNIFF_CHATS]:
-            if archive.size(member) == 0:
-                continue
-            with archive.open(member) as stream:
-                data = stream.read(SNIFF_BYTES)
-            return _shape(data, archive.size(member) <= SNIFF_BYTES, strict=False) is not None
-    return False
-
-
-def _shape(data: bytes, complete: bool, strict: bool) -> _Shape | None:
-    """The chat kind the head shows, or None.
-
-    ``strict`` (sniffing) demands a header on the first line and signal-export's own marks;
-    otherwise (parsing a file the user named) a header within the first lines is enough.
-    """
-    head = decode_head(data).lstrip("\ufeff")
-    text = head.lstrip()
-    if text.startswith("{"):
-        end = text.find("\n")
-        if end < 0 and not complete:
-            return None  # the first record is longer than the head: cannot judge
-        record = _json_or_none(text if end < 0 else text[:end])
-        if not _json_shape(record):
-            return None
-        return _Shape("json", _naive(record["date"]))
-    found = looks_like_markdown(head, complete) if strict else header_within(head, HEAD_LINES)
-    return _Shape("md", True) if found else None
-
-
-def _json_or_none(text: str) -> Any:
-    try:
-        return json.loads(text)
-    except (ValueError, RecursionError):
-        return None
-
-
-def _json_shape(record: Any) -> bool:
-    """signal-export's message object, not the archiver's own normalized JSON Lines."""
-    return (
-        isinstance(record, dict)
-        and isinstance(record.get("date"), str)
-        and isinstance(record.get("sender"), str)
-        and "body" in record
-        and sum(key in record for key in _JSON_SHAPE_KEYS) >= 2
-        and not _NORMALIZED_KEYS & record.keys()
-    )
-
-
-def _naive(stamp: Any) -> bool:
-    try:
-        return isinstance(stamp, str) and datetime.fromisoformat(stamp).tzinfo is None
-    except ValueError:
-        return False
-
-
-def _zip_chats(archive: SafeZip) -> list[tuple[str, str]]:
-    """(folder, chat file) for each chat folder in the zip, in archive order."""
-    by_folder: dict[str, dict[str, str]] = {}
-    for name in archive.names():
-        folder, _, base = name.rpartition("/")
-        if base.lower() in CHAT_FILES:
-            by_folder.setdefault(folder, {}).setdefault(base.lower(), name)
-    chats = []
-    for folder, files in by_folder.items():
-        parent, _, last = folder.rpartition("/")
-        if last == "media" and parent in by_folder:
-            continue  # a file someone sent that happens to be named data.json
-        chats.append((folder, next(files[base] for base in CHAT_FILES if base in files)))
-    return chats
+# --- the file or the zip ----------------------------------------------------------------
 
 
 def _parse_file(path: Path, context: ParseContext) -> Iterator[ParsedItem]:
@@ -258,36 +144,23 @@ def _parse_file(path: Path, context: ParseContext) -> Iterator[ParsedItem]:
             data = handle.read(SNIFF_BYTES + 1)
     except OSError as exc:
         raise InputError(display, f"cannot be read ({exc.strerror})") from None
-    shape = _shape(data[:SNIFF_BYTES], len(data) <= SNIFF_BYTES, strict=False)
+    shape = chat_shape(data[:SNIFF_BYTES], len(data) <= SNIFF_BYTES, strict=False)
     if shape is None:
         raise InputError(display, "not a signal-export chat: neither chat.md message headers nor data.json messages")
     if shape.naive and context.tz is None:
         raise InputError(display, TZ_REQUIRED)
-    chat = _Chat(display, display, None, _file_title(path), shape, _DirMedia(path.parent), lambda: _open_text(path))
+    chat = Chat(display, display, None, file_title(path), shape, DirMedia(path.parent), lambda: open_text(path))
     yield from _ChatReader(chat, context).items()
-
-
-def _open_text(path: Path) -> BinaryIO:
-    try:
-        return utf8_stream(open(path, "rb"))  # the caller closes it
-    except OSError as exc:
-        raise InputError(str(path), f"cannot be read ({exc.strerror})") from None
-
-
-def _file_title(path: Path) -> str:
-    """The chat's folder name for a file as signal-export names it, else the file's own name."""
-    folder = path.absolute().parent.name
-    return folder if path.name.lower() in CHAT_FILES and folder else path.stem
 
 
 def _parse_zip(path: Path, context: ParseContext) -> Iterator[ParsedItem]:
     display = str(path)
     with SafeZip(display) as archive:
-        found = _zip_chats(archive)
+        found = zip_chats(archive)
         if not found:
             raise InputError(display, "zip holds no signal-export chat (no chat.md or data.json)")
-        plans = [_zip_plan(archive, path, folder, member) for folder, member in found]
-        chats = [plan for plan in plans if isinstance(plan, _Chat)]
+        plans = [zip_plan(archive, path, folder, member) for folder, member in found]
+        chats = [plan for plan in plans if isinstance(plan, Chat)]
         refused = [plan for plan in plans if isinstance(plan, Rejection)]
         if not chats:
             if refused:
@@ -309,97 +182,6 @@ def _parse_zip(path: Path, context: ParseContext) -> Iterator[ParsedItem]:
                 if len(chats) == 1 or exc.cause == TZ_REQUIRED:
                     raise
                 yield Rejection(exc.file, exc.line, f"chat cannot be read: {exc.cause}")  # the other chats go on
-
-
-def _zip_plan(archive: SafeZip, path: Path, folder: str, member: str) -> _Chat | Rejection | None:
-    """How to read one chat of the zip; None for an empty chat, a Rejection for an unreadable one."""
-    display = archive.member(member)
-    if archive.size(member) == 0:
-        return None  # signal-export writes empty files for chats without messages: nothing to keep
-    try:
-        with archive.open(member) as stream:
-            data = stream.read(SNIFF_BYTES)
-    except InputError as exc:
-        return Rejection(display, None, exc.cause)
-    shape = _shape(data, archive.size(member) <= SNIFF_BYTES, strict=False)
-    if shape is None:
-        return Rejection(display, None, "not a signal-export chat: neither chat.md headers nor data.json messages")
-    title = folder.rpartition("/")[2] or path.stem
-    media = _ZipMedia(archive, folder)
-    return _Chat(display, str(path), member, title, shape, media, lambda: utf8_stream(archive.open(member)))
-
-
-# --- attachments ------------------------------------------------------------------------
-
-
-def _link_variants(link: str) -> list[list[str]]:
-    """The path segments a link may name; none when it would leave the chat's folder.
-
-    signal-export writes whitespace in file names as %20 (and, on Windows, backslashes), so
-    the literal name and the decoded one are both tried.
-    """
-    text = link.strip().replace("\\", "/").removeprefix("./")
-    variants = [text] if "%20" not in text else [text, text.replace("%20", " ")]
-    found = []
-    for variant in variants:
-        parts = variant.split("/")
-        if any(part in ("", ".", "..") for part in parts) or ":" in parts[0]:
-            continue
-        found.append(parts)
-    return found
-
-
-class _DirMedia:
-    """Files beside a bare chat.md / data.json, inside its own folder only."""
-
-    def __init__(self, root: Path) -> None:
-        self._root = root
-
-    def read(self, link: str) -> bytes | None:
-        for parts in _link_variants(link):
-            target = self._root.joinpath(*parts)
-            try:
-                if any(self._root.joinpath(*parts[: i + 1]).is_symlink() for i in range(len(parts))):
-                    raise _Unreadable(f"its attached file '{link}' is a symbolic link, which is not followed")
-                if not target.is_file():
-                    continue
-                if target.stat().st_size > ATTACHMENT_CAP:
-                    raise _Unreadable(f"its attached file is larger than the {ATTACHMENT_CAP // 1024**2} MiB limit")
-                with target.open("rb") as handle:
-                    return handle.read()
-            except OSError as exc:
-                raise _Unreadable(f"its attached file cannot be read ({exc.strerror})") from None
-        return None
-
-
-class _ZipMedia:
-    """Files in the chat's folder inside the zip (and the export's stickers beside it)."""
-
-    def __init__(self, archive: SafeZip, folder: str) -> None:
-        self._archive = archive
-        self._folder = folder
-        self._names = frozenset(archive.names())
-
-    def read(self, link: str) -> bytes | None:
-        base = self._folder
-        if link.startswith("../exported_stickers/"):
-            # Stickers sit in one folder beside the chat folders; only a whole-export zip has it.
-            if not self._folder:
-                return None
-            base, link = self._folder.rpartition("/")[0], link[3:]
-        for parts in _link_variants(link):
-            member = "/".join([base, *parts] if base else parts)
-            if member in self._names:
-                return self._take(member)
-        return None
-
-    def _take(self, member: str) -> bytes:
-        try:
-            return self._archive.read(member, ATTACHMENT_CAP)
-        except ZipEntryTooLargeError:
-            raise _Unreadable(f"its attached file is larger than the {ATTACHMENT_CAP // 1024**2} MiB limit") from None
-        except InputError as exc:
-            raise _Unreadable(f"its attached file cannot be read: {exc.cause}") from None
 
 
 # --- participants -----------------------------------------------------------------------
@@ -443,47 +225,10 @@ class _People:
 # --- reading one chat -------------------------------------------------------------------
 
 
-def _json_lines(stream: BinaryIO) -> Iterator[tuple[int, bytes | None]]:
-    """Numbered raw lines; None stands for a line over the cap, consumed without being held."""
-    number = 0
-    while raw := stream.readline(MESSAGE_CAP + 1):
-        number += 1
-        if len(raw) > MESSAGE_CAP and not raw.endswith(b"\n"):
-            while chunk := stream.readline(MESSAGE_CAP):
-                if chunk.endswith(b"\n"):
-                    break
-            yield number, None
-        else:
-            yield number, raw
-
-
-def _decode_record(number: int, raw: bytes | None) -> Any:
-    """A data.json line as a JSON value, or ``_BLANK`` for a blank line.
-
-    Raises:
-        _BadField: the line is over the cap, not UTF-8 or not JSON (the reason names the line).
-    """
-    if raw is None:
-        raise _BadField(f"line {number} is longer than 16 MiB")
-    try:
-        text = raw.decode("utf-8")
-    except UnicodeDecodeError:
-        raise _BadField(f"line {number} is not valid UTF-8") from None
-    text = text.removeprefix("\ufeff") if number == 1 else text
-    if not text.strip():
-        return _BLANK
-    try:
-        return json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise _BadField(f"line {number} is not valid JSON ({exc.msg} at column {exc.colno})") from None
-    except (ValueError, RecursionError):
-        raise _BadField(f"line {number} is not valid JSON (nested too deeply or malformed)") from None
-
-
 class _ChatReader:
     """Reads one chat file twice: first who speaks in it, then its messages."""
 
-    def __init__(self, chat: _Chat, context: ParseContext) -> None:
+    def __init__(self, chat: Chat, context: ParseContext) -> None:
         self._chat = chat
         self._context = context
         self._people: _People | None = None  # known once the first pass has seen every sender
@@ -498,7 +243,7 @@ class _ChatReader:
             if self._chat.shape.kind == "md":
                 yield from self._md_items(blocks(iter_lines(stream)))
             else:
-                yield from self._json_items(_json_lines(stream))
+                yield from self._json_items(json_lines(stream))
 
     @staticmethod
     def _remember(senders: set[str], sender: str) -> None:
@@ -518,15 +263,15 @@ class _ChatReader:
         senders: set[str] = set()
         naive = False
         with self._chat.opener() as stream:
-            for number, raw in _json_lines(stream):
+            for number, raw in json_lines(stream):
                 try:
-                    record = _decode_record(number, raw)
-                except _BadField:
+                    record = decode_record(number, raw)
+                except BadField:
                     continue  # the second pass rejects it with its reason
                 if isinstance(record, dict):
                     if isinstance(record.get("sender"), str):
                         self._remember(senders, record["sender"])
-                    naive = naive or _naive(record.get("date"))
+                    naive = naive or is_naive(record.get("date"))
         return senders, naive
 
     # chat.md
@@ -552,7 +297,7 @@ class _ChatReader:
         body = body_of(block)
         try:
             attachments = self._md_attachments(body)
-        except _Unreadable as exc:
+        except Unreadable as exc:
             return Rejection(self._chat.display, block.line, exc.reason)
         deleted = body == DELETED_TEXT
         call = CALL_RE.fullmatch(body) is not None
@@ -570,58 +315,58 @@ class _ChatReader:
     def _json_items(self, lines: Iterator[tuple[int, bytes | None]]) -> Iterator[ParsedItem]:
         for number, raw in lines:
             try:
-                record = _decode_record(number, raw)
-            except _BadField as exc:
+                record = decode_record(number, raw)
+            except BadField as exc:
                 yield Rejection(self._chat.display, number, exc.reason)
                 continue
-            if record is _BLANK:
+            if record is BLANK:
                 continue
             try:
                 yield self._json_message(number, record)
-            except (_BadField, _Unreadable) as exc:
+            except (BadField, Unreadable) as exc:
                 yield Rejection(self._chat.display, number, f"line {number}: {exc.reason}")
 
     def _json_message(self, number: int, record: Any) -> Message:
         if not isinstance(record, dict):
-            raise _BadField("not a JSON object")
+            raise BadField("not a JSON object")
         sent_at = self._json_time(record.get("date"))
-        sender = _text(record, "sender", required=True)
-        body = _text(record, "quote") + _text(record, "body") + _reactions_line(record.get("reactions"))
+        sender = text_field(record, "sender", required=True)
+        body = text_field(record, "quote") + text_field(record, "body") + reactions_line(record.get("reactions"))
         if len(body) > MESSAGE_CAP:
-            raise _BadField("message is longer than 16 MiB")
+            raise BadField("message is longer than 16 MiB")
         attachments = self._json_attachments(record.get("attachments")) + self._sticker(record.get("sticker"))
         edits = record.get("edits")
         if edits is not None and not isinstance(edits, list):
-            raise _BadField("field 'edits' is not a list")
+            raise BadField("field 'edits' is not a list")
         body = body.removesuffix(EXPORTER_BREAK)
-        deleted, call = _flag(record, "deleted"), _flag(record, "call") or CALL_RE.fullmatch(body) is not None
+        deleted, call = flag_field(record, "deleted"), flag_field(record, "call") or CALL_RE.fullmatch(body) is not None
         return self._message(number, sender, sent_at, body, attachments, deleted, call, bool(edits))
 
     def _json_time(self, value: Any) -> datetime:
         if not isinstance(value, str):
-            raise _BadField("field 'date' is missing or not text")
+            raise BadField("field 'date' is missing or not text")
         try:
             moment = datetime.fromisoformat(value)
         except ValueError:
-            raise _BadField("field 'date' is not an ISO 8601 time") from None
+            raise BadField("field 'date' is not an ISO 8601 time") from None
         if moment.tzinfo is not None:
             return moment
         if self._context.tz is None:
-            raise _BadField("field 'date' has no zone and no --tz was given")
+            raise BadField("field 'date' has no zone and no --tz was given")
         return moment.replace(tzinfo=self._context.tz)
 
     def _json_attachments(self, value: Any) -> tuple[Attachment, ...]:
         if value is None:
             return ()
         if not isinstance(value, list):
-            raise _BadField("field 'attachments' is not a list")
+            raise BadField("field 'attachments' is not a list")
         found = []
         for item in value:
             if not isinstance(item, dict):
-                raise _BadField("an attachment is not a JSON object")
-            name = _text(item, "name") or _text(item, "fileName") or None
-            links = [link for link in (_text(item, "path"), f"media/{name}" if name else "") if link]
-            found.append(self._attachment(name, links, _text(item, "contentType") or None))
+                raise BadField("an attachment is not a JSON object")
+            name = text_field(item, "name") or text_field(item, "fileName") or None
+            links = [link for link in (text_field(item, "path"), f"media/{name}" if name else "") if link]
+            found.append(self._attachment(name, links, text_field(item, "contentType") or None))
         return tuple(found)
 
     def _sticker(self, value: Any) -> tuple[Attachment, ...]:
@@ -630,7 +375,7 @@ class _ChatReader:
         if isinstance(value, str):
             return (Attachment(value, None, missing=True),)  # only its emoji was exported
         if not isinstance(value, dict):
-            raise _BadField("field 'sticker' is neither text nor an object")
+            raise BadField("field 'sticker' is neither text nor an object")
         emoji = value.get("emoji")
         label = emoji if isinstance(emoji, str) and emoji else "sticker"
         pack, sticker, extension = (value.get(key) for key in ("packId", "id", "extension"))
@@ -687,35 +432,3 @@ class _ChatReader:
             source_ref=SourceRef(self._chat.file, line, self._chat.entry, context.export_sha256),
             flags=tuple(flags),
         )
-
-
-def _text(record: dict[str, Any], key: str, required: bool = False) -> str:
-    """A text field; absent or null is empty unless required."""
-    value = record.get(key)
-    if isinstance(value, str):
-        return value
-    if value is None and not required:
-        return ""
-    raise _BadField(f"field '{key}' is {'missing' if value is None else 'not text'}")
-
-
-def _flag(record: dict[str, Any], key: str) -> bool:
-    value = record.get(key)
-    if value is None or isinstance(value, bool):
-        return bool(value)
-    raise _BadField(f"field '{key}' is not true or false")
-
-
-def _reactions_line(value: Any) -> str:
-    """Reactions as signal-export's Markdown shows them: "\\n(- Name: emoji, ... -)"."""
-    if not value:
-        return ""
-    if not isinstance(value, list):
-        raise _BadField("field 'reactions' is not a list")
-    shown = []
-    for item in value:
-        pair = [item.get("name"), item.get("emoji")] if isinstance(item, dict) else item
-        if not (isinstance(pair, list) and len(pair) == 2 and all(isinstance(p, str) for p in pair)):
-            raise _BadField("a reaction is not a [name, emoji] pair")
-        shown.append(f"{pair[0]}: {pair[1]}")
-    return "\n(- " + ", ".join(shown) + " -)"

@@ -22,10 +22,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import connectors._text
-import connectors.signal as signal_module
 from archiver.connector import Connector, ParseContext
 from archiver.errors import InputError, Rejection
 from archiver.model import FLAG_ATTACHMENT_MISSING, FLAG_DELETED, FLAG_EDITED, FLAG_RECIPIENTS_UNKNOWN, Message
+from connectors import _signal_export, _signal_json
 from connectors.signal import TZ_REQUIRED, SignalConnector
 from connectors.whatsapp import WhatsAppConnector
 from tests.hostile import EDITS, mutate, read_or_refused
@@ -255,7 +255,7 @@ def test_symlinked_media_is_refused(tmp_path: Path) -> None:
 
 
 def test_attachment_over_the_cap_is_rejected(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(signal_module, "ATTACHMENT_CAP", 4)
+    monkeypatch.setattr(_signal_export, "ATTACHMENT_CAP", 4)
     folder = chat_folder(
         tmp_path, md=md_message("2024-02-01 09:00:00", "Alice", "", tail="![s](./media/2024-01-31_00_scan.jpg)")
     )
@@ -358,7 +358,7 @@ def test_bad_json_line_is_rejected_and_the_rest_read(tmp_path: Path, line: str, 
 
 
 def test_json_line_over_the_cap_is_consumed_and_rejected(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(signal_module, "MESSAGE_CAP", 200)
+    monkeypatch.setattr(_signal_json, "MESSAGE_CAP", 200)
     path = tmp_path / "data.json"
     huge = json.dumps(record("2024-02-01T09:01:00", "Alice", "x" * 1000))
     path.write_text(jsonl([record("2024-02-01T09:00:00", "Alice", "a")]) + huge + "\n" + jsonl(

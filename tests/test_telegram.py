@@ -25,7 +25,7 @@ import connectors._json
 from archiver.connector import Connector, ConnectorRegistry, ParseContext, ParsedItem
 from archiver.errors import InputError, Rejection, UnknownFormatError
 from archiver.model import FLAG_ATTACHMENT_MISSING, FLAG_EDITED, FLAG_RECIPIENTS_UNKNOWN, Message
-from connectors import telegram
+from connectors import _telegram_export, _telegram_json, telegram
 from connectors.telegram import HTML_EXPORT, TZ_REQUIRED, TelegramConnector
 from tests.conftest import CliRunner
 from tests.hostile import read_or_refused
@@ -212,7 +212,7 @@ def test_group_recipients_are_the_people_seen_so_far(tmp_path: Path) -> None:
 
 
 def test_group_membership_stops_growing_at_the_cap(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(telegram, "MAX_PARTICIPANTS", 3)
+    monkeypatch.setattr(_telegram_json, "MAX_PARTICIPANTS", 3)
     items = [msg(n, f"Officer {n}", "x") for n in range(1, 6)]
     found = messages(write(tmp_path, chat(items, name="Big", kind="public_supergroup")))
     assert len(found[-1].recipients) == 3
@@ -353,7 +353,7 @@ def test_attachment_through_a_symlink_is_rejected(tmp_path: Path) -> None:
 
 
 def test_attachment_over_the_cap_is_rejected(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(telegram, "ATTACHMENT_CAP", 4)
+    monkeypatch.setattr(_telegram_export, "ATTACHMENT_CAP", 4)
     export_folder(tmp_path / "export")
     assert all("larger than" in r.reason for r in rejections(parse(tmp_path / "export" / "result.json")))
     zipped = zip_folder(tmp_path / "export", tmp_path / "export.zip")
@@ -525,7 +525,7 @@ def test_byte_order_marks_and_line_ends(tmp_path: Path, encode: Callable[[str], 
 
 
 def test_huge_message_is_rejected_and_the_rest_read(tmp_path: Path) -> None:
-    big = "x" * (telegram.MESSAGE_CAP + 1024**2)
+    big = "x" * (_telegram_json.MESSAGE_CAP + 1024**2)
     path = write(tmp_path, chat([msg(1, DANA, "before"), msg(2, DANA, big), msg(3, DANA, "after")]))
     items = parse(path)
     assert [m.body for m in items if isinstance(m, Message)] == ["before", "after"]
@@ -534,7 +534,7 @@ def test_huge_message_is_rejected_and_the_rest_read(tmp_path: Path) -> None:
 
 
 def test_value_too_long_to_hold_refuses_the_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(telegram, "MESSAGE_CAP", 64 * 1024)
+    monkeypatch.setattr(_telegram_json, "MESSAGE_CAP", 64 * 1024)
     monkeypatch.setattr(connectors._json, "TOKEN_CAP", 512 * 1024)
     path = write(tmp_path, chat([msg(1, DANA, "before"), msg(2, DANA, "x" * 1024**2), msg(3, DANA, "after")]))
     found: list[ParsedItem] = []
@@ -577,7 +577,7 @@ def test_bad_message_is_rejected_and_the_rest_read(tmp_path: Path, item: Any, re
 def test_lone_surrogate_escape_is_rejected(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     # yajl turns a lone \\ud800 into "?" or refuses the file; ijson's pure-Python backend, used where
     # the C extension is missing, hands it over, and such a string cannot be stored.
-    monkeypatch.setattr(telegram.ijson, "basic_parse", ijson.get_backend("python").basic_parse)
+    monkeypatch.setattr(ijson, "basic_parse", ijson.get_backend("python").basic_parse)
     lone = [msg(1, DANA, "first"), msg(2, DANA, "\ud800"), msg(3, "\udc40", "x", sender_id="user5550102")]
     items = parse(write(tmp_path, chat(lone)))
     assert [m.body for m in items if isinstance(m, Message)] == ["first"]
