@@ -19,6 +19,7 @@ from archiver.core.classify import (
     load_rules,
     normalize,
 )
+from archiver.core.matching import _reads_text_as_written
 from archiver.core.participants import Participant, ParticipantDirectory
 from archiver.errors import ConfigError
 from archiver.model import Attachment, Message
@@ -1562,6 +1563,32 @@ rules:
     classifier = Classifier(rules)
     assert classifier.classify(msg("Aprobó el Examen")).reasons == ("folded",)
     assert classifier.classify(msg("aprobó el EXAMEN")).reasons == ("folded", "as-written")
+
+
+def test_patterns_naming_guillemets_and_emoji_match_any_case(tmp_path: Path) -> None:
+    rules = load_rules(write_rules(tmp_path, """
+version: 1
+rules:
+  - id: guillemets
+    label: record
+    patterns: ['dit\\s«[^»]*»\\s👍']
+    confidence: 0.9
+    explain: Guillemets and an emoji, which normalizing leaves as they are.
+"""))
+    classifier = Classifier(rules)
+    assert classifier.classify(msg("Il a DIT «Oui» 👍")).reasons == ("guillemets",)
+    assert classifier.classify(msg("il a dit oui 👍")).reasons == ("default",)
+
+
+@pytest.mark.parametrize(
+    ("pattern", "as_written"),
+    [("dit «oui» 👍", False), ("mesajınıza", False), ("dijo “fin”", True), ("canción", True), ("EXAMEN", True)],
+)
+def test_only_patterns_naming_what_normalizing_changes_search_the_text_as_written(
+    pattern: str, as_written: bool
+) -> None:
+    # Quotation marks, emoji and the dotless ı are the same in the normalized text: one search is enough.
+    assert _reads_text_as_written(pattern) is as_written
 
 
 # ------------------------------------------------------------------------- context alone, has_number
