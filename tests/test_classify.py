@@ -19,6 +19,7 @@ from archiver.core.classify import (
     load_rules,
     normalize,
 )
+from archiver.core.matching import _reads_text_as_written
 from archiver.core.participants import Participant, ParticipantDirectory
 from archiver.errors import ConfigError
 from archiver.model import Attachment, Message
@@ -333,6 +334,11 @@ RULE_EXAMPLES: dict[str, tuple[str, str | None]] = {
     "official-lookup-words": ("Can you run her name in the system?", None),
     "short-reply-to-personal-talk": ("sure, what time", "Pizza night at my place? 🍕"),
     "conduct-words": ("Presentó una queja por malos tratos en la garita", None),
+    "one-time-code": ("Acme Bank: your login code is 551902. It expires in 5 minutes.", None),
+    "payment-link-scam": ("FedEx: your parcel could not be delivered, confirm your address at https://fedx-redo.example.xyz", None),
+    "scam-offer": ("Invierte $100 en Bitcoin hoy y duplica tu dinero", None),
+    "reaction-notice-text": ("Dana Price reacted 👍 to your message", None),
+    "app-notice-text": ("Missed video call", None),
 }
 
 
@@ -1559,6 +1565,32 @@ rules:
     assert classifier.classify(msg("aprobó el EXAMEN")).reasons == ("folded", "as-written")
 
 
+def test_patterns_naming_guillemets_and_emoji_match_any_case(tmp_path: Path) -> None:
+    rules = load_rules(write_rules(tmp_path, """
+version: 1
+rules:
+  - id: guillemets
+    label: record
+    patterns: ['dit\\s«[^»]*»\\s👍']
+    confidence: 0.9
+    explain: Guillemets and an emoji, which normalizing leaves as they are.
+"""))
+    classifier = Classifier(rules)
+    assert classifier.classify(msg("Il a DIT «Oui» 👍")).reasons == ("guillemets",)
+    assert classifier.classify(msg("il a dit oui 👍")).reasons == ("default",)
+
+
+@pytest.mark.parametrize(
+    ("pattern", "as_written"),
+    [("dit «oui» 👍", False), ("mesajınıza", False), ("dijo “fin”", True), ("canción", True), ("EXAMEN", True)],
+)
+def test_only_patterns_naming_what_normalizing_changes_search_the_text_as_written(
+    pattern: str, as_written: bool
+) -> None:
+    # Quotation marks, emoji and the dotless ı are the same in the normalized text: one search is enough.
+    assert _reads_text_as_written(pattern) is as_written
+
+
 # ------------------------------------------------------------------------- context alone, has_number
 
 
@@ -1671,3 +1703,167 @@ def test_has_number_must_be_true_or_false(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="when: has_number must be bool"):
         load_rules(write_rules(tmp_path, text))
 
+
+
+# ------------------------------------------------------------------------- spam, scams, app notices as text
+
+def _confident_nonrecord(classifier: Classifier, body: str, rule_id: str) -> None:
+    """``body`` alone is a confident nonrecord, and ``rule_id`` is among its reasons."""
+    result = classify(classifier, body)
+    assert (result.label, result.review) == (NONRECORD, False), (body, result.reasons)
+    assert rule_id in result.reasons
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        "Acme Bank: your login code is 551902. It expires in 5 minutes.",
+        "Use verification code 40917 to sign in to Shoply",
+        "Tu código de verificación de PagoYa es 203948. No lo compartas.",
+        "Seu código de confirmação é 664107",
+        "Votre code de vérification est 390217.",
+        "Ihr Bestätigungscode lautet 845120.",
+        "Doğrulama kodunuz: 730195",
+    ],
+)
+def test_one_time_codes_are_spam_in_six_languages(classifier: Classifier, body: str) -> None:
+    _confident_nonrecord(classifier, body, "one-time-code")
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        "FedEx: your parcel could not be delivered, confirm your address at https://fedx-redo.example.xyz",
+        "EZ-Pass: unpaid tolls of $4.15 on your account. Settle it at https://ezpass-due.example.top",
+        "Correos: su paquete no pudo ser entregado. Actualice la dirección en https://correos-envio.example.top",
+        "Detran: você tem multas pendentes. Regularize agora em https://detran-multas.example.top",
+        "Chronopost : votre colis n'a pas pu être livré, reprogrammez sur https://chrono-colis.example.top",
+        "Hermes: Ihr Paket konnte nicht zugestellt werden. Neuer Termin: https://hermes-termin.example.top",
+        "Banco Azul: compra de $3,200. Si no fue usted ingrese a https://bancoazul-seguro.example.top",
+    ],
+)
+def test_parcel_toll_and_charge_smishing_with_a_link_is_spam(classifier: Classifier, body: str) -> None:
+    _confident_nonrecord(classifier, body, "payment-link-scam")
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        "Join our crypto club and earn 30% a week 🚀",
+        "Invierte $100 en Bitcoin hoy y duplica tu dinero",
+        "Trabalho de casa, sem experiência, R$ 350 por dia",
+        "Work from home with our team, $200-$500/day",
+        "Para más detalles escribe a mi asesora por WhatsApp",
+        "Reply YES to get your free starter kit",
+    ],
+)
+def test_crypto_job_and_easy_money_offers_are_spam(classifier: Classifier, body: str) -> None:
+    _confident_nonrecord(classifier, body, "scam-offer")
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        "Summer sale on all tires this weekend! Reply STOP to opt out",
+        "Use promo code VERANO at checkout",
+        "Soldes d'été -40% sur tout le site. STOP au 36111",
+        "Hasta 25% de descuento en seguros de auto",
+    ],
+)
+def test_marketing_with_an_opt_out_or_a_discount_is_spam(classifier: Classifier, body: str) -> None:
+    _confident_nonrecord(classifier, body, "spam-words")
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        "Dana Price reacted 👍 to your message",
+        "Loved “see you at the park”",
+        "Le encantó “qué bonito día”",
+        "A Marisa le gustó tu mensaje",
+        "Reaccionó con 😮 a \"no manches\"",
+        "Curtiu “boa noite”",
+        "Bia reagiu com 😂 à sua mensagem",
+        "Hugo a réagi avec ❤️ à « à demain »",
+        "Lena hat mit 😂 auf deine Nachricht reagiert",
+        "Ayşe mesajınıza 🙏 ile tepki verdi",
+    ],
+)
+def test_reactions_written_as_text_are_app_notices(classifier: Classifier, body: str) -> None:
+    _confident_nonrecord(classifier, body, "reaction-notice-text")
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        "Missed video call",
+        "Videollamada perdida",
+        "Chamada de vídeo perdida",
+        "Appel vidéo manqué",
+        "Verpasster Videoanruf",
+        "Cevapsız görüntülü arama",
+        "You deleted this message",
+        "Eliminaste este mensaje",
+        "Você apagou esta mensagem",
+        "Vous avez supprimé ce message",
+        "Du hast diese Nachricht gelöscht",
+        "Bu mesajı sildiniz",
+        "Marta joined using this group's invite link",
+        "Rafa se unió usando el enlace de invitación de este grupo",
+        "Duda entrou usando o link de convite deste grupo",
+        "Paul a rejoint ce groupe via un lien d’invitation",
+        "Tim ist über den Einladungslink dieser Gruppe beigetreten",
+        "Emre bu grubun davet bağlantısını kullanarak katıldı",
+        'Sam changed the group name to "Weekend hike"',
+        'Lola cambió el asunto a "Cena viernes"',
+        'Nina mudou o nome do grupo para "Praia"',
+        'Max hat den Gruppennamen zu "Grillen" geändert',
+        "Ken changed their phone number to a new number. Tap to message or add the new number.",
+        "Your security code with Leo changed. Tap to learn more.",
+        "Tu código de seguridad con Leo cambió. Toca para más información.",
+        "Los mensajes y las llamadas están cifrados de extremo a extremo. Nadie fuera de este chat puede leerlos.",
+    ],
+)
+def test_app_notices_written_as_text_are_nonrecords(classifier: Classifier, body: str) -> None:
+    _confident_nonrecord(classifier, body, "app-notice-text")
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        "Please send the seizure report for case 2026-4471-0932 through https://portal.example.com/cases by Friday",
+        "Can you verify the code 7731 on the container seal? Photos at https://share.example.com/seal",
+        "Remote position at the Nogales port: TDY per diem $155/day, report Monday 0700",
+        "El importador dice que su paquete no pudo ser entregado porque lo retuvo aduana, ¿puede revisar "
+        "https://rastreo.example.com/8812?",
+        "Consulado: favor de confirmar la multa pendiente del transportista en https://www.sat.gob.mx/multas",
+        "Subject wallet received 2 BTC; he claimed it was a loan. Seizure memo attached",
+        "The driver reacted badly to “secondary”, supervisor notified",
+        "Missed the call, can you send the manifest again?",
+        "Comisario, le encantó el informe al fiscal, solicita copia certificada",
+    ],
+)
+def test_official_business_with_a_link_or_a_number_stays_a_record(classifier: Classifier, body: str) -> None:
+    result = classify(classifier, body)
+    assert result.label == RECORD, (body, result.reasons)
+    assert not {"one-time-code", "payment-link-scam", "scam-offer",
+                "reaction-notice-text", "app-notice-text"} & set(result.reasons)
+
+
+def test_a_reaction_quoting_a_request_goes_to_review_not_the_tombstone(classifier: Classifier) -> None:
+    result = classify(classifier, 'Cmdr. Ruiz reacted 👍 to "Can we release the two detainees to CBP?"')
+    assert (result.label, result.review) == (NONRECORD, True)
+    assert "reaction-notice-text" in result.reasons
+
+
+def test_a_smishing_text_with_business_words_goes_to_review(classifier: Classifier) -> None:
+    result = classify(classifier, "Your package could not be delivered, customs inspection fee due: "
+                                  "https://parcel-fee.example.top")
+    assert (result.label, result.review) == (NONRECORD, True)
+    assert "payment-link-scam" in result.reasons
+
+
+def test_a_reply_to_an_app_notice_kept_as_text_is_not_an_answer(classifier: Classifier) -> None:
+    result = classify(classifier, "Bia reagiu com 👍 à sua mensagem", previous="Can I take the 24th off?")
+    assert "short-reply-to-request" not in result.reasons
+    assert (result.label, result.review) == (NONRECORD, False)

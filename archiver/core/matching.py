@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 import unicodedata
 
-from archiver.core.ruleset import Rule
+from archiver.core.ruleset import Rule, normalize
 
 # Whole-message entries, the longest entry in tokens, and every token the entries use.
 Vocabulary = tuple[frozenset[str], int, frozenset[str]]
@@ -83,12 +83,14 @@ class TextIndex:
 
 def _reads_text_as_written(pattern: str) -> bool:
     """Whether a pattern may match the text as written where its normalized form does not:
-    only if it names an uppercase or accented letter (or any character by a code escape).
-    Otherwise the normalized form, which folds every case and accent, is the only one to search."""
+    only if it names an uppercase or accented letter, or another character that normalizing
+    changes (or any character by a code escape). Otherwise the normalized form, which folds
+    every case and accent, is the only one to search: quotation marks, emoji and "ı" are the
+    same in both, so a pattern naming them needs no second search."""
     if re.search(r"\\[uUxN0-7]", pattern):
         return True
     plain = re.sub(r"\\.", "", pattern)
-    return any(char.isupper() or not char.isascii() for char in plain)
+    return any(char.isupper() or (not char.isascii() and normalize(char) != char) for char in plain)
 
 
 def _is_filler(token: str) -> bool:
