@@ -23,7 +23,15 @@ from archiver.catalog.base import hold_json
 from archiver.completeness import completeness_report, render_completeness, render_completeness_csv
 from archiver.compliance import custodian_overview, register_custodian, sweep
 from archiver.config import ROLE_SCHEDULE, Settings, load_settings, load_zone
-from archiver.connector import Connector, ConnectorRegistry, ParseContext, ParsedItem, check_export_file, messages_only
+from archiver.connector import (
+    DATE_ORDERS,
+    Connector,
+    ConnectorRegistry,
+    ParseContext,
+    ParsedItem,
+    check_export_file,
+    messages_only,
+)
 from archiver.custodians import Custodian, PersonalAccount
 from archiver.disposition import dispose_due, place_hold, release_hold
 from archiver.errors import ArchiverError, Rejection, UsageError
@@ -204,6 +212,8 @@ def _add_review_commands(commands: Any) -> None:
 def _add_parse_options(command: argparse.ArgumentParser) -> None:
     command.add_argument("--connector", default="auto", help="connector name, or auto (default) to detect")
     command.add_argument("--tz", help="IANA zone for exports that carry local times (e.g. America/New_York)")
+    command.add_argument("--date-order", choices=DATE_ORDERS,
+                         help="how numeric dates read (WhatsApp), when the export cannot tell day from month")
 
 
 def _settings(args: argparse.Namespace, cwd: Path | None = None) -> Settings:
@@ -234,7 +244,7 @@ def _cmd_ingest(args: argparse.Namespace) -> int:
         registry.get(args.connector)
     with _open_archive(args, settings) as archive:
         options = IngestOptions(custodian=args.custodian, connector=args.connector, tz=args.tz,
-                                account=args.account, actor=_actor())
+                                account=args.account, actor=_actor(), date_order=args.date_order)
         ingestor = Ingestor(archive, registry, build_classifier(settings),
                             load_schedules(settings.schedules), options, _now())
         receipt = ingestor.run(args.files)
@@ -492,7 +502,8 @@ def _parse_items(args: argparse.Namespace, settings: Settings | None = None) -> 
         print(f"archiver: {args.file}: read as {connector.name} ({connector.description})", file=sys.stderr)
     zone_name = args.tz or settings.timezone
     zone = load_zone(zone_name) if zone_name else None
-    yield from connector.parse(args.file, ParseContext(custodian=args.custodian, tz=zone))
+    yield from connector.parse(args.file, ParseContext(custodian=args.custodian, tz=zone,
+                                                               date_order=args.date_order))
 
 
 def _report_rejection(rejection: Rejection) -> int:

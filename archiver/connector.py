@@ -25,6 +25,7 @@ from archiver.safezip import SafeZip, is_zip
 
 ENTRY_POINT_GROUP = "archiver.connectors"
 ENV_CONNECTORS = "ARCHIVER_CONNECTORS"
+DATE_ORDERS = ("dmy", "mdy", "ymd")  # day/month/year order an officer can state for an export
 
 ParsedItem = Message | Rejection
 
@@ -36,7 +37,9 @@ class ParseContext:
     ``tz`` is the zone local times are read in; ``None`` means none was given, and a
     connector meeting a zone-less time must refuse rather than assume UTC.
     ``custodian_names`` are the names and handles under which the custodian appears in
-    exports, so the connector can tell sent from received.
+    exports, so the connector can tell sent from received. ``date_order`` (one of
+    ``DATE_ORDERS``) is the officer's word on how numeric dates read; ``None`` lets the
+    connector decide from the export, and refuse when it cannot.
     """
 
     custodian: str
@@ -44,6 +47,7 @@ class ParseContext:
     tz: ZoneInfo | None = None
     custodian_names: tuple[str, ...] = ()
     export_sha256: str | None = None
+    date_order: str | None = None
 
     def is_custodian(self, name: str) -> bool:
         """True when ``name`` is one of the custodian's own names or handles."""

@@ -56,6 +56,7 @@ class IngestOptions:
     connector: str | None = None  # None or "auto": detect from content
     tz: str | None = None
     account: Account = "personal"
+    date_order: str | None = None  # "dmy", "mdy" or "ymd"; None: decided from each export
     actor: str = "unknown"
 
 
@@ -99,7 +100,7 @@ class Ingestor:
             file_receipt.connector = connector.name
             context = ParseContext(custodian=self.options.custodian, account=self.options.account,
                                    tz=self._zone, custodian_names=self.custodian.aliases,
-                                   export_sha256=file_receipt.sha256)
+                                   export_sha256=file_receipt.sha256, date_order=self.options.date_order)
             try:
                 self._archive_stream(connector.parse(path, context), rejections, file_receipt)
             finally:

@@ -10,12 +10,14 @@ from the first body line; the lines themselves come from ``connectors._text``.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime
 from typing import Final
 from zoneinfo import ZoneInfo
 
 from archiver.errors import InputError
+from connectors._whatsapp_locales import LANGUAGES, ZONE_DATE_ORDERS
 
 # Direction marks (LRM, RLM, stray BOMs) that WhatsApp sprinkles into dates. Runs of them
 # and of spaces are matched possessively (*+): backtracking into them made a line of
@@ -53,14 +55,39 @@ class DateOrder:
     year_first_day_first: bool = False
 
 
+# WhatsApp names media after the day it arrived: IMG-20241207-WA0005.jpg on Android,
+# 00000012-PHOTO-2024-12-07-10-00-01.jpg on iOS.
+_MEDIA_DATE_RE: Final = re.compile(
+    r"\b(?:IMG|VID|AUD|PTT|DOC|STK)-(?P<y>20\d\d)(?P<m>\d\d)(?P<d>\d\d)-WA\d"
+    r"|\b\d{8}-[A-Z]+-(?P<iy>20\d\d)-(?P<im>\d\d)-(?P<id>\d\d)-\d\d-\d\d-\d\d\b"
+)
+_MEDIA_SLACK_DAYS: Final = 2  # a file may be named a day or two after its message was sent
+_BACKWARD_DAYS: Final = 28  # time never runs backwards by a month; late deliveries do by hours
+_MONTH_FIRST, _DAY_FIRST = 0, 1  # index of a reading in the per-reading lists below
+
+
+def _ordinal(year: int, month: int, day: int) -> int | None:
+    try:
+        return date(year, month, day).toordinal()
+    except ValueError:
+        return None
+
+
+def _readings(year: int, first: int, second: int) -> tuple[int | None, int | None]:
+    """The date's day number read month-first and read day-first."""
+    return _ordinal(year, first, second), _ordinal(year, second, first)
+
+
 @dataclass
 class _Vote:
     """Evidence for one date family (year-last or year-first): is the day the first field?"""
 
     day_first: int | None = None  # line that proved the day comes first
     month_first: int | None = None  # line that proved the month comes first
-    backwards: list[int] = field(default_factory=lambda: [0, 0])  # jumps if [month-, day-]first
-    previous: list[tuple[int, int, int]] = field(default_factory=lambda: [(0, 0, 0), (0, 0, 0)])
+    ambiguous: int | None = None  # first line whose date reads two ways
+    media: list[int] = field(default_factory=lambda: [0, 0])  # media names agreeing with each reading
+    backwards: list[int] = field(default_factory=lambda: [0, 0])  # month-long backward jumps per reading
+    previous: list[int | None] = field(default_factory=lambda: [None, None])
 
     def add(self, line: int, year: int, first: int, second: int) -> None:
         if not (0 < first <= 31 and 0 < second <= 31) or (first > 12 and second > 12):
@@ -69,54 +96,113 @@ class _Vote:
             self.day_first = line
         elif second > 12 and self.month_first is None:
             self.month_first = line
-        for index, key in enumerate(((year, first, second), (year, second, first))):
-            self.backwards[index] += key < self.previous[index]
-            self.previous[index] = key
+        elif first != second and first <= 12 and second <= 12 and self.ambiguous is None:
+            self.ambiguous = line
+        for index, day in enumerate(_readings(year, first, second)):
+            before = self.previous[index]
+            if day is not None and before is not None and before - day >= _BACKWARD_DAYS:
+                self.backwards[index] += 1
+            self.previous[index] = day if day is not None else before
 
-    def decide(self, tie_day_first: bool) -> bool:
+    def add_media(self, year: int, first: int, second: int, named: int) -> None:
+        """Count a media file named for day ``named`` on a line dated ``first``/``second``."""
+        if first == second or first > 12 or second > 12:
+            return  # the date reads one way only: the file name adds nothing
+        for index, day in enumerate(_readings(year, first, second)):
+            if day is not None and abs(day - named) <= _MEDIA_SLACK_DAYS:
+                self.media[index] += 1
+
+    def decide(self) -> bool | None:
+        """Day-first or not, by the strongest evidence; None when the file cannot tell."""
         if self.day_first is not None or self.month_first is not None:
             return self.day_first is not None
-        if self.backwards[0] != self.backwards[1]:
-            return self.backwards[1] < self.backwards[0]
-        return tie_day_first
+        if self.media[_MONTH_FIRST] != self.media[_DAY_FIRST]:
+            return self.media[_DAY_FIRST] > self.media[_MONTH_FIRST]
+        runs_back = [count > 0 for count in self.backwards]
+        if runs_back[_MONTH_FIRST] != runs_back[_DAY_FIRST]:
+            return runs_back[_MONTH_FIRST]
+        return None
 
 
 class DateOrderVote:
-    """First pass: collects day/month evidence from every header line of a file."""
+    """First pass: collects day/month evidence from every header line of a file.
 
-    def __init__(self, file: str) -> None:
+    ``explicit`` is the officer's ``--date-order``: it always wins, and a line it cannot
+    read is an error. Without it, a file whose dates all read two ways is decided by media
+    file names, then by time running forwards, then by the locale of ``zone``; failing
+    those it is refused rather than guessed.
+    """
+
+    def __init__(self, file: str, explicit: str | None = None, zone: str | None = None) -> None:
         self.file = file
         self.headers = 0
+        self._explicit = explicit
+        self._zone = zone
         self._year_last = _Vote()
         self._year_first = _Vote()
-        self._uses_ampm = False
-        self._last_date = ""
+        self._last_date: tuple[str, ...] = ()
 
     def add(self, line: int, match: re.Match[str]) -> None:
         """Count one header line; raise if it contradicts the order seen so far."""
         self.headers += 1
-        self._uses_ampm = self._uses_ampm or match["ap"] is not None
         date_text = match.group("d1", "d2", "d3")
-        key = "/".join(date_text)
-        if key == self._last_date:
-            return  # most lines repeat the previous date: nothing new to learn
-        self._last_date = key
-        d1, d2, d3 = date_text
-        if len(d1) == 4:
-            self._year_first.add(line, int(d1), int(d2), int(d3))
-        else:
-            self._year_last.add(line, int(d3), int(d1), int(d2))
-        self._check_conflict(line, match)
+        vote, year, first, second = self._fields(date_text)
+        if date_text != self._last_date:  # most lines repeat the previous date
+            self._last_date = date_text
+            vote.add(line, year, first, second)
+            self._check_conflict(line, match)
+        rest = match["rest"]
+        if "-20" in rest and vote.ambiguous is not None:
+            self._add_media(vote, year, first, second, rest)
 
     def decide(self) -> DateOrder:
         """The order to read every date of the file in."""
-        return DateOrder(
-            day_first=self._year_last.decide(tie_day_first=not self._uses_ampm),
-            year_first_day_first=self._year_first.decide(tie_day_first=False),
-        )
+        if self._explicit == "ymd":
+            year_first = False
+        else:
+            year_first = bool(self._year_first.decide())  # undecided: ISO order, year-month-day
+        return DateOrder(day_first=self._year_last_order(), year_first_day_first=year_first)
+
+    def _year_last_order(self) -> bool:
+        if self._explicit in ("dmy", "mdy"):
+            return self._explicit == "dmy"
+        vote = self._year_last
+        decided = vote.decide()
+        if decided is None and vote.ambiguous is not None:
+            decided = zone_day_first(self._zone)
+        if decided is None and vote.ambiguous is not None:
+            raise InputError(
+                self.file,
+                f"day/month order cannot be told: every date reads both ways (line {vote.ambiguous} is the "
+                "first) and no media file name, date order or time zone settles it; "
+                "give --date-order dmy or --date-order mdy",
+            )
+        return bool(decided)
+
+    def _fields(self, date_text: tuple[str, ...]) -> tuple[_Vote, int, int, int]:
+        d1, d2, d3 = date_text
+        if len(d1) == 4:
+            return self._year_first, int(d1), int(d2), int(d3)
+        return self._year_last, int(d3) + (2000 if len(d3) == 2 else 0), int(d1), int(d2)
+
+    def _add_media(self, vote: _Vote, year: int, first: int, second: int, rest: str) -> None:
+        for found in _MEDIA_DATE_RE.finditer(rest, 0, NOTICE_MAX):
+            y, m, d = found.group("y", "m", "d") if found["y"] else found.group("iy", "im", "id")
+            named = _ordinal(int(y), int(m), int(d))
+            if named is not None:
+                vote.add_media(year, first, second, named)
 
     def _check_conflict(self, line: int, match: re.Match[str]) -> None:
-        for vote in (self._year_last, self._year_first):
+        explicit = self._explicit
+        for vote, orders in ((self._year_last, ("dmy", "mdy")), (self._year_first, ("ymd",))):
+            against = vote.month_first if explicit == "dmy" else vote.day_first
+            if explicit in orders and against is not None:
+                raise InputError(
+                    self.file,
+                    f"--date-order {explicit} does not fit line {against} ('{stamp_text(match)}'): "
+                    "it would put a day over 12 in the month's place",
+                    line=against,
+                )
             if vote.day_first is not None and vote.month_first is not None:
                 other = min(vote.day_first, vote.month_first)
                 raise InputError(
@@ -125,6 +211,16 @@ class DateOrderVote:
                     f"('{stamp_text(match)}') contradicts line {other}",
                     line=line,
                 )
+
+
+def zone_day_first(zone: str | None) -> bool | None:
+    """The day/month order of the phone locales usual in ``zone``; None when it has none."""
+    if zone is None:
+        return None
+    order = ZONE_DATE_ORDERS.get(zone)
+    if order is None:
+        order = next((o for area, o in ZONE_DATE_ORDERS.items() if area.endswith("/") and zone.startswith(area)), None)
+    return None if order is None else order == "dmy"
 
 
 def stamp_text(match: re.Match[str]) -> str:
@@ -186,20 +282,19 @@ def _hour_minute_second(match: re.Match[str]) -> tuple[int, int, int] | None:
     return hour, int(match["mi"]), int(seconds) if seconds is not None else 0
 
 
+def alternatives(phrases: Iterable[str]) -> str:
+    """A regex alternation of literal phrases, longest first so none hides a longer one."""
+    return "|".join(re.escape(p) for p in sorted(set(phrases), key=len, reverse=True))
+
+
 NOTICE_MAX: Final = 2048  # app notices are short; longer text is not matched (bounds regex cost)
 _BODY_MARKS = "\u200e\u200f"
 _AUTHOR_JUNK = "\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069"
-_GROUP_EVENT_RE: Final = re.compile(r" (?:changed the subject|changed the group name|created (?:this )?group)\b")
-_DELETED = r"(?:This message was deleted|You deleted this message|Se eliminó este mensaje|Eliminaste este mensaje)\.?$"
+_PHRASES = LANGUAGES.values()
+_DELETED = rf"(?:{alternatives(p for lang in _PHRASES for p in lang.deleted)})\.?$"
 DELETED_RE: Final = re.compile(_DELETED)
-_NOTICE_RE: Final = re.compile(  # English and Spanish: border work is bilingual
-    r"Messages and calls are end-to-end encrypted"
-    r"|Messages (?:you send )?to this (?:group|chat)(?: and calls)? are now secured"
-    r"|Los mensajes y las llamadas están cifrados de extremo a extremo"
-    r"|Waiting for this message|Esperando este mensaje"
-    r"|Missed (?:group )?(?:voice|video) call|Llamada de voz perdida|Videollamada perdida"
-    rf"|{_DELETED}"
-)
+_NOTICE_RE: Final = re.compile(rf"{alternatives(p for lang in _PHRASES for p in lang.notices)}|{_DELETED}")
+_GROUP_EVENT_RE: Final = re.compile(alternatives(p for lang in _PHRASES for p in lang.events))
 _SECURITY_RE: Final = re.compile(r"(?:Your |.+'s )?[Ss]ecurity code (?:with .+ )?changed")
 MEMBERSHIP_RE: Final = re.compile(
     r"(?P<actor>.+?) (?:(?P<verb>added|removed) (?P<who>.+?)|(?P<left>left)"
@@ -238,4 +333,4 @@ def _is_notice(body: str, marked: bool) -> bool:
         return True
     if "ecurity code" in body and _SECURITY_RE.match(body):
         return True
-    return marked and MEMBERSHIP_RE.match(body) is not None
+    return marked and (MEMBERSHIP_RE.match(body) is not None or _GROUP_EVENT_RE.search(body) is not None)

@@ -35,6 +35,7 @@ from archiver.safezip import SafeZip, ZipEntryTooLargeError, is_zip
 from connectors._limits import ATTACHMENT_CAP, SNIFF_BYTES, SNIFF_ERRORS
 from connectors._signal_md import looks_like_markdown
 from connectors._text import Block, RawLine, decode_head, iter_lines, utf8_stream
+from connectors._whatsapp_locales import AUDIO, CONTACT, GIF, IMAGE, LANGUAGES, STICKER, VIDEO
 from connectors._whatsapp_dates import (
     DELETED_RE,
     HEADER_RE,
@@ -42,6 +43,7 @@ from connectors._whatsapp_dates import (
     NOTICE_MAX,
     DateOrder,
     DateOrderVote,
+    alternatives,
     clean_name,
     local_time,
     split_header,
@@ -60,18 +62,23 @@ _MARKS = "\u200e\u200f"
 
 _TITLE_RE = re.compile(r"WhatsApp Chat (?:with |- ?)(?P<title>.+)", re.IGNORECASE)
 _NAME_LIST_RE = re.compile(r", | and ")
-_ATTACHED_RE = re.compile(r"<(?:attached|adjunto): ([^<>\n]*)>")
-_FILE_ATTACHED_RE = re.compile(r"(?P<name>[^\n]+?) \((?:file attached|archivo adjunto)\)(?:\n|$)")
-_PLACEHOLDER_RE = re.compile(
-    r"<(?:Media omitted|Multimedia omitido)>$"
-    r"|(?:^|\u200e)(?:(?P<kind>image|video|audio|sticker|GIF|document|Contact card) omitted"
-    r"|(?P<kind_es>imagen|video|audio|sticker|GIF|documento|tarjeta de contacto) omitid[ao])$",
-    re.IGNORECASE,
+_PHRASES = LANGUAGES.values()
+_OMITTED_KINDS: Final = {p.casefold(): kind for lang in _PHRASES for p, kind in lang.omitted.items()}
+# A placeholder's last word ("omitted", "edilmedi"): tells cheaply which bodies may hold one.
+_OMITTED_LAST_WORDS: Final = frozenset(p.rsplit(" ", 1)[-1] for p in _OMITTED_KINDS)
+_ATTACHED_RE = re.compile(rf"<(?:{alternatives(p for lang in _PHRASES for p in lang.attached)}): ([^<>\n]*)>")
+_FILE_ATTACHED_RE = re.compile(
+    rf"(?P<name>[^\n]+?) \((?:{alternatives(p for lang in _PHRASES for p in lang.file_attached)})\)(?:\n|$)"
+)
+_MEDIA_OMITTED_RE = re.compile(  # Android: "<Media omitted>" opens the body, a caption may follow
+    rf"[<\u2039](?:{alternatives(p for lang in _PHRASES for p in lang.media_omitted)})[>\u203a]$", re.IGNORECASE
+)
+_OMITTED_RE = re.compile(  # iOS: "image omitted" is the whole body, or ends it after a mark
+    rf"(?:^|\u200e)(?P<kind>{alternatives(_OMITTED_KINDS)})$", re.IGNORECASE
 )
 _JPEG, _MP4, _VCARD = "image/jpeg", "video/mp4", "text/vcard"
-_PLACEHOLDER_TYPES: Final = {"image": _JPEG, "imagen": _JPEG, "video": _MP4, "gif": _MP4, "audio": "audio/ogg",
-                             "sticker": "image/webp", "contact card": _VCARD,
-                             "tarjeta de contacto": _VCARD}  # fmt: skip
+_KIND_TYPES: Final = {IMAGE: _JPEG, VIDEO: _MP4, GIF: _MP4, AUDIO: "audio/ogg", STICKER: "image/webp",
+                      CONTACT: _VCARD}  # fmt: skip
 
 
 class WhatsAppConnector:
@@ -95,7 +102,7 @@ class WhatsAppConnector:
                 mixes day-first and month-first dates, or no time zone was given.
         """
         with _open_export(Path(path), str(path)) as export:
-            order = _vote(export)
+            order = _vote(export, context)
             if context.tz is None:
                 raise InputError(export.display, TZ_REQUIRED)
             reader = _ChatReader(export, context, order)
@@ -194,9 +201,10 @@ def _looks_like_chat(data: bytes) -> bool:
     return False
 
 
-def _vote(export: _Export) -> DateOrder:
+def _vote(export: _Export, context: ParseContext) -> DateOrder:
     """First pass: find the headers and decide the day/month order of the whole file."""
-    vote = DateOrderVote(export.display)
+    zone = context.tz.key if context.tz is not None else None
+    vote = DateOrderVote(export.display, context.date_order, zone)
     with export.open_text() as stream:
         for number, text, _problem, _size in iter_lines(stream):
             match = HEADER_RE.match(text)
@@ -392,17 +400,26 @@ class _ChatReader:
 
 
 def _attachment_refs(body: str) -> list[_AttachmentRef]:
-    if "omit" not in body and "attached" not in body and "adjunto" not in body:
-        return []  # the common case, decided without a regex
-    refs = [_named_ref(name.strip()) for name in _ATTACHED_RE.findall(body)]
-    android = _FILE_ATTACHED_RE.match(body)
-    if android is not None:
-        refs.append(_named_ref(android["name"].strip(_MARKS)))
-    placeholder = _PLACEHOLDER_RE.search(body)
-    if placeholder is not None:
-        kind = (placeholder["kind"] or placeholder["kind_es"] or "").casefold()
-        refs.append(_AttachmentRef(None, _PLACEHOLDER_TYPES.get(kind)))
+    """The attachments a body names or stands in for, by every language's wording."""
+    refs = [_named_ref(name.strip()) for name in _ATTACHED_RE.findall(body)] if "<" in body else []
+    first = body.partition("\n")[0]
+    if first.endswith(")"):  # Android: "NAME (file attached)"
+        android = _FILE_ATTACHED_RE.match(first)
+        if android is not None:
+            refs.append(_named_ref(android["name"].strip(_MARKS)))
+    if first.endswith((">", "\u203a")) and _MEDIA_OMITTED_RE.search(first) is not None:
+        refs.append(_AttachmentRef(None, None))
+    elif _may_name_omitted(body):
+        omitted = _OMITTED_RE.search(body)
+        if omitted is not None:
+            kind = _OMITTED_KINDS.get(omitted["kind"].casefold(), "")
+            refs.append(_AttachmentRef(None, _KIND_TYPES.get(kind)))
     return refs
+
+
+def _may_name_omitted(body: str) -> bool:
+    """Whether the body ends in a word that closes an iOS placeholder (a cheap test before the regex)."""
+    return len(body) <= NOTICE_MAX and body[body.rfind(" ") + 1 :].casefold() in _OMITTED_LAST_WORDS
 
 
 def _named_ref(name: str) -> _AttachmentRef:

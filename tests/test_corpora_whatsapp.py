@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import re
 from collections import Counter
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -37,8 +38,38 @@ def load(relative: str) -> Any:
     return json.loads((WHATSAPP / relative).read_text(encoding="utf-8"))
 
 
+# Exports whose every date reads both ways: the order their sources give (refused without it).
+STATED_ORDERS = {"chat-analytics/4A_11M.txt": "dmy", "chat-analytics/4A_11M.zip": "dmy",
+                 "whats_json/group_chat_xxx_android.txt": "dmy", "whats_json/group_chat_xxx_ios.txt": "mdy"}
+LANGUAGES = WHATSAPP / "whats_json" / "languages"
+
+
 def messages(path: Path) -> list[Message]:
-    return [item for item in WhatsAppConnector().parse(path, CONTEXT) if isinstance(item, Message)]
+    context = replace(CONTEXT, date_order=STATED_ORDERS.get("/".join(path.parts[-2:])))
+    return [item for item in WhatsAppConnector().parse(path, context) if isinstance(item, Message)]
+
+
+@pytest.mark.parametrize("name", sorted(STATED_ORDERS))
+def test_exports_that_cannot_tell_day_from_month_are_refused(name: str) -> None:
+    with pytest.raises(InputError, match="--date-order dmy or --date-order mdy"):
+        list(WhatsAppConnector().parse(WHATSAPP / name, CONTEXT))
+
+
+def media_and_notices(found: list[Message]) -> list[tuple[bool, list[bool], bool]]:
+    return [(m.system, [a.missing for a in m.attachments], FLAG_DELETED in m.flags) for m in found]
+
+
+@pytest.mark.parametrize("name", ["deutch", "french", "italian", "portugal", "spanish", "russian", "czech"])
+def test_ios_languages_read_like_english(name: str) -> None:
+    english = media_and_notices(messages(LANGUAGES / "english_ios.txt"))
+    assert media_and_notices(messages(LANGUAGES / f"{name}_ios.txt")) == english
+    assert sum(bool(missing) for _system, missing, _deleted in english) == 14
+
+
+def test_dutch_android_media_and_deletions() -> None:
+    found = messages(LANGUAGES / "deutch_android_media.txt")  # Dutch, despite the name
+    assert found[0].system and sum(FLAG_DELETED in m.flags for m in found) == 7
+    assert sum(bool(m.attachments) for m in found) == 21  # 12 "<Media weggelaten>", 9 "(bestand bijgevoegd)"
 
 
 def naive(message: Message) -> str:

@@ -361,17 +361,17 @@ def test_plain_file_name_is_the_title(tmp_path: Path) -> None:
 
 # --- recipients ------------------------------------------------------------------------
 
-GROUP = """10/2/23, 07:00 - Messages and calls are end-to-end encrypted. Tap to learn more.
-10/2/23, 07:00 - You created group "Port Liaison: Nogales"
-10/2/23, 07:01 - You added Tomás Aguirre and Brian Okafor
-10/2/23, 07:05 - Tomás Aguirre: Buenos días a todos.
-10/2/23, 07:06 - Tomás Aguirre added Ramón Ibarra
-10/2/23, 07:10 - Ramón Ibarra: Gracias Tomás.
-10/2/23, 08:00 - Brian Okafor left
-10/2/23, 08:01 - Marisol Vega: Brian moved to the night shift.
-10/2/23, 08:30 - You removed Ramón Ibarra
-10/2/23, 08:31 - Marisol Vega: Thanks all.
-10/2/23, 08:32 - Tomás Aguirre changed the subject from "Port Liaison: Nogales" to "Liaison"
+GROUP = """10/20/23, 07:00 - Messages and calls are end-to-end encrypted. Tap to learn more.
+10/20/23, 07:00 - You created group "Port Liaison: Nogales"
+10/20/23, 07:01 - You added Tomás Aguirre and Brian Okafor
+10/20/23, 07:05 - Tomás Aguirre: Buenos días a todos.
+10/20/23, 07:06 - Tomás Aguirre added Ramón Ibarra
+10/20/23, 07:10 - Ramón Ibarra: Gracias Tomás.
+10/20/23, 08:00 - Brian Okafor left
+10/20/23, 08:01 - Marisol Vega: Brian moved to the night shift.
+10/20/23, 08:30 - You removed Ramón Ibarra
+10/20/23, 08:31 - Marisol Vega: Thanks all.
+10/20/23, 08:32 - Tomás Aguirre changed the subject from "Port Liaison: Nogales" to "Liaison"
 """
 
 
@@ -415,10 +415,105 @@ def test_ambiguous_order_follows_time(tmp_path: Path) -> None:
     assert [m.sent_at.date().isoformat() for m in found] == ["2023-01-02", "2023-02-01", "2023-03-01"]
 
 
-@pytest.mark.parametrize(("style", "expected"), [("10:00", "2023-02-01"), ("10:00 AM", "2023-01-02")])
-def test_ambiguous_tie_depends_on_am_pm(tmp_path: Path, style: str, expected: str) -> None:
+DECEMBER_CHAT = "07/12/2024, 10:00 - Brian Okafor: lane report\n08/12/2024, 09:00 - Brian Okafor: lane closed\n"
+
+
+def parse_in_order(path: Path, order: str | None, tz: ZoneInfo = ZONE_UTC) -> list[ParsedItem]:
+    ctx = ParseContext(custodian="mvega", custodian_names=("Marisol Vega",), tz=tz, date_order=order)
+    return list(WhatsAppConnector().parse(path, ctx))
+
+
+@pytest.mark.parametrize("style", ["10:00", "10:00 AM"])
+def test_ambiguous_order_is_refused_not_guessed(tmp_path: Path, style: str) -> None:
     path = write(tmp_path, f"1/2/23, {style} - Brian Okafor: ok\n")
-    assert messages(path)[0].sent_at.date().isoformat() == expected
+    with pytest.raises(InputError, match=r"--date-order dmy or --date-order mdy") as caught:
+        parse(path)
+    assert caught.value.file == str(path) and "\n" not in str(caught.value)
+
+
+def test_every_day_under_13_is_refused_without_evidence(tmp_path: Path) -> None:
+    with pytest.raises(InputError, match="day/month order"):
+        parse(write(tmp_path, DECEMBER_CHAT))
+
+
+@pytest.mark.parametrize(
+    "media",
+    [
+        "IMG-20241207-WA0005.jpg (file attached)",
+        "\u200e<attached: 00000012-PHOTO-2024-12-07-10-00-01.jpg>",
+        "PTT-20241207-WA0001.opus (file attached)",
+    ],
+)
+def test_media_file_name_decides_the_order(tmp_path: Path, media: str) -> None:
+    text = f"07/12/2024, 10:00 - Brian Okafor: {media}\n08/12/2024, 09:00 - Brian Okafor: lane closed\n"
+    found = messages(write(tmp_path, text))
+    assert [m.sent_at.date().isoformat() for m in found] == ["2024-12-07", "2024-12-08"]
+
+
+def test_media_file_name_decides_month_first(tmp_path: Path) -> None:
+    text = "07/12/2024, 10:00 - Brian Okafor: VID-20240712-WA0003.mp4 (file attached)\n"
+    assert messages(write(tmp_path, text))[0].sent_at.date().isoformat() == "2024-07-12"
+
+
+def test_a_media_name_of_another_day_is_no_evidence(tmp_path: Path) -> None:
+    text = "07/12/2024, 10:00 - Brian Okafor: IMG-20230101-WA0005.jpg (file attached)\n"
+    with pytest.raises(InputError, match="--date-order"):
+        parse(write(tmp_path, text))
+
+
+def test_a_late_message_is_no_evidence_against_its_reading(tmp_path: Path) -> None:
+    # Delivered late, the third message steps back a day under day-first, a month under month-first.
+    text = ("03/02/23, 11:50 PM - Brian Okafor: one\n04/02/23, 12:10 AM - Brian Okafor: two\n"
+            "03/02/23, 11:55 PM - Tomás Aguirre: late\n")  # fmt: skip
+    found = messages(write(tmp_path, text))
+    assert [m.sent_at.date().isoformat() for m in found] == ["2023-02-03", "2023-02-04", "2023-02-03"]
+
+
+@pytest.mark.parametrize(("zone", "expected"), [("America/New_York", "2024-07-12"), ("Europe/Madrid", "2024-12-07"),
+                                                ("America/Mexico_City", "2024-12-07"),
+                                                ("America/Argentina/Buenos_Aires", "2024-12-07")])
+def test_zone_locale_breaks_the_tie(tmp_path: Path, zone: str, expected: str) -> None:
+    found = messages(write(tmp_path, DECEMBER_CHAT), tz=ZoneInfo(zone))
+    assert found[0].sent_at.date().isoformat() == expected
+
+
+def test_evidence_beats_the_zone_locale(tmp_path: Path) -> None:
+    text = "07/12/2024, 10:00 - Brian Okafor: IMG-20241207-WA0005.jpg (file attached)\n"
+    assert messages(write(tmp_path, text), tz=NEW_YORK)[0].sent_at.date().isoformat() == "2024-12-07"
+
+
+@pytest.mark.parametrize(("order", "expected"), [("dmy", "2024-12-07"), ("mdy", "2024-07-12")])
+def test_explicit_order_wins(tmp_path: Path, order: str, expected: str) -> None:
+    text = "07/12/2024, 10:00 - Brian Okafor: VID-20240712-WA0003.mp4 (file attached)\n"
+    items = parse_in_order(write(tmp_path, text), order, tz=ZoneInfo("Europe/Madrid"))
+    assert [i.sent_at.date().isoformat() for i in items if isinstance(i, Message)] == [expected]
+
+
+@pytest.mark.parametrize(("order", "dates", "line"), [("dmy", ["1/2/23", "1/13/23"], 2), ("mdy", ["13/1/23"], 1)])
+def test_explicit_order_contradicted_by_the_file(tmp_path: Path, order: str, dates: list[str], line: int) -> None:
+    with pytest.raises(InputError, match=f"--date-order {order}") as caught:
+        parse_in_order(write(tmp_path, android_chat(dates)), order)
+    assert caught.value.line == line
+
+
+def test_explicit_ymd_for_year_first_dates(tmp_path: Path) -> None:
+    path = write(tmp_path, "2024/03/04, 10:00 - Brian Okafor: ok\n2024/13/03, 10:00 - Brian Okafor: no\n")
+    with pytest.raises(InputError, match="--date-order ymd") as caught:
+        parse_in_order(path, "ymd")
+    assert caught.value.line == 2
+
+
+def test_same_day_and_month_needs_no_order(tmp_path: Path) -> None:
+    assert messages(write(tmp_path, android_chat(["5/5/23", "5/5/23"])))[0].sent_at.date().isoformat() == "2023-05-05"
+
+
+def test_cli_date_order_option(cli: object, tmp_path: Path) -> None:
+    path = write(tmp_path, DECEMBER_CHAT)
+    refused = cli("parse", path, "--tz", "UTC", "--connector", "whatsapp")  # type: ignore[operator]
+    assert refused.code == 2 and "--date-order" in refused.err and "Traceback" not in refused.err
+    assert len(refused.err.strip().splitlines()) == 1
+    parsed = cli("parse", path, "--tz", "UTC", "--connector", "whatsapp", "--date-order", "dmy")  # type: ignore[operator]
+    assert parsed.code == 0 and parsed.lines()[0]["sent_at"].startswith("2024-12-07")
 
 
 def test_mixed_orders_are_refused(tmp_path: Path) -> None:
@@ -528,14 +623,14 @@ def test_huge_message_is_rejected(tmp_path: Path) -> None:
     [
         "\u200e" * 900_000,
         "[" + "\ufeff\u200e" * 400_000,
-        "1/2/23, 10:00 - " + "x's security code with " * 40_000,
-        "1/2/23, 10:00 - " + "Ann: \u200e" + "x's security code with " * 40_000,
-        "1/2/23, 10:00 - " + "Ann added Bob" + " and Carl" * 90_000 + " ~",
+        "1/29/23, 10:00 - " + "x's security code with " * 40_000,
+        "1/29/23, 10:00 - " + "Ann: \u200e" + "x's security code with " * 40_000,
+        "1/29/23, 10:00 - " + "Ann added Bob" + " and Carl" * 90_000 + " ~",
     ],
     ids=["marks", "bracket-and-marks", "notice", "authored-notice", "long-member-list"],
 )
 def test_hostile_long_lines_stay_linear(tmp_path: Path, line: str) -> None:
-    path = write(tmp_path, f"1/2/23, 09:59 - Brian Okafor: start\n{line}\n1/2/23, 10:01 - Brian Okafor: end\n")
+    path = write(tmp_path, f"1/29/23, 09:59 - Brian Okafor: start\n{line}\n1/29/23, 10:01 - Brian Okafor: end\n")
     started = time.perf_counter()
     items = parse(path)
     assert time.perf_counter() - started < 5
