@@ -13,7 +13,8 @@ from dataclasses import dataclass
 from typing import Final
 
 # Kinds of media an iOS placeholder names ("image omitted"); whatsapp.py gives each its type.
-IMAGE, VIDEO, AUDIO, STICKER, GIF, DOCUMENT, CONTACT = "image", "video", "audio", "sticker", "gif", "document", "contact"
+IMAGE, VIDEO, AUDIO, STICKER = "image", "video", "audio", "sticker"
+GIF, DOCUMENT, CONTACT = "gif", "document", "contact"
 
 
 @dataclass(frozen=True)
@@ -87,7 +88,8 @@ LANGUAGES: Final[Mapping[str, Phrases]] = {
                  "Chamada de voz perdida", "Chamada de vídeo perdida", "Ligação de voz perdida",
                  "Videochamada perdida", "Seu código de segurança com", "O seu código de segurança com"),
         events=(" adicionou ", " saiu", " entrou usando o link de convite", " entrou através da ligação de convite",
-                " mudou o assunto", " alterou o assunto", " mudou a imagem deste grupo", " alterou a imagem deste grupo",
+                " mudou o assunto", " alterou o assunto", " mudou a imagem deste grupo",
+                " alterou a imagem deste grupo",
                 " criou o grupo", " removeu "),
     ),
     "French": Phrases(

@@ -38,7 +38,7 @@ def _ingest(folder: Path, export: Path, now: datetime, tz: str | None = None) ->
     archive = _open(folder)
     try:
         ingestor = Ingestor(archive, ConnectorRegistry([JsonlConnector(), WhatsAppConnector()]), CLASSIFIER,
-                            SCHEDULES, IngestOptions(custodian="j.rivera", tz=tz, actor="test"), now)
+                            SCHEDULES, IngestOptions(custodian="j.rivera", tz=tz, actor="test", date_order="mdy"), now)
         return ingestor.run([export]).to_json()
     finally:
         archive.close()
@@ -163,7 +163,7 @@ def test_registered_names_tell_sent_from_received(cli: CliRunner, archive_dir: P
     cli("custodian", "add", "j.rivera", "--name", "Jorge Rivera", "--tz", "UTC")
     export = _chat(archive_dir, ["2/10/26, 9:00 AM - Jorge Rivera: Approved, release the truck",
                                  "2/10/26, 9:01 AM - Ana Lopez: Release confirmed at gate 3"])
-    cli("ingest", export, "--custodian", "j.rivera")
+    cli("ingest", export, "--custodian", "j.rivera", "--date-order", "mdy")
     directions = sorted(r.direction for r in _records(archive_dir))  # type: ignore[attr-defined]
     assert directions == ["received", "sent"]
 
@@ -266,7 +266,7 @@ def test_sweep_without_a_recipient_says_so(cli: CliRunner, archive_dir: Path) ->
 def test_report_lists_deleted_messages_in_business_threads(cli: CliRunner, archive_dir: Path) -> None:
     export = _chat(archive_dir, ["2/10/26, 9:00 AM - Ana Lopez: Approved, release the truck at gate 3",
                                  "2/10/26, 9:01 AM - Ana Lopez: This message was deleted"])
-    cli("ingest", export, "--custodian", "j.rivera", "--tz", "UTC")
+    cli("ingest", export, "--custodian", "j.rivera", "--tz", "UTC", "--date-order", "mdy")
     report = cli("report", "forwarding", "--json").json()
     assert len(report["unlawful_disposition_candidates"]) == 1
     assert report["months"]["2026-02"]["late"] == 1

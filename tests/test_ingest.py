@@ -95,7 +95,7 @@ def test_identical_messages_in_one_minute_stay_two_records(cli: CliRunner, archi
     export = archive_dir / "WhatsApp Chat with Ana.txt"
     export.write_text("1/5/26, 9:00 AM - Ana Lopez: Approved, release the truck\n"
                       "1/5/26, 9:00 AM - Ana Lopez: Approved, release the truck\n", encoding="utf-8")
-    receipt = cli("ingest", export, "--custodian", "j", "--tz", "UTC", "--json").json()
+    receipt = cli("ingest", export, "--custodian", "j", "--tz", "UTC", "--date-order", "mdy", "--json").json()
     assert receipt["records"] == 2
 
 
@@ -103,9 +103,9 @@ def test_longer_reexport_adds_only_new_messages(cli: CliRunner, archive_dir: Pat
     lines = [f"1/5/26, 9:{m:02d} AM - Ana Lopez: Approved, release truck {m}\n" for m in range(10)]
     export = archive_dir / "WhatsApp Chat with Ana.txt"
     export.write_text("".join(lines[:6]), encoding="utf-8")
-    cli("ingest", export, "--custodian", "j", "--tz", "UTC")
+    cli("ingest", export, "--custodian", "j", "--tz", "UTC", "--date-order", "mdy")
     export.write_text("".join(lines), encoding="utf-8")
-    receipt = cli("ingest", export, "--custodian", "j", "--tz", "UTC", "--json").json()
+    receipt = cli("ingest", export, "--custodian", "j", "--tz", "UTC", "--date-order", "mdy", "--json").json()
     assert (receipt["duplicates"], receipt["records"]) == (6, 4)
 
 
@@ -168,7 +168,7 @@ def test_no_plaintext_at_rest(cli: CliRunner, archive_dir: Path) -> None:
     jsonl = archive_dir / "mail.jsonl"
     jsonl.write_text(json.dumps({"source": "email", "conversation": "c", "sender": "a@example.com",
                                  "sent_at": "2026-01-05T09:00:00Z", "body": f"Decision: {phrase}"}) + "\n")
-    cli("ingest", export, jsonl, "--custodian", "j", "--tz", "UTC")
+    cli("ingest", export, jsonl, "--custodian", "j", "--tz", "UTC", "--date-order", "mdy")
     needles = [phrase, phrase.upper(), "quokka", "lighthouse", "7f3a9c", "Zebedee", "Marchbanks"]
     encoded = [n.encode(enc) for n in needles for enc in ("utf-8", "utf-16-le", "utf-16-be", "utf-32-le")]
     leaks = [str(p) for p in (archive_dir / "archive").rglob("*") if p.is_file()
@@ -243,7 +243,7 @@ def test_verify_after_ingest_is_clean(archive_dir: Path, samples: list[Path]) ->
 # --- bad input: clear message naming the file (and line), exit 2, nothing lost -------------
 
 def _ingest_bad(cli: CliRunner, path: Path) -> tuple[int, str, dict[str, object]]:
-    result = cli("ingest", path, "--custodian", "j", "--tz", "UTC", "--json")
+    result = cli("ingest", path, "--custodian", "j", "--tz", "UTC", "--date-order", "mdy", "--json")
     return result.code, result.err, result.json()
 
 
@@ -338,7 +338,7 @@ def test_reingesting_a_bad_export_lists_each_bad_line_once(cli: CliRunner, archi
     path = archive_dir / "WhatsApp Chat with Ana.txt"
     path.write_text("1/5/26, 9:00 AM - Ana Lopez: Approved\n1/35/26, 9:01 AM - Ana Lopez: broken\n")
     for _ in range(2):
-        receipt = cli("ingest", path, "--custodian", "j", "--tz", "UTC", "--json").json()
+        receipt = cli("ingest", path, "--custodian", "j", "--tz", "UTC", "--date-order", "mdy", "--json").json()
         assert receipt["quarantined"] == 1 and _balanced(receipt)
     archive = Archive.open(load_settings(cwd=archive_dir))
     entries = list(archive.catalog.quarantine())

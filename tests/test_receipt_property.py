@@ -48,7 +48,7 @@ def _ingest(folder: Path, export: Path) -> dict[str, int]:
     archive = Archive.open(load_settings(cwd=folder))
     try:
         ingestor = Ingestor(archive, ConnectorRegistry([WhatsAppConnector()]), CLASSIFIER, SCHEDULES,
-                            IngestOptions(custodian="j", tz="UTC", actor="test"),
+                            IngestOptions(custodian="j", tz="UTC", actor="test", date_order="mdy"),
                             datetime(2026, 1, 10, tzinfo=timezone.utc))
         return ingestor.run([export]).to_json()  # type: ignore[return-value]
     finally:

@@ -46,7 +46,8 @@ def queued(archive_dir: Path) -> Path:
     try:
         classifier = Classifier(load_rules(settings.rules, settings.rules_overrides))
         receipt = Ingestor(archive, ConnectorRegistry([WhatsAppConnector()]), classifier, load_schedules(),
-                           IngestOptions(custodian="j", tz="UTC", actor="officer"), INGESTED).run([export])
+                           IngestOptions(custodian="j", tz="UTC", actor="officer", date_order="mdy"),
+                           INGESTED).run([export])
     finally:
         archive.close()
     assert (receipt.total("records"), receipt.total("nonrecords"), receipt.total("in_review")) == (1, 1, 1)

@@ -27,6 +27,7 @@ from archiver.model import (
 from archiver.safezip import SafeZip
 from connectors import whatsapp
 from connectors.whatsapp import TZ_REQUIRED, WhatsAppConnector
+from tests.conftest import CliRunner
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures" / "whatsapp"
 TOMAS = FIXTURES / "WhatsApp Chat with Tomas Aguirre.txt"
@@ -507,12 +508,12 @@ def test_same_day_and_month_needs_no_order(tmp_path: Path) -> None:
     assert messages(write(tmp_path, android_chat(["5/5/23", "5/5/23"])))[0].sent_at.date().isoformat() == "2023-05-05"
 
 
-def test_cli_date_order_option(cli: object, tmp_path: Path) -> None:
+def test_cli_date_order_option(cli: CliRunner, tmp_path: Path) -> None:
     path = write(tmp_path, DECEMBER_CHAT)
-    refused = cli("parse", path, "--tz", "UTC", "--connector", "whatsapp")  # type: ignore[operator]
+    refused = cli("parse", path, "--tz", "UTC", "--connector", "whatsapp")
     assert refused.code == 2 and "--date-order" in refused.err and "Traceback" not in refused.err
     assert len(refused.err.strip().splitlines()) == 1
-    parsed = cli("parse", path, "--tz", "UTC", "--connector", "whatsapp", "--date-order", "dmy")  # type: ignore[operator]
+    parsed = cli("parse", path, "--tz", "UTC", "--connector", "whatsapp", "--date-order", "dmy")
     assert parsed.code == 0 and parsed.lines()[0]["sent_at"].startswith("2024-12-07")
 
 
