@@ -141,19 +141,20 @@ class DateOrderVote:
         self._year_last = _Vote()
         self._year_first = _Vote()
         self._last_date: tuple[str, ...] = ()
+        self._last_fields = (self._year_last, 0, 0, 0)
 
     def add(self, line: int, match: re.Match[str]) -> None:
         """Count one header line; raise if it contradicts the order seen so far."""
         self.headers += 1
         date_text = match.group("d1", "d2", "d3")
-        vote, year, first, second = self._fields(date_text)
         if date_text != self._last_date:  # most lines repeat the previous date
             self._last_date = date_text
+            self._last_fields = vote, year, first, second = self._fields(date_text)
             vote.add(line, year, first, second)
             self._check_conflict(line, match)
         rest = match["rest"]
-        if "-20" in rest and vote.ambiguous is not None:
-            self._add_media(vote, year, first, second, rest)
+        if "-20" in rest and self._last_fields[0].ambiguous is not None:  # "-20": a media name's year
+            self._add_media(*self._last_fields, rest)
 
     def decide(self) -> DateOrder:
         """The order to read every date of the file in."""
@@ -174,7 +175,7 @@ class DateOrderVote:
             raise InputError(
                 self.file,
                 f"day/month order cannot be told: every date reads both ways (line {vote.ambiguous} is the "
-                "first) and no media file name, date order or time zone settles it; "
+                "first) and no media file name, order of messages or time zone settles it; "
                 "give --date-order dmy or --date-order mdy",
             )
         return bool(decided)
