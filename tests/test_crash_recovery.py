@@ -32,7 +32,8 @@ def _export(path: Path) -> None:
 
 
 def _run(folder: Path, export: Path, kill_after: float | None) -> subprocess.CompletedProcess[str] | None:
-    command = [sys.executable, "-m", "archiver", "ingest", str(export), "--custodian", "j", "--tz", "UTC", "--json"]
+    command = [sys.executable, "-m", "archiver", "ingest", str(export), "--custodian", "j", "--tz", "UTC",
+               "--date-order", "mdy", "--json"]
     process = subprocess.Popen(command, cwd=folder, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     if kill_after is None:
         out, err = process.communicate(timeout=600)
@@ -95,7 +96,7 @@ def _ingest(folder: Path, export: Path) -> dict[str, object]:
     archive = Archive.open(load_settings(cwd=folder))
     try:
         ingestor = Ingestor(archive, ConnectorRegistry([WhatsAppConnector()]), Classifier(load_rules()),
-                            load_schedules(), IngestOptions(custodian="j", tz="UTC", actor="test"),
+                            load_schedules(), IngestOptions(custodian="j", tz="UTC", actor="test", date_order="mdy"),
                             datetime(2026, 1, 10, tzinfo=timezone.utc))
         return ingestor.run([export]).to_json()
     finally:
