@@ -35,7 +35,6 @@ from archiver.safezip import SafeZip, ZipEntryTooLargeError, is_zip
 from connectors._limits import ATTACHMENT_CAP, SNIFF_BYTES, SNIFF_ERRORS
 from connectors._signal_md import looks_like_markdown
 from connectors._text import Block, RawLine, decode_head, iter_lines, utf8_stream
-from connectors._whatsapp_locales import AUDIO, CONTACT, GIF, IMAGE, LANGUAGES, STICKER, VIDEO
 from connectors._whatsapp_dates import (
     DELETED_RE,
     HEADER_RE,
@@ -49,6 +48,7 @@ from connectors._whatsapp_dates import (
     split_header,
     stamp_text,
 )
+from connectors._whatsapp_locales import AUDIO, CONTACT, GIF, IMAGE, LANGUAGES, STICKER, VIDEO
 
 HEAD_LINES: Final = 50  # a real export has a header on its first line; allow some junk
 MAX_PARTICIPANTS: Final = 4096  # WhatsApp groups hold 1024; beyond this, stop tracking
@@ -99,7 +99,9 @@ class WhatsAppConnector:
 
         Raises:
             InputError: the file is empty, not a WhatsApp export, an unsafe or broken zip,
-                mixes day-first and month-first dates, or no time zone was given.
+                mixes day-first and month-first dates, has dates whose day/month order
+                neither the file, the zone nor ``context.date_order`` settles, or no time
+                zone was given.
         """
         with _open_export(Path(path), str(path)) as export:
             order = _vote(export, context)
