@@ -129,6 +129,26 @@ def test_releasing_one_hold_keeps_an_attachment_another_hold_protects(cli: CliRu
 # -- 3. records archived while a hold is active ---------------------------------------------
 
 
+def test_a_hold_dates_by_the_utc_day_wherever_the_record_was_sent(cli: CliRunner, officer: Path) -> None:
+    archive = _open(officer)
+    try:
+        place_hold(archive, _hold("OIG-2026-016", "j.rivera", date(2021, 6, 2), date(2021, 6, 2)))
+    finally:
+        archive.close()
+    # 20:00 in Phoenix on 1 June is 03:00 UTC on 2 June: inside the hold, in the catalog and the store alike.
+    export = _chat(officer / "WhatsApp Chat with Ortiz.txt", [
+        "6/1/21, 8:00 PM - Sgt. Ortiz: Approved, release truck 48 to secondary inspection"])
+    assert cli("ingest", export, "--custodian", "j.rivera", "--tz", "America/Phoenix", "--date-order", "mdy").code == 0
+    archive = _open(officer)
+    try:
+        [segment] = [s.name for s in archive.catalog.segments()
+                     if any(r.sent_at.year == 2021 for r in archive.catalog.segment_rows(s.name))]
+        assert archive.store.retention(segment).legal_hold
+        assert dispose_due(archive, LATER, "records-officer").held == {segment: ["OIG-2026-016"]}
+    finally:
+        archive.close()
+
+
 def test_records_archived_under_an_active_hold_are_held_in_the_store(cli: CliRunner, officer: Path) -> None:
     archive = _open(officer)
     try:

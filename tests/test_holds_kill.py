@@ -105,7 +105,7 @@ def _check(folder: Path) -> None:
         assert all(count == 1 for count in audited.values())  # no destruction audited twice
         for segment in catalog.segments():
             rows = list(catalog.segment_rows(segment.name))
-            covered = any(h.covers(r.custodian, r.sent_at.date()) for h in holds for r in rows)
+            covered = any(h.covers(r.custodian, r.sent_at) for h in holds for r in rows)
             if segment.disposed_at is None:  # every run ends with a complete dispose: only held ones remain
                 assert covered and store.exists(segment.name) and segment.name not in audited
                 assert store.retention(segment.name).legal_hold == covered  # held exactly where a hold covers

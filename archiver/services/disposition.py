@@ -103,7 +103,7 @@ def _destroyable_rows(archive: Archive, segment: SegmentRow, schedules: Schedule
                                               else f"schedule item {segment.schedule} is not configured")
         return None
     rows = list(archive.catalog.segment_rows(segment.name))
-    covering = sorted({h.name for h in holds for r in rows if h.covers(r.custodian, r.sent_at.date())})
+    covering = sorted({h.name for h in holds for r in rows if h.covers(r.custodian, r.sent_at)})
     if covering:
         result.held[segment.name] = covering
         return None
@@ -258,7 +258,7 @@ def _covered_segments(archive: Archive, holds: list[HoldRow]) -> dict[str, list[
         if segment.disposed_at is not None or (all(h.custodian not in (None, segment.custodian) for h in holds)):
             continue
         rows = list(archive.catalog.segment_rows(segment.name))
-        if any(h.covers(r.custodian, r.sent_at.date()) for h in holds for r in rows):
+        if any(h.covers(r.custodian, r.sent_at) for h in holds for r in rows):
             covered[segment.name] = rows
     return covered
 

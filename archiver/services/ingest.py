@@ -14,7 +14,7 @@ import uuid
 from collections import defaultdict
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, replace
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -206,8 +206,7 @@ class Ingestor:
         return self.archive.id_hash.hex(canonical_json(["fingerprint", self.options.custodian, words]))
 
     def _store_attachments(self, message: Message, retain_until: date | None) -> list[str | None]:
-        # The catalog keeps sent_at in UTC; a hold's dates are compared with that day.
-        held = any(h.covers(self.options.custodian, message.sent_at.astimezone(UTC).date()) for h in self._holds)
+        held = any(h.covers(self.options.custodian, message.sent_at) for h in self._holds)
         keys: list[str | None] = []
         for attachment in message.attachments:
             if attachment.content is None or attachment.sha256 is None:
@@ -349,7 +348,7 @@ def store_segments(archive: Archive, groups: list[tuple[GroupKey, list[RecordDoc
     archive.catalog.begin_segments([segment.name for segment, _, _ in prepared])
     holds = active_holds(archive)
     held = {segment.name for segment, _, batch in prepared
-            if any(h.covers(r.custodian, r.sent_at.date()) for h in holds for r in batch.rows)}
+            if any(h.covers(r.custodian, r.sent_at) for h in holds for r in batch.rows)}
     for legal_hold in (True, False):  # a segment an active hold covers is never in the store unheld
         archive.store.put_many(((segment.name, data, segment.retain_until) for segment, data, _ in prepared
                                 if (segment.name in held) == legal_hold), legal_hold=legal_hold)

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, timezone
 from typing import Any, Protocol
 
 from archiver.core.apps import recorded_apps
@@ -87,8 +87,13 @@ class HoldRow:
     def active(self) -> bool:
         return self.released_at is None
 
-    def covers(self, custodian: str, sent_on: date) -> bool:
-        """Whether this hold, while active, covers a record of ``custodian`` sent on ``sent_on``."""
+    def covers(self, custodian: str, sent_at: datetime) -> bool:
+        """Whether this hold, while active, covers a record of ``custodian`` sent at ``sent_at``.
+
+        The hold's dates are UTC days: the same instant written with another offset (a frame's
+        local time, a catalog row's UTC) must get the same answer wherever it is asked.
+        """
+        sent_on = sent_at.astimezone(timezone.utc).date()
         return (self.active and (self.custodian is None or self.custodian == custodian)
                 and (self.start is None or sent_on >= self.start) and (self.end is None or sent_on <= self.end))
 
