@@ -335,7 +335,8 @@ RULE_EXAMPLES: dict[str, tuple[str, str | None]] = {
     "short-reply-to-personal-talk": ("sure, what time", "Pizza night at my place? 🍕"),
     "conduct-words": ("Presentó una queja por malos tratos en la garita", None),
     "one-time-code": ("Acme Bank: your login code is 551902. It expires in 5 minutes.", None),
-    "payment-link-scam": ("FedEx: your parcel could not be delivered, confirm your address at https://fedx-redo.example.xyz", None),
+    "payment-link-scam": ("FedEx: your parcel could not be delivered, confirm your address at "
+                          "https://fedx-redo.example.xyz", None),
     "scam-offer": ("Invierte $100 en Bitcoin hoy y duplica tu dinero", None),
     "reaction-notice-text": ("Dana Price reacted 👍 to your message", None),
     "app-notice-text": ("Missed video call", None),

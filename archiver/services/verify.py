@@ -24,6 +24,7 @@ from archiver.services.ingest import (
     KIND_TOMBSTONE,
     REVIEW_PREFIX,
     SEGMENT_PREFIX,
+    active_holds,
     quarantine_digest,
 )
 from archiver.storage import segments
@@ -381,8 +382,7 @@ def _check_holds(archive: Archive, entries: list[AuditEntry], report: VerifyRepo
 def _check_store_holds(archive: Archive, report: VerifyReport) -> None:
     """Every object an active hold covers is under legal hold in the store itself, so the store
     refuses its deletion even if the catalog's hold row is edited away."""
-    active = [hold for hold in archive.catalog.holds() if hold.active]
-    for segment, keys in sorted(covered_objects(archive, active).items()):
+    for segment, keys in sorted(covered_objects(archive, active_holds(archive)).items()):
         for key in keys:
             try:
                 held = archive.store.retention(key).legal_hold
