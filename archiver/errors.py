@@ -7,7 +7,9 @@ the person at the terminal, and ``exit_code`` is what the CLI returns::
     ├── InputError                      exit 2: a file or line the archiver cannot read
     │   └── UnknownFormatError          no connector recognises the file
     ├── UsageError                      exit 2: bad option, value or configuration
-    │   └── ConfigError                 archiver.yaml / ARCHIVER_* cannot be used
+    │   ├── ConfigError                 archiver.yaml / ARCHIVER_* cannot be used
+    │   ├── AccessDenied                the actor lacks the role the action needs (audited)
+    │   └── CaseError                   no such case, or the case is closed
     ├── StoreError                      the object store refused or failed
     │   ├── ObjectExistsError           write-once: the object is already there
     │   ├── ObjectNotFoundError
@@ -61,6 +63,14 @@ class UsageError(ArchiverError):
 
 class ConfigError(UsageError):
     """The configuration file or an ARCHIVER_* variable is unusable."""
+
+
+class AccessDenied(UsageError):
+    """The actor holds none of the roles an action needs; the refusal is an audit entry."""
+
+
+class CaseError(UsageError):
+    """An investigation names a case that does not exist, is closed, or is written wrongly."""
 
 
 class StoreError(ArchiverError):

@@ -461,6 +461,19 @@ def test_sync_rows_written_by_connector_name_are_read_as_apps(backend: Backend, 
     assert catalog.last_sync_by_account() == {("a", "sms"): T0 + timedelta(days=2), ("a", "whatsapp"): T0}
 
 
+def test_documents_are_kept_per_kind_replaced_by_name_and_audited(catalog: Catalog) -> None:
+    grant = {"actor": "alice", "roles": ["officer"], "custodians": ["alice"]}
+    catalog.put_document("grant", "alice", grant, AuditEvent("admin", "role-grant", T0, {"actor": "alice"}))
+    catalog.put_document("case", "OIG-7", {"id": "OIG-7"}, AuditEvent("bob", "case-open", T0, case_id="OIG-7"))
+    catalog.put_document("grant", "alice", {**grant, "roles": []}, AuditEvent("admin", "role-revoke", T0))
+    assert catalog.documents("grant") == {"alice": {**grant, "roles": []}}
+    assert catalog.documents("case") == {"OIG-7": {"id": "OIG-7"}}
+    assert catalog.documents("other") == {}
+    actions = [entry.event.action for entry in catalog.audit_entries()]
+    assert actions == ["role-grant", "case-open", "role-revoke"]
+    assert verify_chain(catalog.audit_entries()) == []
+
+
 def test_holds_round_trip_and_release_replaces(catalog: Catalog) -> None:
     case = HoldRow("CASE-2026-7", "OIG inquiry", CUSTODIAN, date(2026, 1, 1), None, T0, "records.officer")
     everyone = HoldRow("A-LIT-1", "litigation", None, None, date(2026, 12, 31), T0, "counsel")

@@ -335,6 +335,15 @@ class Catalog(Protocol):
         """Forget an intent whose act was not carried out (the store refused it)."""
         ...
 
+    def put_document(self, kind: str, name: str, document: dict[str, Any], audit: AuditEvent) -> None:
+        """Add or replace the ``kind`` document named ``name`` (a role grant, a case), in one
+        transaction with its audit entry."""
+        ...
+
+    def documents(self, kind: str) -> dict[str, dict[str, Any]]:
+        """Every document of ``kind``, by name."""
+        ...
+
     def search_tokens(self, tokens: Iterable[str]) -> set[str]:
         """Ids of records whose blind index holds every token."""
         ...

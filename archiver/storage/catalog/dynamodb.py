@@ -47,6 +47,7 @@ from archiver.storage.catalog.base import (
     hold_json,
     latest_syncs,
 )
+from archiver.storage.catalog.dynamodb_documents import DocumentTable
 from archiver.storage.catalog.dynamodb_items import (
     AUDIT,
     CUSTODIANS,
@@ -76,13 +77,13 @@ from archiver.storage.catalog.dynamodb_items import (
     _text,
 )
 from archiver.storage.catalog.dynamodb_lock import LockedTable
-from archiver.storage.catalog.dynamodb_transactions import TransactionalTable, _Op, _State, _Step, _Unit
+from archiver.storage.catalog.dynamodb_transactions import _Op, _State, _Step, _Unit
 
 TOKEN_IDS_PER_ITEM = 2000    # 2000 ids of 32 hex characters stay far below the 400 KB item limit
 _COMPLIANT = ("copied", "forwarded")
 
 
-class DynamoCatalog(TransactionalTable, LockedTable):
+class DynamoCatalog(DocumentTable, LockedTable):
     """Catalog in one DynamoDB table (see ``dynamodb_items`` for its layout)."""
 
     @classmethod

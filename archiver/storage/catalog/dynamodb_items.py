@@ -22,6 +22,8 @@ Single-table design. Every item has ``pk``/``sk`` (strings); fixed partition nam
     custodians, holds     <id> / <name>          JSON documents
     intents               <kind>/<name>          a dispose or hold act begun, not finished (JSON)
     notices               <key>                  notices sent (each key once)
+    doc#<kind>            <name>                 JSON documents: role grants (kind grant, by actor),
+                                                 investigation cases (kind case, by case id)
     quarantine            <hash of item>         one entry per bad item of an export
     meta                  key_id                 the archive's key
     meta                  id_scheme              which message ids the archive holds (archiver.core.identity)

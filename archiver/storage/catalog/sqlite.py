@@ -313,6 +313,16 @@ class SqliteCatalog:
         with self._transaction() as db:
             db.execute("DELETE FROM intents WHERE name = ?", (name,))
 
+    def put_document(self, kind: str, name: str, document: dict[str, Any], audit: AuditEvent) -> None:
+        with self._transaction() as db:
+            db.execute("INSERT OR REPLACE INTO documents (kind, name, document) VALUES (?, ?, ?)",
+                       (kind, name, json.dumps(document, sort_keys=True)))
+            self._append(db, audit)
+
+    def documents(self, kind: str) -> dict[str, dict[str, Any]]:
+        return {name: json.loads(document) for name, document in
+                self._db.execute("SELECT name, document FROM documents WHERE kind = ? ORDER BY name", (kind,))}
+
     def quarantine(self) -> Iterator[QuarantineRow]:
         for sha, file, line, reason, key, at in self._db.execute(
                 "SELECT export_sha256, file, line, reason, object_key, at FROM quarantine ORDER BY rowid"):

@@ -57,6 +57,8 @@ SCHEMA = [
     # The apps an export synced, comma-separated; NULL on rows written before (read by connector).
     "ALTER TABLE exports ADD COLUMN apps TEXT",
     "CREATE TABLE intents (name TEXT PRIMARY KEY, document TEXT NOT NULL)",
+    # Role grants and investigation cases, one JSON document per (kind, name).
+    "CREATE TABLE documents (kind TEXT NOT NULL, name TEXT NOT NULL, document TEXT NOT NULL, PRIMARY KEY (kind, name))",
 ]
 
 
