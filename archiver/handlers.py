@@ -1,6 +1,9 @@
 """AWS Lambda entry points: parse the event, call the same service as the CLI, return a summary.
 
-Configuration comes from the function's environment (``ARCHIVER_*``), as for the CLI.
+Configuration comes from the function's environment (``ARCHIVER_*``), as for the CLI. The
+actor is the function's own IAM principal (STS): an admin grants its role what the function
+does (``archiver role grant arn:aws:iam::ACCOUNT:role/NAME officer``; records-officer for the
+sweep and disposition functions), else the service refuses it, audited.
 Summaries and log lines carry custodian ids, counts and reasons only: never message text, and
 never an export's file name, which carries chat titles and people's names (the catalog keeps
 only a keyed hash of it for the same reason).
@@ -25,6 +28,7 @@ from archiver.connector import ConnectorRegistry
 from archiver.core.custodians import Custodian
 from archiver.core.retention import load_schedules
 from archiver.errors import UsageError
+from archiver.services.actors import function_actor
 from archiver.services.build import build_classifier
 from archiver.services.compliance import sweep
 from archiver.services.disposition import dispose_due
@@ -32,9 +36,6 @@ from archiver.services.ingest import IngestOptions, Ingestor
 from archiver.services.notifiers import open_notifier
 from archiver.storage.archive import Archive
 
-ACTOR = "archiver-lambda"
-INGEST_ACTOR = "lambda:ingest"
-DISPOSITION_ACTOR = "lambda:disposition"
 INBOX_PREFIX = "inbox"
 INBOX_LAYOUT = "inbox/<custodian-id>/<file name>"
 MAX_FILE_NAME_BYTES = 255  # one path component on Lambda's /tmp file system
@@ -51,7 +52,7 @@ def sweep_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     now = _event_time(event)
     with closing(Archive.open(load_settings())) as archive:
         notifier = open_notifier(archive.settings.notifier, archive.settings.base_dir)
-        result = sweep(archive, notifier, now, ACTOR)
+        result = sweep(archive, notifier, now, function_actor())
     return {"sent": len(result.sent), "already_sent": result.already_sent, "problems": result.problems}
 
 
@@ -60,7 +61,7 @@ def disposition_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     and no legal hold covers, as ``archiver dispose`` does."""
     now = _event_time(event)
     with closing(Archive.open(load_settings())) as archive:
-        result = dispose_due(archive, now, actor=DISPOSITION_ACTOR)
+        result = dispose_due(archive, now, actor=function_actor())
     return result.to_json()
 
 
@@ -148,7 +149,7 @@ def _ingest_record(record: dict[str, Any]) -> dict[str, Any]:
             return {"custodian": export.custodian,
                     "error": "the export is no longer in the inbox (an earlier invocation may have ingested it)"}
         with closing(Archive.open(settings)) as archive:
-            options = IngestOptions(custodian=export.custodian, actor=INGEST_ACTOR)
+            options = IngestOptions(custodian=export.custodian, actor=function_actor())
             # The officer handed the records over when the export landed: that instant, not a
             # retried invocation's, is their archiving time for the 20-day rule.
             now = export.uploaded_at or datetime.now(timezone.utc)

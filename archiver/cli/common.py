@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import getpass
 import json
 import sys
 from collections.abc import Iterator
@@ -15,6 +14,8 @@ from typing import Any, TextIO
 from archiver.config import Settings, load_settings, load_zone
 from archiver.connector import DATE_ORDERS, Connector, ConnectorRegistry, ParseContext, ParsedItem, check_export_file
 from archiver.errors import Rejection
+from archiver.services.access import authorize
+from archiver.services.actors import current_actor
 from archiver.storage.archive import Archive
 
 
@@ -35,12 +36,14 @@ def open_archive(args: argparse.Namespace, settings: Settings | None = None,
         archive.close()
 
 
-def actor() -> str:
-    """Who runs the command: the login name, as every audit entry records it."""
-    try:
-        return getpass.getuser()
-    except (KeyError, OSError):
-        return "unknown"
+def actor(settings: Settings) -> str:
+    """Who runs the command, as every audit entry records it (``archiver.services.actors``)."""
+    return current_actor(settings)
+
+
+def require(archive: Archive, roles: tuple[str, ...] | str, action: str) -> None:
+    """Refuse (exit 2, audited) a listing or report to an actor without one of ``roles``."""
+    authorize(archive, actor(archive.settings), roles, action, now())
 
 
 def now() -> datetime:

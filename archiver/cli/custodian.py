@@ -54,7 +54,8 @@ def _custodian_add(args: argparse.Namespace) -> int:
                           personal_accounts=tuple(PersonalAccount.parse(a) for a in args.personal),
                           names=tuple(args.alias))
     with common.open_archive(args) as archive:
-        stored = register_custodian(archive, custodian, common.actor(), common.now(), update=args.update)
+        stored = register_custodian(archive, custodian, common.actor(archive.settings), common.now(),
+                                    update=args.update)
     if args.json:
         print(json.dumps(stored.to_json(), indent=2))
         return 0
@@ -64,6 +65,7 @@ def _custodian_add(args: argparse.Namespace) -> int:
 
 def _custodian_list(args: argparse.Namespace) -> int:
     with common.open_archive(args, read_only=True) as archive:
+        common.require(archive, "records-officer", "list custodians")
         custodians = archive.catalog.custodians()
     if args.json:
         print(json.dumps([c.to_json() for c in custodians], indent=2))
@@ -75,6 +77,7 @@ def _custodian_list(args: argparse.Namespace) -> int:
 
 def _custodian_show(args: argparse.Namespace) -> int:
     with common.open_archive(args, read_only=True) as archive:
+        common.require(archive, "records-officer", "read the custodian registry")
         overview = custodian_overview(archive, args.id, common.now())
     if args.json:
         print(json.dumps(overview, indent=2))
@@ -94,7 +97,7 @@ def _custodian_show(args: argparse.Namespace) -> int:
 def _sweep(args: argparse.Namespace) -> int:
     with common.open_archive(args) as archive:
         notifier = open_notifier(archive.settings.notifier, archive.settings.base_dir)
-        result = sweep(archive, notifier, common.now(), common.actor())
+        result = sweep(archive, notifier, common.now(), common.actor(archive.settings))
     if args.json:
         print(json.dumps(result.to_json(), indent=2))
     else:

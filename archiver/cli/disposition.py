@@ -40,9 +40,9 @@ def register(commands: Any) -> None:
 
 
 def _hold_place(args: argparse.Namespace) -> int:
-    hold = HoldRow(name=args.name, reason=args.reason, custodian=args.custodian, start=args.start, end=args.end,
-                   placed_at=common.now(), placed_by=common.actor())
     with common.open_archive(args) as archive:
+        hold = HoldRow(name=args.name, reason=args.reason, custodian=args.custodian, start=args.start, end=args.end,
+                       placed_at=common.now(), placed_by=common.actor(archive.settings))
         segments = place_hold(archive, hold)
     if args.json:
         print(json.dumps({**hold_json(hold), "segments_held": list(segments)}, indent=2))
@@ -53,7 +53,7 @@ def _hold_place(args: argparse.Namespace) -> int:
 
 def _hold_release(args: argparse.Namespace) -> int:
     with common.open_archive(args) as archive:
-        lifted = release_hold(archive, args.name, common.actor(), args.reason, common.now())
+        lifted = release_hold(archive, args.name, common.actor(archive.settings), args.reason, common.now())
         released = next((hold_json(h) for h in archive.catalog.holds() if h.name == args.name), {"name": args.name})
     if args.json:
         print(json.dumps({**released, "segments_released": list(lifted)}, indent=2))
@@ -64,6 +64,7 @@ def _hold_release(args: argparse.Namespace) -> int:
 
 def _hold_list(args: argparse.Namespace) -> int:
     with common.open_archive(args, read_only=True) as archive:
+        common.require(archive, "records-officer", "list holds")
         holds = archive.catalog.holds()
     if args.json:
         print(json.dumps([hold_json(h) for h in holds], indent=2))
@@ -78,7 +79,7 @@ def _hold_list(args: argparse.Namespace) -> int:
 
 def _dispose(args: argparse.Namespace) -> int:
     with common.open_archive(args) as archive:
-        result = dispose_due(archive, common.now(), common.actor(), dry_run=args.dry_run)
+        result = dispose_due(archive, common.now(), common.actor(archive.settings), dry_run=args.dry_run)
     code = 1 if result.refused else 0  # the store kept what the catalog called due: a finding
     if args.json:
         print(json.dumps(result.to_json(), indent=2))

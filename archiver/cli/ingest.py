@@ -57,7 +57,7 @@ def _ingest(args: argparse.Namespace) -> int:
         registry.get(args.connector)
     with common.open_archive(args, settings) as archive:
         options = IngestOptions(custodian=args.custodian, connector=args.connector, tz=args.tz,
-                                account=args.account, actor=common.actor(), date_order=args.date_order)
+                                account=args.account, actor=common.actor(settings), date_order=args.date_order)
         ingestor = Ingestor(archive, registry, build_classifier(settings),
                             load_schedules(settings.schedules), options, common.now())
         receipt = ingestor.run(args.files)

@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from archiver.cli import common
+from archiver.services.access import ensure_first_admin
 from archiver.storage.archive import init_archive
 
 
@@ -19,7 +20,10 @@ def register(commands: Any) -> None:
 
 def _init(args: argparse.Namespace) -> int:
     directory = Path(args.directory)
-    result = init_archive(directory, common.settings_for(args, cwd=directory.resolve()))
+    settings = common.settings_for(args, cwd=directory.resolve())
+    result = init_archive(directory, settings)
+    with common.open_archive(args, settings) as archive:
+        first = ensure_first_admin(archive, common.actor(settings), common.now())
     kms = result.key_id.startswith("kms:")
     key = "KMS derivation root (keys/derivation-root in the store)" if kms else "key file"
     made = [what for what, new in (("archiver.yaml", result.config_created), (key, result.key_created)) if new]
@@ -31,4 +35,7 @@ def _init(args: argparse.Namespace) -> int:
     elif result.key_created:
         print("Keep a copy of the key file somewhere safe and apart from the archive: without it "
               "nothing in the archive can be read.")
+    if first is not None:
+        print(f"{first.actor} is the archive's first admin, and an officer and records officer "
+              f"(investigators are granted with 'archiver role grant ACTOR investigator')")
     return 0

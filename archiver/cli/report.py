@@ -35,6 +35,7 @@ def register(commands: Any) -> None:
 
 def _report_forwarding(args: argparse.Namespace) -> int:
     with common.open_archive(args, read_only=True) as archive:
+        common.require(archive, "records-officer", "run reports")
         catalog = archive.catalog
         disposed = {s.name: s.disposed_at for s in catalog.segments() if s.disposed_at is not None}
         report = forwarding_report(catalog.rows(), catalog.last_sync_by_account(), catalog.custodians(), common.now(),
@@ -52,6 +53,7 @@ def _report_forwarding(args: argparse.Namespace) -> int:
 
 def _report_completeness(args: argparse.Namespace) -> int:
     with common.open_archive(args, read_only=True) as archive:
+        common.require(archive, "records-officer", "run reports")
         report = completeness_report(archive.catalog.rows(label="record"))
     if args.json:
         print(json.dumps(report.to_json(), indent=2))

@@ -36,6 +36,7 @@ def register(commands: Any) -> None:
 
 def _review_list(args: argparse.Namespace) -> int:
     with common.open_archive(args, read_only=True) as archive:
+        common.require(archive, "records-officer", "list review items")
         items = list_reviews(archive)
     if args.json:
         print(json.dumps([i.to_json() for i in items], indent=2))
@@ -49,7 +50,7 @@ def _review_list(args: argparse.Namespace) -> int:
 
 def _review_show(args: argparse.Namespace) -> int:
     with common.open_archive(args) as archive:
-        opened = open_review(archive, args.id, common.actor(), args.reason, common.now())
+        opened = open_review(archive, args.id, common.actor(archive.settings), args.reason, common.now())
     if args.json:
         print(json.dumps(opened, indent=2, ensure_ascii=False))
         return 0
@@ -69,7 +70,7 @@ def _render_review(opened: dict[str, Any]) -> str:
 def _review_decide(args: argparse.Namespace) -> int:
     settings = common.settings_for(args)
     with common.open_archive(args, settings) as archive:
-        row = decide(archive, args.id, args.decision, args.reason, common.actor(), common.now(),
+        row = decide(archive, args.id, args.decision, args.reason, common.actor(settings), common.now(),
                      load_schedules(settings.schedules))
     filed = f" under {row.schedule}" if row.label == "record" else ""
     print(f"{row.id} decided {row.label}{filed}")
@@ -79,6 +80,6 @@ def _review_decide(args: argparse.Namespace) -> int:
 def _review_expire(args: argparse.Namespace) -> int:
     settings = common.settings_for(args)
     with common.open_archive(args, settings) as archive:
-        expired = expire_reviews(archive, common.now(), common.actor(), load_schedules(settings.schedules))
+        expired = expire_reviews(archive, common.now(), common.actor(settings), load_schedules(settings.schedules))
     print(f"{len(expired)} review item(s) past their review period filed as records")
     return 0

@@ -21,6 +21,7 @@ def register(commands: Any) -> None:
 
 def _verify(args: argparse.Namespace) -> int:
     with common.open_archive(args, read_only=True) as archive:
+        common.require(archive, ("records-officer", "admin"), "verify the archive")
         report = verify(archive, deep=args.deep)
     if args.json:
         print(json.dumps(report.to_json(), indent=2))

@@ -10,6 +10,7 @@ from archiver.core.apps import unknown_app_message
 from archiver.core.custodians import Custodian
 from archiver.core.forwarding import Status
 from archiver.errors import UsageError
+from archiver.services.access import authorize
 from archiver.services.notices import Notice, candidate_keys, plan_notices
 from archiver.services.notifiers import Notifier, NotifierError
 from archiver.services.reports import account_syncs
@@ -22,6 +23,7 @@ def register_custodian(archive: Archive, custodian: Custodian, actor: str, now: 
                        update: bool = False) -> Custodian:
     """Add a custodian to the registry, or replace one with ``update``; refuse a personal account
     whose app is not one the archiver knows."""
+    authorize(archive, actor, "records-officer", "register custodians", now)
     for account in custodian.personal_accounts:
         if problem := unknown_app_message(account.app):
             raise UsageError(f"personal account {str(account)!r}: {problem}")
@@ -73,6 +75,7 @@ class SweepResult:
 def sweep(archive: Archive, notifier: Notifier, now: datetime, actor: str) -> SweepResult:
     """Send every 2911 notice due at ``now`` that was not sent before; record each as it goes.
     Under the writer lock: two sweeps at once would both see a notice unsent and send it twice."""
+    authorize(archive, actor, "records-officer", "run the 2911 sweep", now)
     with archive.catalog.exclusive():
         return _sweep(archive, notifier, now, actor)
 

@@ -33,6 +33,7 @@ from archiver.core.custodians import find_custodian
 from archiver.core.retention import Action, ScheduleSet, load_schedules
 from archiver.errors import ConfigError, ObjectNotFoundError, RetentionError, UsageError
 from archiver.model import parse_instant, utc_iso
+from archiver.services.access import authorize
 from archiver.services.ingest import active_holds, recover
 from archiver.storage.archive import Archive
 from archiver.storage.audit import AuditEvent
@@ -77,6 +78,7 @@ def dispose_due(archive: Archive, now: datetime, actor: str, dry_run: bool = Fal
     """Destroy every segment whose disposition date has passed and that no hold covers
     (``dry_run``: only say what would be destroyed). Schedules default to the configured ones.
     A segment the store refuses to delete is reported in ``refused`` and the run goes on."""
+    authorize(archive, actor, "records-officer", "dispose of records", now)
     schedules = schedules or load_schedules(archive.settings.schedules)
     result = DispositionResult(now.date(), dry_run)
     with nullcontext() if dry_run else writing(archive, now):
@@ -145,6 +147,7 @@ def due_segments(segments: Iterable[SegmentRow], today: date) -> list[SegmentRow
 def place_hold(archive: Archive, hold: HoldRow) -> list[str]:
     """Record a hold and put a store legal hold on every segment (and attachment) it covers.
     The custodian may be named by id, name or alias; one the archive does not know is refused."""
+    authorize(archive, hold.placed_by, "records-officer", "place holds", hold.placed_at)
     with writing(archive, hold.placed_at):
         if any(h.name == hold.name for h in archive.catalog.holds()):
             raise UsageError(f"a hold named {hold.name!r} already exists; holds are never reused")
@@ -174,6 +177,7 @@ def _finish_place(archive: Archive, intent: str, hold: HoldRow) -> list[str]:
 
 def release_hold(archive: Archive, name: str, actor: str, reason: str, now: datetime) -> list[str]:
     """Release a hold; lift the store legal hold of each object no other active hold still needs."""
+    authorize(archive, actor, "records-officer", "release holds", now)
     with writing(archive, now):
         hold = next((h for h in archive.catalog.holds() if h.name == name), None)
         if hold is None:

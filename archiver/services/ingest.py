@@ -34,6 +34,7 @@ from archiver.core.identity import ID_SCHEME, ID_SCHEME_WITH_LEGACY, MessageId, 
 from archiver.core.retention import ROLE_SCHEDULE, UNSCHEDULED, ScheduleSet, assign
 from archiver.errors import InputError, ObjectExistsError, Rejection
 from archiver.model import Account, Message, canonical_json, handle_key
+from archiver.services.access import authorize
 from archiver.services.receipt import FileReceipt, Receipt, unregistered_warning
 from archiver.storage import segments
 from archiver.storage.archive import Archive
@@ -108,7 +109,8 @@ class Ingestor:
         self._holds: list[HoldRow] = []
 
     def run(self, paths: Iterable[Path]) -> Receipt:
-        """Ingest every file under the archive's writer lock."""
+        """Ingest every file under the archive's writer lock (officers only)."""
+        authorize(self.archive, self.options.actor, "officer", "ingest exports", self.now)
         with self.archive.catalog.exclusive():
             recover(self.archive, self.now)
             self._legacy_ids = has_legacy_ids(self.archive.catalog)

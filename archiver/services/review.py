@@ -17,6 +17,7 @@ from archiver.core.forwarding import assess, official_recipients
 from archiver.core.retention import ROLE_SCHEDULE, UNSCHEDULED, ScheduleSet, assign
 from archiver.errors import UsageError
 from archiver.model import parse_instant, utc_iso
+from archiver.services.access import authorize
 from archiver.services.ingest import group_key, store_segments
 from archiver.storage.archive import Archive
 from archiver.storage.audit import AuditEvent
@@ -53,6 +54,7 @@ def list_reviews(archive: Archive) -> list[ReviewItem]:
 
 def open_review(archive: Archive, record_id: str, actor: str, reason: str, now: datetime) -> dict[str, Any]:
     """Decrypt one item for the officer to read; the access is audited with its reason."""
+    authorize(archive, actor, "records-officer", "read review items", now)
     row = _review_row(archive, record_id)
     document = _read(archive, row)
     archive.catalog.append_audit(AuditEvent(actor, "review-open", now, {"id": record_id, "reason": reason}))
@@ -62,6 +64,7 @@ def open_review(archive: Archive, record_id: str, actor: str, reason: str, now: 
 def decide(archive: Archive, record_id: str, decision: str, reason: str, actor: str, now: datetime,
            schedules: ScheduleSet) -> CatalogRow:
     """Settle one item as a record or a nonrecord, with the officer's reason (audited)."""
+    authorize(archive, actor, "records-officer", "decide review items", now)
     if decision not in DECISIONS:
         raise UsageError(f"decision must be one of {', '.join(DECISIONS)}, not {decision!r}")
     if not reason.strip():
@@ -78,6 +81,7 @@ def decide(archive: Archive, record_id: str, decision: str, reason: str, actor: 
 
 def expire_reviews(archive: Archive, now: datetime, actor: str, schedules: ScheduleSet) -> list[str]:
     """File as records the items whose review period has ended undecided; returns their ids."""
+    authorize(archive, actor, "records-officer", "expire review items", now)
     expired = [item.id for item in list_reviews(archive) if item.expires and item.expires <= now.date()]
     for record_id in expired:
         decide(archive, record_id, "record", EXPIRED_REASON, actor, now, schedules)

@@ -63,6 +63,7 @@ class Archive:
     blind_index: BlindIndex
     name_hash: KeyedHash
     audit_key: bytes
+    read_only: bool = False
 
     @classmethod
     def open(cls, settings: Settings, read_only: bool = False) -> Archive:
@@ -98,7 +99,8 @@ class Archive:
                    id_hash=KeyedHash(keys.derive(PURPOSE_MESSAGE_ID)),
                    blind_index=BlindIndex(KeyedHash(keys.derive(PURPOSE_BLIND_INDEX))),
                    name_hash=KeyedHash(keys.derive(PURPOSE_NAMES)),
-                   audit_key=audit_key)
+                   audit_key=audit_key,
+                   read_only=read_only)
 
     def __post_init__(self) -> None:
         self._conversation_refs: dict[tuple[str, str], str] = {}
