@@ -21,6 +21,7 @@ from archiver.config import load_settings
 from archiver.connector import ConnectorRegistry, ParseContext, messages_only
 from archiver.core.classify import Classifier, load_rules
 from archiver.core.retention import load_schedules
+from archiver.services.access import ensure_first_admin
 from archiver.services.ingest import IngestOptions, Ingestor
 from archiver.storage.archive import Archive, init_archive
 from connectors.whatsapp import WhatsAppConnector
@@ -83,6 +84,7 @@ def main() -> None:
             settings = load_settings(cwd=folder)
             init_archive(folder, settings)
             archive = Archive.open(load_settings(cwd=folder))
+            ensure_first_admin(archive, "bench", datetime.now(timezone.utc))  # as `archiver init` does
             options = IngestOptions(custodian="Jorge Rivera", tz="America/Phoenix", actor="bench")
             Ingestor(archive, ConnectorRegistry([connector]), classifier, load_schedules(), options,
                      datetime.now(timezone.utc)).run([export])

@@ -5,19 +5,25 @@ from __future__ import annotations
 import json
 import shutil
 from collections.abc import Callable
+from contextlib import closing
 from dataclasses import dataclass
+from datetime import datetime, timezone
 from pathlib import Path
 
 import pytest
 
 from archiver.cli import main
+from archiver.config import Settings, load_settings
+from archiver.services.access import ensure_first_admin, grant_role
+from archiver.services.actors import login_name
+from archiver.storage.archive import Archive
 
 REPO = Path(__file__).resolve().parents[1]
 SAMPLES = REPO / "samples"
 CORPORA = REPO.parent / "shared" / "corpora"
 ARCHIVER_ENV = ("ARCHIVER_CONFIG", "ARCHIVER_STORE", "ARCHIVER_CATALOG", "ARCHIVER_KEY", "ARCHIVER_TIMEZONE",
                 "ARCHIVER_OFFICIAL_ACCOUNTS", "ARCHIVER_RULES", "ARCHIVER_SCHEDULES", "ARCHIVER_DEFAULT_ROLE",
-                "ARCHIVER_CONNECTORS")
+                "ARCHIVER_CONNECTORS", "ARCHIVER_ACTOR")
 
 
 @pytest.fixture(autouse=True)
@@ -57,11 +63,27 @@ def cli(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, tmp
     return run
 
 
+# The names tests call services under; ``init`` makes only its caller (the login name) an admin.
+TEST_STAFF = (*((name, "officer") for name in ("test", "officer")),
+              *((name, "records-officer") for name in ("test", "records-officer", "records.officer", "sweeper",
+                                                       "archiver", "t", "x")))
+
+
+def grant_staff(folder: Path, settings: Settings | None = None) -> None:
+    """Grant the roles of ``TEST_STAFF`` in the archive of ``folder``, as its first admin (made
+    here when the archive was created by ``init_archive``, without the ``init`` command)."""
+    with closing(Archive.open(settings or load_settings(cwd=folder))) as archive:
+        ensure_first_admin(archive, login_name(), datetime.now(timezone.utc))
+        for actor, role in TEST_STAFF:
+            grant_role(archive, login_name(), actor, role, datetime.now(timezone.utc))
+
+
 @pytest.fixture
 def archive_dir(cli: CliRunner, tmp_path: Path) -> Path:
-    """A folder where ``archiver init`` has run."""
+    """A folder where ``archiver init`` has run, with the test staff's roles granted."""
     result = cli("init")
     assert result.code == 0, result.err
+    grant_staff(tmp_path)
     return tmp_path
 
 

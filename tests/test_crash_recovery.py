@@ -15,6 +15,7 @@ import pytest
 from archiver.config import load_settings
 from archiver.services.verify import verify
 from archiver.storage.archive import Archive
+from tests.conftest import grant_staff
 
 MESSAGES = 24_000
 KILL_AFTER_SECONDS = (0.35, 0.6, 0.9, 1.2, 1.6, 2.1, 2.7)
@@ -115,6 +116,7 @@ def test_killed_between_store_write_and_catalog_commit(tmp_path: Path, monkeypat
              for n in range(6000)]
     export.write_text("".join(lines), encoding="utf-8")
     init_archive(tmp_path, load_settings(cwd=tmp_path))
+    grant_staff(tmp_path)
 
     real_commit = SqliteCatalog.commit
     seen = {"segments": 0}

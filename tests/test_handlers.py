@@ -43,6 +43,7 @@ def test_scheduled_sweep_publishes_to_sns(cli: CliRunner, archive_dir: Path, mon
     monkeypatch.setenv("ARCHIVER_NOTIFIER", f"sns://{topic}")
     monkeypatch.setenv("ARCHIVER_RECORDS_OFFICER", "records@cbp.dhs.gov")
     cli("custodian", "add", "j.rivera", "--supervisor", "chief@cbp.dhs.gov", "--personal", "whatsapp:+15205550100")
+    assert cli("role", "grant", boto3.client("sts").get_caller_identity()["Arn"], "records-officer").code == 0
     monkeypatch.chdir(archive_dir)
 
     # A month after registration (registered just now, on the real clock).
@@ -58,6 +59,7 @@ def test_scheduled_sweep_publishes_to_sns(cli: CliRunner, archive_dir: Path, mon
 # ---- ingest_handler: an export dropped in the inbox bucket -----------------------------------------
 
 INBOX = "records-archiver-ci-inbox-123456789012-us-east-1"
+FUNCTION = "arn:aws:sts::123456789012:user/moto"  # the functions' principal, as moto's STS answers it
 UPLOADED = "2026-10-05T15:30:00.000Z"
 CUSTODIAN = "josé.rivera"  # custodian ids may be any letters, as `archiver custodian add` accepts
 
@@ -86,6 +88,8 @@ def lambda_archive(cli: CliRunner, tmp_path: Path, monkeypatch: pytest.MonkeyPat
     home.mkdir()
     assert cli("init", cwd=home).code == 0
     assert cli("custodian", "add", CUSTODIAN, "--name", "Jorge Rivera", "--tz", "America/Phoenix", cwd=home).code == 0
+    for role in ("officer", "records-officer"):  # what an admin grants the functions' role
+        assert cli("role", "grant", FUNCTION, role, cwd=home).code == 0
     for name, value in {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
                         "AWS_SESSION_TOKEN": "testing", "AWS_DEFAULT_REGION": "us-east-1",
                         "ARCHIVER_STORE": str(home / "archive"),
@@ -154,7 +158,7 @@ def test_inbox_export_is_ingested_like_the_cli_and_removed(
     assert list(lambda_archive.iterdir()) == []  # and gone once ingested
     assert _inbox_keys() == []
     [entry] = _audit("ingest")
-    assert entry.actor == "lambda:ingest"
+    assert entry.actor == FUNCTION  # the function's own principal
     assert entry.at == datetime(2026, 10, 5, 15, 30, tzinfo=timezone.utc)  # handed over when uploaded
     assert "Ruíz" not in caplog.text and "Ruiz" not in caplog.text  # file names carry chat titles
 
@@ -221,7 +225,7 @@ def test_scheduled_disposition_destroys_what_is_due(lambda_archive: Path, monkey
     assert (early["today"], early["segments_disposed"], early["records_disposed"]) == ("2026-10-06", [], 0)
     due = disposition_handler({**SCHEDULED_EVENT, "time": "2040-01-01T07:00:00Z"}, None)
     assert due["dry_run"] is False and due["records_disposed"] == ingested["records"]
-    assert {e.actor for e in _audit("dispose")} == {"lambda:disposition"}
+    assert {e.actor for e in _audit("dispose")} == {FUNCTION}  # the function's own principal
     with closing(Archive.open(load_settings())) as archive:
         assert not any(archive.store.exists(name) for name in due["segments_disposed"])
 
@@ -247,6 +251,7 @@ def test_ingest_over_real_http(cli: CliRunner, tmp_path: Path, monkeypatch: pyte
         home = tmp_path / "archive-home"
         home.mkdir()
         assert cli("init", cwd=home).code == 0
+        assert cli("role", "grant", FUNCTION, "officer", cwd=home).code == 0
         for name, value in {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
                             "AWS_DEFAULT_REGION": "us-east-1", "AWS_ENDPOINT_URL": f"http://{host}:{port}",
                             "ARCHIVER_TIMEZONE": "America/Phoenix"}.items():

@@ -23,7 +23,7 @@ from archiver.storage.archive import Archive
 from archiver.storage.catalog import SqliteCatalog
 from connectors.jsonl import JsonlConnector
 from connectors.whatsapp import WhatsAppConnector
-from tests.conftest import CliRunner
+from tests.conftest import CliRunner, grant_staff
 
 V1_ARCHIVE = Path(__file__).parent / "fixtures" / "archive-v1"
 RUIZ = "WhatsApp Chat with Comandante Ruiz.txt"
@@ -151,6 +151,7 @@ def _copy_v1_archive(tmp_path: Path) -> Path:
     folder = tmp_path / "v1"
     shutil.copytree(V1_ARCHIVE, folder)
     (folder / "archiver.key").chmod(0o600)
+    grant_staff(folder)  # what `archiver init` does to an archive from before roles: its caller becomes admin
     return folder
 
 

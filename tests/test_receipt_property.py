@@ -17,6 +17,7 @@ from archiver.services.ingest import IngestOptions, Ingestor
 from archiver.services.verify import verify
 from archiver.storage.archive import Archive, init_archive
 from connectors.whatsapp import WhatsAppConnector
+from tests.conftest import grant_staff
 
 TEXTS = ["Approved, release the truck", "ok", "ok", "love you", "Meeting moved to 3pm",
          "Passport G48213377", "<Media omitted>", "Should I remove the lookout?", "Yes"]
@@ -61,6 +62,7 @@ def test_every_message_is_accounted_for(lines: list[tuple[str, int, str]]) -> No
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
         init_archive(folder, load_settings(cwd=folder))
+        grant_staff(folder)
         export = folder / "WhatsApp Chat with Ana.txt"
         export.write_text(_render(lines), encoding="utf-8")
         first = _ingest(folder, export)
