@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 
 from archiver.storage.store import open_store
 from archiver.storage.store.s3 import S3Store
@@ -192,7 +193,7 @@ def test_key_rotates_is_kept_and_serves_only_the_functions(template: Template) -
     assert (key["DeletionPolicy"], key["UpdateReplacePolicy"]) == ("Retain", "Retain")
     [alias] = _resources(template, "AWS::KMS::Alias").values()
     assert alias["Properties"] == {"AliasName": f"alias/{SERVICE}-ci", "TargetKeyId": {"Ref": "ArchiveKey"}}
-    role_arns = [{"Fn::GetAtt": [role, "Arn"]} for role in FUNCTIONS.values()]
+    role_arns = [{"Fn::GetAtt": [role, "Arn"]} for role in (*FUNCTIONS.values(), "InvestigatorRole")]
     for statement in key["Properties"]["KeyPolicy"]["Statement"]:
         assert statement["Effect"] == "Allow" and statement["Resource"] == "*"  # "*" is this key
         principals = _as_list(statement["Principal"]["AWS"])
@@ -330,3 +331,59 @@ def test_templates_pass_cfn_lint(packaged: dict[str, tuple[Path, Template]]) -> 
     for path, _ in packaged.values():
         done = subprocess.run([*command, str(path)], capture_output=True, text=True, timeout=300, check=False)
         assert done.returncode & 2 == 0, done.stdout + done.stderr  # bit 2: errors (4 is warnings)
+
+
+# ---- serverless.yml itself, read as YAML (no Serverless Framework needed) ------------------------
+
+class _CloudFormationLoader(yaml.SafeLoader):
+    """Reads CloudFormation's short tags (!Sub, !GetAtt, ...) as their long ``Fn::`` forms."""
+
+
+def _tag(loader: yaml.SafeLoader, tag_suffix: str, node: yaml.Node) -> dict[str, Any]:
+    name = "Ref" if tag_suffix == "Ref" else f"Fn::{tag_suffix}"
+    if isinstance(node, yaml.ScalarNode):
+        value: Any = loader.construct_scalar(node)
+        if tag_suffix == "GetAtt":
+            value = value.split(".", 1)
+        return {name: value}
+    if isinstance(node, yaml.SequenceNode):
+        return {name: loader.construct_sequence(node, deep=True)}
+    return {name: loader.construct_mapping(node, deep=True)}  # type: ignore[arg-type]
+
+
+_CloudFormationLoader.add_multi_constructor("!", _tag)
+
+
+@pytest.fixture(scope="module")
+def source() -> Template:
+    """serverless.yml's own resources, as written."""
+    document = yaml.load((REPO / "serverless.yml").read_text(encoding="utf-8"), Loader=_CloudFormationLoader)
+    resources: Template = document["resources"]
+    return resources
+
+
+def _key_statements(resources: Template, action: str) -> list[dict[str, Any]]:
+    statements = resources["Resources"]["ArchiveKey"]["Properties"]["KeyPolicy"]["Statement"]
+    return [s for s in statements
+            if any(a in (action, "kms:*", "*") for a in _as_list(s["Action"])) and s["Effect"] == "Allow"]
+
+
+def test_only_investigators_and_the_functions_can_decrypt(source: Template) -> None:
+    decrypting = [p for s in _key_statements(source, "kms:Decrypt") for p in _as_list(s["Principal"]["AWS"])]
+    assert decrypting, "some principal must be able to open the archive"
+    assert "*" not in decrypting and {"Fn::GetAtt": ["RecordsOfficerRole", "Arn"]} not in decrypting
+    # The account's root would let any IAM policy in the account grant decryption.
+    assert not [p for p in decrypting if isinstance(p, dict) and "Fn::Sub" in p and ":root" in p["Fn::Sub"]]
+    assert {"Fn::GetAtt": ["InvestigatorRole", "Arn"]} in decrypting
+    assert {p["Fn::GetAtt"][0] for p in decrypting} <= {"IngestRole", "SweepRole", "DispositionRole", "InvestigatorRole"}
+
+
+def test_people_have_their_own_roles_assumed_with_mfa(source: Template) -> None:
+    for role in ("InvestigatorRole", "RecordsOfficerRole"):
+        properties = source["Resources"][role]["Properties"]
+        [trust] = properties["AssumeRolePolicyDocument"]["Statement"]
+        assert trust["Condition"] == {"Bool": {"aws:MultiFactorAuthPresent": "true"}}
+        actions = {a for policy in properties["Policies"] for statement in policy["PolicyDocument"]["Statement"]
+                   for a in _as_list(statement["Action"])}
+        assert not {a for a in actions if a.startswith("kms:") or a == "*" or a.endswith(":*")}, actions
+        assert "s3:BypassGovernanceRetention" not in actions and "s3:DeleteObjectVersion" not in actions
