@@ -375,7 +375,8 @@ def test_only_investigators_and_the_functions_can_decrypt(source: Template) -> N
     # The account's root would let any IAM policy in the account grant decryption.
     assert not [p for p in decrypting if isinstance(p, dict) and "Fn::Sub" in p and ":root" in p["Fn::Sub"]]
     assert {"Fn::GetAtt": ["InvestigatorRole", "Arn"]} in decrypting
-    assert {p["Fn::GetAtt"][0] for p in decrypting} <= {"IngestRole", "SweepRole", "DispositionRole", "InvestigatorRole"}
+    functions_and_investigators = {"IngestRole", "SweepRole", "DispositionRole", "InvestigatorRole"}
+    assert {p["Fn::GetAtt"][0] for p in decrypting} <= functions_and_investigators
 
 
 def test_people_have_their_own_roles_assumed_with_mfa(source: Template) -> None:
