@@ -60,6 +60,7 @@ class Case:
 
     @property
     def is_open(self) -> bool:
+        """Whether work may still be done under the case."""
         return self.closed_at is None
 
     def to_json(self) -> dict[str, Any]:
@@ -224,7 +225,7 @@ def require_open_case(archive: Archive, actor: str, case_id: str, at: datetime) 
     if case is None:
         raise CaseError(f"no case {case_id}: an investigator opens it first "
                         f"(archiver case open {case_id} --reason TEXT)")
-    if case.closed_at is not None:
+    if not case.is_open:
         raise CaseError(f"case {case_id} was closed {utc_iso(case.closed_at)} by {case.closed_by}: "
                         f"{actor} can do nothing more under it")
     return case
