@@ -64,8 +64,8 @@ _MONTHS = {
 _MONTH = "(?P<m>" + "|".join(sorted(_MONTHS, key=len, reverse=True)) + r")\b\.?"
 _DAY = r"(?P<d>[0-9]{1,2})(?:st|nd|rd|th|º|°)?"
 # "3 dic 1985", "3 de diciembre de 1985", "03-Dec-85", "3rd December, 1985".
-_DAY_MONTH = re.compile(rf"(?<![0-9]){_DAY}[\s./-]*(?:de\s+)?{_MONTH}[\s,./-]*(?:del?\s+)?(?P<y>[0-9]{{4}}|'?[0-9]{{2}})"
-                        r"(?![0-9])", re.IGNORECASE)
+_DAY_MONTH = re.compile(rf"(?<![0-9]){_DAY}[\s./-]*(?:de\s+)?{_MONTH}[\s,./-]*(?:del?\s+)?"
+                        r"(?P<y>[0-9]{4}|'?[0-9]{2})(?![0-9])", re.IGNORECASE)
 # "Dec 3, 1985", "December 3rd 1985", "Dec. 3 '85" (a bare two-digit year after a day is too often a count).
 _MONTH_DAY = re.compile(rf"\b{_MONTH}[\s./-]*{_DAY},?[\s./-]*(?P<y>[0-9]{{4}}|'[0-9]{{2}})(?![0-9])", re.IGNORECASE)
 
