@@ -57,6 +57,8 @@ SCHEMA = [
     # The apps an export synced, comma-separated; NULL on rows written before (read by connector).
     "ALTER TABLE exports ADD COLUMN apps TEXT",
     "CREATE TABLE intents (name TEXT PRIMARY KEY, document TEXT NOT NULL)",
+    # A conversation's messages in time order: the context around a message (conversation_rows).
+    "CREATE INDEX messages_conversation_sent ON messages (conversation_ref, sent_at)",
 ]
 
 
