@@ -25,3 +25,9 @@ def test_cache_does_not_change_results() -> None:
     cached, uncached = BlindIndex(KeyedHash(b"k" * 32)), BlindIndex(KeyedHash(b"k" * 32), cache_size=0)
     words = "release the truck at gate three release".split()
     assert [cached.tokens(word_terms(w)) for w in words] == [uncached.tokens(word_terms(w)) for w in words]
+
+
+def test_words_hash_as_the_body_words_index_did() -> None:
+    index = BlindIndex(KeyedHash(b"k" * 32))
+    assert index.tokens(word_terms("Lookout")) == [KeyedHash(b"k" * 32).hex(b"lookout", 16)]
+    assert index.token("n:1234") != index.token("w:1234") == KeyedHash(b"k" * 32).hex(b"1234", 16)

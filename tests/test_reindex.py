@@ -45,7 +45,8 @@ def _finds(folder: Path) -> dict[str, int]:
 
 
 def test_reindex_makes_an_old_archive_searchable(cli: CliRunner, v1_archive: Path) -> None:
-    assert _finds(v1_archive) == {"number": 0, "date": 0, "participant": 0, "word": 0, "version": 1}
+    # Words are hashed as version 1 hashed them: found before the reindex too.
+    assert _finds(v1_archive) == {"number": 0, "date": 0, "participant": 0, "word": 1, "version": 1}
 
     result = cli("reindex", "--json", cwd=v1_archive)
     assert result.code == 0, result.err

@@ -10,6 +10,7 @@ import hashlib
 import hmac
 from collections.abc import Iterable
 
+WORD_PREFIX = "w:"
 TOKEN_HEX_CHARS = 16  # 64 bits: collisions among a message's words are negligible
 
 
@@ -50,7 +51,10 @@ class BlindIndex:
         """The keyed hash of one term."""
         token = self._cache.get(term)
         if token is None:
-            token = self._key.hex(term.encode(), TOKEN_HEX_CHARS)
+            # A word is hashed bare, as the body-words index (version 1) hashed it, so an archive not yet
+            # reindexed still answers word searches; no other term can be bare (each has a colon).
+            plain = term[2:] if term.startswith(WORD_PREFIX) else term
+            token = self._key.hex(plain.encode(), TOKEN_HEX_CHARS)
             if len(self._cache) < self._cache_size:
                 self._cache[term] = token
         return token
