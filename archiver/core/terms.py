@@ -41,6 +41,7 @@ MIN_NUMBER_DIGITS, MAX_NUMBER_DIGITS, PHONE_DIGITS = 4, 24, 10
 TWO_DIGIT_YEAR_PIVOT = 30  # "85" is 1985, "24" is 2024
 FIRST_YEAR, LAST_YEAR = 1900, 2100
 HAS_ATTACHMENT = "has:attachment"
+WORD_PREFIX = "w:"
 
 _WORD = re.compile(r"\w+", re.UNICODE)
 _ANY_DIGIT = re.compile(r"[0-9]")
@@ -105,7 +106,7 @@ def _message_terms(body: str, sender: str, recipients: Sequence[str], conversati
     names = (term for name in attachment_names if name for term in word_terms(name))
     digits = _ANY_DIGIT.search(body) is not None  # most messages hold no digit: skip dates and numbers
     found = chain(head, names, _dates_in(body) if digits else (), _numbers_in(body) if digits else (),
-                  ["w:" + word for word in normalize_words(body)])
+                  [WORD_PREFIX + word for word in normalize_words(body)])
     if len(body) < MAX_TERM_CHARS - 2:  # the common short message: none of its terms can be too long
         return list(dict.fromkeys(found))[:MAX_TOKENS_PER_MESSAGE]
     return _bounded(found, MAX_TOKENS_PER_MESSAGE)
@@ -193,7 +194,7 @@ def _days(year: int, month_days: Iterable[tuple[int, int]]) -> list[str]:
 
 def word_terms(text: str) -> list[str]:
     """The ``w:`` terms of the words in ``text``, distinct, in order."""
-    return list(dict.fromkeys("w:" + word for word in normalize_words(text) if len(word) + 2 <= MAX_TERM_CHARS))
+    return list(dict.fromkeys(WORD_PREFIX + word for word in normalize_words(text) if len(word) + 2 <= MAX_TERM_CHARS))
 
 
 def name_terms(name: str) -> list[str]:

@@ -10,7 +10,8 @@ import hashlib
 import hmac
 from collections.abc import Iterable
 
-WORD_PREFIX = "w:"
+from archiver.core.terms import WORD_PREFIX
+
 TOKEN_HEX_CHARS = 16  # 64 bits: collisions among a message's words are negligible
 
 
@@ -53,7 +54,7 @@ class BlindIndex:
         if token is None:
             # A word is hashed bare, as the body-words index (version 1) hashed it, so an archive not yet
             # reindexed still answers word searches; no other term can be bare (each has a colon).
-            plain = term[2:] if term.startswith(WORD_PREFIX) else term
+            plain = term[len(WORD_PREFIX):] if term.startswith(WORD_PREFIX) else term
             token = self._key.hex(plain.encode(), TOKEN_HEX_CHARS)
             if len(self._cache) < self._cache_size:
                 self._cache[term] = token
