@@ -337,6 +337,59 @@ def test_search_stays_with_each_message_when_rows_are_replaced(catalog: Catalog)
     assert catalog.search_tokens(["bravo"]) == set()  # a nonrecord is not found by search
 
 
+def test_search_any_returns_the_ids_holding_any_token(catalog: Catalog) -> None:
+    rows = [make_row(1), make_row(2), make_row(3), make_row(4, label="review")]
+    keywords = [(rows[0].id, ["phone10"]), (rows[1].id, ["phone11"]), (rows[2].id, ["other"]),
+                (rows[3].id, ["phone10"])]
+    catalog.commit([segment_batch("seg/2033-12-31/s", rows, keywords)])
+    assert catalog.search_any(["phone10", "phone11"]) == {rows[0].id, rows[1].id, rows[3].id}
+    assert catalog.search_any(["phone11", "absent"]) == {rows[1].id}
+    assert catalog.search_any([]) == set() and catalog.search_any(["absent"]) == set()
+    catalog.commit([CommitBatch([replace(rows[3], label="nonrecord", segment=None, offset=None, length=None)])])
+    assert catalog.search_any(["phone10"]) == {rows[0].id}  # a settled nonrecord is not found
+
+
+def test_rows_by_id_returns_the_rows_held(catalog: Catalog) -> None:
+    rows = [make_row(n) for n in range(250)]
+    catalog.commit([segment_batch("seg/2033-12-31/s", rows)])
+    wanted = [r.id for r in rows[::2]] + [f"{9999:032x}"]
+    found = catalog.rows_by_id(wanted)
+    assert set(found) == {r.id for r in rows[::2]}
+    assert found[rows[4].id] == replace(rows[4], segment="seg/2033-12-31/s", offset=4 * 120, length=120)
+    assert catalog.rows_by_id([]) == {}
+
+
+def test_conversation_rows_are_the_context_around_a_moment(catalog: Catalog) -> None:
+    rows = [make_row(n, conversation_ref="c" * 32) for n in range(20)] + [make_row(50, conversation_ref="d" * 32)]
+    catalog.commit([segment_batch("seg/2033-12-31/s", rows[:10]), segment_batch("seg/2033-12-31/t", rows[10:])])
+    around = rows[10].sent_at
+    context = catalog.conversation_rows("c" * 32, around, 3, 4)
+    assert [r.id for r in context] == [r.id for r in rows[7:14]]
+    assert [r.id for r in catalog.conversation_rows("c" * 32, around, 0, 1)] == [rows[10].id]
+    assert [r.id for r in catalog.conversation_rows("c" * 32, rows[0].sent_at, 5, 2)] == [rows[0].id, rows[1].id]
+    assert catalog.conversation_rows("c" * 32, around, 0, 0) == []
+    assert catalog.conversation_rows("e" * 32, around, 5, 5) == []
+
+
+def test_index_version_new_archive_and_rebuild(backend: Backend) -> None:
+    catalog = backend.open()
+    assert catalog.index_version() is None
+    rows = [make_row(1), make_row(2)]
+    catalog.commit([segment_batch("seg/2033-12-31/s", rows, [(rows[0].id, ["old"]), (rows[1].id, ["old"])])])
+    assert catalog.index_version() == 2  # the first commit into an empty catalog
+    catalog.reset_index()
+    assert catalog.search_tokens(["old"]) == set()
+    catalog.add_index([(rows[0].id, ["new", "number1234"]), (rows[1].id, ["new"]), (f"{99:032x}", ["new"])])
+    catalog.set_index_version(7)
+    catalog.close()
+    again = backend.open()
+    assert again.index_version() == 7
+    assert again.search_tokens(["new"]) == {rows[0].id, rows[1].id}
+    assert again.search_tokens(["new", "number1234"]) == {rows[0].id}
+    assert again.search_tokens(["old"]) == set()
+    again.close()
+
+
 def test_compliant_copies_name_the_earliest_copied_or_forwarded_record(catalog: Catalog) -> None:
     later = T0 + timedelta(days=1)
     rows = [make_row(1, fingerprint="fa", ingested_at=later),

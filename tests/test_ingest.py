@@ -13,6 +13,7 @@ from archiver.config import load_settings
 from archiver.connector import ConnectorRegistry
 from archiver.core.classify import Classifier, load_rules
 from archiver.core.retention import load_schedules
+from archiver.core.terms import word_terms
 from archiver.services.ingest import IngestOptions, Ingestor
 from archiver.services.verify import verify
 from archiver.storage.archive import Archive
@@ -158,8 +159,8 @@ def test_unscheduled_records_are_kept_indefinitely(archive_dir: Path, samples: l
 def test_blind_index_finds_a_word_without_holding_it(archive_dir: Path, samples: list[Path]) -> None:
     _ingest_service(archive_dir, samples, datetime(2026, 10, 10, tzinfo=timezone.utc))
     archive = Archive.open(load_settings(cwd=archive_dir))
-    hits = archive.catalog.search_tokens(archive.blind_index.tokens("lookout"))
-    spanish = archive.catalog.search_tokens(archive.blind_index.tokens("VEHICULOS"))
+    hits = archive.catalog.search_tokens(archive.blind_index.tokens(word_terms("lookout")))
+    spanish = archive.catalog.search_tokens(archive.blind_index.tokens(word_terms("VEHICULOS")))
     archive.close()
     assert len(hits) >= 2 and len(spanish) >= 1  # accents and case folded: "vehículos"
 

@@ -32,6 +32,7 @@ from archiver.core.custodians import Custodian, find_custodian, load_zone
 from archiver.core.forwarding import assess, credit_earlier_copy, official_recipients
 from archiver.core.identity import ID_SCHEME, ID_SCHEME_WITH_LEGACY, MessageId, MessageIdentities
 from archiver.core.retention import ROLE_SCHEDULE, UNSCHEDULED, ScheduleSet, assign
+from archiver.core.terms import json_terms, normalize_words
 from archiver.errors import InputError, ObjectExistsError, Rejection
 from archiver.model import Account, Message, canonical_json, handle_key
 from archiver.services.access import authorize
@@ -41,7 +42,6 @@ from archiver.storage.archive import Archive
 from archiver.storage.audit import AuditEvent
 from archiver.storage.catalog import Catalog, CommitBatch, ExportRow, HoldRow, QuarantineRow, SegmentRow
 from archiver.storage.envelope import open_sealed, seal
-from archiver.storage.keyed import normalize_words
 from archiver.storage.records import LABEL_REVIEW, SCHEDULE_REVIEW, RecordDocument, catalog_row, record_document
 from archiver.storage.sealed_facts import manifest_key, manifest_object, row_digest, write_manifest
 
@@ -435,7 +435,7 @@ def _segment_batch(archive: Archive, docs: list[RecordDocument], refs: list[segm
     rows, keywords = [], []
     for doc, ref in zip(docs, refs, strict=True):
         rows.append(catalog_row(doc, _conversation_ref(archive, doc), segment.name, ref.offset, ref.length))
-        keywords.append((doc.record_id, archive.blind_index.tokens(doc.data["message"]["body"])))
+        keywords.append((doc.record_id, archive.blind_index.tokens(json_terms(doc.message))))
     retain_until = segment.retain_until.isoformat() if segment.retain_until else None
     return CommitBatch(rows, keywords, segment, AuditEvent(
         actor, "store-segment", now, {"segment": segment.name, "records": len(docs), "schedule": segment.schedule,

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from archiver.config import CONFIG_FILE, Settings
+from archiver.core.terms import INDEX_VERSION
 from archiver.errors import IntegrityError, KeyProviderError, ObjectNotFoundError, ReadOnlyArchiveError, UsageError
 from archiver.model import canonical_json
 from archiver.readers.scratch import remove_abandoned
@@ -233,6 +234,8 @@ def init_archive(directory: Path, settings: Settings) -> InitResult:
     archive = Archive.open(settings)
     try:
         archive.store.check()  # a bucket without versioning or Object Lock is refused before any use
+        if archive.catalog.index_version() is None:  # a new archive; an older one keeps its version until reindexed
+            archive.catalog.set_index_version(INDEX_VERSION)
     finally:
         archive.close()
     return InitResult(directory, config_created, key_created, archive.keys.key_id)

@@ -8,11 +8,10 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import re
-import unicodedata
+from collections.abc import Iterable
 
-_WORD = re.compile(r"\w+", re.UNICODE)
-MAX_TOKENS_PER_MESSAGE = 512
+from archiver.core.terms import WORD_PREFIX
+
 TOKEN_HEX_CHARS = 16  # 64 bits: collisions among a message's words are negligible
 
 
@@ -31,20 +30,11 @@ class KeyedHash:
         return self.digest(data).hex()[:chars]
 
 
-def normalize_words(text: str) -> list[str]:
-    """Words folded for search: case-folded, accents removed ("Sí" and "si" match)."""
-    if text.isascii():
-        return _WORD.findall(text.lower())
-    decomposed = unicodedata.normalize("NFKD", text.casefold())
-    plain = "".join(ch for ch in decomposed if not unicodedata.combining(ch))
-    return _WORD.findall(plain)
-
-
 class BlindIndex:
-    """Turns text into blind-index tokens: one keyed hash per distinct normalized word.
+    """Turns search terms (``archiver.core.terms``) into blind-index tokens: one keyed hash per term.
 
     A chat's vocabulary is small and repeats, so tokens are memoized (in memory only) up to
-    ``cache_size`` words.
+    ``cache_size`` terms.
     """
 
     def __init__(self, key: KeyedHash, cache_size: int = 200_000) -> None:
@@ -52,14 +42,20 @@ class BlindIndex:
         self._cache: dict[str, str] = {}
         self._cache_size = cache_size
 
-    def tokens(self, text: str) -> list[str]:
-        words = list(dict.fromkeys(normalize_words(text)))[:MAX_TOKENS_PER_MESSAGE]
-        return [self._token(word) for word in words]
+    def tokens(self, terms: Iterable[str]) -> list[str]:
+        """The token of each term, in order (``index_terms`` already made them distinct and bounded)."""
+        if isinstance(terms, str):
+            raise TypeError("BlindIndex.tokens takes terms (archiver.core.terms), not text")
+        return [self.token(term) for term in terms]
 
-    def _token(self, word: str) -> str:
-        token = self._cache.get(word)
+    def token(self, term: str) -> str:
+        """The keyed hash of one term."""
+        token = self._cache.get(term)
         if token is None:
-            token = self._key.hex(word.encode(), TOKEN_HEX_CHARS)
+            # A word is hashed bare, as the body-words index (version 1) hashed it, so an archive not yet
+            # reindexed still answers word searches; no other term can be bare (each has a colon).
+            plain = term[len(WORD_PREFIX):] if term.startswith(WORD_PREFIX) else term
+            token = self._key.hex(plain.encode(), TOKEN_HEX_CHARS)
             if len(self._cache) < self._cache_size:
-                self._cache[word] = token
+                self._cache[term] = token
         return token

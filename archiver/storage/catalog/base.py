@@ -345,7 +345,35 @@ class Catalog(Protocol):
         ...
 
     def search_tokens(self, tokens: Iterable[str]) -> set[str]:
-        """Ids of records whose blind index holds every token."""
+        """Ids of records and review items whose blind index holds every token (none for no token)."""
+        ...
+
+    def search_any(self, tokens: Iterable[str]) -> set[str]:
+        """Ids of records and review items whose blind index holds any of the tokens."""
+        ...
+
+    def rows_by_id(self, ids: Sequence[str]) -> dict[str, CatalogRow]:
+        """The rows of those ``ids`` the catalog holds, by id."""
+        ...
+
+    def conversation_rows(self, conversation_ref: str, around: datetime, before: int, after: int) -> list[CatalogRow]:
+        """Rows of one conversation (every label) in send order: the last ``before`` sent before
+        ``around``, then the first ``after`` sent at or after it."""
+        ...
+
+    def index_version(self) -> int | None:
+        """Which terms the blind index holds (``archiver.core.terms.INDEX_VERSION``): 1 for an archive
+        written before versions were recorded, 0 while a reindex is unfinished, None for an empty one."""
+        ...
+
+    def set_index_version(self, version: int) -> None: ...
+
+    def reset_index(self) -> None:
+        """Drop every blind-index token (reindex, before ``add_index``)."""
+        ...
+
+    def add_index(self, entries: Sequence[tuple[str, list[str]]]) -> None:
+        """Add (id, tokens) pairs to the blind index; ids the catalog does not hold are skipped."""
         ...
 
     def close(self) -> None: ...

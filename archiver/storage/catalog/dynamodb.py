@@ -25,7 +25,7 @@ from __future__ import annotations
 import json
 import time
 import uuid
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from datetime import date, datetime
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -48,6 +48,7 @@ from archiver.storage.catalog.base import (
     latest_syncs,
 )
 from archiver.storage.catalog.dynamodb_documents import DocumentTable
+from archiver.storage.catalog.dynamodb_index import TOKEN_IDS_PER_ITEM, IndexedTable, conversation_pointer
 from archiver.storage.catalog.dynamodb_items import (
     AUDIT,
     CUSTODIANS,
@@ -63,6 +64,7 @@ from archiver.storage.catalog.dynamodb_items import (
     SEGMENTS,
     SYNC,
     SYNC_APP,
+    TOKEN_PREFIX,
     Item,
     Key,
     _key,
@@ -79,11 +81,10 @@ from archiver.storage.catalog.dynamodb_items import (
 from archiver.storage.catalog.dynamodb_lock import LockedTable
 from archiver.storage.catalog.dynamodb_transactions import _Op, _State, _Step, _Unit
 
-TOKEN_IDS_PER_ITEM = 2000    # 2000 ids of 32 hex characters stay far below the 400 KB item limit
 _COMPLIANT = ("copied", "forwarded")
 
 
-class DynamoCatalog(DocumentTable, LockedTable):
+class DynamoCatalog(DocumentTable, LockedTable, IndexedTable):
     """Catalog in one DynamoDB table (see ``dynamodb_items`` for its layout)."""
 
     @classmethod
@@ -142,6 +143,7 @@ class DynamoCatalog(DocumentTable, LockedTable):
         self._call(self._client.delete_item, TableName=self.table, Key=_key((PENDING, name)))
 
     def commit(self, batches: Sequence[CommitBatch]) -> None:
+        self._claim_new_index()
         units: list[_Unit] = []
         for batch in batches:
             units += [self._row_unit(row) for row in batch.rows]
@@ -171,6 +173,7 @@ class DynamoCatalog(DocumentTable, LockedTable):
                 step.ops.append(self._put(msg, _row_item(row), condition="#label = :old", names={"#label": "label"},
                                           values={":old": _s(old)}))
             step.effects[msg] = {"label": row.label}
+            step.ops.append(self._put(*conversation_pointer(row)))
             if state.get(marker) is None:
                 step.ops.append(self._put(marker, {"type": _s("row-custodian"), "custodian": _s(row.custodian)}))
                 step.effects[marker] = {}
@@ -207,7 +210,7 @@ class DynamoCatalog(DocumentTable, LockedTable):
         for (token, group), ids in groups.items():
             ordered = sorted(ids)
             for number, first in enumerate(range(0, len(ordered), TOKEN_IDS_PER_ITEM)):
-                units.append(self._token_unit((f"tok#{token}", f"{group}#{number:04d}"),
+                units.append(self._token_unit((f"{TOKEN_PREFIX}{token}", f"{group}#{number:04d}"),
                                               ordered[first:first + TOKEN_IDS_PER_ITEM]))
         return units
 
@@ -460,20 +463,6 @@ class DynamoCatalog(DocumentTable, LockedTable):
             yield NoticeRow(item["sk"]["S"], _text(item, "kind") or "", _text(item, "custodian") or "",
                             tuple(json.loads(_text(item, "recipients") or "[]")), _text(item, "subject") or "",
                             parse_instant(_text(item, "sent_at") or ""), _text(item, "message_id"))
-
-    def search_tokens(self, tokens: Iterable[str]) -> set[str]:
-        found: set[str] | None = None
-        for token in dict.fromkeys(tokens):
-            ids = {i for item in self._query(f"tok#{token}", projection=("ids",))
-                   for i in item.get("ids", {}).get("SS", [])}
-            found = ids if found is None else found & ids
-            if not found:
-                return set()
-        if not found:
-            return set()
-        # As in SQLite, a review item settled as a nonrecord no longer answers a search.
-        return {_text(item, "id") or "" for item in self._batch_get((_msg_key(i) for i in found), ("id", "label"))
-                if _text(item, "label") != "nonrecord"}
 
     def close(self) -> None:
         self._client.close()

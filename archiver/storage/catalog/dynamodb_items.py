@@ -12,7 +12,10 @@ Single-table design. Every item has ``pk``/``sk`` (strings); fixed partition nam
     fp#<fp>#<custodian>   fp                     earliest copied/forwarded record with that text
                                                  fingerprint (compliant_copies, one BatchGet)
     tok#<token>           <group>#<n>            blind index: ids holding a keyed-hash token;
-                                                 group = segment:<name> or row:<id>
+                                                 group = segment:<name>, row:<id> or index:<hash>
+                                                 (written by reindex)
+    conv#<conv ref>       <sent_at>#<id>         a message in its conversation's time order
+                                                 (conversation_rows; written with the row)
     segments              <name>                 SegmentRow + ids of its rows (segment_rows)
     pending               <name>                 segments begun, not committed
     audit                 <seq, 20 digits>       audit entries, in chain order
@@ -27,6 +30,7 @@ Single-table design. Every item has ``pk``/``sk`` (strings); fixed partition nam
     quarantine            <hash of item>         one entry per bad item of an export
     meta                  key_id                 the archive's key
     meta                  id_scheme              which message ids the archive holds (archiver.core.identity)
+    meta                  index_version          which terms the blind index holds (archiver.core.terms)
     lock                  writer                 the writer lock (owner token + lease)
 
 Global secondary indexes (all projection ALL, sparse: only the items named carry the keys):
@@ -54,7 +58,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from datetime import date
+from datetime import date, datetime
 from typing import Any
 
 from archiver.model import parse_instant, utc_iso
@@ -78,6 +82,8 @@ NOTICES = "notices"
 QUARANTINE = "quarantine"
 META_KEY = ("meta", "key_id")
 ID_SCHEME_KEY = ("meta", "id_scheme")
+INDEX_VERSION_KEY = ("meta", "index_version")
+TOKEN_PREFIX = "tok#"
 LOCK_KEY = ("lock", "writer")
 
 Key = tuple[str, str]
@@ -108,6 +114,10 @@ def _number(item: Item, name: str) -> int | None:
 
 def _msg_key(record_id: str) -> Key:
     return (f"msg#{record_id}", ROW_SK)
+
+
+def _conversation_key(conversation_ref: str, sent_at: datetime, record_id: str) -> Key:
+    return (f"conv#{conversation_ref}", f"{utc_iso(sent_at)}#{record_id}")
 
 
 def _quarantine_key(row: QuarantineRow) -> Key:

@@ -13,7 +13,7 @@ import fcntl
 import json
 import sqlite3
 import time
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager
 from datetime import date, datetime
 from pathlib import Path
@@ -36,18 +36,11 @@ from archiver.storage.catalog.base import (
     hold_json,
     latest_syncs,
 )
+from archiver.storage.catalog.sqlite_index import CHUNK, ROW_COLUMNS, SqliteIndex, parse_date, row_from
 from archiver.storage.catalog.sqlite_schema import SCHEMA, connect_read_only, refuse_read_only
 
 LOCK_WAIT_SECONDS = 30.0
-_CHUNK = 500  # SQLite's bound-parameter limit is far above this; keeps statements small
-
-_ROW_COLUMNS = ("id, custodian, source, conversation_ref, sent_at, direction, account, system, label, "
-                "confidence, reasons, rules_version, schedule, disposition_date, forwarding_status, "
-                "deadline, days_late, content_hash, export_sha256, source_line, ingested_at, flags, "
-                "segment, frame_offset, frame_length, fingerprint")
-
-
-class SqliteCatalog:
+class SqliteCatalog(SqliteIndex):
     """Catalog in one SQLite file."""
 
     def __init__(self, path: Path, read_only: bool = False) -> None:
@@ -149,8 +142,8 @@ class SqliteCatalog:
 
     def known_labels(self, ids: Sequence[str]) -> dict[str, str]:
         found: dict[str, str] = {}
-        for start in range(0, len(ids), _CHUNK):
-            chunk = ids[start:start + _CHUNK]
+        for start in range(0, len(ids), CHUNK):
+            chunk = ids[start:start + CHUNK]
             marks = ",".join("?" * len(chunk))
             found.update(self._db.execute(f"SELECT id, label FROM messages WHERE id IN ({marks})", chunk).fetchall())
         return found
@@ -168,6 +161,7 @@ class SqliteCatalog:
 
     def commit(self, batches: Sequence[CommitBatch]) -> None:
         with self._transaction() as db:
+            self._claim_new_index(db)
             for batch in batches:
                 self._add_batch(db, batch)
 
@@ -179,8 +173,8 @@ class SqliteCatalog:
         replaced: dict[str, int] = {}
         for labels, label in ((("nonrecord", "review"), "record"), (("review",), "nonrecord")):
             ids = [r.id for r in batch.rows if r.label == label]
-            for start in range(0, len(ids), _CHUNK):
-                chunk = ids[start:start + _CHUNK]
+            for start in range(0, len(ids), CHUNK):
+                chunk = ids[start:start + CHUNK]
                 marks, kinds = ",".join("?" * len(chunk)), ",".join("?" * len(labels))
                 replaced.update((record_id, rowid) for rowid, record_id in db.execute(
                     f"SELECT rowid, id FROM messages WHERE id IN ({marks}) AND label IN ({kinds})",
@@ -189,7 +183,7 @@ class SqliteCatalog:
         values = ",".join("?" * 27)
         # Replacements first: a new row must not take a rowid a replacement is about to reclaim.
         ordered = sorted(batch.rows, key=lambda r: r.id not in replaced)
-        db.executemany(f"INSERT OR IGNORE INTO messages (rowid, {_ROW_COLUMNS}) VALUES ({values})",
+        db.executemany(f"INSERT OR IGNORE INTO messages (rowid, {ROW_COLUMNS}) VALUES ({values})",
                        [(replaced.get(r.id), *_row_values(r)) for r in ordered])
         self._index(db, batch.keywords)
         segment = batch.segment
@@ -201,16 +195,6 @@ class SqliteCatalog:
             db.execute("DELETE FROM pending_segments WHERE name = ?", (segment.name,))
         if batch.audit is not None:
             self._append(db, batch.audit)
-
-    def _index(self, db: sqlite3.Connection, keywords: Sequence[tuple[str, Sequence[str]]]) -> None:
-        wanted = {record_id: tokens for record_id, tokens in keywords if tokens}
-        ids = list(wanted)
-        for start in range(0, len(ids), _CHUNK):
-            chunk = ids[start:start + _CHUNK]
-            marks = ",".join("?" * len(chunk))
-            rowids = db.execute(f"SELECT rowid, id FROM messages WHERE id IN ({marks})", chunk).fetchall()
-            db.executemany("INSERT INTO keywords (rowid, tokens) VALUES (?, ?)",
-                           [(rowid, " ".join(wanted[record_id])) for rowid, record_id in rowids])
 
     def add_quarantine(self, rows: Sequence[QuarantineRow], audit: AuditEvent | None) -> None:
         with self._transaction() as db:
@@ -261,26 +245,26 @@ class SqliteCatalog:
             yield AuditEntry(seq, event, prev_hash, hash_)
 
     def rows(self, custodian: str | None = None, label: str | None = None) -> Iterator[CatalogRow]:
-        query = f"SELECT {_ROW_COLUMNS} FROM messages WHERE (? IS NULL OR custodian = ?) " \
+        query = f"SELECT {ROW_COLUMNS} FROM messages WHERE (? IS NULL OR custodian = ?) " \
                 "AND (? IS NULL OR label = ?) ORDER BY custodian, sent_at, id"
         for values in self._db.execute(query, (custodian, custodian, label, label)):
-            yield _row_from(values)
+            yield row_from(values)
 
     def row(self, record_id: str) -> CatalogRow | None:
-        values = self._db.execute(f"SELECT {_ROW_COLUMNS} FROM messages WHERE id = ?", (record_id,)).fetchone()
-        return _row_from(values) if values else None
+        values = self._db.execute(f"SELECT {ROW_COLUMNS} FROM messages WHERE id = ?", (record_id,)).fetchone()
+        return row_from(values) if values else None
 
     def segments(self) -> Iterator[SegmentRow]:
         for name, custodian, schedule, retain_until, count, created_at, disposed_at in self._db.execute(
                 "SELECT name, custodian, schedule, retain_until, count, created_at, disposed_at FROM segments "
                 "ORDER BY name"):
-            yield SegmentRow(name, custodian, schedule, _parse_date(retain_until), count, parse_instant(created_at),
+            yield SegmentRow(name, custodian, schedule, parse_date(retain_until), count, parse_instant(created_at),
                              parse_instant(disposed_at) if disposed_at else None)
 
     def segment_rows(self, name: str) -> Iterator[CatalogRow]:
-        for values in self._db.execute(f"SELECT {_ROW_COLUMNS} FROM messages WHERE segment = ? ORDER BY frame_offset",
+        for values in self._db.execute(f"SELECT {ROW_COLUMNS} FROM messages WHERE segment = ? ORDER BY frame_offset",
                                        (name,)):
-            yield _row_from(values)
+            yield row_from(values)
 
     def put_hold(self, hold: HoldRow, audit: AuditEvent, intent: str | None = None) -> None:
         with self._transaction() as db:
@@ -333,15 +317,6 @@ class SqliteCatalog:
                                 "WHERE account = 'personal' GROUP BY custodian")
         return {custodian: parse_instant(at) for custodian, at in rows}
 
-    def search_tokens(self, tokens: Iterable[str]) -> set[str]:
-        query = " AND ".join(f'"{t}"' for t in tokens)
-        if not query:
-            return set()
-        return {r[0] for r in self._db.execute(
-            "SELECT m.id FROM keywords JOIN messages m ON m.rowid = keywords.rowid "
-            "WHERE keywords MATCH ? AND m.label != 'nonrecord'",
-            (query,))}
-
     def last_sync_by_account(self) -> dict[tuple[str, str], datetime]:
         rows = self._db.execute("SELECT custodian, connector, apps, MAX(ingested_at) FROM exports "
                                 "WHERE account = 'personal' GROUP BY custodian, connector, apps")
@@ -350,14 +325,14 @@ class SqliteCatalog:
 
     def compliant_copies(self, custodian: str, fingerprints: Sequence[str]) -> dict[str, CatalogRow]:
         found: dict[str, CatalogRow] = {}
-        for start in range(0, len(fingerprints), _CHUNK):
-            chunk = list(fingerprints[start:start + _CHUNK])
+        for start in range(0, len(fingerprints), CHUNK):
+            chunk = list(fingerprints[start:start + CHUNK])
             marks = ",".join("?" * len(chunk))
             for values in self._db.execute(
-                    f"SELECT {_ROW_COLUMNS} FROM messages WHERE custodian = ? AND fingerprint IN ({marks}) "
+                    f"SELECT {ROW_COLUMNS} FROM messages WHERE custodian = ? AND fingerprint IN ({marks}) "
                     "AND label = 'record' AND forwarding_status IN ('copied', 'forwarded') "
                     "ORDER BY ingested_at, sent_at", [custodian, *chunk]):
-                row = _row_from(values)
+                row = row_from(values)
                 found.setdefault(row.fingerprint or "", row)
         return found
 
@@ -379,8 +354,8 @@ class SqliteCatalog:
 
     def sent_notices(self, keys: Sequence[str]) -> set[str]:
         found: set[str] = set()
-        for start in range(0, len(keys), _CHUNK):
-            chunk = list(keys[start:start + _CHUNK])
+        for start in range(0, len(keys), CHUNK):
+            chunk = list(keys[start:start + CHUNK])
             marks = ",".join("?" * len(chunk))
             found.update(r[0] for r in self._db.execute(f"SELECT key FROM notices WHERE key IN ({marks})", chunk))
         return found
@@ -406,10 +381,6 @@ def _date(value: date | None) -> str | None:
     return value.isoformat() if value else None
 
 
-def _parse_date(value: str | None) -> date | None:
-    return date.fromisoformat(value) if value else None
-
-
 def _row_values(row: CatalogRow) -> tuple[object, ...]:
     return (row.id, row.custodian, row.source, row.conversation_ref, utc_iso(row.sent_at), row.direction,
             row.account, int(row.system), row.label, row.confidence, json.dumps(list(row.reasons)),
@@ -417,21 +388,3 @@ def _row_values(row: CatalogRow) -> tuple[object, ...]:
             utc_iso(row.deadline) if row.deadline else None, row.days_late, row.content_hash,
             row.export_sha256, row.source_line, utc_iso(row.ingested_at), json.dumps(list(row.flags)),
             row.segment, row.offset, row.length, row.fingerprint)
-
-
-def _row_from(values: tuple[object, ...]) -> CatalogRow:
-    (id_, custodian, source, conv, sent_at, direction, account, system, label, confidence, reasons,
-     rules_version, schedule, disposition, status, deadline, days_late, content_hash, export_sha,
-     line, ingested_at, flags, segment, offset, length, fingerprint) = values
-    return CatalogRow(
-        id=str(id_), custodian=str(custodian), source=str(source), conversation_ref=str(conv),
-        sent_at=parse_instant(str(sent_at)), direction=str(direction), account=str(account),
-        system=bool(system), label=str(label), confidence=float(confidence),  # type: ignore[arg-type]
-        reasons=tuple(json.loads(str(reasons))), rules_version=str(rules_version),
-        schedule=schedule if schedule is None else str(schedule),
-        disposition_date=_parse_date(disposition),  # type: ignore[arg-type]
-        forwarding_status=str(status), deadline=parse_instant(str(deadline)) if deadline else None,
-        days_late=int(days_late), content_hash=str(content_hash),  # type: ignore[call-overload]
-        export_sha256=str(export_sha), source_line=line,  # type: ignore[arg-type]
-        ingested_at=parse_instant(str(ingested_at)), flags=tuple(json.loads(str(flags))),
-        segment=segment, offset=offset, length=length, fingerprint=fingerprint)  # type: ignore[arg-type]

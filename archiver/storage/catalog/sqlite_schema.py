@@ -59,6 +59,8 @@ SCHEMA = [
     "CREATE TABLE intents (name TEXT PRIMARY KEY, document TEXT NOT NULL)",
     # Role grants and investigation cases, one JSON document per (kind, name).
     "CREATE TABLE documents (kind TEXT NOT NULL, name TEXT NOT NULL, document TEXT NOT NULL, PRIMARY KEY (kind, name))",
+    # A conversation's messages in time order: the context around a message (conversation_rows).
+    "CREATE INDEX messages_conversation_sent ON messages (conversation_ref, sent_at)",
 ]
 
 

@@ -1,0 +1,130 @@
+"""The SQLite catalog's blind index and the reads investigators need (search, context).
+
+The blind index is a contentless FTS5 table (``keywords``) of keyed-hash tokens keyed by the
+message row's rowid: it answers "which records hold this term" holding no term at all. Its
+version (``archiver.core.terms.INDEX_VERSION``) is kept in ``meta``.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Iterable, Sequence
+from contextlib import AbstractContextManager
+from datetime import date, datetime
+from itertools import chain
+
+from archiver.core.terms import INDEX_VERSION
+from archiver.model import parse_instant, utc_iso
+from archiver.storage.catalog.base import CatalogRow
+
+CHUNK = 500  # SQLite's bound-parameter limit is far above this; keeps statements small
+INDEX_VERSION_META = "index_version"
+ROW_COLUMNS = ("id, custodian, source, conversation_ref, sent_at, direction, account, system, label, "
+               "confidence, reasons, rules_version, schedule, disposition_date, forwarding_status, "
+               "deadline, days_late, content_hash, export_sha256, source_line, ingested_at, flags, "
+               "segment, frame_offset, frame_length, fingerprint")
+
+
+class SqliteIndex:
+    """The index half of ``SqliteCatalog``: it needs the connection and the transaction of the catalog."""
+
+    _db: sqlite3.Connection
+
+    def _transaction(self) -> AbstractContextManager[sqlite3.Connection]:
+        raise NotImplementedError
+
+    def _index(self, db: sqlite3.Connection, keywords: Sequence[tuple[str, Sequence[str]]]) -> None:
+        """Add each id's tokens (ids not in the catalog are skipped, as in DynamoDB)."""
+        wanted = {record_id: tokens for record_id, tokens in keywords if tokens}
+        ids = list(wanted)
+        for start in range(0, len(ids), CHUNK):
+            chunk = ids[start:start + CHUNK]
+            marks = ",".join("?" * len(chunk))
+            rowids = db.execute(f"SELECT rowid, id FROM messages WHERE id IN ({marks})", chunk).fetchall()
+            db.executemany("INSERT INTO keywords (rowid, tokens) VALUES (?, ?)",
+                           [(rowid, " ".join(wanted[record_id])) for rowid, record_id in rowids])
+
+    def _claim_new_index(self, db: sqlite3.Connection) -> None:
+        """The first commit into an empty catalog writes the current index version."""
+        if db.execute("SELECT 1 FROM meta WHERE name = ?", (INDEX_VERSION_META,)).fetchone() is None \
+                and db.execute("SELECT 1 FROM messages LIMIT 1").fetchone() is None:
+            db.execute("INSERT INTO meta (name, value) VALUES (?, ?)", (INDEX_VERSION_META, str(INDEX_VERSION)))
+
+    def index_version(self) -> int | None:
+        row = self._db.execute("SELECT value FROM meta WHERE name = ?", (INDEX_VERSION_META,)).fetchone()
+        if row is not None:
+            return int(row[0])
+        # Written before versions were recorded: its index holds body words only.
+        return 1 if self._db.execute("SELECT 1 FROM messages LIMIT 1").fetchone() else None
+
+    def set_index_version(self, version: int) -> None:
+        with self._transaction() as db:
+            db.execute("INSERT INTO meta (name, value) VALUES (?, ?) ON CONFLICT (name) DO UPDATE SET "
+                       "value = excluded.value", (INDEX_VERSION_META, str(version)))
+
+    def reset_index(self) -> None:
+        with self._transaction() as db:
+            db.execute("INSERT INTO keywords (keywords) VALUES ('delete-all')")  # contentless FTS5: drop every token
+
+    def add_index(self, entries: Sequence[tuple[str, list[str]]]) -> None:
+        with self._transaction() as db:
+            self._index(db, entries)
+
+    def search_tokens(self, tokens: Iterable[str]) -> set[str]:
+        return self._match(" AND ".join(f'"{t}"' for t in dict.fromkeys(tokens)))
+
+    def search_any(self, tokens: Iterable[str]) -> set[str]:
+        return self._match(" OR ".join(f'"{t}"' for t in dict.fromkeys(tokens)))
+
+    def _match(self, query: str) -> set[str]:
+        if not query:
+            return set()
+        # A review item settled as a nonrecord no longer answers a search.
+        return {r[0] for r in self._db.execute(
+            "SELECT m.id FROM keywords JOIN messages m ON m.rowid = keywords.rowid "
+            "WHERE keywords MATCH ? AND m.label != 'nonrecord'", (query,))}
+
+    def rows_by_id(self, ids: Sequence[str]) -> dict[str, CatalogRow]:
+        found: dict[str, CatalogRow] = {}
+        unique = list(dict.fromkeys(ids))
+        for start in range(0, len(unique), CHUNK):
+            chunk = unique[start:start + CHUNK]
+            marks = ",".join("?" * len(chunk))
+            found.update((row.id, row) for row in map(row_from, self._db.execute(
+                f"SELECT {ROW_COLUMNS} FROM messages WHERE id IN ({marks})", chunk)))
+        return found
+
+    def conversation_rows(self, conversation_ref: str, around: datetime, before: int, after: int) -> list[CatalogRow]:
+        at = utc_iso(around)
+        earlier = self._db.execute(
+            f"SELECT {ROW_COLUMNS} FROM messages WHERE conversation_ref = ? AND sent_at < ? "
+            "ORDER BY sent_at DESC, id DESC LIMIT ?", (conversation_ref, at, max(before, 0))).fetchall()
+        later = self._db.execute(
+            f"SELECT {ROW_COLUMNS} FROM messages WHERE conversation_ref = ? AND sent_at >= ? "
+            "ORDER BY sent_at, id LIMIT ?", (conversation_ref, at, max(after, 0))).fetchall()
+        return [row_from(values) for values in chain(reversed(earlier), later)]
+
+
+def parse_date(value: str | None) -> date | None:
+    """A stored ISO day, or None."""
+    return date.fromisoformat(value) if value else None
+
+
+def row_from(values: tuple[object, ...]) -> CatalogRow:
+    """A ``messages`` row (selected as ``ROW_COLUMNS``) as a ``CatalogRow``."""
+    (id_, custodian, source, conv, sent_at, direction, account, system, label, confidence, reasons,
+     rules_version, schedule, disposition, status, deadline, days_late, content_hash, export_sha,
+     line, ingested_at, flags, segment, offset, length, fingerprint) = values
+    return CatalogRow(
+        id=str(id_), custodian=str(custodian), source=str(source), conversation_ref=str(conv),
+        sent_at=parse_instant(str(sent_at)), direction=str(direction), account=str(account),
+        system=bool(system), label=str(label), confidence=float(confidence),  # type: ignore[arg-type]
+        reasons=tuple(json.loads(str(reasons))), rules_version=str(rules_version),
+        schedule=schedule if schedule is None else str(schedule),
+        disposition_date=parse_date(disposition),  # type: ignore[arg-type]
+        forwarding_status=str(status), deadline=parse_instant(str(deadline)) if deadline else None,
+        days_late=int(days_late), content_hash=str(content_hash),  # type: ignore[call-overload]
+        export_sha256=str(export_sha), source_line=line,  # type: ignore[arg-type]
+        ingested_at=parse_instant(str(ingested_at)), flags=tuple(json.loads(str(flags))),
+        segment=segment, offset=offset, length=length, fingerprint=fingerprint)  # type: ignore[arg-type]
