@@ -27,6 +27,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from archiver.core.terms import normalize_words
 from archiver.core.vcard import Contact, looks_like_vcard, parse_vcards
 from archiver.errors import ConfigError
 from archiver.model import handle_key
@@ -100,6 +101,14 @@ class ParticipantDirectory:
         """The participant listed under ``handle``, or ``None``."""
         return self._by_key.get(handle_key(handle))
 
+    def handles_named(self, text: str) -> set[str]:
+        """Every handle of the people ``text`` names, by one of their handles or by their name
+        (case, accents and word order aside): how a search finds a person under any handle."""
+        wanted = _name_key(text)
+        names = {_name_key(p.name) for p in self._by_key.values()
+                 if _name_key(p.name) == wanted or handle_key(p.handle) == handle_key(text)} - {""}
+        return {p.handle for p in self._by_key.values() if _name_key(p.name) in names}
+
     def role_of(self, handle: str) -> str:
         """The role of ``handle``; ``"unknown"`` when the directory does not list it."""
         role = self._roles.get(handle)
@@ -124,6 +133,10 @@ class ParticipantDirectory:
         custodian = handle_key(message.custodian) if message.custodian else None
         handles = message.recipients if message.direction == "sent" else (message.sender, *message.recipients)
         return {self.role_of(h) for h in handles if not custodian or handle_key(h) != custodian}
+
+
+def _name_key(name: str) -> str:
+    return " ".join(sorted(normalize_words(name)))
 
 
 def _from_contacts(contacts: Iterable[Contact]) -> list[Participant]:

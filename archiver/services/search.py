@@ -1,0 +1,336 @@
+"""Search: which records say what, by whom, to whom, about whom, for those entitled to ask.
+
+Keywords, participants, conversations, numbers and dates are looked up in the blind index
+(keyed tokens: the catalog holds no word); catalog facts (custodian, time, app, label,
+schedule, hold, classifier reasons) narrow the candidates; a phrase is then checked on the
+decrypted text. Who may see what is decided here, for the CLI and the Lambda handlers alike:
+
+- an investigator searches every custodian, only under an open case, and reads the text;
+- an officer searches only the custodians their role names, and reads the text;
+- a records officer sees catalog facts only, never a word of a message.
+
+Every search is an audit entry: the case, the actor, the query (sealed: it may name people)
+and the ids returned. A refusal is audited by ``access.authorize``.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import asdict, dataclass, field
+from datetime import date, datetime, time, timedelta, timezone
+from typing import Any, NoReturn
+
+from archiver.core.custodians import find_custodian
+from archiver.core.participants import ParticipantDirectory
+from archiver.core.terms import (
+    HAS_ATTACHMENT,
+    INDEX_VERSION,
+    conversation_term,
+    normalize_words,
+    participant_term,
+    word_terms,
+)
+from archiver.errors import AccessDenied, UsageError
+from archiver.model import parse_instant, utc_iso
+from archiver.services.access import ACTION_REFUSED, Principal, principal, require_open_case, sealed
+from archiver.storage.archive import Archive
+from archiver.storage.audit import AuditEvent
+from archiver.storage.catalog.base import CatalogRow, HoldRow
+from archiver.storage.records import RecordDocument, read_document
+
+SEARCHERS = ("investigator", "officer", "records-officer")
+OUTSIDE_PARTY_REASONS = frozenset({"outside-party-participant"})
+PERSONAL_INFO_PREFIX = "pii-"
+DEFAULT_LIMIT = 100
+SNIPPET_CHARS = 60
+_WORD = re.compile(r"\w+", re.UNICODE)
+
+
+@dataclass(frozen=True)
+class Query:
+    """What an investigator asks; every filter given must hold (``any_words``: one of them)."""
+
+    custodian: str | None = None
+    participant: str | None = None
+    conversation: str | None = None
+    start: datetime | None = None
+    end: datetime | None = None
+    source: str | None = None
+    label: str | None = None
+    schedule: str | None = None
+    hold: str | None = None
+    has_attachment: bool = False
+    personal_info: bool = False
+    outside_party: bool = False
+    all_words: str | None = None
+    any_words: str | None = None
+    phrase: str | None = None
+    limit: int = DEFAULT_LIMIT
+
+    def reads_text(self) -> bool:
+        """Whether the query looks into what messages say (words, people, conversations)."""
+        return bool(self.all_words or self.any_words or self.phrase or self.participant or self.conversation)
+
+    def to_json(self) -> dict[str, Any]:
+        """The query as the audit entry keeps it (sealed)."""
+        return {name: utc_iso(value) if isinstance(value, datetime) else value
+                for name, value in asdict(self).items() if value not in (None, False)}
+
+
+@dataclass(frozen=True)
+class Hit:
+    """One record found: catalog facts for every searcher, the text's parts only for readers."""
+
+    row: CatalogRow
+    held: bool
+    disposed: bool = False
+    sender: str | None = None
+    recipients: tuple[str, ...] = ()
+    conversation: str | None = None
+    snippet: str | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        row = self.row
+        return {"id": row.id, "sent_at": utc_iso(row.sent_at), "custodian": row.custodian, "source": row.source,
+                "direction": row.direction, "label": row.label, "schedule": row.schedule, "held": self.held,
+                "disposed": self.disposed, "forwarding_status": row.forwarding_status,
+                "sender": self.sender, "recipients": list(self.recipients), "conversation": self.conversation,
+                "snippet": self.snippet}
+
+
+@dataclass
+class SearchResult:
+    """Hits in time order (at most the query's limit) and how many matched in all."""
+
+    hits: list[Hit]
+    total: int
+    case_id: str | None = None
+    people: list[dict[str, Any]] = field(default_factory=list)
+
+    def to_json(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"case": self.case_id, "total": self.total, "returned": len(self.hits),
+                               "hits": [hit.to_json() for hit in self.hits]}
+        if self.people:
+            out["people"] = self.people
+        return out
+
+
+def day_or_instant(text: str, end: bool = False) -> datetime:
+    """``--from``/``--to``: a date (the whole UTC day) or an instant with its offset."""
+    try:
+        if len(text) == 10:
+            day = date.fromisoformat(text)
+            return datetime.combine(day + timedelta(days=1) if end else day, time(), timezone.utc)
+        return parse_instant(text)
+    except ValueError:
+        raise UsageError(f"{text!r} is not a date (YYYY-MM-DD) or an instant (YYYY-MM-DDTHH:MM:SSZ)") from None
+
+
+class Searcher:
+    """One search or read: who asks, under which case, what they may see, and the lookups."""
+
+    def __init__(self, archive: Archive, actor: str, case_id: str | None, at: datetime, action: str,
+                 request: dict[str, Any], reads_text: bool) -> None:
+        """``request``: what is asked, as its audit entry keeps it (sealed); ``reads_text``: it
+        needs message text (keywords, participants, a read)."""
+        self.archive, self.at, self.case_id, self.request = archive, at, case_id, request
+        self.principal: Principal = principal(archive, actor)
+        if not any(self.principal.has(role) for role in SEARCHERS):
+            self.refuse(action, f"the {' or '.join(SEARCHERS)} role is required "
+                                 f"(ask an admin: archiver role grant {actor} ROLE)")
+        if case_id is not None:
+            require_open_case(archive, actor, case_id, at)
+        self.investigating = self.principal.has("investigator") and case_id is not None
+        self._own_only = not self.investigating and self.principal.has("officer") and (
+            reads_text or not self.principal.has("records-officer"))
+        if not (self.investigating or self._own_only or self.principal.has("records-officer")):
+            self.refuse(action, "an investigator searches and reads only under an open case: give --case ID")
+        if reads_text and not (self.investigating or self._own_only):
+            self.refuse(action, "this needs message text, which the records-officer role does not read; "
+                                 "investigators read under a case, officers their own records")
+        self._holds: list[HoldRow] | None = None
+        self._disposed: set[str] | None = None
+        if archive.catalog.index_version() != INDEX_VERSION:
+            raise UsageError("this archive's search index was written by an older archiver; "
+                             "an admin runs 'archiver reindex' once (audited)")
+
+    def refuse(self, action: str, why: str) -> NoReturn:
+        """Audit the refusal (with what was asked, sealed) and raise ``AccessDenied``."""
+        detail = {"action": action, "why": why, "query": sealed(self.archive, self.request)}
+        event = AuditEvent(self.principal.actor, ACTION_REFUSED, self.at, detail, self.case_id)
+        self.archive.catalog.append_audit(event)
+        raise AccessDenied(f"{self.principal.actor} may not {action}: {why}")
+
+    def scope(self) -> frozenset[str] | None:
+        """The custodians this principal may search; None for all (investigators, records officers)."""
+        return self.principal.custodians if self._own_only else None
+
+    def reads(self, row: CatalogRow) -> bool:
+        """Whether this principal may read the record's text."""
+        return self.investigating or (self._own_only and row.custodian in self.principal.custodians)
+
+    def candidates(self, query: Query) -> set[str] | None:
+        """Ids the index answers for the query's token filters; None when it names none."""
+        groups = list(self._token_groups(query))
+        found: set[str] | None = None
+        for tokens, every in groups:
+            ids = self.archive.catalog.search_tokens(tokens) if every else self.archive.catalog.search_any(tokens)
+            found = ids if found is None else found & ids
+            if not found:
+                return set()
+        return found
+
+    def _token_groups(self, query: Query) -> Iterator[tuple[list[str], bool]]:
+        """(tokens, all of them?) per filter the index answers."""
+        index = self.archive.blind_index
+        words = [*word_terms(query.all_words or ""), *word_terms(query.phrase or "")]
+        if words:
+            yield index.tokens(words), True
+        if query.any_words:
+            any_terms = word_terms(query.any_words)
+            if not any_terms:
+                raise UsageError("--any names no word")
+            yield index.tokens(any_terms), False
+        if query.participant:
+            yield index.tokens(self.participant_terms(query.participant)), False
+        if query.conversation:
+            yield [index.token(conversation_term(query.conversation))], True
+        if query.has_attachment:
+            yield [index.token(HAS_ATTACHMENT)], True
+
+    def participant_terms(self, text: str) -> list[str]:
+        """A participant as every handle they are known by: the text itself, a registered
+        custodian's id, name, aliases and accounts, and the directory's handles for that name."""
+        handles = {text}
+        custodian = find_custodian(self.archive.catalog.custodians(), text)
+        if custodian is not None:
+            handles |= {custodian.id, *custodian.aliases}
+        handles |= _directory(self.archive).handles_named(text)
+        return sorted({participant_term(handle) for handle in handles if handle})
+
+    def matching_rows(self, query: Query, ids: set[str] | None) -> list[CatalogRow]:
+        """Catalog rows of ``ids`` (or of every record when None) that pass the catalog filters."""
+        custodian = self._custodian(query.custodian)
+        scope = self.scope()
+        if ids is None:
+            rows: Iterable[CatalogRow] = self.archive.catalog.rows(custodian=custodian)
+        else:
+            rows = self.archive.catalog.rows_by_id(sorted(ids)).values()
+        kept = [row for row in rows if self._passes(row, query, custodian, scope)]
+        kept.sort(key=lambda row: (row.sent_at, row.id))
+        return kept
+
+    def _passes(self, row: CatalogRow, query: Query, custodian: str | None, scope: frozenset[str] | None) -> bool:
+        return ((scope is None or row.custodian in scope)
+                and (custodian is None or row.custodian == custodian)
+                and (row.label == query.label if query.label else row.label != "nonrecord")
+                and (query.start is None or row.sent_at >= query.start)
+                and (query.end is None or row.sent_at < query.end)
+                and (query.source is None or row.source == query.source)
+                and (query.schedule is None or row.schedule == query.schedule)
+                and (query.hold is None or self._hold(query.hold).covers(row.custodian, row.sent_at))
+                and (not query.personal_info or any(r.startswith(PERSONAL_INFO_PREFIX) for r in row.reasons))
+                and (not query.outside_party or not OUTSIDE_PARTY_REASONS.isdisjoint(row.reasons)))
+
+    def _custodian(self, text: str | None) -> str | None:
+        if text is None:
+            return None
+        registered = find_custodian(self.archive.catalog.custodians(), text)
+        if registered is not None:
+            return registered.id
+        if any(s.custodian == text for s in self.archive.catalog.segments()):
+            return text
+        raise UsageError(f"custodian {text!r} is not registered (by id, name or alias) and has no records here")
+
+    def _hold(self, name: str) -> HoldRow:
+        if self._holds is None:
+            self._holds = self.archive.catalog.holds()
+        for hold in self._holds:
+            if hold.name == name:
+                return hold
+        raise UsageError(f"no hold named {name!r}; see 'archiver hold list'")
+
+    def held(self, row: CatalogRow) -> bool:
+        """Whether an active hold covers the record."""
+        if self._holds is None:
+            self._holds = self.archive.catalog.holds()
+        return any(hold.active and hold.covers(row.custodian, row.sent_at) for hold in self._holds)
+
+    def disposed(self, row: CatalogRow) -> bool:
+        """Whether the record's segment was destroyed by disposition (nothing left to read)."""
+        if self._disposed is None:
+            self._disposed = {s.name for s in self.archive.catalog.segments() if s.disposed_at}
+        return row.segment is None or row.segment in self._disposed
+
+    def document(self, row: CatalogRow) -> RecordDocument | None:
+        """The sealed record, opened; None for a tombstone or a destroyed record."""
+        if row.label == "nonrecord" or self.disposed(row) or row.offset is None or row.length is None:
+            return None
+        assert row.segment is not None
+        return read_document(self.archive, row.id, row.segment, row.offset, row.length)
+
+    def hit(self, row: CatalogRow, words: Sequence[str], document: RecordDocument | None = None) -> Hit:
+        """The hit for ``row``: the text's parts only when this principal reads text."""
+        held, disposed = self.held(row), self.disposed(row)
+        if not self.reads(row):
+            return Hit(row, held, disposed)
+        document = document or self.document(row)
+        if document is None:
+            return Hit(row, held, disposed)
+        message = document.message
+        return Hit(row, held, disposed, message["sender"], tuple(message["recipients"]), message["conversation"],
+                   snippet(message["body"], words))
+
+    def audit(self, action: str, ids: Sequence[str], total: int) -> None:
+        """The audit entry of the search or read: what was asked, sealed; the ids returned in
+        the clear (keyed hashes)."""
+        detail = {"query": sealed(self.archive, self.request), "results": list(ids), "total": total,
+                  "reads_text": self.investigating or self._own_only}
+        self.archive.catalog.append_audit(AuditEvent(self.principal.actor, action, self.at, detail, self.case_id))
+
+
+def search(archive: Archive, actor: str, query: Query, case_id: str | None, at: datetime) -> SearchResult:
+    """Run ``query`` for ``actor``: the hits they may see, audited with the query and the ids."""
+    if query.limit < 1:
+        raise UsageError("--limit must be at least 1")
+    searcher = Searcher(archive, actor, case_id, at, "search", query.to_json(), query.reads_text())
+    rows = searcher.matching_rows(query, searcher.candidates(query))
+    words = [*normalize_words(query.all_words or ""), *normalize_words(query.any_words or ""),
+             *normalize_words(query.phrase or "")]
+    hits, total = [], 0
+    for row in rows:
+        document = searcher.document(row) if query.phrase else None
+        if query.phrase and (document is None or not has_phrase(document.message["body"], query.phrase)):
+            continue
+        total += 1
+        if len(hits) < query.limit:
+            hits.append(searcher.hit(row, words, document))
+    searcher.audit("search", [hit.row.id for hit in hits], total)
+    return SearchResult(hits, total, case_id)
+
+
+def has_phrase(body: str, phrase: str) -> bool:
+    """Whether the phrase's words appear in ``body`` in a row (case and accents aside)."""
+    wanted, words = normalize_words(phrase), normalize_words(body)
+    if not wanted:
+        return False
+    return any(words[i:i + len(wanted)] == wanted for i in range(len(words) - len(wanted) + 1))
+
+
+def snippet(body: str, words: Sequence[str]) -> str:
+    """A short piece of ``body`` around the first of ``words`` (its start when none is there)."""
+    wanted = set(words)
+    start = 0
+    for match in _WORD.finditer(body) if wanted else ():
+        if wanted.intersection(normalize_words(match.group())):
+            start = max(0, match.start() - SNIPPET_CHARS // 2)
+            break
+    piece = " ".join(body[start:start + SNIPPET_CHARS * 2].split())
+    return ("…" if start else "") + piece + ("…" if start + SNIPPET_CHARS * 2 < len(body) else "")
+
+
+def _directory(archive: Archive) -> ParticipantDirectory:
+    """The participant directory the settings name (empty when none)."""
+    path = archive.settings.participants
+    return ParticipantDirectory.from_file(path) if path else ParticipantDirectory()
