@@ -112,13 +112,14 @@ def build(folder: Path, count: int) -> None:
         archive.close()
 
 
-def median_ms(action: Callable[[object], None], runs: list[object]) -> float:
-    times = []
+def medians(action: Callable[[object], int], runs: list[object]) -> tuple[float, float]:
+    """Median milliseconds and median records found over ``runs``."""
+    times, found = [], []
     for run in runs:
         start = time.perf_counter()
-        action(run)
+        found.append(action(run))
         times.append((time.perf_counter() - start) * 1000)
-    return statistics.median(times)
+    return statistics.median(times), statistics.median(found)
 
 
 def measure(folder: Path) -> None:
@@ -132,27 +133,30 @@ def measure(folder: Path) -> None:
         base = (time.perf_counter() - start) * 1000
         print(f"{rows:,} catalogued messages; baseline (one pass over the catalog rows): {base:,.0f} ms")
 
-        def keyword(word: object) -> None:
-            search(archive, INVESTIGATOR, Query(all_words=str(word), limit=50), CASE, AT)
+        def keyword(words: object) -> int:
+            return search(archive, INVESTIGATOR, Query(all_words=str(words), limit=50), CASE, AT).total
 
-        def participant(number: object) -> None:
-            search(archive, INVESTIGATOR, Query(participant=str(number), limit=50), CASE, AT)
+        def participant(number: object) -> int:
+            return search(archive, INVESTIGATOR, Query(participant=str(number), limit=50), CASE, AT).total
 
         found = search(archive, INVESTIGATOR, Query(all_words="passport", limit=200), CASE, AT).hits
         ids = [hit.row.id for hit in found] or [next(iter(archive.catalog.rows())).id]
 
-        def read(record_id: object) -> None:
-            show(archive, INVESTIGATOR, str(record_id), CASE, 5, AT)
+        def read(record_id: object) -> int:
+            shown = show(archive, INVESTIGATOR, str(record_id), CASE, 5, AT)
+            return 1 + len(shown.before) + len(shown.after)
 
-        results = [("keyword search (--all WORD)", keyword, rng.sample(words[20:2000], 21)),
+        results = [("keyword search, a frequent word", keyword, rng.choices(words[:20], k=21)),
+                   ("keyword search, a rarer word", keyword, rng.sample(words[20:2000], 21)),
                    ("keyword search, two words", keyword, [f"{rng.choice(VERBS)} {rng.choice(NOUNS)}"
                                                            for _ in range(21)]),
                    ("participant search (a phone number)", participant,
                     [f"(631) 555-{rng.randint(0, 9999):04d}" for _ in range(21)]),
                    ("show --context 5", read, rng.choices(ids, k=21))]
         for label, action, runs in results:
-            ms = median_ms(action, runs)
-            print(f"{label:<40} median {ms:8.1f} ms   {ms / base:6.3f} x baseline")
+            ms, found_median = medians(action, runs)
+            print(f"{label:<40} median {ms:8.1f} ms   {ms / base:6.3f} x baseline   "
+                  f"(median {found_median:,.0f} found)")
         with TemporaryDirectory() as tmp:
             watch = Path(tmp) / "people.csv"
             chosen = rng.sample(persons, 50)

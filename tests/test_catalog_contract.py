@@ -43,6 +43,7 @@ from archiver.storage.catalog import (
     SegmentRow,
     SqliteCatalog,
 )
+from archiver.storage.catalog.base import RowFilter
 from archiver.storage.catalog.dynamodb import DynamoCatalog
 
 T0 = datetime(2026, 3, 2, 15, 30, tzinfo=timezone.utc)
@@ -357,6 +358,35 @@ def test_rows_by_id_returns_the_rows_held(catalog: Catalog) -> None:
     assert set(found) == {r.id for r in rows[::2]}
     assert found[rows[4].id] == replace(rows[4], segment="seg/2033-12-31/s", offset=4 * 120, length=120)
     assert catalog.rows_by_id([]) == {}
+
+
+def test_find_combines_index_groups_and_catalog_facts_in_time_order(catalog: Catalog) -> None:
+    rows = [make_row(n, custodian="a" if n % 2 else "b", source="sms" if n % 5 == 0 else "whatsapp",
+                     reasons=("pii-passport",) if n % 3 == 0 else ("decision-words",)) for n in range(30)]
+    rows[7] = replace(rows[7], label="review", schedule=None)
+    rows[9] = replace(rows[9], label="nonrecord", schedule=None, segment=None, offset=None, length=None)
+    keywords = [(r.id, ["truck", "lane"] if r.custodian == "a" else ["truck"]) for r in rows]
+    catalog.commit([segment_batch("seg/2033-12-31/s", rows[:9] + rows[10:], keywords)])
+    catalog.commit([CommitBatch([rows[9]])])
+    ids = lambda found: [r.id for r in found[1]]  # noqa: E731
+    everything = [r.id for r in sorted(rows, key=lambda r: r.sent_at) if r.label != "nonrecord"]
+
+    assert catalog.find([], RowFilter(), None) == (29, catalog.find([], RowFilter(), None)[1])
+    assert ids(catalog.find([], RowFilter(), None)) == everything
+    total, first = catalog.find([(["truck"], True)], RowFilter(), 5)
+    assert total == 29 and [r.id for r in first] == everything[:5]
+    both = catalog.find([(["truck", "lane"], True)], RowFilter(), None)
+    assert ids(both) == [i for i in everything if int(i, 16) % 2]
+    assert catalog.find([(["lane"], True), (["absent", "truck"], False)], RowFilter(), None)[0] == both[0]
+    assert catalog.find([(["absent"], False)], RowFilter(), None) == (0, [])
+    start, end = rows[10].sent_at, rows[20].sent_at
+    window = catalog.find([], RowFilter(custodians=frozenset({"b"}), start=start, end=end, source="whatsapp"), None)
+    assert ids(window) == [r.id for r in rows[10:20] if r.custodian == "b" and r.source == "whatsapp"]
+    pii = catalog.find([(["truck"], True)], RowFilter(reason_prefixes=("pii-",)), None)
+    assert ids(pii) == [r.id for r in rows if int(r.id, 16) % 3 == 0 and r.label != "nonrecord"]
+    assert ids(catalog.find([], RowFilter(label="review"), None)) == [rows[7].id]
+    assert ids(catalog.find([], RowFilter(label="nonrecord"), None)) == [rows[9].id]
+    assert catalog.find([], RowFilter(schedule="GRS-6.1-011", custodians=frozenset()), None) == (0, [])
 
 
 def test_conversation_rows_are_the_context_around_a_moment(catalog: Catalog) -> None:

@@ -59,8 +59,9 @@ def _at_rest(folder: Path, catalog_kind: str) -> list[bytes]:
 
 
 def test_no_index_term_is_held_in_the_clear(cli: CliRunner, tmp_path: Path, catalog_kind: str,
-                                            caplog: pytest.LogCaptureFixture) -> None:
+                                            caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch) -> None:
     caplog.set_level(logging.DEBUG)
+    monkeypatch.setenv("ARCHIVER_ACTOR", "ada")  # init makes ada the first admin, on either catalog
     export = tmp_path / "canary.jsonl"
     body = f"Approved: {WORD}. Call {NUMBER} about the driver born {DATE}, document attached."
     export.write_text(json.dumps({
@@ -78,7 +79,22 @@ def test_no_index_term_is_held_in_the_clear(cli: CliRunner, tmp_path: Path, cata
     assert all(len(catalog.search_any(index.tokens(q))) == 1 for q in queries)
     archive.close()
 
+    # An investigator's case, searches and watch list name the same canaries: the audit log
+    # keeps them sealed.
+    people = tmp_path / "people.csv"
+    people.write_text(f"name,dob,phone\n{PERSON},{DATE},{NUMBER}\n", encoding="utf-8")
+    asked = [cli("role", "grant", "ada", "investigator"),
+             cli("case", "open", "C-1", "--reason", f"{PERSON} and {WORD}"),
+             cli("search", "--case", "C-1", "--all", WORD, "--json"),
+             cli("search", "--case", "C-1", "--participant", NUMBER),
+             cli("search", "--case", "C-1", "--people", people)]
+    monkeypatch.setenv("ARCHIVER_ACTOR", "nobody")
+    asked.append(cli("search", "--case", "C-1", "--all", WORD))  # refused: audited with the query too
+    assert [r.code for r in asked] == [0, 0, 0, 0, 0, 2], [r.err for r in asked]
+    assert len(asked[2].json()["hits"]) == 1  # type: ignore[index]
+
     blobs = _at_rest(tmp_path, catalog_kind)
     blobs += [r.out.encode() + r.err.encode() for r in outputs] + [m.getMessage().encode() for m in caplog.records]
+    blobs += [r.err.encode() for r in asked]
     leaks = {needle for blob in blobs for needle in _needles() if needle in blob}
     assert leaks == set()

@@ -4,10 +4,16 @@ from __future__ import annotations
 
 import json
 import sqlite3
+from contextlib import closing
+from datetime import datetime, timezone
 from pathlib import Path
 
 import pytest
 
+from archiver.config import load_settings
+from archiver.errors import AccessDenied
+from archiver.services.search import Query, search
+from archiver.storage.archive import Archive
 from tests.conftest import CliRunner
 
 INGEST = ("--custodian", "Jorge Rivera", "--tz", "America/Phoenix")
@@ -35,7 +41,8 @@ def archive(cli: CliRunner, archive_dir: Path, samples: list[Path], monkeypatch:
     other.write_text("".join(json.dumps(m, ensure_ascii=False) + "\n" for m in OTHER), encoding="utf-8")
     assert cli("custodian", "add", "j.rivera", "--name", "Jorge Rivera", "--personal",
                "whatsapp:+1 520 555 0100").code == 0
-    assert cli("custodian", "add", "a.diaz", "--name", "Ana Diaz").code == 0
+    assert cli("custodian", "add", "a.diaz", "--name", "Ana Diaz", "--personal", "whatsapp:+1 520 555 0177",
+               "--official", "ana.diaz@cbp.dhs.gov").code == 0
     assert cli("ingest", *samples, *INGEST).code == 0
     assert cli("ingest", other, "--custodian", "a.diaz").code == 0
     for actor, role, *scope in [("ivy", "investigator"), ("ana", "officer", "--custodian", "a.diaz"),
@@ -86,6 +93,25 @@ def test_a_participant_by_name_number_in_three_formats_or_handle(cli: CliRunner,
     assert jorge and jorge == found_ids(cli, "--participant", "j.rivera", *case)
     copied = found_ids(cli, "--participant", "jorge.rivera@cbp.dhs.gov", *case)
     assert copied and copied <= found_ids(cli, "--source", "email", *case)
+
+
+def test_a_person_is_found_by_any_of_their_handles(cli: CliRunner, archive: Path) -> None:
+    case = ("--case", "OIG-2026-015")
+    ana = found_ids(cli, "--participant", "Ana Diaz", *case)
+    assert len(ana) == 3
+    for handle in ("a.diaz", "ANA DIAZ", "+1 520 555 0177", "5205550177", "(520) 555-0177", "ana.diaz@cbp.dhs.gov"):
+        assert found_ids(cli, "--participant", handle, *case) == ana, handle
+    # The participant directory ties a display name and a number to one person.
+    assert len(found_ids(cli, "--participant", "(631) 555-0101", *case)) == 3
+    (archive / "directory.csv").write_text("handle,name,role,official\n"
+                                           "Comandante Ruiz,Carlos Ruiz,foreign-official,false\n"
+                                           "+52 631 555 0101,Carlos Ruiz,foreign-official,false\n")
+    with (archive / "archiver.yaml").open("a") as config:
+        config.write("participants: directory.csv\n")
+    ruiz = found_ids(cli, "--participant", "carlos ruiz", *case, "--limit", "1000")
+    assert len(ruiz) > 3
+    for handle in ("(631) 555-0101", "Comandante Ruiz", "Ruiz Carlos"):
+        assert found_ids(cli, "--participant", handle, *case, "--limit", "1000") == ruiz, handle
 
 
 def test_catalog_filters_combine(cli: CliRunner, archive: Path) -> None:
@@ -208,3 +234,20 @@ def test_a_malformed_watch_list_is_refused_naming_its_line(cli: CliRunner, archi
     people.write_text(csv_text, encoding="utf-8")
     result = cli("search", "--people", people, "--case", "OIG-2026-015")
     assert result.code == 2 and named in result.err and "Traceback" not in result.err
+
+
+def test_the_service_itself_enforces_the_roles(archive: Path) -> None:
+    """What the CLI and the Lambda handlers call: the same refusals without either."""
+    at = datetime(2026, 12, 20, tzinfo=timezone.utc)
+    with closing(Archive.open(load_settings(cwd=archive))) as opened:
+        with pytest.raises(AccessDenied, match="role is required"):
+            search(opened, "mallory", Query(all_words="pasaporte"), None, at)
+        with pytest.raises(AccessDenied, match="--case"):
+            search(opened, "ivy", Query(all_words="pasaporte"), None, at)
+        own = search(opened, "ana", Query(all_words="passport pasaporte", limit=10), None, at)
+        assert own.total == 0
+        assert {hit.row.custodian for hit in search(opened, "ana", Query(), None, at).hits} == {"a.diaz"}
+        entries = [entry.event for entry in opened.catalog.audit_entries()][-4:]
+    assert [(e.actor, e.action) for e in entries] == [("mallory", "refused"), ("ivy", "refused"),
+                                                      ("ana", "search"), ("ana", "search")]
+    assert all("pasaporte" not in json.dumps(e.detail) for e in entries)

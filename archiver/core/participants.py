@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from archiver.core.terms import normalize_words
+from archiver.core.terms import normalize_words, participant_key
 from archiver.core.vcard import Contact, looks_like_vcard, parse_vcards
 from archiver.errors import ConfigError
 from archiver.model import handle_key
@@ -104,9 +104,9 @@ class ParticipantDirectory:
     def handles_named(self, text: str) -> set[str]:
         """Every handle of the people ``text`` names, by one of their handles or by their name
         (case, accents and word order aside): how a search finds a person under any handle."""
-        wanted = _name_key(text)
+        wanted, key = _name_key(text), participant_key(text)
         names = {_name_key(p.name) for p in self._by_key.values()
-                 if _name_key(p.name) == wanted or handle_key(p.handle) == handle_key(text)} - {""}
+                 if _name_key(p.name) == wanted or participant_key(p.handle) == key} - {""}
         return {p.handle for p in self._by_key.values() if _name_key(p.name) in names}
 
     def role_of(self, handle: str) -> str:

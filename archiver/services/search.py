@@ -16,7 +16,7 @@ and the ids returned. A refusal is audited by ``access.authorize``.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import date, datetime, time, timedelta, timezone
 from typing import Any, NoReturn
@@ -28,6 +28,7 @@ from archiver.core.terms import (
     INDEX_VERSION,
     conversation_term,
     normalize_words,
+    participant_key,
     participant_term,
     word_terms,
 )
@@ -36,7 +37,7 @@ from archiver.model import parse_instant, utc_iso
 from archiver.services.access import ACTION_REFUSED, Principal, principal, require_open_case, sealed
 from archiver.storage.archive import Archive
 from archiver.storage.audit import AuditEvent
-from archiver.storage.catalog.base import CatalogRow, HoldRow
+from archiver.storage.catalog.base import CatalogRow, HoldRow, RowFilter, TokenGroup
 from archiver.storage.records import RecordDocument, read_document
 
 SEARCHERS = ("investigator", "officer", "records-officer")
@@ -151,9 +152,9 @@ class Searcher:
                                  "investigators read under a case, officers their own records")
         self._holds: list[HoldRow] | None = None
         self._disposed: set[str] | None = None
-        if archive.catalog.index_version() != INDEX_VERSION:
-            raise UsageError("this archive's search index was written by an older archiver; "
-                             "an admin runs 'archiver reindex' once (audited)")
+        if archive.catalog.index_version() not in (None, INDEX_VERSION):  # None: nothing archived yet
+            raise UsageError("this archive's search index is older than this archiver or its rebuild was "
+                             "interrupted; an admin runs 'archiver reindex' (audited)")
 
     def refuse(self, action: str, why: str) -> NoReturn:
         """Audit the refusal (with what was asked, sealed) and raise ``AccessDenied``."""
@@ -170,68 +171,62 @@ class Searcher:
         """Whether this principal may read the record's text."""
         return self.investigating or (self._own_only and row.custodian in self.principal.custodians)
 
-    def candidates(self, query: Query) -> set[str] | None:
-        """Ids the index answers for the query's token filters; None when it names none."""
-        groups = list(self._token_groups(query))
-        found: set[str] | None = None
-        for tokens, every in groups:
-            ids = self.archive.catalog.search_tokens(tokens) if every else self.archive.catalog.search_any(tokens)
-            found = ids if found is None else found & ids
-            if not found:
-                return set()
-        return found
-
-    def _token_groups(self, query: Query) -> Iterator[tuple[list[str], bool]]:
+    def token_groups(self, query: Query) -> list[TokenGroup]:
         """(tokens, all of them?) per filter the index answers."""
-        index = self.archive.blind_index
+        index, groups = self.archive.blind_index, []
         words = [*word_terms(query.all_words or ""), *word_terms(query.phrase or "")]
         if words:
-            yield index.tokens(words), True
+            groups.append((index.tokens(words), True))
         if query.any_words:
             any_terms = word_terms(query.any_words)
             if not any_terms:
                 raise UsageError("--any names no word")
-            yield index.tokens(any_terms), False
+            groups.append((index.tokens(any_terms), False))
         if query.participant:
-            yield index.tokens(self.participant_terms(query.participant)), False
+            groups.append((index.tokens(self.participant_terms(query.participant)), False))
         if query.conversation:
-            yield [index.token(conversation_term(query.conversation))], True
+            groups.append(([index.token(conversation_term(query.conversation))], True))
         if query.has_attachment:
-            yield [index.token(HAS_ATTACHMENT)], True
+            groups.append(([index.token(HAS_ATTACHMENT)], True))
+        return groups
 
     def participant_terms(self, text: str) -> list[str]:
-        """A participant as every handle they are known by: the text itself, a registered
-        custodian's id, name, aliases and accounts, and the directory's handles for that name."""
-        handles = {text}
-        custodian = find_custodian(self.archive.catalog.custodians(), text)
-        if custodian is not None:
-            handles |= {custodian.id, *custodian.aliases}
+        """A participant as every handle they are known by: the text itself, every name and
+        account of a registered custodian it names, and the directory's handles for that person
+        (compared as handles are: case aside, phone numbers by their last ten digits)."""
+        key, handles = participant_key(text), {text}
+        for custodian in self.archive.catalog.custodians():
+            names = (custodian.id, *custodian.aliases)
+            if any(participant_key(name) == key for name in names):
+                handles |= set(names)
         handles |= _directory(self.archive).handles_named(text)
         return sorted({participant_term(handle) for handle in handles if handle})
 
-    def matching_rows(self, query: Query, ids: set[str] | None) -> list[CatalogRow]:
-        """Catalog rows of ``ids`` (or of every record when None) that pass the catalog filters."""
-        custodian = self._custodian(query.custodian)
-        scope = self.scope()
-        if ids is None:
-            rows: Iterable[CatalogRow] = self.archive.catalog.rows(custodian=custodian)
-        else:
-            rows = self.archive.catalog.rows_by_id(sorted(ids)).values()
-        kept = [row for row in rows if self._passes(row, query, custodian, scope)]
-        kept.sort(key=lambda row: (row.sent_at, row.id))
-        return kept
+    def row_filter(self, query: Query) -> RowFilter | None:
+        """The catalog facts ``query`` narrows by, within this principal's scope and the named
+        hold's reach; None when they exclude everything."""
+        custodians = self.scope()
+        named = self._custodian(query.custodian)
+        if named is not None:
+            custodians = frozenset({named}) & custodians if custodians is not None else frozenset({named})
+        start, end = query.start, query.end
+        if query.hold:
+            hold = self._hold(query.hold)
+            if not hold.active:
+                return None
+            if hold.custodian is not None:
+                held = frozenset({hold.custodian})
+                custodians = held if custodians is None else custodians & held
+            start = max(filter(None, (start, _day_start(hold.start))), default=None)
+            end = min(filter(None, (end, _day_start(hold.end, 1))), default=None)
+        prefixes = ((PERSONAL_INFO_PREFIX,) if query.personal_info else ()) + \
+                   (tuple(OUTSIDE_PARTY_REASONS) if query.outside_party else ())
+        return RowFilter(custodians, start, end, query.source, query.label, query.schedule, prefixes)
 
-    def _passes(self, row: CatalogRow, query: Query, custodian: str | None, scope: frozenset[str] | None) -> bool:
-        return ((scope is None or row.custodian in scope)
-                and (custodian is None or row.custodian == custodian)
-                and (row.label == query.label if query.label else row.label != "nonrecord")
-                and (query.start is None or row.sent_at >= query.start)
-                and (query.end is None or row.sent_at < query.end)
-                and (query.source is None or row.source == query.source)
-                and (query.schedule is None or row.schedule == query.schedule)
-                and (query.hold is None or self._hold(query.hold).covers(row.custodian, row.sent_at))
-                and (not query.personal_info or any(r.startswith(PERSONAL_INFO_PREFIX) for r in row.reasons))
-                and (not query.outside_party or not OUTSIDE_PARTY_REASONS.isdisjoint(row.reasons)))
+    def find(self, query: Query, groups: list[TokenGroup], limit: int | None) -> tuple[int, list[CatalogRow]]:
+        """How many records match, and the first ``limit`` in time order."""
+        where = self.row_filter(query)
+        return (0, []) if where is None else self.archive.catalog.find(groups, where, limit)
 
     def _custodian(self, text: str | None) -> str | None:
         if text is None:
@@ -295,17 +290,19 @@ def search(archive: Archive, actor: str, query: Query, case_id: str | None, at: 
     if query.limit < 1:
         raise UsageError("--limit must be at least 1")
     searcher = Searcher(archive, actor, case_id, at, "search", query.to_json(), query.reads_text())
-    rows = searcher.matching_rows(query, searcher.candidates(query))
     words = [*normalize_words(query.all_words or ""), *normalize_words(query.any_words or ""),
              *normalize_words(query.phrase or "")]
-    hits, total = [], 0
-    for row in rows:
-        document = searcher.document(row) if query.phrase else None
-        if query.phrase and (document is None or not has_phrase(document.message["body"], query.phrase)):
-            continue
-        total += 1
-        if len(hits) < query.limit:
-            hits.append(searcher.hit(row, words, document))
+    if query.phrase:  # the index finds the words; the decrypted text says whether they stand in a row
+        hits, total = [], 0
+        for row in searcher.find(query, searcher.token_groups(query), None)[1]:
+            document = searcher.document(row)
+            if document is not None and has_phrase(document.message["body"], query.phrase):
+                total += 1
+                if len(hits) < query.limit:
+                    hits.append(searcher.hit(row, words, document))
+    else:
+        total, rows = searcher.find(query, searcher.token_groups(query), query.limit)
+        hits = [searcher.hit(row, words) for row in rows]
     searcher.audit("search", [hit.row.id for hit in hits], total)
     return SearchResult(hits, total, case_id)
 
@@ -328,6 +325,11 @@ def snippet(body: str, words: Sequence[str]) -> str:
             break
     piece = " ".join(body[start:start + SNIPPET_CHARS * 2].split())
     return ("…" if start else "") + piece + ("…" if start + SNIPPET_CHARS * 2 < len(body) else "")
+
+
+def _day_start(day: date | None, days_after: int = 0) -> datetime | None:
+    """The first instant (UTC) of ``day`` plus ``days_after``: hold dates are UTC days."""
+    return datetime.combine(day + timedelta(days=days_after), time(), timezone.utc) if day else None
 
 
 def _directory(archive: Archive) -> ParticipantDirectory:

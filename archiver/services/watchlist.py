@@ -19,6 +19,7 @@ from archiver.core.watchlist import Person, parse_watch_list
 from archiver.errors import UsageError
 from archiver.services.search import Hit, Query, Searcher
 from archiver.storage.archive import Archive
+from archiver.storage.catalog.base import CatalogRow
 
 MAX_WATCH_LIST_BYTES = 4 * 1024**2
 
@@ -94,14 +95,13 @@ def _identifier_terms(person: Person, source: str) -> dict[str, tuple[list[str],
 
 def _person_result(searcher: Searcher, person: Person, terms: dict[str, tuple[list[str], bool]],
                    query: Query) -> PersonResult:
-    catalog, index = searcher.archive.catalog, searcher.archive.blind_index
-    found: dict[str, str] = {}
+    """The records any identifier of ``person`` finds, each counted once, under the first that found it."""
+    index = searcher.archive.blind_index
+    found: dict[str, tuple[str, CatalogRow]] = {}
     for identifier, (wanted, every) in terms.items():
-        tokens = index.tokens(wanted)
-        ids = catalog.search_tokens(tokens) if every else catalog.search_any(tokens)
-        for record_id in ids:
-            found.setdefault(record_id, identifier.removesuffix(" in text"))
-    rows = searcher.matching_rows(query, set(found))
+        for row in searcher.find(query, [(index.tokens(wanted), every)], None)[1]:
+            found.setdefault(row.id, (identifier.removesuffix(" in text"), row))
+    rows = sorted((row for _, row in found.values()), key=lambda row: (row.sent_at, row.id))
     hits = [searcher.hit(row, normalize_words(person.name)) for row in rows[:query.limit]]
     return PersonResult(person, len(rows), dict(Counter(row.custodian for row in rows)),
-                        dict(Counter(found[row.id] for row in rows)), hits)
+                        dict(Counter(by for by, _ in found.values())), hits)

@@ -128,6 +128,47 @@ def hold_from_json(data: dict[str, str | None]) -> HoldRow:
                    release_reason=data.get("release_reason"))
 
 
+TokenGroup = tuple[Sequence[str], bool]  # blind-index tokens, and whether all (else any) must be held
+
+
+@dataclass(frozen=True)
+class RowFilter:
+    """Catalog facts a search narrows by; every one given must hold."""
+
+    custodians: frozenset[str] | None = None  # None: any custodian
+    start: datetime | None = None             # sent at or after
+    end: datetime | None = None               # sent before
+    source: str | None = None
+    label: str | None = None                  # None: records and review items, not tombstones
+    schedule: str | None = None
+    reason_prefixes: tuple[str, ...] = ()     # for each, a classifier reason starting with it
+
+    def passes(self, row: CatalogRow) -> bool:
+        """Whether ``row`` passes every filter given."""
+        return ((self.custodians is None or row.custodian in self.custodians)
+                and (row.label == self.label if self.label else row.label != "nonrecord")
+                and (self.start is None or row.sent_at >= self.start)
+                and (self.end is None or row.sent_at < self.end)
+                and (self.source is None or row.source == self.source)
+                and (self.schedule is None or row.schedule == self.schedule)
+                and all(any(reason.startswith(prefix) for reason in row.reasons) for prefix in self.reason_prefixes))
+
+
+def find_rows(catalog: Catalog, groups: Sequence[TokenGroup], where: RowFilter,
+              limit: int | None) -> tuple[int, list[CatalogRow]]:
+    """``Catalog.find`` for a catalog that cannot filter in its queries: ids from the index,
+    then rows by id, filtered and ordered in memory."""
+    ids: set[str] | None = None
+    for tokens, every in groups:
+        found = catalog.search_tokens(tokens) if every else catalog.search_any(tokens)
+        ids = found if ids is None else ids & found
+        if not ids:
+            return 0, []
+    rows: Iterable[CatalogRow] = catalog.rows() if ids is None else catalog.rows_by_id(sorted(ids)).values()
+    kept = sorted((row for row in rows if where.passes(row)), key=lambda row: (row.sent_at, row.id))
+    return len(kept), kept if limit is None else kept[:limit]
+
+
 @dataclass(frozen=True)
 class QuarantineRow:
     """An item that could not be archived, and where the export copy holding it is kept."""
@@ -354,6 +395,12 @@ class Catalog(Protocol):
 
     def rows_by_id(self, ids: Sequence[str]) -> dict[str, CatalogRow]:
         """The rows of those ``ids`` the catalog holds, by id."""
+        ...
+
+    def find(self, groups: Sequence[TokenGroup], where: RowFilter, limit: int | None) -> tuple[int, list[CatalogRow]]:
+        """Rows whose index holds every group (all of a group's tokens, or any) and that pass
+        ``where``: how many in all, and the first ``limit`` (all when None) in time order.
+        No groups: every row passing ``where``."""
         ...
 
     def conversation_rows(self, conversation_ref: str, around: datetime, before: int, after: int) -> list[CatalogRow]:

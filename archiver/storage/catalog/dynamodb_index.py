@@ -16,7 +16,7 @@ from typing import Any
 
 from archiver.core.terms import INDEX_VERSION
 from archiver.model import parse_instant, utc_iso
-from archiver.storage.catalog.base import CatalogRow
+from archiver.storage.catalog.base import CatalogRow, RowFilter, TokenGroup, find_rows
 from archiver.storage.catalog.dynamodb_items import (
     INDEX_VERSION_KEY,
     ROW_CUSTODIANS,
@@ -125,6 +125,9 @@ class IndexedTable(DynamoTable):
 
     def rows_by_id(self, ids: Sequence[str]) -> dict[str, CatalogRow]:
         return {row.id: row for row in map(_row_from, self._batch_get(_msg_key(i) for i in ids))}
+
+    def find(self, groups: Sequence[TokenGroup], where: RowFilter, limit: int | None) -> tuple[int, list[CatalogRow]]:
+        return find_rows(self, groups, where, limit)  # type: ignore[arg-type]
 
     def conversation_rows(self, conversation_ref: str, around: datetime, before: int, after: int) -> list[CatalogRow]:
         partition, at = _conversation_key(conversation_ref, around, "")[0], utc_iso(around)

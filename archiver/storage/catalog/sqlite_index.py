@@ -16,7 +16,7 @@ from itertools import chain
 
 from archiver.core.terms import INDEX_VERSION
 from archiver.model import parse_instant, utc_iso
-from archiver.storage.catalog.base import CatalogRow
+from archiver.storage.catalog.base import CatalogRow, RowFilter, TokenGroup
 
 CHUNK = 500  # SQLite's bound-parameter limit is far above this; keeps statements small
 INDEX_VERSION_META = "index_version"
@@ -95,6 +95,18 @@ class SqliteIndex:
                 f"SELECT {ROW_COLUMNS} FROM messages WHERE id IN ({marks})", chunk)))
         return found
 
+    def find(self, groups: Sequence[TokenGroup], where: RowFilter, limit: int | None) -> tuple[int, list[CatalogRow]]:
+        conditions, params = _conditions(where)
+        match = " AND ".join(f"({(' AND ' if every else ' OR ').join(_quoted(tokens))})" for tokens, every in groups)
+        if match:
+            conditions.append("rowid IN (SELECT rowid FROM keywords WHERE keywords MATCH ?)")
+            params.append(match)
+        clause = " AND ".join(conditions)
+        (total,) = self._db.execute(f"SELECT count(*) FROM messages WHERE {clause}", params).fetchone()
+        rows = self._db.execute(f"SELECT {ROW_COLUMNS} FROM messages WHERE {clause} ORDER BY sent_at, id LIMIT ?",
+                                [*params, -1 if limit is None else limit]).fetchall()
+        return int(total), [row_from(values) for values in rows]
+
     def conversation_rows(self, conversation_ref: str, around: datetime, before: int, after: int) -> list[CatalogRow]:
         at = utc_iso(around)
         earlier = self._db.execute(
@@ -104,6 +116,29 @@ class SqliteIndex:
             f"SELECT {ROW_COLUMNS} FROM messages WHERE conversation_ref = ? AND sent_at >= ? "
             "ORDER BY sent_at, id LIMIT ?", (conversation_ref, at, max(after, 0))).fetchall()
         return [row_from(values) for values in chain(reversed(earlier), later)]
+
+
+def _quoted(tokens: Sequence[str]) -> list[str]:
+    return [f'"{token}"' for token in dict.fromkeys(tokens)]
+
+
+def _conditions(where: RowFilter) -> tuple[list[str], list[object]]:
+    """SQL conditions (and their parameters) for the catalog facts of ``where``."""
+    conditions: list[str] = ["label = ?" if where.label else "label != 'nonrecord'"]
+    params: list[object] = [where.label] if where.label else []
+    if where.custodians is not None:
+        conditions.append(f"custodian IN ({','.join('?' * len(where.custodians))})")
+        params += sorted(where.custodians)
+    for column, value, operator in (("sent_at", where.start, ">="), ("sent_at", where.end, "<"),
+                                    ("source", where.source, "="), ("schedule", where.schedule, "=")):
+        if value is not None:
+            conditions.append(f"{column} {operator} ?")
+            params.append(utc_iso(value) if isinstance(value, datetime) else value)
+    for prefix in where.reason_prefixes:
+        # reasons is a JSON list of rule ids: a reason starting with the prefix follows a quote.
+        conditions.append("instr(reasons, ?) > 0")
+        params.append(json.dumps(prefix)[:-1])
+    return conditions, params
 
 
 def parse_date(value: str | None) -> date | None:
