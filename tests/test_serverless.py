@@ -32,6 +32,7 @@ SERVERLESS = REPO / "node_modules" / ".bin" / "serverless"
 SERVICE = "messaging-records-archiver"
 FUNCTIONS = {"IngestLambdaFunction": "IngestRole", "SweepLambdaFunction": "SweepRole",
              "DispositionLambdaFunction": "DispositionRole"}
+PEOPLE_ROLES = ("InvestigatorRole", "RecordsOfficerRole")  # assumed by people, with MFA
 ROOT_PRINCIPAL = {"Fn::Sub": "arn:${AWS::Partition}:iam::${AWS::AccountId}:root"}
 KEY_ARN = {"Fn::GetAtt": ["ArchiveKey", "Arn"]}
 # The only wildcards a role's resource may end with: a log group's streams (Lambda names them)
@@ -295,8 +296,9 @@ def test_environment_names_the_deployed_resources(template: Template) -> None:
 
 def test_roles_allow_only_what_each_function_does(template: Template) -> None:
     assert "BypassGovernanceRetention" not in json.dumps(template)
-    roles = _resources(template, "AWS::IAM::Role")
-    assert set(roles) == set(FUNCTIONS.values())
+    every_role = _resources(template, "AWS::IAM::Role")
+    assert set(every_role) == set(FUNCTIONS.values()) | set(PEOPLE_ROLES)
+    roles = {name: every_role[name] for name in FUNCTIONS.values()}
     archive, inbox = _bucket_name(template, "ArchiveBucket"), _bucket_name(template, "InboxBucket")
     records = f"arn:${{AWS::Partition}}:s3:::{archive}/records/*"
     allowed = {role: _allowed(template, role) for role in roles}
@@ -318,6 +320,22 @@ def test_roles_allow_only_what_each_function_does(template: Template) -> None:
         assert not {"s3:PutObject", "s3:PutObjectRetention"} & set(allowed[role])
         assert not any(inbox in r for resources in allowed[role].values() for r in resources)
     assert [role for role in roles if "sns:Publish" in allowed[role]] == ["SweepRole"]
+
+
+def test_roles_for_people_need_mfa_and_never_write_or_destroy_records(template: Template) -> None:
+    archive = _bucket_name(template, "ArchiveBucket")
+    records = f"arn:${{AWS::Partition}}:s3:::{archive}/records/*"
+    for role in PEOPLE_ROLES:
+        trust = template["Resources"][role]["Properties"]["AssumeRolePolicyDocument"]["Statement"]
+        assert all(s["Condition"] == {"Bool": {"aws:MultiFactorAuthPresent": "true"}} for s in trust), role
+        allowed = _allowed(template, role)
+        assert not {a for a in allowed if a.startswith(("s3:Delete", "s3:PutObjectRetention", "s3:Bypass"))}, role
+        assert records not in allowed.get("s3:PutObject", set()), role
+        assert all("*" not in action for action in allowed), role
+    # Only records officers place legal holds; investigators only read.
+    assert "s3:PutObjectLegalHold" in _allowed(template, "RecordsOfficerRole")
+    assert not {a for a in _allowed(template, "InvestigatorRole") if not a.startswith(("s3:Get", "s3:List",
+                                                                                      "dynamodb:"))}
 
 
 def _cfn_lint() -> list[str]:
