@@ -1,0 +1,190 @@
+"""Deleted-message reconciliation (``report gaps``): what one custodian's phone still shows
+that another custodian's own export of the same conversation lacks.
+
+When two registered custodians take part in one conversation, each export holds the other's
+messages. A message custodian A's export holds as sent by custodian B, that B's exports of
+that conversation lack, was possibly deleted by B before the export. Copies are matched on
+keyed references the catalog keeps (``Archive.copy_refs``): the sender's handle, and the
+app, the minute sent and the text; never on plaintext. A sender's handle is tied to a
+custodian when the report runs, by the registry's names and handles, so registering a
+custodian later needs no re-ingest.
+
+The same conversation has other refs in each export (a 1:1 chat is titled by the other
+person in each phone), so two custodians' conversations are the same when they share a
+message. Only messages sent within the span the other's export of it covers count: a
+message sent after B's export was made is not missing from it. Identical messages are
+counted, so one of two "ok"s sent in the same minute can be missing.
+
+The report holds one keyed entry per message of the custodians' conversations while it
+runs; its output holds custodian ids, keyed refs, apps, times and record ids only.
+"""
+
+from __future__ import annotations
+
+from collections import Counter, defaultdict
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from archiver.core.custodians import Custodian, find_custodian
+from archiver.model import FLAG_DELETED, utc_iso
+from archiver.services.access import authorize
+from archiver.services.reports import candidate_json, csv_text
+from archiver.storage.archive import Archive
+from archiver.storage.catalog import CatalogRow
+
+ROLES = ("records-officer", "investigator")
+CSV_FIELDS = ["id", "holder", "sender", "source", "conversation_ref", "sender_conversation_refs", "sent_at", "label"]
+
+Thread = tuple[str, str]          # (custodian, conversation_ref): one custodian's copy of a conversation
+CopyKey = tuple[str, str]         # (sender identity, copy_key)
+
+
+@dataclass(frozen=True)
+class Gap:
+    """A message possibly deleted before export: the surviving copy and who lacks it."""
+
+    record_id: str
+    holder: str                 # whose export holds it
+    sender: str                 # who sent it, and whose export of the conversation lacks it
+    source: str
+    conversation_ref: str
+    sender_conversations: tuple[str, ...]
+    sent_at: datetime
+    label: str
+
+    def to_json(self) -> dict[str, Any]:
+        return {"id": self.record_id, "holder": self.holder, "sender": self.sender, "source": self.source,
+                "conversation_ref": self.conversation_ref,
+                "sender_conversation_refs": " ".join(self.sender_conversations),
+                "sent_at": utc_iso(self.sent_at), "label": self.label}
+
+
+@dataclass
+class GapsReport:
+    """Possibly deleted messages, and the "This message was deleted" notices the exports hold."""
+
+    generated_at: datetime
+    gaps: list[Gap]
+    deleted_notices: list[CatalogRow]
+    conversations_matched: int
+
+    def to_json(self) -> dict[str, Any]:
+        return {"generated_at": utc_iso(self.generated_at), "conversations_matched": self.conversations_matched,
+                "possibly_deleted": len(self.gaps), "gaps": [gap.to_json() for gap in self.gaps],
+                "deleted_notices": [candidate_json(row) for row in self.deleted_notices]}
+
+
+@dataclass
+class _Thread:
+    """What the report keeps of one custodian's copy of a conversation."""
+
+    copies: Counter[CopyKey] = field(default_factory=Counter)
+    first: datetime | None = None
+    last: datetime | None = None
+    from_others: list[tuple[CopyKey, str, CatalogRow]] = field(default_factory=list)  # (key, sender id, row)
+
+    def add(self, key: CopyKey, row: CatalogRow) -> None:
+        self.copies[key] += 1
+        self.first = min(self.first or row.sent_at, row.sent_at)
+        self.last = max(self.last or row.sent_at, row.sent_at)
+
+
+def gaps_report(archive: Archive, actor: str, now: datetime, custodian: str | None = None) -> GapsReport:
+    """Match every custodian's copies (records officers and investigators only; metadata only).
+
+    ``custodian`` (id, name or alias) keeps the gaps where that custodian holds the copy or lacks it,
+    and that custodian's deleted notices.
+    """
+    authorize(archive, actor, ROLES, "run the gaps report", now)
+    registry = archive.catalog.custodians()
+    named = find_custodian(registry, custodian) if custodian else None
+    custodian = named.id if named else custodian
+    senders = _sender_custodians(archive, registry)
+    threads: dict[Thread, _Thread] = defaultdict(_Thread)
+    deleted = []
+    for row in archive.catalog.rows():
+        if FLAG_DELETED in row.flags and custodian in (None, row.custodian):
+            deleted.append(row)
+        _file(threads, senders, row)
+    links = _links(threads)
+    gaps = [gap for thread, seen in threads.items() for gap in _missing(thread, seen, threads, links.get(thread, ()))
+            if custodian in (None, gap.holder, gap.sender)]
+    gaps.sort(key=lambda g: (g.sent_at, g.holder, g.record_id))
+    deleted.sort(key=lambda r: (r.sent_at, r.custodian, r.id))
+    return GapsReport(now, gaps, deleted, sum(len(linked) for linked in links.values()) // 2)
+
+
+def _sender_custodians(archive: Archive, custodians: Iterable[Custodian]) -> dict[str, str]:
+    """Keyed sender reference -> the registered custodian it names (names shared by two: neither)."""
+    named: dict[str, set[str]] = defaultdict(set)
+    for person in custodians:
+        for handle in (person.id, *person.aliases):
+            named[archive.sender_ref(handle)].add(person.id)
+    return {ref: next(iter(ids)) for ref, ids in named.items() if len(ids) == 1}
+
+
+def _file(threads: dict[Thread, _Thread], senders: dict[str, str], row: CatalogRow) -> None:
+    """Count one row's copy in its thread; keep it aside when another custodian sent it."""
+    if row.copy_key is None or row.sender_ref is None or row.system:
+        return
+    sender = row.custodian if row.direction == "sent" else senders.get(row.sender_ref)
+    identity = f"custodian:{sender}" if sender else f"handle:{row.sender_ref}"
+    key = (identity, row.copy_key)
+    thread = threads[(row.custodian, row.conversation_ref)]
+    thread.add(key, row)
+    if sender and sender != row.custodian:
+        thread.from_others.append((key, sender, row))
+
+
+def _links(threads: dict[Thread, _Thread]) -> dict[Thread, set[Thread]]:
+    """Threads of different custodians that share a message: the same conversation."""
+    holders: dict[CopyKey, set[Thread]] = defaultdict(set)
+    for thread, seen in threads.items():
+        for key in seen.copies:
+            holders[key].add(thread)
+    links: dict[Thread, set[Thread]] = defaultdict(set)
+    for together in holders.values():
+        for thread in together:
+            links[thread].update(other for other in together if other[0] != thread[0])
+    return links
+
+
+def _missing(thread: Thread, seen: _Thread, threads: dict[Thread, _Thread], linked: Iterable[Thread]) -> Iterator[Gap]:
+    """The copies ``thread`` holds from another custodian that the sender's linked threads lack."""
+    counted: Counter[CopyKey] = Counter()
+    for key, sender, row in sorted(seen.from_others, key=lambda item: (item[2].sent_at, item[2].id)):
+        theirs = sorted(other for other in linked if other[0] == sender)
+        if not _covers([threads[other] for other in theirs], row.sent_at):
+            continue  # the sender's exports do not reach this time (or hold no copy of the conversation)
+        counted[key] += 1
+        if counted[key] > sum(threads[other].copies[key] for other in theirs):
+            yield Gap(row.id, row.custodian, sender, row.source, thread[1], tuple(ref for _, ref in theirs),
+                      row.sent_at, row.label)
+
+
+def _covers(spans: list[_Thread], at: datetime) -> bool:
+    """Whether ``at`` lies within the time the given threads' exports cover."""
+    firsts = [s.first for s in spans if s.first is not None]
+    lasts = [s.last for s in spans if s.last is not None]
+    return bool(firsts) and min(firsts) <= at <= max(lasts)
+
+
+def render_gaps(report: GapsReport) -> str:
+    """The report as a records officer or an investigator reads it at the terminal."""
+    lines = [f"Deleted-message reconciliation, {utc_iso(report.generated_at)}",
+             f"Conversations held by two or more custodians: {report.conversations_matched}",
+             f"Possibly deleted before export: {len(report.gaps)} message(s)"]
+    for gap in report.gaps:
+        lines.append(f"  {gap.record_id}  sent by {gap.sender} {utc_iso(gap.sent_at)}  {gap.source} "
+                     f"{gap.conversation_ref}  kept by {gap.holder}, missing from {gap.sender}'s export")
+    lines.append(f"'This message was deleted' notices in the exports: {len(report.deleted_notices)}")
+    for row in report.deleted_notices:
+        lines.append(f"  {row.id}  {row.custodian}  {row.source}  deleted message sent {utc_iso(row.sent_at)}")
+    return "\n".join(lines)
+
+
+def render_gaps_csv(report: GapsReport) -> str:
+    """One row per possibly deleted message."""
+    return csv_text(CSV_FIELDS, (gap.to_json() for gap in report.gaps))
