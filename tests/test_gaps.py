@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import io
+import sqlite3
 from contextlib import closing
 from datetime import datetime, timezone
 from pathlib import Path
@@ -139,3 +140,14 @@ def test_records_officers_and_investigators_only(cli: CliRunner, custodians: Pat
     assert refused.code == 2 and "records-officer or investigator role is required" in refused.err
     with closing(Archive.open(load_settings(cwd=custodians))) as archive, pytest.raises(AccessDenied):
         gaps_report(archive, "ana", datetime(2026, 3, 3, tzinfo=timezone.utc))
+
+
+def test_reindex_gives_messages_archived_before_the_report_their_references(cli: CliRunner, custodians: Path) -> None:
+    a_export, b_export = _exports(custodians)
+    _ingest(cli, a_export, "a.diaz")
+    _ingest(cli, b_export, "b.kent")
+    with closing(sqlite3.connect(custodians / "archive" / "catalog.sqlite")) as db, db:
+        db.execute("UPDATE messages SET sender_ref = NULL, copy_key = NULL")  # as an archive from before
+    assert cli("report", "gaps", "--json").json()["possibly_deleted"] == 0  # type: ignore[index]
+    assert cli("reindex").code == 0
+    assert cli("report", "gaps", "--json").json()["possibly_deleted"] == 3  # type: ignore[index]

@@ -85,7 +85,7 @@ class IndexedTable(DynamoTable):
         # One update per row: only reindex backfills, once per archive.
         for record_id, sender_ref, copy_key in entries:
             if sender_ref is not None and copy_key is not None:
-                self._conditional(self._client.update_item, TableName=self.table, Key=_msg_key(record_id),
+                self._conditional(self._client.update_item, TableName=self.table, Key=_key(_msg_key(record_id)),
                                   UpdateExpression="SET sender_ref = :sender, copy_key = :copy",
                                   ConditionExpression="attribute_exists(pk)",
                                   ExpressionAttributeValues={":sender": _s(sender_ref), ":copy": _s(copy_key)})
