@@ -37,8 +37,8 @@ from archiver.storage.catalog import CatalogRow
 ROLES = ("records-officer", "investigator")
 CSV_FIELDS = ["id", "holder", "sender", "source", "conversation_ref", "sender_conversation_refs", "sent_at", "label"]
 
-Thread = tuple[str, str]          # (custodian, conversation_ref): one custodian's copy of a conversation
-CopyKey = tuple[str, str]         # (sender identity, copy_key)
+Thread = tuple[str, str]  # (custodian, conversation_ref): one custodian's copy of a conversation
+CopyKey = int             # a sender's number (see _Identities) over the 128 bits of a copy_key
 
 
 @dataclass(frozen=True)
@@ -76,19 +76,53 @@ class GapsReport:
                 "deleted_notices": [candidate_json(row) for row in self.deleted_notices]}
 
 
+@dataclass(frozen=True, slots=True)
+class _Copy:
+    """A copy one custodian holds of another custodian's message: what a gap would name."""
+
+    key: CopyKey
+    sender: str
+    record_id: str
+    sent_at: datetime
+    source: str
+    label: str
+
+
 @dataclass
 class _Thread:
-    """What the report keeps of one custodian's copy of a conversation."""
+    """What the report keeps of one custodian's copy of a conversation: a count per copy key."""
 
     copies: Counter[CopyKey] = field(default_factory=Counter)
     first: datetime | None = None
     last: datetime | None = None
-    from_others: list[tuple[CopyKey, str, CatalogRow]] = field(default_factory=list)  # (key, sender id, row)
+    from_others: list[_Copy] = field(default_factory=list)
 
-    def add(self, key: CopyKey, row: CatalogRow) -> None:
+    def add(self, key: CopyKey, sent_at: datetime) -> None:
         self.copies[key] += 1
-        self.first = min(self.first or row.sent_at, row.sent_at)
-        self.last = max(self.last or row.sent_at, row.sent_at)
+        self.first = min(self.first or sent_at, sent_at)
+        self.last = max(self.last or sent_at, sent_at)
+
+
+class _Identities:
+    """Who sent a row: a registered custodian, else the keyed handle; numbered, to keep keys small ints."""
+
+    def __init__(self, archive: Archive, custodians: Iterable[Custodian]) -> None:
+        named: dict[str, set[str]] = defaultdict(set)
+        for person in custodians:
+            for handle in (person.id, *person.aliases):
+                named[archive.sender_ref(handle)].add(person.id)
+        # A handle two custodians share names neither.
+        self.custodians = {ref: next(iter(ids)) for ref, ids in named.items() if len(ids) == 1}
+        self._numbers: dict[str, int] = {}
+
+    def sender(self, row: CatalogRow) -> str | None:
+        """The registered custodian who sent ``row``, if known."""
+        return row.custodian if row.direction == "sent" else self.custodians.get(row.sender_ref or "")
+
+    def key(self, sender: str | None, row: CatalogRow) -> CopyKey:
+        identity = f"custodian:{sender}" if sender else f"handle:{row.sender_ref}"
+        number = self._numbers.setdefault(identity, len(self._numbers))
+        return (number << 128) | int(row.copy_key or "0", 16)
 
 
 def gaps_report(archive: Archive, actor: str, now: datetime, custodian: str | None = None) -> GapsReport:
@@ -101,13 +135,13 @@ def gaps_report(archive: Archive, actor: str, now: datetime, custodian: str | No
     registry = archive.catalog.custodians()
     named = find_custodian(registry, custodian) if custodian else None
     custodian = named.id if named else custodian
-    senders = _sender_custodians(archive, registry)
+    identities = _Identities(archive, registry)
     threads: dict[Thread, _Thread] = defaultdict(_Thread)
     deleted = []
     for row in archive.catalog.rows():
         if FLAG_DELETED in row.flags and custodian in (None, row.custodian):
             deleted.append(row)
-        _file(threads, senders, row)
+        _file(threads, identities, row)
     links = _links(threads)
     gaps = [gap for thread, seen in threads.items() for gap in _missing(thread, seen, threads, links.get(thread, ()))
             if custodian in (None, gap.holder, gap.sender)]
@@ -116,37 +150,27 @@ def gaps_report(archive: Archive, actor: str, now: datetime, custodian: str | No
     return GapsReport(now, gaps, deleted, sum(len(linked) for linked in links.values()) // 2)
 
 
-def _sender_custodians(archive: Archive, custodians: Iterable[Custodian]) -> dict[str, str]:
-    """Keyed sender reference -> the registered custodian it names (names shared by two: neither)."""
-    named: dict[str, set[str]] = defaultdict(set)
-    for person in custodians:
-        for handle in (person.id, *person.aliases):
-            named[archive.sender_ref(handle)].add(person.id)
-    return {ref: next(iter(ids)) for ref, ids in named.items() if len(ids) == 1}
-
-
-def _file(threads: dict[Thread, _Thread], senders: dict[str, str], row: CatalogRow) -> None:
+def _file(threads: dict[Thread, _Thread], identities: _Identities, row: CatalogRow) -> None:
     """Count one row's copy in its thread; keep it aside when another custodian sent it."""
     if row.copy_key is None or row.sender_ref is None or row.system:
         return
-    sender = row.custodian if row.direction == "sent" else senders.get(row.sender_ref)
-    identity = f"custodian:{sender}" if sender else f"handle:{row.sender_ref}"
-    key = (identity, row.copy_key)
+    sender = identities.sender(row)
+    key = identities.key(sender, row)
     thread = threads[(row.custodian, row.conversation_ref)]
-    thread.add(key, row)
+    thread.add(key, row.sent_at)
     if sender and sender != row.custodian:
-        thread.from_others.append((key, sender, row))
+        thread.from_others.append(_Copy(key, sender, row.id, row.sent_at, row.source, row.label))
 
 
 def _links(threads: dict[Thread, _Thread]) -> dict[Thread, set[Thread]]:
     """Threads of different custodians that share a message: the same conversation."""
-    holders: dict[CopyKey, set[Thread]] = defaultdict(set)
+    holders: dict[CopyKey, tuple[Thread, ...]] = {}
     for thread, seen in threads.items():
         for key in seen.copies:
-            holders[key].add(thread)
+            holders[key] = (*holders.get(key, ()), thread)
     links: dict[Thread, set[Thread]] = defaultdict(set)
     for together in holders.values():
-        for thread in together:
+        for thread in together if len(together) > 1 else ():
             links[thread].update(other for other in together if other[0] != thread[0])
     return links
 
@@ -154,14 +178,14 @@ def _links(threads: dict[Thread, _Thread]) -> dict[Thread, set[Thread]]:
 def _missing(thread: Thread, seen: _Thread, threads: dict[Thread, _Thread], linked: Iterable[Thread]) -> Iterator[Gap]:
     """The copies ``thread`` holds from another custodian that the sender's linked threads lack."""
     counted: Counter[CopyKey] = Counter()
-    for key, sender, row in sorted(seen.from_others, key=lambda item: (item[2].sent_at, item[2].id)):
-        theirs = sorted(other for other in linked if other[0] == sender)
-        if not _covers([threads[other] for other in theirs], row.sent_at):
+    for copy in sorted(seen.from_others, key=lambda c: (c.sent_at, c.record_id)):
+        theirs = sorted(other for other in linked if other[0] == copy.sender)
+        if not _covers([threads[other] for other in theirs], copy.sent_at):
             continue  # the sender's exports do not reach this time (or hold no copy of the conversation)
-        counted[key] += 1
-        if counted[key] > sum(threads[other].copies[key] for other in theirs):
-            yield Gap(row.id, row.custodian, sender, row.source, thread[1], tuple(ref for _, ref in theirs),
-                      row.sent_at, row.label)
+        counted[copy.key] += 1
+        if counted[copy.key] > sum(threads[other].copies[copy.key] for other in theirs):
+            yield Gap(copy.record_id, thread[0], copy.sender, copy.source, thread[1], tuple(ref for _, ref in theirs),
+                      copy.sent_at, copy.label)
 
 
 def _covers(spans: list[_Thread], at: datetime) -> bool:
