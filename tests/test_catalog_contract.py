@@ -709,3 +709,16 @@ def test_the_writer_lock_is_released_when_the_work_fails(backend: Backend, catal
             pass
     finally:
         second.close()
+
+
+def test_copy_references_are_kept_and_backfilled(backend: Backend) -> None:
+    catalog = backend.open()
+    rows = [make_row(1, sender_ref="s1", copy_key="k1"), make_row(2)]
+    catalog.commit([segment_batch("seg/2033-12-31/c", rows)])
+    assert (catalog.row(rows[1].id).sender_ref, catalog.row(rows[1].id).copy_key) == (None, None)  # type: ignore[union-attr]
+    catalog.set_copy_refs([(rows[1].id, "s2", "k2"), (f"{99:032x}", "s9", "k9")])  # an unknown id is skipped
+    catalog.close()
+    again = backend.open()
+    found = {row.id: (row.sender_ref, row.copy_key) for row in again.rows()}
+    assert found == {rows[0].id: ("s1", "k1"), rows[1].id: ("s2", "k2")}
+    again.close()

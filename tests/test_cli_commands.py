@@ -10,7 +10,7 @@ from tests.conftest import CliRunner
 
 
 @pytest.mark.parametrize(("group", "choices"), [
-    ("report", "forwarding, completeness"),
+    ("report", "forwarding, completeness, disclosures, gaps"),
     ("custodian", "add, list, show"),
     ("hold", "place, release, list"),
     ("review", "list, show, decide, expire"),

@@ -115,6 +115,8 @@ def test_a_byte_order_mark_from_a_spreadsheet_is_accepted(tmp_path: Path) -> Non
         ("handle,name,role,official\nAna,Ana,cousin,false\n", ":2: role must be one of official, "),
         ("handle,name,role,official\nAna,Ana,family,maybe\n", ":2: official must be true or false, got 'maybe'"),
         ("handle,name,role,official\nAna,Ana,family\n", ":2: expected 4 fields"),
+        ("handle,name,role,official,organization\nAna,Ana,family,false\n", ":2: expected 5 fields"),
+        ("handle,name,role,official,agency\n", ":1: the header must be"),
         ("handle,name,role,official\n\n ,Ana,family,false\n", ":3: the handle is empty"),
         (
             "handle,name,role,official\n+1 520 555 0101,A,family,false\n1-520-555-0101,B,personal,false\n",
@@ -227,3 +229,17 @@ def test_contacts_from_a_real_phone_export(tmp_path: Path) -> None:
     assert directory.get("+85288888888").name == "Sample Contact"  # type: ignore[union-attr]
     assert directory.get("5556667777").name == "John Butler 🌟💫🌟"  # type: ignore[union-attr]
     assert directory.get("1234567890").name == "Airline Contact #'s"  # type: ignore[union-attr]
+
+
+def test_an_organization_column_is_optional_and_a_name_in_parentheses_gives_one(
+        tmp_path: Path, directory: ParticipantDirectory) -> None:
+    assert directory.get("Cmdte. Ruiz").organization_name == "SEMAR"  # type: ignore[union-attr]
+    assert directory.get("Officer Diaz").organization_name == ""  # type: ignore[union-attr]
+    path = write_csv(tmp_path, "handle,name,role,official,organization\n"
+                               "Lic. Gomez,Lic. Gomez (FGR),foreign-official,false,Fiscalia General\n"
+                               "Acme,Dispatcher,outside-party,false,\n")
+    with_column = ParticipantDirectory.from_file(path)
+    assert with_column.get("lic. gomez") == Participant("Lic. Gomez", "Lic. Gomez (FGR)", "foreign-official",
+                                                        official=False, organization="Fiscalia General")
+    assert with_column.get("Lic. Gomez").organization_name == "Fiscalia General"  # type: ignore[union-attr]
+    assert with_column.role_of("Acme") == "outside-party" and with_column.get("Acme").organization == ""  # type: ignore[union-attr]

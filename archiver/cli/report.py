@@ -1,21 +1,34 @@
-"""``archiver report``: the 2911 forwarding report and the completeness report."""
+"""``archiver report``: the 2911 forwarding report, the completeness report, the disclosure
+accounting and the deleted-message reconciliation (gaps)."""
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import sys
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
 
 from archiver.cli import common
+from archiver.errors import UsageError
 from archiver.services.completeness import completeness_report, render_completeness, render_completeness_csv
+from archiver.services.disclosures import (
+    CsvWriter,
+    DisclosureWriter,
+    HtmlWriter,
+    JsonWriter,
+    TextWriter,
+    disclosures,
+    write_disclosures,
+)
+from archiver.services.gaps import gaps_report, render_gaps, render_gaps_csv
 from archiver.services.report_html import render_html
 from archiver.services.reports import forwarding_report, render_csv, render_forwarding
 
 
 def register(commands: Any) -> None:
-    """Add ``report forwarding`` and ``report completeness``."""
+    """Add ``report forwarding``, ``completeness``, ``disclosures`` and ``gaps``."""
     report = commands.add_parser("report", help="compliance reports")
     reports = report.add_subparsers(title="reports", metavar="REPORT")
     common.needs_choice(report, reports, "a report")
@@ -31,6 +44,22 @@ def register(commands: Any) -> None:
     output.add_argument("--json", action="store_true", help="the whole report as one JSON object")
     output.add_argument("--csv", action="store_true", help="one CSV row per incomplete record")
     completeness.set_defaults(handler=_report_completeness)
+    disclosures = reports.add_parser("disclosures", help="personal information sent to foreign officials and "
+                                                         "outside parties (5 U.S.C. 552a(c) accounting)")
+    output = disclosures.add_mutually_exclusive_group()
+    output.add_argument("--json", action="store_true", help="the whole report as one JSON object")
+    output.add_argument("--csv", action="store_true", help="one CSV row per disclosure")
+    disclosures.add_argument("--html", type=Path, metavar="FILE", help="also write a printable HTML page")
+    disclosures.add_argument("--from", dest="start", type=common.day, metavar="YYYY-MM-DD", help="sent on or after")
+    disclosures.add_argument("--to", dest="end", type=common.day, metavar="YYYY-MM-DD", help="sent on or before")
+    disclosures.add_argument("--custodian", help="custodian id, name or alias")
+    disclosures.set_defaults(handler=_report_disclosures)
+    gaps = reports.add_parser("gaps", help="messages one custodian's export shows that the sender's own export lacks")
+    output = gaps.add_mutually_exclusive_group()
+    output.add_argument("--json", action="store_true", help="the whole report as one JSON object")
+    output.add_argument("--csv", action="store_true", help="one CSV row per possibly deleted message")
+    gaps.add_argument("--custodian", help="custodian id, name or alias: gaps where they hold or lack the message")
+    gaps.set_defaults(handler=_report_gaps)
 
 
 def _report_forwarding(args: argparse.Namespace) -> int:
@@ -61,4 +90,41 @@ def _report_completeness(args: argparse.Namespace) -> int:
         sys.stdout.write(render_completeness_csv(report))
     else:
         print(render_completeness(report))
+    return 0
+
+
+def _report_disclosures(args: argparse.Namespace) -> int:
+    with common.open_archive(args, read_only=True) as archive:
+        now = common.now()
+        found = disclosures(archive, common.actor(archive.settings), now, args.start, args.end, args.custodian)
+        with contextlib.ExitStack() as files:
+            writers: list[DisclosureWriter] = []
+            if args.html:
+                writers.append(HtmlWriter(files.enter_context(_html_file(args.html)), now))
+            if args.json:
+                writers.append(JsonWriter(sys.stdout, now))
+            elif args.csv:
+                writers.append(CsvWriter(sys.stdout))
+            elif not args.html:
+                writers.append(TextWriter(sys.stdout, now))
+            write_disclosures(found, writers)
+    return 0
+
+
+def _html_file(path: Path) -> TextIO:
+    try:
+        return path.open("w", encoding="utf-8")
+    except OSError as exc:
+        raise UsageError(f"{path}: cannot write the HTML page ({exc.strerror})") from None
+
+
+def _report_gaps(args: argparse.Namespace) -> int:
+    with common.open_archive(args, read_only=True) as archive:
+        report = gaps_report(archive, common.actor(archive.settings), common.now(), args.custodian)
+    if args.json:
+        print(json.dumps(report.to_json(), indent=2))
+    elif args.csv:
+        sys.stdout.write(render_gaps_csv(report))
+    else:
+        print(render_gaps(report))
     return 0

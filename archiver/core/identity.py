@@ -17,10 +17,10 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timezone
 from typing import Any
 
-from archiver.model import Attachment, Message, canonical_json, utc_iso
+from archiver.model import Attachment, Message, canonical_json, handle_key, utc_iso
 
 ID_SCHEME = "v2"                 # the archive holds only version 2 ids; also leads their canonical bytes
 ID_SCHEME_WITH_LEGACY = "v1+v2"  # it also holds ids written before version 2
@@ -104,3 +104,24 @@ class MessageIdentities:
         occurrences[content_hash] += 1
         occurrence = occurrences[content_hash]
         return MessageId(self._hex(f"{content_hash}#{occurrence}".encode()), content_hash, occurrence)
+
+
+def copy_material(source: str, sent_at: datetime, body: str, system: bool) -> bytes | None:
+    """What every custodian's copy of one message shares, whoever exported it: the app, the
+    minute sent in UTC (exports round to it) and the text with its spacing collapsed.
+
+    The conversation's title is left out (a 1:1 chat is titled by the other person in each
+    phone) and so is the sender (a display name in one phone, the owner in the other): the
+    sender is matched apart (``sender_material``). None for app notices and empty messages,
+    which each phone words its own way.
+    """
+    text = " ".join(body.split())
+    if system or not text:
+        return None
+    minute = sent_at.astimezone(timezone.utc).replace(second=0, microsecond=0)
+    return canonical_json(["copy", source, utc_iso(minute), text])
+
+
+def sender_material(handle: str) -> bytes:
+    """A sender's handle as copies are matched by: compared as ``handle_key`` compares it."""
+    return canonical_json(["sender", handle_key(handle)])

@@ -7,6 +7,10 @@ address exactly as it appears in exports)::
     +52 631 555 0101,Cmdte. Ruiz (SEMAR),foreign-official,false
     Ana Diaz,Ana Diaz,family,false
 
+An optional fifth column, ``organization``, names the person's agency or company (the
+disclosure accounting reports it); without it, a name ending in parentheses ("Cmdte. Ruiz
+(SEMAR)") gives the organization.
+
 or gives the contacts exported from the officer's phone (a vCard ``.vcf`` file): each card's
 numbers, addresses and name become handles of one person. A card's role is the first of its
 ``CATEGORIES`` that is a role ("family", "foreign-official"...), else ``unknown``; the
@@ -45,11 +49,13 @@ PERSONAL = "personal"
 UNKNOWN = "unknown"
 ROLES: tuple[str, ...] = (OFFICIAL, FOREIGN_OFFICIAL, OUTSIDE_PARTY, FAMILY, PERSONAL, UNKNOWN)
 HEADER: tuple[str, ...] = ("handle", "name", "role", "official")
+HEADER_WITH_ORGANIZATION: tuple[str, ...] = (*HEADER, "organization")
 
 _TRUE = frozenset({"true", "yes", "y", "1"})
 _FALSE = frozenset({"false", "no", "n", "0", ""})
 # Handles seen in one run are few (the people of a custodian's chats); a bound keeps memory flat.
 _CACHE_SIZE = 65536
+_ORGANIZATION_IN_NAME = re.compile(r"\(([^()]+)\)\s*$")
 _OFFICIAL_DOMAIN_RE = re.compile(r"@(?:[\w-]+\.)*(?:gov|mil)>?$", re.IGNORECASE)
 MAX_DIRECTORY_BYTES = 64 * 1024**2
 
@@ -63,6 +69,13 @@ class Participant:
     name: str
     role: str
     official: bool
+    organization: str = ""
+
+    @property
+    def organization_name(self) -> str:
+        """The organization the directory gives, else the one in parentheses at the end of the name."""
+        found = _ORGANIZATION_IN_NAME.search(self.name)
+        return self.organization or (found.group(1).strip() if found else "")
 
 
 class ParticipantDirectory:
@@ -78,7 +91,8 @@ class ParticipantDirectory:
 
     @classmethod
     def from_file(cls, path: Path) -> ParticipantDirectory:
-        """Read a directory: a CSV with the header ``handle,name,role,official``, or vCards.
+        """Read a directory: a CSV with the header ``handle,name,role,official`` (and optionally
+        ``organization``), or vCards.
 
         Raises:
             ConfigError: the file cannot be read, or a row or card is bad; the message
@@ -153,15 +167,17 @@ def _parse_csv(text: str, source: str) -> list[Participant]:
     """Validate every row; errors name ``source`` and the line."""
     reader = csv.reader(io.StringIO(text, newline=""))
     header = next(reader, None)
-    if header is None or tuple(cell.strip().casefold() for cell in header) != HEADER:
-        raise ConfigError(f"{source}:1: the header must be {','.join(HEADER)}, got {header!r}")
+    columns = tuple(cell.strip().casefold() for cell in header) if header is not None else ()
+    if columns not in (HEADER, HEADER_WITH_ORGANIZATION):
+        raise ConfigError(f"{source}:1: the header must be {','.join(HEADER)} (optionally followed by "
+                          f",organization), got {header!r}")
     participants: list[Participant] = []
     seen: dict[str, int] = {}
     for row in reader:
         line = reader.line_num
         if not any(cell.strip() for cell in row):
             continue  # blank lines are allowed, as spreadsheets leave them
-        participant = _parse_row(row, f"{source}:{line}")
+        participant = _parse_row(row, columns, f"{source}:{line}")
         key = handle_key(participant.handle)
         if key in seen:
             raise ConfigError(f"{source}:{line}: handle {participant.handle!r} is already listed on line {seen[key]}")
@@ -170,10 +186,10 @@ def _parse_csv(text: str, source: str) -> list[Participant]:
     return participants
 
 
-def _parse_row(row: list[str], where: str) -> Participant:
-    if len(row) != len(HEADER):
-        raise ConfigError(f"{where}: expected {len(HEADER)} fields ({','.join(HEADER)}), got {len(row)}")
-    handle, name, role, official = (cell.strip() for cell in row)
+def _parse_row(row: list[str], columns: tuple[str, ...], where: str) -> Participant:
+    if len(row) != len(columns):
+        raise ConfigError(f"{where}: expected {len(columns)} fields ({','.join(columns)}), got {len(row)}")
+    handle, name, role, official, *organization = (cell.strip() for cell in row)
     if not handle:
         raise ConfigError(f"{where}: the handle is empty")
     if role not in ROLES:
@@ -181,4 +197,5 @@ def _parse_row(row: list[str], where: str) -> Participant:
     flag = official.casefold()
     if flag not in _TRUE | _FALSE:
         raise ConfigError(f"{where}: official must be true or false, got {official!r}")
-    return Participant(handle=handle, name=name, role=role, official=flag in _TRUE)
+    return Participant(handle=handle, name=name, role=role, official=flag in _TRUE,
+                       organization=organization[0] if organization else "")

@@ -40,7 +40,8 @@ from archiver.services.receipt import FileReceipt, Receipt, unregistered_warning
 from archiver.storage import segments
 from archiver.storage.archive import Archive
 from archiver.storage.audit import AuditEvent
-from archiver.storage.catalog import Catalog, CommitBatch, ExportRow, HoldRow, QuarantineRow, SegmentRow
+from archiver.storage.catalog import Catalog, CatalogRow, CommitBatch, ExportRow, HoldRow, QuarantineRow, SegmentRow
+from archiver.storage.catalog.base import LATER_FIELDS
 from archiver.storage.envelope import open_sealed, seal
 from archiver.storage.records import LABEL_REVIEW, SCHEDULE_REVIEW, RecordDocument, catalog_row, record_document
 from archiver.storage.sealed_facts import manifest_key, manifest_object, row_digest, write_manifest
@@ -246,10 +247,11 @@ class Ingestor:
                 self._add_to_group(doc)
             else:
                 file_receipt.nonrecords += 1
-                tombstones.append(catalog_row(doc, _conversation_ref(self.archive, doc)))
+                tombstones.append(catalog_row(doc, _conversation_ref(self.archive, doc),
+                                              copy_refs=self.archive.copy_refs(doc.message)))
         if tombstones:
             # The audit entry vouches for each tombstone, which has no sealed object of its own.
-            digests = {row.id: row_digest(self.archive.audit_hash, KIND_TOMBSTONE, row) for row in tombstones}
+            digests = {row.id: tombstone_digest(self.archive, row) for row in tombstones}
             self.archive.catalog.commit([CommitBatch(tombstones, audit=AuditEvent(
                 self.options.actor, ACTION_TOMBSTONES, self.now, {"rows": digests}))])
 
@@ -434,12 +436,18 @@ def _segment_batch(archive: Archive, docs: list[RecordDocument], refs: list[segm
                    segment: SegmentRow, actor: str, now: datetime) -> CommitBatch:
     rows, keywords = [], []
     for doc, ref in zip(docs, refs, strict=True):
-        rows.append(catalog_row(doc, _conversation_ref(archive, doc), segment.name, ref.offset, ref.length))
+        rows.append(catalog_row(doc, _conversation_ref(archive, doc), segment.name, ref.offset, ref.length,
+                                archive.copy_refs(doc.message)))
         keywords.append((doc.record_id, archive.blind_index.tokens(json_terms(doc.message))))
     retain_until = segment.retain_until.isoformat() if segment.retain_until else None
     return CommitBatch(rows, keywords, segment, AuditEvent(
         actor, "store-segment", now, {"segment": segment.name, "records": len(docs), "schedule": segment.schedule,
                                       "retain_until": retain_until, "manifest": manifest_key(segment.name)}))
+
+
+def tombstone_digest(archive: Archive, row: CatalogRow) -> str:
+    """A tombstone's keyed digest, as its audit entry vouches for it."""
+    return row_digest(archive.audit_hash, KIND_TOMBSTONE, row, ignore=LATER_FIELDS)
 
 
 def quarantine_digest(archive: Archive, row: QuarantineRow) -> str:

@@ -1,5 +1,9 @@
 """Reindex: rebuild the blind index from the sealed records, with the current search terms.
 
+It also gives records and review items written before ``report gaps`` existed the keyed
+sender and copy references (``Archive.copy_refs``) that report matches copies by; tombstones
+have no sealed text to derive them from and stay without.
+
 An archive written before the current ``INDEX_VERSION`` (body words only) cannot be searched
 by number, date, participant or conversation until it is reindexed. Every segment that is not
 disposed of is read once, its frames opened with the archive's keys, and each record's and
@@ -64,16 +68,19 @@ def _reindex_segment(archive: Archive, segment: SegmentRow, result: ReindexResul
     """Index the frames of one segment whose catalog rows still point at it (one read of the segment)."""
     rows = {row.id: row for row in archive.catalog.segment_rows(segment.name)}
     entries: list[tuple[str, list[str]]] = []
+    copies: list[tuple[str, str | None, str | None]] = []
     for ref, envelope in segments.iter_frames(archive.store.get(segment.name), segment.name):
         if ref.record_id not in rows:
             continue  # filed since under another segment (a review item that became a record)
         doc = RecordDocument.from_plaintext(open_sealed(archive.keys, ref.record_id, envelope))
         terms = json_terms(doc.message)
         entries.append((doc.record_id, archive.blind_index.tokens(terms)))
+        copies.append((doc.record_id, *archive.copy_refs(doc.message)))
         result.terms += len(terms)
         if rows[ref.record_id].label == LABEL_REVIEW:
             result.review_items += 1
         else:
             result.records += 1
     archive.catalog.add_index(entries)
+    archive.catalog.set_copy_refs(copies)  # rows written before copies were matched (report gaps)
     result.segments += 1

@@ -102,7 +102,7 @@ class ForwardingReport:
             "at_risk": [a.to_json() for a in self.at_risk],
             "disposed": len(self.disposed),
             "late": [record_json(r, self.disposed.get(r.id)) for r in self.late],
-            "unlawful_disposition_candidates": [_candidate_json(r) for r in self.unlawful_disposition_candidates],
+            "unlawful_disposition_candidates": [candidate_json(r) for r in self.unlawful_disposition_candidates],
             "records": [record_json(r, self.disposed.get(r.id)) for r in self.records],
         }
 
@@ -215,6 +215,7 @@ def record_json(row: CatalogRow, disposed_at: datetime | None = None) -> dict[st
             "disposed_at": utc_iso(disposed_at) if disposed_at else None}
 
 
-def _candidate_json(row: CatalogRow) -> dict[str, Any]:
+def candidate_json(row: CatalogRow) -> dict[str, Any]:
+    """A message the export says was deleted: where it was, and which export and line tell."""
     return {"id": row.id, "custodian": row.custodian, "source": row.source, "conversation_ref": row.conversation_ref,
             "sent_at": utc_iso(row.sent_at), "source_line": row.source_line, "export_sha256": row.export_sha256}

@@ -76,7 +76,7 @@ def decide(archive: Archive, record_id: str, decision: str, reason: str, actor: 
         return replace(row, label="nonrecord")
     document = _as_record(archive, _read(archive, row), actor, reason, now, schedules)
     store_segments(archive, [(group_key(document), [document])], actor, now, also=[CommitBatch([], audit=audit)])
-    return catalog_row(document, row.conversation_ref)
+    return catalog_row(document, row.conversation_ref, copy_refs=(row.sender_ref, row.copy_key))
 
 
 def expire_reviews(archive: Archive, now: datetime, actor: str, schedules: ScheduleSet) -> list[str]:

@@ -21,11 +21,11 @@ from archiver.services.disposition import ACTION_HOLD, ACTION_RELEASE, covered_o
 from archiver.services.ingest import (
     ACTION_TOMBSTONES,
     KIND_EXPORT,
-    KIND_TOMBSTONE,
     REVIEW_PREFIX,
     SEGMENT_PREFIX,
     active_holds,
     quarantine_digest,
+    tombstone_digest,
 )
 from archiver.storage import segments
 from archiver.storage.archive import Archive
@@ -337,7 +337,7 @@ def _check_vouched_rows(archive: Archive, entries: list[AuditEntry], report: Ver
             row = archive.catalog.row(record_id)
             if row is None:
                 report.problems.append(f"tombstone {record_id} (audit entry {entry.seq}): missing from the catalog")
-            elif row.label == "nonrecord" and row_digest(key, KIND_TOMBSTONE, row) != digest:
+            elif row.label == "nonrecord" and tombstone_digest(archive, row) != digest:
                 report.problems.append(f"tombstone {record_id}: changed in the catalog since audit entry {entry.seq}")
     _check_quarantine(archive, entries, report)
     exports = Counter(row_digest(key, KIND_EXPORT, row) for row in archive.catalog.exports())

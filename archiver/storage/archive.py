@@ -6,11 +6,13 @@ import hashlib
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from archiver.config import CONFIG_FILE, Settings
+from archiver.core.identity import copy_material, sender_material
 from archiver.core.terms import INDEX_VERSION
 from archiver.errors import IntegrityError, KeyProviderError, ObjectNotFoundError, ReadOnlyArchiveError, UsageError
-from archiver.model import canonical_json
+from archiver.model import canonical_json, parse_instant
 from archiver.readers.scratch import remove_abandoned
 from archiver.storage import segments
 from archiver.storage.catalog import Catalog, open_catalog
@@ -124,6 +126,17 @@ class Archive:
         if ref is None:
             ref = self._conversation_refs[key] = self.name_hash.hex(canonical_json([source, conversation]))
         return ref
+
+    def copy_refs(self, message: dict[str, Any]) -> tuple[str | None, str | None]:
+        """Keyed references that find one message's copies in other custodians' exports
+        (``report gaps``): its sender's and the copy's; (None, None) for an app notice."""
+        material = copy_material(message["source"], parse_instant(message["sent_at"]), message["body"],
+                                 message["system"])
+        return (None, None) if material is None else (self.sender_ref(message["sender"]), self.name_hash.hex(material))
+
+    def sender_ref(self, handle: str) -> str:
+        """The keyed reference of a sender's handle, as ``copy_refs`` stores it."""
+        return self.name_hash.hex(sender_material(handle))
 
     @property
     def temp_dir(self) -> Path:

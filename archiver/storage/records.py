@@ -141,8 +141,10 @@ def record_document(record_id: str, occurrence: int, content_hash: str, message:
 
 
 def catalog_row(doc: RecordDocument, conversation_ref: str, segment: str | None = None,
-                offset: int | None = None, length: int | None = None) -> CatalogRow:
-    """The catalog's view of a document: no body, no names, only keyed references."""
+                offset: int | None = None, length: int | None = None,
+                copy_refs: tuple[str | None, str | None] = (None, None)) -> CatalogRow:
+    """The catalog's view of a document: no body, no names, only keyed references
+    (``copy_refs``: ``Archive.copy_refs`` of its message)."""
     data, message = doc.data, doc.data["message"]
     classification, forwarding = data["classification"], data["forwarding"]
     return CatalogRow(
@@ -159,7 +161,7 @@ def catalog_row(doc: RecordDocument, conversation_ref: str, segment: str | None 
         content_hash=data["content_hash"], export_sha256=message["source_ref"]["export_sha256"] or "",
         source_line=message["source_ref"]["line"], ingested_at=parse_instant(data["ingested_at"]),
         flags=tuple(message.get("flags", ())), segment=segment, offset=offset, length=length,
-        fingerprint=doc.fingerprint)
+        fingerprint=doc.fingerprint, sender_ref=copy_refs[0], copy_key=copy_refs[1])
 
 
 def _disposition_date(doc: RecordDocument) -> date | None:

@@ -49,6 +49,12 @@ class CatalogRow:
     offset: int | None = None
     length: int | None = None
     fingerprint: str | None = None
+    sender_ref: str | None = None  # keyed sender handle and keyed copy identity: every custodian's
+    copy_key: str | None = None    # copy of a message shares them (``Archive.copy_refs``, report gaps)
+
+
+# Fields a tombstone's audit digest leaves out: rows written before they existed lack them.
+LATER_FIELDS = ("sender_ref", "copy_key")
 
 
 @dataclass(frozen=True)
@@ -421,6 +427,10 @@ class Catalog(Protocol):
 
     def add_index(self, entries: Sequence[tuple[str, list[str]]]) -> None:
         """Add (id, tokens) pairs to the blind index; ids the catalog does not hold are skipped."""
+        ...
+
+    def set_copy_refs(self, entries: Sequence[tuple[str, str | None, str | None]]) -> None:
+        """Set (id, sender_ref, copy_key) on rows written before they were kept (reindex)."""
         ...
 
     def close(self) -> None: ...

@@ -81,6 +81,15 @@ class IndexedTable(DynamoTable):
                 return
             kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
 
+    def set_copy_refs(self, entries: Sequence[tuple[str, str | None, str | None]]) -> None:
+        # One update per row: only reindex backfills, once per archive.
+        for record_id, sender_ref, copy_key in entries:
+            if sender_ref is not None and copy_key is not None:
+                self._conditional(self._client.update_item, TableName=self.table, Key=_key(_msg_key(record_id)),
+                                  UpdateExpression="SET sender_ref = :sender, copy_key = :copy",
+                                  ConditionExpression="attribute_exists(pk)",
+                                  ExpressionAttributeValues={":sender": _s(sender_ref), ":copy": _s(copy_key)})
+
     def add_index(self, entries: Sequence[tuple[str, list[str]]]) -> None:
         wanted = {record_id: tokens for record_id, tokens in entries if tokens}
         rows = list(self._batch_get((_msg_key(i) for i in wanted), ("id", "conversation_ref", "sent_at")))

@@ -160,7 +160,9 @@ def _row_item(row: CatalogRow) -> Item:
         "segment": _s(row.segment) if row.segment is not None else None,
         "offset": _n(row.offset) if row.offset is not None else None,
         "length": _n(row.length) if row.length is not None else None,
-        "fingerprint": _s(row.fingerprint) if row.fingerprint is not None else None}
+        "fingerprint": _s(row.fingerprint) if row.fingerprint is not None else None,
+        "sender_ref": _s(row.sender_ref) if row.sender_ref is not None else None,
+        "copy_key": _s(row.copy_key) if row.copy_key is not None else None}
     item.update({name: value for name, value in optional.items() if value is not None})
     return item
 
@@ -180,4 +182,5 @@ def _row_from(item: Item) -> CatalogRow:
         content_hash=_text(item, "content_hash") or "", export_sha256=_text(item, "export_sha256") or "",
         source_line=_number(item, "source_line"), ingested_at=parse_instant(_text(item, "ingested_at") or ""),
         flags=tuple(json.loads(_text(item, "flags") or "[]")), segment=_text(item, "segment"),
-        offset=_number(item, "offset"), length=_number(item, "length"), fingerprint=_text(item, "fingerprint"))
+        offset=_number(item, "offset"), length=_number(item, "length"), fingerprint=_text(item, "fingerprint"),
+        sender_ref=_text(item, "sender_ref"), copy_key=_text(item, "copy_key"))

@@ -180,7 +180,7 @@ class SqliteCatalog(SqliteIndex):
                     f"SELECT rowid, id FROM messages WHERE id IN ({marks}) AND label IN ({kinds})",
                     [*chunk, *labels]))
         db.executemany("DELETE FROM messages WHERE id = ?", [(record_id,) for record_id in replaced])
-        values = ",".join("?" * 27)
+        values = ",".join("?" * (ROW_COLUMNS.count(",") + 2))  # the columns and the rowid
         # Replacements first: a new row must not take a rowid a replacement is about to reclaim.
         ordered = sorted(batch.rows, key=lambda r: r.id not in replaced)
         db.executemany(f"INSERT OR IGNORE INTO messages (rowid, {ROW_COLUMNS}) VALUES ({values})",
@@ -387,4 +387,4 @@ def _row_values(row: CatalogRow) -> tuple[object, ...]:
             row.rules_version, row.schedule, _date(row.disposition_date), row.forwarding_status,
             utc_iso(row.deadline) if row.deadline else None, row.days_late, row.content_hash,
             row.export_sha256, row.source_line, utc_iso(row.ingested_at), json.dumps(list(row.flags)),
-            row.segment, row.offset, row.length, row.fingerprint)
+            row.segment, row.offset, row.length, row.fingerprint, row.sender_ref, row.copy_key)

@@ -23,7 +23,7 @@ INDEX_VERSION_META = "index_version"
 ROW_COLUMNS = ("id, custodian, source, conversation_ref, sent_at, direction, account, system, label, "
                "confidence, reasons, rules_version, schedule, disposition_date, forwarding_status, "
                "deadline, days_late, content_hash, export_sha256, source_line, ingested_at, flags, "
-               "segment, frame_offset, frame_length, fingerprint")
+               "segment, frame_offset, frame_length, fingerprint, sender_ref, copy_key")
 
 
 class SqliteIndex:
@@ -70,6 +70,11 @@ class SqliteIndex:
     def add_index(self, entries: Sequence[tuple[str, list[str]]]) -> None:
         with self._transaction() as db:
             self._index(db, entries)
+
+    def set_copy_refs(self, entries: Sequence[tuple[str, str | None, str | None]]) -> None:
+        with self._transaction() as db:
+            db.executemany("UPDATE messages SET sender_ref = ?, copy_key = ? WHERE id = ?",
+                           [(sender_ref, copy_key, record_id) for record_id, sender_ref, copy_key in entries])
 
     def search_tokens(self, tokens: Iterable[str]) -> set[str]:
         return self._match(" AND ".join(f'"{t}"' for t in dict.fromkeys(tokens)))
@@ -150,7 +155,7 @@ def row_from(values: tuple[object, ...]) -> CatalogRow:
     """A ``messages`` row (selected as ``ROW_COLUMNS``) as a ``CatalogRow``."""
     (id_, custodian, source, conv, sent_at, direction, account, system, label, confidence, reasons,
      rules_version, schedule, disposition, status, deadline, days_late, content_hash, export_sha,
-     line, ingested_at, flags, segment, offset, length, fingerprint) = values
+     line, ingested_at, flags, segment, offset, length, fingerprint, sender_ref, copy_key) = values
     return CatalogRow(
         id=str(id_), custodian=str(custodian), source=str(source), conversation_ref=str(conv),
         sent_at=parse_instant(str(sent_at)), direction=str(direction), account=str(account),
@@ -162,4 +167,5 @@ def row_from(values: tuple[object, ...]) -> CatalogRow:
         days_late=int(days_late), content_hash=str(content_hash),  # type: ignore[call-overload]
         export_sha256=str(export_sha), source_line=line,  # type: ignore[arg-type]
         ingested_at=parse_instant(str(ingested_at)), flags=tuple(json.loads(str(flags))),
-        segment=segment, offset=offset, length=length, fingerprint=fingerprint)  # type: ignore[arg-type]
+        segment=segment, offset=offset, length=length, fingerprint=fingerprint,  # type: ignore[arg-type]
+        sender_ref=sender_ref, copy_key=copy_key)  # type: ignore[arg-type]

@@ -61,6 +61,9 @@ SCHEMA = [
     "CREATE TABLE documents (kind TEXT NOT NULL, name TEXT NOT NULL, document TEXT NOT NULL, PRIMARY KEY (kind, name))",
     # A conversation's messages in time order: the context around a message (conversation_rows).
     "CREATE INDEX messages_conversation_sent ON messages (conversation_ref, sent_at)",
+    # Keyed sender and copy identity: one message's copies in several custodians' exports (report gaps).
+    "ALTER TABLE messages ADD COLUMN sender_ref TEXT",
+    "ALTER TABLE messages ADD COLUMN copy_key TEXT",
 ]
 
 
