@@ -226,3 +226,17 @@ def test_export_by_filters_and_by_a_list_of_ids(cli: CliRunner, archive: Path) -
 def test_verify_needs_an_existing_folder(cli: CliRunner, tmp_path: Path) -> None:
     missing = cli("export", "verify", tmp_path / "nothing")
     assert missing.code == 2 and "no such folder" in missing.err
+
+
+def test_init_makes_the_signing_key_for_an_older_archive_and_audits_it(cli: CliRunner, archive: Path) -> None:
+    key = archive / "archiver-export-signing.pem"
+    assert key.stat().st_mode & 0o777 == 0o600
+    key.unlink()  # an archive made before case packages
+    missing = cli("export", "--case", CASE, "--out", archive / "b")
+    assert missing.code == 2 and "archiver init" in missing.err
+    again = cli("init")
+    assert again.code == 0 and "export-signing key" in again.out
+    with closing(Archive.open(load_settings(cwd=archive), read_only=True)) as opened:
+        made = [e for e in opened.catalog.audit_entries() if e.event.action == "export-key-create"]
+    assert len(made) == 2 and made[-1].event.detail["fingerprint"].startswith("sha256:")
+    assert cli("export", "--case", CASE, "--out", archive / "b").code == 0
