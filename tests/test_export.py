@@ -221,6 +221,8 @@ def test_export_by_filters_and_by_a_list_of_ids(cli: CliRunner, archive: Path) -
     listing.write_text(f"{ids[0]}\n{'0' * 32}\n")
     wrong = cli("export", "--case", CASE, "--out", archive / "two", "--records", listing)
     assert wrong.code == 2 and "ids.txt:2" in wrong.err and not (archive / "two").exists()
+    both = cli("export", "--case", CASE, "--out", archive / "two", "--records", listing, "--custodian", "a.diaz")
+    assert both.code == 2 and "not both" in both.err
 
 
 def test_verify_needs_an_existing_folder(cli: CliRunner, tmp_path: Path) -> None:

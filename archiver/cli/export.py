@@ -43,8 +43,10 @@ def register(commands: Any) -> None:
 def _export(args: argparse.Namespace) -> int:
     if args.out is None or args.case is None:
         raise UsageError("archiver export needs --case ID and --out DIR")
-    query = None if args.records else query_from(args)
-    request = ExportRequest(args.case, args.out, query, args.records)
+    query = query_from(args)
+    if args.records and query.to_json().keys() - {"limit"}:
+        raise UsageError("give either --records FILE or search filters, not both")
+    request = ExportRequest(args.case, args.out, None if args.records else query, args.records)
     with common.open_archive(args) as archive, _progress() as advance:
         signer = open_signer(archive.settings.key, archive.settings.base_dir)
         result = export_case(archive, common.actor(archive.settings), request, signer, common.now(), advance)
