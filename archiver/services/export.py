@@ -12,8 +12,9 @@ from __future__ import annotations
 
 import hashlib
 import shutil
+import sys
 from collections import defaultdict
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -31,7 +32,7 @@ from archiver.services.search import Query, Searcher, has_phrase
 from archiver.services.transcripts import TranscriptWriter
 from archiver.storage.archive import Archive
 from archiver.storage.audit import AuditEvent
-from archiver.storage.catalog.base import CatalogRow, ExportRow
+from archiver.storage.catalog.base import Catalog, CatalogRow, ExportRow, matching_ids
 from archiver.storage.envelope import open_sealed
 from archiver.storage.keys.signing import ExportSigner, fingerprint
 
@@ -93,17 +94,17 @@ def export_case(archive: Archive, actor: str, request: ExportRequest, signer: Ex
                                 "case (--case ID) are required")
     assert request.case_id is not None
     case = require_open_case(archive, actor, request.case_id, at)
-    rows = _rows(searcher, request)
+    keys = _keys(searcher, request)
     head_seq, head_hash = archive.catalog.audit_head()
     public_pem = signer.public_key_pem()
     key_print = fingerprint(public_pem)
     created = not request.out.exists()
     request.out.mkdir(mode=0o700, exist_ok=True)
     try:
-        counts = _write_payload(archive, searcher, rows, request, actor, at, progress)
+        counts = _write_payload(archive, searcher, keys, request, actor, at, progress)
         info = {"Source-Organization": "archiver case package", "External-Identifier": case.id,
                 "Case-Reason": case_reason(archive, case), "Exported-By": actor, "Exported-At": utc_iso(at),
-                "Query": canonical_json(request.to_json()).decode(), "Record-Count": str(len(rows)),
+                "Query": canonical_json(request.to_json()).decode(), "Record-Count": str(len(keys)),
                 "Conversation-Count": str(counts[0]), "Attachment-Count": str(counts[1]),
                 "Archive-Id": archive.keys.key_id, "Audit-Head": f"{head_seq} {head_hash}",
                 "Export-Signing-Key-Fingerprint": key_print}
@@ -111,10 +112,10 @@ def export_case(archive: Archive, actor: str, request: ExportRequest, signer: Ex
     except BaseException:
         _empty(request.out, created)
         raise
-    detail = {"query": sealed(archive, request.to_json()), "results": [row.id for row in rows], "total": len(rows),
+    detail = {"query": sealed(archive, request.to_json()), "results": [key[2] for key in keys], "total": len(keys),
               "tag_manifest_sha256": manifest_sha256, "key_fingerprint": key_print}
     archive.catalog.append_audit(AuditEvent(actor, ACTION, at, detail, case.id))
-    return ExportResult(request.out, len(rows), counts[0], counts[1], manifest_sha256, key_print)
+    return ExportResult(request.out, len(keys), counts[0], counts[1], manifest_sha256, key_print)
 
 
 def _check_out(out: Path) -> None:
@@ -122,19 +123,44 @@ def _check_out(out: Path) -> None:
         raise UsageError(f"{out}: the case package needs a new or empty folder")
 
 
-def _rows(searcher: Searcher, request: ExportRequest) -> list[CatalogRow]:
-    """The records to export, grouped by conversation and in send order within each."""
+Key = tuple[str, str, str]  # conversation ref, sent at (UTC ISO), record id: the order records are written in
+BATCH = 500  # rows fetched from the catalog at a time while writing
+
+
+def _keys(searcher: Searcher, request: ExportRequest) -> list[Key]:
+    """The records to export as compact sort keys (grouped by conversation, in send order
+    within each): rows are streamed from the catalog, never all held at once."""
     if request.records_file is not None:
-        rows = _listed_rows(searcher, request.records_file)
+        keys = [_key(row) for row in _listed_rows(searcher, request.records_file)]
     else:
-        query = request.query or Query()
-        found = searcher.find(query, searcher.token_groups(query), None)[1]
-        rows = [row for row in found if _readable(searcher, row)]
-        if query.phrase:  # the index finds the words; the decrypted text says whether they stand in a row
-            rows = [row for row in rows if has_phrase(_document(searcher, row).message["body"], query.phrase)]
-    if not rows:
+        keys = list(_found(searcher, request.query or Query()))
+    if not keys:
         raise UsageError("no record to export: the filters or the list match none")
-    return sorted(rows, key=lambda row: (row.conversation_ref, row.sent_at, row.id))
+    return sorted(keys)
+
+
+def _found(searcher: Searcher, query: Query) -> Iterator[Key]:
+    """The keys of the readable records ``query`` finds (the search's own filters and scope)."""
+    where = searcher.row_filter(query)
+    ids = matching_ids(searcher.archive.catalog, searcher.token_groups(query))
+    if where is None or ids == set():
+        return
+    for row in searcher.archive.catalog.rows():
+        if (ids is None or row.id in ids) and where.passes(row) and _readable(searcher, row) and \
+                (not query.phrase or has_phrase(_document(searcher, row).message["body"], query.phrase)):
+            yield _key(row)
+
+
+def _key(row: CatalogRow) -> Key:
+    return sys.intern(row.conversation_ref), utc_iso(row.sent_at), row.id
+
+
+def _rows(catalog: Catalog, keys: list[Key]) -> Iterator[CatalogRow]:
+    """The rows of ``keys``, in their order, a batch at a time."""
+    for start in range(0, len(keys), BATCH):
+        batch = [key[2] for key in keys[start:start + BATCH]]
+        found = catalog.rows_by_id(batch)
+        yield from (found[record_id] for record_id in batch)
 
 
 def _listed_rows(searcher: Searcher, path: Path) -> list[CatalogRow]:
@@ -167,12 +193,12 @@ def _document(searcher: Searcher, row: CatalogRow) -> Any:
     return document
 
 
-def _write_payload(archive: Archive, searcher: Searcher, rows: list[CatalogRow], request: ExportRequest,
+def _write_payload(archive: Archive, searcher: Searcher, keys: list[Key], request: ExportRequest,
                    actor: str, at: datetime, progress: Progress | None) -> tuple[int, int]:
     """messages.jsonl, custody.jsonl, transcripts/ and attachments/ (bagit moves them into data/):
     how many conversations and attachment files were written."""
     out = request.out
-    custody = Custody(archive, {row.id for row in rows}, {"action": ACTION, "at": utc_iso(at), "actor": actor,
+    custody = Custody(archive, {key[2] for key in keys}, {"action": ACTION, "at": utc_iso(at), "actor": actor,
                                                           "case": request.case_id})
     (out / "attachments").mkdir()
     (out / "transcripts").mkdir()
@@ -180,7 +206,7 @@ def _write_payload(archive: Archive, searcher: Searcher, rows: list[CatalogRow],
     try:
         with (out / "messages.jsonl").open("w", encoding="utf-8") as messages, \
                 (out / "custody.jsonl").open("w", encoding="utf-8") as chain:
-            for row in rows:
+            for row in _rows(archive.catalog, keys):
                 document = _document(searcher, row)
                 record = {**record_json(row, document, searcher.held(row)), "ingested_by": custody.ingested_by(row)}
                 hrefs = _attachments(archive, record, out / "attachments")
