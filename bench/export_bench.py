@@ -33,7 +33,7 @@ folder = Path(sys.argv[1])
 started = time.perf_counter()
 with closing(Archive.open(load_settings(cwd=folder))) as archive:
     if sys.argv[2] == "export":
-        signer = open_signer(archive.settings.key, archive.settings.base_dir)
+        signer = open_signer(archive.settings.key, archive.settings.base_dir, archive.store)
         request = ExportRequest(sys.argv[3], folder / "bag", None)
         result = export_case(archive, sys.argv[4], request, signer, datetime.now(timezone.utc))
         print(result.records, end=" ")

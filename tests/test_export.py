@@ -5,13 +5,17 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
+from collections.abc import Iterator
 from contextlib import closing
 from pathlib import Path
 
 import bagit
+import boto3
 import pytest
 from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from moto import mock_aws
 
 from archiver.config import load_settings
 from archiver.storage.archive import Archive
@@ -242,3 +246,38 @@ def test_init_makes_the_signing_key_for_an_older_archive_and_audits_it(cli: CliR
         made = [e for e in opened.catalog.audit_entries() if e.event.action == "export-key-create"]
     assert len(made) == 2 and made[-1].event.detail["fingerprint"].startswith("sha256:")
     assert cli("export", "--case", CASE, "--out", archive / "b").code == 0
+
+
+@pytest.fixture
+def kms_archive(cli: CliRunner, tmp_path: Path, samples: list[Path], monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    """An archive on a KMS key (moto), with records, an investigator and an open case."""
+    monkeypatch.setattr(boto3, "DEFAULT_SESSION", None)
+    for name, value in (("AWS_ACCESS_KEY_ID", "testing"), ("AWS_SECRET_ACCESS_KEY", "testing"),
+                        ("AWS_DEFAULT_REGION", "us-east-1"), ("AWS_CONFIG_FILE", str(tmp_path / "none")),
+                        ("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "none"))):
+        monkeypatch.setenv(name, value)
+    monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
+    with mock_aws():
+        key = boto3.client("kms").create_key(Description="archiver test key")["KeyMetadata"]
+        monkeypatch.setenv("ARCHIVER_KEY", f"kms://{key['Arn']}")
+        made = cli("init")
+        assert made.code == 0 and "export-signing key" in made.out, made.err
+        assert cli("ingest", *samples, "--custodian", "j.rivera", "--tz", "America/Phoenix").code == 0
+        assert cli("role", "grant", "ivy", "investigator").code == 0
+        monkeypatch.setenv("ARCHIVER_ACTOR", "ivy")
+        assert cli("case", "open", CASE, "--reason", "disclosures").code == 0
+        yield tmp_path
+
+
+def test_on_kms_the_bag_is_signed_with_an_ecdsa_p256_key_in_kms(cli: CliRunner, kms_archive: Path) -> None:
+    exported = cli("export", "--case", CASE, "--out", kms_archive / "bag", "--json")
+    assert exported.code == 0, exported.err
+    bag = kms_archive / "bag"
+    assert "Algorithm: ECDSA-P256-SHA256" in (bag / "export-signature.txt").read_text()
+    public = serialization.load_pem_public_key((bag / "export-signing-key.pem").read_bytes())
+    assert isinstance(public, ec.EllipticCurvePublicKey)
+    assert verify(cli, bag) == (0, [])
+    signature = bag / "tagmanifest-sha512.txt.sig"
+    signature.write_bytes(signature.read_bytes()[:-1] + b"\x00")
+    code, problems = verify(cli, bag)
+    assert code == 1 and any("does not verify" in p for p in problems)

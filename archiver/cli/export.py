@@ -48,7 +48,7 @@ def _export(args: argparse.Namespace) -> int:
         raise UsageError("give either --records FILE or search filters, not both")
     request = ExportRequest(args.case, args.out, None if args.records else query, args.records)
     with common.open_archive(args) as archive, _progress() as advance:
-        signer = open_signer(archive.settings.key, archive.settings.base_dir)
+        signer = open_signer(archive.settings.key, archive.settings.base_dir, archive.store)
         result = export_case(archive, common.actor(archive.settings), request, signer, common.now(), advance)
     if args.json:
         print(json.dumps(result.to_json(), indent=2))

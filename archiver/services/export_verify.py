@@ -18,7 +18,8 @@ from typing import Any
 
 import bagit
 from cryptography.exceptions import InvalidSignature
-from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from archiver.errors import UsageError
@@ -29,7 +30,9 @@ from archiver.services.export import (
     SIGNED_FILE,
     record_sha256,
 )
-from archiver.storage.keys.signing import ED25519, fingerprint
+from archiver.storage.keys.signing import ECDSA_P256, ED25519, fingerprint
+
+ALGORITHMS = (ED25519, ECDSA_P256)
 
 
 def verify_bag(folder: Path, public_key: Path | None = None) -> list[str]:
@@ -74,23 +77,27 @@ def _signature_problems(folder: Path, given: bytes | None) -> list[str]:
         in_bag = (folder / PUBLIC_KEY_FILE).read_bytes()
     except OSError as exc:
         return [f"signature: cannot read {Path(exc.filename).name} ({exc.strerror})"]
-    problems = [] if f"Algorithm: {ED25519}" in _text(folder / SIGNATURE_INFO_FILE) else \
-        [f"signature: {SIGNATURE_INFO_FILE} does not name the {ED25519} algorithm"]
+    algorithm = _algorithm(folder)
+    if algorithm not in ALGORITHMS:
+        return [f"signature: {SIGNATURE_INFO_FILE} names no known algorithm ({' or '.join(ALGORITHMS)})"]
+    problems = []
     if given is not None and _fingerprint(given) != _fingerprint(in_bag):
         problems.append(f"signature: the bag's public key ({_fingerprint(in_bag)}) is not the key given "
                         f"({_fingerprint(given)}): the bag was signed by someone else")
     for name, pem in (("the bag's public key", in_bag), ("the public key given", given)):
-        if pem is not None and not _verifies(pem, signature, signed):
+        if pem is not None and not _verifies(algorithm, pem, signature, signed):
             problems.append(f"signature: {SIGNATURE_FILE} does not verify {SIGNED_FILE} with {name} "
                             "(the bag was changed after it was signed, or signed with another key)")
     return problems
 
 
-def _text(path: Path) -> str:
+def _algorithm(folder: Path) -> str:
+    """The algorithm ``export-signature.txt`` names (a tag file: the signature covers it)."""
     try:
-        return path.read_text(encoding="utf-8", errors="replace")
+        lines = (folder / SIGNATURE_INFO_FILE).read_text(encoding="utf-8", errors="replace").splitlines()
     except OSError:
         return ""
+    return next((line.split(":", 1)[1].strip() for line in lines if line.startswith("Algorithm:")), "")
 
 
 def _fingerprint(pem: bytes) -> str:
@@ -100,16 +107,19 @@ def _fingerprint(pem: bytes) -> str:
         return "unreadable key"
 
 
-def _verifies(pem: bytes, signature: bytes, data: bytes) -> bool:
-    """Whether ``signature`` is an Ed25519 signature of ``data`` by the key ``pem``."""
+def _verifies(algorithm: str, pem: bytes, signature: bytes, data: bytes) -> bool:
+    """Whether ``signature`` is the named algorithm's signature of ``data`` by the key ``pem``."""
     try:
         key = serialization.load_pem_public_key(pem)
-        if not isinstance(key, Ed25519PublicKey):
-            return False
-        key.verify(signature, data)
+        if algorithm == ED25519 and isinstance(key, Ed25519PublicKey):
+            key.verify(signature, data)
+            return True
+        if algorithm == ECDSA_P256 and isinstance(key, ec.EllipticCurvePublicKey) and key.curve.name == "secp256r1":
+            key.verify(signature, data, ec.ECDSA(hashes.SHA256()))
+            return True
     except (ValueError, InvalidSignature):
-        return False
-    return True
+        pass
+    return False
 
 
 def _jsonl(path: Path) -> Iterator[tuple[int, dict[str, Any] | None]]:

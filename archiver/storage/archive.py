@@ -242,7 +242,7 @@ def init_archive(directory: Path, settings: Settings, actor: str = "archiver",
         archive.store.check()  # a bucket without versioning or Object Lock is refused before any use
         if archive.catalog.index_version() is None:  # a new archive; an older one keeps its version until reindexed
             archive.catalog.set_index_version(INDEX_VERSION)
-        signing_key = ensure_signing_key(settings.key, settings.base_dir)
+        signing_key = ensure_signing_key(settings.key, settings.base_dir, archive.store)
         if signing_key is not None:  # an archive made before case packages gets its key when init runs again
             archive.catalog.append_audit(AuditEvent(actor, "export-key-create", at or datetime.now(timezone.utc),
                                                     {"fingerprint": signing_key}))

@@ -1,7 +1,8 @@
 """The export-signing key: it signs case packages so a court can tie a bag to this archive.
 
 Local archives keep an Ed25519 private key in a PEM file (mode 0600) next to the master key
-file, made by ``archiver init``. The public key's fingerprint is the SHA-256 of its DER
+file, made by ``archiver init``; archives on KMS an ECDSA P-256 key in KMS
+(``archiver.storage.keys.kms.KmsSigner``). The public key's fingerprint is the SHA-256 of its DER
 SubjectPublicKeyInfo, so anyone can recompute it with openssl.
 """
 
@@ -11,15 +12,20 @@ import hashlib
 import os
 import stat
 from pathlib import Path
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from archiver.errors import KeyProviderError, UsageError
+from archiver.storage.keys import is_kms_url
 from archiver.storage.keys.local import local_key_path, read_key_file
 
+if TYPE_CHECKING:
+    from archiver.storage.store.base import ObjectStore
+
 ED25519 = "Ed25519"
+ECDSA_P256 = "ECDSA-P256-SHA256"  # the KMS signer (archiver.storage.keys.kms)
 SIGNING_KEY_SUFFIX = "-export-signing.pem"
 
 
@@ -96,21 +102,29 @@ class LocalSigner:
         return self._key.sign(data)
 
 
-def open_signer(key_url: str, base_dir: Path) -> LocalSigner:
-    """The export-signing key of the archive whose master key is ``key_url``."""
+def open_signer(key_url: str, base_dir: Path, store: ObjectStore) -> ExportSigner:
+    """The export-signing key of the archive whose master key is ``key_url`` (a file beside the
+    key file, or a KMS key named in ``store``)."""
+    if is_kms_url(key_url):
+        from archiver.storage.keys.kms import KmsSigner  # archives on a key file never import boto3
+
+        return KmsSigner.open(key_url, store)
     key_file = local_key_path(key_url, base_dir)
     if key_file is None:
-        raise UsageError(f"{key_url}: case packages are signed with a local export-signing key only; "
-                         "sign on a machine that holds one")
+        raise UsageError(f"unsupported key provider {key_url!r}; use file://PATH or kms://KEY")
     path = signing_key_path(key_file)
     if not path.exists():
         raise UsageError(f"{path}: no export-signing key; run 'archiver init' again to create it (audited)")
     return LocalSigner.load(path)
 
 
-def ensure_signing_key(key_url: str, base_dir: Path) -> str | None:
-    """Create the export-signing key beside the key file if it is missing: its fingerprint when
-    made now, None when it already existed (or the archive's key is not a file)."""
+def ensure_signing_key(key_url: str, base_dir: Path, store: ObjectStore) -> str | None:
+    """Create the archive's export-signing key if it is missing: its fingerprint when made now,
+    None when it already existed."""
+    if is_kms_url(key_url):
+        from archiver.storage.keys.kms import SIGNING_KEY, KmsSigner
+
+        return None if store.exists(SIGNING_KEY) else fingerprint(KmsSigner.create(key_url, store).public_key_pem())
     key_file = local_key_path(key_url, base_dir)
     if key_file is None or signing_key_path(key_file).exists():
         return None
