@@ -281,3 +281,16 @@ def test_on_kms_the_bag_is_signed_with_an_ecdsa_p256_key_in_kms(cli: CliRunner, 
     signature.write_bytes(signature.read_bytes()[:-1] + b"\x00")
     code, problems = verify(cli, bag)
     assert code == 1 and any("does not verify" in p for p in problems)
+
+
+def test_a_failed_export_leaves_nothing_behind(cli: CliRunner, archive: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    def broken(*_args: object, **_kwargs: object) -> None:
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(bagit, "make_bag", broken)
+    (archive / "empty").mkdir()
+    failed = cli("export", "--case", CASE, "--out", archive / "empty")
+    assert failed.code == 2 and "No space left on device" in failed.err and "Traceback" not in failed.err
+    assert list((archive / "empty").iterdir()) == []
+    assert cli("export", "--case", CASE, "--out", archive / "new").code == 2
+    assert not (archive / "new").exists()

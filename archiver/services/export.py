@@ -35,6 +35,7 @@ from archiver.storage.audit import AuditEvent
 from archiver.storage.catalog.base import Catalog, CatalogRow, ExportRow, matching_ids
 from archiver.storage.envelope import open_sealed
 from archiver.storage.keys.signing import ExportSigner, fingerprint
+from archiver.storage.records import RecordDocument
 
 ACTION = "export"
 BAGIT_VERSION = "BagIt-Version: 1.0\nTag-File-Character-Encoding: UTF-8\n"
@@ -109,6 +110,10 @@ def export_case(archive: Archive, actor: str, request: ExportRequest, signer: Ex
                 "Archive-Id": archive.keys.key_id, "Audit-Head": f"{head_seq} {head_hash}",
                 "Export-Signing-Key-Fingerprint": key_print}
         manifest_sha256 = _bag_and_sign(request.out, info, signer, public_pem, key_print)
+    except OSError as exc:
+        _empty(request.out, created)
+        raise UsageError(f"{request.out}: cannot write the case package ({exc.strerror or exc}); "
+                         "what was written is removed") from None
     except BaseException:
         _empty(request.out, created)
         raise
@@ -186,7 +191,7 @@ def _readable(searcher: Searcher, row: CatalogRow) -> bool:
     return searcher.reads(row) and row.label != "nonrecord" and not searcher.disposed(row)
 
 
-def _document(searcher: Searcher, row: CatalogRow) -> Any:
+def _document(searcher: Searcher, row: CatalogRow) -> RecordDocument:
     document = searcher.document(row)
     if document is None:
         raise UsageError(f"record {row.id} has no text to export")
