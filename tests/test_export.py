@@ -44,7 +44,7 @@ def archive(cli: CliRunner, archive_dir: Path, samples: list[Path], monkeypatch:
     for actor, role in (("ivy", "investigator"), ("ana", "officer")):
         assert cli("role", "grant", actor, role).code == 0
     monkeypatch.setenv("ARCHIVER_ACTOR", "ivy")
-    assert cli("case", "open", CASE, "--reason", "disclosures to foreign officials").code == 0
+    assert cli("case", "open", CASE, "--reason", "disclosures to\nforeign officials").code == 0
     return archive_dir
 
 

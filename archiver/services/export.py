@@ -128,7 +128,7 @@ def _check_out(out: Path) -> None:
         raise UsageError(f"{out}: the case package needs a new or empty folder")
 
 
-Key = tuple[str, str, str]  # conversation ref, sent at (UTC ISO), record id: the order records are written in
+Key = tuple[str, datetime, str]  # conversation ref, sent at, record id: the order records are written in
 BATCH = 500  # rows fetched from the catalog at a time while writing
 
 
@@ -157,7 +157,7 @@ def _found(searcher: Searcher, query: Query) -> Iterator[Key]:
 
 
 def _key(row: CatalogRow) -> Key:
-    return sys.intern(row.conversation_ref), utc_iso(row.sent_at), row.id
+    return sys.intern(row.conversation_ref), row.sent_at, row.id
 
 
 def _rows(catalog: Catalog, keys: list[Key]) -> Iterator[CatalogRow]:
@@ -305,7 +305,8 @@ def _touched(results: Any, record_id: Any) -> Iterable[str]:
 def _bag_and_sign(out: Path, info: dict[str, str], signer: ExportSigner, public_pem: bytes, key_print: str) -> str:
     """Make the folder a BagIt 1.0 bag, add the public key and the signature's description as tag
     files, and sign the SHA-512 tag manifest: the SHA-256 of that manifest."""
-    bagit.make_bag(str(out), dict(info), checksums=CHECKSUMS)
+    # One line per tag: a reason or query typed over several lines is joined.
+    bagit.make_bag(str(out), {name: " ".join(value.split()) for name, value in info.items()}, checksums=CHECKSUMS)
     (out / "bagit.txt").write_text(BAGIT_VERSION, encoding="utf-8")  # bagit.py writes 0.97
     (out / PUBLIC_KEY_FILE).write_bytes(public_pem)
     (out / SIGNATURE_INFO_FILE).write_text(
