@@ -21,12 +21,13 @@ def register(commands: Any) -> None:
 def _init(args: argparse.Namespace) -> int:
     directory = Path(args.directory)
     settings = common.settings_for(args, cwd=directory.resolve())
-    result = init_archive(directory, settings)
+    result = init_archive(directory, settings, common.actor(settings), common.now())
     with common.open_archive(args, settings) as archive:
         first = ensure_first_admin(archive, common.actor(settings), common.now())
     kms = result.key_id.startswith("kms:")
     key = "KMS derivation root (keys/derivation-root in the store)" if kms else "key file"
-    made = [what for what, new in (("archiver.yaml", result.config_created), (key, result.key_created)) if new]
+    made = [what for what, new in (("archiver.yaml", result.config_created), (key, result.key_created),
+                                   ("export-signing key", result.signing_key is not None)) if new]
     print(f"Archive ready in {result.directory} (key {result.key_id})"
           + (f"; created {', '.join(made)}" if made else "; already initialised"))
     if result.key_created and kms:

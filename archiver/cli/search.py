@@ -4,40 +4,22 @@ from __future__ import annotations
 
 import argparse
 import json
-from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 from archiver.cli import common
-from archiver.errors import UsageError
+from archiver.cli.filters import add_search_filters, query_from
 from archiver.model import utc_iso
 from archiver.services.reading import DEFAULT_CONTEXT, Shown, show
-from archiver.services.search import DEFAULT_LIMIT, Hit, Query, day_or_instant, search
+from archiver.services.search import DEFAULT_LIMIT, Hit, search
 from archiver.services.watchlist import PersonResult, search_people
-
-LABELS = ("record", "review", "nonrecord")
 
 
 def register(commands: Any) -> None:
     """Add ``search`` and ``show``."""
     find = commands.add_parser("search", help="find records (investigators under a case; audited)")
     find.add_argument("--case", help="the open case this search is for (investigators: required)")
-    find.add_argument("--custodian", help="custodian id, name or alias")
-    find.add_argument("--participant", help="a sender or recipient: name, phone number, e-mail or handle")
-    find.add_argument("--conversation", help="conversation (chat or thread) name")
-    find.add_argument("--from", dest="start", type=_when, help="sent on or after (date or instant)")
-    find.add_argument("--to", dest="end", type=_until, help="sent on or before (a date: the whole day)")
-    find.add_argument("--source", help="app: whatsapp, signal, sms, imessage, telegram, email...")
-    find.add_argument("--label", choices=LABELS, help="default: records and review items")
-    find.add_argument("--schedule", help="schedule item, e.g. GRS-6.1-011")
-    find.add_argument("--hold", help="records a named legal hold covers")
-    find.add_argument("--has-attachment", action="store_true")
-    find.add_argument("--personal-info", action="store_true",
-                      help="records carrying others' personal information (DOB, passport, A-number, SSN, plate)")
-    find.add_argument("--outside-party", action="store_true", help="a foreign official or outside party took part")
-    find.add_argument("--all", dest="all_words", metavar="WORDS", help="every one of these words")
-    find.add_argument("--any", dest="any_words", metavar="WORDS", help="at least one of these words")
-    find.add_argument("--phrase", metavar="TEXT", help="these words in this order")
+    add_search_filters(find)
     find.add_argument("--people", type=Path, metavar="FILE.csv",
                       help="watch list: name[,dob,passport,a_number,phone,email] per row")
     find.add_argument("--limit", type=int, default=DEFAULT_LIMIT, help=f"hits shown (default {DEFAULT_LIMIT})")
@@ -52,32 +34,13 @@ def register(commands: Any) -> None:
     read.set_defaults(handler=_show)
 
 
-def _when(text: str, end: bool = False) -> datetime:
-    try:
-        return day_or_instant(text, end)
-    except UsageError as exc:
-        raise argparse.ArgumentTypeError(str(exc)) from None
-
-
-def _until(text: str) -> datetime:
-    return _when(text, end=True)
-
-
-def _query(args: argparse.Namespace) -> Query:
-    return Query(custodian=args.custodian, participant=args.participant, conversation=args.conversation,
-                 start=args.start, end=args.end, source=args.source, label=args.label, schedule=args.schedule,
-                 hold=args.hold, has_attachment=args.has_attachment, personal_info=args.personal_info,
-                 outside_party=args.outside_party, all_words=args.all_words, any_words=args.any_words,
-                 phrase=args.phrase, limit=args.limit)
-
-
 def _search(args: argparse.Namespace) -> int:
     with common.open_archive(args) as archive:
         actor = common.actor(archive.settings)
         if args.people:
-            people = search_people(archive, actor, args.people, _query(args), args.case, common.now())
+            people = search_people(archive, actor, args.people, query_from(args), args.case, common.now())
             return _print_people(people, args.json)
-        result = search(archive, actor, _query(args), args.case, common.now())
+        result = search(archive, actor, query_from(args), args.case, common.now())
     if args.json:
         print(json.dumps(result.to_json(), indent=2, ensure_ascii=False))
         return 0

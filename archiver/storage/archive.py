@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import tempfile
 from dataclasses import dataclass
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +16,7 @@ from archiver.errors import IntegrityError, KeyProviderError, ObjectNotFoundErro
 from archiver.model import canonical_json, parse_instant
 from archiver.readers.scratch import remove_abandoned
 from archiver.storage import segments
+from archiver.storage.audit import AuditEvent
 from archiver.storage.catalog import Catalog, open_catalog
 from archiver.storage.envelope import open_sealed, seal
 from archiver.storage.keyed import BlindIndex, KeyedHash
@@ -29,6 +31,7 @@ from archiver.storage.keys import (
     local_key_path,
     open_key_provider,
 )
+from archiver.storage.keys.signing import ensure_signing_key
 from archiver.storage.sealed_facts import HEAD_EVERY, AuditHead, write_head
 from archiver.storage.store import LocalDirStore, ObjectStore, open_store
 
@@ -212,10 +215,13 @@ class InitResult:
     config_created: bool
     key_created: bool
     key_id: str
+    signing_key: str | None = None  # the fingerprint of an export-signing key made by this run
 
 
-def init_archive(directory: Path, settings: Settings) -> InitResult:
-    """Create the folder, its configuration, key (file, or KMS derivation root), store and catalog (idempotent)."""
+def init_archive(directory: Path, settings: Settings, actor: str = "archiver",
+                 at: datetime | None = None) -> InitResult:
+    """Create the folder, its configuration, key (file, or KMS derivation root), export-signing key,
+    store and catalog (idempotent); ``actor`` and ``at`` go in the audit entry of a new signing key."""
     if directory.exists() and not directory.is_dir():
         raise UsageError(f"{directory}: exists and is not a folder")
     config = directory / CONFIG_FILE
@@ -249,9 +255,13 @@ def init_archive(directory: Path, settings: Settings) -> InitResult:
         archive.store.check()  # a bucket without versioning or Object Lock is refused before any use
         if archive.catalog.index_version() is None:  # a new archive; an older one keeps its version until reindexed
             archive.catalog.set_index_version(INDEX_VERSION)
+        signing_key = ensure_signing_key(settings.key, settings.base_dir, archive.store)
+        if signing_key is not None:  # an archive made before case packages gets its key when init runs again
+            archive.catalog.append_audit(AuditEvent(actor, "export-key-create", at or datetime.now(timezone.utc),
+                                                    {"fingerprint": signing_key}))
     finally:
         archive.close()
-    return InitResult(directory, config_created, key_created, archive.keys.key_id)
+    return InitResult(directory, config_created, key_created, archive.keys.key_id, signing_key)
 
 
 def _refuse_new_key_for_old_archive(settings: Settings, what_is_missing: str, remedy: str) -> None:

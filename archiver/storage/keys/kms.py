@@ -43,6 +43,7 @@ from botocore.exceptions import (
     PartialCredentialsError,
 )
 from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from archiver.errors import (
@@ -54,6 +55,7 @@ from archiver.errors import (
     UsageError,
 )
 from archiver.storage.keys.base import DATA_KEY_SIZE, NONCE_SIZE, derive_subkey
+from archiver.storage.keys.signing import ECDSA_P256
 from archiver.storage.store.base import ObjectStore
 
 URL_PREFIX = "kms://"
@@ -279,3 +281,56 @@ def _read_root_document(url: str, raw: bytes) -> tuple[str, str, bytes]:
                 base64.b64decode(document["wrapped_root"], validate=True))
     except (ValueError, KeyError, TypeError, AttributeError) as exc:
         raise KeyProviderError(f"{url}: {ROOT_KEY} in the store is unreadable ({exc})") from None
+
+
+SIGNING_KEY = "keys/export-signing"  # object key of the document naming the KMS export-signing key
+SIGNING_FORMAT = "archiver-kms-export-signing"
+
+
+class KmsSigner:
+    """The export-signing key in KMS: an asymmetric ECC_NIST_P256 key (ECDSA with SHA-256).
+
+    KMS offers Ed25519 only in some regions, and moto cannot test it; P-256 is everywhere. The
+    private key never leaves KMS; the store keeps a document naming it."""
+
+    algorithm = ECDSA_P256
+
+    def __init__(self, url: str, client: Any, key_arn: str) -> None:
+        self.url, self.key_arn, self._client = url, key_arn, client
+
+    @classmethod
+    def create(cls, url: str, store: ObjectStore) -> KmsSigner:
+        """Create the signing key in KMS and name it in the store (refusing a second one)."""
+        client, _ = _connect(url)
+        metadata = _call(url, client, "create_key", KeyProviderError, KeySpec="ECC_NIST_P256",
+                         KeyUsage="SIGN_VERIFY", Description="archiver export-signing key")["KeyMetadata"]
+        document = {"format": SIGNING_FORMAT, "version": 1, "key": metadata["Arn"]}
+        try:
+            store.put(SIGNING_KEY, json.dumps(document).encode() + b"\n", None)
+        except ObjectExistsError:
+            raise KeyProviderError(f"{url}: another 'archiver init' created the export-signing key first") from None
+        return cls(url, client, str(metadata["Arn"]))
+
+    @classmethod
+    def open(cls, url: str, store: ObjectStore) -> KmsSigner:
+        """The signing key the store names; refused when there is none."""
+        client, _ = _connect(url)
+        try:
+            document = json.loads(store.get(SIGNING_KEY))
+            return cls(url, client, str(document["key"]))
+        except ObjectNotFoundError:
+            raise UsageError(f"{url}: no export-signing key ({SIGNING_KEY} in the store); run 'archiver init' "
+                             "again to create it (audited)") from None
+        except (ValueError, KeyError, TypeError) as exc:
+            raise KeyProviderError(f"{url}: {SIGNING_KEY} in the store is unreadable ({exc})") from None
+
+    def public_key_pem(self) -> bytes:
+        der = _call(self.url, self._client, "get_public_key", KeyProviderError, KeyId=self.key_arn)["PublicKey"]
+        return serialization.load_der_public_key(der).public_bytes(
+            serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+
+    def sign(self, data: bytes) -> bytes:
+        # RAW: KMS hashes the message itself (up to 4 KiB: a tag manifest is well under it).
+        answer = _call(self.url, self._client, "sign", KeyServiceError, KeyId=self.key_arn, Message=data,
+                       MessageType="RAW", SigningAlgorithm="ECDSA_SHA_256")
+        return bytes(answer["Signature"])

@@ -51,7 +51,7 @@ class LocalKeyProvider:
     @classmethod
     def load(cls, path: Path) -> LocalKeyProvider:
         """Read a key file, refusing one that other users can read, or that is not a key file."""
-        mode, text = _read_key_file(path)
+        mode, text = read_key_file(path)
         if mode & (stat.S_IRWXG | stat.S_IRWXO):
             raise KeyProviderError(
                 f"{path}: key file is accessible to other users (mode {stat.S_IMODE(mode):04o}); "
@@ -81,7 +81,7 @@ class LocalKeyProvider:
         return derive_subkey(self._master, purpose)
 
 
-def _read_key_file(path: Path) -> tuple[int, str]:
+def read_key_file(path: Path) -> tuple[int, str]:
     """The mode and text of a key file; only a small regular file is read.
 
     Opened non-blocking and checked with fstat before any read: a FIFO or a device would
