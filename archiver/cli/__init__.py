@@ -11,11 +11,25 @@ import sys
 from collections.abc import Sequence
 
 from archiver import __version__
-from archiver.cli import access, custodian, disposition, ingest, init, reindex, report, review, search, verify
+from archiver.cli import (
+    access,
+    custodian,
+    disposition,
+    events,
+    ingest,
+    init,
+    reindex,
+    report,
+    review,
+    schedules,
+    search,
+    verify,
+)
 from archiver.errors import ArchiverError
 
 # The order commands appear in ``archiver --help``.
-COMMAND_GROUPS = (init, ingest, report, custodian, review, disposition, access, search, verify, reindex)
+COMMAND_GROUPS = (init, ingest, report, custodian, review, schedules, events, disposition, access, search, verify,
+                  reindex)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

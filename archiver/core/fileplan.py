@@ -108,7 +108,7 @@ def load_fileplan(extra_dirs: Iterable[Path] = ()) -> ScheduleSet:
     return ScheduleSet(MappingProxyType(plan.items))
 
 
-def schedule_files(paths: Iterable[Path]) -> list[Traversable]:
+def schedule_files(paths: Iterable[Traversable]) -> list[Traversable]:
     """The YAML files ``paths`` name: a file as given, a directory's ``*.yaml`` in name order."""
     files: list[Traversable] = []
     for path in paths:
@@ -123,26 +123,24 @@ def schedule_files(paths: Iterable[Path]) -> list[Traversable]:
 
 def check_files(files: Iterable[Traversable]) -> FilePlan:
     """Read every file; collect every valid item and every problem (duplicates across files too)."""
-    plan = FilePlan()
+    plan, seen = FilePlan(), {}
     for file in files:
         plan.files.append(str(file))
-        for item, line in _read_schedule_file(file, plan.problems):
-            _add(plan, item, line)
-    if UNSCHEDULED not in plan.items and not any("UNSCHEDULED" in p.message for p in plan.problems):
+        problems: list[Problem] = []
+        for item_id, line, item in _read_schedule_file(file, problems):
+            earlier = seen.setdefault(item_id, f"{file}, line {line}")
+            if earlier != f"{file}, line {line}":
+                problems.append(Problem(str(file), line, (
+                    f"item {item_id}: already defined in {earlier}; an agency file may add items but not "
+                    "redefine one")))
+            elif item is not None:
+                plan.items[item_id], plan.lines[item_id] = item, line
+        plan.problems.extend(sorted(problems, key=lambda problem: problem.line or 0))
+    if UNSCHEDULED not in seen:
         plan.problems.append(Problem("retention schedules", None, (
             f"no retention schedule defines the {UNSCHEDULED} item (it ships in "
             "retention_schedules/unscheduled.yaml)")))
     return plan
-
-
-def _add(plan: FilePlan, item: ScheduleItem, line: int) -> None:
-    earlier = plan.items.get(item.id)
-    if earlier is None:
-        plan.items[item.id], plan.lines[item.id] = item, line
-        return
-    where = f"{earlier.source_file}, line {plan.lines[item.id]}"
-    plan.problems.append(Problem(item.source_file, line, (
-        f"item {item.id}: already defined in {where}; an agency file may add items but not redefine one")))
 
 
 def _yaml_files(directory: Traversable) -> list[Traversable]:
@@ -150,8 +148,9 @@ def _yaml_files(directory: Traversable) -> list[Traversable]:
     return sorted((entry for entry in files if entry.is_file()), key=lambda entry: entry.name)
 
 
-def _read_schedule_file(file: Traversable, problems: list[Problem]) -> Iterator[tuple[ScheduleItem, int]]:
-    """Each valid item of ``file`` with its line; its problems go to ``problems``."""
+def _read_schedule_file(file: Traversable,
+                        problems: list[Problem]) -> Iterator[tuple[str, int, ScheduleItem | None]]:
+    """Each item id of ``file`` with its line and the item (None if invalid); problems go to ``problems``."""
     name = str(file)
     try:
         data = yaml.load(file.read_text(encoding="utf-8"), Loader=_LineLoader)  # noqa: S506 (a safe loader)
@@ -176,7 +175,7 @@ class _Reader:
     def note(self, line: int | None, message: str) -> None:
         self.problems.append(Problem(self.name, line, message))
 
-    def file(self, data: Any) -> Iterator[tuple[ScheduleItem, int]]:
+    def file(self, data: Any) -> Iterator[tuple[str, int, ScheduleItem | None]]:
         if not isinstance(data, _Marked):
             self.note(1, f"expected a mapping with schedule, title, source and items, got {_kind(data)}")
             return
@@ -190,8 +189,8 @@ class _Reader:
             return
         for position, raw in enumerate(raw_items, start=1):
             item = self.item(raw, schedule or "", position, _line(data, "items"))
-            if item is not None:
-                yield item, raw.line
+            if isinstance(raw, _Marked) and isinstance(raw.get("id"), str) and raw["id"].strip():
+                yield raw["id"], raw.line, item
 
     def item(self, raw: Any, schedule: str, position: int, items_line: int | None) -> ScheduleItem | None:
         if not isinstance(raw, _Marked):
