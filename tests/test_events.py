@@ -84,8 +84,8 @@ def _rows(folder: Path, custodian: str) -> list[tuple[str | None, str | None]]:
                                "ON s.name = m.segment WHERE m.custodian = ? AND m.label = 'record'", (custodian,)))
 
 
-def _tenure(archive: Archive, custodian: str, day: date, actor: str = "records-officer") -> int:
-    event = Event(name=new_event_name("end_of_tenure", NOW), kind=EventKind.END_OF_TENURE, day=day,
+def _tenure(archive: Archive, custodian: str, day: date, actor: str = "records-officer", name: str = "") -> int:
+    event = Event(name=name or new_event_name("end_of_tenure", NOW), kind=EventKind.END_OF_TENURE, day=day,
                   recorded_by=actor, recorded_at=NOW, custodians=(custodian,))
     return record_event(archive, event, "left the agency").records
 
@@ -127,10 +127,11 @@ def test_verify_accepts_an_event_and_still_names_a_hand_edit(cli: CliRunner, fol
 
 
 def test_dates_move_only_later(archive: Archive, folder: Path) -> None:
-    assert _tenure(archive, "Jorge Rivera", date(2027, 6, 30)) == 2
-    assert _tenure(archive, "Jorge Rivera", date(2026, 12, 31)) == 0  # an earlier day moves nothing
+    # Named so that the later event sorts first: order of names must not decide the dates.
+    assert _tenure(archive, "Jorge Rivera", date(2027, 6, 30), name="2026-c") == 2
+    assert _tenure(archive, "Jorge Rivera", date(2026, 12, 31), name="2026-b") == 0  # an earlier day moves nothing
     assert _rows(folder, "Jorge Rivera") == [("2034-06-30", None)] * 2
-    assert _tenure(archive, "Jorge Rivera", date(2028, 1, 15)) == 2
+    assert _tenure(archive, "Jorge Rivera", date(2028, 1, 15), name="2026-a") == 2
     assert _rows(folder, "Jorge Rivera") == [("2035-01-15", None)] * 2
     assert verify(archive, deep=True).ok
 

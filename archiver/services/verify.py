@@ -12,10 +12,12 @@ running ingest's half-written state is never reported as damage.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from datetime import date
 from typing import Any
 
+from archiver.core.events import later_date
 from archiver.errors import IntegrityError, ObjectNotFoundError
 from archiver.services.disposition import ACTION_HOLD, ACTION_RELEASE, covered_objects
 from archiver.services.events import AMEND_PREFIX
@@ -44,6 +46,7 @@ from archiver.storage.sealed_facts import (
     row_digest,
     row_facts,
 )
+from archiver.storage.store.base import later
 
 SEALED_PREFIXES = ("att/", "quarantine/")
 KEYS_PREFIX = "keys/"  # a KMS archive's wrapped derivation root
@@ -279,9 +282,21 @@ def _read_amendments(archive: Archive, seen: _Seen, report: VerifyReport) -> Non
         if segment not in seen.segments and segment not in seen.pending:
             report.problems.append(f"amendment {key}: its segment {segment} is not in the catalog")
             continue
-        merged = seen.amended.setdefault(segment, {"records": {}})
-        merged["retain_until"] = amendment["retain_until"]
-        merged["records"].update(amendment["records"])
+        # Dates only move later, so the amendments merge by taking the later date, in any order.
+        merged = seen.amended.setdefault(segment, {"records": {}, "retain_until": amendment["retain_until"]})
+        merged["retain_until"] = _later_text(merged["retain_until"], amendment["retain_until"], later)
+        for record_id, when in amendment["records"].items():
+            merged["records"][record_id] = _later_text(merged["records"].get(record_id), when, later_date)
+
+
+def _later_text(current: str | None, wanted: str | None,
+                rule: Callable[[date | None, date | None], date | None]) -> str | None:
+    """``rule`` (the store's or the catalog's "only later") applied to two ISO dates."""
+    def day(text: str | None) -> date | None:
+        return date.fromisoformat(text) if text else None
+
+    result = rule(day(current), day(wanted))
+    return result.isoformat() if result else None
 
 
 def _amend(manifest: dict[str, Any], amended: dict[str, Any] | None) -> None:
