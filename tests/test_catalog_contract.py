@@ -281,6 +281,20 @@ def test_mark_disposed_stamps_the_segment_and_keeps_its_rows(catalog: Catalog) -
     assert [e.event.action for e in catalog.audit_entries()][-1] == "dispose"
 
 
+def test_set_dispositions_dates_the_rows_named_and_the_segment(catalog: Catalog) -> None:
+    catalog.commit([segment_batch("seg/indefinite/f", [make_row(1, disposition_date=None),
+                                                       make_row(2, disposition_date=None)]),
+                    segment_batch("seg/2026-01-01/g", [make_row(3)])])
+
+    catalog.set_dispositions("seg/indefinite/f", None, {f"{1:032x}": date(2034, 6, 30)})
+    catalog.set_dispositions("seg/2026-01-01/g", date(2035, 1, 15), {f"{3:032x}": date(2035, 1, 15)})
+
+    dates = {row.id: row.disposition_date for row in catalog.rows()}
+    assert dates == {f"{1:032x}": date(2034, 6, 30), f"{2:032x}": None, f"{3:032x}": date(2035, 1, 15)}
+    assert {s.name: s.retain_until for s in catalog.segments()} == {"seg/indefinite/f": None,
+                                                                    "seg/2026-01-01/g": date(2035, 1, 15)}
+
+
 def test_a_1000_row_segment_commits_whole(catalog: Catalog) -> None:
     rows = [make_row(n) for n in range(1000)]
     keywords = [(r.id, ["common", f"word{n % 10}", f"only{n}"]) for n, r in enumerate(rows)]

@@ -20,7 +20,7 @@ CORE = REPO / "archiver" / "core"
 FILE_READS = {"open", "read_text", "read_bytes", "iterdir", "stat", "files", "glob", "rglob"}
 # The named loaders: rules, schedules and the participant directory are files a records officer edits.
 LOADERS = {("rules_loader", "load_rules"), ("rules_loader", "_read"), ("retention", "default_schedule_dir"),
-           ("retention", "_yaml_files"), ("retention", "_read_schedule_file"), ("participants", "from_file")}
+           ("fileplan", "_yaml_files"), ("fileplan", "_read_schedule_file"), ("participants", "from_file")}
 
 
 def _lint_imports() -> str | None:

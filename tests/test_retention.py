@@ -83,7 +83,8 @@ def test_shipped_yaml_is_found_through_importlib_resources() -> None:
 
 def test_shipped_yaml_loads(schedules: ScheduleSet) -> None:
     ids = [item.id for item in schedules.items()]
-    assert set(ids) == {"GRS-6.1-010", "GRS-6.1-011", "GRS-6.1-012", "GRS-5.2-010", UNSCHEDULED}
+    assert set(ids) == {"GRS-6.1-010", "GRS-6.1-011", "GRS-6.1-012", "GRS-5.2-010", "GRS-5.2-020", "GRS-5.1-020",
+                        "GRS-4.2-050", "GRS-4.1-010", "GRS-4.1-020", UNSCHEDULED}
     assert all(item.instruction and item.title for item in schedules.items())
 
 
@@ -93,7 +94,12 @@ def test_shipped_yaml_loads(schedules: ScheduleSet) -> None:
         ("GRS-6.1-010", "GRS 6.1", "DAA-GRS-2014-0001-0001", Action.TRANSFER, True),
         ("GRS-6.1-011", "GRS 6.1", "DAA-GRS-2014-0001-0002", Action.DESTROY, False),
         ("GRS-6.1-012", "GRS 6.1", "DAA-GRS-2014-0001-0003", Action.DESTROY, False),
-        ("GRS-5.2-010", "GRS 5.2", "DAA-GRS-2017-0003-0001", Action.DESTROY, False),
+        ("GRS-5.2-010", "GRS 5.2", "DAA-GRS-2022-0009-0001", Action.DESTROY, False),
+        ("GRS-5.2-020", "GRS 5.2", "DAA-GRS-2022-0009-0002", Action.DESTROY, False),
+        ("GRS-5.1-020", "GRS 5.1", "DAA-GRS-2016-0016-0002", Action.DESTROY, False),
+        ("GRS-4.2-050", "GRS 4.2", "DAA-GRS-2013-0007-0004", Action.DESTROY, False),
+        ("GRS-4.1-010", "GRS 4.1", "DAA-GRS-2013-0002-0016", Action.DESTROY, False),
+        ("GRS-4.1-020", "GRS 4.1", "DAA-GRS-2013-0002-0007", Action.DESTROY, False),
         (UNSCHEDULED, "Unscheduled", "NONE", Action.REVIEW, True),
     ],
 )

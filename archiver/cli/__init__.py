@@ -15,19 +15,22 @@ from archiver.cli import (
     access,
     custodian,
     disposition,
+    events,
     export,
     ingest,
     init,
     reindex,
     report,
     review,
+    schedules,
     search,
     verify,
 )
 from archiver.errors import ArchiverError
 
 # The order commands appear in ``archiver --help``.
-COMMAND_GROUPS = (init, ingest, report, custodian, review, disposition, access, search, export, verify, reindex)
+COMMAND_GROUPS = (init, ingest, report, custodian, review, schedules, events, disposition, access, search, export,
+                  verify, reindex)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -26,10 +26,7 @@ from datetime import date, datetime, timedelta
 from enum import StrEnum
 from importlib.resources.abc import Traversable
 from pathlib import Path
-from types import MappingProxyType
-from typing import Any, TypeVar
 
-import yaml
 from dateutil.relativedelta import relativedelta
 
 from archiver.errors import ConfigError
@@ -40,13 +37,6 @@ ROLE_SCHEDULE = {"capstone": "GRS-6.1-010", "official": "GRS-6.1-011", "support"
 UNSCHEDULED = "UNSCHEDULED"
 SCHEDULE_PACKAGE = "retention_schedules"
 
-_FILE_KEYS = frozenset({"schedule", "title", "source", "items"})
-_ITEM_KEYS = frozenset(
-    {"id", "title", "authority", "instruction", "cutoff", "event", "retain", "action", "permanent"}
-)
-_RETAIN_KEYS = ("years", "months", "days")
-
-_E = TypeVar("_E", bound=StrEnum)
 
 
 class Cutoff(StrEnum):
@@ -56,6 +46,14 @@ class Cutoff(StrEnum):
     FISCAL_YEAR = "fiscal_year"
     EVENT = "event"
     NONE = "none"
+
+
+class EventKind(StrEnum):
+    """The events an item's cutoff may wait on (``cutoff: event`` with ``event: <kind>``)."""
+
+    END_OF_TENURE = "end_of_tenure"
+    CASE_CLOSED = "case_closed"
+    SUPERSEDED = "superseded"
 
 
 class Action(StrEnum):
@@ -167,45 +165,26 @@ def default_schedule_dir() -> Traversable:
 def load_schedules(extra_dirs: Iterable[Path] = ()) -> ScheduleSet:
     """Load the packaged schedule YAML, then each extra directory's ``*.yaml`` in name order.
 
-    Agency files may add items but may not redefine an existing id. Any invalid file, item or
-    field raises ConfigError naming the file, the item and the cause. The UNSCHEDULED item
-    must exist, because every record needs a schedule to fall back on.
+    Agency files may add items but may not redefine an existing id. Any problem in any file
+    raises ConfigError naming the file, the line and the cause (the first problem; ``archiver
+    schedules validate`` lists them all). The UNSCHEDULED item must exist, because every
+    record needs a schedule to fall back on.
     """
-    files = _yaml_files(default_schedule_dir())
-    for directory in extra_dirs:
-        directory = Path(directory)
-        if not directory.is_dir():
-            raise ConfigError(f"{directory}: retention schedule directory does not exist")
-        files.extend(_yaml_files(directory))
+    # Imported here: the reader builds this module's items, so it imports this module.
+    from archiver.core.fileplan import load_fileplan
 
-    by_id: dict[str, ScheduleItem] = {}
-    for file in files:
-        for item in _read_schedule_file(file):
-            earlier = by_id.get(item.id)
-            if earlier is not None:
-                same_file = earlier.source_file == item.source_file
-                where = "earlier in this file" if same_file else f"in {earlier.source_file}"
-                raise ConfigError(
-                    f"{item.source_file}: item {item.id}: already defined {where}; "
-                    "an agency file may add items but not redefine one"
-                )
-            by_id[item.id] = item
-    if UNSCHEDULED not in by_id:
-        raise ConfigError(
-            f"no retention schedule defines the {UNSCHEDULED} item "
-            f"(it ships in {SCHEDULE_PACKAGE}/unscheduled.yaml)"
-        )
-    return ScheduleSet(MappingProxyType(by_id))
+    return load_fileplan(extra_dirs)
 
 
-def cutoff_date(item: ScheduleItem, created: datetime) -> date | None:
-    """The cutoff date for a record created at ``created``, or None for an event cutoff.
+def cutoff_date(item: ScheduleItem, created: datetime, event_day: date | None = None) -> date | None:
+    """The cutoff date for a record created at ``created``: for an event cutoff, the day the event
+    was recorded to happen (``event_day``; never before the record's own day), else None.
 
     Uses the calendar date in ``created``'s own offset (see the module docstring).
     """
     local_day = _require_aware(created, "created").date()
     if item.cutoff == Cutoff.EVENT:
-        return None
+        return None if event_day is None else max(event_day, local_day)
     if item.cutoff == Cutoff.CALENDAR_YEAR:
         return date(local_day.year, 12, 31)
     if item.cutoff == Cutoff.FISCAL_YEAR:
@@ -216,9 +195,9 @@ def cutoff_date(item: ScheduleItem, created: datetime) -> date | None:
     return local_day  # Cutoff.NONE: retention runs from creation.
 
 
-def disposition_date(item: ScheduleItem, created: datetime) -> date | None:
-    """Cutoff plus retention, or None when the cutoff is an event or the item has no period."""
-    cutoff = cutoff_date(item, created)
+def disposition_date(item: ScheduleItem, created: datetime, event_day: date | None = None) -> date | None:
+    """Cutoff plus retention, or None while the cutoff event is not recorded or the item has no period."""
+    cutoff = cutoff_date(item, created, event_day)
     if cutoff is None or item.retain is None:
         return None
     when = cutoff + item.retain.delta()
@@ -229,10 +208,11 @@ def disposition_date(item: ScheduleItem, created: datetime) -> date | None:
     return when
 
 
-def assign(item: ScheduleItem, created: datetime) -> Disposition:
-    """The disposition of a record filed under ``item`` and created at ``created``."""
-    cutoff = cutoff_date(item, created)
-    when = disposition_date(item, created)
+def assign(item: ScheduleItem, created: datetime, event_day: date | None = None) -> Disposition:
+    """The disposition of a record filed under ``item`` and created at ``created`` (``event_day``:
+    the recorded day of the event the item's cutoff waits on, if any)."""
+    cutoff = cutoff_date(item, created, event_day)
+    when = disposition_date(item, created, event_day)
     return Disposition(
         item_id=item.id,
         action=item.action,
@@ -268,6 +248,8 @@ def _rule(item: ScheduleItem, cutoff: date, verb: str, retain: Retain) -> str:
         return f"cut off at end of calendar year {cutoff.year}, {verb} {retain} after cutoff"
     if item.cutoff == Cutoff.FISCAL_YEAR:
         return f"cut off at end of FY{cutoff.year}, {verb} {retain} after cutoff"
+    if item.cutoff == Cutoff.EVENT:
+        return f"cut off at event {item.event!r} on {cutoff.isoformat()}, {verb} {retain} after cutoff"
     return f"{verb} when {retain} old"
 
 
@@ -275,137 +257,3 @@ def _require_aware(moment: datetime, name: str) -> datetime:
     if moment.tzinfo is None or moment.utcoffset() is None:
         raise ValueError(f"{name} must be a timezone-aware datetime, got naive {moment!r}")
     return moment
-
-
-# --- reading and validating YAML -------------------------------------------------------------
-
-
-def _yaml_files(directory: Traversable) -> list[Traversable]:
-    files = [entry for entry in directory.iterdir() if entry.name.endswith(".yaml")]
-    return sorted((entry for entry in files if entry.is_file()), key=lambda entry: entry.name)
-
-
-def _read_schedule_file(file: Traversable) -> list[ScheduleItem]:
-    name = str(file)
-    try:
-        data = yaml.safe_load(file.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"{name}: cannot read retention schedule: {exc}") from exc
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"{name}: invalid YAML: {_yaml_problem(exc)}") from exc
-
-    if not isinstance(data, dict):
-        raise ConfigError(
-            f"{name}: expected a mapping with schedule, title, source and items, "
-            f"got {_kind(data)}"
-        )
-    _reject_unknown_keys(data, _FILE_KEYS, name)
-    schedule = _required_text(data, "schedule", name)
-    _required_text(data, "title", name)
-    _required_text(data, "source", name)
-    raw_items = data.get("items")
-    if not isinstance(raw_items, list) or not raw_items:
-        raise ConfigError(f"{name}: 'items' must be a non-empty list, got {_kind(raw_items)}")
-    return [
-        _parse_item(raw, schedule, name, position)
-        for position, raw in enumerate(raw_items, start=1)
-    ]
-
-
-def _parse_item(raw: Any, schedule: str, file: str, position: int) -> ScheduleItem:
-    if not isinstance(raw, dict):
-        raise ConfigError(f"{file}: item #{position}: expected a mapping, got {_kind(raw)}")
-    item_id = raw.get("id")
-    if not isinstance(item_id, str) or not item_id.strip():
-        raise ConfigError(f"{file}: item #{position}: 'id' is missing or not text")
-    where = f"{file}: item {item_id}"
-    _reject_unknown_keys(raw, _ITEM_KEYS, where)
-
-    cutoff = _choice(raw, "cutoff", Cutoff, where)
-    action = _choice(raw, "action", Action, where)
-    permanent = raw.get("permanent")
-    if not isinstance(permanent, bool):
-        raise ConfigError(f"{where}: 'permanent' must be true or false, got {_kind(permanent)}")
-    # A permanent record may never be destroyed, and only permanent records go to NARA.
-    if permanent and action == Action.DESTROY:
-        raise ConfigError(f"{where}: a permanent item cannot have action 'destroy'")
-    if not permanent and action == Action.TRANSFER:
-        raise ConfigError(f"{where}: action 'transfer' (to NARA) needs 'permanent: true'")
-
-    return ScheduleItem(
-        id=item_id,
-        title=_required_text(raw, "title", where),
-        authority=_required_text(raw, "authority", where),
-        instruction=_required_text(raw, "instruction", where),
-        cutoff=cutoff,
-        event=_parse_event(raw.get("event"), cutoff, where),
-        retain=_parse_retain(raw.get("retain"), where),
-        action=action,
-        permanent=permanent,
-        schedule=schedule,
-        source_file=file,
-    )
-
-
-def _parse_event(value: Any, cutoff: Cutoff, where: str) -> str | None:
-    if cutoff == Cutoff.EVENT:
-        if not isinstance(value, str) or not value.strip():
-            raise ConfigError(f"{where}: 'cutoff: event' needs an 'event' name, e.g. case_closed")
-        return value
-    if value is not None:
-        raise ConfigError(f"{where}: 'event' is only allowed with 'cutoff: event'")
-    return None
-
-
-def _parse_retain(value: Any, where: str) -> Retain | None:
-    if value is None:
-        return None
-    if not isinstance(value, dict) or not value:
-        raise ConfigError(
-            f"{where}: 'retain' must be a mapping of years, months and/or days, "
-            f"got {_kind(value)}"
-        )
-    _reject_unknown_keys(value, frozenset(_RETAIN_KEYS), f"{where}: retain")
-    amounts: dict[str, int] = {}
-    for key, amount in value.items():
-        # bool is an int subclass; 'years: yes' is a typo, not a number.
-        if isinstance(amount, bool) or not isinstance(amount, int) or amount < 0:
-            raise ConfigError(f"{where}: retain.{key} must be a whole number >= 0, got {amount!r}")
-        amounts[key] = amount
-    return Retain(**amounts)
-
-
-def _choice(raw: dict[str, Any], key: str, kind: type[_E], where: str) -> _E:
-    value = raw.get(key)
-    try:
-        return kind(str(value))
-    except ValueError:
-        allowed = ", ".join(member.value for member in kind)
-        raise ConfigError(f"{where}: '{key}' must be one of {allowed}, got {value!r}") from None
-
-
-def _required_text(raw: dict[str, Any], key: str, where: str) -> str:
-    value = raw.get(key)
-    if not isinstance(value, str) or not value.strip():
-        raise ConfigError(f"{where}: '{key}' is missing or not text")
-    return value.strip()
-
-
-def _reject_unknown_keys(raw: dict[Any, Any], allowed: frozenset[str], where: str) -> None:
-    unknown = sorted(str(key) for key in raw if key not in allowed)
-    if unknown:
-        raise ConfigError(
-            f"{where}: unknown key(s) {', '.join(unknown)}; allowed: {', '.join(sorted(allowed))}"
-        )
-
-
-def _yaml_problem(exc: yaml.YAMLError) -> str:
-    mark = getattr(exc, "problem_mark", None)
-    problem = getattr(exc, "problem", None) or str(exc)
-    if mark is None:
-        return problem
-    return f"line {mark.line + 1}, column {mark.column + 1}: {problem}"
-
-
-def _kind(value: Any) -> str:
-    return "nothing" if value is None else type(value).__name__

@@ -30,6 +30,7 @@ from datetime import date, datetime
 from typing import Any
 
 from archiver.core.custodians import find_custodian
+from archiver.core.events import Event
 from archiver.core.retention import Action, ScheduleSet, load_schedules
 from archiver.errors import ConfigError, ObjectNotFoundError, RetentionError, UsageError
 from archiver.model import parse_instant, utc_iso
@@ -114,7 +115,7 @@ def _destroyable_rows(archive: Archive, segment: SegmentRow, schedules: Schedule
 
 def _destroy(archive: Archive, segment: SegmentRow, rows: list[Any], actor: str, now: datetime) -> str | None:
     """Destroy one segment (intent first, then the store, then the catalog); the store's refusal, if any."""
-    attachments = _attachment_keys(archive, segment.name, rows)
+    attachments = attachment_keys(archive, segment.name, rows)
     detail = {"segment": segment.name, "schedule": segment.schedule, "custodian": segment.custodian,
               "retain_until": segment.retain_until.isoformat() if segment.retain_until else None,
               "records": [r.id for r in rows], "attachments": len(attachments)}
@@ -164,7 +165,7 @@ def _finish_place(archive: Archive, intent: str, hold: HoldRow) -> list[str]:
     """Hold every covered object in the store, then record the hold with its audit entry."""
     segments = _covered_segments(archive, [hold])
     for name, rows in segments.items():
-        for key in (name, *_attachment_keys(archive, name, rows)):
+        for key in (name, *attachment_keys(archive, name, rows)):
             archive.store.set_legal_hold(key, True)
     archive.catalog.put_hold(hold, AuditEvent(
         actor=hold.placed_by, action=ACTION_HOLD, at=hold.placed_at, case_id=hold.name,
@@ -208,7 +209,8 @@ def _finish_release(archive: Archive, intent: str, released: HoldRow, actor: str
 
 
 def finish_intents(archive: Archive, now: datetime) -> int:
-    """Finish the acts a killed run began (call under the writer lock); how many there were.
+    """Finish the acts a killed run began (call under the writer lock): dispositions, holds and
+    events; how many there were.
     Each is rolled forward: a disposition whose segment the store still refuses is dropped."""
     intents = archive.catalog.intents()
     for name, document in sorted(intents.items()):
@@ -220,6 +222,10 @@ def finish_intents(archive: Archive, now: datetime) -> int:
         elif kind == ACTION_RELEASE:
             hold = hold_from_json(document["hold"])
             _finish_release(archive, name, hold, hold.released_by or "", hold.released_at or now)
+        elif kind == "event-record":
+            # Imported here: recording an event runs under this module's writer lock.
+            from archiver.services.events import finish_event
+            finish_event(archive, name, Event.from_json(document["event"]))
     return len(intents)
 
 
@@ -249,7 +255,7 @@ def resolve_custodian(archive: Archive, text: str) -> str:
 def covered_objects(archive: Archive, holds: list[HoldRow]) -> dict[str, list[str]]:
     """Per segment (not yet destroyed) holding a record any of ``holds`` covers: the segment's
     key and the keys of its records' attachments, every object those records need."""
-    return {name: [name, *_attachment_keys(archive, name, rows)]
+    return {name: [name, *attachment_keys(archive, name, rows)]
             for name, rows in _covered_segments(archive, holds).items()}
 
 
@@ -267,7 +273,7 @@ def _covered_segments(archive: Archive, holds: list[HoldRow]) -> dict[str, list[
     return covered
 
 
-def _attachment_keys(archive: Archive, segment: str, rows: list[Any]) -> list[str]:
+def attachment_keys(archive: Archive, segment: str, rows: list[Any]) -> list[str]:
     """The attachment objects of a segment's records, read from their sealed documents."""
     keys: set[str] = set()
     for row in rows:

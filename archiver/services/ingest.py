@@ -29,6 +29,7 @@ from archiver.connector import (
 from archiver.core.apps import APPS, synced_apps
 from archiver.core.classify import NONRECORD, Classification, Classifier
 from archiver.core.custodians import Custodian, find_custodian, load_zone
+from archiver.core.events import EVENT_DOCUMENT, event_day, events_from
 from archiver.core.forwarding import assess, credit_earlier_copy, official_recipients
 from archiver.core.identity import ID_SCHEME, ID_SCHEME_WITH_LEGACY, MessageId, MessageIdentities
 from archiver.core.retention import ROLE_SCHEDULE, UNSCHEDULED, ScheduleSet, assign
@@ -108,6 +109,7 @@ class Ingestor:
         if not self.custodian.registered:
             self.receipt.warnings.append(unregistered_warning(options.custodian, self._default_schedule))
         self._holds: list[HoldRow] = []
+        self._events = events_from(archive.catalog.documents(EVENT_DOCUMENT))  # cutoffs already recorded
 
     def run(self, paths: Iterable[Path]) -> Receipt:
         """Ingest every file under the archive's writer lock (officers only)."""
@@ -193,7 +195,7 @@ class Ingestor:
             return record_document(record_id, occurrence, content_hash, message, classification,
                                    None, None, None, self.now)
         item = self.schedules.get(classification.schedule or self._default_schedule)
-        disposition = assign(item, message.sent_at)
+        disposition = assign(item, message.sent_at, event_day(self._events, message.custodian, item))
         official = official_recipients(message.recipients, self._official_patterns)
         forwarding = assess(account=message.account, created=message.sent_at, archived_at=self.now,
                             official_copied=bool(official))

@@ -13,6 +13,7 @@ from dataclasses import dataclass, replace
 from datetime import date, datetime
 from typing import Any
 
+from archiver.core.events import EVENT_DOCUMENT, event_day, events_from
 from archiver.core.forwarding import assess, official_recipients
 from archiver.core.retention import ROLE_SCHEDULE, UNSCHEDULED, ScheduleSet, assign
 from archiver.errors import UsageError
@@ -111,7 +112,8 @@ def _as_record(archive: Archive, document: RecordDocument, actor: str, reason: s
     patterns = tuple(archive.settings.official_accounts) + (custodian.official_accounts if custodian else ())
     forwarding = assess(account=message["account"], created=sent_at, archived_at=ingested_at,
                         official_copied=bool(official_recipients(message["recipients"], patterns)))
-    disposition = assign(item, sent_at)
+    events = events_from(archive.catalog.documents(EVENT_DOCUMENT))  # a cutoff recorded while it waited
+    disposition = assign(item, sent_at, event_day(events, message["custodian"], item))
     data["classification"] = {**classification, "label": "record", "review": False,
                               "override": {"by": actor, "at": utc_iso(now), "reason": reason}}
     data["review"], data["schedule"] = None, item.id

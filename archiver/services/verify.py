@@ -12,12 +12,15 @@ running ingest's half-written state is never reported as damage.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from datetime import date
 from typing import Any
 
+from archiver.core.events import later_date
 from archiver.errors import IntegrityError, ObjectNotFoundError
 from archiver.services.disposition import ACTION_HOLD, ACTION_RELEASE, covered_objects
+from archiver.services.events import AMEND_PREFIX
 from archiver.services.ingest import (
     ACTION_TOMBSTONES,
     KIND_EXPORT,
@@ -43,6 +46,7 @@ from archiver.storage.sealed_facts import (
     row_digest,
     row_facts,
 )
+from archiver.storage.store.base import later
 
 SEALED_PREFIXES = ("att/", "quarantine/")
 KEYS_PREFIX = "keys/"  # a KMS archive's wrapped derivation root
@@ -87,6 +91,7 @@ class _Seen:
     attachments: set[str] = field(default_factory=set)   # referenced by a manifest
     unmanifested: int = 0                                # segments written before manifests
     documents: dict[str, dict[str, Any]] = field(default_factory=dict)  # --deep: facts of each frame
+    amended: dict[str, dict[str, Any]] = field(default_factory=dict)  # segment -> what events moved
 
 
 def verify(archive: Archive, deep: bool = False) -> VerifyReport:
@@ -104,6 +109,7 @@ def verify(archive: Archive, deep: bool = False) -> VerifyReport:
         _check_review_queue(archive, in_review, report)
         _check_sealed_objects(archive, report)
         _check_audit(archive, seen, report)
+        _read_amendments(archive, seen, report)
         _check_manifests(archive, seen, report)
         _check_listing(archive, seen, report)
         _check_vouched_rows(archive, seen.entries, report)
@@ -251,6 +257,7 @@ def _check_manifests(archive: Archive, seen: _Seen, report: VerifyReport) -> Non
         except IntegrityError as exc:
             report.problems.append(str(exc))
             continue
+        _amend(manifest, seen.amended.get(name))
         _compare_segment(segment, manifest, report)
         _compare_rows(archive, segment, manifest["records"], report)
         _check_attachments(segment, manifest["records"], attachments, seen, report)
@@ -261,6 +268,45 @@ def _check_manifests(archive: Archive, seen: _Seen, report: VerifyReport) -> Non
     if seen.unmanifested:
         report.notes.append(f"{seen.unmanifested} segment(s) written before segment manifests are checked with "
                             "the older rules")
+
+
+def _read_amendments(archive: Archive, seen: _Seen, report: VerifyReport) -> None:
+    """The sealed amendments events made to segments' dates, merged in the order written."""
+    for key in archive.store.list(AMEND_PREFIX):
+        try:
+            amendment = read_manifest(archive, key)
+        except IntegrityError as exc:
+            report.problems.append(str(exc))
+            continue
+        segment = amendment["segment"]
+        if segment not in seen.segments and segment not in seen.pending:
+            report.problems.append(f"amendment {key}: its segment {segment} is not in the catalog")
+            continue
+        # Dates only move later, so the amendments merge by taking the later date, in any order.
+        merged = seen.amended.setdefault(segment, {"records": {}, "retain_until": amendment["retain_until"]})
+        merged["retain_until"] = _later_text(merged["retain_until"], amendment["retain_until"], later)
+        for record_id, when in amendment["records"].items():
+            merged["records"][record_id] = _later_text(merged["records"].get(record_id), when, later_date)
+
+
+def _later_text(current: str | None, wanted: str | None,
+                rule: Callable[[date | None, date | None], date | None]) -> str | None:
+    """``rule`` (the store's or the catalog's "only later") applied to two ISO dates."""
+    def day(text: str | None) -> date | None:
+        return date.fromisoformat(text) if text else None
+
+    result = rule(day(current), day(wanted))
+    return result.isoformat() if result else None
+
+
+def _amend(manifest: dict[str, Any], amended: dict[str, Any] | None) -> None:
+    """Apply to a manifest the dates events moved since it was sealed."""
+    if amended is None:
+        return
+    manifest["retain_until"] = amended["retain_until"]
+    for record_id, when in amended["records"].items():
+        if record_id in manifest["records"]:
+            manifest["records"][record_id]["disposition_date"] = when
 
 
 def _compare_segment(segment: SegmentRow, manifest: dict[str, Any], report: VerifyReport) -> None:
@@ -320,7 +366,7 @@ def _accounted_for(key: str, seen: _Seen, quarantined: set[str]) -> bool:
         return key in seen.attachments or seen.unmanifested > 0
     if key.startswith("quarantine/"):
         return key.rsplit("/", 1)[0] in quarantined
-    if key.startswith(MANIFEST_PREFIX):
+    if key.startswith((MANIFEST_PREFIX, AMEND_PREFIX)):
         return True  # each is checked against its segment row
     return key.startswith((HEAD_PREFIX, KEYS_PREFIX))
 
@@ -405,5 +451,8 @@ def _check_documents(archive: Archive, seen: _Seen, report: VerifyReport) -> Non
     """--deep: each catalog row in a live segment, fact by fact, against its sealed document."""
     for row in archive.catalog.rows():
         facts = seen.documents.get(row.id)
+        moved = seen.amended.get(row.segment or "", {}).get("records", {})
+        if facts is not None and row.id in moved:
+            facts = {**facts, "disposition_date": moved[row.id]}
         if facts is not None and row.segment == facts["segment"] and row.label == facts["label"]:
             _name_differences(row, facts, "its sealed frame", report)

@@ -378,6 +378,11 @@ class Catalog(Protocol):
         remembers what was disposed of)."""
         ...
 
+    def set_dispositions(self, segment: str, retain_until: date | None, dates: dict[str, date | None]) -> None:
+        """Set the disposition date of rows of ``segment`` (by id) and the segment's retain-until, when
+        an event fixes their cutoff. The caller moves dates only later and records the change sealed."""
+        ...
+
     def begin_intent(self, name: str, document: dict[str, Any]) -> None:
         """Note, before acting on the store, an act that the next writer must finish if this
         run is killed (a disposition, a hold placed or released); replaces one of the same name."""

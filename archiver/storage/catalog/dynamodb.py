@@ -380,6 +380,17 @@ class DynamoCatalog(DocumentTable, LockedTable, IndexedTable):
 
         self._write([_Unit((key,), plan)])
 
+    def set_dispositions(self, segment: str, retain_until: date | None, dates: dict[str, date | None]) -> None:
+        def update(key: Key, name: str, value: date | None) -> _Unit:
+            expression = "SET #v = :v" if value else "REMOVE #v"
+            values = {":v": _s(value.isoformat())} if value else None
+            body = {"Key": _key(key), "UpdateExpression": expression}
+            return _Unit((), lambda state: _Step([self._op("Update", key, body, "attribute_exists(pk)",
+                                                           {"#v": name}, values)]))
+
+        self._write([*(update(_msg_key(i), "disposition_date", when) for i, when in dates.items()),
+                     update((SEGMENTS, segment), "retain_until", retain_until)])
+
     def begin_intent(self, name: str, document: dict[str, Any]) -> None:
         item = {**_key((INTENTS, name)), "type": _s("intent"), "document": _s(json.dumps(document, sort_keys=True))}
         self._call(self._client.put_item, TableName=self.table, Item=item)

@@ -284,6 +284,12 @@ class SqliteCatalog(SqliteIndex):
             db.execute("DELETE FROM intents WHERE name = ?", (intent,))
             self._append(db, audit)
 
+    def set_dispositions(self, segment: str, retain_until: date | None, dates: dict[str, date | None]) -> None:
+        with self._transaction() as db:
+            db.execute("UPDATE segments SET retain_until = ? WHERE name = ?", (_date(retain_until), segment))
+            db.executemany("UPDATE messages SET disposition_date = ? WHERE id = ? AND segment = ?",
+                           [(_date(when), record_id, segment) for record_id, when in dates.items()])
+
     def begin_intent(self, name: str, document: dict[str, Any]) -> None:
         with self._transaction() as db:
             db.execute("INSERT OR REPLACE INTO intents (name, document) VALUES (?, ?)",
