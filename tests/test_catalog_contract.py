@@ -268,6 +268,27 @@ def test_segment_rows_follow_frame_order_and_lose_a_row_filed_elsewhere(catalog:
     assert list(catalog.segment_rows("seg/none")) == []
 
 
+def test_holdings_count_records_per_group_without_tombstones(catalog: Catalog) -> None:
+    late_evening = T0.replace(hour=23, minute=50, tzinfo=timezone(timedelta(hours=-5)))  # next UTC day
+    kept = [make_row(1), make_row(2), make_row(3, sent_at=late_evening), make_row(4, custodian="b")]
+    gone = [make_row(5)]
+    catalog.commit([segment_batch("seg/kept", kept[:3]), segment_batch("seg/gone", gone),
+                    CommitBatch([kept[3], make_row(6, label="nonrecord"), make_row(7, label="review",
+                                                                              disposition_date=date(2026, 4, 1))])])
+    catalog.mark_disposed("seg/gone", T0, event("dispose", segment="seg/gone"))
+    groups = {(g.custodian, g.label, g.schedule, g.sent_on, g.disposition_date, g.disposed): (g.records, g.bytes)
+              for g in catalog.holdings()}
+    day = (T0 - timedelta(days=3)).date()
+    assert groups == {
+        (CUSTODIAN, "record", "GRS-6.1-011", day, date(2033, 12, 31), False): (2, 240),
+        (CUSTODIAN, "record", "GRS-6.1-011", date(2026, 3, 3), date(2033, 12, 31), False): (1, 120),
+        (CUSTODIAN, "record", "GRS-6.1-011", day, date(2033, 12, 31), True): (1, 120),
+        ("b", "record", "GRS-6.1-011", day, date(2033, 12, 31), False): (1, 0),
+        (CUSTODIAN, "review", None, day, date(2026, 4, 1), False): (1, 0),
+    }
+    assert {g.custodian for g in catalog.holdings("b")} == {"b"}
+
+
 def test_mark_disposed_stamps_the_segment_and_keeps_its_rows(catalog: Catalog) -> None:
     catalog.commit([segment_batch("seg/2026-01-01/d", [make_row(1), make_row(2)]),
                     segment_batch("seg/2026-01-01/e", [make_row(3)])])

@@ -12,11 +12,14 @@ from collections.abc import Iterable, Iterator, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import date, datetime, timezone
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from archiver.core.apps import recorded_apps
 from archiver.core.custodians import Custodian
 from archiver.storage.audit import AuditEntry, AuditEvent
+
+if TYPE_CHECKING:
+    from archiver.storage.catalog.holdings import HoldingGroup
 
 
 @dataclass(frozen=True)
@@ -441,6 +444,11 @@ class Catalog(Protocol):
 
     def add_index(self, entries: Sequence[tuple[str, list[str]]]) -> None:
         """Add (id, tokens) pairs to the blind index; ids the catalog does not hold are skipped."""
+        ...
+
+    def holdings(self, custodian: str | None = None) -> Iterator[HoldingGroup]:
+        """Records and review items (of ``custodian``, or everyone's) counted per group
+        (``archiver.storage.catalog.holdings``), in no particular order."""
         ...
 
     def set_copy_refs(self, entries: Sequence[tuple[str, str | None, str | None]]) -> None:

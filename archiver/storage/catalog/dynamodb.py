@@ -80,6 +80,7 @@ from archiver.storage.catalog.dynamodb_items import (
 )
 from archiver.storage.catalog.dynamodb_lock import LockedTable
 from archiver.storage.catalog.dynamodb_transactions import _Op, _State, _Step, _Unit
+from archiver.storage.catalog.holdings import HoldingGroup, count_holdings
 
 _COMPLIANT = ("copied", "forwarded")
 
@@ -338,6 +339,10 @@ class DynamoCatalog(DocumentTable, LockedTable, IndexedTable):
         item = self._call(self._client.get_item, TableName=self.table, Key=_key(_msg_key(record_id)),
                           ConsistentRead=True).get("Item")
         return _row_from(item) if item else None
+
+    def holdings(self, custodian: str | None = None) -> Iterator[HoldingGroup]:
+        disposed = {s.name for s in self.segments() if s.disposed_at is not None}
+        return count_holdings(self.rows(custodian), disposed)
 
     def segments(self) -> Iterator[SegmentRow]:
         for item in self._query(SEGMENTS, projection=("sk", "custodian", "schedule", "retain_until", "count",

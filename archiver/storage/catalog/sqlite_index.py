@@ -1,4 +1,5 @@
-"""The SQLite catalog's blind index and the reads investigators need (search, context).
+"""The SQLite catalog's blind index, the reads investigators need (search, context) and the
+retention report's grouped counts.
 
 The blind index is a contentless FTS5 table (``keywords``) of keyed-hash tokens keyed by the
 message row's rowid: it answers "which records hold this term" holding no term at all. Its
@@ -9,7 +10,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import AbstractContextManager
 from datetime import date, datetime
 from itertools import chain
@@ -17,6 +18,7 @@ from itertools import chain
 from archiver.core.terms import INDEX_VERSION
 from archiver.model import parse_instant, utc_iso
 from archiver.storage.catalog.base import CatalogRow, RowFilter, TokenGroup
+from archiver.storage.catalog.holdings import HoldingGroup
 
 CHUNK = 500  # SQLite's bound-parameter limit is far above this; keeps statements small
 INDEX_VERSION_META = "index_version"
@@ -111,6 +113,17 @@ class SqliteIndex:
         rows = self._db.execute(f"SELECT {ROW_COLUMNS} FROM messages WHERE {clause} ORDER BY sent_at, id LIMIT ?",
                                 [*params, -1 if limit is None else limit]).fetchall()
         return int(total), [row_from(values) for values in rows]
+
+    def holdings(self, custodian: str | None = None) -> Iterator[HoldingGroup]:
+        # One grouped query: Python sees a row per group, never per record (sent_at is stored in UTC).
+        query = ("SELECT m.custodian, m.label, m.schedule, substr(m.sent_at, 1, 10), m.disposition_date, "
+                 "s.disposed_at IS NOT NULL, count(*), total(m.frame_length) FROM messages m "
+                 "LEFT JOIN segments s ON s.name = m.segment WHERE m.label != 'nonrecord' "
+                 "AND (? IS NULL OR m.custodian = ?) GROUP BY 1, 2, 3, 4, 5, 6")
+        for who, label, schedule, day, disposition, disposed, records, size in self._db.execute(
+                query, (custodian, custodian)):
+            yield HoldingGroup(who, label, schedule, date.fromisoformat(day), parse_date(disposition),
+                               bool(disposed), records, int(size))
 
     def conversation_rows(self, conversation_ref: str, around: datetime, before: int, after: int) -> list[CatalogRow]:
         at = utc_iso(around)
