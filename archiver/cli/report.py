@@ -1,5 +1,5 @@
 """``archiver report``: the 2911 forwarding report, the completeness report, the disclosure
-accounting and the deleted-message reconciliation (gaps)."""
+accounting, the deleted-message reconciliation (gaps) and the retention report."""
 
 from __future__ import annotations
 
@@ -25,10 +25,12 @@ from archiver.services.disclosures import (
 from archiver.services.gaps import gaps_report, render_gaps, render_gaps_csv
 from archiver.services.report_html import render_html
 from archiver.services.reports import forwarding_report, render_csv, render_forwarding
+from archiver.services.retention_html import render_retention_html
+from archiver.services.retention_report import render_retention, render_retention_csv, retention_report, write_json
 
 
 def register(commands: Any) -> None:
-    """Add ``report forwarding``, ``completeness``, ``disclosures`` and ``gaps``."""
+    """Add ``report forwarding``, ``completeness``, ``disclosures``, ``gaps`` and ``retention``."""
     report = commands.add_parser("report", help="compliance reports")
     reports = report.add_subparsers(title="reports", metavar="REPORT")
     common.needs_choice(report, reports, "a report")
@@ -60,6 +62,15 @@ def register(commands: Any) -> None:
     output.add_argument("--csv", action="store_true", help="one CSV row per possibly deleted message")
     gaps.add_argument("--custodian", help="custodian id, name or alias: gaps where they hold or lack the message")
     gaps.set_defaults(handler=_report_gaps)
+    retention = reports.add_parser("retention", help="holdings by schedule item, the disposition forecast, holds, "
+                                                     "records awaiting an event, unscheduled records, reviews due")
+    output = retention.add_mutually_exclusive_group()
+    output.add_argument("--json", action="store_true", help="the whole report as one JSON object")
+    output.add_argument("--csv", action="store_true", help="one CSV row per count")
+    retention.add_argument("--html", type=Path, metavar="FILE", help="also write an HTML page with charts")
+    retention.add_argument("--as-of", type=common.day, metavar="YYYY-MM-DD", help="the report's day (default: today)")
+    retention.add_argument("--custodian", help="custodian id, name or alias")
+    retention.set_defaults(handler=_report_retention)
 
 
 def _report_forwarding(args: argparse.Namespace) -> int:
@@ -127,4 +138,19 @@ def _report_gaps(args: argparse.Namespace) -> int:
         sys.stdout.write(render_gaps_csv(report))
     else:
         print(render_gaps(report))
+    return 0
+
+
+def _report_retention(args: argparse.Namespace) -> int:
+    with common.open_archive(args, read_only=True) as archive:
+        report = retention_report(archive, common.actor(archive.settings), common.now(), args.as_of, args.custodian)
+    if args.html:
+        with _html_file(args.html) as page:
+            page.write(render_retention_html(report))
+    if args.json:
+        write_json(report, sys.stdout)
+    elif args.csv:
+        sys.stdout.write(render_retention_csv(report))
+    elif not args.html:
+        print(render_retention(report))
     return 0
