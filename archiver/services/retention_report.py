@@ -130,7 +130,9 @@ def _add_record(report: RetentionReport, group: HoldingGroup, schedules: Schedul
     item_id = group.schedule or UNSCHEDULED
     report.holdings[(item_id, group.sent_on.year)].add(group)
     sent = datetime.combine(group.sent_on, time(12), timezone.utc)  # hold dates are UTC days
-    covering = [h for h in report.holds if h.hold.covers(group.custodian, sent)]
+    # Only holds naming this custodian, or no custodian, can cover it: thousands of groups, few holds each.
+    covering = [h for h in report.holds if h.hold.custodian in (None, group.custodian)
+                and h.hold.covers(group.custodian, sent)]
     for coverage in covering:
         coverage.covered[(group.custodian, item_id)] += group.records
     item = schedules.by_id.get(item_id)
