@@ -10,7 +10,7 @@ from tests.conftest import CliRunner
 
 
 @pytest.mark.parametrize(("group", "choices"), [
-    ("report", "forwarding, completeness, disclosures, gaps"),
+    ("report", "forwarding, completeness, disclosures, gaps, retention"),
     ("custodian", "add, list, show"),
     ("hold", "place, release, list"),
     ("review", "list, show, decide, expire"),
