@@ -43,7 +43,7 @@ td.num{text-align:right;white-space:nowrap;font-variant-numeric:tabular-nums}cod
  figure,tr,.total{break-inside:avoid}h2{break-after:avoid}}
 """
 ON_TIME, LATE = "#2166ac", "#d6604d"
-_e = html.escape
+escape = html.escape
 
 
 def render_html(report: ForwardingReport) -> str:
@@ -54,7 +54,7 @@ def render_html(report: ForwardingReport) -> str:
         body.append('<p class="empty" id="no-records">No records yet.</p>')
     body += [_charts(report), _custodian_table(report.custodians), _at_risk(report.at_risk),
              _late_table(report), _candidates(report)]
-    title = f"{TITLE}, generated {_e(utc_iso(report.generated_at))}"
+    title = f"{TITLE}, generated {escape(utc_iso(report.generated_at))}"
     return (f'<!doctype html>\n<html lang="en"><head><meta charset="utf-8">'
             f'<meta name="viewport" content="width=device-width, initial-scale=1"><title>{title}</title>'
             f"<style>{STYLE}</style></head><body>\n" + "\n".join(body) + "\n</body></html>\n")
@@ -68,7 +68,7 @@ def _totals(report: ForwardingReport) -> str:
              ("not-applicable", "Official account (2911 not applicable)", totals[Status.NOT_APPLICABLE]),
              ("rate", "On-time rate", _rate(on_time_rate(totals)))]
     return '<section class="totals" aria-label="Totals">' + "".join(
-        f'<div class="total t-{key}"><span class="value" id="total-{key}">{_e(str(value))}</span>'
+        f'<div class="total t-{key}"><span class="value" id="total-{key}">{escape(str(value))}</span>'
         f'<span class="label">{label}</span></div>' for key, label, value in cards) + "</section>"
 
 
@@ -80,12 +80,12 @@ def _charts(report: ForwardingReport) -> str:
             f"<figure><figcaption>Records by custodian</figcaption>{_custodian_chart(people)}</figure></section>")
 
 
-def _svg(key: str, height: int, title: str, parts: Iterable[str]) -> str:
+def svg(key: str, height: int, title: str, parts: Iterable[str]) -> str:
     pattern = (f'<defs><pattern id="hatch-{key}" width="6" height="6" patternUnits="userSpaceOnUse" '
                f'patternTransform="rotate(45)"><rect width="6" height="6" fill="{LATE}"/>'
                '<line x1="0" y1="0" x2="0" y2="6" stroke="#fff" stroke-width="2"/></pattern></defs>')
     return (f'<svg id="chart-{key}" viewBox="0 0 {WIDTH} {height}" role="img" aria-labelledby="chart-{key}-title" '
-            f'xmlns="http://www.w3.org/2000/svg"><title id="chart-{key}-title">{_e(title)}</title>{pattern}'
+            f'xmlns="http://www.w3.org/2000/svg"><title id="chart-{key}-title">{escape(title)}</title>{pattern}'
             + "".join(parts) + "</svg>")
 
 
@@ -97,12 +97,12 @@ def _legend(key: str, y: int) -> str:
 
 
 def _month_chart(months: Sequence[tuple[str, int, int]]) -> str:
-    ticks = _ticks(max((ok + late for _, ok, late in months), default=0))
+    ticks = gridlines(max((ok + late for _, ok, late in months), default=0))
     # Room for the widest tick value (digits are about 7 px wide) beside the rotated axis title.
     left, top, plot_h = 36 + 7 * len(str(ticks[-1])), 40, 200
     plot_w = WIDTH - left - 16
     scale = plot_h / ticks[-1]
-    parts = [_legend("months", 8), *(_y_tick(left, top + plot_h - t * scale, t, plot_w) for t in ticks),
+    parts = [_legend("months", 8), *(y_tick(left, top + plot_h - t * scale, t, plot_w) for t in ticks),
              f'<text class="axis-title" transform="translate(14 {top + plot_h / 2}) rotate(-90)" '
              'text-anchor="middle">Records</text>',
              f'<text class="axis-title" x="{left + plot_w / 2}" y="{top + plot_h + 66}" text-anchor="middle">'
@@ -112,10 +112,10 @@ def _month_chart(months: Sequence[tuple[str, int, int]]) -> str:
     parts += [_month_bar(left + i * slot, slot, top + plot_h, scale, m, i % every == 0) for i, m in enumerate(months)]
     if not months:
         parts.append(f'<text x="{left + plot_w / 2}" y="{top + plot_h / 2}" text-anchor="middle">No records yet</text>')
-    return _svg("months", top + plot_h + 76, "On-time and late records per month of creation", parts)
+    return svg("months", top + plot_h + 76, "On-time and late records per month of creation", parts)
 
 
-def _y_tick(left: int, y: float, value: int, plot_w: int) -> str:
+def y_tick(left: int, y: float, value: int, plot_w: int) -> str:
     return (f'<line x1="{left}" x2="{left + plot_w}" y1="{y:.1f}" y2="{y:.1f}" stroke="#ddd"/>'
             f'<text x="{left - 6}" y="{y + 4:.1f}" text-anchor="end">{value}</text>')
 
@@ -124,21 +124,21 @@ def _month_bar(x: float, slot: float, base: float, scale: float, month: tuple[st
     name, ok, late = month
     width, mid = slot * 0.6, x + slot / 2
     label = (f'<text x="{mid:.1f}" y="{base + 16}" text-anchor="end" transform="rotate(-35 {mid:.1f} {base + 16})">'
-             f"{_e(name)}</text>") if labelled else ""
+             f"{escape(name)}</text>") if labelled else ""
     total = (f'<text x="{mid:.1f}" y="{base - (ok + late) * scale - 4:.1f}" text-anchor="middle">{ok + late}</text>'
              if slot >= 24 else "")
-    return (_segment(x + slot * 0.2, base - ok * scale, width, ok * scale, ON_TIME, f"{name}: {ok} on time", ok)
-            + _segment(x + slot * 0.2, base - (ok + late) * scale, width, late * scale, "url(#hatch-months)",
+    return (bar_segment(x + slot * 0.2, base - ok * scale, width, ok * scale, ON_TIME, f"{name}: {ok} on time", ok)
+            + bar_segment(x + slot * 0.2, base - (ok + late) * scale, width, late * scale, "url(#hatch-months)",
                        f"{name}: {late} late", late) + total + label)
 
 
-def _segment(x: float, y: float, w: float, h: float, fill: str, title: str, value: int) -> str:
+def bar_segment(x: float, y: float, w: float, h: float, fill: str, title: str, value: int) -> str:
     if not value:
         return ""
     text = (f'<text class="in-bar" x="{x + w / 2:.1f}" y="{y + h / 2 + 4:.1f}" text-anchor="middle">{value}</text>'
             if h >= 16 and w >= 18 else "")
     return (f'<rect x="{x:.1f}" y="{y:.1f}" width="{w:.1f}" height="{h:.1f}" fill="{fill}">'
-            f"<title>{_e(title)}</title></rect>{text}")
+            f"<title>{escape(title)}</title></rect>{text}")
 
 
 def _custodian_chart(people: Sequence[tuple[str, int, int]]) -> str:
@@ -149,24 +149,24 @@ def _custodian_chart(people: Sequence[tuple[str, int, int]]) -> str:
     parts = [_legend("custodians", 8)]
     for i, (name, ok, late) in enumerate(people):
         y, short = top + i * row, name if len(name) <= 20 else name[:19] + "\u2026"
-        parts.append(f'<text x="{left}" y="{y + 12}"><title>{_e(name)}</title>{_e(short)}</text>'
+        parts.append(f'<text x="{left}" y="{y + 12}"><title>{escape(name)}</title>{escape(short)}</text>'
                      f'<text x="{left + bar_w}" y="{y + 12}" text-anchor="end">{ok} on time, {late} late</text>'
-                     + _segment(left, y + 17, ok / peak * bar_w, 20, ON_TIME, f"{name}: {ok} on time", ok)
-                     + _segment(left + ok / peak * bar_w, y + 17, late / peak * bar_w, 20, "url(#hatch-custodians)",
+                     + bar_segment(left, y + 17, ok / peak * bar_w, 20, ON_TIME, f"{name}: {ok} on time", ok)
+                     + bar_segment(left + ok / peak * bar_w, y + 17, late / peak * bar_w, 20, "url(#hatch-custodians)",
                                 f"{name}: {late} late", late))
     if not people:
         parts.append(f'<text x="{WIDTH / 2}" y="{top + 20}" text-anchor="middle">No records yet</text>')
-    return _svg("custodians", top + max(len(people), 1) * row + 4, "On-time and late records per custodian", parts)
+    return svg("custodians", top + max(len(people), 1) * row + 4, "On-time and late records per custodian", parts)
 
 
 def _custodian_table(custodians: Sequence[CustodianTotals]) -> str:
-    rows = [[_e(c.custodian), _num(_direction(c, "sent")), _num(_direction(c, "received")),
-             _num(c.counts[Status.COPIED]), _num(c.counts[Status.FORWARDED]), _num(c.counts[Status.LATE]),
-             _num(c.counts[Status.NOT_APPLICABLE]), _num(_rate(on_time_rate(c.counts))),
+    rows = [[escape(c.custodian), number(_direction(c, "sent")), number(_direction(c, "received")),
+             number(c.counts[Status.COPIED]), number(c.counts[Status.FORWARDED]), number(c.counts[Status.LATE]),
+             number(c.counts[Status.NOT_APPLICABLE]), number(_rate(on_time_rate(c.counts))),
              _sync(c), _flag(c)] for c in custodians]
     heads = ["Custodian", "Sent", "Received", "Copied", "Forwarded", "Late", "Official", "On-time rate", "Last sync",
              "Sync status"]
-    return _section("custodians", "Custodians", _table("Records per custodian; sent and received cells show late "
+    return section("custodians", "Custodians", table("Records per custodian; sent and received cells show late "
                                                        "records in brackets", heads, rows, "No custodians yet."))
 
 
@@ -177,31 +177,32 @@ def _direction(c: CustodianTotals, direction: str) -> str:
 
 
 def _at_risk(accounts: Sequence[AccountSync]) -> str:
-    rows = [[_e(a.custodian), _e(a.app), _when(a.last_sync) if a.last_sync else "never synced"] for a in accounts]
+    rows = [[escape(a.custodian), escape(a.app), _when(a.last_sync) if a.last_sync else "never synced"]
+            for a in accounts]
     note = ('<p class="note">Personal accounts not synced for more than 20 days: records on these phones may '
             "already be past their 2911 deadline.</p>")
-    return _section("at-risk", "Personal accounts at risk", note + _table(
+    return section("at-risk", "Personal accounts at risk", note + table(
         "Accounts whose last sync is older than 20 days", ["Custodian", "App", "Last sync"], rows,
         "No account is at risk."))
 
 
 def _late_table(report: ForwardingReport) -> str:
-    rows = [[f"<code>{_e(r.id)}</code>", _e(r.custodian), _e(r.direction), _when(r.sent_at),
-             _when(r.deadline) if r.deadline else "-", _num(r.days_late), _kept(report.disposed.get(r.id))]
+    rows = [[f"<code>{escape(r.id)}</code>", escape(r.custodian), escape(r.direction), _when(r.sent_at),
+             _when(r.deadline) if r.deadline else "-", number(r.days_late), _kept(report.disposed.get(r.id))]
             for r in report.late]
     heads = ["Record", "Custodian", "Direction", "Created", "Deadline", "Days late", "In the archive"]
-    return _section("late", "Late records", _table(f"{len(rows)} record(s) forwarded after the 20-day deadline",
+    return section("late", "Late records", table(f"{len(rows)} record(s) forwarded after the 20-day deadline",
                                                    heads, rows, "No late records."))
 
 
 def _candidates(report: ForwardingReport) -> str:
-    rows = [[f"<code>{_e(r.id)}</code>", _e(r.custodian), _e(r.source), _when(r.sent_at),
-             f"<code>{_e(r.export_sha256[:16])}</code>", _num("" if r.source_line is None else r.source_line)]
+    rows = [[f"<code>{escape(r.id)}</code>", escape(r.custodian), escape(r.source), _when(r.sent_at),
+             f"<code>{escape(r.export_sha256[:16])}</code>", number("" if r.source_line is None else r.source_line)]
             for r in report.unlawful_disposition_candidates]
     note = ('<p class="note">Messages deleted in threads that hold records: possible unlawful disposition '
             "(36 CFR 1230). Review each and report to the agency records officer.</p>")
     heads = ["Message", "Custodian", "Source", "Sent", "Export (SHA-256 prefix)", "Line"]
-    return _section("candidates", "Unlawful disposition candidates", note + _table(
+    return section("candidates", "Unlawful disposition candidates", note + table(
         f"{len(rows)} deleted message(s) in threads that hold records", heads, rows, "No candidates."))
 
 
@@ -209,21 +210,21 @@ def _kept(disposed_at: datetime | None) -> str:
     return f"disposed of {_when(disposed_at)}" if disposed_at else "held"
 
 
-def _section(key: str, heading: str, content: str) -> str:
+def section(key: str, heading: str, content: str) -> str:
     return f'<section id="{key}"><h2>{heading}</h2>{content}</section>'
 
 
-def _table(caption: str, heads: Sequence[str], rows: Sequence[Sequence[str]], empty: str) -> str:
+def table(caption: str, heads: Sequence[str], rows: Sequence[Sequence[str]], empty: str) -> str:
     if not rows:
         return f'<p class="empty">{empty}</p>'
     head = "".join(f'<th scope="col">{h}</th>' for h in heads)
     body = "".join("<tr>" + "".join(c if c.startswith("<td") else f"<td>{c}</td>" for c in r) + "</tr>" for r in rows)
-    return (f'<div class="scroll"><table><caption>{_e(caption)}</caption><thead><tr>{head}</tr></thead>'
+    return (f'<div class="scroll"><table><caption>{escape(caption)}</caption><thead><tr>{head}</tr></thead>'
             f"<tbody>{body}</tbody></table></div>")
 
 
-def _num(value: object) -> str:
-    return f'<td class="num">{_e(str(value))}</td>'
+def number(value: object) -> str:
+    return f'<td class="num">{escape(str(value))}</td>'
 
 
 def _sync(c: CustodianTotals) -> str:
@@ -238,7 +239,7 @@ def _flag(c: CustodianTotals) -> str:
 
 def _when(moment: datetime) -> str:
     iso = utc_iso(moment)
-    return f'<time datetime="{_e(iso)}">{_e(iso[:16].replace("T", " "))} UTC</time>'
+    return f'<time datetime="{escape(iso)}">{escape(iso[:16].replace("T", " "))} UTC</time>'
 
 
 def _rate(rate: float | None) -> str:
@@ -249,7 +250,7 @@ def _on_time(counts: Counter[str]) -> int:
     return counts[Status.COPIED] + counts[Status.FORWARDED]
 
 
-def _ticks(peak: int) -> list[int]:
+def gridlines(peak: int) -> list[int]:
     """Gridline values from 0 to a round number at or above ``peak``: at most six, steps of 1, 2 or 5 x 10^k."""
     step = next(s for s in (m * 10**k for k in count() for m in (1, 2, 5)) if peak / s <= 5)
     return list(range(0, max(math.ceil(peak / step), 1) * step + 1, step))
