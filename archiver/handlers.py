@@ -31,13 +31,12 @@ from archiver.errors import UsageError
 from archiver.services.actors import function_actor
 from archiver.services.build import build_classifier
 from archiver.services.compliance import sweep
-from archiver.services.disposal_plan import make_plan
+from archiver.services.disposal_plan import PLANS_PREFIX, make_plan
 from archiver.services.ingest import IngestOptions, Ingestor
 from archiver.services.notifiers import open_notifier
 from archiver.storage.archive import Archive
 
 INBOX_PREFIX = "inbox"
-PLANS_PREFIX = "plans/"
 INBOX_LAYOUT = "inbox/<custodian-id>/<file name>"
 MAX_FILE_NAME_BYTES = 255  # one path component on Lambda's /tmp file system
 WORKDIR_PREFIX = "archiver-inbox-"

@@ -109,7 +109,7 @@ def test_execute_destroys_keeps_tombstones_and_files_a_signed_certificate(archiv
                                                            archive.store).public_key_pem())
     public.verify(signature.read_bytes(), page.read_bytes())  # raises if the page or signature changed
     assert rows[0].id in page.read_text() and "DAA-" in page.read_text()
-    with pytest.raises(UsageError, match="already destroyed"):
+    with pytest.raises(UsageError, match="already executed"):
         execute(archive, plan, "records-officer", LATER)  # nothing twice
 
 

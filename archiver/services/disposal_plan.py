@@ -36,6 +36,7 @@ CERTIFICATE = "disposal-certificate"  # catalog document kind, named by certific
 CERTIFICATE_PREFIX = "certificates/"
 CERTIFICATE_ITEM = "GRS-4.1-020"
 PLAN_KIND = "disposal-plan"
+PLANS_PREFIX = "plans/"  # where the scheduled run files its plans for review
 
 
 def make_plan(archive: Archive, as_of: date, actor: str, now: datetime) -> dict[str, Any]:
@@ -123,8 +124,8 @@ def changes(then: dict[str, Any], now: dict[str, Any]) -> list[str]:
     for name, before in then["segments"].items():
         after = now["segments"][name]
         if after.get("disposed"):
-            found.append(f"segment {name} was already destroyed")
-        elif after != before:
+            continue  # destroyed by a run of this plan that was cut short: execute finishes it
+        if after != before:
             added = len(set(after.get("records", [])) - set(before["records"]))
             found.append(f"segment {name}: {added} record(s) added" if added
                          else f"segment {name}: disposition date now {after.get('retain_until')}")
@@ -176,12 +177,15 @@ def execute(archive: Archive, plan: dict[str, Any], actor: str, now: datetime) -
         if changed:
             raise UsageError(f"plan {digest[:12]} no longer matches the archive: {'; '.join(changed)}; "
                              "make a new plan")
-        segments = [s for s in archive.catalog.segments() if s.name in set(planned)]
-        early = sorted(set(planned) - {s.name for s in due_segments(segments, now.date())})
+        segments = [s for s in archive.catalog.segments() if s.name in set(planned) and s.disposed_at is None]
+        if planned and not segments:
+            raise UsageError(f"plan {digest[:12]} was already executed: every segment it lists is destroyed")
+        early = sorted({s.name for s in segments} - {s.name for s in due_segments(segments, now.date())})
         if early:
             raise UsageError(f"plan {digest[:12]} lists segment(s) not due on {now.date()}: {', '.join(early)}")
-        result = destroy_due(archive, now, actor, schedules, segments)
-        return _certify(archive, plan, result.disposed, result.refused, actor, now, schedules)
+        refused = destroy_due(archive, now, actor, schedules, segments).refused
+        gone = [s for s in archive.catalog.segments() if s.name in set(planned) and s.disposed_at is not None]
+        return _certify(archive, plan, gone, refused, actor, now, schedules)
 
 
 def _certify(archive: Archive, plan: dict[str, Any], disposed: list[SegmentRow], refused: dict[str, str],
