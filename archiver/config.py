@@ -50,7 +50,7 @@ DEFAULT_REVIEW_DAYS = 90
 # Capstone role -> GRS 6.1 item (DESIGN.md, "Retention schedules").
 _TOP_KEYS = {"store", "catalog", "key", "timezone", "official_accounts", "rules", "schedules",
              "default_role", "records_officer", "notifier", "notice_sender", "reminder_days", "review_days",
-             "participants", "rules_overrides"}
+             "participants", "rules_overrides", "disposition_approvals"}
 
 
 @dataclass(frozen=True)
@@ -73,6 +73,7 @@ class Settings:
     reminder_days: tuple[int, ...] = DEFAULT_REMINDER_DAYS
     review_days: int = DEFAULT_REVIEW_DAYS
     participants: Path | None = None
+    disposition_approvals: int = 1  # distinct records officers who must approve a disposal plan
     source: Path | None = None
 
 
@@ -159,6 +160,7 @@ def _settings(doc: dict[str, Any], base_dir: Path, source: Path | None) -> Setti
         participants=_path(doc.get("participants"), base_dir),
         rules_overrides=tuple(base_dir / p for p in _strings(doc.get("rules_overrides", []), where,
                                                              "rules_overrides")),
+        disposition_approvals=_approvals(doc.get("disposition_approvals", 1), where),
         source=source,
     )
 
@@ -182,6 +184,13 @@ def _review_days(value: Any, where: str) -> int:
     if days < 1 or str(value).strip() != str(days):
         raise ConfigError(f"{where}: review_days must be a whole number of days, 1 or more")
     return days
+
+
+def _approvals(value: Any, where: str) -> int:
+    if value not in (1, 2) or isinstance(value, bool):
+        raise ConfigError(f"{where}: disposition_approvals must be 1 or 2 (distinct records officers "
+                          "who approve a disposal plan)")
+    return int(value)
 
 
 def _check_role(role: Any, where: str, key: str) -> None:

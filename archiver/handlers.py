@@ -3,7 +3,7 @@
 Configuration comes from the function's environment (``ARCHIVER_*``), as for the CLI. The
 actor is the function's own IAM principal (STS): an admin grants its role what the function
 does (``archiver role grant arn:aws:iam::ACCOUNT:role/NAME officer``; records-officer for the
-sweep and disposition functions), else the service refuses it, audited.
+sweep and disposition-planning functions), else the service refuses it, audited.
 Summaries and log lines carry custodian ids, counts and reasons only: never message text, and
 never an export's file name, which carries chat titles and people's names (the catalog keeps
 only a keyed hash of it for the same reason).
@@ -31,7 +31,7 @@ from archiver.errors import UsageError
 from archiver.services.actors import function_actor
 from archiver.services.build import build_classifier
 from archiver.services.compliance import sweep
-from archiver.services.disposition import dispose_due
+from archiver.services.disposal_plan import PLANS_PREFIX, make_plan
 from archiver.services.ingest import IngestOptions, Ingestor
 from archiver.services.notifiers import open_notifier
 from archiver.storage.archive import Archive
@@ -57,12 +57,19 @@ def sweep_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
 
 
 def disposition_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    """The daily disposition run, by an EventBridge schedule: destroys what the schedules allow
-    and no legal hold covers, as ``archiver dispose`` does."""
+    """The daily disposition run, by an EventBridge schedule: only plans, as ``archiver dispose
+    plan`` does, and files the plan in the store under ``plans/`` for records officers to review
+    and approve; it never destroys (that takes ``archiver dispose execute`` after approval)."""
     now = _event_time(event)
     with closing(Archive.open(load_settings())) as archive:
-        result = dispose_due(archive, now, actor=function_actor())
-    return result.to_json()
+        plan = make_plan(archive, now.date(), function_actor(), now)
+        key = f"{PLANS_PREFIX}{plan['as_of']}-{plan['digest'][:12]}.json"
+        if not archive.store.exists(key):  # the same plan twice in a day is filed once
+            archive.store.put(key, json.dumps(plan, indent=2).encode("utf-8"), None)
+    summary = {"plan": key, "as_of": plan["as_of"], "digest": plan["digest"], "records_eligible": plan["records"],
+               "segments_eligible": len(plan["eligible"]), "kept": len(plan["kept"]), "executed": False}
+    LOG.info("disposal plan filed for review: %s", json.dumps(summary))
+    return summary
 
 
 @dataclass(frozen=True)

@@ -215,19 +215,20 @@ def test_event_without_records_does_nothing(lambda_archive: Path) -> None:
 
 # ---- disposition_handler -----------------------------------------------------------------------------
 
-def test_scheduled_disposition_destroys_what_is_due(lambda_archive: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_scheduled_disposition_only_plans(lambda_archive: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("ARCHIVER_DEFAULT_ROLE", "support")  # GRS 6.1 item 012: destroyed after 3 years
     sample = SAMPLES / "WhatsApp Chat with Comandante Ruiz.txt"
     ingested = ingest_handler(_put(f"inbox/{CUSTODIAN}/{sample.name}", sample.read_bytes()), None)["exports"][0]
     assert ingested["records"] > 0
 
     early = disposition_handler({**SCHEDULED_EVENT, "time": "2026-10-06T07:00:00Z"}, None)
-    assert (early["today"], early["segments_disposed"], early["records_disposed"]) == ("2026-10-06", [], 0)
+    assert (early["as_of"], early["segments_eligible"], early["records_eligible"]) == ("2026-10-06", 0, 0)
     due = disposition_handler({**SCHEDULED_EVENT, "time": "2040-01-01T07:00:00Z"}, None)
-    assert due["dry_run"] is False and due["records_disposed"] == ingested["records"]
-    assert {e.actor for e in _audit("dispose")} == {FUNCTION}  # the function's own principal
+    assert due["executed"] is False and due["records_eligible"] == ingested["records"]
+    assert _audit("dispose") == []  # planned for review: nothing destroyed without an approval
     with closing(Archive.open(load_settings())) as archive:
-        assert not any(archive.store.exists(name) for name in due["segments_disposed"])
+        assert all(archive.store.exists(s.name) for s in archive.catalog.segments())
+        assert json.loads(archive.store.get(due["plan"]))["records"] == ingested["records"]
 
 
 def test_plaintext_left_by_a_timed_out_invocation_is_removed(

@@ -273,12 +273,16 @@ def test_dispose_goes_past_an_object_the_store_refuses(cli: CliRunner, officer: 
     finally:
         archive.close()
     monkeypatch.setattr(cli_common, "now", lambda: LATER)
-    result = cli("dispose", "--json")
+    monkeypatch.setenv("ARCHIVER_ACTOR", "records-officer")
+    plan = officer / "plan.json"
+    assert cli("dispose", "plan", "--out", plan).code == 0
+    assert cli("dispose", "approve", plan, "--reason", "reviewed").code == 0
+    result = cli("dispose", "execute", plan, "--json")
     assert result.code == 1  # a finding: the store kept what the catalog called due
     outcome = result.json()
-    assert outcome["segments_disposed"] == [second]
+    assert {r["segment"] for r in outcome["records"]} == {second}
     assert list(outcome["refused"]) == [first] and "legal hold" in outcome["refused"][first]
-    assert "REFUSED " + first in cli("dispose").out  # and it stays reported, not silently skipped
+    assert "ELIGIBLE " + first in cli("dispose", "plan").out  # still due: the next plan lists it again
     archive = _open(officer)
     try:
         assert archive.store.exists(first) and not archive.store.exists(second)

@@ -126,13 +126,27 @@ def _kill_points(seed: int, longest: float) -> list[float]:
     return [chooser.uniform(0.2, longest) for _ in range(RUNS)]
 
 
+def _dispose(folder: Path) -> int:
+    """Plan, approve and execute a disposition today; the exit code of the first step that fails."""
+    for step in (("plan", "--out", "plan.json"), ("approve", "plan.json", "--reason", "reviewed"),
+                 ("execute", "plan.json")):
+        done = _archiver(folder, "dispose", *step)
+        if done.returncode:
+            return done.returncode
+    return 0
+
+
 def test_dispose_killed_at_random_moments(prepared: Path, tmp_path: Path) -> None:
-    longest = _duration(_copy(prepared, tmp_path / "timing"), ["dispose"])
+    approved = _copy(prepared, tmp_path / "approved")
+    assert _archiver(approved, "dispose", "plan", "--out", "plan.json").returncode == 0
+    assert _archiver(approved, "dispose", "approve", "plan.json", "--reason", "reviewed").returncode == 0
+    execute = ["dispose", "execute", "plan.json"]
+    longest = _duration(_copy(approved, tmp_path / "timing"), execute)
     for run, after in enumerate(_kill_points(11, longest)):
-        folder = _copy(prepared, tmp_path / f"run{run}")
-        _killed(folder, ["dispose"], after)
-        final = _archiver(folder, "dispose", "--json")
-        assert final.returncode == 0, (after, final.stderr)  # no "object ... not found", nothing refused
+        folder = _copy(approved, tmp_path / f"run{run}")
+        _killed(folder, execute, after)
+        final = _archiver(folder, *execute)  # finishes the plan the killed run began
+        assert final.returncode == 0 or "already executed" in final.stderr, (after, final.stderr)
         _check(folder)
         shutil.rmtree(folder)
 
@@ -147,7 +161,7 @@ def test_hold_place_killed_at_random_moments(prepared: Path, tmp_path: Path) -> 
         again = _archiver(folder, *place)  # finishes the killed placement first, then refuses the reuse
         assert again.returncode == 0 or "already exists" in again.stderr, (after, again.stderr)
         assert [h.name for h in _holds(folder)] == ["KEEP-1", "OIG-2026-015"]
-        assert _archiver(folder, "dispose").returncode == 0
+        assert _dispose(folder) == 0
         _check(folder)
         shutil.rmtree(folder)
 
@@ -164,7 +178,7 @@ def test_hold_release_killed_at_random_moments(prepared: Path, tmp_path: Path) -
         again = _archiver(folder, *release)
         assert again.returncode == 0 or "already released" in again.stderr, (after, again.stderr)
         assert [h.active for h in _holds(folder)] == [True, False]
-        assert _archiver(folder, "dispose").returncode == 0
+        assert _dispose(folder) == 0
         _check(folder)
         shutil.rmtree(folder)
 

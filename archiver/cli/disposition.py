@@ -1,12 +1,16 @@
-"""Legal holds (``hold place|release|list``) and ``dispose``."""
+"""Legal holds (``hold place|release|list``) and ``dispose plan|approve|execute|certificate``."""
 
 from __future__ import annotations
 
 import argparse
 import json
+from pathlib import Path
 from typing import Any
 
 from archiver.cli import common
+from archiver.errors import UsageError
+from archiver.services import disposal_plan
+from archiver.services.disposal_certificate import read_certificate, write_html
 from archiver.services.disposition import dispose_due, place_hold, release_hold
 from archiver.storage.catalog import HoldRow
 from archiver.storage.catalog.base import hold_json
@@ -33,10 +37,35 @@ def register(commands: Any) -> None:
     listing = actions.add_parser("list", help="every hold, released ones included")
     listing.add_argument("--json", action="store_true")
     listing.set_defaults(handler=_hold_list)
-    dispose = commands.add_parser("dispose", help="destroy records whose schedule allows it and no hold covers")
-    dispose.add_argument("--dry-run", action="store_true", help="only list what would be destroyed")
+    _register_dispose(commands)
+
+
+def _register_dispose(commands: Any) -> None:
+    """``dispose plan|approve|execute|certificate``; ``dispose --dry-run`` lists what is due today."""
+    dispose = commands.add_parser("dispose", help="disposition: plan, approve, execute, certificate")
+    dispose.add_argument("--dry-run", action="store_true", help="only list what is due today (as 'plan' does)")
     dispose.add_argument("--json", action="store_true")
-    dispose.set_defaults(handler=_dispose)
+    actions = dispose.add_subparsers(title="actions", metavar="ACTION")
+    plan = actions.add_parser("plan", help="list what is eligible and what is kept, and why (changes nothing)")
+    plan.add_argument("--as-of", type=common.day, help="the day to plan for (default: today)")
+    plan.add_argument("--out", type=Path, help="write the plan (JSON) to this file")
+    plan.add_argument("--json", action="store_true", help="print the plan as JSON")
+    plan.set_defaults(handler=_plan)
+    approve = actions.add_parser("approve", help="approve a plan as a records officer (audited)")
+    approve.add_argument("plan", type=Path)
+    approve.add_argument("--reason", required=True, help="why (sealed in the audit log)")
+    approve.set_defaults(handler=_approve)
+    execute = actions.add_parser("execute", help="destroy what an approved plan lists; write the certificate")
+    execute.add_argument("plan", type=Path)
+    execute.add_argument("--json", action="store_true", help="print the certificate as JSON")
+    execute.set_defaults(handler=_execute)
+    certificate = actions.add_parser("certificate", help="show a certificate of destruction")
+    certificate.add_argument("id")
+    certificate.add_argument("--html", type=Path, help="write it as a signed HTML page (signature: FILE.sig)")
+    certificate.set_defaults(handler=_certificate)
+    common.needs_choice(dispose, actions, "an action")
+    usage = dispose.get_default("handler")
+    dispose.set_defaults(handler=lambda args: _dispose(args) if args.dry_run else usage(args))
 
 
 def _hold_place(args: argparse.Namespace) -> int:
@@ -78,8 +107,8 @@ def _hold_list(args: argparse.Namespace) -> int:
 
 
 def _dispose(args: argparse.Namespace) -> int:
-    with common.open_archive(args) as archive:
-        result = dispose_due(archive, common.now(), common.actor(archive.settings), dry_run=args.dry_run)
+    with common.open_archive(args, read_only=True) as archive:
+        result = dispose_due(archive, common.now(), common.actor(archive.settings), dry_run=True)
     code = 1 if result.refused else 0  # the store kept what the catalog called due: a finding
     if args.json:
         print(json.dumps(result.to_json(), indent=2))
@@ -96,3 +125,63 @@ def _dispose(args: argparse.Namespace) -> int:
     for name, why in sorted(result.refused.items()):
         print(f"  REFUSED {name}: {why}")
     return code
+
+
+def _read_plan(path: Path) -> dict[str, Any]:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise UsageError(f"{path}: cannot read the disposal plan ({exc})") from None
+    return disposal_plan.read_plan(text, str(path))
+
+
+def _plan(args: argparse.Namespace) -> int:
+    with common.open_archive(args, read_only=True) as archive:
+        now = common.now()
+        plan = disposal_plan.make_plan(archive, args.as_of or now.date(), common.actor(archive.settings), now)
+    if args.out:
+        args.out.write_text(json.dumps(plan, indent=2) + "\n", encoding="utf-8")
+    if args.json:
+        print(json.dumps(plan, indent=2))
+        return 0
+    print(f"Disposal plan {plan['digest'][:12]} as of {plan['as_of']}: {plan['records']} record(s) in "
+          f"{len(plan['eligible'])} segment(s) eligible" + (f", written to {args.out}" if args.out else ""))
+    for e in plan["eligible"]:
+        print(f"  ELIGIBLE {e['segment']}  {e['count']} record(s)  {e['schedule']} ({e['authority']}), "
+              f"cutoff {e['cutoff']}, retain {e['retention']}, retain-until {e['retain_until']}")
+    for k in plan["kept"]:
+        print(f"  KEPT {k['segment']}: {k['reason']}")
+    return 0
+
+
+def _approve(args: argparse.Namespace) -> int:
+    plan = _read_plan(args.plan)
+    with common.open_archive(args) as archive:
+        who = disposal_plan.approve(archive, plan, common.actor(archive.settings), args.reason, common.now())
+        needed = archive.settings.disposition_approvals
+    print(f"Plan {plan['digest'][:12]} approved by {', '.join(who)} ({len(who)} of {needed} needed)")
+    return 0
+
+
+def _execute(args: argparse.Namespace) -> int:
+    plan = _read_plan(args.plan)
+    with common.open_archive(args) as archive:
+        certificate = disposal_plan.execute(archive, plan, common.actor(archive.settings), common.now())
+    if args.json:
+        print(json.dumps(certificate, indent=2))
+    else:
+        print(f"Destroyed {len(certificate['records'])} record(s); certificate of destruction {certificate['id']}")
+        for name, why in sorted(certificate["refused"].items()):
+            print(f"  REFUSED {name}: {why}")
+    return 1 if certificate["refused"] else 0  # the store kept what the catalog called due: a finding
+
+
+def _certificate(args: argparse.Namespace) -> int:
+    with common.open_archive(args, read_only=True) as archive:
+        certificate, filed = read_certificate(archive, args.id, common.actor(archive.settings), common.now())
+        if args.html:
+            signature = write_html(archive, certificate, filed, args.html)
+            print(f"Certificate {args.id} written to {args.html}, signature {signature}")
+            return 0
+    print(json.dumps(certificate, indent=2))
+    return 0

@@ -81,19 +81,27 @@ def dispose_due(archive: Archive, now: datetime, actor: str, dry_run: bool = Fal
     A segment the store refuses to delete is reported in ``refused`` and the run goes on."""
     authorize(archive, actor, "records-officer", "dispose of records", now)
     schedules = schedules or load_schedules(archive.settings.schedules)
-    result = DispositionResult(now.date(), dry_run)
     with nullcontext() if dry_run else writing(archive, now):
-        holds = active_holds(archive)
-        for segment in due_segments(archive.catalog.segments(), result.today):
-            rows = _destroyable_rows(archive, segment, schedules, holds, result)
-            if rows is None:
-                continue
-            refusal = None if dry_run else _destroy(archive, segment, rows, actor, now)
-            if refusal is not None:
-                result.refused[segment.name] = refusal
-                continue
-            result.disposed.append(segment)
-            result.records_disposed += len(rows)
+        return destroy_due(archive, now, actor, schedules, due_segments(archive.catalog.segments(), now.date()),
+                           dry_run)
+
+
+def destroy_due(archive: Archive, now: datetime, actor: str, schedules: ScheduleSet, segments: list[SegmentRow],
+                dry_run: bool = False) -> DispositionResult:
+    """Destroy those of ``segments`` whose schedule and the holds active now allow (call under
+    the writer lock unless ``dry_run``); each date is the caller's to have checked."""
+    result = DispositionResult(now.date(), dry_run)
+    holds = active_holds(archive)
+    for segment in segments:
+        rows = _destroyable_rows(archive, segment, schedules, holds, result)
+        if rows is None:
+            continue
+        refusal = None if dry_run else _destroy(archive, segment, rows, actor, now)
+        if refusal is not None:
+            result.refused[segment.name] = refusal
+            continue
+        result.disposed.append(segment)
+        result.records_disposed += len(rows)
     return result
 
 

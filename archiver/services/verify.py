@@ -19,6 +19,7 @@ from typing import Any
 
 from archiver.core.events import later_date
 from archiver.errors import IntegrityError, ObjectNotFoundError
+from archiver.services.disposal_plan import CERTIFICATE, PLANS_PREFIX
 from archiver.services.disposition import ACTION_HOLD, ACTION_RELEASE, covered_objects
 from archiver.services.events import AMEND_PREFIX
 from archiver.services.ingest import (
@@ -353,7 +354,10 @@ def _check_attachments(segment: SegmentRow, sealed: dict[str, dict[str, Any]], s
 def _check_listing(archive: Archive, seen: _Seen, report: VerifyReport) -> None:
     """Every object in the store must be one the archive wrote and still accounts for."""
     quarantined = {row.object_key for row in archive.catalog.quarantine() if row.object_key}
+    filed = {d["object"] for d in archive.catalog.documents(CERTIFICATE).values()}
     for key in archive.store.list(""):
+        if key in filed or key.startswith(PLANS_PREFIX):
+            continue  # certificates of destruction the catalog lists; disposal plans filed for review
         if not _accounted_for(key, seen, quarantined):
             report.problems.append(f"stray object {key}: in the store, but nothing in the archive refers to it")
 
