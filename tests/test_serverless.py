@@ -37,7 +37,7 @@ ROOT_PRINCIPAL = {"Fn::Sub": "arn:${AWS::Partition}:iam::${AWS::AccountId}:root"
 KEY_ARN = {"Fn::GetAtt": ["ArchiveKey", "Arn"]}
 # The only wildcards a role's resource may end with: a log group's streams (Lambda names them)
 # and the objects under a bucket prefix.
-ALLOWED_WILDCARD = re.compile(r"(:log-group:/aws/lambda/[\w-]+:\*|:s3:::[\w${}:-]+/[a-z]+/\*)$")
+ALLOWED_WILDCARD = re.compile(r"(:log-group:/aws/lambda/[\w-]+:\*|:s3:::[\w${}:-]+(/[a-z]+)+/\*)$")
 
 Template = dict[str, Any]
 
@@ -310,32 +310,38 @@ def test_roles_allow_only_what_each_function_does(template: Template) -> None:
         for resource in actions["logs:PutLogEvents"]:
             assert resource.endswith(f"/aws/lambda/{SERVICE}-ci-{role.removesuffix('Role').lower()}:*")
         assert len(actions["sqs:SendMessage"]) == 1
-    # Only the ingest writes records and reads the inbox; only the disposition destroys records.
+    # Only the ingest writes records and reads the inbox; no function destroys records (the
+    # scheduled disposition only plans: records officers approve and execute).
     assert allowed["IngestRole"]["s3:PutObject"] == {records}
     assert allowed["IngestRole"]["s3:DeleteObject"] == {f"arn:${{AWS::Partition}}:s3:::{inbox}/inbox/*"}
-    assert allowed["DispositionRole"]["s3:DeleteObjectVersion"] == {records}
+    assert not any("s3:DeleteObjectVersion" in allowed[role] for role in ("SweepRole", "DispositionRole"))
     assert not any("s3:DeleteObject" in allowed[role] and records in allowed[role]["s3:DeleteObject"]
                    for role in roles)  # a delete marker would hide a record without destroying it
+    heads = records.removesuffix("*") + "audit/head/*"
+    assert allowed["SweepRole"]["s3:PutObject"] == {heads}
+    assert allowed["DispositionRole"]["s3:PutObject"] == {heads, records.removesuffix("*") + "plans/*"}
     for role in ("SweepRole", "DispositionRole"):
-        assert not {"s3:PutObject", "s3:PutObjectRetention"} & set(allowed[role])
+        assert "s3:PutObjectRetention" not in allowed[role]
         assert not any(inbox in r for resources in allowed[role].values() for r in resources)
     assert [role for role in roles if "sns:Publish" in allowed[role]] == ["SweepRole"]
 
 
-def test_roles_for_people_need_mfa_and_never_write_or_destroy_records(template: Template) -> None:
+def test_roles_for_people_need_mfa_and_never_write_records(template: Template) -> None:
     archive = _bucket_name(template, "ArchiveBucket")
     records = f"arn:${{AWS::Partition}}:s3:::{archive}/records/*"
     for role in PEOPLE_ROLES:
         trust = template["Resources"][role]["Properties"]["AssumeRolePolicyDocument"]["Statement"]
         assert all(s["Condition"] == {"Bool": {"aws:MultiFactorAuthPresent": "true"}} for s in trust), role
         allowed = _allowed(template, role)
-        assert not {a for a in allowed if a.startswith(("s3:Delete", "s3:PutObjectRetention", "s3:Bypass"))}, role
-        assert records not in allowed.get("s3:PutObject", set()), role
+        assert not {a for a in allowed if a.startswith(("s3:DeleteObject", "s3:Bypass"))} - {"s3:DeleteObjectVersion"}
+        assert records not in allowed.get("s3:PutObject", set()), role  # never writes records themselves
         assert all("*" not in action for action in allowed), role
-    # Only records officers place legal holds; investigators only read.
-    assert "s3:PutObjectLegalHold" in _allowed(template, "RecordsOfficerRole")
-    assert not {a for a in _allowed(template, "InvestigatorRole") if not a.startswith(("s3:Get", "s3:List",
-                                                                                      "dynamodb:"))}
+        assert records.removesuffix("*") + "audit/head/*" in allowed["s3:PutObject"], role
+    # Records officers hold, date and destroy (what Object Lock allows); investigators only read.
+    officer = _allowed(template, "RecordsOfficerRole")
+    assert {"s3:PutObjectLegalHold", "s3:PutObjectRetention", "s3:DeleteObjectVersion"} <= set(officer)
+    investigator = _allowed(template, "InvestigatorRole")
+    assert not {a for a in investigator if not a.startswith(("s3:Get", "s3:List", "dynamodb:"))} - {"s3:PutObject"}
 
 
 def _cfn_lint() -> list[str]:
