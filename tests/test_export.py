@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
+import sqlite3
 from collections.abc import Iterator
 from contextlib import closing
 from pathlib import Path
@@ -294,3 +295,19 @@ def test_a_failed_export_leaves_nothing_behind(cli: CliRunner, archive: Path, mo
     assert list((archive / "empty").iterdir()) == []
     assert cli("export", "--case", CASE, "--out", archive / "new").code == 2
     assert not (archive / "new").exists()
+
+
+def test_the_published_key_is_the_one_a_bag_verifies_against(cli: CliRunner, bag: Path, archive: Path,
+                                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    published = cli("export", "key", "--out", archive / "court-copy.pem", "--json")
+    assert published.code == 0, published.err
+    key_print = published.json()["fingerprint"]  # type: ignore[index]
+    assert (archive / "court-copy.pem").read_bytes() == (bag / "export-signing-key.pem").read_bytes()
+    assert key_print in (bag / "export-signature.txt").read_text(encoding="utf-8")
+    assert verify(cli, bag, "--public-key", archive / "court-copy.pem")[0] == 0
+    with sqlite3.connect(archive / "archive" / "catalog.sqlite") as db:
+        actions = [a for (a,) in db.execute("SELECT action FROM audit ORDER BY seq")]
+    assert actions[-1] == "export-key-publish"
+    monkeypatch.setenv("ARCHIVER_ACTOR", "nobody")
+    refused = cli("export", "key")
+    assert refused.code == 2 and "role is required" in refused.err and "BEGIN PUBLIC KEY" not in refused.out

@@ -15,7 +15,7 @@ from rich.progress import Progress
 from archiver.cli import common
 from archiver.cli.filters import add_search_filters, query_from
 from archiver.errors import UsageError
-from archiver.services.export import ExportRequest, export_case
+from archiver.services.export import ExportRequest, export_case, publish_signing_key
 from archiver.services.export import Progress as Advance
 from archiver.services.export_verify import verify_bag
 from archiver.storage.keys.signing import open_signer
@@ -38,6 +38,10 @@ def register(commands: Any) -> None:
                         help="the archive's export-signing public key, obtained apart from the bag")
     verify.add_argument("--json", action="store_true")
     verify.set_defaults(handler=_verify)
+    key = actions.add_parser("key", help="print the archive's export-signing public key and its fingerprint (audited)")
+    key.add_argument("--out", type=Path, metavar="FILE", help="write the key (PEM) here instead of printing it")
+    key.add_argument("--json", action="store_true")
+    key.set_defaults(handler=_key)
 
 
 def _export(args: argparse.Namespace) -> int:
@@ -68,6 +72,18 @@ def _progress() -> Iterator[Advance | None]:
     with Progress(transient=True) as bar:
         task = bar.add_task("records", total=None)
         yield lambda n: bar.advance(task, n)
+
+
+def _key(args: argparse.Namespace) -> int:
+    with common.open_archive(args) as archive:
+        public_pem, key_print = publish_signing_key(archive, common.actor(archive.settings), common.now())
+    if args.out:
+        args.out.write_bytes(public_pem)
+    if args.json:
+        print(json.dumps({"fingerprint": key_print, "public_key_pem": public_pem.decode("ascii")}, indent=2))
+    else:
+        print(f"fingerprint {key_print}" if args.out else public_pem.decode("ascii") + f"fingerprint {key_print}")
+    return 0
 
 
 def _verify(args: argparse.Namespace) -> int:

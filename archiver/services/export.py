@@ -26,7 +26,7 @@ import bagit
 from archiver.config import load_zone
 from archiver.errors import UsageError
 from archiver.model import canonical_json, utc_iso
-from archiver.services.access import case_reason, require_open_case, sealed
+from archiver.services.access import authorize, case_reason, require_open_case, sealed
 from archiver.services.reading import record_json
 from archiver.services.search import Query, Searcher, has_phrase
 from archiver.services.transcripts import TranscriptWriter
@@ -34,7 +34,7 @@ from archiver.storage.archive import Archive
 from archiver.storage.audit import AuditEvent
 from archiver.storage.catalog.base import Catalog, CatalogRow, ExportRow, matching_ids
 from archiver.storage.envelope import open_sealed
-from archiver.storage.keys.signing import ExportSigner, fingerprint
+from archiver.storage.keys.signing import ExportSigner, fingerprint, open_signer
 from archiver.storage.records import RecordDocument
 
 ACTION = "export"
@@ -328,3 +328,14 @@ def _empty(out: Path, created: bool) -> None:
             shutil.rmtree(child, ignore_errors=True)
         else:
             child.unlink(missing_ok=True)
+
+
+def publish_signing_key(archive: Archive, actor: str, at: datetime) -> tuple[bytes, str]:
+    """The archive's export-signing public key (PEM) and its fingerprint, for a court or an
+    agency to keep apart from the bags they receive (``export verify --public-key``). Records
+    officers, investigators and admins; audited."""
+    authorize(archive, actor, ("records-officer", "investigator", "admin"), "publish the export-signing key", at)
+    public_pem = open_signer(archive.settings.key, archive.settings.base_dir, archive.store).public_key_pem()
+    key_print = fingerprint(public_pem)
+    archive.catalog.append_audit(AuditEvent(actor, "export-key-publish", at, {"key_fingerprint": key_print}))
+    return public_pem, key_print
