@@ -7,6 +7,7 @@ import argparse
 import contextlib
 import json
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -95,13 +96,7 @@ def _report_completeness(args: argparse.Namespace) -> int:
     with common.open_archive(args, read_only=True) as archive:
         common.require(archive, "records-officer", "run reports")
         report = completeness_report(archive.catalog.rows(label="record"))
-    if args.json:
-        print(json.dumps(report.to_json(), indent=2))
-    elif args.csv:
-        sys.stdout.write(render_completeness_csv(report))
-    else:
-        print(render_completeness(report))
-    return 0
+    return _emit(args, report, render_completeness, render_completeness_csv)
 
 
 def _report_disclosures(args: argparse.Namespace) -> int:
@@ -132,13 +127,7 @@ def _html_file(path: Path) -> TextIO:
 def _report_gaps(args: argparse.Namespace) -> int:
     with common.open_archive(args, read_only=True) as archive:
         report = gaps_report(archive, common.actor(archive.settings), common.now(), args.custodian)
-    if args.json:
-        print(json.dumps(report.to_json(), indent=2))
-    elif args.csv:
-        sys.stdout.write(render_gaps_csv(report))
-    else:
-        print(render_gaps(report))
-    return 0
+    return _emit(args, report, render_gaps, render_gaps_csv)
 
 
 def _report_retention(args: argparse.Namespace) -> int:
@@ -153,4 +142,15 @@ def _report_retention(args: argparse.Namespace) -> int:
         sys.stdout.write(render_retention_csv(report))
     elif not args.html:
         print(render_retention(report))
+    return 0
+
+
+def _emit(args: argparse.Namespace, report: Any, text: Callable[[Any], str], csv: Callable[[Any], str]) -> int:
+    """Print a report as JSON, CSV or text, as the options ask."""
+    if args.json:
+        print(json.dumps(report.to_json(), indent=2))
+    elif args.csv:
+        sys.stdout.write(csv(report))
+    else:
+        print(text(report))
     return 0
