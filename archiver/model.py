@@ -10,7 +10,7 @@ import json
 import re
 import unicodedata
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import date, datetime, time, timedelta, timezone
 from typing import Any, Literal
 
 Direction = Literal["sent", "received"]
@@ -136,6 +136,11 @@ class Message:
 def canonical_json(value: Any) -> bytes:
     """Deterministic JSON bytes: sorted keys, no spaces, UTF-8."""
     return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+def day_start(day: date, days_after: int = 0) -> datetime:
+    """The first instant (UTC) of ``day`` plus ``days_after`` days: a UTC day as a time bound."""
+    return datetime.combine(day + timedelta(days=days_after), time(), timezone.utc)
 
 
 def utc_iso(moment: datetime) -> str:

@@ -22,7 +22,7 @@ import html
 import json
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import date, datetime
 from typing import Any, Protocol, TextIO
 
 from archiver.core.classify import Classifier
@@ -38,7 +38,7 @@ from archiver.core.disclosure import (
     stated_purpose,
 )
 from archiver.core.participants import ParticipantDirectory
-from archiver.model import Message, parse_instant, utc_iso
+from archiver.model import Message, day_start, parse_instant, utc_iso
 from archiver.services.access import authorize
 from archiver.services.build import build_classifier
 from archiver.storage.archive import Archive
@@ -98,7 +98,7 @@ def disclosures(archive: Archive, actor: str, now: datetime, start: date | None 
     authorize(archive, actor, ROLES, "run the disclosure accounting", now)
     registered = find_custodian(archive.catalog.custodians(), custodian) if custodian else None
     who = registered.id if registered else custodian
-    window = (_day_start(start), _day_start(end + timedelta(days=1)) if end else None)
+    window = (day_start(start) if start else None, day_start(end, 1) if end else None)
     return _disclosures(archive, build_classifier(archive.settings), who, window)
 
 
@@ -145,10 +145,6 @@ def _people(classifier: Classifier, message: dict[str, Any]) -> int:
         any(reason in PERSONAL_KINDS for reason in classifier.classify(
             Message(source=message["source"], conversation="", sender="", sent_at=sent_at, body=part)).reasons)
         for part in entries(message["body"])) or 1
-
-
-def _day_start(day: date | None) -> datetime | None:
-    return datetime.combine(day, time(), timezone.utc) if day else None
 
 
 # -- output: each format written as the disclosures come ------------------------------------------------

@@ -18,10 +18,9 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import date, datetime
 from typing import Any, NoReturn
 
-from archiver.core.custodians import find_custodian
 from archiver.core.participants import ParticipantDirectory
 from archiver.core.terms import (
     HAS_ATTACHMENT,
@@ -33,8 +32,9 @@ from archiver.core.terms import (
     word_terms,
 )
 from archiver.errors import AccessDenied, UsageError
-from archiver.model import parse_instant, utc_iso
+from archiver.model import day_start, parse_instant, utc_iso
 from archiver.services.access import ACTION_REFUSED, Principal, principal, require_open_case, sealed
+from archiver.services.disposition import resolve_custodian
 from archiver.storage.archive import Archive
 from archiver.storage.audit import AuditEvent
 from archiver.storage.catalog.base import CatalogRow, HoldRow, RowFilter, TokenGroup
@@ -122,7 +122,7 @@ def day_or_instant(text: str, end: bool = False) -> datetime:
     try:
         if len(text) == 10:
             day = date.fromisoformat(text)
-            return datetime.combine(day + timedelta(days=1) if end else day, time(), timezone.utc)
+            return day_start(day, 1 if end else 0)
         return parse_instant(text)
     except ValueError:
         raise UsageError(f"{text!r} is not a date (YYYY-MM-DD) or an instant (YYYY-MM-DDTHH:MM:SSZ)") from None
@@ -206,7 +206,7 @@ class Searcher:
         """The catalog facts ``query`` narrows by, within this principal's scope and the named
         hold's reach; None when they exclude everything."""
         custodians = self.scope()
-        named = self._custodian(query.custodian)
+        named = resolve_custodian(self.archive, query.custodian) if query.custodian else None
         if named is not None:
             custodians = frozenset({named}) & custodians if custodians is not None else frozenset({named})
         start, end = query.start, query.end
@@ -217,8 +217,8 @@ class Searcher:
             if hold.custodian is not None:
                 held = frozenset({hold.custodian})
                 custodians = held if custodians is None else custodians & held
-            start = max(filter(None, (start, _day_start(hold.start))), default=None)
-            end = min(filter(None, (end, _day_start(hold.end, 1))), default=None)
+            start = max(filter(None, (start, day_start(hold.start) if hold.start else None)), default=None)
+            end = min(filter(None, (end, day_start(hold.end, 1) if hold.end else None)), default=None)
         prefixes = ((PERSONAL_INFO_PREFIX,) if query.personal_info else ()) + \
                    (tuple(OUTSIDE_PARTY_REASONS) if query.outside_party else ())
         return RowFilter(custodians, start, end, query.source, query.label, query.schedule, prefixes)
@@ -227,16 +227,6 @@ class Searcher:
         """How many records match, and the first ``limit`` in time order."""
         where = self.row_filter(query)
         return (0, []) if where is None else self.archive.catalog.find(groups, where, limit)
-
-    def _custodian(self, text: str | None) -> str | None:
-        if text is None:
-            return None
-        registered = find_custodian(self.archive.catalog.custodians(), text)
-        if registered is not None:
-            return registered.id
-        if any(s.custodian == text for s in self.archive.catalog.segments()):
-            return text
-        raise UsageError(f"custodian {text!r} is not registered (by id, name or alias) and has no records here")
 
     def _hold(self, name: str) -> HoldRow:
         if self._holds is None:
@@ -325,11 +315,6 @@ def snippet(body: str, words: Sequence[str]) -> str:
             break
     piece = " ".join(body[start:start + SNIPPET_CHARS * 2].split())
     return ("…" if start else "") + piece + ("…" if start + SNIPPET_CHARS * 2 < len(body) else "")
-
-
-def _day_start(day: date | None, days_after: int = 0) -> datetime | None:
-    """The first instant (UTC) of ``day`` plus ``days_after``: hold dates are UTC days."""
-    return datetime.combine(day + timedelta(days=days_after), time(), timezone.utc) if day else None
 
 
 def _directory(archive: Archive) -> ParticipantDirectory:
