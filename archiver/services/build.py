@@ -10,5 +10,10 @@ from archiver.core.participants import ParticipantDirectory
 
 def build_classifier(settings: Settings) -> Classifier:
     """The classifier with the configured rules, rule overrides and participant directory."""
-    participants = ParticipantDirectory.from_file(settings.participants) if settings.participants else None
+    participants = build_directory(settings) if settings.participants else None
     return Classifier(load_rules(settings.rules, settings.rules_overrides), participants)
+
+
+def build_directory(settings: Settings) -> ParticipantDirectory:
+    """The configured participant directory (empty when the settings name none)."""
+    return ParticipantDirectory.from_file(settings.participants) if settings.participants else ParticipantDirectory()

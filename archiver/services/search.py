@@ -21,7 +21,6 @@ from dataclasses import asdict, dataclass, field
 from datetime import date, datetime
 from typing import Any, NoReturn
 
-from archiver.core.participants import ParticipantDirectory
 from archiver.core.terms import (
     HAS_ATTACHMENT,
     INDEX_VERSION,
@@ -34,6 +33,7 @@ from archiver.core.terms import (
 from archiver.errors import AccessDenied, UsageError
 from archiver.model import day_start, parse_instant, utc_iso
 from archiver.services.access import ACTION_REFUSED, Principal, principal, require_open_case, sealed
+from archiver.services.build import build_directory
 from archiver.services.disposition import resolve_custodian
 from archiver.storage.archive import Archive
 from archiver.storage.audit import AuditEvent
@@ -199,7 +199,7 @@ class Searcher:
             names = (custodian.id, *custodian.aliases)
             if any(participant_key(name) == key for name in names):
                 handles |= set(names)
-        handles |= _directory(self.archive).handles_named(text)
+        handles |= build_directory(self.archive.settings).handles_named(text)
         return sorted({participant_term(handle) for handle in handles if handle})
 
     def row_filter(self, query: Query) -> RowFilter | None:
@@ -316,8 +316,3 @@ def snippet(body: str, words: Sequence[str]) -> str:
     piece = " ".join(body[start:start + SNIPPET_CHARS * 2].split())
     return ("…" if start else "") + piece + ("…" if start + SNIPPET_CHARS * 2 < len(body) else "")
 
-
-def _directory(archive: Archive) -> ParticipantDirectory:
-    """The participant directory the settings name (empty when none)."""
-    path = archive.settings.participants
-    return ParticipantDirectory.from_file(path) if path else ParticipantDirectory()
