@@ -20,7 +20,7 @@ from datetime import date, datetime, time, timezone
 from typing import Any
 
 from archiver.core.events import EVENT_DOCUMENT
-from archiver.core.retention import ScheduleSet, disposition_date, load_schedules
+from archiver.core.retention import UNSCHEDULED, ScheduleSet, disposition_date, load_schedules
 from archiver.errors import ConfigError, UsageError
 from archiver.model import canonical_json, utc_iso
 from archiver.services.access import authorize, sealed
@@ -77,7 +77,8 @@ def _waiting(archive: Archive, schedules: ScheduleSet) -> list[dict[str, str]]:
         except ConfigError:
             kept.append({"segment": segment.name, "reason": f"schedule item {segment.schedule} is not configured"})
             continue
-        why = ("permanent: transferred to NARA, never destroyed" if item.permanent
+        why = ("unscheduled: kept as permanent until a records officer schedules it" if item.id == UNSCHEDULED
+               else "permanent: transferred to NARA, never destroyed" if item.permanent
                else f"waiting on the event {item.event}" if item.event
                else f"schedule item {item.id} gives no date ({item.instruction})")
         kept.append({"segment": segment.name, "reason": why})
