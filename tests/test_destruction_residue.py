@@ -18,6 +18,7 @@ from archiver.services.access import grant_role, open_case
 from archiver.services.actors import login_name
 from archiver.services.disposal_plan import approve, execute, make_plan
 from archiver.services.disposition import writing
+from archiver.services.reindex import reindex
 from archiver.services.search import Query, search
 from archiver.storage.archive import Archive
 from archiver.storage.catalog.sqlite import SqliteCatalog
@@ -145,3 +146,13 @@ def test_a_run_killed_after_the_store_delete_removes_the_tokens_on_the_next_writ
         assert archive.catalog.intents() == {}
         assert _indexed_ids(archive) == {ids["2027"]}
         assert _hits(archive, Query(all_words=WORD)) == [("2027-03-01T09:00:00+00:00", False)]
+
+
+def test_a_reindex_does_not_bring_a_destroyed_record_back(folder: Path) -> None:
+    with closing(_open(folder)) as archive:
+        ids = _ids(archive)
+        _execute(archive)
+        reindex(archive, login_name(), LATER)  # reads the store, where the destroyed segment is gone
+        assert _indexed_ids(archive) == {ids["2027"]}
+        assert _hits(archive, Query(participant=NAME)) == [("2027-03-01T09:00:00+00:00", False)]
+        assert archive.catalog.row(ids["2026"]).copy_key is None  # type: ignore[union-attr]
