@@ -23,6 +23,9 @@ completed. Records archived while a hold is active are written to the store alre
 
 from __future__ import annotations
 
+import base64
+import json
+import zlib
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field, replace
@@ -33,14 +36,14 @@ from archiver.core.custodians import find_custodian
 from archiver.core.events import Event
 from archiver.core.retention import Action, ScheduleSet, load_schedules
 from archiver.errors import ConfigError, ObjectNotFoundError, RetentionError, UsageError
-from archiver.model import parse_instant, utc_iso
+from archiver.model import canonical_json, parse_instant, utc_iso
 from archiver.services.access import authorize
 from archiver.services.ingest import active_holds, recover
 from archiver.storage.archive import Archive
 from archiver.storage.audit import AuditEvent
 from archiver.storage.catalog import HoldRow, SegmentRow
 from archiver.storage.catalog.base import hold_from_json, hold_json
-from archiver.storage.records import read_document
+from archiver.storage.records import RecordDocument, read_document
 
 ACTION_DISPOSE = "dispose"
 ACTION_HOLD = "hold-place"
@@ -123,12 +126,15 @@ def _destroyable_rows(archive: Archive, segment: SegmentRow, schedules: Schedule
 
 def _destroy(archive: Archive, segment: SegmentRow, rows: list[Any], actor: str, now: datetime) -> str | None:
     """Destroy one segment (intent first, then the store, then the catalog); the store's refusal, if any."""
-    attachments = attachment_keys(archive, segment.name, rows)
+    documents = _documents(archive, segment.name, rows)
+    attachments = _attachment_objects(documents)
     detail = {"segment": segment.name, "schedule": segment.schedule, "custodian": segment.custodian,
               "retain_until": segment.retain_until.isoformat() if segment.retain_until else None,
               "records": [r.id for r in rows], "attachments": len(attachments)}
     intent = ACTION_DISPOSE + "/" + segment.name
-    document = {"actor": actor, "at": utc_iso(now), "detail": detail, "attachment_keys": attachments}
+    # The tokens to take out of the index, read while the frames exist (keyed hashes, never text).
+    document = {"actor": actor, "at": utc_iso(now), "detail": detail, "attachment_keys": attachments,
+                "keywords": pack_keywords({d.record_id: archive.index_tokens(d.message) for d in documents})}
     archive.catalog.begin_intent(intent, document)
     try:
         archive.store.delete(segment.name, now.date())
@@ -145,7 +151,8 @@ def _finish_dispose(archive: Archive, intent: str, document: dict[str, Any]) -> 
     for key in document["attachment_keys"]:
         _delete_if_allowed(archive, key, at.date())  # another record may still need it: the store keeps it
     archive.catalog.mark_disposed(document["detail"]["segment"], at, AuditEvent(
-        actor=document["actor"], action=ACTION_DISPOSE, at=at, detail=document["detail"]), intent=intent)
+        actor=document["actor"], action=ACTION_DISPOSE, at=at, detail=document["detail"]), intent=intent,
+        keywords=list(unpack_keywords(document.get("keywords")).items()))  # none in an older run's intent
 
 
 def due_segments(segments: Iterable[SegmentRow], today: date) -> list[SegmentRow]:
@@ -283,13 +290,33 @@ def _covered_segments(archive: Archive, holds: list[HoldRow]) -> dict[str, list[
 
 def attachment_keys(archive: Archive, segment: str, rows: list[Any]) -> list[str]:
     """The attachment objects of a segment's records, read from their sealed documents."""
-    keys: set[str] = set()
-    for row in rows:
-        if row.offset is None or row.length is None:
-            continue
-        document = read_document(archive, row.id, segment, row.offset, row.length)
-        keys.update(k for k in document.data.get("attachment_objects", []) if k)
-    return sorted(keys)
+    return _attachment_objects(_documents(archive, segment, rows))
+
+
+def _documents(archive: Archive, segment: str, rows: list[Any]) -> list[RecordDocument]:
+    return [read_document(archive, row.id, segment, row.offset, row.length) for row in rows
+            if row.offset is not None and row.length is not None]
+
+
+def _attachment_objects(documents: list[RecordDocument]) -> list[str]:
+    return sorted({k for document in documents for k in document.data.get("attachment_objects", []) if k})
+
+
+def pack_keywords(keywords: dict[str, list[str]]) -> str:
+    """Records' blind-index tokens, compact for an intent document (a DynamoDB item holds 400 KB):
+    each distinct token once, records by position, compressed."""
+    tokens = sorted({t for found in keywords.values() for t in found})
+    place = {token: n for n, token in enumerate(tokens)}
+    packed = {"tokens": tokens, "records": {i: [place[t] for t in found] for i, found in keywords.items()}}
+    return base64.b64encode(zlib.compress(canonical_json(packed), 9)).decode("ascii")
+
+
+def unpack_keywords(text: str | None) -> dict[str, list[str]]:
+    """What ``pack_keywords`` packed (nothing for None)."""
+    if text is None:
+        return {}
+    packed = json.loads(zlib.decompress(base64.b64decode(text)))
+    return {i: [packed["tokens"][n] for n in found] for i, found in packed["records"].items()}
 
 
 def _delete_if_allowed(archive: Archive, key: str, today: date) -> None:

@@ -33,7 +33,7 @@ from archiver.core.events import EVENT_DOCUMENT, event_day, events_from
 from archiver.core.forwarding import assess, credit_earlier_copy, official_recipients
 from archiver.core.identity import ID_SCHEME, ID_SCHEME_WITH_LEGACY, MessageId, MessageIdentities
 from archiver.core.retention import ROLE_SCHEDULE, UNSCHEDULED, ScheduleSet, assign
-from archiver.core.terms import json_terms, normalize_words
+from archiver.core.terms import normalize_words
 from archiver.errors import InputError, ObjectExistsError, Rejection
 from archiver.model import Account, Message, canonical_json, handle_key
 from archiver.services.access import authorize
@@ -440,7 +440,7 @@ def _segment_batch(archive: Archive, docs: list[RecordDocument], refs: list[segm
     for doc, ref in zip(docs, refs, strict=True):
         rows.append(catalog_row(doc, _conversation_ref(archive, doc), segment.name, ref.offset, ref.length,
                                 archive.copy_refs(doc.message)))
-        keywords.append((doc.record_id, archive.blind_index.tokens(json_terms(doc.message))))
+        keywords.append((doc.record_id, archive.index_tokens(doc.message)))
     retain_until = segment.retain_until.isoformat() if segment.retain_until else None
     return CommitBatch(rows, keywords, segment, AuditEvent(
         actor, "store-segment", now, {"segment": segment.name, "records": len(docs), "schedule": segment.schedule,

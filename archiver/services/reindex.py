@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from archiver.core.terms import INDEX_VERSION, json_terms
+from archiver.core.terms import INDEX_VERSION
 from archiver.services.access import authorize
 from archiver.services.disposition import writing
 from archiver.storage import segments
@@ -73,10 +73,10 @@ def _reindex_segment(archive: Archive, segment: SegmentRow, result: ReindexResul
         if ref.record_id not in rows:
             continue  # filed since under another segment (a review item that became a record)
         doc = RecordDocument.from_plaintext(open_sealed(archive.keys, ref.record_id, envelope))
-        terms = json_terms(doc.message)
-        entries.append((doc.record_id, archive.blind_index.tokens(terms)))
+        tokens = archive.index_tokens(doc.message)
+        entries.append((doc.record_id, tokens))
         copies.append((doc.record_id, *archive.copy_refs(doc.message)))
-        result.terms += len(terms)
+        result.terms += len(tokens)
         if rows[ref.record_id].label == LABEL_REVIEW:
             result.review_items += 1
         else:

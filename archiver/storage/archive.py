@@ -11,7 +11,7 @@ from typing import Any
 
 from archiver.config import CONFIG_FILE, Settings
 from archiver.core.identity import copy_material, sender_material
-from archiver.core.terms import INDEX_VERSION
+from archiver.core.terms import INDEX_VERSION, json_terms
 from archiver.errors import IntegrityError, KeyProviderError, ObjectNotFoundError, ReadOnlyArchiveError, UsageError
 from archiver.model import canonical_json, parse_instant
 from archiver.readers.scratch import remove_abandoned
@@ -129,6 +129,11 @@ class Archive:
         if ref is None:
             ref = self._conversation_refs[key] = self.name_hash.hex(canonical_json([source, conversation]))
         return ref
+
+    def index_tokens(self, message: dict[str, Any]) -> list[str]:
+        """The blind-index tokens of one sealed message, as ingest and reindex add them and
+        destruction removes them."""
+        return self.blind_index.tokens(json_terms(message))
 
     def copy_refs(self, message: dict[str, Any]) -> tuple[str | None, str | None]:
         """Keyed references that find one message's copies in other custodians' exports

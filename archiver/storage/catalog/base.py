@@ -375,10 +375,13 @@ class Catalog(Protocol):
         """Every hold, released ones included, by name."""
         ...
 
-    def mark_disposed(self, segment: str, disposed_at: datetime, audit: AuditEvent, intent: str | None = None) -> None:
+    def mark_disposed(self, segment: str, disposed_at: datetime, audit: AuditEvent, intent: str | None = None,
+                      keywords: Sequence[tuple[str, Sequence[str]]] = ()) -> None:
         """Record that a segment was destroyed: its row gets ``disposed_at``, in one transaction
         with the audit entry and the clearing of ``intent``. Its message rows stay (the catalog
-        remembers what was disposed of)."""
+        remembers what was disposed of), without anything derived from their content: the
+        blind-index tokens ``keywords`` (each record's, as ``add_index`` took them) are removed
+        and the keyed text and sender references (fingerprint, sender_ref, copy_key) cleared."""
         ...
 
     def set_dispositions(self, segment: str, retain_until: date | None, dates: dict[str, date | None]) -> None:

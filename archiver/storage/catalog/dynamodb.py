@@ -371,8 +371,13 @@ class DynamoCatalog(DocumentTable, LockedTable, IndexedTable):
     def holds(self) -> list[HoldRow]:
         return [hold_from_json(json.loads(_text(item, "document") or "{}")) for item in self._query(HOLDS)]
 
-    def mark_disposed(self, segment: str, disposed_at: datetime, audit: AuditEvent, intent: str | None = None) -> None:
+    def mark_disposed(self, segment: str, disposed_at: datetime, audit: AuditEvent, intent: str | None = None,
+                      keywords: Sequence[tuple[str, Sequence[str]]] = ()) -> None:
         key = (SEGMENTS, segment)
+        # Before the transaction, each idempotent: a run killed in between does them again.
+        self._unindex(keywords)
+        for row in self.segment_rows(segment):
+            self._forget_copy_refs(row)
 
         def plan(state: _State) -> _Step:
             step = _Step(audit=audit)

@@ -90,6 +90,17 @@ class IndexedTable(DynamoTable):
                                   ConditionExpression="attribute_exists(pk)",
                                   ExpressionAttributeValues={":sender": _s(sender_ref), ":copy": _s(copy_key)})
 
+    def _forget_copy_refs(self, row: CatalogRow) -> None:
+        """Drop a destroyed row's keyed text and sender references, and its fingerprint pointer."""
+        if row.fingerprint:
+            self._conditional(self._client.delete_item, TableName=self.table,
+                              Key=_key((f"fp#{row.fingerprint}#{row.custodian}", "fp")),
+                              ConditionExpression="#id = :id", ExpressionAttributeNames={"#id": "id"},
+                              ExpressionAttributeValues={":id": _s(row.id)})
+        if row.fingerprint or row.sender_ref or row.copy_key:
+            self._call(self._client.update_item, TableName=self.table, Key=_key(_msg_key(row.id)),
+                       UpdateExpression="REMOVE fingerprint, sender_ref, copy_key")
+
     def add_index(self, entries: Sequence[tuple[str, list[str]]]) -> None:
         wanted = {record_id: tokens for record_id, tokens in entries if tokens}
         rows = list(self._batch_get((_msg_key(i) for i in wanted), ("id", "conversation_ref", "sent_at")))
@@ -108,6 +119,26 @@ class IndexedTable(DynamoTable):
                                            parse_instant(_text(item, "sent_at") or ""), _text(item, "id") or "")),
                   "type": _s("conversation"), "id": item["id"]} for item in rows]
         self._batch_write([{"PutRequest": {"Item": item}} for item in puts])
+
+    def _unindex(self, entries: Sequence[tuple[str, Sequence[str]]]) -> None:
+        """Take destroyed records' ids out of their tokens' items: an item left with no id is
+        deleted. Idempotent (an id already taken out is not found again), so a killed run redoes it."""
+        by_token: dict[str, set[str]] = {}
+        for record_id, tokens in entries:
+            for token in tokens:
+                by_token.setdefault(token, set()).add(record_id)
+        deletes = []
+        for token, gone in by_token.items():
+            for item in self._query(f"{TOKEN_PREFIX}{token}", projection=("pk", "sk", "ids")):
+                held = set(item.get("ids", {}).get("SS", []))
+                key = {"pk": item["pk"], "sk": item["sk"]}
+                if held <= gone:
+                    deletes.append({"DeleteRequest": {"Key": key}})
+                elif held & gone:
+                    self._call(self._client.update_item, TableName=self.table, Key=key,
+                               UpdateExpression="DELETE ids :gone",
+                               ExpressionAttributeValues={":gone": {"SS": sorted(held & gone)}})
+        self._batch_write(deletes)
 
     def search_tokens(self, tokens: Iterable[str]) -> set[str]:
         found: set[str] | None = None

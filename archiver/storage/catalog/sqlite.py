@@ -278,8 +278,13 @@ class SqliteCatalog(SqliteIndex):
         return [hold_from_json(json.loads(document))
                 for (document,) in self._db.execute("SELECT document FROM holds ORDER BY name")]
 
-    def mark_disposed(self, segment: str, disposed_at: datetime, audit: AuditEvent, intent: str | None = None) -> None:
+    def mark_disposed(self, segment: str, disposed_at: datetime, audit: AuditEvent, intent: str | None = None,
+                      keywords: Sequence[tuple[str, Sequence[str]]] = ()) -> None:
         with self._transaction() as db:
+            if db.execute("SELECT 1 FROM segments WHERE name = ? AND disposed_at IS NULL", (segment,)).fetchone():
+                self._unindex(db, segment, keywords)  # once only: a second 'delete' would corrupt the index
+                db.execute("UPDATE messages SET fingerprint = NULL, sender_ref = NULL, copy_key = NULL "
+                           "WHERE segment = ?", (segment,))
             db.execute("UPDATE segments SET disposed_at = ? WHERE name = ?", (utc_iso(disposed_at), segment))
             db.execute("DELETE FROM intents WHERE name = ?", (intent,))
             self._append(db, audit)

@@ -38,14 +38,16 @@ class SqliteIndex:
 
     def _index(self, db: sqlite3.Connection, keywords: Sequence[tuple[str, Sequence[str]]]) -> None:
         """Add each id's tokens (ids not in the catalog are skipped, as in DynamoDB)."""
-        wanted = {record_id: tokens for record_id, tokens in keywords if tokens}
-        ids = list(wanted)
-        for start in range(0, len(ids), CHUNK):
-            chunk = ids[start:start + CHUNK]
-            marks = ",".join("?" * len(chunk))
-            rowids = db.execute(f"SELECT rowid, id FROM messages WHERE id IN ({marks})", chunk).fetchall()
-            db.executemany("INSERT INTO keywords (rowid, tokens) VALUES (?, ?)",
-                           [(rowid, " ".join(wanted[record_id])) for rowid, record_id in rowids])
+        db.executemany("INSERT INTO keywords (rowid, tokens) VALUES (?, ?)", _indexed_rows(db, keywords, None))
+
+    def _unindex(self, db: sqlite3.Connection, segment: str, keywords: Sequence[tuple[str, Sequence[str]]]) -> None:
+        """Remove the tokens of a destroyed segment's records. A contentless FTS5 table deletes a row
+        only when told the very tokens it was given, so an index of another version (tokens of other
+        terms) is left to the reindex that version needs anyway: it skips destroyed segments."""
+        version = db.execute("SELECT value FROM meta WHERE name = ?", (INDEX_VERSION_META,)).fetchone()
+        if version is not None and int(version[0]) == INDEX_VERSION:
+            db.executemany("INSERT INTO keywords (keywords, rowid, tokens) VALUES ('delete', ?, ?)",
+                           _indexed_rows(db, keywords, segment))
 
     def _claim_new_index(self, db: sqlite3.Connection) -> None:
         """The first commit into an empty catalog writes the current index version."""
@@ -134,6 +136,20 @@ class SqliteIndex:
             f"SELECT {ROW_COLUMNS} FROM messages WHERE conversation_ref = ? AND sent_at >= ? "
             "ORDER BY sent_at, id LIMIT ?", (conversation_ref, at, max(after, 0))).fetchall()
         return [row_from(values) for values in chain(reversed(earlier), later)]
+
+
+def _indexed_rows(db: sqlite3.Connection, keywords: Sequence[tuple[str, Sequence[str]]],
+                  segment: str | None) -> list[tuple[int, str]]:
+    """(rowid, tokens) of each id with tokens whose row is in the catalog (and in ``segment`` if given)."""
+    wanted = {record_id: tokens for record_id, tokens in keywords if tokens}
+    ids, found = list(wanted), []
+    for start in range(0, len(ids), CHUNK):
+        chunk = ids[start:start + CHUNK]
+        marks = ",".join("?" * len(chunk))
+        found += [(rowid, " ".join(wanted[record_id])) for rowid, record_id in db.execute(
+            f"SELECT rowid, id FROM messages WHERE id IN ({marks}) AND (? IS NULL OR segment = ?)",
+            [*chunk, segment, segment])]
+    return found
 
 
 def _quoted(tokens: Sequence[str]) -> list[str]:
