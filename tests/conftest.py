@@ -7,7 +7,7 @@ import shutil
 from collections.abc import Callable
 from contextlib import closing
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import date, datetime, timezone
 from pathlib import Path
 
 import pytest
@@ -17,6 +17,7 @@ from archiver.config import Settings, load_settings
 from archiver.services.access import ensure_first_admin, grant_role
 from archiver.services.actors import login_name
 from archiver.storage.archive import Archive
+from archiver.storage.store import local as local_store
 
 REPO = Path(__file__).resolve().parents[1]
 SAMPLES = REPO / "samples"
@@ -31,6 +32,14 @@ def clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
     """No ARCHIVER_* variable of the machine leaks into a test."""
     for name in ARCHIVER_ENV:
         monkeypatch.delenv(name, raising=False)
+
+
+@pytest.fixture(autouse=True)
+def store_clock(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Tests play dispositions years ahead, so the local store's own clock moves with them; a test
+    marked ``real_store_clock`` keeps the machine's clock, as the store has in use."""
+    if request.node.get_closest_marker("real_store_clock") is None:
+        monkeypatch.setattr(local_store, "wall_clock_today", lambda: date.max)
 
 
 @dataclass

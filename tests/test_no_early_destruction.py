@@ -142,8 +142,23 @@ def test_direct_service_calls_destroy_nothing_early_or_held(local: dict[str, str
         assert set(result.held) == {local["ana"]}
         assert dispose_due(archive, NOW, OFFICER).disposed == []
     _intact(tmp_path, local)
+
+
+@pytest.mark.real_store_clock
+def test_a_caller_with_a_clock_from_the_future_destroys_nothing(local: dict[str, str], tmp_path: Path) -> None:
+    """The local store goes by this machine's clock, as S3 Object Lock goes by its own: a day passed
+    from the future (a wrong clock, or a forged call) destroys nothing early."""
     with closing(Archive.open(load_settings(cwd=tmp_path))) as archive:
-        late = dispose_due(archive, FAR, OFFICER)  # the hold outlasts any date
+        late = dispose_due(archive, FAR, OFFICER)
+        assert late.disposed == [] and set(late.refused) == {local["jorge"]} and set(late.held) == {local["ana"]}
+        with pytest.raises(RetentionError, match="retained until 2033-03-01"):
+            archive.store.delete(local["jorge"], FAR.date())
+    _intact(tmp_path, local)
+
+
+def test_the_hold_outlasts_any_date(local: dict[str, str], tmp_path: Path) -> None:
+    with closing(Archive.open(load_settings(cwd=tmp_path))) as archive:
+        late = dispose_due(archive, FAR, OFFICER)  # the store's clock moved with the test's
         assert [s.name for s in late.disposed] == [local["jorge"]] and set(late.held) == {local["ana"]}
         assert archive.store.get(local["ana"])
 

@@ -12,7 +12,7 @@ import json
 import os
 import uuid
 from collections.abc import Iterable, Iterator
-from datetime import date
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 from archiver.errors import ObjectExistsError, ObjectNotFoundError, ReadOnlyArchiveError, RetentionError, StoreError
@@ -98,8 +98,12 @@ class LocalDirStore:
         self._write_lock(path, Retention(current.retain_until, on))
 
     def delete(self, key: str, today: date) -> None:
+        """Delete an object whose retention has passed, by the caller's day and by this machine's
+        clock (the later date never wins: a caller cannot pass a day from the future, just as S3
+        Object Lock goes by its own clock)."""
         path = self._path(key)
         retention = self.retention(key)
+        today = min(today, wall_clock_today())
         if not retention.allows_delete(today):
             until = retention.retain_until.isoformat() if retention.retain_until else "indefinitely"
             hold = " and is under legal hold" if retention.legal_hold else ""
@@ -146,6 +150,11 @@ class LocalDirStore:
             return Retention(None, legal_hold=False)
         until = document.get("retain_until")
         return Retention(date.fromisoformat(until) if until else None, bool(document.get("legal_hold")))
+
+
+def wall_clock_today() -> date:
+    """Today's UTC date by this machine's clock: the day the store itself goes by."""
+    return datetime.now(UTC).date()
 
 
 def _fsync_dir(directory: Path) -> None:
