@@ -51,7 +51,7 @@ def make_plan(archive: Archive, as_of: date, actor: str, now: datetime) -> dict[
     moment = datetime.combine(as_of, time(), timezone.utc)
     found = dispose_due(archive, moment, actor, dry_run=True, schedules=schedules)
     transferred = transfers_by_segment(archive)
-    eligible = [_eligible(archive, s, schedules, transferred.get(s.name)) for s in found.disposed]
+    eligible = [segment_entry(archive, s, schedules, transferred.get(s.name)) for s in found.disposed]
     kept = [{"segment": name, "reason": "under legal hold " + ", ".join(holds)} for name, holds in found.held.items()]
     kept += [{"segment": name, "reason": why} for name, why in found.not_destroyed.items()]
     kept += _waiting(archive, schedules)
@@ -62,7 +62,7 @@ def make_plan(archive: Archive, as_of: date, actor: str, now: datetime) -> dict[
     return {**plan, "digest": plan_digest(plan)}
 
 
-def _eligible(archive: Archive, segment: SegmentRow, schedules: ScheduleSet,
+def segment_entry(archive: Archive, segment: SegmentRow, schedules: ScheduleSet,
               transfer: dict[str, Any] | None) -> dict[str, Any]:
     """A segment due for destruction; a permanent one (NARA accepted its ``transfer``) says so."""
     item = schedules.get(segment.schedule)

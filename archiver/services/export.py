@@ -323,9 +323,10 @@ def _bag_and_sign(out: Path, info: dict[str, str], signer: ExportSigner, public_
 def make_bag(out: Path, info: dict[str, str]) -> bagit.Bag:
     """Make the folder a BagIt 1.0 bag (SHA-256 and SHA-512 manifests) with ``info`` in bag-info.txt."""
     # One line per tag: a reason or query typed over several lines is joined.
-    bag = bagit.make_bag(str(out), {name: " ".join(value.split()) for name, value in info.items()},
-                         checksums=CHECKSUMS)
+    bagit.make_bag(str(out), {name: " ".join(value.split()) for name, value in info.items()}, checksums=CHECKSUMS)
     (out / "bagit.txt").write_text(BAGIT_VERSION, encoding="utf-8")  # bagit.py writes 0.97
+    bag = bagit.Bag(str(out))
+    bag.save()  # the tag manifests over the new bagit.txt (the payload is not hashed again)
     return bag
 
 
