@@ -229,8 +229,27 @@ def test_no_message_text_or_reason_in_the_catalog_or_audit_log(cli: CliRunner, a
     _plan(cli, archive)
     transfer_id = _export(cli, archive)["id"]
     assert cli("transfer", "confirm", transfer_id, "--accession", "64-26-0042", "--reason", REASON_CANARY).code == 0
-    for path in (archive / "archive").rglob("*"):
-        if path.is_file() and "store" not in path.parts:
-            data = path.read_bytes()
-            assert CANARY.encode() not in data and REASON_CANARY.encode() not in data, path
-            assert b"Ramon Ortiz" not in data and "Ramón".encode() not in data, path
+    read = [path for path in (archive / "archive").rglob("*") if path.is_file() and "store" not in path.parts]
+    assert any(path.name == "catalog.sqlite" for path in read)
+    for path in read:
+        data = path.read_bytes()
+        assert CANARY.encode() not in data and REASON_CANARY.encode() not in data, path
+        assert "Ramón".encode() not in data, path
+
+
+def test_a_failed_export_leaves_no_decrypted_byte_and_marks_nothing(cli: CliRunner, archive: Path,
+                                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    from archiver.services import transfer_bag
+
+    def full_disk(*_args: object) -> None:
+        raise OSError(28, "No space left on device")
+
+    _plan(cli, archive)
+    monkeypatch.setattr(transfer_bag, "make_bag", full_disk)  # after every record was written
+    failed = cli("transfer", "export", archive / "transfer-plan.json", "--out", archive / "nara", "--agency", AGENCY)
+    assert failed.code == 2 and "No space left on device" in failed.err and "removed" in failed.err
+    assert not (archive / "nara").exists()
+    assert cli("transfer", "list", "--json").json() == []
+    (archive / "empty").mkdir()
+    again = cli("transfer", "export", archive / "transfer-plan.json", "--out", archive / "empty", "--agency", AGENCY)
+    assert again.code == 2 and (archive / "empty").is_dir() and list((archive / "empty").iterdir()) == []
