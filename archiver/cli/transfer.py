@@ -8,7 +8,6 @@ from pathlib import Path
 from typing import Any
 
 from archiver.cli import common
-from archiver.errors import UsageError
 from archiver.services import transfer
 from archiver.services.disposal_plan import read_plan
 from archiver.services.transfer_bag import TransferRequest, export_transfer
@@ -63,11 +62,7 @@ def _plan(args: argparse.Namespace) -> int:
 
 
 def _export(args: argparse.Namespace) -> int:
-    try:
-        text = args.plan.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise UsageError(f"{args.plan}: cannot read the transfer plan ({exc})") from None
-    plan = read_plan(text, str(args.plan), TRANSFER_PLAN_KIND)
+    plan = read_plan(args.plan, TRANSFER_PLAN_KIND)
     with common.open_archive(args) as archive:
         done = export_transfer(archive, TransferRequest(plan, args.out, args.agency),
                                common.actor(archive.settings), common.now())

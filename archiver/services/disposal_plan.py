@@ -17,6 +17,7 @@ import hashlib
 import json
 import secrets
 from datetime import date, datetime, time, timezone
+from pathlib import Path
 from typing import Any
 
 from archiver.core.events import EVENT_DOCUMENT
@@ -244,9 +245,13 @@ def _iso(value: date | None) -> str | None:
     return value.isoformat() if value is not None else None
 
 
-def read_plan(text: str, where: str, kind: str = PLAN_KIND) -> dict[str, Any]:
-    """A plan file's content; ``UsageError`` naming ``where`` when it is not JSON or not a plan of ``kind``."""
+def read_plan(path: Path, kind: str = PLAN_KIND) -> dict[str, Any]:
+    """A plan file's content; ``UsageError`` naming ``path`` when it cannot be read, is not JSON or
+    is not a plan of ``kind``."""
+    name = PLAN_NAMES[kind][0]
     try:
-        return check_plan(json.loads(text), kind)
+        return check_plan(json.loads(path.read_text(encoding="utf-8")), kind)
+    except (OSError, UnicodeDecodeError) as exc:
+        raise UsageError(f"{path}: cannot read the {name} ({exc})") from None
     except json.JSONDecodeError as exc:
-        raise UsageError(f"{where}:{exc.lineno}: not a {PLAN_NAMES[kind][0]} ({exc.msg})") from None
+        raise UsageError(f"{path}:{exc.lineno}: not a {name} ({exc.msg})") from None
