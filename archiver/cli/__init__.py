@@ -24,13 +24,14 @@ from archiver.cli import (
     review,
     schedules,
     search,
+    transfer,
     verify,
 )
 from archiver.errors import ArchiverError
 
 # The order commands appear in ``archiver --help``.
-COMMAND_GROUPS = (init, ingest, report, custodian, review, schedules, events, disposition, access, search, export,
-                  verify, reindex)
+COMMAND_GROUPS = (init, ingest, report, custodian, review, schedules, events, disposition, transfer, access, search,
+                  export, verify, reindex)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

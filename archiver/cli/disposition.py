@@ -8,7 +8,6 @@ from pathlib import Path
 from typing import Any
 
 from archiver.cli import common
-from archiver.errors import UsageError
 from archiver.services import disposal_plan
 from archiver.services.disposal_certificate import read_certificate, write_html
 from archiver.services.disposition import dispose_due, place_hold, release_hold
@@ -127,14 +126,6 @@ def _dispose(args: argparse.Namespace) -> int:
     return code
 
 
-def _read_plan(path: Path) -> dict[str, Any]:
-    try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise UsageError(f"{path}: cannot read the disposal plan ({exc})") from None
-    return disposal_plan.read_plan(text, str(path))
-
-
 def _plan(args: argparse.Namespace) -> int:
     with common.open_archive(args, read_only=True) as archive:
         now = common.now()
@@ -155,7 +146,7 @@ def _plan(args: argparse.Namespace) -> int:
 
 
 def _approve(args: argparse.Namespace) -> int:
-    plan = _read_plan(args.plan)
+    plan = disposal_plan.read_plan(args.plan)
     with common.open_archive(args) as archive:
         who = disposal_plan.approve(archive, plan, common.actor(archive.settings), args.reason, common.now())
         needed = archive.settings.disposition_approvals
@@ -164,7 +155,7 @@ def _approve(args: argparse.Namespace) -> int:
 
 
 def _execute(args: argparse.Namespace) -> int:
-    plan = _read_plan(args.plan)
+    plan = disposal_plan.read_plan(args.plan)
     with common.open_archive(args) as archive:
         certificate = disposal_plan.execute(archive, plan, common.actor(archive.settings), common.now())
     if args.json:

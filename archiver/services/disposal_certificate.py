@@ -24,6 +24,9 @@ PAGE = """<!doctype html>
 <p>Executed {{ c.executed_at }} by {{ c.executed_by }} under plan {{ c.plan }} (as of {{ c.as_of }}).
 Filed under {{ filed.schedule }}, kept until {{ filed.retain_until }}. Signed with key {{ key }}.</p>
 <h2>Approved by</h2><ul>{% for a in c.approvals %}<li>{{ a.actor }}, {{ a.at }}</li>{% endfor %}</ul>
+{% if c.transfers %}<h2>Permanent records transferred to NARA</h2><ul>{% for t in c.transfers %}
+<li>Transfer {{ t.id }}: accession {{ t.accession }}, legal custody accepted {{ t.accepted_on }}</li>{% endfor %}
+</ul>{% endif %}
 <h2>Records destroyed by schedule item</h2>
 <table><tr><th>Item</th><th>Title</th><th>Authority</th><th>Records</th></tr>
 {% for i in c["items"] %}<tr><td>{{ i.schedule }}</td><td>{{ i.title }}</td><td>{{ i.authority }}</td>

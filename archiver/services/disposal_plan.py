@@ -17,6 +17,7 @@ import hashlib
 import json
 import secrets
 from datetime import date, datetime, time, timezone
+from pathlib import Path
 from typing import Any
 
 from archiver.core.events import EVENT_DOCUMENT
@@ -25,6 +26,7 @@ from archiver.errors import ConfigError, UsageError
 from archiver.model import canonical_json, utc_iso
 from archiver.services.access import authorize, sealed
 from archiver.services.disposition import destroy_due, dispose_due, due_segments, writing
+from archiver.services.transfer_state import TRANSFER_PLAN_KIND, accepted_reason, transfers_by_segment
 from archiver.storage.archive import Archive
 from archiver.storage.audit import AuditEvent
 from archiver.storage.catalog import SegmentRow
@@ -37,6 +39,9 @@ CERTIFICATE_PREFIX = "certificates/"
 CERTIFICATE_ITEM = "GRS-4.1-020"
 PLAN_KIND = "disposal-plan"
 PLANS_PREFIX = "plans/"  # where the scheduled run files its plans for review
+# What each kind of plan file is called, and the command that makes one.
+PLAN_NAMES = {PLAN_KIND: ("disposal plan", "archiver dispose plan --out PLAN"),
+              TRANSFER_PLAN_KIND: ("transfer plan", "archiver transfer plan --out PLAN")}
 
 
 def make_plan(archive: Archive, as_of: date, actor: str, now: datetime) -> dict[str, Any]:
@@ -46,7 +51,8 @@ def make_plan(archive: Archive, as_of: date, actor: str, now: datetime) -> dict[
     schedules = load_schedules(archive.settings.schedules)
     moment = datetime.combine(as_of, time(), timezone.utc)
     found = dispose_due(archive, moment, actor, dry_run=True, schedules=schedules)
-    eligible = [_eligible(archive, s, schedules) for s in found.disposed]
+    transferred = transfers_by_segment(archive)
+    eligible = [segment_entry(archive, s, schedules, transferred.get(s.name)) for s in found.disposed]
     kept = [{"segment": name, "reason": "under legal hold " + ", ".join(holds)} for name, holds in found.held.items()]
     kept += [{"segment": name, "reason": why} for name, why in found.not_destroyed.items()]
     kept += _waiting(archive, schedules)
@@ -54,16 +60,22 @@ def make_plan(archive: Archive, as_of: date, actor: str, now: datetime) -> dict[
             "eligible": eligible, "kept": sorted(kept, key=lambda k: k["segment"]),
             "records": sum(e["count"] for e in eligible),
             "state": plan_state(archive, [e["segment"] for e in eligible])}
-    return {**plan, "digest": _digest(plan)}
+    return {**plan, "digest": plan_digest(plan)}
 
 
-def _eligible(archive: Archive, segment: SegmentRow, schedules: ScheduleSet) -> dict[str, Any]:
+def segment_entry(archive: Archive, segment: SegmentRow, schedules: ScheduleSet,
+              transfer: dict[str, Any] | None) -> dict[str, Any]:
+    """A segment due for destruction; a permanent one (NARA accepted its ``transfer``) says so."""
     item = schedules.get(segment.schedule)
     rows = list(archive.catalog.segment_rows(segment.name))
-    return {"segment": segment.name, "custodian": segment.custodian, "schedule": item.id, "title": item.title,
-            "authority": item.authority, "cutoff": str(item.cutoff), "retention": str(item.retain or ""),
-            "retain_until": _iso(segment.retain_until), "count": len(rows),
-            "records": [{"id": r.id, "content_hash": r.content_hash} for r in rows]}
+    entry = {"segment": segment.name, "custodian": segment.custodian, "schedule": item.id, "title": item.title,
+             "authority": item.authority, "cutoff": str(item.cutoff), "retention": str(item.retain or ""),
+             "retain_until": _iso(segment.retain_until), "count": len(rows),
+             "records": [{"id": r.id, "content_hash": r.content_hash} for r in rows]}
+    if transfer is None:
+        return entry
+    return {**entry, "reason": accepted_reason(transfer),
+            "transfer": {k: transfer[k] for k in ("id", "accession", "accepted_on")}}
 
 
 def _waiting(archive: Archive, schedules: ScheduleSet) -> list[dict[str, str]]:
@@ -133,13 +145,14 @@ def changes(then: dict[str, Any], now: dict[str, Any]) -> list[str]:
     return found
 
 
-def check_plan(plan: dict[str, Any]) -> dict[str, Any]:
-    """``plan`` if it is a disposal plan whose digest matches its content, else ``UsageError``."""
-    if not isinstance(plan, dict) or plan.get("kind") != PLAN_KIND or "digest" not in plan:
-        raise UsageError("not a disposal plan (make one with: archiver dispose plan --out PLAN)")
+def check_plan(plan: dict[str, Any], kind: str = PLAN_KIND) -> dict[str, Any]:
+    """``plan`` if it is a plan of ``kind`` whose digest matches its content, else ``UsageError``."""
+    name, command = PLAN_NAMES[kind]
+    if not isinstance(plan, dict) or plan.get("kind") != kind or "digest" not in plan:
+        raise UsageError(f"not a {name} (make one with: {command})")
     body = {k: v for k, v in plan.items() if k != "digest"}
-    if _digest(body) != plan["digest"]:
-        raise UsageError("the disposal plan was changed after it was made (its digest does not match)")
+    if plan_digest(body) != plan["digest"]:
+        raise UsageError(f"the {name} was changed after it was made (its digest does not match)")
     return plan
 
 
@@ -205,6 +218,9 @@ def _certify(archive: Archive, plan: dict[str, Any], disposed: list[SegmentRow],
     certificate = {"id": cert_id, "kind": "certificate-of-destruction", "plan": plan["digest"],
                    "as_of": plan["as_of"], "executed_at": utc_iso(now), "executed_by": actor, "approvals": approvals,
                    "items": sorted(items.values(), key=lambda i: i["schedule"]),
+                   # the NARA accessions that made permanent records destructible here
+                   "transfers": list({e["transfer"]["id"]: e["transfer"]
+                                      for e in destroyed if "transfer" in e}.values()),
                    "records": [{**r, "schedule": e["schedule"], "segment": e["segment"]}
                                for e in destroyed for r in e["records"]],
                    "refused": refused}
@@ -221,7 +237,8 @@ def _certify(archive: Archive, plan: dict[str, Any], disposed: list[SegmentRow],
     return certificate
 
 
-def _digest(value: dict[str, Any]) -> str:
+def plan_digest(value: dict[str, Any]) -> str:
+    """The SHA-256 of a plan's canonical JSON: what approvals and transfers name it by."""
     return hashlib.sha256(canonical_json(value)).hexdigest()
 
 
@@ -229,9 +246,13 @@ def _iso(value: date | None) -> str | None:
     return value.isoformat() if value is not None else None
 
 
-def read_plan(text: str, where: str) -> dict[str, Any]:
-    """A plan file's content; ``UsageError`` naming ``where`` when it is not JSON."""
+def read_plan(path: Path, kind: str = PLAN_KIND) -> dict[str, Any]:
+    """A plan file's content; ``UsageError`` naming ``path`` when it cannot be read, is not JSON or
+    is not a plan of ``kind``."""
+    name = PLAN_NAMES[kind][0]
     try:
-        return check_plan(json.loads(text))
+        return check_plan(json.loads(path.read_text(encoding="utf-8")), kind)
+    except (OSError, UnicodeDecodeError) as exc:
+        raise UsageError(f"{path}: cannot read the {name} ({exc})") from None
     except json.JSONDecodeError as exc:
-        raise UsageError(f"{where}:{exc.lineno}: not a disposal plan ({exc.msg})") from None
+        raise UsageError(f"{path}:{exc.lineno}: not a {name} ({exc.msg})") from None

@@ -2,8 +2,8 @@
 
 Records are destroyed a segment at a time: a segment holds the records of one custodian with
 one schedule item and one disposition date, so they fall due together. A segment is
-destroyed only when its disposition date has passed, its schedule item says "destroy"
-(permanent records are transferred to NARA, never destroyed here), and no active legal hold
+destroyed only when its disposition date has passed, its schedule item says "destroy" (a
+permanent segment only once NARA has accepted legal custody of its transfer), and no active legal hold
 covers any of its records. The store enforces the same rule on its side (Object Lock
 retain-until and legal hold): the catalog deciding wrongly could not destroy a record early.
 
@@ -39,6 +39,7 @@ from archiver.errors import ConfigError, ObjectNotFoundError, RetentionError, Us
 from archiver.model import canonical_json, parse_instant, utc_iso
 from archiver.services.access import authorize
 from archiver.services.ingest import active_holds, recover
+from archiver.services.transfer_state import ACCEPTED, kept_reason, transfers_by_segment
 from archiver.storage.archive import Archive
 from archiver.storage.audit import AuditEvent
 from archiver.storage.catalog import HoldRow, SegmentRow
@@ -95,8 +96,9 @@ def destroy_due(archive: Archive, now: datetime, actor: str, schedules: Schedule
     the writer lock unless ``dry_run``); each date is the caller's to have checked."""
     result = DispositionResult(now.date(), dry_run)
     holds = active_holds(archive)
+    transferred = transfers_by_segment(archive)
     for segment in segments:
-        rows = _destroyable_rows(archive, segment, schedules, holds, result)
+        rows = _destroyable_rows(archive, segment, schedules, holds, transferred.get(segment.name), result)
         if rows is None:
             continue
         refusal = None if dry_run else _destroy(archive, segment, rows, actor, now)
@@ -109,10 +111,14 @@ def destroy_due(archive: Archive, now: datetime, actor: str, schedules: Schedule
 
 
 def _destroyable_rows(archive: Archive, segment: SegmentRow, schedules: ScheduleSet, holds: list[HoldRow],
-                      result: DispositionResult) -> list[Any] | None:
-    """The segment's rows if its schedule and the holds allow destroying it, else None (noted in ``result``)."""
+                      transfer: dict[str, Any] | None, result: DispositionResult) -> list[Any] | None:
+    """The segment's rows if its schedule (or NARA's acceptance of its ``transfer``) and the holds
+    allow destroying it, else None (noted in ``result``)."""
     action = _action(schedules, segment.schedule)
-    if action != Action.DESTROY:
+    if action == Action.TRANSFER and (transfer is None or transfer["state"] != ACCEPTED):
+        result.not_destroyed[segment.name] = kept_reason(transfer)
+        return None
+    if action not in (Action.DESTROY, Action.TRANSFER):
         result.not_destroyed[segment.name] = (f"schedule item {segment.schedule} says {action}" if action
                                               else f"schedule item {segment.schedule} is not configured")
         return None

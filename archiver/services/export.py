@@ -88,7 +88,7 @@ def record_sha256(record: dict[str, Any]) -> str:
 def export_case(archive: Archive, actor: str, request: ExportRequest, signer: ExportSigner, at: datetime,
                 progress: Progress | None = None) -> ExportResult:
     """Write the case package for ``request`` into ``request.out`` (missing or empty) and audit it."""
-    _check_out(request.out)
+    check_out(request.out, "the case package")
     searcher = Searcher(archive, actor, request.case_id, at, ACTION, request.to_json(), reads_text=True)
     if not searcher.investigating:
         searcher.refuse(ACTION, "case packages are an investigator's act: the investigator role and an open "
@@ -123,9 +123,10 @@ def export_case(archive: Archive, actor: str, request: ExportRequest, signer: Ex
     return ExportResult(request.out, len(keys), counts[0], counts[1], manifest_sha256, key_print)
 
 
-def _check_out(out: Path) -> None:
+def check_out(out: Path, what: str) -> None:
+    """Refuse an output folder that exists and is not empty (``what`` is written into it)."""
     if out.exists() and (not out.is_dir() or any(out.iterdir())):
-        raise UsageError(f"{out}: the case package needs a new or empty folder")
+        raise UsageError(f"{out}: {what} needs a new or empty folder")
 
 
 Key = tuple[str, datetime, str]  # conversation ref, sent at, record id: the order records are written in
@@ -214,7 +215,8 @@ def _write_payload(archive: Archive, searcher: Searcher, keys: list[Key], reques
             for row in _rows(archive.catalog, keys):
                 document = _document(searcher, row)
                 record = {**record_json(row, document, searcher.held(row)), "ingested_by": custody.ingested_by(row)}
-                hrefs = _attachments(archive, record, out / "attachments")
+                hrefs = [f"../attachments/{name}" if name else None
+                         for name in write_attachments(archive, record, out / "attachments")]
                 record["record_sha256"] = record_sha256(record)
                 _line(messages, record)
                 _line(chain, custody.entry(row, record["record_sha256"]))
@@ -226,24 +228,26 @@ def _write_payload(archive: Archive, searcher: Searcher, keys: list[Key], reques
     return len(transcripts.pages), sum(1 for _ in (out / "attachments").iterdir())
 
 
-def _attachments(archive: Archive, record: dict[str, Any], folder: Path) -> list[str | None]:
-    """Write the record's archived attachments as data/attachments/<sha256>; each one's link
-    from a transcript page (None when the export did not carry the file)."""
-    hrefs: list[str | None] = []
+def write_attachments(archive: Archive, record: dict[str, Any], folder: Path,
+                      name: Callable[[str, dict[str, Any]], str] = lambda digest, _: digest) -> list[str | None]:
+    """Write the record's archived attachments into ``folder`` (as ``name(sha256, attachment)``,
+    by default the hash alone), checked against their hashes; each one's file name (None when
+    the export did not carry the file)."""
+    names: list[str | None] = []
     for attachment, key in zip(record["message"]["attachments"], record["attachment_objects"], strict=False):
         digest = attachment.get("sha256")
         if key is None or not digest:
-            hrefs.append(None)
+            names.append(None)
             continue
-        target = folder / digest
+        target = folder / name(digest, attachment)
         if not target.exists():
             content = open_sealed(archive.keys, key, archive.store.get(key))
             if hashlib.sha256(content).hexdigest() != digest:
                 raise UsageError(f"record {record['id']}: attachment {key} does not hash to {digest}; "
                                  "run 'archiver verify'")
             target.write_bytes(content)
-        hrefs.append(f"../attachments/{digest}")
-    return hrefs
+        names.append(target.name)
+    return names
 
 
 def _zones(archive: Archive) -> dict[str, ZoneInfo | None]:
@@ -305,9 +309,7 @@ def _touched(results: Any, record_id: Any) -> Iterable[str]:
 def _bag_and_sign(out: Path, info: dict[str, str], signer: ExportSigner, public_pem: bytes, key_print: str) -> str:
     """Make the folder a BagIt 1.0 bag, add the public key and the signature's description as tag
     files, and sign the SHA-512 tag manifest: the SHA-256 of that manifest."""
-    # One line per tag: a reason or query typed over several lines is joined.
-    bagit.make_bag(str(out), {name: " ".join(value.split()) for name, value in info.items()}, checksums=CHECKSUMS)
-    (out / "bagit.txt").write_text(BAGIT_VERSION, encoding="utf-8")  # bagit.py writes 0.97
+    make_bag(out, info)
     (out / PUBLIC_KEY_FILE).write_bytes(public_pem)
     (out / SIGNATURE_INFO_FILE).write_text(
         f"Algorithm: {signer.algorithm}\nSigned-File: {SIGNED_FILE}\nSignature-File: {SIGNATURE_FILE}\n"
@@ -316,6 +318,16 @@ def _bag_and_sign(out: Path, info: dict[str, str], signer: ExportSigner, public_
     manifest = (out / SIGNED_FILE).read_bytes()
     (out / SIGNATURE_FILE).write_bytes(signer.sign(manifest))
     return hashlib.sha256(manifest).hexdigest()
+
+
+def make_bag(out: Path, info: dict[str, str]) -> bagit.Bag:
+    """Make the folder a BagIt 1.0 bag (SHA-256 and SHA-512 manifests) with ``info`` in bag-info.txt."""
+    # One line per tag: a reason or query typed over several lines is joined.
+    bagit.make_bag(str(out), {name: " ".join(value.split()) for name, value in info.items()}, checksums=CHECKSUMS)
+    (out / "bagit.txt").write_text(BAGIT_VERSION, encoding="utf-8")  # bagit.py writes 0.97
+    bag = bagit.Bag(str(out))
+    bag.save()  # the tag manifests over the new bagit.txt (the payload is not hashed again)
+    return bag
 
 
 def _empty(out: Path, created: bool) -> None:
