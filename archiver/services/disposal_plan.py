@@ -90,7 +90,7 @@ def _waiting(archive: Archive, schedules: ScheduleSet) -> list[dict[str, str]]:
             kept.append({"segment": segment.name, "reason": f"schedule item {segment.schedule} is not configured"})
             continue
         why = ("unscheduled: kept as permanent until a records officer schedules it" if item.id == UNSCHEDULED
-               else "permanent: transferred to NARA, never destroyed" if item.permanent
+               else "permanent: no transfer date yet; kept until the item gives one" if item.permanent
                else f"waiting on the event {item.event}" if item.event
                else f"schedule item {item.id} gives no date ({item.instruction})")
         kept.append({"segment": segment.name, "reason": why})
