@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import zipfile
 from collections.abc import Iterator
+from contextlib import nullcontext
 from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
@@ -60,7 +61,7 @@ def archive(request: pytest.FixtureRequest, cli: CliRunner, tmp_path: Path,
     """An archive (local store or S3 Object Lock on moto) holding records that wait on 'superseded'."""
     # The agency files these officials' drafts under the intermediary records item.
     monkeypatch.setitem(retention.ROLE_SCHEDULE, "official", ITEM)
-    with moto_bucket(monkeypatch, tmp_path) if request.param == "moto" else _nothing():
+    with moto_bucket(monkeypatch, tmp_path) if request.param == "moto" else nullcontext():
         if request.param == "moto":
             monkeypatch.setenv("ARCHIVER_STORE", f"s3://{MOTO_BUCKET}/archive?lock=COMPLIANCE")
             monkeypatch.setenv(ACTOR_VARIABLE, login_name())  # the first admin, as on the local store
@@ -76,14 +77,6 @@ def archive(request: pytest.FixtureRequest, cli: CliRunner, tmp_path: Path,
             yield opened
         finally:
             opened.close()
-
-
-class _nothing:  # noqa: N801 (a context manager standing in for moto on the local store)
-    def __enter__(self) -> None:
-        return None
-
-    def __exit__(self, *_: object) -> None:
-        return None
 
 
 def _waiting(archive: Archive) -> tuple[str, str]:

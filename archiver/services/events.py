@@ -5,10 +5,10 @@ Dates only ever move later: a record that already has a date keeps the later of 
 store's retention is extended, never shortened. A segment waiting on its event is stored with no
 lock but under the store's legal hold (see ``store_terms``): the event extends its retention to
 the new date, and only then lifts that legal hold, unless an active hold still covers the segment.
-A segment an earlier version locked indefinitely stays so in the store. The catalog's dates are checked by ``verify`` against sealed
-facts, so each segment whose dates move gets a sealed amendment in the store
-(``amend/<segment>/<event>``) that ``verify`` reads after the segment's manifest: a hand edit
-of a date in the catalog is still reported, a date moved by an event is not.
+A segment an earlier version locked indefinitely stays so in the store. The catalog's dates are
+checked by ``verify`` against sealed facts, so each segment whose dates move gets a sealed
+amendment in the store (``amend/<segment>/<event>``) that ``verify`` reads after the segment's
+manifest: a hand edit of a date in the catalog is still reported, a date moved by an event is not.
 
 Like holds, recording an event is noted as an intent before the store is touched and finished
 by the next writer if the run is killed.
