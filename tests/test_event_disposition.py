@@ -79,6 +79,10 @@ def archive(request: pytest.FixtureRequest, cli: CliRunner, tmp_path: Path,
             opened.close()
 
 
+class _Killed(BaseException):
+    """The process dying (not an error the command could report)."""
+
+
 def _waiting(archive: Archive) -> tuple[str, str]:
     """The segment waiting on the event, and its photo."""
     (segment,) = [s.name for s in archive.catalog.segments() if s.schedule == ITEM]
@@ -202,4 +206,29 @@ def test_a_segment_locked_indefinitely_by_an_earlier_version_is_kept_with_the_re
     assert _reasons(plan)[segment].startswith("locked indefinitely by an earlier version; "
                                               f"due {SUPERSEDED.isoformat()}")
     assert archive.store.retention(segment).retain_until is None
+    assert verify(archive).problems == []
+
+
+def test_a_waiting_segment_adopted_after_a_killed_ingest_stays_waiting(
+        archive: Archive, cli: CliRunner, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    first, _ = _waiting(archive)
+    export = tmp_path / "WhatsApp Chat - Drafts 2.txt"
+    export.write_text("3/2/26, 9:00 AM - Sgt. Lee: Approved, release truck 9 after inspection\n", encoding="utf-8")
+    catalog = type(archive.catalog)
+    real_commit = catalog.commit
+
+    def killed(self: Any, batches: Any) -> None:
+        if any(batch.segment is not None for batch in batches):
+            raise _Killed  # the segment is in the store, its catalog rows are not
+        real_commit(self, batches)
+
+    monkeypatch.setattr(catalog, "commit", killed)
+    with pytest.raises(_Killed):
+        cli("ingest", export, "--custodian", "Jorge Rivera", "--tz", "UTC", "--date-order", "mdy")
+    monkeypatch.undo()
+    with writing(archive, NOW):  # the next writer adopts it from its frames
+        pass
+    (adopted,) = [s for s in archive.catalog.segments() if s.name != first]
+    assert adopted.retain_until is None and archive.store.retention(adopted.name).legal_hold
+    assert _reasons(_plan(archive)) == {name: "waiting on the event superseded" for name in (first, adopted.name)}
     assert verify(archive).problems == []
