@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 import zipfile
 from collections.abc import Iterator
-from contextlib import nullcontext
+from contextlib import closing, nullcontext
 from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
@@ -23,18 +23,20 @@ from botocore.exceptions import ClientError
 from archiver.config import load_settings
 from archiver.core import retention
 from archiver.core.events import Event
-from archiver.core.retention import EventKind
+from archiver.core.retention import EventKind, load_schedules
 from archiver.errors import RetentionError
 from archiver.services.actors import ACTOR_VARIABLE, login_name
 from archiver.services.disposal_plan import approve, execute, make_plan
 from archiver.services.disposition import place_hold, release_hold, writing
 from archiver.services.events import new_event_name, record_event
+from archiver.services.review import decide, list_reviews
 from archiver.services.verify import verify
 from archiver.storage.archive import Archive
 from archiver.storage.catalog import HoldRow
 from archiver.storage.store.local import LocalDirStore
 from archiver.storage.store.s3 import S3Store
 from tests.conftest import CliRunner, grant_staff
+from tests.test_review import queued  # noqa: F401 (the fixture)
 from tests.test_store_contract import MOTO_BUCKET, moto_bucket
 
 ITEM = "GRS-5.2-020"  # intermediary records: destroyed 0 days after they are superseded
@@ -232,3 +234,17 @@ def test_a_waiting_segment_adopted_after_a_killed_ingest_stays_waiting(
     assert adopted.retain_until is None and archive.store.retention(adopted.name).legal_hold
     assert _reasons(_plan(archive)) == {name: "waiting on the event superseded" for name in (first, adopted.name)}
     assert verify(archive).problems == []
+
+
+def test_a_review_item_decided_a_record_under_an_event_item_waits_under_legal_hold(
+        queued: Path, monkeypatch: pytest.MonkeyPatch) -> None:  # noqa: F811
+    monkeypatch.setitem(retention.ROLE_SCHEDULE, "official", ITEM)
+    with (queued / "archiver.yaml").open("a", encoding="utf-8") as config:
+        config.write("default_role: official\n")
+    with closing(Archive.open(load_settings(cwd=queued))) as archive:
+        (item,) = list_reviews(archive)
+        decide(archive, item.id, "record", "official business", OFFICER, NOW, load_schedules())
+        (segment,) = [s for s in archive.catalog.segments() if s.schedule == ITEM]
+        assert segment.retain_until is None and archive.store.retention(segment.name).legal_hold
+        _refuses_delete(archive, segment.name)
+        assert verify(archive).problems == []
