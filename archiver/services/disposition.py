@@ -218,9 +218,7 @@ def _finish_release(archive: Archive, intent: str, released: HoldRow, actor: str
     """Lift store holds object by object (a segment or an attachment stays held while any record
     needing it is covered by another active hold), then record the release with its audit entry."""
     others = [h for h in active_holds(archive) if h.name != released.name]
-    needed = {key for keys in covered_objects(archive, others).values() for key in keys}
-    needed.update(key for keys in waiting_objects(archive, load_schedules(archive.settings.schedules)).values()
-                  for key in keys)
+    needed = held_objects(archive, others, load_schedules(archive.settings.schedules))
     covered = covered_objects(archive, [replace(released, released_at=None)])
     for keys in covered.values():
         for key in keys:
@@ -290,6 +288,13 @@ def waiting_objects(archive: Archive, schedules: ScheduleSet) -> dict[str, list[
     return {s.name: [s.name, *attachment_keys(archive, s.name, list(archive.catalog.segment_rows(s.name)))]
             for s in archive.catalog.segments() if s.disposed_at is None and s.retain_until is None
             and (item := schedules.by_id.get(s.schedule)) is not None and waits_on_event(item)}
+
+
+def held_objects(archive: Archive, holds: list[HoldRow], schedules: ScheduleSet) -> set[str]:
+    """The objects the store must keep under legal hold: those ``holds`` cover, and those of
+    segments waiting on their cutoff event."""
+    return {key for objects in (covered_objects(archive, holds), waiting_objects(archive, schedules))
+            for keys in objects.values() for key in keys}
 
 
 def _covered_segments(archive: Archive, holds: list[HoldRow]) -> dict[str, list[Any]]:

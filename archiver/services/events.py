@@ -26,13 +26,7 @@ from archiver.core.retention import ScheduleItem, ScheduleSet, disposition_date,
 from archiver.errors import ObjectExistsError, UsageError
 from archiver.model import canonical_json
 from archiver.services.access import authorize, sealed
-from archiver.services.disposition import (
-    attachment_keys,
-    covered_objects,
-    resolve_custodian,
-    waiting_objects,
-    writing,
-)
+from archiver.services.disposition import attachment_keys, held_objects, resolve_custodian, writing
 from archiver.services.ingest import active_holds
 from archiver.storage.archive import Archive
 from archiver.storage.audit import AuditEvent
@@ -150,11 +144,11 @@ def _lift_waiting_holds(archive: Archive, names: list[str], schedules: ScheduleS
     """Lift the store legal hold that kept the now dated ``names`` until their event (after their
     retention was set: a killed run lifts them when finished), except on objects an active hold or
     a segment still waiting on an event needs."""
-    segments = [s for s in archive.catalog.segments() if s.name in set(names) and s.retain_until is not None]
+    wanted = set(names)
+    segments = [s for s in archive.catalog.segments() if s.name in wanted and s.retain_until is not None]
     if not segments:
         return
-    needed = {key for keys in covered_objects(archive, active_holds(archive)).values() for key in keys}
-    needed.update(key for keys in waiting_objects(archive, schedules).values() for key in keys)
+    needed = held_objects(archive, active_holds(archive), schedules)
     for segment in segments:
         rows = list(archive.catalog.segment_rows(segment.name))
         for key in (segment.name, *attachment_keys(archive, segment.name, rows)):
