@@ -170,9 +170,7 @@ def test_the_cases_cover_every_cutoff_kind_event_and_step() -> None:
 
 
 @pytest.mark.parametrize("case", CASES, ids=[case["name"] for case in CASES])
-def test_disposal_case(case: dict[str, Any], archive_dir: Path, request: pytest.FixtureRequest) -> None:
-    if "limitation" in case:
-        request.applymarker(pytest.mark.xfail(strict=True, reason=case["limitation"]))
+def test_disposal_case(case: dict[str, Any], archive_dir: Path) -> None:
     _file_plan(archive_dir)
     with closing(Archive.open(load_settings(cwd=archive_dir))) as archive:
         for spec in case.get("events", []):

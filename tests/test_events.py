@@ -102,8 +102,8 @@ def test_end_of_tenure_dates_that_custodians_records_only(cli: CliRunner, folder
     recorded = result.json()
     assert recorded["records_dated"] == 2 and recorded["custodians"] == ["Jorge Rivera"]
     assert "detail ended" not in result.out  # the reason is kept sealed
-    # Cut off on the day tenure ended, destroyed 7 years after; the store keeps the indefinite segment so.
-    assert _rows(folder, "Jorge Rivera") == [("2034-06-30", None)] * 2
+    # Cut off on the day tenure ended, destroyed 7 years after; the waiting segment takes that date.
+    assert _rows(folder, "Jorge Rivera") == [("2034-06-30", "2034-06-30")] * 2
     assert _rows(folder, "Ana Diaz") == [(None, None)] * 2
     listed = cli("event", "list", "--json").json()
     assert [(e["kind"], e["date"]) for e in listed] == [("end_of_tenure", "2027-06-30")]
@@ -130,18 +130,19 @@ def test_dates_move_only_later(archive: Archive, folder: Path) -> None:
     # Named so that the later event sorts first: order of names must not decide the dates.
     assert _tenure(archive, "Jorge Rivera", date(2027, 6, 30), name="2026-c") == 2
     assert _tenure(archive, "Jorge Rivera", date(2026, 12, 31), name="2026-b") == 0  # an earlier day moves nothing
-    assert _rows(folder, "Jorge Rivera") == [("2034-06-30", None)] * 2
+    assert _rows(folder, "Jorge Rivera") == [("2034-06-30", "2034-06-30")] * 2
     assert _tenure(archive, "Jorge Rivera", date(2028, 1, 15), name="2026-a") == 2
-    assert _rows(folder, "Jorge Rivera") == [("2035-01-15", None)] * 2
+    assert _rows(folder, "Jorge Rivera") == [("2035-01-15", "2035-01-15")] * 2
     assert verify(archive, deep=True).ok
 
 
 def test_a_dated_segment_has_its_store_retention_extended(cli: CliRunner, folder: Path, archive: Archive) -> None:
     _tenure(archive, "Ana Diaz", date(2026, 12, 31))
+    before = {s.name for s in archive.catalog.segments()}
     # Ingested after the event: dated at once, in a dated segment.
     later = _export(folder, "Ana-late", "2026-04-01T09:00:00Z")
     assert cli("ingest", later, "--custodian", "Ana Diaz", "--tz", "UTC").code == 0
-    dated = [s for s in archive.catalog.segments() if s.custodian == "Ana Diaz" and s.retain_until]
+    dated = [s for s in archive.catalog.segments() if s.custodian == "Ana Diaz" and s.name not in before]
     assert [s.retain_until for s in dated] == [date(2033, 12, 31)]
     assert archive.store.retention(dated[0].name).retain_until == date(2033, 12, 31)
     _tenure(archive, "Ana Diaz", date(2027, 3, 31))
@@ -169,7 +170,7 @@ def test_a_killed_run_is_finished_by_the_next_writer(archive: Archive, folder: P
     assert _rows(folder, "Jorge Rivera") == [(None, None)] * 2 and archive.catalog.intents()
     with writing(archive, NOW):
         pass
-    assert _rows(folder, "Jorge Rivera") == [("2034-06-30", None)] * 2 and not archive.catalog.intents()
+    assert _rows(folder, "Jorge Rivera") == [("2034-06-30", "2034-06-30")] * 2 and not archive.catalog.intents()
     assert len(archive.catalog.documents("event")) == 1
     assert verify(archive, deep=True).ok
 

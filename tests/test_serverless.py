@@ -313,6 +313,8 @@ def test_roles_allow_only_what_each_function_does(template: Template) -> None:
     # Only the ingest writes records and reads the inbox; no function destroys records (the
     # scheduled disposition only plans: records officers approve and execute).
     assert allowed["IngestRole"]["s3:PutObject"] == {records}
+    # Records waiting on an event (and those an active hold covers) are written under legal hold.
+    assert allowed["IngestRole"]["s3:PutObjectLegalHold"] == {records}
     assert allowed["IngestRole"]["s3:DeleteObject"] == {f"arn:${{AWS::Partition}}:s3:::{inbox}/inbox/*"}
     assert not any("s3:DeleteObjectVersion" in allowed[role] for role in ("SweepRole", "DispositionRole"))
     assert not any("s3:DeleteObject" in allowed[role] and records in allowed[role]["s3:DeleteObject"]

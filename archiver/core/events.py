@@ -71,6 +71,11 @@ def event_day(events: Iterable[Event], custodian: str, item: ScheduleItem) -> da
     return max(days) if days else None
 
 
+def waits_on_event(item: ScheduleItem) -> bool:
+    """Whether records filed under ``item`` get a disposition date only once an event is recorded."""
+    return item.cutoff == Cutoff.EVENT and item.retain is not None
+
+
 def later_date(current: date | None, wanted: date | None) -> date | None:
     """A disposition date moved only later: ``wanted`` fixes a waiting (None) date, else the later one."""
     if current is None or wanted is None:

@@ -12,6 +12,8 @@ store legal hold on every segment holding a covered record, and on those records
 attachments; releasing it lifts them where no other active hold still covers them. Every
 placement, release and destruction is an audit entry naming the records by id. A hold row is
 never deleted: release, which is audited, is the only way a hold stops covering records.
+Releasing never lifts the store legal hold of records still waiting on their cutoff event:
+that legal hold is what keeps them until the event (see ``waiting_objects``).
 
 Each of these acts runs under the archive's writer lock (so no ingest can slip a segment in
 while a hold is placed, and two runs never act twice) and is noted as an intent in the catalog
@@ -33,7 +35,7 @@ from datetime import date, datetime
 from typing import Any
 
 from archiver.core.custodians import find_custodian
-from archiver.core.events import Event
+from archiver.core.events import Event, waits_on_event
 from archiver.core.retention import Action, ScheduleSet, load_schedules
 from archiver.errors import ConfigError, ObjectNotFoundError, RetentionError, UsageError
 from archiver.model import canonical_json, parse_instant, utc_iso
@@ -127,7 +129,20 @@ def _destroyable_rows(archive: Archive, segment: SegmentRow, schedules: Schedule
     if covering:
         result.held[segment.name] = covering
         return None
+    if _locked_indefinitely(archive, segment.name):
+        result.not_destroyed[segment.name] = (f"locked indefinitely by an earlier version; due {segment.retain_until}, "
+                                              "but a store lock is never shortened")
+        return None
     return rows
+
+
+def _locked_indefinitely(archive: Archive, key: str) -> bool:
+    """Whether the store locks ``key`` indefinitely (as versions before event cutoffs wrote the
+    records waiting on an event); a missing object is left to the store's refusal to delete it."""
+    try:
+        return archive.store.retention(key).retain_until is None
+    except ObjectNotFoundError:
+        return False
 
 
 def _destroy(archive: Archive, segment: SegmentRow, rows: list[Any], actor: str, now: datetime) -> str | None:
@@ -216,7 +231,7 @@ def _finish_release(archive: Archive, intent: str, released: HoldRow, actor: str
     """Lift store holds object by object (a segment or an attachment stays held while any record
     needing it is covered by another active hold), then record the release with its audit entry."""
     others = [h for h in active_holds(archive) if h.name != released.name]
-    needed = {key for keys in covered_objects(archive, others).values() for key in keys}
+    needed = held_objects(archive, others, load_schedules(archive.settings.schedules))
     covered = covered_objects(archive, [replace(released, released_at=None)])
     for keys in covered.values():
         for key in keys:
@@ -278,6 +293,21 @@ def covered_objects(archive: Archive, holds: list[HoldRow]) -> dict[str, list[st
     key and the keys of its records' attachments, every object those records need."""
     return {name: [name, *attachment_keys(archive, name, rows)]
             for name, rows in _covered_segments(archive, holds).items()}
+
+
+def waiting_objects(archive: Archive, schedules: ScheduleSet) -> dict[str, list[str]]:
+    """Per segment (not yet destroyed) waiting on its cutoff event: the segment's key and its
+    records' attachments, which the store's legal hold keeps until the event is recorded."""
+    return {s.name: [s.name, *attachment_keys(archive, s.name, list(archive.catalog.segment_rows(s.name)))]
+            for s in archive.catalog.segments() if s.disposed_at is None and s.retain_until is None
+            and (item := schedules.by_id.get(s.schedule)) is not None and waits_on_event(item)}
+
+
+def held_objects(archive: Archive, holds: list[HoldRow], schedules: ScheduleSet) -> set[str]:
+    """The objects the store must keep under legal hold: those ``holds`` cover, and those of
+    segments waiting on their cutoff event."""
+    return {key for objects in (covered_objects(archive, holds), waiting_objects(archive, schedules))
+            for keys in objects.values() for key in keys}
 
 
 def _covered_segments(archive: Archive, holds: list[HoldRow]) -> dict[str, list[Any]]:

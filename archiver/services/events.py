@@ -2,11 +2,13 @@
 
 An event fixes the cutoff of the records waiting on it, so their disposition dates become known.
 Dates only ever move later: a record that already has a date keeps the later of the two, and the
-store's retention is extended, never shortened (a segment kept indefinitely stays so in the store
-until a disposition says otherwise). The catalog's dates are checked by ``verify`` against sealed
-facts, so each segment whose dates move gets a sealed amendment in the store
-(``amend/<segment>/<event>``) that ``verify`` reads after the segment's manifest: a hand edit
-of a date in the catalog is still reported, a date moved by an event is not.
+store's retention is extended, never shortened. A segment waiting on its event is stored with no
+lock but under the store's legal hold (see ``store_terms``): the event extends its retention to
+the new date, and only then lifts that legal hold, unless an active hold still covers the segment.
+A segment an earlier version locked indefinitely stays so in the store. The catalog's dates are
+checked by ``verify`` against sealed facts, so each segment whose dates move gets a sealed
+amendment in the store (``amend/<segment>/<event>``) that ``verify`` reads after the segment's
+manifest: a hand edit of a date in the catalog is still reported, a date moved by an event is not.
 
 Like holds, recording an event is noted as an intent before the store is touched and finished
 by the next writer if the run is killed.
@@ -24,7 +26,8 @@ from archiver.core.retention import ScheduleItem, ScheduleSet, disposition_date,
 from archiver.errors import ObjectExistsError, UsageError
 from archiver.model import canonical_json
 from archiver.services.access import authorize, sealed
-from archiver.services.disposition import attachment_keys, resolve_custodian, writing
+from archiver.services.disposition import attachment_keys, held_objects, resolve_custodian, writing
+from archiver.services.ingest import active_holds
 from archiver.storage.archive import Archive
 from archiver.storage.audit import AuditEvent
 from archiver.storage.catalog import SegmentRow
@@ -77,12 +80,13 @@ def finish_event(archive: Archive, intent: str, event: Event, schedules: Schedul
     schedules = schedules or load_schedules(archive.settings.schedules)
     events = [*events_from(archive.catalog.documents(EVENT_DOCUMENT)), event]
     result = EventResult(event)
-    for segment in archive.catalog.segments():
-        item = schedules.by_id.get(segment.schedule)
-        if segment.disposed_at is None and item is not None and event.covers(segment.custodian, item):
-            moved = _date_segment(archive, segment, item, event_day(events, segment.custodian, item), event.name)
-            if moved:
-                result.segments[segment.name] = moved
+    covered = [(s, item) for s in archive.catalog.segments() if s.disposed_at is None
+               and (item := schedules.by_id.get(s.schedule)) is not None and event.covers(s.custodian, item)]
+    for segment, item in covered:
+        moved = _date_segment(archive, segment, item, event_day(events, segment.custodian, item), event.name)
+        if moved:
+            result.segments[segment.name] = moved
+    _lift_waiting_holds(archive, [segment.name for segment, _ in covered], schedules)
     if event.name not in archive.catalog.documents(EVENT_DOCUMENT):
         detail = {k: v for k, v in result.to_json().items() if k not in ("name", "recorded_at", "recorded_by")}
         archive.catalog.put_document(EVENT_DOCUMENT, event.name, event.to_json(), AuditEvent(
@@ -119,7 +123,8 @@ def _date_segment(archive: Archive, segment: SegmentRow, item: ScheduleItem, day
     if not moved:
         return 0
     latest = max(when for when in dates.values() if when is not None)
-    retain_until = later(segment.retain_until, latest)  # an indefinite segment stays indefinite
+    # A waiting segment (no date in the catalog) takes the new date; a dated one the later of the two.
+    retain_until = latest if segment.retain_until is None else later(segment.retain_until, latest)
     key = amendment_key(segment.name, event)
     document = {"format": AMENDMENT_FORMAT, "version": 1, "segment": segment.name, "event": event,
                 "retain_until": retain_until.isoformat() if retain_until else None,
@@ -130,6 +135,22 @@ def _date_segment(archive: Archive, segment: SegmentRow, item: ScheduleItem, day
         pass  # written by the run that was killed
     if retain_until is not None:
         for name in (segment.name, *attachment_keys(archive, segment.name, rows)):
-            archive.store.extend_retention(name, retain_until)
+            archive.store.extend_retention(name, retain_until)  # an indefinite lock stays indefinite
     archive.catalog.set_dispositions(segment.name, retain_until, moved)
     return len(moved)
+
+
+def _lift_waiting_holds(archive: Archive, names: list[str], schedules: ScheduleSet) -> None:
+    """Lift the store legal hold that kept the now dated ``names`` until their event (after their
+    retention was set: a killed run lifts them when finished), except on objects an active hold or
+    a segment still waiting on an event needs."""
+    wanted = set(names)
+    segments = [s for s in archive.catalog.segments() if s.name in wanted and s.retain_until is not None]
+    if not segments:
+        return
+    needed = held_objects(archive, active_holds(archive), schedules)
+    for segment in segments:
+        rows = list(archive.catalog.segment_rows(segment.name))
+        for key in (segment.name, *attachment_keys(archive, segment.name, rows)):
+            if key not in needed:
+                archive.store.set_legal_hold(key, False)

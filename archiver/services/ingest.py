@@ -29,10 +29,10 @@ from archiver.connector import (
 from archiver.core.apps import APPS, synced_apps
 from archiver.core.classify import NONRECORD, Classification, Classifier
 from archiver.core.custodians import Custodian, find_custodian, load_zone
-from archiver.core.events import EVENT_DOCUMENT, event_day, events_from
+from archiver.core.events import EVENT_DOCUMENT, event_day, events_from, waits_on_event
 from archiver.core.forwarding import assess, credit_earlier_copy, official_recipients
 from archiver.core.identity import ID_SCHEME, ID_SCHEME_WITH_LEGACY, MessageId, MessageIdentities
-from archiver.core.retention import ROLE_SCHEDULE, UNSCHEDULED, ScheduleSet, assign
+from archiver.core.retention import ROLE_SCHEDULE, UNSCHEDULED, ScheduleItem, ScheduleSet, assign
 from archiver.core.terms import normalize_words
 from archiver.errors import InputError, ObjectExistsError, Rejection
 from archiver.model import Account, Message, canonical_json, handle_key
@@ -199,7 +199,7 @@ class Ingestor:
         official = official_recipients(message.recipients, self._official_patterns)
         forwarding = assess(account=message.account, created=message.sent_at, archived_at=self.now,
                             official_copied=bool(official))
-        attachments = self._store_attachments(message, disposition.retain_until)
+        attachments = self._store_attachments(message, *store_terms(item, disposition.retain_until, self.now))
         return record_document(record_id, occurrence, content_hash, message, classification,
                                disposition, forwarding, attachments, self.now, self._fingerprint(message))
 
@@ -210,8 +210,9 @@ class Ingestor:
             return None  # "ok" or "yes" in two apps are not the same message
         return self.archive.id_hash.hex(canonical_json(["fingerprint", self.options.custodian, words]))
 
-    def _store_attachments(self, message: Message, retain_until: date | None) -> list[str | None]:
-        held = any(h.covers(self.options.custodian, message.sent_at) for h in self._holds)
+    def _store_attachments(self, message: Message, retain_until: date | None,
+                           waiting: bool = False) -> list[str | None]:
+        held = waiting or any(h.covers(self.options.custodian, message.sent_at) for h in self._holds)
         keys: list[str | None] = []
         for attachment in message.attachments:
             if attachment.content is None or attachment.sha256 is None:
@@ -308,7 +309,7 @@ class Ingestor:
             self._write_segments(groups[start:start + FLUSH_SEGMENTS])
 
     def _write_segments(self, groups: list[tuple[GroupKey, list[RecordDocument]]]) -> None:
-        store_segments(self.archive, groups, self.options.actor, self.now)
+        store_segments(self.archive, groups, self.options.actor, self.now, self.schedules)
 
     def _quarantine(self, path: Path, file_receipt: FileReceipt, rejections: list[Rejection]) -> None:
         """Keep an encrypted copy of the export so nothing unread is lost, and list why."""
@@ -339,24 +340,34 @@ class Ingestor:
             export, AuditEvent(self.options.actor, "ingest", self.now, {"custodian": self.options.custodian, **detail}))
 
 
+def store_terms(item: ScheduleItem | None, retain_until: date | None, now: datetime) -> tuple[date | None, bool]:
+    """The retain-until and legal hold an object of records with ``retain_until`` under ``item`` is
+    written with. Records waiting on an event get no lock (a lock is never shortened, and the event
+    may make them due at once) but the store's legal hold, which recording the event lifts."""
+    if retain_until is None and item is not None and waits_on_event(item):
+        return now.date(), True
+    return retain_until, False
+
+
 def store_segments(archive: Archive, groups: list[tuple[GroupKey, list[RecordDocument]]], actor: str,
-                   now: datetime, also: Sequence[CommitBatch] = ()) -> None:
+                   now: datetime, schedules: ScheduleSet, also: Sequence[CommitBatch] = ()) -> None:
     """Seal and store one segment per group: pending marks, then the objects, then the catalog
     (two transactions for many segments); ``also`` commits in the same transaction."""
-    prepared, manifests = [], []
+    prepared, manifests, terms = [], [], {}
     for (custodian, schedule, retain_until), docs in groups:
         name = segment_name(schedule, retain_until)
         data, refs = segments.pack((d.record_id, seal(archive.keys, d.record_id, d.plaintext())) for d in docs)
         segment = SegmentRow(name, custodian, schedule, retain_until, len(docs), now)
+        terms[name] = store_terms(schedules.by_id.get(schedule), retain_until, now)
         batch = _segment_batch(archive, docs, refs, segment, actor, now)
         prepared.append((segment, data, batch))
         manifests.append(manifest_object(archive, segment, batch.rows, _attachments(docs)))
     archive.catalog.begin_segments([segment.name for segment, _, _ in prepared])
     holds = active_holds(archive)
-    held = {segment.name for segment, _, batch in prepared
-            if any(h.covers(r.custodian, r.sent_at) for h in holds for r in batch.rows)}
+    held = {segment.name for segment, _, batch in prepared if terms[segment.name][1]
+            or any(h.covers(r.custodian, r.sent_at) for h in holds for r in batch.rows)}
     for legal_hold in (True, False):  # a segment an active hold covers is never in the store unheld
-        archive.store.put_many(((segment.name, data, segment.retain_until) for segment, data, _ in prepared
+        archive.store.put_many(((segment.name, data, terms[segment.name][0]) for segment, data, _ in prepared
                                 if (segment.name in held) == legal_hold), legal_hold=legal_hold)
     # Manifests after their segments: a run killed between the two has its manifests written on recovery.
     archive.store.put_many(manifests)
@@ -425,8 +436,9 @@ def recover(archive: Archive, now: datetime) -> int:
             docs.append(RecordDocument.from_plaintext(open_sealed(archive.keys, ref.record_id, envelope)))
             refs.append(ref)
         first = docs[0]
-        segment = SegmentRow(name, first.message["custodian"], _group_schedule(first),
-                             archive.store.retention(name).retain_until, len(docs), now)
+        # The group's date, not the store's: a segment waiting on an event is stored with no lock.
+        segment = SegmentRow(name, first.message["custodian"], _group_schedule(first), first.retain_until,
+                             len(docs), now)
         batch = _segment_batch(archive, docs, refs, segment, "archiver (recovery)", now)
         write_manifest(archive, segment, batch.rows, _attachments(docs))
         archive.catalog.commit([batch])

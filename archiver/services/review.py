@@ -19,7 +19,7 @@ from archiver.core.retention import ROLE_SCHEDULE, UNSCHEDULED, ScheduleSet, ass
 from archiver.errors import UsageError
 from archiver.model import parse_instant, utc_iso
 from archiver.services.access import authorize
-from archiver.services.ingest import group_key, store_segments
+from archiver.services.ingest import group_key, store_segments, store_terms
 from archiver.storage.archive import Archive
 from archiver.storage.audit import AuditEvent
 from archiver.storage.catalog import CatalogRow, CommitBatch
@@ -76,7 +76,8 @@ def decide(archive: Archive, record_id: str, decision: str, reason: str, actor: 
         archive.catalog.commit([CommitBatch([replace(row, label="nonrecord")], audit=audit)])
         return replace(row, label="nonrecord")
     document = _as_record(archive, _read(archive, row), actor, reason, now, schedules)
-    store_segments(archive, [(group_key(document), [document])], actor, now, also=[CommitBatch([], audit=audit)])
+    store_segments(archive, [(group_key(document), [document])], actor, now, schedules,
+                   also=[CommitBatch([], audit=audit)])
     return catalog_row(document, row.conversation_ref, copy_refs=(row.sender_ref, row.copy_key))
 
 
@@ -120,7 +121,10 @@ def _as_record(archive: Archive, document: RecordDocument, actor: str, reason: s
     refiled = RecordDocument(data)
     refiled.set_disposition(disposition)
     refiled.set_forwarding(forwarding)
+    retain_until, waiting = store_terms(item, disposition.retain_until, now)
     for key in data["attachment_objects"]:
         if key:
-            archive.store.extend_retention(key, disposition.retain_until)
+            archive.store.extend_retention(key, retain_until)
+            if waiting:
+                archive.store.set_legal_hold(key, True)
     return refiled

@@ -18,9 +18,10 @@ from datetime import date
 from typing import Any
 
 from archiver.core.events import later_date
+from archiver.core.retention import load_schedules
 from archiver.errors import IntegrityError, ObjectNotFoundError
 from archiver.services.disposal_plan import CERTIFICATE, PLANS_PREFIX
-from archiver.services.disposition import ACTION_HOLD, ACTION_RELEASE, covered_objects
+from archiver.services.disposition import ACTION_HOLD, ACTION_RELEASE, covered_objects, waiting_objects
 from archiver.services.events import AMEND_PREFIX
 from archiver.services.ingest import (
     ACTION_TOMBSTONES,
@@ -47,7 +48,7 @@ from archiver.storage.sealed_facts import (
     row_digest,
     row_facts,
 )
-from archiver.storage.store.base import later
+from archiver.storage.store.base import Retention, later
 
 SEALED_PREFIXES = ("att/", "quarantine/")
 KEYS_PREFIX = "keys/"  # a KMS archive's wrapped derivation root
@@ -431,16 +432,29 @@ def _check_holds(archive: Archive, entries: list[AuditEntry], report: VerifyRepo
 
 def _check_store_holds(archive: Archive, report: VerifyReport) -> None:
     """Every object an active hold covers is under legal hold in the store itself, so the store
-    refuses its deletion even if the catalog's hold row is edited away."""
-    for segment, keys in sorted(covered_objects(archive, active_holds(archive)).items()):
+    refuses its deletion even if the catalog's hold row is edited away; every object of a segment
+    waiting on its cutoff event is under legal hold too (or locked indefinitely, as versions before
+    event cutoffs wrote it), as nothing else keeps it until the event."""
+    covered = covered_objects(archive, active_holds(archive))
+    _check_kept(archive, covered, lambda kept: kept.legal_hold, "an active hold covers it, but the store does "
+                "not hold it", report)
+    waiting = waiting_objects(archive, load_schedules(archive.settings.schedules))
+    _check_kept(archive, waiting, lambda kept: kept.legal_hold or kept.retain_until is None,
+                "it waits on its cutoff event, but the store neither holds it nor locks it, so it could be "
+                "deleted", report)
+
+
+def _check_kept(archive: Archive, objects: dict[str, list[str]], kept: Callable[[Retention], bool], why: str,
+                report: VerifyReport) -> None:
+    """Name each of ``objects`` (keys per segment) whose store retention is not ``kept``."""
+    for segment, keys in sorted(objects.items()):
         for key in keys:
             try:
-                held = archive.store.retention(key).legal_hold
+                retention = archive.store.retention(key)
             except ObjectNotFoundError:
                 continue  # a missing object is named by the store and manifest checks
-            if not held:
-                report.problems.append(f"object {key} (segment {segment}): an active hold covers it, "
-                                       "but the store does not hold it")
+            if not kept(retention):
+                report.problems.append(f"object {key} (segment {segment}): {why}")
 
 
 def _note_unfinished_acts(archive: Archive, report: VerifyReport) -> None:
