@@ -169,3 +169,31 @@ def test_a_record_added_after_the_plan_refuses_it(archive: Archive, archive_dir:
                                            "body": "Release truck 45, approved by the chief"}])
     with pytest.raises(UsageError, match="record\\(s\\) added"):
         execute(archive, plan, "records-officer", LATER)
+
+
+@pytest.mark.parametrize("fault", ["store", "catalog"])
+def test_a_run_cut_short_before_its_certificate_is_listed_is_certified_by_the_next(
+        archive: Archive, monkeypatch: pytest.MonkeyPatch, fault: str) -> None:  # noqa: F811
+    """Destroyed, then killed before the certificate was stored (``store``) or before the catalog
+    listed the stored one (``catalog``): the next execute files exactly one certificate, naming
+    every record destroyed, and leaves no certificate object the catalog does not list."""
+    plan = _approved(archive, "records-officer")
+    target = archive.store if fault == "store" else archive.catalog
+    method = "put" if fault == "store" else "put_document"
+    real = getattr(target, method)
+
+    def cut(*args: object, **kwargs: object) -> None:
+        raise KeyboardInterrupt  # the process dies here
+
+    monkeypatch.setattr(target, method, cut)
+    with pytest.raises(KeyboardInterrupt):
+        execute(archive, plan, "records-officer", LATER)
+    monkeypatch.setattr(target, method, real)
+    assert all(s.disposed_at for s in archive.catalog.segments())
+    certificate = execute(archive, plan, "records-officer", LATER)
+    assert len(certificate["records"]) == plan["records"] == 3
+    filed = archive.catalog.documents("disposal-certificate")
+    assert list(filed) == [certificate["id"]]
+    assert list(archive.store.list("certificates/")) == ["certificates/" + certificate["id"]]
+    with pytest.raises(UsageError, match="already executed and certified"):
+        execute(archive, plan, "records-officer", LATER)

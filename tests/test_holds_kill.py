@@ -17,12 +17,14 @@ import sys
 import time
 import zipfile
 from collections import Counter
+from contextlib import closing
 from datetime import date, timedelta
 from pathlib import Path
 
 import pytest
 
 from archiver.config import load_settings
+from archiver.services.disposal_plan import CERTIFICATE
 from archiver.services.verify import verify
 from archiver.storage.archive import Archive
 from archiver.storage.catalog import HoldRow
@@ -145,8 +147,9 @@ def test_dispose_killed_at_random_moments(prepared: Path, tmp_path: Path) -> Non
     for run, after in enumerate(_kill_points(11, longest)):
         folder = _copy(approved, tmp_path / f"run{run}")
         _killed(folder, execute, after)
-        final = _archiver(folder, *execute)  # finishes the plan the killed run began
-        assert final.returncode == 0 or "already executed" in final.stderr, (after, final.stderr)
+        final = _archiver(folder, *execute)  # finishes the plan the killed run began, certificate included
+        assert final.returncode == 0 or "already executed and certified" in final.stderr, (after, final.stderr)
+        assert len(_certificates(folder)) == 1, after
         _check(folder)
         shutil.rmtree(folder)
 
@@ -181,6 +184,11 @@ def test_hold_release_killed_at_random_moments(prepared: Path, tmp_path: Path) -
         assert _dispose(folder) == 0
         _check(folder)
         shutil.rmtree(folder)
+
+
+def _certificates(folder: Path) -> list[dict[str, object]]:
+    with closing(Archive.open(load_settings(cwd=folder))) as archive:
+        return list(archive.catalog.documents(CERTIFICATE).values())
 
 
 def _holds(folder: Path) -> list[HoldRow]:

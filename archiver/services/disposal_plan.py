@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import secrets
 from datetime import date, datetime, time, timezone
 from pathlib import Path
 from typing import Any
@@ -31,7 +30,7 @@ from archiver.storage.archive import Archive
 from archiver.storage.audit import AuditEvent
 from archiver.storage.catalog import SegmentRow
 from archiver.storage.catalog.base import hold_json
-from archiver.storage.envelope import seal
+from archiver.storage.envelope import open_sealed, seal
 
 APPROVAL = "disposal-approval"  # catalog document kind, named "<plan digest>/<actor>"
 CERTIFICATE = "disposal-certificate"  # catalog document kind, named by certificate id
@@ -186,14 +185,15 @@ def execute(archive: Archive, plan: dict[str, Any], actor: str, now: datetime) -
                          f"has {len(approved)}; approve with: archiver dispose approve PLAN --reason TEXT")
     schedules = load_schedules(archive.settings.schedules)
     with writing(archive, now):
+        if any(d["plan"] == digest for d in archive.catalog.documents(CERTIFICATE).values()):
+            raise UsageError(f"plan {digest[:12]} was already executed and certified; make a new plan")
         planned = list(plan["state"]["segments"])
         changed = changes(plan["state"], plan_state(archive, planned))
         if changed:
             raise UsageError(f"plan {digest[:12]} no longer matches the archive: {'; '.join(changed)}; "
                              "make a new plan")
+        # A run cut short after its last destruction finds nothing left to destroy: it certifies.
         segments = [s for s in archive.catalog.segments() if s.name in set(planned) and s.disposed_at is None]
-        if planned and not segments:
-            raise UsageError(f"plan {digest[:12]} was already executed: every segment it lists is destroyed")
         early = sorted({s.name for s in segments} - {s.name for s in due_segments(segments, now.date())})
         if early:
             raise UsageError(f"plan {digest[:12]} lists segment(s) not due on {now.date()}: {', '.join(early)}")
@@ -205,6 +205,10 @@ def execute(archive: Archive, plan: dict[str, Any], actor: str, now: datetime) -
 def _certify(archive: Archive, plan: dict[str, Any], disposed: list[SegmentRow], refused: dict[str, str],
              actor: str, now: datetime, schedules: ScheduleSet) -> dict[str, Any]:
     """File the certificate of destruction: a sealed object kept under GRS 4.1 item 020."""
+    unfiled = _unfiled_certificate(archive, plan["digest"])
+    if unfiled is not None:  # written by a run killed before it reached the catalog
+        return _file_certificate(archive, unfiled, archive.store.retention(CERTIFICATE_PREFIX + unfiled["id"])
+                                 .retain_until, actor, now)
     gone = {s.name for s in disposed}
     destroyed = [e for e in plan["eligible"] if e["segment"] in gone]
     approvals = [{"actor": d["actor"], "at": d["at"]} for d in archive.catalog.documents(APPROVAL).values()
@@ -214,7 +218,8 @@ def _certify(archive: Archive, plan: dict[str, Any], disposed: list[SegmentRow],
         item = items.setdefault(entry["schedule"], {"schedule": entry["schedule"], "title": entry["title"],
                                                     "authority": entry["authority"], "records": 0})
         item["records"] += entry["count"]
-    cert_id = f"{now:%Y%m%d-%H%M%S}-{secrets.token_hex(4)}"  # store keys are lower case
+    # Named by the plan, so a rerun finds the certificate a killed run stored (store keys are lower case).
+    cert_id = f"{now:%Y%m%d-%H%M%S}-{plan['digest'][:8]}"
     certificate = {"id": cert_id, "kind": "certificate-of-destruction", "plan": plan["digest"],
                    "as_of": plan["as_of"], "executed_at": utc_iso(now), "executed_by": actor, "approvals": approvals,
                    "items": sorted(items.values(), key=lambda i: i["schedule"]),
@@ -224,17 +229,33 @@ def _certify(archive: Archive, plan: dict[str, Any], disposed: list[SegmentRow],
                    "records": [{**r, "schedule": e["schedule"], "segment": e["segment"]}
                                for e in destroyed for r in e["records"]],
                    "refused": refused}
-    filed_under = schedules.get(CERTIFICATE_ITEM)
-    keep_until = disposition_date(filed_under, now)
+    keep_until = disposition_date(schedules.get(CERTIFICATE_ITEM), now)
     key = CERTIFICATE_PREFIX + cert_id
-    body = canonical_json(certificate)
-    archive.store.put(key, seal(archive.keys, key, body), keep_until)
+    archive.store.put(key, seal(archive.keys, key, canonical_json(certificate)), keep_until)
+    return _file_certificate(archive, certificate, keep_until, actor, now)
+
+
+def _file_certificate(archive: Archive, certificate: dict[str, Any], keep_until: date | None, actor: str,
+                      now: datetime) -> dict[str, Any]:
+    """List a stored certificate in the catalog, with its audit entry."""
+    cert_id, digest, records = certificate["id"], certificate["plan"], len(certificate["records"])
     archive.catalog.put_document(CERTIFICATE, cert_id, {
-        "id": cert_id, "object": key, "schedule": CERTIFICATE_ITEM, "retain_until": _iso(keep_until),
-        "sha256": hashlib.sha256(body).hexdigest(), "plan": plan["digest"], "records": len(certificate["records"])},
+        "id": cert_id, "object": CERTIFICATE_PREFIX + cert_id, "schedule": CERTIFICATE_ITEM,
+        "retain_until": _iso(keep_until), "sha256": hashlib.sha256(canonical_json(certificate)).hexdigest(),
+        "plan": digest, "records": records},
         AuditEvent(actor=actor, action="dispose-certify", at=now,
-                   detail={"certificate": cert_id, "plan": plan["digest"], "records": len(certificate["records"])}))
+                   detail={"certificate": cert_id, "plan": digest, "records": records}))
     return certificate
+
+
+def _unfiled_certificate(archive: Archive, digest: str) -> dict[str, Any] | None:
+    """The certificate of this plan in the store that the catalog does not list, if any."""
+    for key in archive.store.list(CERTIFICATE_PREFIX):
+        if key.endswith("-" + digest[:8]):
+            certificate: dict[str, Any] = json.loads(open_sealed(archive.keys, key, archive.store.get(key)))
+            if certificate["plan"] == digest:
+                return certificate
+    return None
 
 
 def plan_digest(value: dict[str, Any]) -> str:
