@@ -53,3 +53,13 @@ def test_connectors_name_the_app_they_read(cli: CliRunner) -> None:
                                                                                             "email")
     assert (apps["whatsapp"], apps["telegram"], apps["jsonl"]) == ("whatsapp", "telegram", None)
     assert "sms-backup   sms " in cli("connectors").out
+
+
+def test_the_disposal_plan_names_the_review_queue_as_such(cli: CliRunner, archive_dir: Path,
+                                                          samples: list[Path]) -> None:
+    cli("ingest", *samples, "--custodian", "Jorge Rivera", "--tz", "America/Phoenix")
+    plan = cli("dispose", "plan", "--as-of", "2100-01-01", "--json")
+    assert plan.code == 0, plan.err
+    kept = {k["segment"]: k["reason"] for k in plan.json()["kept"]}  # type: ignore[index]
+    review = [reason for segment, reason in kept.items() if segment.startswith("review/")]
+    assert review and all(reason.startswith("the review queue") for reason in review)

@@ -46,7 +46,7 @@ from archiver.storage.archive import Archive
 from archiver.storage.audit import AuditEvent
 from archiver.storage.catalog import HoldRow, SegmentRow
 from archiver.storage.catalog.base import hold_from_json, hold_json
-from archiver.storage.records import RecordDocument, read_document
+from archiver.storage.records import SCHEDULE_REVIEW, RecordDocument, read_document
 
 ACTION_DISPOSE = "dispose"
 ACTION_HOLD = "hold-place"
@@ -119,6 +119,10 @@ def _destroyable_rows(archive: Archive, segment: SegmentRow, schedules: Schedule
     action = _action(schedules, segment.schedule)
     if action == Action.TRANSFER and (transfer is None or transfer["state"] != ACCEPTED):
         result.not_destroyed[segment.name] = kept_reason(transfer)
+        return None
+    if segment.schedule == SCHEDULE_REVIEW:
+        result.not_destroyed[segment.name] = ("the review queue: uncertain nonrecords waiting for a records "
+                                              "officer's decision ('archiver review list')")
         return None
     if action not in (Action.DESTROY, Action.TRANSFER):
         result.not_destroyed[segment.name] = (f"schedule item {segment.schedule} says {action}" if action
