@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import date, datetime, timezone
 from pathlib import Path
@@ -54,6 +54,23 @@ def now() -> datetime:
 def write_json(stream: TextIO, value: dict[str, Any]) -> None:
     """One JSON object on one line (JSON Lines)."""
     stream.write(json.dumps(value, ensure_ascii=False) + "\n")
+
+
+def print_plan(args: argparse.Namespace, plan: dict[str, Any], heading: str,
+               entry: Callable[[dict[str, Any]], str]) -> int:
+    """Write a disposal or transfer plan to ``--out`` and print it: as JSON, or as its heading, one
+    line per segment it lists (``entry``) and one per segment kept, with why."""
+    if args.out:
+        args.out.write_text(json.dumps(plan, indent=2) + "\n", encoding="utf-8")
+    if args.json:
+        print(json.dumps(plan, indent=2))
+        return 0
+    print(heading + (f", written to {args.out}" if args.out else ""))
+    for segment in plan["eligible"]:
+        print("  " + entry(segment))
+    for kept in plan["kept"]:
+        print(f"  KEPT {kept['segment']}: {kept['reason']}")
+    return 0
 
 
 def needs_choice(command: argparse.ArgumentParser, choices: Any, what: str) -> None:

@@ -46,19 +46,11 @@ def _plan(args: argparse.Namespace) -> int:
     with common.open_archive(args, read_only=True) as archive:
         now = common.now()
         plan = transfer.make_transfer_plan(archive, args.as_of or now.date(), common.actor(archive.settings), now)
-    if args.out:
-        args.out.write_text(json.dumps(plan, indent=2) + "\n", encoding="utf-8")
-    if args.json:
-        print(json.dumps(plan, indent=2))
-        return 0
-    print(f"Transfer plan {plan['digest'][:12]} as of {plan['as_of']}: {plan['records']} record(s) in "
-          f"{len(plan['eligible'])} segment(s) due" + (f", written to {args.out}" if args.out else ""))
-    for e in plan["eligible"]:
-        print(f"  DUE {e['segment']}  {e['count']} record(s)  {e['schedule']} ({e['authority']}), "
-              f"cutoff {e['cutoff']}, transfer date {e['transfer_date']}")
-    for k in plan["kept"]:
-        print(f"  KEPT {k['segment']}: {k['reason']}")
-    return 0
+    return common.print_plan(
+        args, plan, f"Transfer plan {plan['digest'][:12]} as of {plan['as_of']}: {plan['records']} record(s) in "
+        f"{len(plan['eligible'])} segment(s) due",
+        lambda e: f"DUE {e['segment']}  {e['count']} record(s)  {e['schedule']} ({e['authority']}), "
+                  f"cutoff {e['cutoff']}, transfer date {e['transfer_date']}")
 
 
 def _export(args: argparse.Namespace) -> int:
