@@ -473,6 +473,26 @@ def test_compliant_copies_name_the_earliest_copied_or_forwarded_record(catalog: 
     assert catalog.compliant_copies(CUSTODIAN, []) == {}
 
 
+def repeated_text_rows() -> list[CatalogRow]:
+    """1,000 copies of one text, the earliest compliant one in the middle of the list."""
+    rows = [make_row(n, fingerprint="same", ingested_at=T0 + timedelta(hours=1 + n % 7), minutes=n % 13,
+                     status=("late", "copied", "forwarded")[n % 3]) for n in range(1000)]
+    rows[500] = make_row(500, fingerprint="same", ingested_at=T0, minutes=30, status="copied")
+    rows[501] = make_row(501, fingerprint="same", ingested_at=T0, minutes=20, status="late")  # late: not compliant
+    rows[502] = make_row(502, fingerprint="same", ingested_at=T0, minutes=40, status="forwarded")
+    return rows
+
+
+def test_a_text_repeated_1000_times_names_its_earliest_compliant_copy(catalog: Catalog) -> None:
+    rows = repeated_text_rows()
+    catalog.commit([CommitBatch(rows[start:start + 100]) for start in range(0, 1000, 100)])
+
+    found = catalog.compliant_copies(CUSTODIAN, ["same", "same", "other"])
+
+    assert list(found) == ["same"]
+    assert found["same"] == rows[500]
+
+
 # -- registry, notices, quarantine, exports, holds, key ------------------------------------------
 
 

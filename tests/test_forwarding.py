@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import fnmatch
 from datetime import datetime, timedelta, timezone
 from zoneinfo import ZoneInfo
 
 import pytest
 
+from archiver.core import forwarding
 from archiver.core.forwarding import (
     DEFAULT_OFFICIAL_PATTERNS,
     WINDOW,
@@ -209,3 +211,25 @@ def test_official_phone_number_ignores_formatting() -> None:
 def test_no_official_recipients() -> None:
     assert official_recipients(["amigo@gmail.com", "Carlos"], DEFAULT_OFFICIAL_PATTERNS) == []
     assert official_recipients([], DEFAULT_OFFICIAL_PATTERNS) == []
+
+
+MATCH_PATTERNS = [DEFAULT_OFFICIAL_PATTERNS, ("*@STATE.GOV",), ("+1 202 555 *", "ops?@*.mil"), ("[a-c]*@agency.gov",),
+                  ("exact@cbp.dhs.gov",), ("*.gov",), ("[!x]*@*.gov", "*\n*"), ()]
+MATCH_ADDRESSES = ["amigo@gmail.com", "Jane Doe <Jane.Doe@CBP.DHS.GOV>", "sgt.smith@army.mil", "ops1@navy.mil",
+                   "ops12@navy.mil", "lookalike@gov.example.com", "+1 (202) 555-0100", "+12025550199", "Carlos",
+                   "  Exact@CBP.dhs.gov ", "bob@agency.gov", "dave@agency.gov", "xavier@state.gov", "a@b.gov\n",
+                   "line\nbreak@x.gov", "", "<>", "Ops <OPS@STATE.GOV>", "[a-c]@agency.gov", "ß@straße.gov"]
+
+
+def _one_by_one(recipients: list[str], patterns: tuple[str, ...]) -> list[str]:
+    """The reference: fnmatch per normalized address per normalized pattern."""
+    bare = [forwarding._normalize(p) for p in patterns]
+    return list(dict.fromkeys(r for r in recipients
+                              if any(fnmatch.fnmatchcase(forwarding._normalize(r), p) for p in bare)))
+
+
+@pytest.mark.parametrize("patterns", MATCH_PATTERNS)
+def test_the_compiled_matcher_agrees_with_fnmatch(patterns: tuple[str, ...]) -> None:
+    for _ in range(2):  # the second pass answers from the cache
+        assert official_recipients(MATCH_ADDRESSES, patterns) == _one_by_one(MATCH_ADDRESSES, patterns)
+        assert official_recipients(MATCH_ADDRESSES, list(patterns)) == _one_by_one(MATCH_ADDRESSES, patterns)

@@ -15,11 +15,12 @@ from __future__ import annotations
 import fnmatch
 import math
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from email.utils import parseaddr
 from enum import StrEnum
+from functools import lru_cache
 
 from archiver.model import ACCOUNTS, utc_iso
 
@@ -156,15 +157,25 @@ def official_recipients(recipients: Iterable[str], patterns: Iterable[str]) -> l
     ``"Jane Doe <Jane.Doe@CBP.DHS.GOV>"`` matches ``*@*.gov``. Phone numbers are compared
     without spaces, dashes, dots or parentheses.
     """
-    normalized = [_normalize(pattern) for pattern in patterns]
+    is_official = _official_matcher(tuple(patterns))
     matches: list[str] = []
     for recipient in recipients:
-        address = _normalize(recipient)
-        if recipient not in matches and any(
-            fnmatch.fnmatchcase(address, pattern) for pattern in normalized
-        ):
+        if recipient not in matches and is_official(recipient):
             matches.append(recipient)
     return matches
+
+
+@lru_cache(maxsize=16)
+def _official_matcher(patterns: tuple[str, ...]) -> Callable[[str], bool]:
+    """One compiled expression for every pattern, remembering each recipient's answer: an
+    export names the same few people on every message."""
+    combined = re.compile("|".join(fnmatch.translate(_normalize(pattern)) for pattern in patterns) or "(?!)")
+
+    @lru_cache(maxsize=4096)
+    def is_official(recipient: str) -> bool:
+        return combined.match(_normalize(recipient)) is not None
+
+    return is_official
 
 
 def _normalize(text: str) -> str:

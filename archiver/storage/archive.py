@@ -110,6 +110,7 @@ class Archive:
 
     def __post_init__(self) -> None:
         self._conversation_refs: dict[tuple[str, str], str] = {}
+        self._sender_refs: dict[str, str] = {}
         self.audit_hash = KeyedHash(self.audit_key)
         self._head_at_open = self.catalog.audit_head()[0]
         self._head_written: AuditHead | None = None
@@ -143,8 +144,12 @@ class Archive:
         return (None, None) if material is None else (self.sender_ref(message["sender"]), self.name_hash.hex(material))
 
     def sender_ref(self, handle: str) -> str:
-        """The keyed reference of a sender's handle, as ``copy_refs`` stores it."""
-        return self.name_hash.hex(sender_material(handle))
+        """The keyed reference of a sender's handle, as ``copy_refs`` stores it (memoized: an
+        export has few senders)."""
+        ref = self._sender_refs.get(handle)
+        if ref is None:
+            ref = self._sender_refs[handle] = self.name_hash.hex(sender_material(handle))
+        return ref
 
     @property
     def temp_dir(self) -> Path:

@@ -18,6 +18,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass
+from dataclasses import fields as dataclass_fields
 from datetime import date, datetime
 from typing import TYPE_CHECKING, Any
 
@@ -73,7 +74,9 @@ def differing_facts(row: CatalogRow, sealed: dict[str, Any]) -> list[str]:
 def row_digest(key: KeyedHash, kind: str, row: Any, ignore: tuple[str, ...] = ()) -> str:
     """Keyed digest of a catalog row (a dataclass), written into the audit entry that adds it;
     ``ignore`` names fields a later identical write may leave as they were."""
-    fields = {name: _plain(value) for name, value in asdict(row).items() if name not in ignore}
+    # The row's own fields, not asdict(): the rows are flat, and asdict deep-copies every value.
+    fields = {field.name: _plain(getattr(row, field.name)) for field in dataclass_fields(row)
+              if field.name not in ignore}
     return key.hex(canonical_json([kind, fields]))
 
 

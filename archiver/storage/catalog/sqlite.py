@@ -40,6 +40,10 @@ from archiver.storage.catalog.sqlite_index import CHUNK, ROW_COLUMNS, SqliteInde
 from archiver.storage.catalog.sqlite_schema import SCHEMA, connect_read_only, refuse_read_only
 
 LOCK_WAIT_SECONDS = 30.0
+# One index seek per text (messages_compliant_copy), whatever the number of its earlier copies.
+COMPLIANT_COPY = (f"SELECT {ROW_COLUMNS} FROM messages WHERE custodian = ? AND fingerprint = ? "
+                  "AND label = 'record' AND forwarding_status IN ('copied', 'forwarded') "
+                  "ORDER BY ingested_at, sent_at, rowid LIMIT 1")
 class SqliteCatalog(SqliteIndex):
     """Catalog in one SQLite file."""
 
@@ -336,15 +340,10 @@ class SqliteCatalog(SqliteIndex):
 
     def compliant_copies(self, custodian: str, fingerprints: Sequence[str]) -> dict[str, CatalogRow]:
         found: dict[str, CatalogRow] = {}
-        for start in range(0, len(fingerprints), CHUNK):
-            chunk = list(fingerprints[start:start + CHUNK])
-            marks = ",".join("?" * len(chunk))
-            for values in self._db.execute(
-                    f"SELECT {ROW_COLUMNS} FROM messages WHERE custodian = ? AND fingerprint IN ({marks}) "
-                    "AND label = 'record' AND forwarding_status IN ('copied', 'forwarded') "
-                    "ORDER BY ingested_at, sent_at", [custodian, *chunk]):
-                row = row_from(values)
-                found.setdefault(row.fingerprint or "", row)
+        for fingerprint in dict.fromkeys(fp for fp in fingerprints if fp):
+            values = self._db.execute(COMPLIANT_COPY, (custodian, fingerprint)).fetchone()
+            if values is not None:
+                found[fingerprint] = row_from(values)
         return found
 
     def put_custodian(self, custodian: Custodian, audit: AuditEvent) -> None:
