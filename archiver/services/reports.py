@@ -69,6 +69,7 @@ class CustodianTotals:
                 "accounts": [a.to_json() for a in self.accounts]}
 
 
+_encode = json.JSONEncoder(ensure_ascii=False).encode  # built once: json.dumps builds one per call with options
 LATE_SHOWN = 1000  # late records the text and HTML pages list; --json and --csv give every one
 
 
@@ -169,7 +170,8 @@ def _count(report: ForwardingReport, totals: dict[str, CustodianTotals], months:
     entry = totals.get(row.custodian) or totals.setdefault(row.custodian, CustodianTotals(row.custodian))
     entry.counts[status] += 1
     entry.by_direction[row.direction][status] += 1
-    months[row.sent_at.strftime("%Y-%m")][status] += 1
+    sent = row.sent_at
+    months[f"{sent.year:04d}-{sent.month:02d}"][status] += 1  # strftime("%Y-%m"), at a fraction of its cost
     report.records += 1
     report.disposed += report.disposed_at(row) is not None
     if status == Status.LATE:
@@ -255,7 +257,7 @@ class JsonSink:
         self.records = tempfile.TemporaryFile("w+", encoding="utf-8")
 
     def add(self, row: CatalogRow, disposed_at: datetime | None) -> None:
-        line = json.dumps(record_json(row, disposed_at), ensure_ascii=False)
+        line = _encode(record_json(row, disposed_at))
         if row.forwarding_status == Status.LATE:
             self.late.write(line + "\n")
         self.records.write(line + "\n")
