@@ -96,7 +96,8 @@ def _report_forwarding(args: argparse.Namespace) -> int:
 def _report_completeness(args: argparse.Namespace) -> int:
     with common.open_archive(args, read_only=True) as archive:
         common.require(archive, "records-officer", "run reports")
-        report = completeness_report(archive.catalog.rows(label="record"))
+        with progress.bar("report completeness", "rows", quiet=args.json) as advance:
+            report = completeness_report(progress.counted(archive.catalog.rows(label="record"), advance))
     return _emit(args, report, render_completeness, render_completeness_csv)
 
 
