@@ -85,14 +85,22 @@ def _dated(item: ScheduleItem, day: date) -> date | None:
     return disposition_date(item, datetime(day.year, day.month, day.day, 12, tzinfo=timezone.utc))
 
 
+# Every fifth record late, one in five from an official account; one message in 500 deleted before export.
+STATUSES = ("copied", "forwarded", "late", "forwarded", "not_applicable")
+
+
 def _row(n: int, custodian: str, schedule: str | None, sent: datetime, disposition: date | None, label: str,
          offset: int) -> CatalogRow:
+    status = STATUSES[n % len(STATUSES)]
     return CatalogRow(
         id=f"{n:032x}", custodian=custodian, source="signal", conversation_ref=f"{n % 997:032x}", sent_at=sent,
-        direction="sent", account="personal", system=False, label=label, confidence=0.9, reasons=("decision",),
-        rules_version="1", schedule=schedule, disposition_date=disposition, forwarding_status="copied",
-        deadline=None, days_late=0, content_hash=f"{n:064x}", export_sha256="e" * 64, source_line=n,
-        ingested_at=sent, flags=(), segment=f"seg/{n // SEGMENT:06d}", offset=offset, length=400)
+        direction="sent", account="official" if status == "not_applicable" else "personal", system=False,
+        label=label, confidence=0.9, reasons=("decision",), rules_version="1", schedule=schedule,
+        disposition_date=disposition, forwarding_status=status,
+        deadline=None if status == "not_applicable" else sent + timedelta(days=20),
+        days_late=1 + n % 30 if status == "late" else 0, content_hash=f"{n:064x}", export_sha256="e" * 64,
+        source_line=n, ingested_at=sent + timedelta(days=21 if status == "late" else 2),
+        flags=("deleted",) if n % 500 == 7 else (), segment=f"seg/{n // SEGMENT:06d}", offset=offset, length=400)
 
 
 def measure(folder: Path, mode: str) -> dict[str, float]:

@@ -7,7 +7,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from archiver.cli import common
+from archiver.cli import common, progress
 from archiver.services import disposal_plan
 from archiver.services.disposal_certificate import read_certificate, write_html
 from archiver.services.disposition import dispose_due, place_hold, release_hold
@@ -149,7 +149,9 @@ def _approve(args: argparse.Namespace) -> int:
 def _execute(args: argparse.Namespace) -> int:
     plan = disposal_plan.read_plan(args.plan)
     with common.open_archive(args) as archive:
-        certificate = disposal_plan.execute(archive, plan, common.actor(archive.settings), common.now())
+        total = sum(int(entry["count"]) for entry in plan["eligible"])
+        with progress.bar("dispose execute", "records", total, quiet=args.json) as advance:
+            certificate = disposal_plan.execute(archive, plan, common.actor(archive.settings), common.now(), advance)
     if args.json:
         print(json.dumps(certificate, indent=2))
     else:

@@ -4,19 +4,13 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from rich.progress import Progress
-
-from archiver.cli import common
+from archiver.cli import common, progress
 from archiver.cli.filters import add_search_filters, query_from
 from archiver.errors import UsageError
 from archiver.services.export import ExportRequest, export_case, publish_signing_key
-from archiver.services.export import Progress as Advance
 from archiver.services.export_verify import verify_bag
 from archiver.storage.keys.signing import open_signer
 
@@ -51,7 +45,7 @@ def _export(args: argparse.Namespace) -> int:
     if args.records and query.to_json().keys() - {"limit"}:
         raise UsageError("give either --records FILE or search filters, not both")
     request = ExportRequest(args.case, args.out, None if args.records else query, args.records)
-    with common.open_archive(args) as archive, _progress() as advance:
+    with common.open_archive(args) as archive, progress.bar("export", "records", quiet=args.json) as advance:
         signer = open_signer(archive.settings.key, archive.settings.base_dir, archive.store)
         result = export_case(archive, common.actor(archive.settings), request, signer, common.now(), advance)
     if args.json:
@@ -61,17 +55,6 @@ def _export(args: argparse.Namespace) -> int:
           f"{result.attachments} attachment(s); tag manifest SHA-256 {result.tag_manifest_sha256}; "
           f"signed by {result.key_fingerprint} (audited)")
     return 0
-
-
-@contextmanager
-def _progress() -> Iterator[Advance | None]:
-    """A progress bar on stderr when it is a terminal; nothing otherwise."""
-    if not sys.stderr.isatty():
-        yield None
-        return
-    with Progress(transient=True) as bar:
-        task = bar.add_task("records", total=None)
-        yield lambda n: bar.advance(task, n)
 
 
 def _key(args: argparse.Namespace) -> int:

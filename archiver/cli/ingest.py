@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from archiver.cli import common
+from archiver.cli import common, progress
 from archiver.connector import ConnectorRegistry, messages_only
 from archiver.core.apps import app_of_connector
 from archiver.core.retention import load_schedules
@@ -58,9 +58,10 @@ def _ingest(args: argparse.Namespace) -> int:
     with common.open_archive(args, settings) as archive:
         options = IngestOptions(custodian=args.custodian, connector=args.connector, tz=args.tz,
                                 account=args.account, actor=common.actor(settings), date_order=args.date_order)
-        ingestor = Ingestor(archive, registry, build_classifier(settings),
-                            load_schedules(settings.schedules), options, common.now())
-        receipt = ingestor.run(args.files)
+        with progress.bar("ingest", "messages", quiet=args.json) as advance:
+            ingestor = Ingestor(archive, registry, build_classifier(settings),
+                                load_schedules(settings.schedules), options, common.now(), advance)
+            receipt = ingestor.run(args.files)
     if args.json:
         print(json.dumps(receipt.to_json(), indent=2))
     else:

@@ -11,7 +11,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TextIO
 
-from archiver.cli import common
+from archiver.cli import common, progress
 from archiver.errors import UsageError
 from archiver.services.completeness import completeness_report, render_completeness, render_completeness_csv
 from archiver.services.disclosures import (
@@ -25,7 +25,7 @@ from archiver.services.disclosures import (
 )
 from archiver.services.gaps import gaps_report, render_gaps, render_gaps_csv
 from archiver.services.report_html import render_html
-from archiver.services.reports import forwarding_report, render_csv, render_forwarding
+from archiver.services.reports import CsvSink, JsonSink, forwarding_report, render_forwarding
 from archiver.services.retention_html import render_retention_html
 from archiver.services.retention_report import render_retention, render_retention_csv, retention_report, write_json
 
@@ -75,27 +75,29 @@ def register(commands: Any) -> None:
 
 
 def _report_forwarding(args: argparse.Namespace) -> int:
+    sink: JsonSink | CsvSink | None = JsonSink() if args.json else CsvSink(sys.stdout) if args.csv else None
     with common.open_archive(args, read_only=True) as archive:
         common.require(archive, "records-officer", "run reports")
         catalog = archive.catalog
         disposed = {s.name: s.disposed_at for s in catalog.segments() if s.disposed_at is not None}
-        report = forwarding_report(catalog.rows(), catalog.last_sync_by_account(), catalog.custodians(), common.now(),
-                                   disposed)
+        with progress.bar("report forwarding", "rows", quiet=args.json) as advance:
+            report = forwarding_report(progress.counted(catalog.rows(), advance), catalog.last_sync_by_account(),
+                                       catalog.custodians(), common.now(), disposed, sink)
     if args.html:
-        args.html.write_text(render_html(report), encoding="utf-8")
-    if args.json:
-        print(json.dumps(report.to_json(), indent=2))
-    elif args.csv:
-        sys.stdout.write(render_csv(report))
-    elif not args.html:
+        with _html_file(args.html) as page:
+            page.write(render_html(report))
+    if isinstance(sink, JsonSink):
+        sink.write(report, sys.stdout)
+    elif sink is None and not args.html:
         print(render_forwarding(report))
-    return 1 if args.fail_on_late and report.late else 0
+    return 1 if args.fail_on_late and report.late_count else 0
 
 
 def _report_completeness(args: argparse.Namespace) -> int:
     with common.open_archive(args, read_only=True) as archive:
         common.require(archive, "records-officer", "run reports")
-        report = completeness_report(archive.catalog.rows(label="record"))
+        with progress.bar("report completeness", "rows", quiet=args.json) as advance:
+            report = completeness_report(progress.counted(archive.catalog.rows(label="record"), advance))
     return _emit(args, report, render_completeness, render_completeness_csv)
 
 

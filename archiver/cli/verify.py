@@ -6,7 +6,7 @@ import argparse
 import json
 from typing import Any
 
-from archiver.cli import common
+from archiver.cli import common, progress
 from archiver.services.verify import verify
 
 
@@ -22,7 +22,9 @@ def register(commands: Any) -> None:
 def _verify(args: argparse.Namespace) -> int:
     with common.open_archive(args, read_only=True) as archive:
         common.require(archive, ("records-officer", "admin"), "verify the archive")
-        report = verify(archive, deep=args.deep)
+        total = sum(1 for s in archive.catalog.segments() if s.disposed_at is None)
+        with progress.bar("verify", "segments", total, quiet=args.json) as advance:
+            report = verify(archive, deep=args.deep, progress=advance)
     if args.json:
         print(json.dumps(report.to_json(), indent=2))
     else:

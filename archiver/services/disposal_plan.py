@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Callable
 from datetime import date, datetime, time, timezone
 from pathlib import Path
 from typing import Any
@@ -174,8 +175,10 @@ def approvers(archive: Archive, digest: str) -> list[str]:
     return sorted(d["actor"] for d in archive.catalog.documents(APPROVAL).values() if d["plan"] == digest)
 
 
-def execute(archive: Archive, plan: dict[str, Any], actor: str, now: datetime) -> dict[str, Any]:
-    """Destroy what an approved plan lists, if the archive still matches it; the certificate."""
+def execute(archive: Archive, plan: dict[str, Any], actor: str, now: datetime,
+            progress: Callable[[int], None] | None = None) -> dict[str, Any]:
+    """Destroy what an approved plan lists, if the archive still matches it; the certificate.
+    ``progress`` is called with each segment's record count as it is dealt with."""
     authorize(archive, actor, "records-officer", "execute a disposition", now)
     digest = check_plan(plan)["digest"]
     approved = approvers(archive, digest)
@@ -197,7 +200,7 @@ def execute(archive: Archive, plan: dict[str, Any], actor: str, now: datetime) -
         early = sorted({s.name for s in segments} - {s.name for s in due_segments(segments, now.date())})
         if early:
             raise UsageError(f"plan {digest[:12]} lists segment(s) not due on {now.date()}: {', '.join(early)}")
-        refused = destroy_due(archive, now, actor, schedules, segments).refused
+        refused = destroy_due(archive, now, actor, schedules, segments, progress=progress).refused
         gone = [s for s in archive.catalog.segments() if s.name in set(planned) and s.disposed_at is not None]
         return _certify(archive, plan, gone, refused, actor, now, schedules)
 

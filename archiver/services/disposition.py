@@ -28,7 +28,7 @@ from __future__ import annotations
 import base64
 import json
 import zlib
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime
@@ -93,9 +93,10 @@ def dispose_due(archive: Archive, now: datetime, actor: str, dry_run: bool = Fal
 
 
 def destroy_due(archive: Archive, now: datetime, actor: str, schedules: ScheduleSet, segments: list[SegmentRow],
-                dry_run: bool = False) -> DispositionResult:
+                dry_run: bool = False, progress: Callable[[int], None] | None = None) -> DispositionResult:
     """Destroy those of ``segments`` whose schedule and the holds active now allow (call under
-    the writer lock unless ``dry_run``); each date is the caller's to have checked."""
+    the writer lock unless ``dry_run``); each date is the caller's to have checked. ``progress``
+    is called with each segment's record count once the segment is dealt with."""
     result = DispositionResult(now.date(), dry_run)
     holds = active_holds(archive)
     transferred = transfers_by_segment(archive)
@@ -104,6 +105,8 @@ def destroy_due(archive: Archive, now: datetime, actor: str, schedules: Schedule
         if rows is None:
             continue
         refusal = None if dry_run else _destroy(archive, segment, rows, actor, now)
+        if progress is not None:
+            progress(segment.count)
         if refusal is not None:
             result.refused[segment.name] = refusal
             continue

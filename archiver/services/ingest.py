@@ -12,7 +12,7 @@ from __future__ import annotations
 import hashlib
 import uuid
 from collections import defaultdict
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
 from pathlib import Path
@@ -82,13 +82,16 @@ class Ingestor:
     """One ingest run over one or more export files."""
 
     def __init__(self, archive: Archive, registry: ConnectorRegistry, classifier: Classifier,
-                 schedules: ScheduleSet, options: IngestOptions, now: datetime) -> None:
+                 schedules: ScheduleSet, options: IngestOptions, now: datetime,
+                 progress: Callable[[int], None] | None = None) -> None:
+        # ``progress`` is called with the number of messages each filed batch held.
         # A custodian named by id, name or alias is filed under its id, as holds resolve it.
         registered = find_custodian(archive.catalog.custodians(), options.custodian)
         if registered is not None:
             options = replace(options, custodian=registered.id)
         self.archive, self.registry, self.classifier = archive, registry, classifier
         self.schedules, self.options, self.now = schedules, options, now
+        self._progress = progress
         self.receipt = Receipt(custodian=options.custodian)
         settings = archive.settings
         self.custodian = registered or Custodian(options.custodian)
@@ -229,6 +232,8 @@ class Ingestor:
         return keys
 
     def _file_batch(self, batch: list[tuple[RecordDocument, MessageId]], file_receipt: FileReceipt) -> None:
+        if self._progress is not None:  # the messages parsed and classified, now being filed
+            self._progress(len(batch))
         if not batch:
             return
         ids = [doc.record_id for doc, _ in batch] + [i.legacy.record_id for _, i in batch if i.legacy]

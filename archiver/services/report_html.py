@@ -188,11 +188,15 @@ def _at_risk(accounts: Sequence[AccountSync]) -> str:
 
 def _late_table(report: ForwardingReport) -> str:
     rows = [[f"<code>{escape(r.id)}</code>", escape(r.custodian), escape(r.direction), _when(r.sent_at),
-             _when(r.deadline) if r.deadline else "-", number(r.days_late), _kept(report.disposed.get(r.id))]
+             _when(r.deadline) if r.deadline else "-", number(r.days_late), _kept(report.disposed_at(r))]
             for r in report.late]
     heads = ["Record", "Custodian", "Direction", "Created", "Deadline", "Days late", "In the archive"]
-    return section("late", "Late records", table(f"{len(rows)} record(s) forwarded after the 20-day deadline",
-                                                   heads, rows, "No late records."))
+    more = report.late_count - len(rows)
+    note = (f'<p class="note" id="late-more">The first {len(rows)} are listed here; {more} more: '
+            "<code>archiver report forwarding --json</code> or <code>--csv</code> lists every one.</p>"
+            if more > 0 else "")
+    return section("late", "Late records", table(f"{report.late_count} record(s) forwarded after the 20-day "
+                                                   "deadline", heads, rows, "No late records.") + note)
 
 
 def _candidates(report: ForwardingReport) -> str:

@@ -5,11 +5,13 @@ from __future__ import annotations
 
 import csv
 import io
+import json
+import tempfile
 from collections import Counter, defaultdict
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol, TextIO
 
 from archiver.core.apps import account_app
 from archiver.core.custodians import Custodian
@@ -67,30 +69,42 @@ class CustodianTotals:
                 "accounts": [a.to_json() for a in self.accounts]}
 
 
+_encode = json.JSONEncoder(ensure_ascii=False).encode  # built once: json.dumps builds one per call with options
+LATE_SHOWN = 1000  # late records the text and HTML pages list; --json and --csv give every one
+
+
 @dataclass
 class ForwardingReport:
-    """Every record's 2911 status, with totals per custodian and per month of creation."""
+    """Totals per custodian and per month of creation, and the first late records.
+
+    It holds aggregates only, so it stays small however many records the archive holds; the
+    records themselves go to a ``RecordSink`` as the rows pass (``--json``, ``--csv``).
+    """
 
     generated_at: datetime
-    records: list[CatalogRow]
     custodians: list[CustodianTotals]
     months: dict[str, Counter[str]]
     unlawful_disposition_candidates: list[CatalogRow]
-    disposed: dict[str, datetime] = field(default_factory=dict)  # record id -> when it was lawfully destroyed
+    late: list[CatalogRow]  # the first LATE_SHOWN late records, in catalog order
+    late_count: int = 0
+    records: int = 0
+    disposed: int = 0  # records lawfully destroyed under their schedules
+    disposed_segments: Mapping[str, datetime] = field(default_factory=dict)  # segment -> when destroyed
 
     @property
     def totals(self) -> Counter[str]:
         return sum((c.counts for c in self.custodians), Counter())
 
     @property
-    def late(self) -> list[CatalogRow]:
-        return [r for r in self.records if r.forwarding_status == Status.LATE]
-
-    @property
     def at_risk(self) -> list[AccountSync]:
         return [a for c in self.custodians for a in c.accounts if a.at_risk]
 
-    def to_json(self) -> dict[str, Any]:
+    def disposed_at(self, row: CatalogRow) -> datetime | None:
+        """When disposition destroyed ``row``'s record, or None while it is held."""
+        return disposed_at(row, self.disposed_segments)
+
+    def summary_json(self) -> dict[str, Any]:
+        """The report's JSON object up to its record lists (``late``, candidates, ``records``)."""
         totals = self.totals
         return {
             "generated_at": utc_iso(self.generated_at),
@@ -100,45 +114,70 @@ class ForwardingReport:
             "months": {m: {s.value: c[s] for s in STATUSES} | {"on_time_rate": on_time_rate(c)}
                        for m, c in sorted(self.months.items())},
             "at_risk": [a.to_json() for a in self.at_risk],
-            "disposed": len(self.disposed),
-            "late": [record_json(r, self.disposed.get(r.id)) for r in self.late],
-            "unlawful_disposition_candidates": [candidate_json(r) for r in self.unlawful_disposition_candidates],
-            "records": [record_json(r, self.disposed.get(r.id)) for r in self.records],
+            "disposed": self.disposed,
         }
+
+
+class RecordSink(Protocol):
+    """What takes each record of the forwarding report as the catalog rows pass."""
+
+    def add(self, row: CatalogRow, disposed_at: datetime | None) -> None: ...
+
+
+def disposed_at(row: CatalogRow, disposed_segments: Mapping[str, datetime]) -> datetime | None:
+    """When disposition destroyed ``row``'s segment (its row stays in the catalog), or None."""
+    return disposed_segments.get(row.segment) if row.segment is not None else None
 
 
 def forwarding_report(rows: Iterable[CatalogRow], last_sync: Mapping[tuple[str, str], datetime],
                       custodians: Iterable[Custodian], now: datetime,
-                      disposed_segments: Mapping[str, datetime] | None = None) -> ForwardingReport:
-    """Build the report from every catalog row (records and tombstones), syncs and the registry.
+                      disposed_segments: Mapping[str, datetime] | None = None,
+                      sink: RecordSink | None = None) -> ForwardingReport:
+    """Build the report in one pass over every catalog row (records and tombstones), with syncs and the registry.
 
     ``disposed_segments`` (segment name -> when it was destroyed) flags the records disposition
-    destroyed: their rows stay in the catalog, but they are no longer held.
+    destroyed: their rows stay in the catalog, but they are no longer held. Each record goes to
+    ``sink`` as it passes; only counts, conversation refs and deleted messages are kept.
     """
-    records, deleted, business_threads = [], [], set()
-    for row in rows:
-        if row.label == "record":
-            records.append(row)
-            if not row.system:
-                business_threads.add(row.conversation_ref)
-        if FLAG_DELETED in row.flags:
-            deleted.append(row)
+    gone = disposed_segments or {}
+    report = ForwardingReport(now, [], {}, [], [], disposed_segments=gone)
     totals: dict[str, CustodianTotals] = {}
     months: dict[str, Counter[str]] = defaultdict(Counter)
-    for row in records:
-        entry = totals.setdefault(row.custodian, CustodianTotals(row.custodian))
-        entry.counts[row.forwarding_status] += 1
-        entry.by_direction[row.direction][row.forwarding_status] += 1
-        months[row.sent_at.strftime("%Y-%m")][row.forwarding_status] += 1
+    deleted, business_threads = [], set()
+    for row in rows:
+        if FLAG_DELETED in row.flags:
+            deleted.append(row)  # few: messages the export says were deleted
+        if row.label != "record":
+            continue
+        if not row.system:
+            business_threads.add(row.conversation_ref)
+        _count(report, totals, months, row)
+        if sink is not None:
+            sink.add(row, report.disposed_at(row))
     for account in account_syncs(last_sync, custodians, now):
         totals.setdefault(account.custodian, CustodianTotals(account.custodian)).accounts.append(account)
     for (custodian_id, _app), at in last_sync.items():
         entry = totals.setdefault(custodian_id, CustodianTotals(custodian_id))
         entry.last_sync = max(entry.last_sync or at, at)
-    candidates = [r for r in deleted if r.conversation_ref in business_threads]
-    gone = disposed_segments or {}
-    disposed = {r.id: gone[r.segment] for r in records if r.segment is not None and r.segment in gone}
-    return ForwardingReport(now, records, [totals[c] for c in sorted(totals)], dict(months), candidates, disposed)
+    report.custodians, report.months = [totals[c] for c in sorted(totals)], dict(months)
+    report.unlawful_disposition_candidates = [r for r in deleted if r.conversation_ref in business_threads]
+    return report
+
+
+def _count(report: ForwardingReport, totals: dict[str, CustodianTotals], months: dict[str, Counter[str]],
+           row: CatalogRow) -> None:
+    status = row.forwarding_status
+    entry = totals.get(row.custodian) or totals.setdefault(row.custodian, CustodianTotals(row.custodian))
+    entry.counts[status] += 1
+    entry.by_direction[row.direction][status] += 1
+    sent = row.sent_at
+    months[f"{sent.year:04d}-{sent.month:02d}"][status] += 1  # strftime("%Y-%m"), at a fraction of its cost
+    report.records += 1
+    report.disposed += report.disposed_at(row) is not None
+    if status == Status.LATE:
+        report.late_count += 1
+        if len(report.late) < LATE_SHOWN:
+            report.late.append(row)
 
 
 def account_syncs(last_sync: Mapping[tuple[str, str], datetime], custodians: Iterable[Custodian],
@@ -173,15 +212,16 @@ def render_forwarding(report: ForwardingReport) -> str:
         since = utc_iso(account.last_sync) if account.last_sync else "never synced"
         lines.append(f"At risk: {account.custodian} {account.app} (last sync {since}): records on the phone "
                      "may be past their 20-day deadline")
-    late = report.late
-    lines.append(f"Late records: {len(late)}")
-    for row in late:
-        gone = report.disposed.get(row.id)
+    lines.append(f"Late records: {report.late_count}")
+    for row in report.late:
+        gone = report.disposed_at(row)
         lines.append(f"  {row.id}  {row.custodian}  {row.direction:<8} {utc_iso(row.sent_at)}  "
                      f"deadline {utc_iso(row.deadline) if row.deadline else '-'}  {row.days_late} days late"
                      + (f"  DISPOSED {utc_iso(gone)}" if gone else ""))
+    if report.late_count > len(report.late):
+        lines.append(f"  ... and {report.late_count - len(report.late)} more (--json and --csv list every one)")
     if report.disposed:
-        lines.append(f"Disposed of under their schedules: {len(report.disposed)} record(s), no longer held "
+        lines.append(f"Disposed of under their schedules: {report.disposed} record(s), no longer held "
                      "(--json and --csv give each one's disposed_at)")
     candidates = report.unlawful_disposition_candidates
     if candidates:
@@ -192,9 +232,62 @@ def render_forwarding(report: ForwardingReport) -> str:
     return "\n".join(lines)
 
 
-def render_csv(report: ForwardingReport) -> str:
-    """One row per record: the 2911 facts a spreadsheet needs."""
-    return csv_text(CSV_FIELDS, (record_json(r, report.disposed.get(r.id)) for r in report.records))
+class CsvSink:
+    """``--csv``: one row per record, written as it passes."""
+
+    def __init__(self, out: TextIO) -> None:
+        self.writer = csv.DictWriter(out, fieldnames=CSV_FIELDS, lineterminator="\n")
+        self.writer.writeheader()
+
+    def add(self, row: CatalogRow, disposed_at: datetime | None) -> None:
+        self.writer.writerow(record_json(row, disposed_at))
+
+
+class JsonSink:
+    """``--json``: the whole report as one JSON object, each record a line of its own.
+
+    The summary comes first in the document but is known only after the last row, so the late
+    records and the records are spooled, already encoded, to two anonymous temporary files
+    (unlinked from the start: nothing is left behind, even by a killed run). They hold what the
+    catalog holds (ids, custodian ids, dates, statuses), never message text.
+    """
+
+    def __init__(self) -> None:
+        self.late = tempfile.TemporaryFile("w+", encoding="utf-8")
+        self.records = tempfile.TemporaryFile("w+", encoding="utf-8")
+
+    def add(self, row: CatalogRow, disposed_at: datetime | None) -> None:
+        line = _encode(record_json(row, disposed_at))
+        if row.forwarding_status == Status.LATE:
+            self.late.write(line + "\n")
+        self.records.write(line + "\n")
+
+    def write(self, report: ForwardingReport, out: TextIO) -> None:
+        """Write the document to ``out``: the summary, then every list, then close the spools."""
+        out.write(json.dumps(report.summary_json(), indent=2, ensure_ascii=False)[:-2] + ",\n")
+        candidates = (json.dumps(candidate_json(r), ensure_ascii=False) for r in report.unlawful_disposition_candidates)
+        with self.late, self.records:
+            _json_list(out, "late", _spooled(self.late))
+            out.write(",\n")
+            _json_list(out, "unlawful_disposition_candidates", candidates)
+            out.write(",\n")
+            _json_list(out, "records", _spooled(self.records))
+        out.write("\n}\n")
+
+
+def _spooled(spool: TextIO) -> Iterator[str]:
+    spool.seek(0)
+    return (line.rstrip("\n") for line in spool)
+
+
+def _json_list(out: TextIO, key: str, items: Iterable[str]) -> None:
+    """``"key": [...]`` inside the report's object, one encoded item a line."""
+    out.write(f"  {json.dumps(key)}: [")
+    separator = "\n    "
+    for item in items:
+        out.write(separator + item)
+        separator = ",\n    "
+    out.write("\n  ]" if separator != "\n    " else "]")
 
 
 def csv_text(fields: list[str], rows: Iterable[dict[str, Any]]) -> str:

@@ -96,17 +96,20 @@ class _Seen:
     amended: dict[str, dict[str, Any]] = field(default_factory=dict)  # segment -> what events moved
 
 
-def verify(archive: Archive, deep: bool = False) -> VerifyReport:
-    """Check the archive (``deep``: also every sealed document against its catalog row)."""
+def verify(archive: Archive, deep: bool = False, progress: Callable[[int], None] | None = None) -> VerifyReport:
+    """Check the archive (``deep``: also every sealed document against its catalog row).
+
+    ``progress`` is called with 1 as each segment (records or review items) has been read and checked.
+    """
     report = VerifyReport(deep=deep)
     with archive.catalog.shared():
         seen = _Seen(list(archive.catalog.audit_entries()), {s.name: s for s in archive.catalog.segments()},
                      set(archive.catalog.pending_segments()))
         documents = seen.documents if deep else None
-        stored = _check_store(archive, report, SEGMENT_PREFIX, documents)
+        stored = _check_store(archive, report, SEGMENT_PREFIX, documents, progress)
         report.segments, report.frames = len({where[0] for where in stored.values()}), len(stored)
         _check_catalog(archive, stored, report)
-        in_review = _check_store(archive, report, REVIEW_PREFIX, documents)
+        in_review = _check_store(archive, report, REVIEW_PREFIX, documents, progress)
         report.review_frames = len(in_review)
         _check_review_queue(archive, in_review, report)
         _check_sealed_objects(archive, report)
@@ -123,8 +126,8 @@ def verify(archive: Archive, deep: bool = False) -> VerifyReport:
     return report
 
 
-def _check_store(archive: Archive, report: VerifyReport, prefix: str,
-                 documents: dict[str, dict[str, Any]] | None) -> Stored:
+def _check_store(archive: Archive, report: VerifyReport, prefix: str, documents: dict[str, dict[str, Any]] | None,
+                 progress: Callable[[int], None] | None = None) -> Stored:
     """Every frame under ``prefix``: record id -> (segment, offset, length); duplicates reported.
     With ``documents``, each frame's document is read and its catalog facts kept there."""
     seen: Stored = {}
@@ -141,6 +144,8 @@ def _check_store(archive: Archive, report: VerifyReport, prefix: str,
                     documents[ref.record_id] = row_facts(catalog_row(doc, conversation, name, ref.offset, ref.length))
         except IntegrityError as exc:
             report.problems.append(str(exc))
+        if progress is not None:
+            progress(1)
     report.problems.extend(f"record {rid} is stored {n} times" for rid, n in copies.items() if n > 1)
     return seen
 

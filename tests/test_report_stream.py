@@ -1,0 +1,106 @@
+"""The forwarding report streams: records go to the writer one at a time as the catalog rows pass,
+the report keeps only aggregates and the first late records, and the HTML page lists those."""
+
+from __future__ import annotations
+
+import io
+import json
+from collections.abc import Iterator
+from datetime import datetime, timedelta
+
+from archiver.core.forwarding import Status
+from archiver.services.report_html import render_html
+from archiver.services.reports import LATE_SHOWN, CsvSink, JsonSink, forwarding_report
+from archiver.storage.catalog import CatalogRow
+from tests.test_report_html import NOW, row
+
+START = NOW - timedelta(days=90)
+
+
+def many_rows(late: int, copied: int = 3) -> list[CatalogRow]:
+    rows = [row(f"late-{n:05d}", "alice", Status.LATE, START + timedelta(minutes=n), days_late=3) for n in range(late)]
+    rows += [row(f"ok-{n:05d}", "bob", Status.COPIED, START + timedelta(minutes=n)) for n in range(copied)]
+    rows.append(row("gone", "bob", Status.COPIED, START, label="nonrecord", flags=("deleted",)))
+    return rows
+
+
+class Watched:
+    """Counts what a sink took, and checks each record arrives before the next row is read."""
+
+    def __init__(self) -> None:
+        self.taken: list[str] = []
+
+    def add(self, record: CatalogRow, disposed_at: datetime | None) -> None:
+        self.taken.append(record.id)
+
+
+def test_each_record_reaches_the_sink_before_the_next_row_is_read() -> None:
+    sink, rows = Watched(), many_rows(5)
+
+    def catalog() -> Iterator[CatalogRow]:
+        for n, current in enumerate(rows):
+            records_before = sum(r.label == "record" for r in rows[:n])
+            assert len(sink.taken) == records_before  # nothing is held back to be written at the end
+            yield current
+
+    report = forwarding_report(catalog(), {}, [], NOW, sink=sink)
+    assert sink.taken == [r.id for r in rows if r.label == "record"]
+    assert (report.records, report.late_count, len(report.late)) == (8, 5, 5)
+
+
+def test_the_report_holds_only_the_first_late_records() -> None:
+    report = forwarding_report(many_rows(LATE_SHOWN + 7), {}, [], NOW)
+    assert report.late_count == LATE_SHOWN + 7 and len(report.late) == LATE_SHOWN
+    assert [r.id for r in report.late][-1] == f"late-{LATE_SHOWN - 1:05d}"
+    assert report.totals[Status.LATE] == LATE_SHOWN + 7 and report.records == LATE_SHOWN + 10
+
+
+def test_html_lists_the_first_late_records_and_says_how_many_more() -> None:
+    page = render_html(forwarding_report(many_rows(LATE_SHOWN + 7), {}, [], NOW))
+    assert page.count("<code>late-") == LATE_SHOWN
+    assert f"{LATE_SHOWN + 7} record(s) forwarded after the 20-day deadline" in page
+    assert 'id="late-more"' in page and "7 more" in page and "--json" in page
+
+
+def test_html_with_few_late_records_lists_them_all_without_a_note() -> None:
+    page = render_html(forwarding_report(many_rows(3), {}, [], NOW))
+    assert page.count("<code>late-") == 3 and 'id="late-more"' not in page
+
+
+def test_streamed_json_is_one_valid_document_with_every_record() -> None:
+    sink, rows = JsonSink(), many_rows(LATE_SHOWN + 2)
+    report = forwarding_report(rows, {}, [], NOW, {}, sink)
+    out = io.StringIO()
+    sink.write(report, out)
+    document = json.loads(out.getvalue())
+    assert list(document) == ["generated_at", "totals", "on_time_rate", "custodians", "months", "at_risk", "disposed",
+                              "late", "unlawful_disposition_candidates", "records"]
+    assert len(document["late"]) == LATE_SHOWN + 2 and len(document["records"]) == LATE_SHOWN + 5
+    assert document["late"][0] == {"id": "late-00000", "custodian": "alice", "source": "whatsapp",
+                                   "direction": "sent", "account": "personal", "sent_at": "2024-07-02T12:00:00Z",
+                                   "ingested_at": "2024-07-22T12:00:00Z", "deadline": "2024-07-22T12:00:00Z",
+                                   "status": "late", "days_late": 3, "schedule": "GRS 6.1 011", "disposed_at": None}
+    assert [c["id"] for c in document["unlawful_disposition_candidates"]] == ["gone"]
+    assert document["totals"]["late"] == LATE_SHOWN + 2 and document["disposed"] == 0
+
+
+def test_streamed_json_of_an_empty_archive_is_valid() -> None:
+    sink = JsonSink()
+    out = io.StringIO()
+    sink.write(forwarding_report([], {}, [], NOW, {}, sink), out)
+    document = json.loads(out.getvalue())
+    assert (document["late"], document["records"], document["unlawful_disposition_candidates"]) == ([], [], [])
+
+
+def test_csv_writes_each_record_as_it_passes() -> None:
+    out = io.StringIO()
+    lines_seen = []
+
+    def catalog() -> Iterator[CatalogRow]:
+        for current in many_rows(2):
+            lines_seen.append(out.getvalue().count("\n"))
+            yield current
+
+    forwarding_report(catalog(), {}, [], NOW, sink=CsvSink(out))
+    assert lines_seen == [1, 2, 3, 4, 5, 6]  # the header, then one line per record already written
+    assert out.getvalue().count("\n") == 6
