@@ -9,7 +9,6 @@ the mark if the object never landed. Each message is therefore stored exactly on
 
 from __future__ import annotations
 
-import hashlib
 import uuid
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -22,7 +21,6 @@ from archiver.connector import (
     ConnectorRegistry,
     ParseContext,
     ParsedItem,
-    check_export_file,
     conversation_in_content,
     messages_only,
 )
@@ -37,6 +35,7 @@ from archiver.core.terms import normalize_words
 from archiver.errors import InputError, ObjectExistsError, Rejection
 from archiver.model import Account, Message, canonical_json, handle_key
 from archiver.services.access import authorize
+from archiver.services.export_files import export_sha256, store_export_copy
 from archiver.services.receipt import FileReceipt, Receipt, unregistered_warning
 from archiver.storage import segments
 from archiver.storage.archive import Archive
@@ -53,7 +52,6 @@ SEGMENT_RECORDS = 1000   # records per segment object (DESIGN.md, "Storage unit"
 OPEN_DOCUMENTS = 10_000
 OPEN_BODY_CHARS = 32 << 20
 BATCH_MESSAGES = 1000    # messages per duplicate lookup in the catalog
-QUARANTINE_CHUNK = 8 << 20
 QUARANTINE_AUDIT_ROWS = 2000  # quarantine items vouched for one by one in their audit entry
 MIN_FINGERPRINT_WORDS = 4
 FLUSH_SEGMENTS = 64
@@ -132,7 +130,7 @@ class Ingestor:
         self._apps = set()
         rejections: list[Rejection] = []
         try:
-            file_receipt.sha256 = _sha256_of(path)
+            file_receipt.sha256 = export_sha256(path)
             connector = self._connector(path)
             file_receipt.connector = connector.name
             context = ParseContext(custodian=self.options.custodian, account=self.options.account,
@@ -321,7 +319,7 @@ class Ingestor:
         if not rejections and not file_receipt.refused:
             return
         self.receipt.quarantine.extend(rejections)
-        object_key = _store_export_copy(self.archive, path, file_receipt.sha256 or "")
+        object_key = store_export_copy(self.archive, path, file_receipt.sha256 or "")
         file_ref = self.archive.file_ref
         rows = [QuarantineRow(file_receipt.sha256 or "", file_ref(r.file), r.line, r.reason, object_key, self.now)
                 for r in rejections]
@@ -472,32 +470,3 @@ def tombstone_digest(archive: Archive, row: CatalogRow) -> str:
 def quarantine_digest(archive: Archive, row: QuarantineRow) -> str:
     """A quarantine item's keyed digest; not its time, as the same item quarantined again keeps its first."""
     return row_digest(archive.audit_hash, KIND_QUARANTINE, row, ignore=("at",))
-
-
-def _store_export_copy(archive: Archive, path: Path, sha256: str) -> str | None:
-    """Seal the export in chunks under ``quarantine/<name>/``; None if it cannot be read."""
-    prefix = "quarantine/" + archive.name_hash.hex(sha256.encode(), 64)
-    try:
-        with path.open("rb") as handle:
-            for number, chunk in enumerate(iter(lambda: handle.read(QUARANTINE_CHUNK), b"")):
-                key = f"{prefix}/{number:06d}"
-                try:
-                    archive.store.put(key, seal(archive.keys, key, chunk), None)
-                except ObjectExistsError:
-                    pass  # the same export was quarantined before: same bytes, same name
-    except OSError:
-        return None
-    return prefix
-
-
-def _sha256_of(path: Path) -> str:
-    check_export_file(path)
-    digest = hashlib.sha256()
-    try:
-        with path.open("rb") as handle:
-            for chunk in iter(lambda: handle.read(1 << 20), b""):
-                digest.update(chunk)
-    except OSError as exc:
-        raise InputError(str(path), f"cannot be read ({exc.strerror})") from None
-    return digest.hexdigest()
-
