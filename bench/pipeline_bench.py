@@ -34,7 +34,7 @@ from bench.generate import RARE_WORD, generate  # noqa: E402
 
 VENV = HERE / ".venv-parsers"
 PARSERS = ("chatpack", "wakit", "whatstk")
-S3_CAP = 10_000  # moto's DynamoDB slows as its table grows: tens of msgs/s, so a larger S3 run takes hours
+S3_CAP = 5_000  # moto's DynamoDB slows as its table grows (tens of msgs/s): a larger S3 run takes hours
 BUCKET, TABLE = "bench-archive", "bench-catalog"
 
 
@@ -68,6 +68,7 @@ def stage(name: str, export: Path, archive: Path, extra: str = "0", env: dict[st
           label: str = "") -> Row:
     measured = child([sys.executable, str(HERE / "pipeline_stages.py"), name, str(export), str(archive), extra],
                      env)
+    print(f"  {label or name}: {measured['seconds']:,.1f} s", file=sys.stderr, flush=True)  # progress
     return Row(label or name, int(measured["messages"]), measured["seconds"], measured["peak_kb"] / 1024,
                measured["write_bytes"] / 1e6)
 

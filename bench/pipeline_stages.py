@@ -17,7 +17,7 @@ import re
 import resource
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -45,23 +45,24 @@ def baseline(export: Path, _: Path, __: str) -> int:
     return count + 1
 
 
-def _parser(export: Path) -> Callable[[], list[object]]:
-    """Parsing ``export`` to a list, with the connector loaded beforehand."""
+def _parser(export: Path) -> Callable[[], Iterator[object]]:
+    """Parsing ``export``, message by message, with the connector loaded beforehand."""
     from archiver.connector import ConnectorRegistry, ParseContext, messages_only
 
     connector, context = ConnectorRegistry.from_entry_points().get("whatsapp"), ParseContext(custodian=CUSTODIAN,
                                                                                              tz=ZoneInfo(TZ))
-    return lambda: list(messages_only(connector.parse(export, context), []))
+    return lambda: messages_only(connector.parse(export, context), [])
 
 
 def _parsed(export: Path) -> list[object]:
-    return _parser(export)()
+    return list(_parser(export)())
 
 
 def parse(export: Path, _: Path, extra: str) -> tuple[int, Callable[[], int]]:
-    """The archiver's WhatsApp connector, in process, to the last message (loading it not timed)."""
+    """The archiver's WhatsApp connector, in process, to the last message (loading it not timed;
+    each message dropped once read, as ingest does)."""
     run = _parser(export)
-    return int(extra), lambda: len(run())
+    return int(extra), lambda: sum(1 for _ in run())
 
 
 def classify(export: Path, _: Path, __: str) -> tuple[int, Callable[[], int]]:
