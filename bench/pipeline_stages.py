@@ -1,0 +1,149 @@
+"""One stage of ``bench/pipeline_bench.py``, run in a child process of its own so that its peak
+memory and the bytes it writes are its own.
+
+    python bench/pipeline_stages.py STAGE EXPORT ARCHIVE_DIR [EXTRA]
+
+Prints one JSON line: messages handled, seconds, CPU seconds, peak RSS (kB) and bytes written
+(``write_bytes`` of ``/proc/self/io``; ``wchar`` beside it). Only the stage itself is timed.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import os
+import re
+import resource
+import sys
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+CUSTODIAN, TZ = "Jorge Rivera", "America/Phoenix"
+INVESTIGATOR, CASE = "bench-investigator", "BENCH-1"
+HEADER = re.compile(rb"^\d{1,2}/\d{1,2}/\d{2,4}, ")
+
+
+def baseline(export: Path, _: Path, __: str) -> int:
+    """Read the export, split it into messages at header lines, SHA-256 and AES-GCM each one."""
+    from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+    sealer, count, message = AESGCM(AESGCM.generate_key(bit_length=256)), 0, b""
+
+    def seal(body: bytes) -> None:
+        sealer.encrypt(os.urandom(12), body, hashlib.sha256(body).digest())
+
+    with export.open("rb") as handle:
+        for line in handle:
+            if HEADER.match(line) and message:
+                seal(message)
+                count, message = count + 1, b""
+            message += line
+    seal(message)
+    return count + 1
+
+
+def _parser(export: Path) -> Callable[[], Iterator[object]]:
+    """Parsing ``export``, message by message, with the connector loaded beforehand."""
+    from archiver.connector import ConnectorRegistry, ParseContext, messages_only
+
+    connector, context = ConnectorRegistry.from_entry_points().get("whatsapp"), ParseContext(custodian=CUSTODIAN,
+                                                                                             tz=ZoneInfo(TZ))
+    return lambda: messages_only(connector.parse(export, context), [])
+
+
+def _parsed(export: Path) -> list[object]:
+    return list(_parser(export)())
+
+
+def parse(export: Path, _: Path, extra: str) -> tuple[int, Callable[[], int]]:
+    """The archiver's WhatsApp connector, in process, to the last message (loading it not timed;
+    each message dropped once read, as ingest does)."""
+    run = _parser(export)
+    return int(extra), lambda: sum(1 for _ in run())
+
+
+def classify(export: Path, _: Path, __: str) -> tuple[int, Callable[[], int]]:
+    """The classifier over messages parsed beforehand (parsing not timed)."""
+    from archiver.core.classify import Classifier, load_rules
+
+    messages, classifier = _parsed(export), Classifier(load_rules())
+    return len(messages), lambda: sum(1 for _ in classifier.classify_stream(messages))  # type: ignore[arg-type]
+
+
+def cli(argv: list[str]) -> int:
+    """``archiver ARGV`` through the CLI entry, its output thrown away; fails loudly on a non-zero exit."""
+    from archiver.cli import main
+
+    with open(os.devnull, "w") as sink, contextlib.redirect_stdout(sink):
+        code = main(argv)
+    if code:
+        raise SystemExit(f"archiver {' '.join(argv)}: exit {code}")
+    return code
+
+
+def command(argv: list[str]) -> Callable[[Path, Path, str], int]:
+    """A stage that runs one archiver command in the archive; it counts ``EXTRA`` messages."""
+    def stage(export: Path, archive: Path, extra: str) -> int:
+        os.chdir(archive)
+        cli([arg.replace("{export}", str(export)) for arg in argv])
+        return int(extra)
+    return stage
+
+
+def search_setup(archive: Path) -> None:
+    """An investigator with an open case, as a search needs (not timed)."""
+    os.chdir(archive)
+    cli(["role", "grant", INVESTIGATOR, "investigator"])
+    os.environ["ARCHIVER_ACTOR"] = INVESTIGATOR
+    cli(["case", "open", CASE, "--reason", "benchmark"])
+
+
+def search(export: Path, archive: Path, extra: str) -> tuple[int, Callable[[], int]]:
+    """One rare word, under a case, over the whole archive."""
+    word, count = extra.split(":")
+    search_setup(archive)
+    return int(count), lambda: cli(["search", "--case", CASE, "--all", word, "--json"])
+
+
+INGEST = ["ingest", "{export}", "--custodian", CUSTODIAN, "--tz", TZ, "--json"]
+STAGES: dict[str, Callable[[Path, Path, str], object]] = {
+    "baseline": baseline, "parse": parse, "classify": classify,
+    "init": command(["init"]), "ingest": command(INGEST),
+    "forwarding": command(["report", "forwarding", "--json"]),
+    "retention": command(["report", "retention", "--json"]),
+    "verify": command(["verify", "--json"]), "search": search,
+}
+
+
+def io_counters() -> dict[str, int]:
+    """This process's I/O counters from the kernel (empty where /proc has none)."""
+    try:
+        text = Path("/proc/self/io").read_text()
+    except OSError:
+        return {}
+    return {key: int(value) for key, value in (line.split(": ") for line in text.splitlines())}
+
+
+def main() -> None:
+    name, export, archive, extra = sys.argv[1], Path(sys.argv[2]), Path(sys.argv[3]), (sys.argv[4:] or ["0"])[0]
+    before_io, before = io_counters(), resource.getrusage(resource.RUSAGE_SELF)
+    started = time.perf_counter()
+    prepared = STAGES[name](export, archive, extra)
+    if isinstance(prepared, tuple):  # (count, the timed part): what came before it is not timed
+        count, timed = prepared
+        before_io, before, started = io_counters(), resource.getrusage(resource.RUSAGE_SELF), time.perf_counter()
+        timed()
+    else:
+        count = int(prepared)  # type: ignore[call-overload]
+    seconds, after, after_io = time.perf_counter() - started, resource.getrusage(resource.RUSAGE_SELF), io_counters()
+    print(json.dumps({"messages": count, "seconds": seconds,
+                      "cpu": after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime,
+                      "peak_kb": after.ru_maxrss, "write_bytes": after_io.get("write_bytes", 0) -
+                      before_io.get("write_bytes", 0), "wchar": after_io.get("wchar", 0) - before_io.get("wchar", 0)}))
+
+
+if __name__ == "__main__":
+    main()
