@@ -32,7 +32,7 @@ from archiver.services.ingest import (
     quarantine_digest,
     tombstone_digest,
 )
-from archiver.services.verify_frames import checked_segments
+from archiver.services.verify_frames import Place, checked_segments
 from archiver.storage.archive import Archive
 from archiver.storage.audit import AuditEntry, first_keyed, verify_chain
 from archiver.storage.catalog import CatalogRow, SegmentRow
@@ -126,12 +126,12 @@ def verify(archive: Archive, deep: bool = False, progress: Callable[[int], None]
 
 
 def _check_store(archive: Archive, report: VerifyReport, prefix: str, documents: dict[str, dict[str, Any]] | None,
-                 progress: Callable[[int], None] | None = None) -> tuple[Stored, dict[str, str]]:
+                 progress: Callable[[int], None] | None = None) -> tuple[Stored, dict[Place, str]]:
     """Every frame under ``prefix``: record id -> (segment, offset, length), and why each record the
     catalog places there cannot be read at its catalogued place; duplicates reported. With
     ``documents``, each frame's document is read and its catalog facts kept there."""
     seen: Stored = {}
-    unreadable: dict[str, str] = {}
+    unreadable: dict[Place, str] = {}
     copies: Counter[str] = Counter()
     for check in checked_segments(archive, prefix, documents is not None):
         for record_id, offset, length in check.frames:
@@ -148,7 +148,7 @@ def _check_store(archive: Archive, report: VerifyReport, prefix: str, documents:
     return seen, unreadable
 
 
-def _check_catalog(archive: Archive, stored: Stored, unreadable: dict[str, str], report: VerifyReport) -> None:
+def _check_catalog(archive: Archive, stored: Stored, unreadable: dict[Place, str], report: VerifyReport) -> None:
     catalogued = set()
     disposed = {s.name for s in archive.catalog.segments() if s.disposed_at is not None}
     for row in archive.catalog.rows(label="record"):
@@ -164,14 +164,14 @@ def _check_catalog(archive: Archive, stored: Stored, unreadable: dict[str, str],
             report.problems.append(f"record {row.id}: catalog points to {row.segment}@{row.offset}, "
                                    f"store has it at {where[0]}@{where[1]}")
         else:
-            _read_alone(row.id, unreadable, report)
+            _read_alone((row.id, where[0], where[1], where[2]), unreadable, report)
     for record_id in sorted(set(stored) - catalogued):
         report.problems.append(f"record {record_id} is in the store ({stored[record_id][0]}) but not in the catalog")
     for name in archive.catalog.pending_segments():
         report.problems.append(f"segment {name} was begun but never committed; the next ingest recovers it")
 
 
-def _check_review_queue(archive: Archive, stored: Stored, unreadable: dict[str, str],
+def _check_review_queue(archive: Archive, stored: Stored, unreadable: dict[Place, str],
                         report: VerifyReport) -> None:
     """Items awaiting review must be readable where the catalog says. Frames of items already
     decided stay in their review segment until it expires, so they are not an error."""
@@ -180,14 +180,14 @@ def _check_review_queue(archive: Archive, stored: Stored, unreadable: dict[str, 
         if where is None or where != (row.segment, row.offset, row.length):
             report.problems.append(f"review item {row.id} is not in the store where the catalog says")
         else:
-            _read_alone(row.id, unreadable, report)
+            _read_alone((row.id, where[0], where[1], where[2]), unreadable, report)
 
 
-def _read_alone(record_id: str, unreadable: dict[str, str], report: VerifyReport) -> None:
+def _read_alone(place: Place, unreadable: dict[Place, str], report: VerifyReport) -> None:
     """The catalog's offset and length alone must yield the record (that is how it is retrieved);
     the segment pass read it there from the segment's bytes."""
-    if record_id in unreadable:
-        report.problems.append(unreadable[record_id])
+    if place in unreadable:
+        report.problems.append(unreadable[place])
 
 
 def _check_sealed_objects(archive: Archive, report: VerifyReport) -> None:

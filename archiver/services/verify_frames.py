@@ -25,7 +25,7 @@ from archiver.storage.sealed_facts import row_facts
 
 WORKERS = min(4, os.cpu_count() or 1)
 IN_FLIGHT = 2 * WORKERS  # segments fetched or being opened at once
-Positions = dict[str, tuple[int, int]]  # record id -> (offset, length) per the catalog
+Place = tuple[str, str, int, int]  # record id, segment, offset, length
 
 
 @dataclass
@@ -35,7 +35,7 @@ class SegmentCheck:
     name: str
     frames: list[tuple[str, int, int]] = field(default_factory=list)  # (record id, offset, length)
     problem: str | None = None       # the damage that stopped the walk
-    alone: dict[str, str] = field(default_factory=dict)  # record id -> why it cannot be read where catalogued
+    alone: dict[Place, str] = field(default_factory=dict)  # why a record cannot be read at that place
     documents: dict[str, dict[str, Any]] = field(default_factory=dict)  # --deep: catalog facts of each frame
 
 
@@ -44,32 +44,27 @@ def checked_segments(archive: Archive, prefix: str, deep: bool) -> Iterator[Segm
     pending: deque[Future[SegmentCheck]] = deque()
     with ThreadPoolExecutor(WORKERS) as pool:
         for name in archive.store.list(prefix):
-            # The catalog is read here, on the calling thread: a SQLite connection stays on its own.
-            positions = {row.id: (row.offset, row.length) for row in archive.catalog.segment_rows(name)
-                         if row.offset is not None and row.length is not None}
-            pending.append(pool.submit(check_segment, archive, name, positions, deep))
+            pending.append(pool.submit(check_segment, archive, name, deep))
             if len(pending) >= IN_FLIGHT:
                 yield pending.popleft().result()
         while pending:
             yield pending.popleft().result()
 
 
-def check_segment(archive: Archive, name: str, positions: Positions, deep: bool) -> SegmentCheck:
-    """Read segment ``name`` once and open every frame; ``positions`` are its catalog rows."""
+def check_segment(archive: Archive, name: str, deep: bool) -> SegmentCheck:
+    """Read segment ``name`` once and open every frame. Each frame is also read back as a catalog
+    row placing its record there would be; ``verify`` uses that outcome for the rows that do."""
     check = SegmentCheck(name)
     try:
         data = archive.store.get(name)
         for ref, envelope in segments.iter_frames(data, name):
             check.frames.append((ref.record_id, ref.offset, ref.length))
-            catalogued = positions.get(ref.record_id) == (ref.offset, ref.length)
             try:
                 plaintext = open_sealed(archive.keys, ref.record_id, envelope)
             except IntegrityError as exc:
-                if catalogued:
-                    _read_alone(archive, check, ref, data, envelope, exc)
+                _read_alone(archive, check, ref, data, envelope, exc)
                 raise
-            if catalogued:
-                _read_alone(archive, check, ref, data, envelope, plaintext)
+            _read_alone(archive, check, ref, data, envelope, plaintext)
             if deep:
                 _keep_facts(archive, check, ref, plaintext)
     except IntegrityError as exc:
@@ -82,7 +77,7 @@ def _read_alone(archive: Archive, check: SegmentCheck, ref: segments.FrameRef, d
     """The catalog's offset and length alone must yield the record (that is how it is retrieved):
     the frame is cut from the segment's bytes there, as a ranged read would return it. When it
     holds the envelope the walk just opened, that opening (or its failure) is reused."""
-    record_id = ref.record_id
+    record_id, place = ref.record_id, (ref.record_id, check.name, ref.offset, ref.length)
     try:
         envelope = segments.unpack_frame(data[ref.offset:ref.offset + ref.length], record_id, check.name)
         if envelope != walked:
@@ -91,10 +86,10 @@ def _read_alone(archive: Archive, check: SegmentCheck, ref: segments.FrameRef, d
             raise opened
         document = RecordDocument.from_plaintext(opened)
     except (IntegrityError, ValueError) as exc:
-        check.alone[record_id] = f"record {record_id}: cannot be read at its catalogued place ({exc})"
+        check.alone[place] = f"record {record_id}: cannot be read at its catalogued place ({exc})"
         return
     if document.record_id != record_id:
-        check.alone[record_id] = f"record {record_id}: its frame holds the document of {document.record_id}"
+        check.alone[place] = f"record {record_id}: its frame holds the document of {document.record_id}"
 
 
 def _keep_facts(archive: Archive, check: SegmentCheck, ref: segments.FrameRef, plaintext: bytes) -> None:
