@@ -253,3 +253,31 @@ def test_a_failed_export_leaves_no_decrypted_byte_and_marks_nothing(cli: CliRunn
     (archive / "empty").mkdir()
     again = cli("transfer", "export", archive / "transfer-plan.json", "--out", archive / "empty", "--agency", AGENCY)
     assert again.code == 2 and (archive / "empty").is_dir() and list((archive / "empty").iterdir()) == []
+
+
+class Killed(BaseException):
+    """The process stopped (power cut, kill -9) at this point."""
+
+
+def test_an_export_killed_after_storing_its_lists_is_adopted_by_the_rerun(cli: CliRunner, archive: Path,
+                                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    from archiver.services import transfer_bag
+    store_lists = transfer_bag._store_lists
+
+    def stored_then_killed(*args: object) -> None:
+        store_lists(*args)  # type: ignore[arg-type]
+        raise Killed
+
+    _plan(cli, archive)
+    monkeypatch.setattr(transfer_bag, "_store_lists", stored_then_killed)
+    with pytest.raises(Killed):
+        cli("transfer", "export", archive / "transfer-plan.json", "--out", archive / "nara", "--agency", AGENCY)
+    with closing(Archive.open(load_settings(cwd=archive))) as opened:
+        [unfiled] = opened.store.list("transfers/")
+    assert cli("transfer", "list", "--json").json() == []
+    monkeypatch.setattr(transfer_bag, "_store_lists", store_lists)
+    done = _export(cli, archive)
+    assert unfiled == f"transfers/{done['id']}" and done["object"] == unfiled
+    assert [t["id"] for t in cli("transfer", "list", "--json").json()] == [done["id"]]  # type: ignore[union-attr]
+    verify = cli("verify", "--json")
+    assert verify.code == 0 and verify.json()["ok"], verify.out  # type: ignore[index]

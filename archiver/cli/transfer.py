@@ -59,10 +59,9 @@ def _export(args: argparse.Namespace) -> int:
         done = export_transfer(archive, TransferRequest(plan, args.out, args.agency),
                                common.actor(archive.settings), common.now())
     if args.json:
-        print(json.dumps({k: v for k, v in done.items() if k != "records"} | {"records": len(done["records"])},
-                         indent=2))
+        print(json.dumps(done, indent=2))
         return 0
-    print(f"Transfer {done['id']}: {len(done['records'])} record(s) written to {done['bag']}; "
+    print(f"Transfer {done['id']}: {done['records']} record(s) written to {done['bag']}; "
           "exported, awaiting NARA's acceptance (then: archiver transfer confirm)")
     return 0
 
@@ -73,7 +72,7 @@ def _confirm(args: argparse.Namespace) -> int:
         done = transfer.confirm(archive, args.id, args.accession, args.date or now.date(), args.reason,
                                 common.actor(archive.settings), now)
     print(f"Transfer {done['id']} accepted by NARA: accession {done['accession']}, legal custody accepted "
-          f"{done['accepted_on']}; its {len(done['records'])} record(s) can now be planned for disposal")
+          f"{done['accepted_on']}; its {done['records']} record(s) can now be planned for disposal")
     return 0
 
 

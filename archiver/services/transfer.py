@@ -103,7 +103,7 @@ def confirm(archive: Archive, transfer_id: str, accession: str, accepted_on: dat
         archive.catalog.put_document(TRANSFER, transfer_id, accepted, AuditEvent(
             actor=actor, action=ACTION_CONFIRM, at=now,
             detail={"transfer": transfer_id, "accession": accepted["accession"], "accepted_on": accepted["accepted_on"],
-                    "records": len(transfer["records"]), "reason": reason_sealed}))
+                    "records": transfer["records"], "reason": reason_sealed}))
         return accepted
 
 
@@ -119,7 +119,7 @@ def list_transfers(archive: Archive, actor: str, now: datetime) -> list[dict[str
     """Every transfer: its state (exported, awaiting NARA's acceptance, or accepted), counts and accession."""
     authorize(archive, actor, "records-officer", "list transfers to NARA", now)
     return [{"id": t["id"], "state": t["state"], "awaiting_acceptance": t["state"] == EXPORTED,
-             "records": len(t["records"]), "segments": len(t["segments"]), "items": t["items"],
+             "records": t["records"], "segments": t["segments"], "items": t["items"],
              "exported_at": t["exported_at"], "exported_by": t["exported_by"], "plan": t["plan"],
              "manifest_sha256": t["manifest_sha256"], "accession": t.get("accession"),
              "accepted_on": t.get("accepted_on")} for t in transfers(archive)]

@@ -6,7 +6,9 @@ transfer manifest (CSV and JSON) for the Electronic Records Archives transfer re
 is built in a hidden folder inside the output folder and renamed into place only once the
 catalog records the transfer; on any failure that folder is removed, so no decrypted byte is
 left outside a finished bag. The plan is checked against the archive before writing and again,
-under the writer lock, before the transfer is recorded.
+under the writer lock, before the transfer is recorded. The transfer's segment and record lists
+go into a sealed object in the store (``transfers/<id>``, kept under GRS 4.1 item 020 like the
+certificates of destruction); a rerun of a plan whose export was killed after storing it adopts it.
 """
 
 from __future__ import annotations
@@ -23,16 +25,25 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from archiver.core.retention import disposition_date, load_schedules
 from archiver.errors import UsageError
-from archiver.model import utc_iso
+from archiver.model import canonical_json, utc_iso
 from archiver.services.access import authorize
-from archiver.services.disposal_plan import changes, check_plan, plan_state
+from archiver.services.disposal_plan import CERTIFICATE_ITEM, changes, check_plan, plan_state
 from archiver.services.disposition import writing
 from archiver.services.export import check_out, make_bag, write_attachments
 from archiver.services.reading import record_json
-from archiver.services.transfer_state import EXPORTED, TRANSFER, TRANSFER_PLAN_KIND, transfers_by_segment
+from archiver.services.transfer_state import (
+    EXPORTED,
+    TRANSFER,
+    TRANSFER_PLAN_KIND,
+    TRANSFERS_PREFIX,
+    transfers_by_segment,
+    unfiled_transfer,
+)
 from archiver.storage.archive import Archive
 from archiver.storage.audit import AuditEvent
+from archiver.storage.envelope import seal
 from archiver.storage.records import read_document
 
 ACTION_EXPORT = "transfer-export"
@@ -59,7 +70,8 @@ def export_transfer(archive: Archive, request: TransferRequest, actor: str, now:
     _check_current(archive, plan)
     if not plan["eligible"]:
         raise UsageError(f"transfer plan {plan['digest'][:12]} lists no record due for transfer")
-    transfer_id = f"{now:%Y%m%d-%H%M%S}-{secrets.token_hex(4)}"
+    unfiled = unfiled_transfer(archive, plan["digest"])
+    transfer_id = unfiled["id"] if unfiled else f"{now:%Y%m%d-%H%M%S}-{secrets.token_hex(4)}"
     created = not request.out.exists()
     request.out.mkdir(mode=0o700, exist_ok=True)
     partial, bag = request.out / f".partial-{transfer_id}", request.out / f"transfer-{transfer_id}"
@@ -67,13 +79,17 @@ def export_transfer(archive: Archive, request: TransferRequest, actor: str, now:
         partial.mkdir(mode=0o700)
         manifest = _write_payload(archive, plan, partial, transfer_id, request.agency)
         make_bag(partial, _bag_info(transfer_id, request.agency, plan, manifest))
-        transfer = _document(transfer_id, plan, manifest, actor, now, partial)
+        lists = unfiled or {"id": transfer_id, "plan": plan["digest"],
+                            "segments": [e["segment"] for e in plan["eligible"]],
+                            "records": [r["record_id"] for r in manifest["rows"]]}
+        transfer = _document(lists, plan, manifest, actor, now, partial)
         with writing(archive, now):
             _check_current(archive, plan)
+            transfer |= _store_lists(archive, lists, unfiled is None, now)
             partial.rename(bag)
             archive.catalog.put_document(TRANSFER, transfer_id, {**transfer, "bag": bag.name}, AuditEvent(
-                actor=actor, action=ACTION_EXPORT, at=now,
-                detail={k: transfer[k] for k in ("id", "plan", "records", "manifest_sha256")}))
+                actor=actor, action=ACTION_EXPORT, at=now, detail={k: transfer[k] for k in (
+                    "id", "plan", "records", "segments", "object", "sha256", "manifest_sha256")}))
     except OSError as exc:
         _remove(request.out, (partial, bag), created)
         raise UsageError(f"{request.out}: cannot write the transfer bag ({exc.strerror or exc}); "
@@ -82,6 +98,19 @@ def export_transfer(archive: Archive, request: TransferRequest, actor: str, now:
         _remove(request.out, (partial, bag), created)
         raise
     return {**transfer, "bag": str(bag)}
+
+
+def _store_lists(archive: Archive, lists: dict[str, Any], new: bool, now: datetime) -> dict[str, Any]:
+    """Seal the transfer's lists into the store (unless a killed run stored them), kept like a
+    certificate of destruction; what the catalog document says of the object."""
+    key = TRANSFERS_PREFIX + lists["id"]
+    if new:
+        keep_until = disposition_date(load_schedules(archive.settings.schedules).get(CERTIFICATE_ITEM), now)
+        archive.store.put(key, seal(archive.keys, key, canonical_json(lists)), keep_until)
+    else:
+        keep_until = archive.store.retention(key).retain_until
+    return {"object": key, "schedule": CERTIFICATE_ITEM, "retain_until": keep_until and keep_until.isoformat(),
+            "sha256": hashlib.sha256(canonical_json(lists)).hexdigest()}
 
 
 def _check_current(archive: Archive, plan: dict[str, Any]) -> None:
@@ -177,11 +206,12 @@ def _bag_info(transfer_id: str, agency: str, plan: dict[str, Any], manifest: dic
             "Record-Count": str(manifest["records"]), "Transfer-Plan": plan["digest"]}
 
 
-def _document(transfer_id: str, plan: dict[str, Any], manifest: dict[str, Any], actor: str, now: datetime,
+def _document(lists: dict[str, Any], plan: dict[str, Any], manifest: dict[str, Any], actor: str, now: datetime,
               bag: Path) -> dict[str, Any]:
-    """The catalog's record of the transfer: ids, digests and counts, never message content."""
-    return {"id": transfer_id, "plan": plan["digest"], "as_of": plan["as_of"], "state": EXPORTED,
-            "segments": [e["segment"] for e in plan["eligible"]], "records": [r["record_id"] for r in manifest["rows"]],
+    """The catalog's record of the transfer: digests and counts (the lists are in its object),
+    never message content."""
+    return {"id": lists["id"], "plan": plan["digest"], "as_of": plan["as_of"], "state": EXPORTED,
+            "segments": len(lists["segments"]), "records": len(lists["records"]),
             "items": [{k: i[k] for k in ("schedule", "authority", "records")} for i in manifest["items"]],
             "manifest_sha256": hashlib.sha256((bag / "manifest-sha256.txt").read_bytes()).hexdigest(),
             "tag_manifest_sha256": hashlib.sha256((bag / "tagmanifest-sha256.txt").read_bytes()).hexdigest(),

@@ -1,18 +1,25 @@
 """Transfers to NARA as the catalog keeps them, for the transfer commands and for disposition.
 
-Each transfer is one catalog document (named by its id) listing the segments and records its
-bag carries. Its state is ``exported`` until NARA accepts legal custody (``confirm``), then
+Each transfer is one small catalog document (named by its id: plan digest, state, counts) and a
+sealed object in the store, ``transfers/<id>``, listing the segments and records its bag carries
+(the catalog keeps the object's key and SHA-256), so a transfer of any size fits a DynamoDB item
+of 400 KB. Its state is ``exported`` until NARA accepts legal custody (``confirm``), then
 ``accepted``: only then may the agency's copies be destroyed, through a disposal plan.
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
 from typing import Any
 
+from archiver.errors import IntegrityError
 from archiver.storage.archive import Archive
+from archiver.storage.envelope import open_sealed
 
 TRANSFER = "nara-transfer"  # catalog document kind, named by transfer id
 TRANSFER_PLAN_KIND = "transfer-plan"
+TRANSFERS_PREFIX = "transfers/"  # the sealed segment and record lists, one object per transfer
 EXPORTED = "exported"
 ACCEPTED = "accepted"
 
@@ -24,7 +31,30 @@ def transfers(archive: Archive) -> list[dict[str, Any]]:
 
 def transfers_by_segment(archive: Archive) -> dict[str, dict[str, Any]]:
     """The transfer that carried each segment."""
-    return {segment: t for t in transfers(archive) for segment in t["segments"]}
+    return {segment: t for t in transfers(archive) for segment in transfer_lists(archive, t)["segments"]}
+
+
+def transfer_lists(archive: Archive, transfer: dict[str, Any]) -> dict[str, Any]:
+    """The segments and records ``transfer`` carried, from its sealed object, checked against the
+    SHA-256 the catalog keeps; ``IntegrityError`` when the object is not the one filed."""
+    key = transfer["object"]
+    body = open_sealed(archive.keys, key, archive.store.get(key))
+    if hashlib.sha256(body).hexdigest() != transfer["sha256"]:
+        raise IntegrityError(f"transfer {transfer['id']}: object {key} does not match the SHA-256 in the catalog")
+    lists: dict[str, Any] = json.loads(body)
+    return lists
+
+
+def unfiled_transfer(archive: Archive, digest: str) -> dict[str, Any] | None:
+    """The lists of a transfer of the plan ``digest`` in the store that the catalog does not list
+    (written by an export killed before it reached the catalog), if any."""
+    filed = archive.catalog.documents(TRANSFER)
+    for key in archive.store.list(TRANSFERS_PREFIX):
+        if key.removeprefix(TRANSFERS_PREFIX) not in filed:
+            lists: dict[str, Any] = json.loads(open_sealed(archive.keys, key, archive.store.get(key)))
+            if lists["plan"] == digest:
+                return lists
+    return None
 
 
 def kept_reason(transfer: dict[str, Any] | None) -> str:

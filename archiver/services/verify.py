@@ -32,6 +32,7 @@ from archiver.services.ingest import (
     quarantine_digest,
     tombstone_digest,
 )
+from archiver.services.transfer_state import TRANSFER
 from archiver.services.verify_frames import Place, checked_segments
 from archiver.storage.archive import Archive
 from archiver.storage.audit import AuditEntry, first_keyed, verify_chain
@@ -354,7 +355,7 @@ def _check_attachments(segment: SegmentRow, sealed: dict[str, dict[str, Any]], s
 def _check_listing(archive: Archive, seen: _Seen, report: VerifyReport) -> None:
     """Every object in the store must be one the archive wrote and still accounts for."""
     quarantined = {row.object_key for row in archive.catalog.quarantine() if row.object_key}
-    filed = {d["object"] for d in archive.catalog.documents(CERTIFICATE).values()}
+    filed = {d["object"] for kind in (CERTIFICATE, TRANSFER) for d in archive.catalog.documents(kind).values()}
     for key in archive.store.list(""):
         if key in filed or key.startswith(PLANS_PREFIX):
             continue  # certificates of destruction the catalog lists; disposal plans filed for review
