@@ -190,12 +190,14 @@ def test_report_rows_are_the_rows_the_forwarding_report_reads_in_the_same_order(
             make_row(2, custodian="a", label="nonrecord", flags=("deleted",), source_line=None),
             make_row(3, custodian="a", system=True, status="copied", segment="seg/2033-12-31/r", offset=0),
             make_row(4, custodian="a", label="review", sent_at=T0 - timedelta(days=3, seconds=-60.5)),
-            make_row(5, custodian="b", status="not-applicable", deadline=None, flags=("edited",))]
+            make_row(5, custodian="b", status="not-applicable", deadline=None, flags=("edited",)),
+            make_row(0, custodian="a", minutes=2)]  # written last, sent with row 2: ties go by id
     catalog.commit([CommitBatch(rows)])
 
     lean = list(catalog.report_rows())
     assert lean == [report_row(r) for r in catalog.rows()]
-    assert [int(r.id, 16) for r in lean] == [4, 2, 3, 1, 5]
+    assert [int(r.id, 16) for r in lean] == [4, 0, 2, 3, 1, 5]
+    lean.pop(1)
     assert [r.deleted for r in lean] == [False, True, False, True, False]
     assert lean[0].sent_at == utc_iso(rows[3].sent_at) and lean[0].sent_at.endswith(".500000Z")
     assert (lean[2].system, lean[2].segment, lean[1].source_line, lean[4].deadline) == \

@@ -260,14 +260,21 @@ class SqliteCatalog(SqliteIndex):
             yield row_from(values)
 
     def report_rows(self) -> Iterator[ReportRow]:
-        cursor = self._db.execute(f"SELECT {REPORT_COLUMNS} FROM messages ORDER BY custodian, sent_at, id")
+        # The index gives custodian and send time; ordering by id too would make SQLite sort the
+        # whole table, so the few rows that tie (same custodian, same instant) are sorted here.
+        cursor = self._db.execute(f"SELECT {REPORT_COLUMNS} FROM messages ORDER BY custodian, sent_at")
         cursor.arraysize = 1024  # fetched a chunk at a time: fewer calls into the sqlite3 module
+        tied: list[ReportRow] = []
         while chunk := cursor.fetchmany():
             for (id_, custodian, source, conv, sent_at, direction, account, system, label, status, deadline,
                  days_late, schedule, export_sha, line, ingested_at, flags, segment) in chunk:
-                yield ReportRow(id_, custodian, source, conv, sent_at, direction, account, bool(system), label,
-                                status, deadline, days_late, schedule, export_sha, line, ingested_at,
-                                flags != "[]" and FLAG_DELETED in json.loads(flags), segment)
+                if tied and (sent_at != tied[0].sent_at or custodian != tied[0].custodian):
+                    yield from sorted(tied) if len(tied) > 1 else tied  # a tuple sorts by its id first
+                    tied = []
+                tied.append(ReportRow(id_, custodian, source, conv, sent_at, direction, account, bool(system),
+                                      label, status, deadline, days_late, schedule, export_sha, line, ingested_at,
+                                      flags != "[]" and FLAG_DELETED in json.loads(flags), segment))
+        yield from sorted(tied)
 
     def row(self, record_id: str) -> CatalogRow | None:
         values = self._db.execute(f"SELECT {ROW_COLUMNS} FROM messages WHERE id = ?", (record_id,)).fetchone()
