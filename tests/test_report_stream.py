@@ -11,7 +11,15 @@ from pathlib import Path
 
 from archiver.core.forwarding import Status
 from archiver.services.report_html import render_html
-from archiver.services.reports import LATE_SHOWN, CsvSink, JsonSink, forwarding_report, render_forwarding
+from archiver.services.reports import (
+    LATE_SHOWN,
+    CsvSink,
+    JsonSink,
+    forwarding_report,
+    record_json,
+    record_line,
+    render_forwarding,
+)
 from archiver.storage.catalog import CommitBatch, ReportRow, SqliteCatalog, report_row
 from tests.test_report_html import NOW, full_row, row
 
@@ -140,3 +148,10 @@ def test_the_lean_catalog_pass_gives_the_report_byte_for_byte_as_the_full_rows(t
     assert [c["id"] for c in document["unlawful_disposition_candidates"]] == ["gone"]
     assert "2024-07-02T12:00:00.250000Z  deadline 2024-07-22T12:00:00.250000Z  3 days late  DISPOSED" in lean[2]
     catalog.close()
+
+
+def test_each_json_record_line_is_what_json_writes_for_its_fields() -> None:
+    awkward = row('q"uo\\te', 'Zoë "Z" \u2028', Status.LATE, START, days_late=2)._replace(schedule=None, source="\x07")
+    official = row("official", "bob", Status.NOT_APPLICABLE, START)
+    for record, gone in [(awkward, NOW), (official, None), *((r, None) for r in many_rows(2))]:
+        assert record_line(record, gone) == json.dumps(record_json(record, gone), ensure_ascii=False)

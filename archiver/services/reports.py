@@ -11,6 +11,7 @@ from collections import Counter, defaultdict
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
+from json.encoder import encode_basestring
 from typing import Any, Protocol, TextIO
 
 from archiver.core.apps import account_app
@@ -69,7 +70,7 @@ class CustodianTotals:
                 "accounts": [a.to_json() for a in self.accounts]}
 
 
-_encode = json.JSONEncoder(ensure_ascii=False).encode  # built once: json.dumps builds one per call with options
+_str = encode_basestring  # a str as a JSON string, as json.dumps(..., ensure_ascii=False) writes it
 LATE_SHOWN = 1000  # late records the text and HTML pages list; --json and --csv give every one
 
 
@@ -151,9 +152,10 @@ def forwarding_report(rows: Iterable[ReportRow], last_sync: Mapping[tuple[str, s
             continue
         if not row.system:
             business_threads.add(row.conversation_ref)
-        _count(report, totals, months, row)
+        gone = disposed_at(row, report.disposed_segments)
+        _count(report, totals, months, row, gone is not None)
         if sink is not None:
-            sink.add(row, report.disposed_at(row))
+            sink.add(row, gone)
     for account in account_syncs(last_sync, custodians, now):
         totals.setdefault(account.custodian, CustodianTotals(account.custodian)).accounts.append(account)
     for (custodian_id, _app), at in last_sync.items():
@@ -165,14 +167,14 @@ def forwarding_report(rows: Iterable[ReportRow], last_sync: Mapping[tuple[str, s
 
 
 def _count(report: ForwardingReport, totals: dict[str, CustodianTotals], months: dict[str, Counter[str]],
-           row: ReportRow) -> None:
+           row: ReportRow, disposed: bool) -> None:
     status = row.forwarding_status
     entry = totals.get(row.custodian) or totals.setdefault(row.custodian, CustodianTotals(row.custodian))
     entry.counts[status] += 1
     entry.by_direction[row.direction][status] += 1
     months[row.sent_at[:7]][status] += 1  # YYYY-MM of a UTC ISO timestamp
     report.records += 1
-    report.disposed += report.disposed_at(row) is not None
+    report.disposed += disposed
     if status == Status.LATE:
         report.late_count += 1
         if len(report.late) < LATE_SHOWN:
@@ -256,7 +258,7 @@ class JsonSink:
         self.records = tempfile.TemporaryFile("w+", encoding="utf-8")
 
     def add(self, row: ReportRow, disposed_at: datetime | None) -> None:
-        line = _encode(record_json(row, disposed_at))
+        line = record_line(row, disposed_at)
         if row.forwarding_status == Status.LATE:
             self.late.write(line + "\n")
         self.records.write(line + "\n")
@@ -305,6 +307,21 @@ def record_json(row: ReportRow, disposed_at: datetime | None = None) -> dict[str
             "deadline": row.deadline, "status": row.forwarding_status,
             "days_late": row.days_late, "schedule": row.schedule,
             "disposed_at": utc_iso(disposed_at) if disposed_at else None}
+
+
+def record_line(row: ReportRow, disposed_at: datetime | None = None) -> str:
+    """``record_json`` encoded as one line of JSON, written out field by field: a third of what
+    json's encoder costs per record, which counts at a million records."""
+    return (f'{{"id": {_str(row.id)}, "custodian": {_str(row.custodian)}, "source": {_str(row.source)}, '
+            f'"direction": {_str(row.direction)}, "account": {_str(row.account)}, "sent_at": {_str(row.sent_at)}, '
+            f'"ingested_at": {_str(row.ingested_at)}, "deadline": {_optional(row.deadline)}, '
+            f'"status": {_str(row.forwarding_status)}, "days_late": {int(row.days_late)}, '
+            f'"schedule": {_optional(row.schedule)}, '
+            f'"disposed_at": {_str(utc_iso(disposed_at)) if disposed_at else "null"}}}')
+
+
+def _optional(text: str | None) -> str:
+    return "null" if text is None else _str(text)
 
 
 def candidate_json(row: ReportRow) -> dict[str, Any]:
