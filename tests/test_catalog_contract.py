@@ -45,6 +45,7 @@ from archiver.storage.catalog import (
 )
 from archiver.storage.catalog.base import RowFilter
 from archiver.storage.catalog.dynamodb import DynamoCatalog
+from archiver.storage.catalog.report_rows import report_row
 
 T0 = datetime(2026, 3, 2, 15, 30, tzinfo=timezone.utc)
 TABLE = "archiver-contract"
@@ -182,6 +183,25 @@ def test_rows_are_ordered_by_custodian_time_and_id_and_filtered(catalog: Catalog
     assert ids(catalog.rows(label="record")) == [6, 4, 2, 1]
     assert ids(catalog.rows(custodian="a", label="review")) == [3]
     assert ids(catalog.rows(custodian="nobody")) == []
+
+
+def test_report_rows_are_the_rows_the_forwarding_report_reads_in_the_same_order(catalog: Catalog) -> None:
+    rows = [make_row(1, custodian="b", status="late", days_late=3, flags=("edited", "deleted")),
+            make_row(2, custodian="a", label="nonrecord", flags=("deleted",), source_line=None),
+            make_row(3, custodian="a", system=True, status="copied", segment="seg/2033-12-31/r", offset=0),
+            make_row(4, custodian="a", label="review", sent_at=T0 - timedelta(days=3, seconds=-60.5)),
+            make_row(5, custodian="b", status="not-applicable", deadline=None, flags=("edited",)),
+            make_row(0, custodian="a", minutes=2)]  # written last, sent with row 2: ties go by id
+    catalog.commit([CommitBatch(rows)])
+
+    lean = list(catalog.report_rows())
+    assert lean == [report_row(r) for r in catalog.rows()]
+    assert [int(r.id, 16) for r in lean] == [4, 0, 2, 3, 1, 5]
+    lean.pop(1)
+    assert [r.deleted for r in lean] == [False, True, False, True, False]
+    assert lean[0].sent_at == utc_iso(rows[3].sent_at) and lean[0].sent_at.endswith(".500000Z")
+    assert (lean[2].system, lean[2].segment, lean[1].source_line, lean[4].deadline) == \
+        (True, "seg/2033-12-31/r", None, None)
 
 
 def test_known_labels_names_only_the_ids_present(catalog: Catalog) -> None:
@@ -339,6 +359,7 @@ def test_3000_rows_page_through_every_listing(catalog: Catalog) -> None:
 
     everything = list(catalog.rows())
     assert len(everything) == 3000
+    assert list(catalog.report_rows()) == [report_row(r) for r in everything]
     assert [r.sent_at for r in everything] == sorted(r.sent_at for r in everything)
     assert len(list(catalog.rows(custodian=CUSTODIAN, label="record"))) == 3 * 666
     assert len(list(catalog.rows(label="review"))) == 3 * 334

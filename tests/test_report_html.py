@@ -12,6 +12,7 @@ import zlib
 from datetime import datetime, timedelta, timezone
 from html.parser import HTMLParser
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -19,7 +20,7 @@ from archiver.core.custodians import Custodian, PersonalAccount
 from archiver.core.forwarding import WINDOW, Status
 from archiver.services.report_html import render_html
 from archiver.services.reports import ForwardingReport, forwarding_report
-from archiver.storage.catalog import CatalogRow
+from archiver.storage.catalog import CatalogRow, ReportRow, report_row
 
 UTC = timezone.utc
 NOW = datetime(2024, 9, 30, 12, 0, tzinfo=UTC)
@@ -29,15 +30,22 @@ CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic
                   "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 
 
-def row(ident: str, custodian: str, status: Status, sent_at: datetime, *, direction: str = "sent",
-        days_late: int = 0, label: str = "record", flags: tuple[str, ...] = (), thread: str = "t1") -> CatalogRow:
+def row(ident: str, custodian: str, status: Status, sent_at: datetime, **changes: Any) -> ReportRow:
+    return report_row(full_row(ident, custodian, status, sent_at, **changes))
+
+
+def full_row(ident: str, custodian: str, status: Status, sent_at: datetime, *, direction: str = "sent",
+             days_late: int = 0, label: str = "record", flags: tuple[str, ...] = (), thread: str = "t1",
+             segment: str | None = None) -> CatalogRow:
+    """A catalog row as ingest writes it."""
     subject = status != Status.NOT_APPLICABLE
     return CatalogRow(
         id=ident, custodian=custodian, source="whatsapp", conversation_ref=thread, sent_at=sent_at,
         direction=direction, account="personal" if subject else "official", system=False, label=label,
         confidence=0.9, reasons=(), rules_version="1", schedule="GRS 6.1 011", disposition_date=None,
         forwarding_status=status, deadline=sent_at + WINDOW if subject else None, days_late=days_late,
-        content_hash="c" * 64, export_sha256="e" * 64, source_line=7, ingested_at=sent_at + WINDOW, flags=flags)
+        content_hash="c" * 64, export_sha256="e" * 64, source_line=7, ingested_at=sent_at + WINDOW, flags=flags,
+        segment=segment)
 
 
 def sample_report() -> ForwardingReport:

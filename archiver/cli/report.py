@@ -81,7 +81,7 @@ def _report_forwarding(args: argparse.Namespace) -> int:
         catalog = archive.catalog
         disposed = {s.name: s.disposed_at for s in catalog.segments() if s.disposed_at is not None}
         with progress.bar("report forwarding", "rows", quiet=args.json) as advance:
-            report = forwarding_report(progress.counted(catalog.rows(), advance), catalog.last_sync_by_account(),
+            report = forwarding_report(progress.counted(catalog.report_rows(), advance), catalog.last_sync_by_account(),
                                        catalog.custodians(), common.now(), disposed, sink)
     if args.html:
         with _html_file(args.html) as page:

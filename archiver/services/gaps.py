@@ -32,7 +32,7 @@ from archiver.model import FLAG_DELETED, utc_iso
 from archiver.services.access import authorize
 from archiver.services.reports import candidate_json, csv_text
 from archiver.storage.archive import Archive
-from archiver.storage.catalog import CatalogRow
+from archiver.storage.catalog import CatalogRow, report_row
 
 ROLES = ("records-officer", "investigator")
 CSV_FIELDS = ["id", "holder", "sender", "source", "conversation_ref", "sender_conversation_refs", "sent_at", "label"]
@@ -73,7 +73,7 @@ class GapsReport:
     def to_json(self) -> dict[str, Any]:
         return {"generated_at": utc_iso(self.generated_at), "conversations_matched": self.conversations_matched,
                 "possibly_deleted": len(self.gaps), "gaps": [gap.to_json() for gap in self.gaps],
-                "deleted_notices": [candidate_json(row) for row in self.deleted_notices]}
+                "deleted_notices": [candidate_json(report_row(row)) for row in self.deleted_notices]}
 
 
 @dataclass(frozen=True, slots=True)

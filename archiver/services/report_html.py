@@ -187,8 +187,8 @@ def _at_risk(accounts: Sequence[AccountSync]) -> str:
 
 
 def _late_table(report: ForwardingReport) -> str:
-    rows = [[f"<code>{escape(r.id)}</code>", escape(r.custodian), escape(r.direction), _when(r.sent_at),
-             _when(r.deadline) if r.deadline else "-", number(r.days_late), _kept(report.disposed_at(r))]
+    rows = [[f"<code>{escape(r.id)}</code>", escape(r.custodian), escape(r.direction), _when_iso(r.sent_at),
+             _when_iso(r.deadline) if r.deadline else "-", number(r.days_late), _kept(report.disposed_at(r))]
             for r in report.late]
     heads = ["Record", "Custodian", "Direction", "Created", "Deadline", "Days late", "In the archive"]
     more = report.late_count - len(rows)
@@ -200,7 +200,7 @@ def _late_table(report: ForwardingReport) -> str:
 
 
 def _candidates(report: ForwardingReport) -> str:
-    rows = [[f"<code>{escape(r.id)}</code>", escape(r.custodian), escape(r.source), _when(r.sent_at),
+    rows = [[f"<code>{escape(r.id)}</code>", escape(r.custodian), escape(r.source), _when_iso(r.sent_at),
              f"<code>{escape(r.export_sha256[:16])}</code>", number("" if r.source_line is None else r.source_line)]
             for r in report.unlawful_disposition_candidates]
     note = ('<p class="note">Messages deleted in threads that hold records: possible unlawful disposition '
@@ -242,7 +242,11 @@ def _flag(c: CustodianTotals) -> str:
 
 
 def _when(moment: datetime) -> str:
-    iso = utc_iso(moment)
+    return _when_iso(utc_iso(moment))
+
+
+def _when_iso(iso: str) -> str:
+    """A UTC ISO 8601 timestamp (as the catalog keeps it) as a ``<time>`` to the minute."""
     return f'<time datetime="{escape(iso)}">{escape(iso[:16].replace("T", " "))} UTC</time>'
 
 

@@ -20,6 +20,7 @@ from archiver.storage.audit import AuditEntry, AuditEvent
 
 if TYPE_CHECKING:
     from archiver.storage.catalog.holdings import HoldingGroup
+    from archiver.storage.catalog.report_rows import ReportRow
 
 
 @dataclass(frozen=True)
@@ -322,6 +323,10 @@ class Catalog(Protocol):
         ...
 
     def rows(self, custodian: str | None = None, label: str | None = None) -> Iterator[CatalogRow]: ...
+
+    def report_rows(self) -> Iterator[ReportRow]:
+        """Every row as ``report_row`` gives it, in ``rows()`` order, read without building a ``CatalogRow``."""
+        ...
 
     def row(self, record_id: str) -> CatalogRow | None:
         """One message's row, or None."""

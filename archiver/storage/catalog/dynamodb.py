@@ -60,6 +60,7 @@ from archiver.storage.catalog.dynamodb_items import (
     NOTICES,
     PENDING,
     QUARANTINE,
+    REPORT_ATTRIBUTES,
     ROW_CUSTODIANS,
     SEGMENTS,
     SYNC,
@@ -72,6 +73,7 @@ from archiver.storage.catalog.dynamodb_items import (
     _n,
     _number,
     _quarantine_key,
+    _report_row_from,
     _row_from,
     _row_item,
     _s,
@@ -81,6 +83,7 @@ from archiver.storage.catalog.dynamodb_items import (
 from archiver.storage.catalog.dynamodb_lock import LockedTable
 from archiver.storage.catalog.dynamodb_transactions import _Op, _State, _Step, _Unit
 from archiver.storage.catalog.holdings import HoldingGroup, count_holdings
+from archiver.storage.catalog.report_rows import ReportRow
 
 _COMPLIANT = ("copied", "forwarded")
 
@@ -325,15 +328,19 @@ class DynamoCatalog(DocumentTable, LockedTable, IndexedTable):
                              _text(item, "hash") or "")
 
     def rows(self, custodian: str | None = None, label: str | None = None) -> Iterator[CatalogRow]:
+        return map(_row_from, self._message_items(custodian, label))
+
+    def report_rows(self) -> Iterator[ReportRow]:
+        return map(_report_row_from, self._message_items(None, None, REPORT_ATTRIBUTES))
+
+    def _message_items(self, custodian: str | None, label: str | None,
+                       projection: Sequence[str] = ()) -> Iterator[Item]:
+        """Message items by custodian, then send time and id (as SQLite's ``rows()``), of one label if given."""
         custodians = [custodian] if custodian is not None else \
             [_text(item, "custodian") or "" for item in self._query(ROW_CUSTODIANS)]
         for name in custodians:
-            if label is None:
-                items = self._query(f"cust#{name}", index="gsi1")
-            else:
-                items = self._query(f"label#{label}#{name}", index="gsi2")
-            for item in items:
-                yield _row_from(item)
+            partition, index = (f"cust#{name}", "gsi1") if label is None else (f"label#{label}#{name}", "gsi2")
+            yield from self._query(partition, index=index, projection=projection)
 
     def row(self, record_id: str) -> CatalogRow | None:
         item = self._call(self._client.get_item, TableName=self.table, Key=_key(_msg_key(record_id)),

@@ -61,8 +61,9 @@ import json
 from datetime import date, datetime
 from typing import Any
 
-from archiver.model import parse_instant, utc_iso
+from archiver.model import FLAG_DELETED, parse_instant, utc_iso
 from archiver.storage.catalog.base import CatalogRow, QuarantineRow, SegmentRow
+from archiver.storage.catalog.report_rows import ReportRow
 
 INDEXES = ("gsi1", "gsi2", "gsi3", "gsi4")
 
@@ -184,3 +185,18 @@ def _row_from(item: Item) -> CatalogRow:
         flags=tuple(json.loads(_text(item, "flags") or "[]")), segment=_text(item, "segment"),
         offset=_number(item, "offset"), length=_number(item, "length"), fingerprint=_text(item, "fingerprint"),
         sender_ref=_text(item, "sender_ref"), copy_key=_text(item, "copy_key"))
+
+
+# What ``report_rows`` reads of each message item: ``ReportRow``'s fields, ``flags`` for ``deleted``.
+REPORT_ATTRIBUTES = tuple(name for name in ReportRow._fields if name != "deleted") + ("flags",)
+
+
+def _report_row_from(item: Item) -> ReportRow:
+    flags = _text(item, "flags") or "[]"
+    return ReportRow(
+        _text(item, "id") or "", _text(item, "custodian") or "", _text(item, "source") or "",
+        _text(item, "conversation_ref") or "", _text(item, "sent_at") or "", _text(item, "direction") or "",
+        _text(item, "account") or "", bool(item.get("system", {}).get("BOOL", False)), _text(item, "label") or "",
+        _text(item, "forwarding_status") or "", _text(item, "deadline"), _number(item, "days_late") or 0,
+        _text(item, "schedule"), _text(item, "export_sha256") or "", _number(item, "source_line"),
+        _text(item, "ingested_at") or "", flags != "[]" and FLAG_DELETED in json.loads(flags), _text(item, "segment"))

@@ -22,7 +22,7 @@ from typing import Any
 from archiver.core.apps import split_apps
 from archiver.core.custodians import Custodian
 from archiver.errors import CatalogError, ConfigError, KeyProviderError
-from archiver.model import parse_instant, utc_iso
+from archiver.model import FLAG_DELETED, parse_instant, utc_iso
 from archiver.storage.audit import GENESIS, AuditEntry, AuditEvent, chain
 from archiver.storage.catalog.base import (
     CatalogRow,
@@ -36,11 +36,16 @@ from archiver.storage.catalog.base import (
     hold_json,
     latest_syncs,
 )
+from archiver.storage.catalog.report_rows import ReportRow
 from archiver.storage.catalog.sqlite_index import CHUNK, ROW_COLUMNS, SqliteIndex, parse_date, row_from
 from archiver.storage.catalog.sqlite_schema import SCHEMA, connect_read_only, refuse_read_only
 
 LOCK_WAIT_SECONDS = 30.0
 # One index seek per text (messages_compliant_copy), whatever the number of its earlier copies.
+# The columns ``ReportRow`` holds, in its order (``flags`` gives ``deleted``).
+REPORT_COLUMNS = ("id, custodian, source, conversation_ref, sent_at, direction, account, system, label, "
+                  "forwarding_status, deadline, days_late, schedule, export_sha256, source_line, ingested_at, flags, "
+                  "segment")
 COMPLIANT_COPY = (f"SELECT {ROW_COLUMNS} FROM messages WHERE custodian = ? AND fingerprint = ? "
                   "AND label = 'record' AND forwarding_status IN ('copied', 'forwarded') "
                   "ORDER BY ingested_at, sent_at, rowid LIMIT 1")
@@ -253,6 +258,23 @@ class SqliteCatalog(SqliteIndex):
                 "AND (? IS NULL OR label = ?) ORDER BY custodian, sent_at, id"
         for values in self._db.execute(query, (custodian, custodian, label, label)):
             yield row_from(values)
+
+    def report_rows(self) -> Iterator[ReportRow]:
+        # The index gives custodian and send time; ordering by id too would make SQLite sort the
+        # whole table, so the few rows that tie (same custodian, same instant) are sorted here.
+        cursor = self._db.execute(f"SELECT {REPORT_COLUMNS} FROM messages ORDER BY custodian, sent_at")
+        cursor.arraysize = 1024  # fetched a chunk at a time: fewer calls into the sqlite3 module
+        tied: list[ReportRow] = []
+        while chunk := cursor.fetchmany():
+            for (id_, custodian, source, conv, sent_at, direction, account, system, label, status, deadline,
+                 days_late, schedule, export_sha, line, ingested_at, flags, segment) in chunk:
+                if tied and (sent_at != tied[0].sent_at or custodian != tied[0].custodian):
+                    yield from sorted(tied) if len(tied) > 1 else tied  # a tuple sorts by its id first
+                    tied = []
+                tied.append(ReportRow(id_, custodian, source, conv, sent_at, direction, account, bool(system),
+                                      label, status, deadline, days_late, schedule, export_sha, line, ingested_at,
+                                      flags != "[]" and FLAG_DELETED in json.loads(flags), segment))
+        yield from sorted(tied)
 
     def row(self, record_id: str) -> CatalogRow | None:
         values = self._db.execute(f"SELECT {ROW_COLUMNS} FROM messages WHERE id = ?", (record_id,)).fetchone()
