@@ -127,7 +127,8 @@ def changes(then: dict[str, Any], now: dict[str, Any]) -> list[str]:
     for hold in now["holds"]:
         before = holds_then.get(hold["name"])
         if before is None:
-            found.append(f"hold {hold['name']} was placed since the plan")
+            released = " (and released again)" if hold.get("released_at") else ""
+            found.append(f"hold {hold['name']} was placed since the plan{released}")
         elif before != hold:
             found.append(f"hold {hold['name']} was released since the plan")
     found += [f"event {name} was recorded since the plan" for name in now["events"] if name not in then["events"]]
