@@ -105,7 +105,8 @@ def test_the_cli_destroys_nothing_early_or_held(cli: CliRunner, local: dict[str,
     assert cli("dispose", "plan", "--out", today).code == 0
     assert json.loads(today.read_text())["eligible"] == []  # one not due, one held
     assert cli("dispose", "approve", today, "--reason", "reviewed").code == 0
-    assert cli("dispose", "execute", today).code == 0
+    empty = cli("dispose", "execute", today)
+    assert empty.code == 2 and "destroys nothing; no certificate filed" in empty.err
     assert cli("dispose", "plan", "--as-of", "2034-01-01", "--out", future).code == 0
     assert [e["segment"] for e in json.loads(future.read_text())["eligible"]] == [local["jorge"]]
     assert cli("dispose", "approve", future, "--reason", "reviewed").code == 0
@@ -118,11 +119,11 @@ def test_the_cli_destroys_nothing_early_or_held(cli: CliRunner, local: dict[str,
     changed = cli("dispose", "execute", edited)
     assert changed.code == 2 and "changed after it was made" in changed.err
     with closing(Archive.open(load_settings(cwd=tmp_path))) as archive:
-        for names, code, says in (([local["jorge"]], 2, "not due"), ([local["ana"]], 0, '"records": []')):
+        for names, code, says in (([local["jorge"]], 2, "not due"), ([local["ana"]], 2, "under legal hold OIG-1")):
             edited.write_text(json.dumps(_forged(archive, NOW.date(), names)))
             assert cli("dispose", "approve", edited, "--reason", "forged").code == 0
             done = cli("dispose", "execute", edited, "--json")
-            assert done.code == code and says in done.out + done.err  # the held segment is left out
+            assert done.code == code and says in done.out + done.err  # nothing destroyed, nothing certified
     _intact(tmp_path, local)
 
 
@@ -135,7 +136,8 @@ def test_direct_service_calls_destroy_nothing_early_or_held(local: dict[str, str
                 with pytest.raises(UsageError, match="not due"):
                     execute(archive, plan, OFFICER, NOW)
             else:
-                assert execute(archive, plan, OFFICER, NOW)["records"] == []
+                with pytest.raises(UsageError, match="destroys nothing .*under legal hold OIG-1"):
+                    execute(archive, plan, OFFICER, NOW)
         segments = list(archive.catalog.segments())
         result = destroy_due(archive, NOW, OFFICER, load_schedules(), segments)  # dates unchecked by the caller
         assert result.disposed == [] and set(result.refused) == {local["jorge"]}

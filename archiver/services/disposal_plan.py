@@ -201,9 +201,14 @@ def execute(archive: Archive, plan: dict[str, Any], actor: str, now: datetime,
         early = sorted({s.name for s in segments} - {s.name for s in due_segments(segments, now.date())})
         if early:
             raise UsageError(f"plan {digest[:12]} lists segment(s) not due on {now.date()}: {', '.join(early)}")
-        refused = destroy_due(archive, now, actor, schedules, segments, progress=progress).refused
+        result = destroy_due(archive, now, actor, schedules, segments, progress=progress)
         gone = [s for s in archive.catalog.segments() if s.name in set(planned) and s.disposed_at is not None]
-        return _certify(archive, plan, gone, refused, actor, now, schedules)
+        if not gone and not result.refused:  # a certificate for nothing would prove nothing
+            kept = "; ".join(f"{name}: {why}" for name, why in {**result.not_destroyed, **{
+                n: "under legal hold " + ", ".join(h) for n, h in result.held.items()}}.items())
+            raise UsageError(f"plan {digest[:12]} destroys nothing" + (f" ({kept})" if kept else "")
+                             + "; no certificate filed")
+        return _certify(archive, plan, gone, result.refused, actor, now, schedules)
 
 
 def _certify(archive: Archive, plan: dict[str, Any], disposed: list[SegmentRow], refused: dict[str, str],
