@@ -64,19 +64,20 @@ def check_segment(archive: Archive, name: str, deep: bool) -> SegmentCheck:
             except IntegrityError as exc:
                 _read_alone(archive, check, ref, data, envelope, exc)
                 raise
-            _read_alone(archive, check, ref, data, envelope, plaintext)
-            if deep:
-                _keep_facts(archive, check, ref, plaintext)
+            document = _read_alone(archive, check, ref, data, envelope, plaintext)
+            if deep and document is not None:
+                _keep_facts(archive, check, ref, document)
     except IntegrityError as exc:
         check.problem = str(exc)
     return check
 
 
 def _read_alone(archive: Archive, check: SegmentCheck, ref: segments.FrameRef, data: bytes, walked: bytes,
-                opened: bytes | IntegrityError) -> None:
+                opened: bytes | IntegrityError) -> RecordDocument | None:
     """The catalog's offset and length alone must yield the record (that is how it is retrieved):
     the frame is cut from the segment's bytes there, as a ranged read would return it. When it
-    holds the envelope the walk just opened, that opening (or its failure) is reused."""
+    holds the envelope the walk just opened, that opening (or its failure) is reused. The record's
+    document, or None when it cannot be read."""
     record_id, place = ref.record_id, (ref.record_id, check.name, ref.offset, ref.length)
     try:
         envelope = segments.unpack_frame(data[ref.offset:ref.offset + ref.length], record_id, check.name)
@@ -87,12 +88,12 @@ def _read_alone(archive: Archive, check: SegmentCheck, ref: segments.FrameRef, d
         document = RecordDocument.from_plaintext(opened)
     except (IntegrityError, ValueError) as exc:
         check.alone[place] = f"record {record_id}: cannot be read at its catalogued place ({exc})"
-        return
+        return None
     if document.record_id != record_id:
         check.alone[place] = f"record {record_id}: its frame holds the document of {document.record_id}"
+    return document
 
 
-def _keep_facts(archive: Archive, check: SegmentCheck, ref: segments.FrameRef, plaintext: bytes) -> None:
-    doc = RecordDocument.from_plaintext(plaintext)
+def _keep_facts(archive: Archive, check: SegmentCheck, ref: segments.FrameRef, doc: RecordDocument) -> None:
     conversation = archive.conversation_ref(doc.message["source"], doc.message["conversation"])
     check.documents[ref.record_id] = row_facts(catalog_row(doc, conversation, check.name, ref.offset, ref.length))
