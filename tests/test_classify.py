@@ -45,9 +45,15 @@ def msg(body: str, conversation: str = "port ops", **fields: object) -> Message:
     return Message(**values)  # type: ignore[arg-type]
 
 
+def rules_alone() -> Classifier:
+    """The shipped rules without the learned model: these tests pin what the rules say
+    (tests/test_learned.py covers the model weighing their verdict)."""
+    return Classifier(load_rules(with_model=False))
+
+
 @pytest.fixture(scope="module")
 def classifier() -> Classifier:
-    return Classifier(load_rules())
+    return rules_alone()
 
 
 def classify(classifier: Classifier, body: str, previous: str | None = None) -> Classification:
@@ -279,7 +285,7 @@ def test_classification_is_deterministic_and_carries_the_rules_version() -> None
     packaged = resources.files("archiver.core.rules").joinpath("classifier.yaml").read_bytes()
     bodies = ["Approved", "ok", "love you", "Meeting at 3", "¿Autorizas?", "sí", "hmm"]
     runs = [
-        [c.to_json() for _, c in Classifier(load_rules()).classify_stream(map(msg, bodies))]
+        [c.to_json() for _, c in rules_alone().classify_stream(map(msg, bodies))]
         for _ in range(2)
     ]
     assert runs[0] == runs[1]
@@ -332,6 +338,7 @@ RULE_EXAMPLES: dict[str, tuple[str, str | None]] = {
     "personal-sense-words": ("Mi hija aprobó el examen de inglés", None),
     "holding-reply": ("Déjame checar", None),
     "official-lookup-words": ("Can you run her name in the system?", None),
+    "enforcement-matter-words": ("Mi tío dice que le decomisaron la troca en la garita", None),
     "short-reply-to-personal-talk": ("sure, what time", "Pizza night at my place? 🍕"),
     "conduct-words": ("Presentó una queja por malos tratos en la garita", None),
     "one-time-code": ("Acme Bank: your login code is 551902. It expires in 5 minutes.", None),
@@ -671,7 +678,8 @@ def test_the_version_covers_every_file_in_order(tmp_path: Path) -> None:
     first = write_override(tmp_path, "a.yaml", "review_threshold: 0.6\n")
     second = write_override(tmp_path, "b.yaml", "nonrecord_threshold: 0.9\n")
     version = load_rules(overrides=[first, second]).version
-    expected = hashlib.sha256(packaged + first.read_bytes() + second.read_bytes()).hexdigest()[:12]
+    model = resources.files("archiver.core.rules").joinpath("model.json").read_bytes()
+    expected = hashlib.sha256(packaged + first.read_bytes() + second.read_bytes() + model).hexdigest()[:12]
     assert version == expected
     assert version != load_rules(overrides=[second, first]).version != load_rules().version
     result = Classifier(load_rules(overrides=[first, second])).classify(msg("ok"))
@@ -747,7 +755,7 @@ DIRECTORY = ParticipantDirectory(
 
 @pytest.fixture(scope="module")
 def with_directory() -> Classifier:
-    return Classifier(load_rules(), DIRECTORY)
+    return Classifier(load_rules(with_model=False), DIRECTORY)
 
 
 def chat(body: str, sender: str, *recipients: str, **fields: object) -> Message:

@@ -19,8 +19,9 @@ REPO = Path(__file__).resolve().parent.parent
 CORE = REPO / "archiver" / "core"
 FILE_READS = {"open", "read_text", "read_bytes", "iterdir", "stat", "files", "glob", "rglob"}
 # The named loaders: rules, schedules and the participant directory are files a records officer edits.
-LOADERS = {("rules_loader", "load_rules"), ("rules_loader", "_read"), ("retention", "default_schedule_dir"),
-           ("fileplan", "_yaml_files"), ("fileplan", "_read_schedule_file"), ("participants", "from_file")}
+LOADERS = {("rules_loader", "load_rules"), ("rules_loader", "_read"), ("rules_loader", "packaged_model"),
+           ("retention", "default_schedule_dir"), ("fileplan", "_yaml_files"), ("fileplan", "_read_schedule_file"),
+           ("participants", "from_file")}
 
 
 def _lint_imports() -> str | None:

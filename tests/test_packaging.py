@@ -14,7 +14,7 @@ from archiver.connector import ConnectorRegistry
 from archiver.core.retention import load_schedules
 schedules = load_schedules()
 assert {"GRS-6.1-010", "GRS-6.1-011", "GRS-6.1-012", "GRS-5.2-010", "UNSCHEDULED"} <= {i.id for i in schedules.items()}
-load_rules()
+assert load_rules().model is not None  # the learned weights ship beside the rules
 assert {"jsonl", "whatsapp"} <= set(ConnectorRegistry.from_entry_points().names())
 print(archiver.__file__)
 """

@@ -100,8 +100,9 @@ def _classify(args: argparse.Namespace) -> int:
                                      "sender": message.sender, "source_ref": message.source_ref.to_json()})
         else:
             label = "review" if result.review else result.label
+            weighed = f"  ({'; '.join(result.evidence)})" if result.evidence else ""
             print(f"{label:<9} {result.confidence:4.2f}  {result.schedule or '-':<12} "
-                  f"{message.sent_at.isoformat()}  {','.join(result.reasons)}")
+                  f"{message.sent_at.isoformat()}  {','.join(result.reasons)}{weighed}")
     for rejection in rejections:
         common.report_rejection(rejection)
     return 2 if rejections else 0

@@ -32,6 +32,9 @@ _PERSONAL_NEEDED = 2
 # What each message of the window left: business (a record by a record rule, or by default
 # with a figure and no personal words), personal talk, or neither.
 _NEUTRAL, _PERSONAL, _RECORDED = 0, 1, 2
+# How many messages after a request for official action still belong to its exchange.
+_EXCHANGE = 4
+_LONG_AGO = 1 << 30
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,6 +47,9 @@ class Evaluation:
     personal: bool  # a personal rule fired on the text
     sender: str
     number: bool  # the text a person wrote has a figure
+    tokens: tuple[str, ...] = ()  # the folded words and symbols of the text
+    text_score: float = 0.0  # the learned model's weight of those words
+    shape: tuple[str, ...] = ()  # the learned model's features of the message's form
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,6 +70,15 @@ class Thread:
     question: Prior | None
     answered_by: frozenset[str]
     recent: tuple[int, ...]
+    since_official: int = _LONG_AGO  # messages since one that asked for or gave official action
+
+    @property
+    def official_in_personal_talk(self) -> bool:
+        """Whether, in a conversation with personal talk lately, one of the last few messages
+        asked for or gave official action (a rule that is never overruled kept it as a
+        record): in a family chat, the officer's refusal and the relative's follow-up belong
+        to that exchange, whatever their words."""
+        return self.since_official < _EXCHANGE and _PERSONAL in self.recent
 
 
 def context_holds(context: str | None, current: Evaluation, prior: Prior | None, conversation: bool) -> bool:
@@ -105,13 +120,16 @@ def advance(
     personal: bool,
     question: Prior | None,
     answered_by: frozenset[str],
+    official: bool = False,
 ) -> Thread:
     """Where a conversation stands once ``current`` was judged ``verdict`` in it; ``personal``
-    is whether a personal rule fired on its text, ``question`` the question it left open."""
+    is whether a personal rule fired on its text, ``question`` the question it left open,
+    ``official`` whether it asked for or gave official action."""
     if verdict.label == RECORD:
         by_default = verdict.reasons[-1:] == (DEFAULT_REASON,)
         left = _NEUTRAL if by_default and not (current.number and not personal) else _RECORDED
     else:
         left = _PERSONAL if personal else _NEUTRAL
     recent = (*thread.recent[1 - _HORIZON :], left) if thread is not None else (left,)
-    return Thread(Prior(current, verdict), current.sender, question, answered_by, recent)
+    since = 0 if official else min(_LONG_AGO, (thread.since_official if thread is not None else _LONG_AGO) + 1)
+    return Thread(Prior(current, verdict), current.sender, question, answered_by, recent, since)

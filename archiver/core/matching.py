@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import Sequence
 
 from archiver.core.ruleset import Rule, normalize
 
@@ -98,7 +99,7 @@ def _is_filler(token: str) -> bool:
     return len(token) == 1 and unicodedata.category(token) in _FILLER_CATEGORIES
 
 
-def covers(vocabulary: Vocabulary, tokens: list[str]) -> bool:
+def covers(vocabulary: Vocabulary, tokens: Sequence[str]) -> bool:
     """Return whether ``tokens`` are made entirely of the vocabulary's entries (and
     punctuation or emoji).
 

@@ -3,21 +3,25 @@ every key and value with an error that names the file, the rule and the cause, a
 the ``RuleSet`` (see the header of ``archiver/core/rules/classifier.yaml`` for the format a
 records officer edits; the structures themselves are in ``archiver.core.ruleset``).
 
-Pure: no I/O except reading the rules files in ``load_rules``.
+Pure: no I/O except reading the rules files in ``load_rules`` and the packaged model's weights
+in ``packaged_model``.
 """
 
 from __future__ import annotations
 
 import hashlib
+import json
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
+from functools import cache
 from importlib import resources
 from pathlib import Path
 from typing import Any
 
 import yaml
 
+from archiver.core.learned import MODEL_FILE, LearnedModel, parse_model
 from archiver.core.participants import ROLES
 from archiver.core.ruleset import (
     CONTEXTS,
@@ -39,12 +43,12 @@ from archiver.model import DIRECTIONS
 
 _RULE_ID_RE = re.compile(r"[a-z0-9]+(?:-[a-z0-9]+)*")
 
-_TOP_KEYS = ("version", "nonrecord_threshold", "review_threshold", "rules")
+_TOP_KEYS = ("version", "nonrecord_threshold", "review_threshold", "learned_model", "rules")
 _OVERRIDE_KEYS = ("version", "nonrecord_threshold", "review_threshold", "rules", "disable", "extend")
 _THRESHOLDS = ("nonrecord_threshold", "review_threshold")
 _RULE_KEYS = (
     "id", "label", "confidence", "explain", "schedule", "words", "patterns", "when", "context",
-    "whole_message", "unless", "review_if", "personal",
+    "whole_message", "unless", "review_if", "personal", "protected",
 )
 _EXTEND_KEYS = ("words", "patterns", "conversation_name")
 _WHEN_TYPES: dict[str, type] = {
@@ -85,9 +89,10 @@ class _Draft:
     thresholds: dict[str, float]
     threshold_source: str
     disabled: set[str] = field(default_factory=set)
+    learned: bool = False
 
 
-def load_rules(path: Path | None = None, overrides: Sequence[Path] = ()) -> RuleSet:
+def load_rules(path: Path | None = None, overrides: Sequence[Path] = (), with_model: bool = True) -> RuleSet:
     """Load and validate a rules file, then apply agency override files in order.
 
     Args:
@@ -96,6 +101,7 @@ def load_rules(path: Path | None = None, overrides: Sequence[Path] = ()) -> Rule
         overrides: override files applied in order: thresholds replace, ``rules`` replace
             rules of the same id or are appended, ``disable`` removes rules, ``extend``
             adds words and patterns to existing rules.
+        with_model: ``False`` leaves out the learned model the rules ask for (to train it).
 
     Raises:
         ConfigError: a file cannot be read, is not valid YAML, or a rule is invalid. The
@@ -107,18 +113,33 @@ def load_rules(path: Path | None = None, overrides: Sequence[Path] = ()) -> Rule
     else:
         data, source = _read(Path(path)), str(path)
     draft = _base_draft(data, source)
+    draft.learned &= with_model
     digest = hashlib.sha256(data)
     for override in overrides:
         extra = _read(Path(override))
         digest.update(extra)
         _apply_override(draft, extra, str(override))
-    return _finish(draft, digest.hexdigest()[:12], source, tuple(map(str, overrides)))
+    return _finish(draft, digest, source, tuple(map(str, overrides)))
 
 
 def parse_rules(data: bytes, source: str) -> RuleSet:
     """Validate the bytes of one rules file; ``source`` names the file in error messages."""
     draft = _base_draft(data, source)
-    return _finish(draft, hashlib.sha256(data).hexdigest()[:12], source, ())
+    return _finish(draft, hashlib.sha256(data), source, ())
+
+
+@cache
+def packaged_model() -> tuple[LearnedModel, bytes]:
+    """The learned model shipped beside the rules, and the bytes its digest is taken of."""
+    resource = resources.files("archiver.core.rules").joinpath(MODEL_FILE)
+    data = resource.read_bytes()
+    try:
+        parsed = json.loads(data)
+    except ValueError as exc:
+        raise ConfigError(f"{resource}: not valid JSON: {exc}") from None
+    if not isinstance(parsed, dict):
+        raise ConfigError(f"{resource}: not a classifier model: the top level must be an object")
+    return parse_model(parsed, hashlib.sha256(data).hexdigest()[:12], str(resource)), data
 
 
 def _read(path: Path) -> bytes:
@@ -150,9 +171,10 @@ def _base_draft(data: bytes, source: str) -> _Draft:
         entries = top.get("rules")
         if not isinstance(entries, list) or not entries:
             raise _Invalid("rules must be a non-empty list")
+        learned = _flag(top.get("learned_model", False), "learned_model")
     except _Invalid as problem:
         raise ConfigError(f"{source}: {problem}") from None
-    draft = _Draft({}, {}, thresholds, source)
+    draft = _Draft({}, {}, thresholds, source, learned=learned)
     for rule in _parse_rules(entries, source):
         draft.rules[rule.id] = rule
         draft.origin[rule.id] = source
@@ -241,8 +263,9 @@ def _extended(rule: Rule, extra: object) -> Rule:
     return replace(rule, words=words, patterns=patterns, when=when)
 
 
-def _finish(draft: _Draft, version: str, source: str, overrides: tuple[str, ...]) -> RuleSet:
-    """Check what only the whole set can tell: thresholds in order, ``unless`` targets."""
+def _finish(draft: _Draft, digest: hashlib._Hash, source: str, overrides: tuple[str, ...]) -> RuleSet:
+    """Check what only the whole set can tell: thresholds in order, ``unless`` targets; add
+    the learned model when the rules ask for it, its weights counted in the version."""
     nonrecord, review = draft.thresholds["nonrecord_threshold"], draft.thresholds["review_threshold"]
     if review > nonrecord:
         raise ConfigError(
@@ -283,7 +306,11 @@ def _finish(draft: _Draft, version: str, source: str, overrides: tuple[str, ...]
     rules = tuple(replace(r, unless=r.unless - draft.disabled, review_if=r.review_if - draft.disabled)
                   if (r.unless | r.review_if) & draft.disabled else r
                   for r in draft.rules.values())
-    return RuleSet(rules, nonrecord, version, source, review, overrides)
+    model = None
+    if draft.learned:
+        model, weights = packaged_model()
+        digest.update(weights)
+    return RuleSet(rules, nonrecord, digest.hexdigest()[:12], source, review, overrides, model)
 
 
 def _parse_rule(entry: object, number: int, source: str) -> Rule:
@@ -320,6 +347,7 @@ def _build_rule(rule_id: str, entry: object) -> Rule:
         unless=frozenset(_strings(fields.get("unless", []), "unless")),
         review_if=frozenset(_strings(fields.get("review_if", []), "review_if")),
         personal=_flag(fields.get("personal", False), "personal"),
+        protected=_flag(fields.get("protected", False), "protected"),
     )
     if not (rule.reads_text or rule.context or rule.when != When()):
         raise _Invalid("has no matcher: give words, patterns, when or context")
@@ -331,6 +359,8 @@ def _build_rule(rule_id: str, entry: object) -> Rule:
         raise _Invalid("review_if must not name the rule itself")
     if rule.review_if and label != RECORD:
         raise _Invalid("review_if is only for record rules")
+    if rule.protected and label != RECORD:
+        raise _Invalid("protected is only for record rules")
     if rule.personal and label != NONRECORD:
         raise _Invalid("personal is only for nonrecord rules")
     if rule.personal and rule.context is not None:

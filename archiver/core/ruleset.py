@@ -14,6 +14,10 @@ import sys
 import unicodedata
 from dataclasses import dataclass
 from functools import cache, lru_cache
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from archiver.core.learned import LearnedModel
 
 RECORD = "record"
 NONRECORD = "nonrecord"
@@ -160,6 +164,7 @@ class Rule:
     unless: frozenset[str] = frozenset()
     review_if: frozenset[str] = frozenset()
     personal: bool = False
+    protected: bool = False
 
     @property
     def reads_text(self) -> bool:
@@ -177,8 +182,10 @@ class Rule:
 class RuleSet:
     """Validated rules: the base file and its overrides applied in order.
 
-    ``version`` is the sha256 over the bytes of every file in order, first 12 hex digits,
-    so a classification names exactly which rules produced it.
+    ``version`` is the sha256 over the bytes of every file in order (the learned model's
+    weights included, when the rules use it), first 12 hex digits, so a classification names
+    exactly which rules produced it. ``model`` weighs what the rules leave open (see
+    ``learned``); without it the rules alone decide.
     """
 
     rules: tuple[Rule, ...]
@@ -187,3 +194,4 @@ class RuleSet:
     source: str
     review_threshold: float = DEFAULT_REVIEW_THRESHOLD
     overrides: tuple[str, ...] = ()
+    model: LearnedModel | None = None

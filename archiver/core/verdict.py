@@ -12,9 +12,13 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
+from archiver.core.learned import probability
 from archiver.core.ruleset import DEFAULT_REASON, NONRECORD, RECORD
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from archiver.core.learned import LearnedModel
     from archiver.core.ruleset import Rule, RuleSet
 
 DEFAULT_CONFIDENCE = 0.5
@@ -40,6 +44,17 @@ DOUBT_EXPLANATION = (
     "review: record rule(s) {rules} gave way to {by} and no other record rule fired; a message a "
     "record rule fired on is never discarded outright, so it waits, encrypted, in the review queue "
     "(confidence set to the review threshold {threshold}) until a records officer decides"
+)
+LEARNED_RECORD = "learned-record"
+LEARNED_NONRECORD = "learned-nonrecord"
+LEARNED_RECORD_EXPLANATION = (
+    "record: the learned model weighs the message a record ({p:.2f}, at or above {at:.2f}), whatever "
+    "the rules above said; what weighed most: {evidence}"
+)
+LEARNED_REVIEW_EXPLANATION = (
+    "review: the learned model weighs the message a nonrecord ({p:.2f} of being a record, below {at:.2f}), "
+    "and the rules did not settle it as a confident nonrecord the model agrees with; kept encrypted in "
+    "the review queue until a records officer decides; what weighed most: {evidence}"
 )
 SET_ASIDE_EXPLANATION = "set aside: rule {rule} does not count because {by} fired"
 IN_DOUBT_EXPLANATION = "in doubt: rule {rule} gives way because {by} fired"
@@ -67,10 +82,11 @@ class Classification:
     schedule: str | None
     rules_version: str
     review: bool = False
+    evidence: tuple[str, ...] = ()
 
     def to_json(self) -> dict[str, Any]:
         """Return the JSON-ready form printed by ``archiver classify``."""
-        return {
+        found = {
             "label": self.label,
             "review": self.review,
             "confidence": self.confidence,
@@ -78,6 +94,9 @@ class Classification:
             "schedule": self.schedule,
             "rules_version": self.rules_version,
         }
+        if self.evidence:
+            found["evidence"] = list(self.evidence)
+        return found
 
 
 def judge(fired: tuple[Rule, ...], rules: RuleSet) -> Classification:
@@ -113,6 +132,31 @@ def judge(fired: tuple[Rule, ...], rules: RuleSet) -> Classification:
         outcome = REVIEW_EXPLANATION.format(confidence=nonrecord, threshold=rules.nonrecord_threshold)
         return replace(_result(rules, NONRECORD, nonrecord, kept, notes, outcome), review=True)
     return _default(rules, kept, notes, nonrecord)
+
+
+def weigh(verdict: Classification, model: LearnedModel, log_odds: float,
+          evidence: Callable[[bool], tuple[str, ...]], rules: RuleSet) -> Classification:
+    """Weigh the rules' ``verdict`` with the learned model's ``log_odds`` of record: a record
+    when the model holds it one, a tombstone only when the rules decided a confident nonrecord
+    and the model agrees beyond doubt, review otherwise. The model alone never leaves a
+    tombstone. ``evidence(toward_record)`` names what weighed most, asked only when the
+    model changes the verdict."""
+    if model.holds_record(log_odds, verdict.label == RECORD):
+        if verdict.label == RECORD:
+            return verdict
+        found = evidence(True)
+        outcome = LEARNED_RECORD_EXPLANATION.format(p=probability(log_odds), at=probability(model.promote_at),
+                                                    evidence="; ".join(found))
+        return Classification(RECORD, round(probability(log_odds), 3), (*verdict.reasons, LEARNED_RECORD),
+                              (*verdict.explanations[:-1], outcome), None, rules.version, False, found)
+    if verdict.review or (verdict.label == NONRECORD and log_odds < model.discard_below):
+        return verdict
+    found = evidence(False)
+    at = model.record_at if verdict.label == RECORD else model.promote_at
+    outcome = LEARNED_REVIEW_EXPLANATION.format(p=probability(log_odds), at=probability(at), evidence="; ".join(found))
+    reasons = tuple(reason for reason in verdict.reasons if reason != DEFAULT_REASON)
+    return Classification(NONRECORD, round(probability(-log_odds), 3), (*reasons, LEARNED_NONRECORD),
+                          (*verdict.explanations[:-1], outcome), None, rules.version, True, found)
 
 
 def _default(rules: RuleSet, fired: tuple[Rule, ...], notes: tuple[str, ...], nonrecord: float) -> Classification:

@@ -273,7 +273,8 @@ def _prediction(result: Classification) -> str:
 
 def _error_json(item: LabeledMessage, result: Classification) -> dict[str, Any]:
     return {"line": item.line, "label": item.label, "kind": item.kind, "predicted": _prediction(result),
-            "confidence": result.confidence, "reasons": list(result.reasons), "body": item.message.body}
+            "confidence": result.confidence, "reasons": list(result.reasons), "evidence": list(result.evidence),
+            "body": item.message.body}
 
 
 # Columns of the per-kind and per-language tables: heading and the measure's JSON key.

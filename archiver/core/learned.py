@@ -1,0 +1,151 @@
+"""The learned part of the classifier: a linear model over the message's words, its shape,
+the rules that fired on it and where its conversation stands.
+
+The rules say what must never be missed and explain themselves; the model weighs everything
+else the way the labeled conversations taught it, so a greeting in a business group, a
+request inside a family chat or a notice the exporter did not flag is judged by what it says,
+not by a rule written for the wording of another set. The model is a table of weights, one per
+feature, trained at build time from the shipped labeled messages (``scripts/train_classifier.py``)
+and shipped beside the rules; its digest is part of the rules version. Scoring sums the
+weights of the features present: the same input always gives the same score, and the features
+that weighed most are the explanation.
+
+Pure: no I/O (``rules_loader`` reads the weights file).
+"""
+
+from __future__ import annotations
+
+import heapq
+import math
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from itertools import repeat
+from typing import TYPE_CHECKING
+
+from archiver.errors import ConfigError
+
+if TYPE_CHECKING:
+    from archiver.core.ruleset import Facts
+
+MODEL_FORMAT_VERSION = 1
+MODEL_FILE = "model.json"  # in archiver/core/rules, beside classifier.yaml
+# Marks that tell a question, an exclamation or a link; other punctuation carries nothing.
+_MARKS = frozenset("?¿!¡@/:")
+_TOKEN_KINDS = ("w:", "s:", "e:")
+_LENGTHS = ((0, "0"), (1, "1"), (3, "2-3"), (7, "4-7"), (20, "8-20"))
+
+
+def text_features(tokens: list[str]) -> list[str]:
+    """The features of a message's folded tokens (see ``ruleset.tokenize``): each word without
+    a figure (a plate, a time or an amount is the form's ``figure``, not a word to remember),
+    each telling mark and each emoji. Word pairs and word beginnings were tried and left out:
+    on conversations left out of training they fitted the tuning set and generalized worse."""
+    features: list[str] = []
+    for token in tokens:
+        if token.isalnum() or "_" in token:
+            if not any(c.isdigit() for c in token):
+                features.append("w:" + token)
+        elif token in _MARKS:
+            features.append("s:" + token)
+        elif not token.isascii():
+            features.append("e:" + token)  # an emoji
+    return features
+
+
+def shape_features(facts: Facts, source: str, link: bool, from_number: bool) -> list[str]:
+    """Features of the message's form: its length, a figure, a file, an app notice, a link,
+    who sent it and from where. ``from_number`` is a sender or conversation known only by a
+    phone number or short code: nobody the officer saved as a contact (spam's usual mark)."""
+    length = next((name for bound, name in _LENGTHS if facts.word_count <= bound), "21+")
+    features = [f"m:len={length}", f"m:{facts.direction}", f"m:src={source}"]
+    for present, name in ((facts.has_number, "m:figure"), (facts.has_attachment, "m:file"),
+                          (facts.system, "m:notice"), (link, "m:link"), (from_number, "m:from_number")):
+        if present:
+            features.append(name)
+    return features
+
+
+@dataclass(frozen=True)
+class LearnedModel:
+    """Weights per feature, the intercept and the cut points, in log-odds of record.
+
+    The model holds a message a record at or above ``record_at`` when the rules kept it as
+    one, and at or above ``promote_at`` when they did not (overruling the rules takes more).
+    Below ``discard_below`` it agrees a nonrecord rule may leave only a tombstone. Otherwise
+    a message goes to review. ``digest`` names the weights file.
+    """
+
+    weights: Mapping[str, float]  # the form, the rules and their verdict
+    tokens: Mapping[str, float]  # words, marks and emoji, by the token itself
+    intercept: float
+    record_at: float
+    promote_at: float
+    discard_below: float
+    digest: str
+
+    def holds_record(self, log_odds: float, ruled_record: bool) -> bool:
+        """Whether the model holds a message of this score a record, given the rules' verdict."""
+        return log_odds >= (self.record_at if ruled_record else self.promote_at)
+
+    def text_score(self, tokens: Iterable[str]) -> float:
+        """The weight of a text's tokens (each counted once); tokens never seen weigh nothing."""
+        return sum(map(self.tokens.get, set(tokens), repeat(0.0)))
+
+    def score(self, text_score: float, features: Iterable[str]) -> float:
+        """Log-odds of record for a text of ``text_score`` with these other features."""
+        weights = self.weights
+        return self.intercept + text_score + sum(weights.get(feature, 0.0) for feature in set(features))
+
+    def evidence(self, tokens: Iterable[str], features: Iterable[str], toward_record: bool,
+                 most: int = 3) -> tuple[str, ...]:
+        """The features that weighed most toward the decision, in words a reader follows."""
+        sign = 1.0 if toward_record else -1.0
+        weighed = [(sign * self.tokens.get(t, 0.0), _token_feature(t)) for t in set(tokens)]
+        weighed += [(sign * self.weights.get(f, 0.0), f) for f in set(features)]
+        top = heapq.nlargest(most, (item for item in weighed if item[0] > 0))
+        return tuple(f"{describe(feature)} ({sign * weight:+.2f})" for weight, feature in top)
+
+
+def _token_feature(token: str) -> str:
+    """The feature name a token has in the weights file."""
+    if token.isalnum() or "_" in token:
+        return "w:" + token
+    return ("s:" if token in _MARKS else "e:") + token
+
+
+def probability(log_odds: float) -> float:
+    """The log-odds as a probability of record, for the confidence a verdict shows."""
+    return 1.0 / (1.0 + math.exp(-max(-30.0, min(30.0, log_odds))))
+
+
+_DESCRIPTIONS = {
+    "w": "the word '{}'", "s": "the mark '{}'",
+    "e": "the emoji {}", "r": "rule {}", "v": "the rules' verdict {}", "m": "form: {}",
+}
+
+
+def describe(feature: str) -> str:
+    """A feature as a records officer reads it: "the word 'decomiso'", "rule pii-passport"."""
+    kind, _, value = feature.partition(":")
+    return _DESCRIPTIONS.get(kind, "{}").format(value)
+
+
+def parse_model(data: Mapping[str, object], digest: str, source: str) -> LearnedModel:
+    """Check a weights file already read as JSON; errors name the file."""
+    try:
+        if data.get("format") != MODEL_FORMAT_VERSION:
+            raise ValueError(f"format must be {MODEL_FORMAT_VERSION}, got {data.get('format')!r}")
+        weights = data["weights"]
+        if not isinstance(weights, dict) or not all(
+                isinstance(k, str) and isinstance(v, (int, float)) for k, v in weights.items()):
+            raise ValueError("weights must map feature names to numbers")
+        keys = ("intercept", "record_at", "promote_at", "discard_below")
+        numbers = [float(data[key]) for key in keys]  # type: ignore[arg-type]
+    except (KeyError, TypeError, ValueError) as exc:
+        raise ConfigError(f"{source}: not a classifier model: {exc}") from None
+    intercept, record_at, promote_at, discard_below = numbers
+    if not discard_below <= record_at <= promote_at:
+        raise ConfigError(f"{source}: the cut points must keep discard_below <= record_at <= promote_at")
+    tokens = {k[2:]: float(v) for k, v in weights.items() if k[:2] in _TOKEN_KINDS}
+    others = {k: float(v) for k, v in weights.items() if k[:2] not in _TOKEN_KINDS}
+    return LearnedModel(others, tokens, intercept, record_at, promote_at, discard_below, digest)

@@ -1,0 +1,232 @@
+"""Train the classifier's learned model from the shipped labeled messages, reproducibly.
+
+    python scripts/train_classifier.py            # writes archiver/core/rules/model.json
+    python scripts/train_classifier.py --check    # exit 1 if the shipped file differs
+    python scripts/train_classifier.py --report   # also print cross-validated measures
+
+The model is a logistic regression (scikit-learn) over the features ``Classifier.features``
+reads: words, word beginnings and word pairs, the message's form, the rules that fired and
+their verdict, and where the conversation stands. Only the tuning files are read
+(``tests/data/labeled/tune*.jsonl``); the held-aside files are never opened here.
+
+The cut points are set from predictions made without the message's own labeled file (one
+fold per file), so they reflect conversations the model has not seen: they
+recognize the most nonrecords while keeping RECALL_TARGET of the substantive records
+(transitory aside), and ``discard_below`` lies under every record's score that the rules
+decided a confident nonrecord. scikit-learn is needed only here, never at run time.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import sys
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from archiver.core.classify import Classifier, load_rules  # noqa: E402
+from archiver.core.learned import MODEL_FILE, MODEL_FORMAT_VERSION  # noqa: E402
+from archiver.services.evaluation import TRANSITORY, LabeledMessage, read_labeled  # noqa: E402
+
+LABELED = ROOT / "tests" / "data" / "labeled"
+OUT = ROOT / "archiver" / "core" / "rules" / MODEL_FILE
+# Regularization, and how much more a missed record costs than a missed nonrecord.
+C = 1.0
+RECORD_WEIGHT = 1.0
+RECALL_TARGET = 0.99
+# Below the lowest score of a record the rules would discard, by this much more.
+DISCARD_MARGIN = 1.0
+MIN_WEIGHT = 0.005
+
+
+@dataclass(frozen=True)
+class Cuts:
+    """The model's cut points, in log-odds of record (see ``learned.LearnedModel``)."""
+
+    record_at: float
+    promote_at: float
+    discard_below: float
+
+
+@dataclass
+class Sample:
+    """One labeled message as the model sees it."""
+
+    features: list[str]
+    record: bool
+    substantive: bool
+    group: str  # labeled file / conversation
+
+
+def tuning_files() -> list[Path]:
+    """The labeled files the model may learn from, in a fixed order."""
+    return sorted(LABELED.glob("tune*.jsonl"))
+
+
+def samples(paths: Sequence[Path]) -> list[Sample]:
+    """Every labeled message of ``paths`` with its features read in context."""
+    classifier = Classifier(load_rules(with_model=False))
+    found: list[Sample] = []
+    for path in paths:
+        items: list[LabeledMessage] = read_labeled(path)
+        features = classifier.features(item.message for item in items)
+        for item, feats in zip(items, features, strict=True):
+            record = item.label == "record"
+            found.append(Sample(feats, record, record and item.kind != TRANSITORY,
+                                f"{path.name}/{item.message.conversation}"))
+    return found
+
+
+def fit(train: Sequence[Sample]):  # type: ignore[no-untyped-def]
+    """A fitted vectorizer and logistic regression (deterministic: liblinear, fixed seed)."""
+    from sklearn.feature_extraction import DictVectorizer
+    from sklearn.linear_model import LogisticRegression
+
+    vectorizer = DictVectorizer()
+    matrix = _indices32(vectorizer.fit_transform([dict.fromkeys(s.features, 1) for s in train]))
+    model = LogisticRegression(C=C, solver="liblinear", class_weight={False: 1.0, True: RECORD_WEIGHT},
+                               random_state=0, max_iter=1000)
+    model.fit(matrix, [s.record for s in train])
+    return vectorizer, model
+
+
+def _indices32(matrix):  # type: ignore[no-untyped-def]
+    """liblinear takes 32-bit sparse indices only; DictVectorizer may give 64-bit ones."""
+    matrix.indices = matrix.indices.astype("int32")
+    matrix.indptr = matrix.indptr.astype("int32")
+    return matrix
+
+
+def out_of_fold(data: Sequence[Sample]) -> list[float]:
+    """Each message's log-odds from a model trained without its labeled file: each file was
+    written at its own time, with its own people and ways of writing, so these scores are
+    what the model gives conversations unlike any it has read."""
+    from sklearn.model_selection import GroupKFold
+
+    scores = [0.0] * len(data)
+    groups = [s.group.split("/")[0] for s in data]
+    for train, test in GroupKFold(n_splits=len(set(groups))).split(data, groups=groups):
+        vectorizer, model = fit([data[i] for i in train])
+        matrix = _indices32(vectorizer.transform([dict.fromkeys(data[i].features, 1) for i in test]))
+        for i, score in zip(test, model.decision_function(matrix), strict=True):
+            scores[i] = float(score)
+    return scores
+
+
+def cut_points(data: Sequence[Sample], scores: Sequence[float], protected: frozenset[str]) -> Cuts:
+    """The cut points that recognize the most nonrecords while keeping RECALL_TARGET of the
+    substantive records, from out-of-fold scores: ``record_at`` for what the rules kept as a
+    record, ``promote_at`` for what they did not, and ``discard_below`` under every record
+    the rules decided a confident nonrecord."""
+    import numpy as np
+
+    score = np.array(scores)
+    kept = np.array([_protected(s, protected) for s in data])
+    ruled_record = np.array(["v:record" in s.features for s in data])
+    substantive = np.array([s.substantive for s in data])
+    nonrecord = np.array([not s.record for s in data])
+    candidates = np.quantile(score, np.linspace(0.02, 0.9, 89))
+    best: tuple[float, float, float] | None = None
+    for record_at in candidates:
+        for promote_at in candidates[candidates >= record_at]:
+            record = kept | np.where(ruled_record, score >= record_at, score >= promote_at)
+            if record[substantive].mean() >= RECALL_TARGET:
+                recognized = 1 - record[nonrecord].mean()
+                if best is None or recognized > best[0]:
+                    best = (recognized, float(record_at), float(promote_at))
+    if best is None:
+        raise SystemExit("no cut points reach the recall target")
+    discarded = [x for s, x in zip(data, scores, strict=True) if s.record and "v:nonrecord" in s.features]
+    discard_below = min([best[1], *discarded]) - DISCARD_MARGIN
+    return Cuts(round(best[1], 4), round(best[2], 4), round(discard_below, 4))
+
+
+def _protected(sample: Sample, protected: frozenset[str]) -> bool:
+    return any(f[2:] in protected for f in sample.features if f.startswith("r:"))
+
+
+def decide(sample: Sample, score: float, cuts: Cuts, protected: frozenset[str]) -> str:
+    """What the classifier decides from the rules' verdict and the model's score (see ``verdict.weigh``)."""
+    ruled_record = "v:record" in sample.features
+    if _protected(sample, protected) or score >= (cuts.record_at if ruled_record else cuts.promote_at):
+        return "record"
+    if "v:nonrecord" in sample.features and score < cuts.discard_below:
+        return "nonrecord"
+    return "review"
+
+
+def report(data: Sequence[Sample], scores: Sequence[float], cuts: Cuts, protected: frozenset[str]) -> str:
+    """Cross-validated measures per tuning file, as ``classify --evaluate`` names them."""
+    lines = []
+    for name in sorted({s.group.split("/")[0] for s in data}):
+        rows = [(s, decide(s, x, cuts, protected)) for s, x in zip(data, scores, strict=True)
+                if s.group.startswith(name + "/")]
+        records = [d for s, d in rows if s.substantive]
+        nonrecords = [d for s, d in rows if not s.record]
+        decided_not = [s for s, d in rows if d != "record"]
+        lost = sum(1 for s, d in rows if s.record and d == "nonrecord")
+        lines.append(
+            f"{name:<14} recall {_share(d == 'record' for d in records)}  "
+            f"nonrecord precision {_share(not s.record for s in decided_not)}  "
+            f"nonrecords recognized {_share(d != 'record' for d in nonrecords)}  lost {lost}"
+        )
+    return "\n".join(lines)
+
+
+def _share(hits: object) -> str:
+    values = list(hits)  # type: ignore[call-overload]
+    return f"{sum(values) / len(values):.3f}" if values else "-"
+
+
+def train() -> tuple[bytes, str]:
+    """The weights file's bytes, and the cross-validated report."""
+    rules = load_rules(with_model=False)
+    protected = frozenset(rule.id for rule in rules.rules if rule.protected)
+    paths = tuning_files()
+    data = samples(paths)
+    scores = out_of_fold(data)
+    cuts = cut_points(data, scores, protected)
+    vectorizer, model = fit(data)
+    weights = {name: round(float(w), 4) for name, w in zip(vectorizer.get_feature_names_out(), model.coef_[0],
+                                                           strict=True) if abs(w) >= MIN_WEIGHT}
+    document = {
+        "format": MODEL_FORMAT_VERSION,
+        "about": "Learned weights of the record/nonrecord classifier; made by scripts/train_classifier.py",
+        "trained_on": {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in paths},
+        "rules_sha256": hashlib.sha256((ROOT / "archiver" / "core" / "rules" / "classifier.yaml").read_bytes())
+        .hexdigest(),
+        "C": C, "record_weight": RECORD_WEIGHT, "recall_target": RECALL_TARGET,
+        "intercept": round(float(model.intercept_[0]), 4),
+        "record_at": cuts.record_at,
+        "promote_at": cuts.promote_at,
+        "discard_below": cuts.discard_below,
+        "weights": dict(sorted(weights.items())),
+    }
+    text = json.dumps(document, ensure_ascii=False, indent=0, sort_keys=False) + "\n"
+    return text.encode(), report(data, scores, cuts, protected)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--check", action="store_true", help="exit 1 if the shipped weights differ")
+    parser.add_argument("--report", action="store_true", help="print cross-validated measures per file")
+    args = parser.parse_args(argv)
+    data, text = train()
+    if args.report:
+        print(text)
+    if args.check:
+        same = OUT.exists() and OUT.read_bytes() == data
+        print(f"{OUT.relative_to(ROOT)} {'matches' if same else 'differs from'} a fresh training")
+        return 0 if same else 1
+    OUT.write_bytes(data)
+    print(f"wrote {OUT.relative_to(ROOT)} ({len(data):,} bytes)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
