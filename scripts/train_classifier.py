@@ -4,9 +4,11 @@
     python scripts/train_classifier.py --check    # exit 1 if the shipped file differs
     python scripts/train_classifier.py --report   # also print cross-validated measures
 
-The model is a logistic regression (scikit-learn) over the features ``Classifier.features``
-reads: words, word beginnings and word pairs, the message's form, the rules that fired and
-their verdict, and where the conversation stands. Only the tuning files are read
+The model is two logistic regressions (scikit-learn) over the features ``Classifier.features``
+reads: the message's words, emoji and marks, its form, the rules that fired and their verdict,
+and whether it follows a request for official action in a personal conversation. The first
+layer weighs a message alone; the second weighs it again with what the first said of the message
+before it in its conversation. Only the tuning files are read
 (``tests/data/labeled/tune*.jsonl``); the held-aside files are never opened here.
 
 The cut points are set from predictions made without the message's own labeled file (one
@@ -29,8 +31,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from archiver.core.classify import Classifier, load_rules  # noqa: E402
-from archiver.core.learned import MODEL_FILE, MODEL_FORMAT_VERSION  # noqa: E402
+from archiver.core.classify import Classifier, Reading, load_rules  # noqa: E402
+from archiver.core.learned import MODEL_FILE, MODEL_FORMAT_VERSION, previous_features  # noqa: E402
 from archiver.services.evaluation import TRANSITORY, LabeledMessage, read_labeled  # noqa: E402
 
 LABELED = ROOT / "tests" / "data" / "labeled"
@@ -61,6 +63,7 @@ class Sample:
     record: bool
     substantive: bool
     group: str  # labeled file / conversation
+    reading: Reading | None = None
 
 
 def tuning_files() -> list[Path]:
@@ -74,11 +77,29 @@ def samples(paths: Sequence[Path]) -> list[Sample]:
     found: list[Sample] = []
     for path in paths:
         items: list[LabeledMessage] = read_labeled(path)
-        features = classifier.features(item.message for item in items)
-        for item, feats in zip(items, features, strict=True):
+        readings = classifier.features(item.message for item in items)
+        for item, reading in zip(items, readings, strict=True):
             record = item.label == "record"
-            found.append(Sample(feats, record, record and item.kind != TRANSITORY,
-                                f"{path.name}/{item.message.conversation}"))
+            found.append(Sample(reading.features, record, record and item.kind != TRANSITORY,
+                                f"{path.name}/{item.message.conversation}", reading))
+    return found
+
+
+def in_context(data: Sequence[Sample], alone: Sequence[float]) -> list[Sample]:
+    """``data`` with what the first layer said of the message before each one, in its conversation
+    (app notices are no part of it), as ``Classifier`` gives it at run time."""
+    last: dict[tuple[str, tuple[str, str, str]], tuple[float, str, bool]] = {}
+    found = []
+    for sample, score in zip(data, alone, strict=True):
+        reading = sample.reading
+        assert reading is not None
+        key = (sample.group.split("/")[0], reading.conversation)
+        before = last.get(key)
+        extra = (previous_features(None, False, False) if before is None else
+                 previous_features(before[0], before[1] == reading.sender, before[2]))
+        found.append(Sample([*sample.features, *extra], sample.record, sample.substantive, sample.group))
+        if not reading.system:
+            last[key] = (score, reading.sender, reading.question)
     return found
 
 
@@ -189,11 +210,11 @@ def train() -> tuple[bytes, str]:
     protected = frozenset(rule.id for rule in rules.rules if rule.protected)
     paths = tuning_files()
     data = samples(paths)
-    scores = out_of_fold(data)
+    # The second layer learns from what the first says of files it was not trained on, as it
+    # will at run time of messages it has never seen.
+    context = in_context(data, out_of_fold(data))
+    scores = out_of_fold(context)
     cuts = cut_points(data, scores, protected)
-    vectorizer, model = fit(data)
-    weights = {name: round(float(w), 4) for name, w in zip(vectorizer.get_feature_names_out(), model.coef_[0],
-                                                           strict=True) if abs(w) >= MIN_WEIGHT}
     document = {
         "format": MODEL_FORMAT_VERSION,
         "about": "Learned weights of the record/nonrecord classifier; made by scripts/train_classifier.py",
@@ -201,14 +222,22 @@ def train() -> tuple[bytes, str]:
         "rules_sha256": hashlib.sha256((ROOT / "archiver" / "core" / "rules" / "classifier.yaml").read_bytes())
         .hexdigest(),
         "C": C, "record_weight": RECORD_WEIGHT, "recall_target": RECALL_TARGET,
-        "intercept": round(float(model.intercept_[0]), 4),
         "record_at": cuts.record_at,
         "promote_at": cuts.promote_at,
         "discard_below": cuts.discard_below,
-        "weights": dict(sorted(weights.items())),
+        "alone": _layer(data),
+        "in_context": _layer(context),
     }
     text = json.dumps(document, ensure_ascii=False, indent=0, sort_keys=False) + "\n"
     return text.encode(), report(data, scores, cuts, protected)
+
+
+def _layer(data: Sequence[Sample]) -> dict[str, object]:
+    """One layer fitted on all of ``data``, as the weights file holds it."""
+    vectorizer, model = fit(data)
+    weights = {name: round(float(w), 4) for name, w in zip(vectorizer.get_feature_names_out(), model.coef_[0],
+                                                           strict=True) if abs(w) >= MIN_WEIGHT}
+    return {"intercept": round(float(model.intercept_[0]), 4), "weights": dict(sorted(weights.items()))}
 
 
 def main(argv: Sequence[str] | None = None) -> int:

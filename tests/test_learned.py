@@ -13,7 +13,7 @@ import pytest
 
 import archiver.core.classify as classify_module
 from archiver.core.classify import NONRECORD, RECORD, Classifier, load_rules
-from archiver.core.learned import LearnedModel, describe, parse_model, text_features
+from archiver.core.learned import LearnedModel, describe, parse_model, previous_features, text_features
 from archiver.core.rules_loader import packaged_model, parse_rules
 from archiver.core.ruleset import tokenize
 from archiver.core.verdict import LEARNED_NONRECORD, LEARNED_RECORD
@@ -30,8 +30,9 @@ LABELED = REPO / "tests" / "data" / "labeled"
 
 def model(weights: dict[str, float], intercept: float = 0.0, record_at: float = 0.0, promote_at: float = 0.0,
           discard_below: float = -3.0) -> LearnedModel:
-    """A model of the given weights, as the weights file would give it."""
-    return parse_model({"format": 1, "weights": weights, "intercept": intercept, "record_at": record_at,
+    """A model of the given weights in both layers, as the weights file would give it."""
+    layer = {"weights": weights, "intercept": intercept}
+    return parse_model({"format": 2, "alone": layer, "in_context": layer, "record_at": record_at,
                         "promote_at": promote_at, "discard_below": discard_below}, "test", "test")
 
 
@@ -101,19 +102,43 @@ def test_the_same_messages_get_the_same_answers_with_or_without_the_memo(monkeyp
 
 
 def test_features_are_the_words_the_form_and_the_rules() -> None:
-    [features] = Classifier(load_rules(with_model=False)).features([msg("Approved, release the truck at 0600?")])
+    [reading] = Classifier(load_rules(with_model=False)).features([msg("Approved, release the truck at 0600?")])
+    features = reading.features
     assert {"w:approved", "w:release", "s:?", "m:figure", "r:decision-words", "v:record"} <= set(features)
     assert not any(f.startswith("w:") and any(c.isdigit() for c in f) for f in features)
+    assert reading.question and reading.conversation == ("diaz", "whatsapp", "port ops")
     assert text_features(tokenize("gracias 🙏 ¿ok?")) == ["w:gracias", "e:🙏", "s:¿", "w:ok", "s:?"]
     assert describe("r:pii-passport") == "rule pii-passport" and describe("m:from_number") == "form: from_number"
 
 
+def test_the_second_layer_reads_what_the_first_said_of_the_message_before() -> None:
+    assert previous_features(None, False, False) == ["c:opening"]
+    assert previous_features(2.5, False, True) == ["c:after_likely", "c:answers_likely_question"]
+    assert previous_features(-3.0, True, True) == ["c:after_unlikely"]
+    # "ok" after a business question is held a record; the same "ok" after a joke is not.
+    layer = {"weights": {"c:answers_likely_question": 5.0}, "intercept": -2.0}
+    learned = parse_model({"format": 2, "alone": {"weights": {"w:release": 5.0, "w:tacos": -5.0}, "intercept": 0.0},
+                           "in_context": layer, "record_at": 0.0, "promote_at": 0.0, "discard_below": -9.0},
+                          "test", "test")
+    classifier = weighed_by(learned)
+    *_, after_business = (c for _, c in classifier.classify_stream([msg("Can we release him?", sender="Sup"),
+                                                                      msg("ok")]))
+    *_, after_joke = (c for _, c in classifier.classify_stream([msg("tacos later?", sender="Sup"), msg("ok")]))
+    assert after_business.label == RECORD
+    assert (after_joke.label, after_joke.review) == (NONRECORD, True)
+
+
+LAYER = {"weights": {}, "intercept": 0}
+
+
 @pytest.mark.parametrize(("document", "problem"), [
-    ({"format": 2}, "format must be 1"),
-    ({"format": 1, "weights": {"w:a": "x"}, "intercept": 0, "record_at": 0, "promote_at": 0, "discard_below": 0},
-     "weights must map"),
-    ({"format": 1, "weights": {}, "intercept": 0, "record_at": 0, "promote_at": 0}, "discard_below"),
-    ({"format": 1, "weights": {}, "intercept": 0, "record_at": 1, "promote_at": 0, "discard_below": 0},
+    ({"format": 1}, "format must be 2"),
+    ({"format": 2, "alone": {"weights": {"w:a": "x"}, "intercept": 0}, "in_context": LAYER, "record_at": 0,
+      "promote_at": 0, "discard_below": 0}, "alone: weights must map"),
+    ({"format": 2, "alone": LAYER, "in_context": [], "record_at": 0, "promote_at": 0, "discard_below": 0},
+     "in_context must be an object"),
+    ({"format": 2, "alone": LAYER, "in_context": LAYER, "record_at": 0, "promote_at": 0}, "discard_below"),
+    ({"format": 2, "alone": LAYER, "in_context": LAYER, "record_at": 1, "promote_at": 0, "discard_below": 0},
      "cut points"),
 ])
 def test_a_bad_weights_file_is_refused_by_name(document: dict[str, object], problem: str) -> None:

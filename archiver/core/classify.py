@@ -45,7 +45,7 @@ from archiver.core.conversation import (
     context_holds,
     is_personal,
 )
-from archiver.core.learned import shape_features, text_features
+from archiver.core.learned import previous_features, shape_features, text_features
 from archiver.core.matching import TextIndex, covers, whole_message_vocabularies
 from archiver.core.participants import ParticipantDirectory
 from archiver.core.rules_loader import load_rules, parse_rules
@@ -109,11 +109,33 @@ class _Text:
     words: int
     has_number: bool
     hits: frozenset[int]
-    score: float
+    score: tuple[float, float]  # by the learned model's two layers
     link: bool
 
 
-_NO_TEXT = _Text((), 0, False, frozenset(), 0.0, False)
+_NO_TEXT = _Text((), 0, False, frozenset(), (0.0, 0.0), False)
+
+
+@dataclass(frozen=True, slots=True)
+class Reading:
+    """What the learned model reads of one message, and where it stands in its conversation."""
+
+    features: list[str]
+    conversation: tuple[str, str, str]
+    sender: str
+    question: bool
+    system: bool
+
+
+@dataclass(frozen=True, slots=True)
+class _Step:
+    """One message judged in its conversation: by the rules alone, and weighed by the model."""
+
+    message: Message
+    current: Evaluation
+    verdict: Classification
+    thread: Thread | None
+    judged: Classification
 # A name that is only a phone number or a short code ("+1 (833) 555-0147", "227898").
 _PHONE_RE = re.compile(r"[\s+().\d-]{4,}\Z")
 # A link or a bare domain ("https://…", "www.…", "usps-redeliver.example.top/pay").
@@ -188,7 +210,7 @@ class Classifier:
         self._names: dict[str, frozenset[str]] = {}
         self._texts: dict[str, _Text] = {}
         self._evaluations: dict[tuple[object, ...], Evaluation] = {}
-        self._scores: dict[tuple[object, ...], float] = {}
+        self._scores: dict[tuple[object, ...], tuple[float, float]] = {}
         self._model = rules.model
         self._protected = frozenset(rule.id for rule in rules.rules if rule.protected)
 
@@ -202,9 +224,9 @@ class Classifier:
             before = self._evaluate(previous)
             verdict, _, personal = self._decide(before, None, False)
             thread = advance(None, before, verdict, personal, None, frozenset(),
-                             not self._protected.isdisjoint(verdict.reasons))
+                             not self._protected.isdisjoint(verdict.reasons), self._weigh(before, verdict, None)[1])
         current = self._evaluate(message)
-        return self._weigh(current, self._in_thread(current, message.sender, thread)[0], thread)
+        return self._weigh(current, self._in_thread(current, message.sender, thread)[0], thread)[0]
 
     def classify_stream(
         self, messages: Iterable[Message]
@@ -219,44 +241,58 @@ class Classifier:
         and the last few messages tell whether the conversation is personal talk; the state
         kept per conversation is a few values, whatever its length.
         """
+        for step in self._walk(messages):
+            yield step.message, step.judged
+
+    def features(self, messages: Iterable[Message]) -> Iterator[Reading]:
+        """What the learned model reads of each message, in context as ``classify_stream``
+        reads it: what the model is trained on (``scripts/train_classifier.py``)."""
+        for step in self._walk(messages):
+            current = step.current
+            yield Reading([*text_features(current.tokens), *_features(current, step.verdict, step.thread)],
+                          (step.message.custodian, step.message.source, step.message.conversation),
+                          current.sender, current.question, step.message.system)
+
+    def _walk(self, messages: Iterable[Message]) -> Iterator[_Step]:
+        """Each message judged in its conversation, the conversation then moved on past it."""
         threads: dict[tuple[str, str, str], Thread] = {}
         for message in messages:
             key = (message.custodian, message.source, message.conversation)
             current, thread = self._evaluate(message), threads.get(key)
             verdict, personal, question, answered_by = self._in_thread(current, message.sender, thread)
-            yield message, self._weigh(current, verdict, thread)
+            judged, score = self._weigh(current, verdict, thread)
+            yield _Step(message, current, verdict, thread, judged)
             if not message.system:
                 threads[key] = advance(thread, current, verdict, personal, question, answered_by,
-                                       not self._protected.isdisjoint(verdict.reasons))
+                                       not self._protected.isdisjoint(verdict.reasons), score)
 
-    def features(self, messages: Iterable[Message]) -> Iterator[list[str]]:
-        """The learned model's features of each message, read in context as ``classify_stream``
-        reads them: what the model is trained on (``scripts/train_classifier.py``)."""
-        threads: dict[tuple[str, str, str], Thread] = {}
-        for message in messages:
-            key = (message.custodian, message.source, message.conversation)
-            current, thread = self._evaluate(message), threads.get(key)
-            verdict, personal, question, answered_by = self._in_thread(current, message.sender, thread)
-            yield [*text_features(current.tokens), *_features(current, verdict, thread)]
-            if not message.system:
-                threads[key] = advance(thread, current, verdict, personal, question, answered_by,
-                                       not self._protected.isdisjoint(verdict.reasons))
-
-    def _weigh(self, current: Evaluation, verdict: Classification, thread: Thread | None) -> Classification:
-        """The rules' verdict weighed by the learned model, when the rules use one."""
+    def _weigh(self, current: Evaluation, verdict: Classification,
+               thread: Thread | None) -> tuple[Classification, float | None]:
+        """The rules' verdict weighed by the learned model, when the rules use one, and what
+        the model's first layer says of the message alone (the next message reads it)."""
         model = self._model
-        if model is None or not self._protected.isdisjoint(verdict.reasons):
-            return verdict
+        if model is None:
+            return verdict, None
         exchange = thread is not None and thread.official_in_personal_talk
         key = (current.shape, verdict.label, verdict.reasons, verdict.review, exchange)
         rest = self._scores.get(key)  # form, rules and context recur: weigh them once
         if rest is None:
-            rest = model.score(0.0, _features(current, verdict, thread))
+            features = _features(current, verdict, thread)
+            rest = (model.alone.rest_score(features), model.in_context.rest_score(features))
             if len(self._scores) < _VERDICT_CACHE_SIZE:
                 self._scores[key] = rest
-        return weigh(verdict, model, rest + current.text_score,
-                     lambda toward: model.evidence(current.tokens, _features(current, verdict, thread), toward),
-                     self.rules)
+        alone = rest[0] + current.text_score[0]
+        if not self._protected.isdisjoint(verdict.reasons):
+            return verdict, alone
+        before = (previous_features(None, False, False) if thread is None else
+                  previous_features(thread.score, thread.previous.evaluation.sender == current.sender,
+                                    thread.previous.evaluation.question))
+        layer = model.in_context
+        log_odds = rest[1] + current.text_score[1] + sum(layer.weights.get(feature, 0.0) for feature in before)
+        return weigh(verdict, model, log_odds,
+                     lambda toward: layer.evidence(current.tokens, [*_features(current, verdict, thread), *before],
+                                                   toward),
+                     self.rules), alone
 
     def _in_thread(
         self, current: Evaluation, sender: str, thread: Thread | None
@@ -378,7 +414,8 @@ class Classifier:
         found = _Text(
             tuple(tokens), len(_WORD_RE.findall(normalized)), _DIGIT_RE.search(written) is not None,
             frozenset(self._index.hits(body, normalized, tokens)),
-            self._model.text_score(tokens) if self._model is not None else 0.0,
+            (self._model.alone.text_score(tokens), self._model.in_context.text_score(tokens))
+            if self._model is not None else (0.0, 0.0),
             _LINK_RE.search(normalized) is not None,
         )
         if not message.attachments and len(self._texts) < _TEXT_CACHE_SIZE:

@@ -48,7 +48,7 @@ class Evaluation:
     sender: str
     number: bool  # the text a person wrote has a figure
     tokens: tuple[str, ...] = ()  # the folded words and symbols of the text
-    text_score: float = 0.0  # the learned model's weight of those words
+    text_score: tuple[float, float] = (0.0, 0.0)  # the learned model's weights of those words, by layer
     shape: tuple[str, ...] = ()  # the learned model's features of the message's form
 
 
@@ -71,6 +71,7 @@ class Thread:
     answered_by: frozenset[str]
     recent: tuple[int, ...]
     since_official: int = _LONG_AGO  # messages since one that asked for or gave official action
+    score: float | None = None  # what the learned model's first layer said of the last message
 
     @property
     def official_in_personal_talk(self) -> bool:
@@ -121,10 +122,12 @@ def advance(
     question: Prior | None,
     answered_by: frozenset[str],
     official: bool = False,
+    score: float | None = None,
 ) -> Thread:
     """Where a conversation stands once ``current`` was judged ``verdict`` in it; ``personal``
     is whether a personal rule fired on its text, ``question`` the question it left open,
-    ``official`` whether it asked for or gave official action."""
+    ``official`` whether it asked for or gave official action, ``score`` what the learned
+    model's first layer said of it."""
     if verdict.label == RECORD:
         by_default = verdict.reasons[-1:] == (DEFAULT_REASON,)
         left = _NEUTRAL if by_default and not (current.number and not personal) else _RECORDED
@@ -132,4 +135,4 @@ def advance(
         left = _PERSONAL if personal else _NEUTRAL
     recent = (*thread.recent[1 - _HORIZON :], left) if thread is not None else (left,)
     since = 0 if official else min(_LONG_AGO, (thread.since_official if thread is not None else _LONG_AGO) + 1)
-    return Thread(Prior(current, verdict), current.sender, question, answered_by, recent, since)
+    return Thread(Prior(current, verdict), current.sender, question, answered_by, recent, since, score)

@@ -27,11 +27,13 @@ from archiver.errors import ConfigError
 if TYPE_CHECKING:
     from archiver.core.ruleset import Facts
 
-MODEL_FORMAT_VERSION = 1
+MODEL_FORMAT_VERSION = 2
 MODEL_FILE = "model.json"  # in archiver/core/rules, beside classifier.yaml
 # Marks that tell a question, an exclamation or a link; other punctuation carries nothing.
 _MARKS = frozenset("?¿!¡@/:")
 _TOKEN_KINDS = ("w:", "s:", "e:")
+# Where the message before counts as likely business, doubtful or unlikely (log-odds of ``alone``).
+_LIKELY, _UNLIKELY = 1.0, -1.0
 _LENGTHS = ((0, "0"), (1, "1"), (3, "2-3"), (7, "4-7"), (20, "8-20"))
 
 
@@ -66,35 +68,21 @@ def shape_features(facts: Facts, source: str, link: bool, from_number: bool) -> 
 
 
 @dataclass(frozen=True)
-class LearnedModel:
-    """Weights per feature, the intercept and the cut points, in log-odds of record.
+class Layer:
+    """One logistic regression: weights per feature and the intercept, in log-odds of record."""
 
-    The model holds a message a record at or above ``record_at`` when the rules kept it as
-    one, and at or above ``promote_at`` when they did not (overruling the rules takes more).
-    Below ``discard_below`` it agrees a nonrecord rule may leave only a tombstone. Otherwise
-    a message goes to review. ``digest`` names the weights file.
-    """
-
-    weights: Mapping[str, float]  # the form, the rules and their verdict
+    weights: Mapping[str, float]  # the form, the rules, their verdict and the context
     tokens: Mapping[str, float]  # words, marks and emoji, by the token itself
     intercept: float
-    record_at: float
-    promote_at: float
-    discard_below: float
-    digest: str
-
-    def holds_record(self, log_odds: float, ruled_record: bool) -> bool:
-        """Whether the model holds a message of this score a record, given the rules' verdict."""
-        return log_odds >= (self.record_at if ruled_record else self.promote_at)
 
     def text_score(self, tokens: Iterable[str]) -> float:
         """The weight of a text's tokens (each counted once); tokens never seen weigh nothing."""
         return sum(map(self.tokens.get, set(tokens), repeat(0.0)))
 
-    def score(self, text_score: float, features: Iterable[str]) -> float:
-        """Log-odds of record for a text of ``text_score`` with these other features."""
+    def rest_score(self, features: Iterable[str]) -> float:
+        """The weight of the other features (each counted once), intercept included."""
         weights = self.weights
-        return self.intercept + text_score + sum(weights.get(feature, 0.0) for feature in set(features))
+        return self.intercept + sum(weights.get(feature, 0.0) for feature in set(features))
 
     def evidence(self, tokens: Iterable[str], features: Iterable[str], toward_record: bool,
                  most: int = 3) -> tuple[str, ...]:
@@ -104,6 +92,42 @@ class LearnedModel:
         weighed += [(sign * self.weights.get(f, 0.0), f) for f in set(features)]
         top = heapq.nlargest(most, (item for item in weighed if item[0] > 0))
         return tuple(f"{describe(feature)} ({sign * weight:+.2f})" for weight, feature in top)
+
+
+@dataclass(frozen=True)
+class LearnedModel:
+    """Two layers and the cut points, in log-odds of record.
+
+    ``alone`` weighs a message by itself; ``in_context`` weighs it again with what ``alone``
+    said of the message before it in its conversation (``previous_features``): "ok" after a
+    business question is not "ok" after a joke. The decision reads ``in_context``: it holds a
+    message a record at or above ``record_at`` when the rules kept it as one, and at or above
+    ``promote_at`` when they did not (overruling the rules takes more). Below
+    ``discard_below`` it agrees a nonrecord rule may leave only a tombstone. Otherwise a
+    message goes to review. ``digest`` names the weights file.
+    """
+
+    alone: Layer
+    in_context: Layer
+    record_at: float
+    promote_at: float
+    discard_below: float
+    digest: str
+
+    def holds_record(self, log_odds: float, ruled_record: bool) -> bool:
+        """Whether the model holds a message of this score a record, given the rules' verdict."""
+        return log_odds >= (self.record_at if ruled_record else self.promote_at)
+
+
+def previous_features(score: float | None, same_sender: bool, question: bool) -> list[str]:
+    """What ``in_context`` reads of the message before: how business-like ``alone`` found it
+    (likely, doubtful or unlikely), and whether someone else sent it, as a question or not."""
+    if score is None:
+        return ["c:opening"]
+    level = "likely" if score > _LIKELY else "doubtful" if score > _UNLIKELY else "unlikely"
+    if same_sender:
+        return [f"c:after_{level}"]
+    return [f"c:after_{level}", f"c:answers_{level}" + ("_question" if question else "")]
 
 
 def _token_feature(token: str) -> str:
@@ -120,7 +144,7 @@ def probability(log_odds: float) -> float:
 
 _DESCRIPTIONS = {
     "w": "the word '{}'", "s": "the mark '{}'",
-    "e": "the emoji {}", "r": "rule {}", "v": "the rules' verdict {}", "m": "form: {}",
+    "e": "the emoji {}", "r": "rule {}", "v": "the rules' verdict {}", "m": "form: {}", "c": "context: {}",
 }
 
 
@@ -135,17 +159,23 @@ def parse_model(data: Mapping[str, object], digest: str, source: str) -> Learned
     try:
         if data.get("format") != MODEL_FORMAT_VERSION:
             raise ValueError(f"format must be {MODEL_FORMAT_VERSION}, got {data.get('format')!r}")
-        weights = data["weights"]
-        if not isinstance(weights, dict) or not all(
-                isinstance(k, str) and isinstance(v, (int, float)) for k, v in weights.items()):
-            raise ValueError("weights must map feature names to numbers")
-        keys = ("intercept", "record_at", "promote_at", "discard_below")
-        numbers = [float(data[key]) for key in keys]  # type: ignore[arg-type]
+        alone, in_context = (_layer(data[name], name) for name in ("alone", "in_context"))
+        keys = ("record_at", "promote_at", "discard_below")
+        record_at, promote_at, discard_below = (float(data[key]) for key in keys)  # type: ignore[arg-type]
     except (KeyError, TypeError, ValueError) as exc:
         raise ConfigError(f"{source}: not a classifier model: {exc}") from None
-    intercept, record_at, promote_at, discard_below = numbers
     if not discard_below <= record_at <= promote_at:
         raise ConfigError(f"{source}: the cut points must keep discard_below <= record_at <= promote_at")
+    return LearnedModel(alone, in_context, record_at, promote_at, discard_below, digest)
+
+
+def _layer(data: object, name: str) -> Layer:
+    if not isinstance(data, dict):
+        raise ValueError(f"{name} must be an object")
+    weights = data["weights"]
+    if not isinstance(weights, dict) or not all(
+            isinstance(k, str) and isinstance(v, (int, float)) for k, v in weights.items()):
+        raise ValueError(f"{name}: weights must map feature names to numbers")
     tokens = {k[2:]: float(v) for k, v in weights.items() if k[:2] in _TOKEN_KINDS}
     others = {k: float(v) for k, v in weights.items() if k[:2] not in _TOKEN_KINDS}
-    return LearnedModel(others, tokens, intercept, record_at, promote_at, discard_below, digest)
+    return Layer(others, tokens, float(data["intercept"]))
