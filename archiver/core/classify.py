@@ -284,15 +284,16 @@ class Classifier:
         alone = rest[0] + current.text_score[0]
         if not self._protected.isdisjoint(verdict.reasons):
             return verdict, alone
-        before = (previous_features(None, False, False) if thread is None else
-                  previous_features(thread.score, thread.previous.evaluation.sender == current.sender,
-                                    thread.previous.evaluation.question))
-        layer = model.in_context
-        log_odds = rest[1] + current.text_score[1] + sum(layer.weights.get(feature, 0.0) for feature in before)
-        return weigh(verdict, model, log_odds,
-                     lambda toward: layer.evidence(current.tokens, [*_features(current, verdict, thread), *before],
-                                                   toward),
-                     self.rules), alone
+        previous = None if thread is None else thread.previous.evaluation
+        same, question = (False, False) if previous is None else (previous.sender == current.sender, previous.question)
+        score = None if thread is None else thread.score
+        log_odds = rest[1] + current.text_score[1] + model.before_score(score, same, question)
+
+        def evidence(toward_record: bool) -> tuple[str, ...]:  # asked only when the model changes the verdict
+            features = [*_features(current, verdict, thread), *previous_features(score, same, question)]
+            return model.in_context.evidence(current.tokens, features, toward_record)
+
+        return weigh(verdict, model, log_odds, evidence, self.rules), alone
 
     def _in_thread(
         self, current: Evaluation, sender: str, thread: Thread | None

@@ -19,6 +19,7 @@ import heapq
 import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from functools import cached_property
 from itertools import repeat
 from typing import TYPE_CHECKING
 
@@ -34,6 +35,7 @@ _MARKS = frozenset("?¿!¡@/:")
 _TOKEN_KINDS = ("w:", "s:", "e:")
 # Where the message before counts as likely business, doubtful or unlikely (log-odds of ``alone``).
 _LIKELY, _UNLIKELY = 1.0, -1.0
+_LEVELS = ("likely", "doubtful", "unlikely")
 _LENGTHS = ((0, "0"), (1, "1"), (3, "2-3"), (7, "4-7"), (20, "8-20"))
 
 
@@ -119,12 +121,31 @@ class LearnedModel:
         return log_odds >= (self.record_at if ruled_record else self.promote_at)
 
 
+    def before_score(self, score: float | None, same_sender: bool, question: bool) -> float:
+        """The weight ``in_context`` gives the message before (see ``previous_features``)."""
+        return self._before[(None if score is None else _level(score), same_sender, question)]
+
+    @cached_property
+    def _before(self) -> dict[tuple[str | None, bool, bool], float]:
+        # Few combinations: weigh each once rather than building its features per message.
+        layer = self.in_context
+        return {(level, same, question): layer.rest_score(_before_features(level, same, question)) - layer.intercept
+                for level in (None, *_LEVELS) for same in (False, True) for question in (False, True)}
+
+
 def previous_features(score: float | None, same_sender: bool, question: bool) -> list[str]:
     """What ``in_context`` reads of the message before: how business-like ``alone`` found it
     (likely, doubtful or unlikely), and whether someone else sent it, as a question or not."""
-    if score is None:
+    return _before_features(None if score is None else _level(score), same_sender, question)
+
+
+def _level(score: float) -> str:
+    return "likely" if score > _LIKELY else "doubtful" if score > _UNLIKELY else "unlikely"
+
+
+def _before_features(level: str | None, same_sender: bool, question: bool) -> list[str]:
+    if level is None:
         return ["c:opening"]
-    level = "likely" if score > _LIKELY else "doubtful" if score > _UNLIKELY else "unlikely"
     if same_sender:
         return [f"c:after_{level}"]
     return [f"c:after_{level}", f"c:answers_{level}" + ("_question" if question else "")]
