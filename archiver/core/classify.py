@@ -37,14 +37,7 @@ import re
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
-from archiver.core.conversation import (
-    Evaluation,
-    Prior,
-    Thread,
-    advance,
-    context_holds,
-    is_personal,
-)
+from archiver.core.conversation import Evaluation, Prior, Thread, advance, context_holds, is_personal
 from archiver.core.learned import previous_features, shape_features, text_features
 from archiver.core.matching import TextIndex, covers, whole_message_vocabularies
 from archiver.core.participants import ParticipantDirectory
@@ -113,8 +106,6 @@ class _Text:
     link: bool
 
 
-_NO_TEXT = _Text((), 0, False, frozenset(), (0.0, 0.0), False)
-
 
 @dataclass(frozen=True, slots=True)
 class Reading:
@@ -136,6 +127,8 @@ class _Step:
     verdict: Classification
     thread: Thread | None
     judged: Classification
+
+
 # A name that is only a phone number or a short code ("+1 (833) 555-0147", "227898").
 _PHONE_RE = re.compile(r"[\s+().\d-]{4,}\Z")
 # A link or a bare domain ("https://…", "www.…", "usps-redeliver.example.top/pay").
@@ -381,14 +374,14 @@ class Classifier:
         roles, sender_role, others = (
             self._participants(message) if self._reads_participants and not message.system else _NO_ROLES
         )
-        text = _NO_TEXT if message.system else self._text(message)
+        text = self._text(message)
         facts = Facts(
             system=message.system,
             has_attachment=bool(message.attachments),
             direction=message.direction,
-            word_count=text.words if not message.system else len(_WORD_RE.findall(normalize(message.body))),
+            word_count=text.words,
             body_empty=not message.body.strip(),
-            has_number=text.has_number if not message.system else _DIGIT_RE.search(message.body) is not None,
+            has_number=text.has_number,
             roles=roles,
             sender_role=sender_role,
             others=others,
@@ -399,9 +392,11 @@ class Classifier:
 
     def _text(self, message: Message) -> _Text:
         """What the words of a message give, memoized by text: short replies recur ("ok",
-        "gracias", "👍"), and nothing here depends on who wrote them or where."""
+        "gracias", "👍"), and nothing here depends on who wrote them or where. An app notice
+        gives its length and figures only: words and patterns do not read it."""
         body = message.body
-        found = None if message.attachments else self._texts.get(body)
+        memo = not (message.attachments or message.system)
+        found = self._texts.get(body) if memo else None
         if found is not None:
             return found
         written = body
@@ -411,15 +406,18 @@ class Classifier:
                 if attachment.name:
                     written = written.replace(attachment.name, "")
         normalized = normalize(body)
+        words, has_number = len(_WORD_RE.findall(normalized)), _DIGIT_RE.search(written) is not None
+        if message.system:
+            return _Text((), words, has_number, frozenset(), (0.0, 0.0), False)
         tokens = tokenize(normalized)
         found = _Text(
-            tuple(tokens), len(_WORD_RE.findall(normalized)), _DIGIT_RE.search(written) is not None,
+            tuple(tokens), words, has_number,
             frozenset(self._index.hits(body, normalized, tokens)),
             (self._model.alone.text_score(tokens), self._model.in_context.text_score(tokens))
             if self._model is not None else (0.0, 0.0),
             _LINK_RE.search(normalized) is not None,
         )
-        if not message.attachments and len(self._texts) < _TEXT_CACHE_SIZE:
+        if memo and len(self._texts) < _TEXT_CACHE_SIZE:
             self._texts[message.body] = found
         return found
 

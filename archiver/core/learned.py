@@ -1,11 +1,11 @@
-"""The learned part of the classifier: a linear model over the message's words, its shape,
+"""The learned part of the classifier: two linear models over the message's words, its shape,
 the rules that fired on it and where its conversation stands.
 
 The rules say what must never be missed and explain themselves; the model weighs everything
 else the way the labeled conversations taught it, so a greeting in a business group, a
 request inside a family chat or a notice the exporter did not flag is judged by what it says,
 not by a rule written for the wording of another set. The model is a table of weights, one per
-feature, trained at build time from the shipped labeled messages (``scripts/train_classifier.py``)
+feature in each layer, trained at build time from the shipped labeled messages (``scripts/train_classifier.py``)
 and shipped beside the rules; its digest is part of the rules version. Scoring sums the
 weights of the features present: the same input always gives the same score, and the features
 that weighed most are the explanation.
@@ -44,16 +44,7 @@ def text_features(tokens: list[str]) -> list[str]:
     a figure (a plate, a time or an amount is the form's ``figure``, not a word to remember),
     each telling mark and each emoji. Word pairs and word beginnings were tried and left out:
     on conversations left out of training they fitted the tuning set and generalized worse."""
-    features: list[str] = []
-    for token in tokens:
-        if token.isalnum() or "_" in token:
-            if not any(c.isdigit() for c in token):
-                features.append("w:" + token)
-        elif token in _MARKS:
-            features.append("s:" + token)
-        elif not token.isascii():
-            features.append("e:" + token)  # an emoji
-    return features
+    return [feature for feature in map(_token_feature, tokens) if feature is not None]
 
 
 def shape_features(facts: Facts, source: str, link: bool, from_number: bool) -> list[str]:
@@ -90,7 +81,8 @@ class Layer:
                  most: int = 3) -> tuple[str, ...]:
         """The features that weighed most toward the decision, in words a reader follows."""
         sign = 1.0 if toward_record else -1.0
-        weighed = [(sign * self.tokens.get(t, 0.0), _token_feature(t)) for t in set(tokens)]
+        weighed = [(sign * weight, feature) for t in set(tokens)
+                   if (weight := self.tokens.get(t)) is not None and (feature := _token_feature(t)) is not None]
         weighed += [(sign * self.weights.get(f, 0.0), f) for f in set(features)]
         top = heapq.nlargest(most, (item for item in weighed if item[0] > 0))
         return tuple(f"{describe(feature)} ({sign * weight:+.2f})" for weight, feature in top)
@@ -151,11 +143,13 @@ def _before_features(level: str | None, same_sender: bool, question: bool) -> li
     return [f"c:after_{level}", f"c:answers_{level}" + ("_question" if question else "")]
 
 
-def _token_feature(token: str) -> str:
-    """The feature name a token has in the weights file."""
+def _token_feature(token: str) -> str | None:
+    """The feature a token gives, or ``None``: a word with a figure, or other punctuation."""
     if token.isalnum() or "_" in token:
-        return "w:" + token
-    return ("s:" if token in _MARKS else "e:") + token
+        return None if any(c.isdigit() for c in token) else "w:" + token
+    if token in _MARKS:
+        return "s:" + token
+    return "e:" + token if not token.isascii() else None  # an emoji
 
 
 def probability(log_odds: float) -> float:
