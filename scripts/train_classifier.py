@@ -25,15 +25,15 @@ import hashlib
 import json
 import sys
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from archiver.core.classify import Classifier, Reading, load_rules  # noqa: E402
+from archiver.core.classify import NONRECORD, RECORD, Classification, Classifier, Reading, load_rules  # noqa: E402
 from archiver.core.learned import MODEL_FILE, MODEL_FORMAT_VERSION, previous_features  # noqa: E402
-from archiver.services.evaluation import TRANSITORY, LabeledMessage, read_labeled  # noqa: E402
+from archiver.services.evaluation import TRANSITORY, LabeledMessage, Measures, read_labeled  # noqa: E402
 
 LABELED = ROOT / "tests" / "data" / "labeled"
 OUT = ROOT / "archiver" / "core" / "rules" / MODEL_FILE
@@ -55,15 +55,23 @@ class Cuts:
     discard_below: float
 
 
-@dataclass
+@dataclass(frozen=True)
 class Sample:
     """One labeled message as the model sees it."""
 
     features: list[str]
-    record: bool
-    substantive: bool
-    group: str  # labeled file / conversation
-    reading: Reading | None = None
+    item: LabeledMessage
+    reading: Reading
+    file: str  # the labeled file's name
+
+    @property
+    def record(self) -> bool:
+        return self.item.label == RECORD
+
+    @property
+    def substantive(self) -> bool:
+        """A record that is not transitory: what the recall target counts."""
+        return self.record and self.item.kind != TRANSITORY
 
 
 def tuning_files() -> list[Path]:
@@ -78,10 +86,8 @@ def samples(paths: Sequence[Path]) -> list[Sample]:
     for path in paths:
         items: list[LabeledMessage] = read_labeled(path)
         readings = classifier.features(item.message for item in items)
-        for item, reading in zip(items, readings, strict=True):
-            record = item.label == "record"
-            found.append(Sample(reading.features, record, record and item.kind != TRANSITORY,
-                                f"{path.name}/{item.message.conversation}", reading))
+        found.extend(Sample(reading.features, item, reading, path.name)
+                     for item, reading in zip(items, readings, strict=True))
     return found
 
 
@@ -92,12 +98,11 @@ def in_context(data: Sequence[Sample], alone: Sequence[float]) -> list[Sample]:
     found = []
     for sample, score in zip(data, alone, strict=True):
         reading = sample.reading
-        assert reading is not None
-        key = (sample.group.split("/")[0], reading.conversation)
+        key = (sample.file, reading.conversation)
         before = last.get(key)
         extra = (previous_features(None, False, False) if before is None else
                  previous_features(before[0], before[1] == reading.sender, before[2]))
-        found.append(Sample([*sample.features, *extra], sample.record, sample.substantive, sample.group))
+        found.append(replace(sample, features=[*sample.features, *extra]))
         if not reading.system:
             last[key] = (score, reading.sender, reading.question)
     return found
@@ -130,7 +135,7 @@ def out_of_fold(data: Sequence[Sample]) -> list[float]:
     from sklearn.model_selection import GroupKFold
 
     scores = [0.0] * len(data)
-    groups = [s.group.split("/")[0] for s in data]
+    groups = [s.file for s in data]
     for train, test in GroupKFold(n_splits=len(set(groups))).split(data, groups=groups):
         vectorizer, model = fit([data[i] for i in train])
         matrix = _indices32(vectorizer.transform([dict.fromkeys(data[i].features, 1) for i in test]))
@@ -182,26 +187,29 @@ def decide(sample: Sample, score: float, cuts: Cuts, protected: frozenset[str]) 
 
 
 def report(data: Sequence[Sample], scores: Sequence[float], cuts: Cuts, protected: frozenset[str]) -> str:
-    """Cross-validated measures per tuning file, as ``classify --evaluate`` names them."""
+    """Cross-validated measures per tuning file, as ``classify --evaluate`` measures them."""
     lines = []
-    for name in sorted({s.group.split("/")[0] for s in data}):
-        rows = [(s, decide(s, x, cuts, protected)) for s, x in zip(data, scores, strict=True)
-                if s.group.startswith(name + "/")]
-        records = [d for s, d in rows if s.substantive]
-        nonrecords = [d for s, d in rows if not s.record]
-        decided_not = [s for s, d in rows if d != "record"]
-        lost = sum(1 for s, d in rows if s.record and d == "nonrecord")
+    for name in sorted({s.file for s in data}):
+        results = [(s.item, _as_classification(decide(s, x, cuts, protected)))
+                   for s, x in zip(data, scores, strict=True) if s.file == name]
+        measures = Measures(results).to_json()
         lines.append(
-            f"{name:<14} recall {_share(d == 'record' for d in records)}  "
-            f"nonrecord precision {_share(not s.record for s in decided_not)}  "
-            f"nonrecords recognized {_share(d != 'record' for d in nonrecords)}  lost {lost}"
+            f"{name:<14} recall {_value(measures['substantive_record_recall'])}  "
+            f"nonrecord precision {_value(measures['nonrecord_precision'])}  "
+            f"nonrecords recognized {_value(measures['nonrecords_recognized'])}  "
+            f"lost {measures['records_lost']['count']}"
         )
     return "\n".join(lines)
 
 
-def _share(hits: object) -> str:
-    values = list(hits)  # type: ignore[call-overload]
-    return f"{sum(values) / len(values):.3f}" if values else "-"
+def _as_classification(decision: str) -> Classification:
+    """A decision of ``decide`` in the form the evaluation measures read."""
+    label = RECORD if decision == "record" else NONRECORD
+    return Classification(label, 0.0, (), (), None, "", review=decision == "review")
+
+
+def _value(measure: float | None) -> str:
+    return "-" if measure is None else f"{measure:.3f}"
 
 
 def train() -> tuple[bytes, str]:
