@@ -31,7 +31,8 @@ from archiver.storage.archive import Archive
 from archiver.storage.audit import AuditEvent
 from archiver.storage.catalog import SegmentRow
 from archiver.storage.catalog.base import hold_json
-from archiver.storage.envelope import open_sealed, seal
+from archiver.storage.envelope import seal
+from archiver.storage.sealed_facts import sealed_of_plan
 
 APPROVAL = "disposal-approval"  # catalog document kind, named "<plan digest>/<actor>"
 CERTIFICATE = "disposal-certificate"  # catalog document kind, named by certificate id
@@ -259,12 +260,7 @@ def _file_certificate(archive: Archive, certificate: dict[str, Any], keep_until:
 
 def _unfiled_certificate(archive: Archive, digest: str) -> dict[str, Any] | None:
     """The certificate of this plan in the store that the catalog does not list, if any."""
-    for key in archive.store.list(CERTIFICATE_PREFIX):
-        if key.endswith("-" + digest[:8]):
-            certificate: dict[str, Any] = json.loads(open_sealed(archive.keys, key, archive.store.get(key)))
-            if certificate["plan"] == digest:
-                return certificate
-    return None
+    return sealed_of_plan(archive, CERTIFICATE_PREFIX, digest, lambda key: key.endswith("-" + digest[:8]))
 
 
 def plan_digest(value: dict[str, Any]) -> str:

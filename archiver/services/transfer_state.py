@@ -16,6 +16,7 @@ from typing import Any
 from archiver.errors import IntegrityError
 from archiver.storage.archive import Archive
 from archiver.storage.envelope import open_sealed
+from archiver.storage.sealed_facts import sealed_of_plan
 
 TRANSFER = "nara-transfer"  # catalog document kind, named by transfer id
 TRANSFER_PLAN_KIND = "transfer-plan"
@@ -49,12 +50,8 @@ def unfiled_transfer(archive: Archive, digest: str) -> dict[str, Any] | None:
     """The lists of a transfer of the plan ``digest`` in the store that the catalog does not list
     (written by an export killed before it reached the catalog), if any."""
     filed = archive.catalog.documents(TRANSFER)
-    for key in archive.store.list(TRANSFERS_PREFIX):
-        if key.removeprefix(TRANSFERS_PREFIX) not in filed:
-            lists: dict[str, Any] = json.loads(open_sealed(archive.keys, key, archive.store.get(key)))
-            if lists["plan"] == digest:
-                return lists
-    return None
+    return sealed_of_plan(archive, TRANSFERS_PREFIX, digest,
+                          lambda key: key.removeprefix(TRANSFERS_PREFIX) not in filed)
 
 
 def kept_reason(transfer: dict[str, Any] | None) -> str:

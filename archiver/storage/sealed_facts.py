@@ -16,7 +16,7 @@ early delete, and a sealed object cannot be forged without the key. So:
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import asdict, dataclass
 from dataclasses import fields as dataclass_fields
 from datetime import date, datetime
@@ -107,8 +107,22 @@ def write_manifest(archive: Archive, segment: SegmentRow, rows: Sequence[Catalog
 
 
 def read_manifest(archive: Archive, key: str) -> dict[str, Any]:
-    """The opened manifest under ``key`` (``IntegrityError`` if it does not authenticate)."""
+    """The opened manifest (or any sealed JSON object) under ``key`` (``IntegrityError`` if it
+    does not authenticate)."""
     return json.loads(open_sealed(archive.keys, key, archive.store.get(key)))  # type: ignore[no-any-return]
+
+
+def sealed_of_plan(archive: Archive, prefix: str, digest: str,
+                   candidate: Callable[[str], bool]) -> dict[str, Any] | None:
+    """The sealed JSON object under ``prefix`` made for the plan ``digest`` (its ``plan``), if
+    any, opening only the keys ``candidate`` admits: how a rerun finds what a run killed before
+    the catalog recorded it left in the store."""
+    for key in archive.store.list(prefix):
+        if candidate(key):
+            found = read_manifest(archive, key)
+            if found["plan"] == digest:
+                return found
+    return None
 
 
 def head_key(seq: int) -> str:
