@@ -62,9 +62,9 @@ def check_segment(archive: Archive, name: str, deep: bool) -> SegmentCheck:
             try:
                 plaintext = open_sealed(archive.keys, ref.record_id, envelope)
             except IntegrityError as exc:
-                _read_alone(archive, check, ref, data, envelope, exc)
+                _read_alone(check, ref, exc)
                 raise
-            document = _read_alone(archive, check, ref, data, envelope, plaintext)
+            document = _read_alone(check, ref, plaintext)
             if deep and document is not None:
                 _keep_facts(archive, check, ref, document)
     except IntegrityError as exc:
@@ -72,17 +72,14 @@ def check_segment(archive: Archive, name: str, deep: bool) -> SegmentCheck:
     return check
 
 
-def _read_alone(archive: Archive, check: SegmentCheck, ref: segments.FrameRef, data: bytes, walked: bytes,
-                opened: bytes | IntegrityError) -> RecordDocument | None:
-    """The catalog's offset and length alone must yield the record (that is how it is retrieved):
-    the frame is cut from the segment's bytes there, as a ranged read would return it. When it
-    holds the envelope the walk just opened, that opening (or its failure) is reused. The record's
-    document, or None when it cannot be read."""
+def _read_alone(check: SegmentCheck, ref: segments.FrameRef, opened: bytes | IntegrityError) -> RecordDocument | None:
+    """The catalog's offset and length alone must yield the record (that is how it is retrieved).
+    A ranged read there returns the frame the walk found at ``ref``, cut by the same frame
+    reader, so the walk's opening of it (or its failure) is that read's outcome; ``verify``
+    reports it for the catalog rows placing the record there. The record's document, or None
+    when it cannot be read."""
     record_id, place = ref.record_id, (ref.record_id, check.name, ref.offset, ref.length)
     try:
-        envelope = segments.unpack_frame(data[ref.offset:ref.offset + ref.length], record_id, check.name)
-        if envelope != walked:
-            opened = open_sealed(archive.keys, record_id, envelope)
         if isinstance(opened, IntegrityError):
             raise opened
         document = RecordDocument.from_plaintext(opened)
