@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 import os
 from pathlib import Path
 
 import pytest
 
 from archiver.errors import IntegrityError, KeyProviderError, UsageError
-from archiver.storage.envelope import open_sealed, seal
+from archiver.storage.envelope import DEFLATE_DICTIONARY, VERSION, VERSION_DEFLATED, open_sealed, seal
 from archiver.storage.keys import LocalKeyProvider
 
 
@@ -21,6 +23,42 @@ def test_round_trip(keys: LocalKeyProvider) -> None:
     sealed = seal(keys, "rec1", b"release the truck at gate 3")
     assert b"release" not in sealed
     assert open_sealed(keys, "rec1", sealed) == b"release the truck at gate 3"
+
+
+RECORD = json.dumps({"format": "archiver-record", "message": {
+    "body": "Hold trailer 4471 at lane 3 until the manifest is checked", "sender": "Ana Lopez",
+    "recipients": ["Jorge Rivera", "Luis Vega"], "sent_at": "2026-03-01T09:15:00-07:00", "source": "whatsapp"},
+    "classification": {"label": "record", "reasons": ["official-information-words"]},
+    "forwarding": {"status": "late", "reason": "archived 2026-12-06T21:45:32.293172Z, 3 days after the "
+                   "20-day deadline 2026-03-21T16:15:00Z (44 U.S.C. 2911(a)(2))"}}, sort_keys=True).encode()
+
+
+def test_a_record_document_is_deflated_before_sealing(keys: LocalKeyProvider) -> None:
+    sealed = seal(keys, "rec1", RECORD)
+    assert sealed[4] == VERSION_DEFLATED
+    assert len(sealed) < len(RECORD)  # the envelope's 118 bytes of header and tag included
+    assert open_sealed(keys, "rec1", sealed) == RECORD
+
+
+def test_what_does_not_shrink_is_sealed_as_it_is(keys: LocalKeyProvider) -> None:
+    noise = os.urandom(2000)  # a JPEG or a zip does not deflate either
+    sealed = seal(keys, "att1", noise)
+    assert sealed[4] == VERSION
+    assert open_sealed(keys, "att1", sealed) == noise
+
+
+def test_the_version_byte_is_authenticated(keys: LocalKeyProvider) -> None:
+    sealed = bytearray(seal(keys, "rec1", RECORD))
+    sealed[4] = VERSION  # deflated content passed off as plain
+    with pytest.raises(IntegrityError, match="authentication"):
+        open_sealed(keys, "rec1", bytes(sealed))
+
+
+def test_the_deflate_dictionary_never_changes() -> None:
+    # Every version 2 envelope ever written opens only with these bytes: a new dictionary
+    # needs a new envelope version, never an edit of this one.
+    assert hashlib.sha256(DEFLATE_DICTIONARY).hexdigest() == \
+        "1e8b781ab5727c1d2366e41134bd7f18443542901d68b3333423358df814b70f"
 
 
 def test_each_seal_uses_a_fresh_data_key_and_nonce(keys: LocalKeyProvider) -> None:
