@@ -11,6 +11,7 @@ import re
 import unicodedata
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta, timezone
+from functools import lru_cache
 from typing import Any, Literal
 
 Direction = Literal["sent", "received"]
@@ -133,9 +134,13 @@ class Message:
         )
 
 
+# One encoder for every call: json.dumps with options builds a new one each time.
+_CANONICAL = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
 def canonical_json(value: Any) -> bytes:
     """Deterministic JSON bytes: sorted keys, no spaces, UTF-8."""
-    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+    return _CANONICAL.encode(value).encode()
 
 
 def day_start(day: date, days_after: int = 0) -> datetime:
@@ -143,11 +148,15 @@ def day_start(day: date, days_after: int = 0) -> datetime:
     return datetime.combine(day + timedelta(days=days_after), time(), timezone.utc)
 
 
+# Memoized: an ingest formats the same few instants (its own time, a minute's messages) many
+# times per message. Equal instants give the same text, whatever their zones.
+@lru_cache(maxsize=8192)
 def utc_iso(moment: datetime) -> str:
     """An aware datetime as ISO 8601 in UTC with a ``Z`` suffix, second precision or finer."""
     return moment.astimezone(timezone.utc).isoformat().replace("+00:00", "Z")
 
 
+@lru_cache(maxsize=8192)
 def parse_instant(text: str) -> datetime:
     """Parse an ISO 8601 timestamp that must carry a UTC offset (``Z`` accepted)."""
     moment = datetime.fromisoformat(text.replace("Z", "+00:00").replace("z", "+00:00"))
