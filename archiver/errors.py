@@ -50,6 +50,10 @@ class InputError(ArchiverError):
         self.line = line
         self.cause = cause
 
+    def __reduce__(self) -> tuple[type[InputError], tuple[str, str, int | None]]:
+        # Pickled as its parts, not its message: it crosses from the process reading an export.
+        return type(self), (self.file, self.cause, self.line)
+
 
 class UnknownFormatError(InputError):
     """No registered connector recognises the file."""

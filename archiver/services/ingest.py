@@ -13,29 +13,32 @@ import uuid
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, replace
-from datetime import date, datetime, timedelta
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
 from archiver.connector import (
     ConnectorRegistry,
     ParseContext,
-    ParsedItem,
     conversation_in_content,
-    messages_only,
 )
 from archiver.core.apps import APPS, synced_apps
-from archiver.core.classify import NONRECORD, Classification, Classifier
+from archiver.core.classify import NONRECORD, Classifier
 from archiver.core.custodians import Custodian, find_custodian, load_zone
-from archiver.core.events import EVENT_DOCUMENT, event_day, events_from, waits_on_event
-from archiver.core.forwarding import assess, credit_earlier_copy, official_recipients
+from archiver.core.events import EVENT_DOCUMENT, events_from
+from archiver.core.forwarding import credit_earlier_copy
 from archiver.core.identity import ID_SCHEME, ID_SCHEME_WITH_LEGACY, MessageId, MessageIdentities
-from archiver.core.retention import ROLE_SCHEDULE, UNSCHEDULED, ScheduleItem, ScheduleSet, assign
-from archiver.core.terms import normalize_words
+from archiver.core.retention import ROLE_SCHEDULE, UNSCHEDULED, ScheduleSet
 from archiver.errors import InputError, ObjectExistsError, Rejection
-from archiver.model import Account, Message, canonical_json, handle_key
+from archiver.model import Account, handle_key
 from archiver.services.access import authorize
 from archiver.services.export_files import export_sha256, store_export_copy
+from archiver.services.ingest_reading import AttachmentObject, DocumentMaker, Prepared, store_terms
+from archiver.services.reader_process import (
+    SECOND_PROCESS_FROM,
+    read_in_second_process,
+    second_process_available,
+)
 from archiver.services.receipt import FileReceipt, Receipt, unregistered_warning
 from archiver.storage import segments
 from archiver.storage.archive import Archive
@@ -43,7 +46,7 @@ from archiver.storage.audit import AuditEvent
 from archiver.storage.catalog import Catalog, CatalogRow, CommitBatch, ExportRow, HoldRow, QuarantineRow, SegmentRow
 from archiver.storage.catalog.base import LATER_FIELDS
 from archiver.storage.envelope import open_sealed, seal
-from archiver.storage.records import LABEL_REVIEW, SCHEDULE_REVIEW, RecordDocument, catalog_row, record_document
+from archiver.storage.records import LABEL_REVIEW, SCHEDULE_REVIEW, RecordDocument, catalog_row
 from archiver.storage.sealed_facts import manifest_key, manifest_object, row_digest, write_manifest
 
 SEGMENT_RECORDS = 1000   # records per segment object (DESIGN.md, "Storage unit")
@@ -53,7 +56,6 @@ OPEN_DOCUMENTS = 10_000
 OPEN_BODY_CHARS = 32 << 20
 BATCH_MESSAGES = 1000    # messages per duplicate lookup in the catalog
 QUARANTINE_AUDIT_ROWS = 2000  # quarantine items vouched for one by one in their audit entry
-MIN_FINGERPRINT_WORDS = 4
 FLUSH_SEGMENTS = 64
 SEGMENT_PREFIX = "seg/"
 MAX_HANDLES_CHECKED = 100_000  # bounds memory on a hostile export with endless senders
@@ -109,7 +111,6 @@ class Ingestor:
         self._apps: set[str] = set()  # the known apps the current file's messages came from
         if not self.custodian.registered:
             self.receipt.warnings.append(unregistered_warning(options.custodian, self._default_schedule))
-        self._holds: list[HoldRow] = []
         self._events = events_from(archive.catalog.documents(EVENT_DOCUMENT))  # cutoffs already recorded
 
     def run(self, paths: Iterable[Path]) -> Receipt:
@@ -118,13 +119,14 @@ class Ingestor:
         with self.archive.catalog.exclusive():
             recover(self.archive, self.now)
             self._legacy_ids = has_legacy_ids(self.archive.catalog)
-            # Read under the lock: no hold can be placed or released until this run ends.
-            self._holds = active_holds(self.archive)
+            # Holds read under the lock: none can be placed or released until this run ends.
+            maker = DocumentMaker(self.archive, self.schedules, self.options.custodian, self._default_schedule,
+                                  self._official_patterns, self._events, active_holds(self.archive), self.now)
             for path in paths:
-                self._ingest_file(path)
+                self._ingest_file(path, maker)
         return self.receipt
 
-    def _ingest_file(self, path: Path) -> None:
+    def _ingest_file(self, path: Path, maker: DocumentMaker) -> None:
         file_receipt = FileReceipt(file=str(path))
         self.receipt.files.append(file_receipt)
         self._apps = set()
@@ -140,7 +142,10 @@ class Ingestor:
             try:
                 identities = MessageIdentities(self.archive.id_hash.hex, conversation_in_content(connector),
                                                legacy=self._legacy_ids)
-                self._archive_stream(connector.parse(path, context), identities, rejections, file_receipt)
+                read = maker.reader(self.classifier, lambda: connector.parse(path, context), identities)
+                second = second_process_available() and path.stat().st_size >= SECOND_PROCESS_FROM
+                self._archive_stream(read_in_second_process(read, rejections) if second else read(rejections),
+                                     rejections, file_receipt)
             finally:
                 self._flush_all()
         except InputError as exc:
@@ -155,17 +160,18 @@ class Ingestor:
             return self.registry.detect(path, self.archive.temp_dir)
         return self.registry.get(self.options.connector)
 
-    def _archive_stream(self, items: Iterator[ParsedItem], identities: MessageIdentities,
-                        rejections: list[Rejection], file_receipt: FileReceipt) -> None:
+    def _archive_stream(self, items: Iterator[Prepared], rejections: list[Rejection],
+                        file_receipt: FileReceipt) -> None:
         batch: list[tuple[RecordDocument, MessageId]] = []
         try:
-            for message, classification in self.classifier.classify_stream(messages_only(items, rejections)):
-                if message.source in APPS:
-                    self._apps.add(message.source)
-                if not message.system:
-                    self._note_unresolved(message)
-                identity = identities.of(message)
-                batch.append((self._document(message, classification, identity), identity))
+            for doc, identity, attachments in items:
+                message = doc.message
+                if message["source"] in APPS:
+                    self._apps.add(message["source"])
+                if not message["system"]:
+                    self._note_unresolved(message["sender"], message["recipients"])
+                self._store_attachments(attachments)
+                batch.append((doc, identity))
                 if len(batch) >= BATCH_MESSAGES:
                     full, batch = batch, []  # emptied first: a failed filing must not be filed twice
                     self._file_batch(full, file_receipt)
@@ -175,59 +181,27 @@ class Ingestor:
             file_receipt.parsed += len(rejections)
             file_receipt.quarantined += len(rejections)
 
-    def _note_unresolved(self, message: Message) -> None:
+    def _note_unresolved(self, sender: str, recipients: list[str]) -> None:
         """Add to the receipt the handles the participant directory does not list."""
         directory = self._directory
         if directory is None:
             return
-        for handle in (message.sender, *message.recipients):
+        for handle in (sender, *recipients):
             if handle and handle not in self._checked and len(self._checked) < MAX_HANDLES_CHECKED:
                 self._checked.add(handle)
                 if handle_key(handle) not in self._own and directory.get(handle) is None:
                     self.receipt.unresolved.append(handle)
 
-    def _document(self, message: Message, classification: Classification, identity: MessageId) -> RecordDocument:
-        record_id, occurrence, content_hash = identity.record_id, identity.occurrence, identity.content_hash
-        if classification.label != "record" and classification.review:
-            expires = (self.now + timedelta(days=self.archive.settings.review_days)).date()
-            return record_document(record_id, occurrence, content_hash, message, classification, None, None,
-                                   self._store_attachments(message, expires), self.now, review_expires=expires)
-        if classification.label != "record":
-            return record_document(record_id, occurrence, content_hash, message, classification,
-                                   None, None, None, self.now)
-        item = self.schedules.get(classification.schedule or self._default_schedule)
-        disposition = assign(item, message.sent_at, event_day(self._events, message.custodian, item))
-        official = official_recipients(message.recipients, self._official_patterns)
-        forwarding = assess(account=message.account, created=message.sent_at, archived_at=self.now,
-                            official_copied=bool(official))
-        attachments = self._store_attachments(message, *store_terms(item, disposition.retain_until, self.now))
-        return record_document(record_id, occurrence, content_hash, message, classification,
-                               disposition, forwarding, attachments, self.now, self._fingerprint(message))
-
-    def _fingerprint(self, message: Message) -> str | None:
-        """Keyed hash of the normalized text, to recognise the same message from another source."""
-        words = normalize_words(message.body)
-        if len(words) < MIN_FINGERPRINT_WORDS:
-            return None  # "ok" or "yes" in two apps are not the same message
-        return self.archive.id_hash.hex(canonical_json(["fingerprint", self.options.custodian, words]))
-
-    def _store_attachments(self, message: Message, retain_until: date | None,
-                           waiting: bool = False) -> list[str | None]:
-        held = waiting or any(h.covers(self.options.custodian, message.sent_at) for h in self._holds)
-        keys: list[str | None] = []
-        for attachment in message.attachments:
-            if attachment.content is None or attachment.sha256 is None:
-                keys.append(None)
-                continue
-            key = "att/" + self.archive.name_hash.hex(attachment.sha256.encode(), 64)
+    def _store_attachments(self, objects: list[AttachmentObject]) -> None:
+        """Seal and store attachments (content-addressed: one already stored is kept at least as long)."""
+        for found in objects:
             try:
-                self.archive.store.put(key, seal(self.archive.keys, key, attachment.content), retain_until, held)
+                self.archive.store.put(found.key, seal(self.archive.keys, found.key, found.content),
+                                       found.retain_until, found.held)
             except ObjectExistsError:
-                self.archive.store.extend_retention(key, retain_until)
-                if held:
-                    self.archive.store.set_legal_hold(key, True)
-            keys.append(key)
-        return keys
+                self.archive.store.extend_retention(found.key, found.retain_until)
+                if found.held:
+                    self.archive.store.set_legal_hold(found.key, True)
 
     def _file_batch(self, batch: list[tuple[RecordDocument, MessageId]], file_receipt: FileReceipt) -> None:
         if self._progress is not None:  # the messages parsed and classified, now being filed
@@ -254,7 +228,7 @@ class Ingestor:
             else:
                 file_receipt.nonrecords += 1
                 tombstones.append(catalog_row(doc, _conversation_ref(self.archive, doc),
-                                              copy_refs=self.archive.copy_refs(doc.message)))
+                                              copy_refs=self.archive.keyed(doc).copy_refs))
         if tombstones:
             # The audit entry vouches for each tombstone, which has no sealed object of its own.
             digests = {row.id: tombstone_digest(self.archive, row) for row in tombstones}
@@ -341,15 +315,6 @@ class Ingestor:
                   "export_digest": row_digest(self.archive.audit_hash, KIND_EXPORT, export)}
         self.archive.catalog.add_export(
             export, AuditEvent(self.options.actor, "ingest", self.now, {"custodian": self.options.custodian, **detail}))
-
-
-def store_terms(item: ScheduleItem | None, retain_until: date | None, now: datetime) -> tuple[date | None, bool]:
-    """The retain-until and legal hold an object of records with ``retain_until`` under ``item`` is
-    written with. Records waiting on an event get no lock (a lock is never shortened, and the event
-    may make them due at once) but the store's legal hold, which recording the event lifts."""
-    if retain_until is None and item is not None and waits_on_event(item):
-        return now.date(), True
-    return retain_until, False
 
 
 def store_segments(archive: Archive, groups: list[tuple[GroupKey, list[RecordDocument]]], actor: str,
@@ -453,9 +418,10 @@ def _segment_batch(archive: Archive, docs: list[RecordDocument], refs: list[segm
                    segment: SegmentRow, actor: str, now: datetime) -> CommitBatch:
     rows, keywords = [], []
     for doc, ref in zip(docs, refs, strict=True):
+        keyed = archive.keyed(doc)
         rows.append(catalog_row(doc, _conversation_ref(archive, doc), segment.name, ref.offset, ref.length,
-                                archive.copy_refs(doc.message)))
-        keywords.append((doc.record_id, archive.index_tokens(doc.message)))
+                                keyed.copy_refs))
+        keywords.append((doc.record_id, keyed.tokens))
     retain_until = segment.retain_until.isoformat() if segment.retain_until else None
     return CommitBatch(rows, keywords, segment, AuditEvent(
         actor, "store-segment", now, {"segment": segment.name, "records": len(docs), "schedule": segment.schedule,

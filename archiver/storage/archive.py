@@ -32,6 +32,7 @@ from archiver.storage.keys import (
     open_key_provider,
 )
 from archiver.storage.keys.signing import ensure_signing_key
+from archiver.storage.records import Keyed, RecordDocument
 from archiver.storage.sealed_facts import HEAD_EVERY, AuditHead, write_head
 from archiver.storage.store import LocalDirStore, ObjectStore, open_store
 
@@ -135,6 +136,11 @@ class Archive:
         """The blind-index tokens of one sealed message, as ingest and reindex add them and
         destruction removes them."""
         return self.blind_index.tokens(json_terms(message))
+
+    def keyed(self, doc: RecordDocument) -> Keyed:
+        """The blind-index tokens and copy references of a document's message (those computed
+        when it was read, if any)."""
+        return doc.keyed or Keyed(self.index_tokens(doc.message), self.copy_refs(doc.message))
 
     def copy_refs(self, message: dict[str, Any]) -> tuple[str | None, str | None]:
         """Keyed references that find one message's copies in other custodians' exports

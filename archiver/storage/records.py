@@ -8,7 +8,7 @@ adopted after a crash, so the two can never disagree.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import TYPE_CHECKING, Any
 
@@ -31,10 +31,21 @@ SCHEDULE_REVIEW = "REVIEW"  # the group of review items in segments: not a sched
 
 
 @dataclass(frozen=True)
+class Keyed:
+    """What the catalog keeps of a message besides its row, all keyed hashes: its blind-index
+    tokens and its copy references (``Archive.index_tokens`` and ``Archive.copy_refs``)."""
+
+    tokens: list[str]
+    copy_refs: tuple[str | None, str | None]
+
+
+@dataclass(frozen=True)
 class RecordDocument:
-    """One message as archived (plaintext; it only ever leaves memory sealed)."""
+    """One message as archived (plaintext; it only ever leaves memory sealed). ``keyed``:
+    its ``Keyed`` references, when the process that read the message computed them already."""
 
     data: dict[str, Any]
+    keyed: Keyed | None = field(default=None, compare=False)
 
     @property
     def record_id(self) -> str:
@@ -42,7 +53,8 @@ class RecordDocument:
 
     def with_id(self, record_id: str, content_hash: str, occurrence: int) -> RecordDocument:
         """The same document under another id (the one its message was first archived with)."""
-        return RecordDocument({**self.data, "id": record_id, "content_hash": content_hash, "occurrence": occurrence})
+        return RecordDocument({**self.data, "id": record_id, "content_hash": content_hash, "occurrence": occurrence},
+                              self.keyed)
 
     @property
     def message(self) -> dict[str, Any]:

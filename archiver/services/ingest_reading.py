@@ -1,0 +1,118 @@
+"""The reading half of an ingest: each message of an export classified, given its id and made
+into the document sealed for it, with its keyed references and the attachments to store.
+
+Nothing here writes to the archive. It reads only the archive's keys and what the run read
+under its lock before the first file (schedules, recorded events, active holds), so it may
+run in a second process (``archiver.services.reader_process``) while the writing half,
+``archiver.services.ingest``, seals, stores and catalogs.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+
+from archiver.connector import ParsedItem, messages_only
+from archiver.core.classify import Classification, Classifier
+from archiver.core.events import Event, event_day, waits_on_event
+from archiver.core.forwarding import assess, official_recipients
+from archiver.core.identity import MessageId, MessageIdentities
+from archiver.core.retention import ScheduleItem, ScheduleSet, assign
+from archiver.core.terms import normalize_words
+from archiver.errors import Rejection
+from archiver.model import Message, canonical_json
+from archiver.storage.archive import Archive
+from archiver.storage.catalog import HoldRow
+from archiver.storage.records import RecordDocument, record_document
+
+MIN_FINGERPRINT_WORDS = 4
+
+
+@dataclass(frozen=True)
+class AttachmentObject:
+    """An attachment to seal and store, with the terms it is stored under."""
+
+    key: str
+    content: bytes
+    retain_until: date | None
+    held: bool
+
+
+Prepared = tuple[RecordDocument, MessageId, list[AttachmentObject]]  # what reading an export hands on
+
+
+@dataclass
+class DocumentMaker:
+    """Makes each classified message into its record document (pure, given the run's facts)."""
+
+    archive: Archive
+    schedules: ScheduleSet
+    custodian: str                    # the custodian's id, as the run files it
+    default_schedule: str
+    official_patterns: tuple[str, ...]
+    events: list[Event]
+    holds: list[HoldRow]
+    now: datetime
+
+    def reader(self, classifier: Classifier, parse: Callable[[], Iterator[ParsedItem]],
+               identities: MessageIdentities) -> Callable[[list[Rejection]], Iterator[Prepared]]:
+        """Reading one export, its rejections collected apart."""
+        def read(rejections: list[Rejection]) -> Iterator[Prepared]:
+            for message, classification in classifier.classify_stream(messages_only(parse(), rejections)):
+                identity = identities.of(message)
+                doc, attachments = self.document(message, classification, identity)
+                yield RecordDocument(doc.data, self.archive.keyed(doc)), identity, attachments
+        return read
+
+    def document(self, message: Message, classification: Classification,
+                 identity: MessageId) -> tuple[RecordDocument, list[AttachmentObject]]:
+        """The document of one message, and its attachments to store."""
+        record_id, occurrence, content_hash = identity.record_id, identity.occurrence, identity.content_hash
+        if classification.label != "record" and classification.review:
+            expires = (self.now + timedelta(days=self.archive.settings.review_days)).date()
+            keys, objects = self._attachment_objects(message, expires)
+            return record_document(record_id, occurrence, content_hash, message, classification, None, None,
+                                   keys, self.now, review_expires=expires), objects
+        if classification.label != "record":
+            return record_document(record_id, occurrence, content_hash, message, classification,
+                                   None, None, None, self.now), []
+        item = self.schedules.get(classification.schedule or self.default_schedule)
+        disposition = assign(item, message.sent_at, event_day(self.events, message.custodian, item))
+        official = official_recipients(message.recipients, self.official_patterns)
+        forwarding = assess(account=message.account, created=message.sent_at, archived_at=self.now,
+                            official_copied=bool(official))
+        keys, objects = self._attachment_objects(message, *store_terms(item, disposition.retain_until, self.now))
+        return record_document(record_id, occurrence, content_hash, message, classification,
+                               disposition, forwarding, keys, self.now, self._fingerprint(message)), objects
+
+    def _fingerprint(self, message: Message) -> str | None:
+        """Keyed hash of the normalized text, to recognise the same message from another source."""
+        words = normalize_words(message.body)
+        if len(words) < MIN_FINGERPRINT_WORDS:
+            return None  # "ok" or "yes" in two apps are not the same message
+        return self.archive.id_hash.hex(canonical_json(["fingerprint", self.custodian, words]))
+
+    def _attachment_objects(self, message: Message, retain_until: date | None,
+                            waiting: bool = False) -> tuple[list[str | None], list[AttachmentObject]]:
+        """Each attachment's object key (None when the export lacks its file), and the objects to store."""
+        held = waiting or any(h.covers(self.custodian, message.sent_at) for h in self.holds)
+        keys: list[str | None] = []
+        objects: list[AttachmentObject] = []
+        for attachment in message.attachments:
+            if attachment.content is None or attachment.sha256 is None:
+                keys.append(None)
+                continue
+            key = "att/" + self.archive.name_hash.hex(attachment.sha256.encode(), 64)
+            objects.append(AttachmentObject(key, attachment.content, retain_until, held))
+            keys.append(key)
+        return keys, objects
+
+
+def store_terms(item: ScheduleItem | None, retain_until: date | None, now: datetime) -> tuple[date | None, bool]:
+    """The retain-until and legal hold an object of records with ``retain_until`` under ``item`` is
+    written with. Records waiting on an event get no lock (a lock is never shortened, and the event
+    may make them due at once) but the store's legal hold, which recording the event lifts."""
+    if retain_until is None and item is not None and waits_on_event(item):
+        return now.date(), True
+    return retain_until, False

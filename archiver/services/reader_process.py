@@ -1,0 +1,119 @@
+"""Reading and classifying an export in a second process while this one seals, stores and
+catalogs what it is handed: ingest's two halves each get a core.
+
+The child only reads the export and computes (parse, classify, message ids); every write to
+the archive stays in the parent, in the order a single process would make it, so the write
+ordering, crash recovery and receipts are those of ``archiver.services.ingest``. The child
+reads at most ``AHEAD`` chunks ahead, so memory stays flat. A forked child needs
+no second start-up: it shares the loaded rules and connectors.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import pickle
+import queue
+import sys
+import threading
+from collections.abc import Callable, Iterator
+from multiprocessing.connection import Connection
+from typing import Any, TypeVar
+
+from archiver.errors import ArchiverError, Rejection
+
+Item = TypeVar("Item")
+CHUNK = 256                 # messages per message sent to the parent
+AHEAD = 64                  # chunks the child may read ahead of the parent (bounds its memory)
+SECOND_PROCESS_FROM = 1 << 20  # export bytes: below this a child costs more than it saves
+_ITEMS, _END = "items", "end"
+
+
+def second_process_available() -> bool:
+    """Whether a forked reader can be used here (not on platforms without ``fork``)."""
+    return "fork" in multiprocessing.get_all_start_methods()
+
+
+def read_in_second_process(read: Callable[[list[Rejection]], Iterator[Item]],
+                           rejections: list[Rejection]) -> Iterator[Item]:
+    """What ``read(rejections)`` yields, computed in a forked child.
+
+    ``rejections`` receives the child's rejections when its reading ends, before an error it
+    met is raised here (what was read before an ``InputError`` is still yielded). Closing
+    this generator early stops the child.
+    """
+    context = multiprocessing.get_context("fork")
+    receiver, sender = context.Pipe(duplex=False)
+    child = context.Process(target=_produce, args=(read, receiver, sender), daemon=True,
+                            name="archiver-reader")
+    for stream in (sys.stdout, sys.stderr):
+        stream.flush()  # else the child, flushing its copy of the buffers on exit, prints them again
+    child.start()
+    sender.close()  # the child's end: a child that dies shows as the end of the pipe here
+    try:
+        while True:
+            try:
+                kind, payload = receiver.recv()
+            except EOFError:
+                child.join(5)
+                raise ArchiverError(f"the process reading the export stopped without finishing (exit "
+                                    f"{child.exitcode}); what it had read is archived, run the ingest again "
+                                    "for the rest") from None
+            if kind == _ITEMS:
+                yield from payload
+                continue
+            found, error = payload
+            rejections.extend(found)
+            if error is not None:
+                raise error
+            return
+    finally:
+        receiver.close()
+        if child.is_alive():
+            child.terminate()
+        child.join()
+
+
+def _produce(read: Callable[[list[Rejection]], Iterator[Any]], receiver: Connection, sender: Connection) -> None:
+    """The child: read, sending chunks; then the rejections and the error that ended it, if any.
+
+    A thread sends while the reading goes on, up to ``AHEAD`` chunks ahead: the parent takes
+    nothing while it writes a segment, and a pipe holds less than one chunk."""
+    receiver.close()  # else a parent killed outright would leave this child writing forever
+    outbox: queue.Queue[tuple[str, Any] | None] = queue.Queue(AHEAD)
+    postman = threading.Thread(target=_send_all, args=(outbox, sender), daemon=True)
+    postman.start()
+    rejections: list[Rejection] = []
+    chunk: list[Any] = []
+    error: BaseException | None = None
+    try:
+        for item in read(rejections):
+            chunk.append(item)
+            if len(chunk) >= CHUNK:
+                outbox.put((_ITEMS, chunk))
+                chunk = []
+    except Exception as exc:  # handed to the parent, which raises it where reading would have
+        error = exc
+    outbox.put((_ITEMS, chunk))
+    outbox.put((_END, (rejections, _portable(error))))
+    outbox.put(None)
+    postman.join()
+
+
+def _send_all(outbox: queue.Queue[tuple[str, Any] | None], sender: Connection) -> None:
+    while (message := outbox.get()) is not None:
+        try:
+            sender.send(message)
+        except OSError:  # the parent is gone or stopped reading: nothing is left to do
+            os._exit(1)
+    sender.close()
+
+
+def _portable(error: BaseException | None) -> BaseException | None:
+    """``error`` as it can cross to the parent (an error that cannot be pickled, by its message)."""
+    if error is None:
+        return None
+    try:
+        return pickle.loads(pickle.dumps(error))  # type: ignore[no-any-return]
+    except Exception:  # noqa: BLE001 - any failure to cross means: send its words instead
+        return ArchiverError(f"reading the export failed: {type(error).__name__}: {error}")
