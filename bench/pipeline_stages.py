@@ -4,7 +4,9 @@ memory and the bytes it writes are its own.
     python bench/pipeline_stages.py STAGE EXPORT ARCHIVE_DIR [EXTRA]
 
 Prints one JSON line: messages handled, seconds, CPU seconds, peak RSS (kB) and bytes written
-(``write_bytes`` of ``/proc/self/io``; ``wchar`` beside it). Only the stage itself is timed.
+(``write_bytes`` of ``/proc/self/io``; ``wchar`` beside it). Only the stage itself is timed. CPU
+and peak RSS include the process an ingest forks to read the export (its peak added to this
+process's, as both are resident at once).
 """
 
 from __future__ import annotations
@@ -127,21 +129,30 @@ def io_counters() -> dict[str, int]:
     return {key: int(value) for key, value in (line.split(": ") for line in text.splitlines())}
 
 
+def _children_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
 def main() -> None:
     name, export, archive, extra = sys.argv[1], Path(sys.argv[2]), Path(sys.argv[3]), (sys.argv[4:] or ["0"])[0]
     before_io, before = io_counters(), resource.getrusage(resource.RUSAGE_SELF)
-    started = time.perf_counter()
+    before_children, started = _children_cpu(), time.perf_counter()
     prepared = STAGES[name](export, archive, extra)
     if isinstance(prepared, tuple):  # (count, the timed part): what came before it is not timed
         count, timed = prepared
         before_io, before, started = io_counters(), resource.getrusage(resource.RUSAGE_SELF), time.perf_counter()
+        before_children = _children_cpu()
         timed()
     else:
         count = int(prepared)  # type: ignore[call-overload]
     seconds, after, after_io = time.perf_counter() - started, resource.getrusage(resource.RUSAGE_SELF), io_counters()
     print(json.dumps({"messages": count, "seconds": seconds,
-                      "cpu": after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime,
-                      "peak_kb": after.ru_maxrss, "write_bytes": after_io.get("write_bytes", 0) -
+                      "cpu": after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime
+                      + _children_cpu() - before_children,  # the reading process ingest forks
+                      # with the largest child's peak: both processes of an ingest are resident at once
+                      "peak_kb": after.ru_maxrss + resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss,
+                      "write_bytes": after_io.get("write_bytes", 0) -
                       before_io.get("write_bytes", 0), "wchar": after_io.get("wchar", 0) - before_io.get("wchar", 0)}))
 
 

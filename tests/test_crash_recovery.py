@@ -110,6 +110,7 @@ def _ingest(folder: Path, export: Path) -> dict[str, object]:
 def test_killed_between_store_write_and_catalog_commit(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
                                                        kill_on_segment: int) -> None:
     """The narrowest window: the segment object exists, its catalog rows do not."""
+    import archiver.services.ingest as ingest_module
     from archiver.storage.archive import init_archive
     from archiver.storage.catalog.sqlite import SqliteCatalog
 
@@ -121,22 +122,25 @@ def test_killed_between_store_write_and_catalog_commit(tmp_path: Path, monkeypat
     grant_staff(tmp_path)
 
     real_commit = SqliteCatalog.commit
-    seen = {"segments": 0}
+    seen = {"segments": 0, "in_killed_commit": 0}
 
     def commit_then_die(self, batches):  # type: ignore[no-untyped-def]
-        if any(batch.segment is not None for batch in batches):
-            seen["segments"] += 1
-            if seen["segments"] == kill_on_segment:
-                raise _Killed
+        # Several segments may share one transaction: die on the one that commits the n-th.
+        segments = sum(batch.segment is not None for batch in batches)
+        seen["segments"] += segments
+        if segments and seen["segments"] >= kill_on_segment:
+            seen["in_killed_commit"] = segments
+            raise _Killed
         return real_commit(self, batches)
 
+    monkeypatch.setattr(ingest_module, "SEGMENTS_PER_COMMIT", 2)  # three transactions of two segments
     monkeypatch.setattr(SqliteCatalog, "commit", commit_then_die)
     with pytest.raises(_Killed):
         _ingest(tmp_path, export)
     monkeypatch.setattr(SqliteCatalog, "commit", real_commit)
 
     archive = Archive.open(load_settings(cwd=tmp_path))
-    assert len(archive.catalog.pending_segments()) == 1  # written, never committed
+    assert len(archive.catalog.pending_segments()) == seen["in_killed_commit"] >= 1  # written, never committed
     archive.close()
 
     receipt = _ingest(tmp_path, export)

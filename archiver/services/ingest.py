@@ -57,6 +57,7 @@ OPEN_BODY_CHARS = 32 << 20
 BATCH_MESSAGES = 1000    # messages per duplicate lookup in the catalog
 QUARANTINE_AUDIT_ROWS = 2000  # quarantine items vouched for one by one in their audit entry
 FLUSH_SEGMENTS = 64
+SEGMENTS_PER_COMMIT = 8  # full segments (or tombstone batches) gathered into one catalog transaction
 SEGMENT_PREFIX = "seg/"
 MAX_HANDLES_CHECKED = 100_000  # bounds memory on a hostile export with endless senders
 REVIEW_PREFIX = "review/"      # segments written and committed together at the end of a file
@@ -102,6 +103,10 @@ class Ingestor:
         self._default_schedule = ROLE_SCHEDULE[role] if role else UNSCHEDULED
         self._groups: dict[GroupKey, list[RecordDocument]] = defaultdict(list)
         self._open_documents = self._open_chars = 0  # held in self._groups
+        # Fewer, larger catalog transactions: each one rewrites every index page it touches, and
+        # record ids are random, so 1,000 rows touch nearly every page of the id index.
+        self._full: list[tuple[GroupKey, list[RecordDocument]]] = []  # segments of 1,000, written together
+        self._deferred: list[CommitBatch] = []  # tombstone batches, committed with the next segments
         self._legacy_ids = False
         directory = classifier.participants
         # Without a directory every handle is unresolved, and listing them all says nothing.
@@ -232,8 +237,10 @@ class Ingestor:
         if tombstones:
             # The audit entry vouches for each tombstone, which has no sealed object of its own.
             digests = {row.id: tombstone_digest(self.archive, row) for row in tombstones}
-            self.archive.catalog.commit([CommitBatch(tombstones, audit=AuditEvent(
-                self.options.actor, ACTION_TOMBSTONES, self.now, {"rows": digests}))])
+            self._deferred.append(CommitBatch(tombstones, audit=AuditEvent(
+                self.options.actor, ACTION_TOMBSTONES, self.now, {"rows": digests})))
+            if len(self._deferred) >= SEGMENTS_PER_COMMIT:
+                self._commit_deferred()
 
     def _credit_earlier_copies(self, docs: list[RecordDocument]) -> None:
         copies = self.archive.catalog.compliant_copies(self.options.custodian, [d.fingerprint or "" for d in docs])
@@ -257,7 +264,10 @@ class Ingestor:
         self._open_documents += 1
         self._open_chars += len(doc.message["body"])
         if len(group) >= SEGMENT_RECORDS:
-            self._write_segments([self._take(key)])
+            self._full.append(self._take(key))
+            if len(self._full) >= SEGMENTS_PER_COMMIT:
+                full, self._full = self._full, []  # emptied first: a failed write is not written twice
+                self._write_segments(full)
         elif self._open_documents > OPEN_DOCUMENTS or self._open_chars > OPEN_BODY_CHARS:
             self._relieve_memory()
 
@@ -272,7 +282,9 @@ class Ingestor:
         self._write_in_batches(taken)
 
     def _flush_all(self) -> None:
-        self._write_in_batches([self._take(key) for key in sorted(self._groups, key=_group_order)])
+        full, self._full = self._full, []
+        self._write_in_batches(full + [self._take(key) for key in sorted(self._groups, key=_group_order)])
+        self._commit_deferred()  # tombstones no segment took with it
 
     def _take(self, key: GroupKey) -> tuple[GroupKey, list[RecordDocument]]:
         """Remove an open group, to be written."""
@@ -286,7 +298,14 @@ class Ingestor:
             self._write_segments(groups[start:start + FLUSH_SEGMENTS])
 
     def _write_segments(self, groups: list[tuple[GroupKey, list[RecordDocument]]]) -> None:
-        store_segments(self.archive, groups, self.options.actor, self.now, self.schedules)
+        also, self._deferred = self._deferred, []
+        store_segments(self.archive, groups, self.options.actor, self.now, self.schedules, also)
+
+    def _commit_deferred(self) -> None:
+        """Commit the tombstone batches waiting for a segment's transaction."""
+        also, self._deferred = self._deferred, []
+        if also:
+            self.archive.catalog.commit(also)
 
     def _quarantine(self, path: Path, file_receipt: FileReceipt, rejections: list[Rejection]) -> None:
         """Keep an encrypted copy of the export so nothing unread is lost, and list why."""
