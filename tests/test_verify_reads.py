@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import sqlite3
 from collections import Counter
+from contextlib import closing
 from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
@@ -96,3 +97,26 @@ def test_a_damaged_frame_is_named_where_the_catalog_places_it(cli: CliRunner, ar
     failure = f"object {record_id}: envelope fails authentication (tampered, truncated, or stored under another id)"
     assert failure in result.out
     assert f"record {record_id}: cannot be read at its catalogued place ({failure})" in result.out
+
+
+def test_two_cores_find_what_threads_find(cli: CliRunner, archive_dir: Path, samples: list[Path],
+                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    import archiver.services.verify_frames as verify_frames
+
+    assert cli("ingest", *samples, *INGEST).code == 0
+    segments = sorted(p for p in (archive_dir / "archive" / "objects" / "seg").rglob("*")
+                      if p.is_file() and p.suffix != ".lock")
+    assert len(segments) >= 3  # the forked process and this one each check some
+    damaged = bytearray(segments[1].read_bytes())
+    damaged[len(damaged) // 2] ^= 0x01
+    segments[1].chmod(0o600)
+    segments[1].write_bytes(bytes(damaged))
+
+    def report(two_cores: bool) -> dict[str, object]:
+        monkeypatch.setattr(verify_frames, "_local", lambda archive: two_cores)
+        with closing(Archive.open(load_settings(cwd=archive_dir), read_only=True)) as archive:
+            return verify(archive, deep=True).to_json()
+
+    forked = report(True)
+    assert forked == report(False)
+    assert forked["problems"]  # the flipped byte, in a frame's header or its sealed body

@@ -35,16 +35,16 @@ def second_process_available() -> bool:
 
 
 def read_in_second_process(read: Callable[[list[Rejection]], Iterator[Item]],
-                           rejections: list[Rejection]) -> Iterator[Item]:
+                           rejections: list[Rejection], chunk: int = CHUNK) -> Iterator[Item]:
     """What ``read(rejections)`` yields, computed in a forked child.
 
     ``rejections`` receives the child's rejections when its reading ends, before an error it
     met is raised here (what was read before an ``InputError`` is still yielded). Closing
-    this generator early stops the child.
+    this generator early stops the child. ``chunk``: items per message from the child.
     """
     context = multiprocessing.get_context("fork")
     receiver, sender = context.Pipe(duplex=False)
-    child = context.Process(target=_produce, args=(read, receiver, sender), daemon=True,
+    child = context.Process(target=_produce, args=(read, receiver, sender, chunk), daemon=True,
                             name="archiver-reader")
     for stream in (sys.stdout, sys.stderr):
         stream.flush()  # else the child, flushing its copy of the buffers on exit, prints them again
@@ -74,7 +74,8 @@ def read_in_second_process(read: Callable[[list[Rejection]], Iterator[Item]],
         child.join()
 
 
-def _produce(read: Callable[[list[Rejection]], Iterator[Any]], receiver: Connection, sender: Connection) -> None:
+def _produce(read: Callable[[list[Rejection]], Iterator[Any]], receiver: Connection, sender: Connection,
+             size: int) -> None:
     """The child: read, sending chunks; then the rejections and the error that ended it, if any.
 
     A thread sends while the reading goes on, up to ``AHEAD`` chunks ahead: the parent takes
@@ -89,7 +90,7 @@ def _produce(read: Callable[[list[Rejection]], Iterator[Any]], receiver: Connect
     try:
         for item in read(rejections):
             chunk.append(item)
-            if len(chunk) >= CHUNK:
+            if len(chunk) >= size:
                 outbox.put((_ITEMS, chunk))
                 chunk = []
     except Exception as exc:  # handed to the parent, which raises it where reading would have
