@@ -5,7 +5,8 @@ The child only reads the export and computes (parse, classify, message ids); eve
 the archive stays in the parent, in the order a single process would make it, so the write
 ordering, crash recovery and receipts are those of ``archiver.services.ingest``. The child
 reads at most ``AHEAD`` chunks ahead, so memory stays flat. A forked child needs
-no second start-up: it shares the loaded rules and connectors.
+no second start-up: it shares the loaded rules and connectors. ``verify`` uses the same
+means to check every other segment of a local archive in a second process.
 """
 
 from __future__ import annotations
@@ -34,17 +35,18 @@ def second_process_available() -> bool:
     return "fork" in multiprocessing.get_all_start_methods()
 
 
-def read_in_second_process(read: Callable[[list[Rejection]], Iterator[Item]],
-                           rejections: list[Rejection], chunk: int = CHUNK) -> Iterator[Item]:
+def read_in_second_process(read: Callable[[list[Rejection]], Iterator[Item]], rejections: list[Rejection],
+                           chunk: int = CHUNK, task: str = "reading the export") -> Iterator[Item]:
     """What ``read(rejections)`` yields, computed in a forked child.
 
     ``rejections`` receives the child's rejections when its reading ends, before an error it
     met is raised here (what was read before an ``InputError`` is still yielded). Closing
-    this generator early stops the child. ``chunk``: items per message from the child.
+    this generator early stops the child. ``chunk``: items per message from the child;
+    ``task``: what the child does, in the words of an error.
     """
     context = multiprocessing.get_context("fork")
     receiver, sender = context.Pipe(duplex=False)
-    child = context.Process(target=_produce, args=(read, receiver, sender, chunk), daemon=True,
+    child = context.Process(target=_produce, args=(read, receiver, sender, chunk, task), daemon=True,
                             name="archiver-reader")
     for stream in (sys.stdout, sys.stderr):
         stream.flush()  # else the child, flushing its copy of the buffers on exit, prints them again
@@ -56,9 +58,9 @@ def read_in_second_process(read: Callable[[list[Rejection]], Iterator[Item]],
                 kind, payload = receiver.recv()
             except EOFError:
                 child.join(5)
-                raise ArchiverError(f"the process reading the export stopped without finishing (exit "
-                                    f"{child.exitcode}); what it had read is archived, run the ingest again "
-                                    "for the rest") from None
+                raise ArchiverError(f"the second process {task} stopped without finishing (exit "
+                                    f"{child.exitcode}); what it handed on before is kept, run the command "
+                                    "again") from None
             if kind == _ITEMS:
                 yield from payload
                 continue
@@ -75,7 +77,7 @@ def read_in_second_process(read: Callable[[list[Rejection]], Iterator[Item]],
 
 
 def _produce(read: Callable[[list[Rejection]], Iterator[Any]], receiver: Connection, sender: Connection,
-             size: int) -> None:
+             size: int, task: str) -> None:
     """The child: read, sending chunks; then the rejections and the error that ended it, if any.
 
     A thread sends while the reading goes on, up to ``AHEAD`` chunks ahead: the parent takes
@@ -96,7 +98,7 @@ def _produce(read: Callable[[list[Rejection]], Iterator[Any]], receiver: Connect
     except Exception as exc:  # handed to the parent, which raises it where reading would have
         error = exc
     outbox.put((_ITEMS, chunk))
-    outbox.put((_END, (rejections, _portable(error))))
+    outbox.put((_END, (rejections, _portable(error, task))))
     outbox.put(None)
     postman.join()
 
@@ -110,11 +112,11 @@ def _send_all(outbox: queue.Queue[tuple[str, Any] | None], sender: Connection) -
     sender.close()
 
 
-def _portable(error: BaseException | None) -> BaseException | None:
+def _portable(error: BaseException | None, task: str) -> BaseException | None:
     """``error`` as it can cross to the parent (an error that cannot be pickled, by its message)."""
     if error is None:
         return None
     try:
         return pickle.loads(pickle.dumps(error))  # type: ignore[no-any-return]
     except Exception:  # noqa: BLE001 - any failure to cross means: send its words instead
-        return ArchiverError(f"reading the export failed: {type(error).__name__}: {error}")
+        return ArchiverError(f"{task} failed: {type(error).__name__}: {error}")

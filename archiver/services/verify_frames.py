@@ -72,7 +72,7 @@ def _checked_on_two_cores(archive: Archive, names: list[str], deep: bool) -> Ite
         yield from (check_segment(archive, name, deep) for name in names)
         return
     theirs = read_in_second_process(lambda _: (check_segment(archive, name, deep) for name in names[0::2]), [],
-                                    chunk=1)
+                                    chunk=1, task="checking segments")
     try:
         for index, name in enumerate(names):
             yield next(theirs) if index % 2 == 0 else check_segment(archive, name, deep)
