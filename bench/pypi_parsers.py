@@ -36,7 +36,7 @@ def wakit(path: str) -> int:
 def whatstk(path: str) -> int:
     from whatstk.whatsapp.parser import df_from_whatsapp
 
-    return len(df_from_whatsapp(path))
+    return len(df_from_whatsapp(path, max_size=None))  # its 50 MB guard would refuse the 1M-message chat
 
 
 MODULES = {"chatpack": "chatpack", "wakit": "wakit.export_import", "whatstk": "whatstk.whatsapp.parser"}
