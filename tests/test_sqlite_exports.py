@@ -237,7 +237,18 @@ def test_a_killed_ingest_leaves_no_plaintext_after_the_next_command(archive_dir:
     export = wal_database(tmp_path / "live.db", 20_000)
     ingest = run_archiver(archive_dir, tmpdir, "ingest", str(export), "--custodian", "mvega")
     deadline = time.monotonic() + 60
-    while not any(p.name.endswith("-shm") for p in copies(archive_dir, tmpdir)) and time.monotonic() < deadline:
+
+    def reading() -> bool:
+        return any(p.name.endswith("-shm") for p in copies(archive_dir, tmpdir))
+
+    def read_for_a_while() -> bool:
+        """Still there a moment later: the copy being read, not detection's brief one."""
+        if not reading():
+            return False
+        time.sleep(0.2)
+        return reading()
+
+    while not read_for_a_while() and time.monotonic() < deadline:
         assert ingest.poll() is None, ingest.stderr.read() if ingest.stderr else ""
         time.sleep(0.005)
     os.kill(ingest.pid, signal.SIGKILL)

@@ -6,8 +6,8 @@ from __future__ import annotations
 
 import sqlite3
 from collections import Counter
-from contextlib import closing
 from collections.abc import Iterator
+from contextlib import closing
 from dataclasses import replace
 from pathlib import Path
 

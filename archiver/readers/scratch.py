@@ -3,9 +3,10 @@
 SQLite cannot read a database without writing beside it, and cannot read from a zip, so the
 database connectors read a copy. A copy holds message text in the clear, so it lives in a
 folder made 0700 inside a *temp area*: the archive's own (``Archive.temp_dir``) while an
-archive is open, else the system temp dir. The folder is named for the process that made it;
-one left behind by a killed process is removed by the next command that opens the archive or
-makes a copy (``remove_abandoned``), and a live process's folder is never touched.
+archive is open, else the system temp dir. The folder is named for the process that made it
+(for a process forked to read an export, the command it reads for: ``work_for``); one left
+behind by a killed process is removed by the next command that opens the archive or makes a
+copy (``remove_abandoned``), and a live process's folder is never touched.
 """
 
 from __future__ import annotations
@@ -24,6 +25,13 @@ PREFIX = "archiver-sqlite-"
 
 # The area detection uses: sniffing has no ParseContext, and the Connector protocol stays as it is.
 _AREA: ContextVar[Path | None] = ContextVar("archiver_temp_area", default=None)
+_OWNER: dict[str, int] = {}  # "pid": the process this one's folders are named for, when not itself
+
+
+def work_for(pid: int) -> None:
+    """Name this process's private folders for process ``pid``: a forked reader's copies are
+    then abandoned, and removed by the next command, as soon as the command it reads for is killed."""
+    _OWNER["pid"] = pid
 
 
 def current_area() -> Path:
@@ -54,7 +62,8 @@ def private_folder(area: Path | None = None) -> Iterator[Path]:
     except OSError as exc:
         raise StoreError(f"{area}: cannot create the folder for temporary copies: {exc.strerror}") from None
     remove_abandoned(area)
-    with tempfile.TemporaryDirectory(prefix=f"{PREFIX}{os.getpid()}-", dir=area) as folder:
+    owner = _OWNER.get("pid", os.getpid())
+    with tempfile.TemporaryDirectory(prefix=f"{PREFIX}{owner}-", dir=area) as folder:
         yield Path(folder)
 
 

@@ -11,10 +11,12 @@ means to check every other segment of a local archive in a second process.
 
 from __future__ import annotations
 
+import ctypes
 import multiprocessing
 import os
 import pickle
 import queue
+import signal
 import sys
 import threading
 from collections.abc import Callable, Iterator
@@ -22,12 +24,14 @@ from multiprocessing.connection import Connection
 from typing import Any, TypeVar
 
 from archiver.errors import ArchiverError, Rejection
+from archiver.readers.scratch import work_for
 
 Item = TypeVar("Item")
 CHUNK = 256                 # messages per message sent to the parent
 AHEAD = 64                  # chunks the child may read ahead of the parent (bounds its memory)
 SECOND_PROCESS_FROM = 1 << 20  # export bytes: below this a child costs more than it saves
 _ITEMS, _END = "items", "end"
+_PR_SET_PDEATHSIG = 1  # prctl(2)
 
 
 def second_process_available() -> bool:
@@ -46,7 +50,7 @@ def read_in_second_process(read: Callable[[list[Rejection]], Iterator[Item]], re
     """
     context = multiprocessing.get_context("fork")
     receiver, sender = context.Pipe(duplex=False)
-    child = context.Process(target=_produce, args=(read, receiver, sender, chunk, task), daemon=True,
+    child = context.Process(target=_produce, args=(read, receiver, sender, chunk, task, os.getpid()), daemon=True,
                             name="archiver-reader")
     for stream in (sys.stdout, sys.stderr):
         stream.flush()  # else the child, flushing its copy of the buffers on exit, prints them again
@@ -76,13 +80,27 @@ def read_in_second_process(read: Callable[[list[Rejection]], Iterator[Item]], re
         child.join()
 
 
+def _die_with(parent: int) -> None:
+    """End this child with its parent: on Linux the kernel kills it the moment the parent dies;
+    elsewhere it ends at its next send. Its plaintext copies are named for the parent, so the
+    next command removes them as a killed command's."""
+    work_for(parent)
+    try:
+        ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
+    except (OSError, AttributeError):  # not Linux
+        pass
+    if os.getppid() != parent:  # the parent died before the request was made
+        os._exit(1)
+
+
 def _produce(read: Callable[[list[Rejection]], Iterator[Any]], receiver: Connection, sender: Connection,
-             size: int, task: str) -> None:
+             size: int, task: str, parent: int) -> None:
     """The child: read, sending chunks; then the rejections and the error that ended it, if any.
 
     A thread sends while the reading goes on, up to ``AHEAD`` chunks ahead: the parent takes
     nothing while it writes a segment, and a pipe holds less than one chunk."""
     receiver.close()  # else a parent killed outright would leave this child writing forever
+    _die_with(parent)
     outbox: queue.Queue[tuple[str, Any] | None] = queue.Queue(AHEAD)
     postman = threading.Thread(target=_send_all, args=(outbox, sender), daemon=True)
     postman.start()
