@@ -12,6 +12,7 @@ from __future__ import annotations
 import uuid
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import closing
 from dataclasses import dataclass, replace
 from datetime import date, datetime
 from pathlib import Path
@@ -149,8 +150,9 @@ class Ingestor:
                                                legacy=self._legacy_ids)
                 read = maker.reader(self.classifier, lambda: connector.parse(path, context), identities)
                 second = second_process_available() and path.stat().st_size >= SECOND_PROCESS_FROM
-                self._archive_stream(read_in_second_process(read, rejections) if second else read(rejections),
-                                     rejections, file_receipt)
+                # Closed even when filing fails: the reader (or its process) stops and drops its copies.
+                with closing(read_in_second_process(read, rejections) if second else read(rejections)) as items:
+                    self._archive_stream(items, rejections, file_receipt)
             finally:
                 self._flush_all()
         except InputError as exc:
