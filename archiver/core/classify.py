@@ -106,7 +106,6 @@ class _Text:
     link: bool
 
 
-
 @dataclass(frozen=True, slots=True)
 class Reading:
     """What the learned model reads of one message, and where it stands in its conversation."""

@@ -112,7 +112,6 @@ class LearnedModel:
         """Whether the model holds a message of this score a record, given the rules' verdict."""
         return log_odds >= (self.record_at if ruled_record else self.promote_at)
 
-
     def before_score(self, score: float | None, same_sender: bool, question: bool) -> float:
         """The weight ``in_context`` gives the message before (see ``previous_features``)."""
         return self._before[(None if score is None else _level(score), same_sender, question)]

@@ -138,7 +138,7 @@ def newest_head(archive: Archive) -> AuditHead | None:
 
 def read_head(archive: Archive, key: str) -> AuditHead:
     """One sealed audit head."""
-    data = json.loads(open_sealed(archive.keys, key, archive.store.get(key)))
+    data = read_manifest(archive, key)
     return AuditHead(int(data["seq"]), str(data["hash"]), data.get("keyed_from"))
 
 
