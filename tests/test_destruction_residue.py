@@ -22,6 +22,7 @@ from archiver.services.reindex import reindex
 from archiver.services.search import Query, search
 from archiver.storage.archive import Archive
 from archiver.storage.catalog.sqlite import SqliteCatalog
+from tests.catalog_sql import key_text
 from tests.conftest import CliRunner, grant_staff
 from tests.test_catalog_contract import moto_dynamodb
 from tests.test_disposition import LATER, NOW, _ingest
@@ -95,7 +96,7 @@ def _indexed_ids(archive: Archive) -> set[str]:
         with closing(sqlite3.connect(catalog.path)) as db:
             rowids = {r for t in _tokens(archive) for (r,) in db.execute(
                 "SELECT rowid FROM keywords WHERE keywords MATCH ?", (f'"{t}"',))}
-            return {i for r in rowids for (i,) in db.execute("SELECT id FROM messages WHERE rowid = ?", (r,))}
+            return {key_text(i) for r in rowids for (i,) in db.execute("SELECT id FROM messages WHERE rowid = ?", (r,))}
     return {i for t in _tokens(archive) for i in catalog._token_ids(t)}  # type: ignore[attr-defined]
 
 

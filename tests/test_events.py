@@ -8,7 +8,6 @@ amendment) while still naming a date edited by hand.
 from __future__ import annotations
 
 import json
-import sqlite3
 from collections.abc import Iterator
 from datetime import date, datetime, timezone
 from pathlib import Path
@@ -24,6 +23,7 @@ from archiver.services.disposition import writing
 from archiver.services.events import new_event_name, record_event
 from archiver.services.verify import verify
 from archiver.storage.archive import Archive
+from tests.catalog_sql import SEGMENT_NAME, catalog_db, key_text, stored
 from tests.conftest import CliRunner
 
 NOW = datetime(2026, 3, 2, 12, tzinfo=timezone.utc)
@@ -79,9 +79,10 @@ def archive(folder: Path) -> Iterator[Archive]:
 
 
 def _rows(folder: Path, custodian: str) -> list[tuple[str | None, str | None]]:
-    with sqlite3.connect(folder / "archive" / "catalog.sqlite") as db:
-        return list(db.execute("SELECT m.disposition_date, s.retain_until FROM messages m JOIN segments s "
-                               "ON s.name = m.segment WHERE m.custodian = ? AND m.label = 'record'", (custodian,)))
+    with catalog_db(folder) as db:
+        return list(db.execute(f"SELECT m.disposition_date, s.retain_until FROM messages m JOIN segments s "
+                               f"ON s.name = {SEGMENT_NAME} WHERE m.custodian = ? AND m.label = 'record'",
+                               (stored(db, "custodian", custodian),)))
 
 
 def _tenure(archive: Archive, custodian: str, day: date, actor: str = "records-officer", name: str = "") -> int:
@@ -116,10 +117,11 @@ def test_verify_accepts_an_event_and_still_names_a_hand_edit(cli: CliRunner, fol
     for deep in ((), ("--deep",)):
         result = cli("verify", *deep)
         assert result.code == 0, result.out
-    with sqlite3.connect(folder / "archive" / "catalog.sqlite") as db:
-        record_id = db.execute("SELECT id FROM messages WHERE custodian = 'Jorge Rivera' AND label = 'record' "
-                               "LIMIT 1").fetchone()[0]
-        db.execute("UPDATE messages SET disposition_date = '2028-01-01' WHERE id = ?", (record_id,))
+    with catalog_db(folder) as db:
+        stored_id = db.execute("SELECT id FROM messages WHERE custodian = ? AND label = 'record' LIMIT 1",
+                               (stored(db, "custodian", "Jorge Rivera"),)).fetchone()[0]
+        db.execute("UPDATE messages SET disposition_date = '2028-01-01' WHERE id = ?", (stored_id,))
+    record_id = key_text(stored_id)
     for deep, against in (((), "sealed manifest"), (("--deep",), "sealed frame")):
         result = cli("verify", *deep)
         assert result.code == 1

@@ -4,7 +4,6 @@ per segment instead of one more per record)."""
 
 from __future__ import annotations
 
-import sqlite3
 from collections import Counter
 from collections.abc import Iterator
 from contextlib import closing
@@ -18,6 +17,7 @@ from archiver.services.ingest import REVIEW_PREFIX, SEGMENT_PREFIX
 from archiver.services.verify import verify
 from archiver.storage.archive import Archive
 from archiver.storage.store.base import ObjectStore
+from tests.catalog_sql import SEGMENT_NAME, catalog_db, key_text
 from tests.conftest import CliRunner
 
 INGEST = ("--custodian", "Jorge Rivera", "--tz", "America/Phoenix")
@@ -63,17 +63,13 @@ def test_verify_reads_each_segment_once_and_no_record_alone(opened: Archive) -> 
     assert sum(counting.ranges.values()) == 0, counting.ranges
 
 
-def _catalog(folder: Path, statement: str) -> None:
-    with sqlite3.connect(folder / "archive" / "catalog.sqlite") as db:
-        assert db.execute(statement).rowcount > 0
-
-
 def test_a_wrong_catalog_offset_is_still_named(cli: CliRunner, archive_dir: Path, samples: list[Path]) -> None:
     assert cli("ingest", *samples, *INGEST).code == 0
-    with sqlite3.connect(archive_dir / "archive" / "catalog.sqlite") as db:
-        record_id, offset = db.execute("SELECT id, frame_offset FROM messages WHERE label = 'record' "
+    with catalog_db(archive_dir) as db:
+        stored_id, offset = db.execute("SELECT id, frame_offset FROM messages WHERE label = 'record' "
                                        "AND frame_offset > 0 ORDER BY id LIMIT 1").fetchone()
-    _catalog(archive_dir, f"UPDATE messages SET frame_offset = 0 WHERE id = '{record_id}'")
+        db.execute("UPDATE messages SET frame_offset = 0 WHERE id = ?", (stored_id,))
+    record_id = key_text(stored_id)
     result = cli("verify")
     assert result.code == 1
     assert f"record {record_id}: catalog points to " in result.out and "store has it at " in result.out
@@ -83,10 +79,11 @@ def test_a_wrong_catalog_offset_is_still_named(cli: CliRunner, archive_dir: Path
 def test_a_damaged_frame_is_named_where_the_catalog_places_it(cli: CliRunner, archive_dir: Path,
                                                                samples: list[Path]) -> None:
     assert cli("ingest", *samples, *INGEST).code == 0
-    with sqlite3.connect(archive_dir / "archive" / "catalog.sqlite") as db:
-        record_id, segment, offset, length = db.execute(
-            "SELECT id, segment, frame_offset, frame_length FROM messages WHERE label = 'record' "
+    with catalog_db(archive_dir) as db:
+        stored_id, segment, offset, length = db.execute(
+            f"SELECT id, {SEGMENT_NAME}, frame_offset, frame_length FROM messages m WHERE label = 'record' "
             "ORDER BY id LIMIT 1").fetchone()
+    record_id = key_text(stored_id)
     path = archive_dir / "archive" / "objects" / segment
     path.chmod(0o644)
     data = bytearray(path.read_bytes())

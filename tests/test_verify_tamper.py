@@ -8,7 +8,6 @@ naming that thing.
 from __future__ import annotations
 
 import json
-import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -18,6 +17,8 @@ import pytest
 
 from archiver.model import parse_instant
 from archiver.storage.audit import AuditEvent, entry_hash
+from archiver.storage.catalog.sqlite_codec import packed
+from tests.catalog_sql import catalog_db, key_text, stored
 from tests.conftest import CliRunner
 from tests.test_catalog_contract import moto_dynamodb
 
@@ -38,13 +39,14 @@ def archive(cli: CliRunner, archive_dir: Path, samples: list[Path]) -> Path:
 
 def sql(folder: Path, statement: str, *params: object) -> None:
     """Edit the catalog behind the archiver's back."""
-    with sqlite3.connect(folder / "archive" / "catalog.sqlite") as db:
+    with catalog_db(folder) as db:
         assert db.execute(statement, params).rowcount > 0
 
 
-def one(folder: Path, query: str) -> str:
-    with sqlite3.connect(folder / "archive" / "catalog.sqlite") as db:
-        return str(db.execute(query).fetchone()[0])
+def one(folder: Path, query: str, *params: object) -> str:
+    """The first value ``query`` selects, as text (a stored key as its hex)."""
+    with catalog_db(folder) as db:
+        return key_text(db.execute(query, params).fetchone()[0])
 
 
 def found(cli: CliRunner, folder: Path, *wanted: str, deep: bool = False) -> str:
@@ -87,8 +89,10 @@ def test_a_stray_object(cli: CliRunner, archive: Path, key: str) -> None:
 def test_an_edited_record_row(cli: CliRunner, archive: Path, column: str, value: str, named: str) -> None:
     # Ids are keyed per archive, so "the first record" differs from run to run: pick one whose
     # value the edit really changes.
-    record_id = one(archive, f"{RECORD_WHERE} AND {column} IS NOT '{value}' ORDER BY id LIMIT 1")
-    sql(archive, f"UPDATE messages SET {column} = ? WHERE id = ?", value, record_id)
+    with catalog_db(archive) as db:
+        value_stored = stored(db, column, value)
+    record_id = one(archive, f"{RECORD_WHERE} AND {column} IS NOT ? ORDER BY id LIMIT 1", value_stored)
+    sql(archive, f"UPDATE messages SET {column} = ? WHERE id = ?", value_stored, packed(record_id))
     found(cli, archive, f"record {record_id}: {named} in catalog differs from its sealed manifest")
     found(cli, archive, f"record {record_id}: {named} in catalog differs from its sealed frame", deep=True)
 
@@ -105,13 +109,15 @@ def test_an_edited_segment_row(cli: CliRunner, archive: Path, column: str, value
 
 def test_a_deleted_tombstone(cli: CliRunner, archive: Path) -> None:
     record_id = one(archive, "SELECT id FROM messages WHERE label = 'nonrecord' ORDER BY id LIMIT 1")
-    sql(archive, "DELETE FROM messages WHERE id = ?", record_id)
+    sql(archive, "DELETE FROM messages WHERE id = ?", packed(record_id))
     found(cli, archive, f"tombstone {record_id} (audit entry", "missing from the catalog")
 
 
 def test_an_edited_tombstone(cli: CliRunner, archive: Path) -> None:
     record_id = one(archive, "SELECT id FROM messages WHERE label = 'nonrecord' ORDER BY id LIMIT 1")
-    sql(archive, "UPDATE messages SET reasons = '[]' WHERE id = ?", record_id)
+    with catalog_db(archive) as db:
+        no_reasons = stored(db, "reasons", "[]")
+    sql(archive, "UPDATE messages SET reasons = ? WHERE id = ?", no_reasons, packed(record_id))
     found(cli, archive, f"tombstone {record_id}: changed in the catalog")
 
 
@@ -133,7 +139,7 @@ def test_a_deleted_segment_row(cli: CliRunner, archive: Path) -> None:
 
 def test_a_deleted_record_row(cli: CliRunner, archive: Path) -> None:
     record_id = one(archive, RECORD)
-    sql(archive, "DELETE FROM messages WHERE id = ?", record_id)
+    sql(archive, "DELETE FROM messages WHERE id = ?", packed(record_id))
     found(cli, archive, f"record {record_id} of segment seg/", "missing from the catalog")
 
 
@@ -180,7 +186,7 @@ def test_every_audit_entry_deleted(cli: CliRunner, archive: Path) -> None:
 
 def test_an_audit_entry_edited_and_the_chain_recomputed(cli: CliRunner, archive: Path) -> None:
     """The old unkeyed chain could be recomputed by anyone; the keyed one cannot."""
-    with sqlite3.connect(archive / "archive" / "catalog.sqlite") as db:
+    with catalog_db(archive) as db:
         entries = db.execute("SELECT seq, at, actor, action, case_id, detail FROM audit ORDER BY seq").fetchall()
         prev = "0" * 64
         for seq, at, actor, action, case_id, detail in entries:
@@ -197,7 +203,7 @@ def test_an_audit_entry_edited_and_the_chain_recomputed(cli: CliRunner, archive:
 
 def test_an_audit_entry_edited_after_the_keyed_ones(cli: CliRunner, archive: Path) -> None:
     """Rewriting only the newest entry, unkeyed, is named too."""
-    with sqlite3.connect(archive / "archive" / "catalog.sqlite") as db:
+    with catalog_db(archive) as db:
         seq, at, actor, action, case_id, detail, prev = db.execute(
             "SELECT seq, at, actor, action, case_id, detail, prev_hash FROM audit ORDER BY seq DESC LIMIT 1").fetchone()
         event = AuditEvent("someone else", action, parse_instant(at), json.loads(detail), case_id)
@@ -231,7 +237,7 @@ def test_an_archive_from_before_manifests_and_the_keyed_chain_verifies(cli: CliR
     for folder in ("manifest", "audit"):
         for path in sorted((objects / folder).rglob("*"), reverse=True):
             path.unlink() if path.is_file() else path.rmdir()
-    with sqlite3.connect(archive / "archive" / "catalog.sqlite") as db:
+    with catalog_db(archive) as db:
         entries = db.execute("SELECT at, actor, action, case_id, detail FROM audit WHERE action != 'tombstones' "
                              "ORDER BY seq").fetchall()
         db.execute("DELETE FROM audit")

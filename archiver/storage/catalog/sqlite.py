@@ -37,15 +37,17 @@ from archiver.storage.catalog.base import (
     latest_syncs,
 )
 from archiver.storage.catalog.report_rows import ReportRow
-from archiver.storage.catalog.sqlite_index import CHUNK, ROW_COLUMNS, SqliteIndex, parse_date, row_from
-from archiver.storage.catalog.sqlite_schema import SCHEMA, connect_read_only, refuse_read_only
+from archiver.storage.catalog.sqlite_codec import Strings, iso_text, packed, unpacked
+from archiver.storage.catalog.sqlite_index import CHUNK, ROW_COLUMNS, SqliteIndex, day_text, parse_date
+from archiver.storage.catalog.sqlite_schema import COMPACTED, SCHEMA, compaction, connect_read_only, refuse_read_only
 
 LOCK_WAIT_SECONDS = 30.0
-# One index seek per text (messages_compliant_copy), whatever the number of its earlier copies.
-# The columns ``ReportRow`` holds, in its order (``flags`` gives ``deleted``).
-REPORT_COLUMNS = ("id, custodian, source, conversation_ref, sent_at, direction, account, system, label, "
+# The columns ``ReportRow`` holds, in its order (``flags`` gives ``deleted``), but the custodian
+# each query is for.
+REPORT_COLUMNS = ("id, source, conversation_ref, sent_at, direction, account, system, label, "
                   "forwarding_status, deadline, days_late, schedule, export_sha256, source_line, ingested_at, flags, "
                   "segment")
+# One index seek per text (messages_compliant_copy), whatever the number of its earlier copies.
 COMPLIANT_COPY = (f"SELECT {ROW_COLUMNS} FROM messages WHERE custodian = ? AND fingerprint = ? "
                   "AND label = 'record' AND forwarding_status IN ('copied', 'forwarded') "
                   "ORDER BY ingested_at, sent_at, rowid LIMIT 1")
@@ -58,6 +60,7 @@ class SqliteCatalog(SqliteIndex):
         self._read_only = read_only and path.is_file()
         if self._read_only:
             self._db = connect_read_only(path)
+            self._strings = Strings(self._db)
             return
         refuse_read_only(path)
         try:
@@ -69,6 +72,7 @@ class SqliteCatalog(SqliteIndex):
             self._db.execute("PRAGMA journal_mode=WAL")
             # FULL: a committed pending mark survives power loss, so its segment is always adopted.
             self._db.execute("PRAGMA synchronous=FULL")
+            self._strings = Strings(self._db)
             self._migrate()
         except sqlite3.DatabaseError as exc:
             raise CatalogError(f"{path}: cannot open the catalog: {exc}") from None
@@ -77,10 +81,13 @@ class SqliteCatalog(SqliteIndex):
         (version,) = self._db.execute("PRAGMA user_version").fetchone()
         if version > len(SCHEMA):
             raise CatalogError(f"{self.path}: catalog was written by a newer archiver (schema {version})")
+        compaction(self._db)
         with self._transaction():
             for number, statement in enumerate(SCHEMA[version:], start=version + 1):
                 self._db.execute(statement)
                 self._db.execute(f"PRAGMA user_version = {number}")
+        if 0 < version < COMPACTED:
+            self._db.execute("VACUUM")  # once: give back the pages the wide rows held
 
     @contextmanager
     def _transaction(self) -> Iterator[sqlite3.Connection]:
@@ -89,6 +96,7 @@ class SqliteCatalog(SqliteIndex):
             yield self._db
         except BaseException:
             self._db.execute("ROLLBACK")
+            self._strings.forget()  # numbers given in the transaction are gone with it
             raise
         self._db.execute("COMMIT")
 
@@ -154,7 +162,8 @@ class SqliteCatalog(SqliteIndex):
         for start in range(0, len(ids), CHUNK):
             chunk = ids[start:start + CHUNK]
             marks = ",".join("?" * len(chunk))
-            found.update(self._db.execute(f"SELECT id, label FROM messages WHERE id IN ({marks})", chunk).fetchall())
+            found.update((unpacked(i), label) for i, label in self._db.execute(
+                f"SELECT id, label FROM messages WHERE id IN ({marks})", [packed(i) for i in chunk]))
         return found
 
     def begin_segments(self, names: Sequence[str]) -> None:
@@ -181,25 +190,25 @@ class SqliteCatalog(SqliteIndex):
         # rowid: the blind index is keyed by rowid, and a reused one must stay the same message's.
         replaced: dict[str, int] = {}
         for labels, label in ((("nonrecord", "review"), "record"), (("review",), "nonrecord")):
-            ids = [r.id for r in batch.rows if r.label == label]
+            ids = [packed(r.id) for r in batch.rows if r.label == label]
             for start in range(0, len(ids), CHUNK):
                 chunk = ids[start:start + CHUNK]
                 marks, kinds = ",".join("?" * len(chunk)), ",".join("?" * len(labels))
-                replaced.update((record_id, rowid) for rowid, record_id in db.execute(
+                replaced.update((unpacked(record_id), rowid) for rowid, record_id in db.execute(
                     f"SELECT rowid, id FROM messages WHERE id IN ({marks}) AND label IN ({kinds})",
                     [*chunk, *labels]))
-        db.executemany("DELETE FROM messages WHERE id = ?", [(record_id,) for record_id in replaced])
+        db.executemany("DELETE FROM messages WHERE id = ?", [(packed(record_id),) for record_id in replaced])
         values = ",".join("?" * (ROW_COLUMNS.count(",") + 2))  # the columns and the rowid
         # Replacements first: a new row must not take a rowid a replacement is about to reclaim.
         ordered = sorted(batch.rows, key=lambda r: r.id not in replaced)
         db.executemany(f"INSERT OR IGNORE INTO messages (rowid, {ROW_COLUMNS}) VALUES ({values})",
-                       [(replaced.get(r.id), *_row_values(r)) for r in ordered])
+                       [(replaced.get(r.id), *self._row_values(r)) for r in ordered])
         self._index(db, batch.keywords)
         segment = batch.segment
         if segment is not None:
             db.execute("INSERT OR IGNORE INTO segments (name, custodian, schedule, retain_until, count, created_at) "
                        "VALUES (?, ?, ?, ?, ?, ?)",
-                       (segment.name, segment.custodian, segment.schedule, _date(segment.retain_until),
+                       (segment.name, segment.custodian, segment.schedule, day_text(segment.retain_until),
                         segment.count, utc_iso(segment.created_at)))
             db.execute("DELETE FROM pending_segments WHERE name = ?", (segment.name,))
         if batch.audit is not None:
@@ -254,31 +263,40 @@ class SqliteCatalog(SqliteIndex):
             yield AuditEntry(seq, event, prev_hash, hash_)
 
     def rows(self, custodian: str | None = None, label: str | None = None) -> Iterator[CatalogRow]:
-        query = f"SELECT {ROW_COLUMNS} FROM messages WHERE (? IS NULL OR custodian = ?) " \
-                "AND (? IS NULL OR label = ?) ORDER BY custodian, sent_at, id"
-        for values in self._db.execute(query, (custodian, custodian, label, label)):
-            yield row_from(values)
+        query = f"SELECT {ROW_COLUMNS} FROM messages WHERE custodian = ? AND (? IS NULL OR label = ?) " \
+                "ORDER BY sent_at, id"
+        for number in self._custodians(custodian):
+            for values in self._db.execute(query, (number, label, label)):
+                yield self._row(values)
 
     def report_rows(self) -> Iterator[ReportRow]:
         # The index gives custodian and send time; ordering by id too would make SQLite sort the
         # whole table, so the few rows that tie (same custodian, same instant) are sorted here.
-        cursor = self._db.execute(f"SELECT {REPORT_COLUMNS} FROM messages ORDER BY custodian, sent_at")
-        cursor.arraysize = 1024  # fetched a chunk at a time: fewer calls into the sqlite3 module
-        tied: list[ReportRow] = []
-        while chunk := cursor.fetchmany():
-            for (id_, custodian, source, conv, sent_at, direction, account, system, label, status, deadline,
-                 days_late, schedule, export_sha, line, ingested_at, flags, segment) in chunk:
-                if tied and (sent_at != tied[0].sent_at or custodian != tied[0].custodian):
-                    yield from sorted(tied) if len(tied) > 1 else tied  # a tuple sorts by its id first
-                    tied = []
-                tied.append(ReportRow(id_, custodian, source, conv, sent_at, direction, account, bool(system),
-                                      label, status, deadline, days_late, schedule, export_sha, line, ingested_at,
-                                      flags != "[]" and FLAG_DELETED in json.loads(flags), segment))
-        yield from sorted(tied)
+        value = self._strings.value
+        for number in self._custodians(None):
+            custodian, tied = value(number), []
+            cursor = self._db.execute(f"SELECT {REPORT_COLUMNS} FROM messages WHERE custodian = ? ORDER BY sent_at",
+                                      (number,))
+            cursor.arraysize = 1024  # fetched a chunk at a time: fewer calls into the sqlite3 module
+            while chunk := cursor.fetchmany():
+                for (id_, source, conv, sent_at, direction, account, system, label, status, deadline,
+                     days_late, schedule, export_sha, line, ingested_at, flags, segment) in chunk:
+                    sent = iso_text(sent_at)
+                    if tied and sent != tied[0].sent_at:
+                        yield from sorted(tied) if len(tied) > 1 else tied  # a tuple sorts by its id first
+                        tied = []
+                    tied.append(ReportRow(
+                        unpacked(id_), custodian, value(source), unpacked(conv), sent,  # type: ignore[arg-type]
+                        value(direction), value(account), bool(system), label, status,  # type: ignore[arg-type]
+                        None if deadline is None else iso_text(deadline), days_late, value(schedule),
+                        value(export_sha), line, iso_text(ingested_at),  # type: ignore[arg-type]
+                        bool(flags) and FLAG_DELETED in json.loads(flags), value(segment)))
+            yield from sorted(tied)
 
     def row(self, record_id: str) -> CatalogRow | None:
-        values = self._db.execute(f"SELECT {ROW_COLUMNS} FROM messages WHERE id = ?", (record_id,)).fetchone()
-        return row_from(values) if values else None
+        values = self._db.execute(f"SELECT {ROW_COLUMNS} FROM messages WHERE id = ?",
+                                  (packed(record_id),)).fetchone()
+        return self._row(values) if values else None
 
     def segments(self) -> Iterator[SegmentRow]:
         for name, custodian, schedule, retain_until, count, created_at, disposed_at in self._db.execute(
@@ -289,8 +307,8 @@ class SqliteCatalog(SqliteIndex):
 
     def segment_rows(self, name: str) -> Iterator[CatalogRow]:
         for values in self._db.execute(f"SELECT {ROW_COLUMNS} FROM messages WHERE segment = ? ORDER BY frame_offset",
-                                       (name,)):
-            yield row_from(values)
+                                       (self._strings.known(name),)):
+            yield self._row(values)
 
     def put_hold(self, hold: HoldRow, audit: AuditEvent, intent: str | None = None) -> None:
         with self._transaction() as db:
@@ -310,16 +328,17 @@ class SqliteCatalog(SqliteIndex):
             if db.execute("SELECT 1 FROM segments WHERE name = ? AND disposed_at IS NULL", (segment,)).fetchone():
                 self._unindex(db, segment, keywords)  # once only: a second 'delete' would corrupt the index
                 db.execute("UPDATE messages SET fingerprint = NULL, sender_ref = NULL, copy_key = NULL "
-                           "WHERE segment = ?", (segment,))
+                           "WHERE segment = ?", (self._strings.known(segment),))
             db.execute("UPDATE segments SET disposed_at = ? WHERE name = ?", (utc_iso(disposed_at), segment))
             db.execute("DELETE FROM intents WHERE name = ?", (intent,))
             self._append(db, audit)
 
     def set_dispositions(self, segment: str, retain_until: date | None, dates: dict[str, date | None]) -> None:
         with self._transaction() as db:
-            db.execute("UPDATE segments SET retain_until = ? WHERE name = ?", (_date(retain_until), segment))
+            db.execute("UPDATE segments SET retain_until = ? WHERE name = ?", (day_text(retain_until), segment))
+            number = self._strings.known(segment)
             db.executemany("UPDATE messages SET disposition_date = ? WHERE id = ? AND segment = ?",
-                           [(_date(when), record_id, segment) for record_id, when in dates.items()])
+                           [(day_text(when), packed(record_id), number) for record_id, when in dates.items()])
 
     def begin_intent(self, name: str, document: dict[str, Any]) -> None:
         with self._transaction() as db:
@@ -362,10 +381,11 @@ class SqliteCatalog(SqliteIndex):
 
     def compliant_copies(self, custodian: str, fingerprints: Sequence[str]) -> dict[str, CatalogRow]:
         found: dict[str, CatalogRow] = {}
+        number = self._strings.known(custodian)
         for fingerprint in dict.fromkeys(fp for fp in fingerprints if fp):
-            values = self._db.execute(COMPLIANT_COPY, (custodian, fingerprint)).fetchone()
+            values = self._db.execute(COMPLIANT_COPY, (number, packed(fingerprint))).fetchone()
             if values is not None:
-                found[fingerprint] = row_from(values)
+                found[fingerprint] = self._row(values)
         return found
 
     def put_custodian(self, custodian: Custodian, audit: AuditEvent) -> None:
@@ -409,14 +429,3 @@ class SqliteCatalog(SqliteIndex):
         self._db.close()
 
 
-def _date(value: date | None) -> str | None:
-    return value.isoformat() if value else None
-
-
-def _row_values(row: CatalogRow) -> tuple[object, ...]:
-    return (row.id, row.custodian, row.source, row.conversation_ref, utc_iso(row.sent_at), row.direction,
-            row.account, int(row.system), row.label, row.confidence, json.dumps(list(row.reasons)),
-            row.rules_version, row.schedule, _date(row.disposition_date), row.forwarding_status,
-            utc_iso(row.deadline) if row.deadline else None, row.days_late, row.content_hash,
-            row.export_sha256, row.source_line, utc_iso(row.ingested_at), json.dumps(list(row.flags)),
-            row.segment, row.offset, row.length, row.fingerprint, row.sender_ref, row.copy_key)

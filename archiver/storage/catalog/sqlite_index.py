@@ -16,22 +16,21 @@ from datetime import date, datetime
 from itertools import chain
 
 from archiver.core.terms import INDEX_VERSION
-from archiver.model import parse_instant, utc_iso
 from archiver.storage.catalog.base import CatalogRow, RowFilter, TokenGroup
 from archiver.storage.catalog.holdings import HoldingGroup
+from archiver.storage.catalog.sqlite_codec import Strings, instant, micros, packed, unpacked
+from archiver.storage.catalog.sqlite_schema import COLUMNS
 
 CHUNK = 500  # SQLite's bound-parameter limit is far above this; keeps statements small
 INDEX_VERSION_META = "index_version"
-ROW_COLUMNS = ("id, custodian, source, conversation_ref, sent_at, direction, account, system, label, "
-               "confidence, reasons, rules_version, schedule, disposition_date, forwarding_status, "
-               "deadline, days_late, content_hash, export_sha256, source_line, ingested_at, flags, "
-               "segment, frame_offset, frame_length, fingerprint, sender_ref, copy_key")
+ROW_COLUMNS = ", ".join(COLUMNS)
 
 
 class SqliteIndex:
     """The index half of ``SqliteCatalog``: it needs the connection and the transaction of the catalog."""
 
     _db: sqlite3.Connection
+    _strings: Strings
 
     def _transaction(self) -> AbstractContextManager[sqlite3.Connection]:
         raise NotImplementedError
@@ -47,7 +46,7 @@ class SqliteIndex:
         version = db.execute("SELECT value FROM meta WHERE name = ?", (INDEX_VERSION_META,)).fetchone()
         if version is not None and int(version[0]) == INDEX_VERSION:
             db.executemany("INSERT INTO keywords (keywords, rowid, tokens) VALUES ('delete', ?, ?)",
-                           _indexed_rows(db, keywords, segment))
+                           _indexed_rows(db, keywords, self._strings.known(segment)))
 
     def _claim_new_index(self, db: sqlite3.Connection) -> None:
         """The first commit into an empty catalog writes the current index version."""
@@ -78,7 +77,8 @@ class SqliteIndex:
     def set_copy_refs(self, entries: Sequence[tuple[str, str | None, str | None]]) -> None:
         with self._transaction() as db:
             db.executemany("UPDATE messages SET sender_ref = ?, copy_key = ? WHERE id = ?",
-                           [(sender_ref, copy_key, record_id) for record_id, sender_ref, copy_key in entries])
+                           [(packed(sender_ref), packed(copy_key), packed(record_id))
+                            for record_id, sender_ref, copy_key in entries])
 
     def search_tokens(self, tokens: Iterable[str]) -> set[str]:
         return self._match(" AND ".join(f'"{t}"' for t in dict.fromkeys(tokens)))
@@ -90,7 +90,7 @@ class SqliteIndex:
         if not query:
             return set()
         # A review item settled as a nonrecord no longer answers a search.
-        return {r[0] for r in self._db.execute(
+        return {unpacked(r[0]) for r in self._db.execute(
             "SELECT m.id FROM keywords JOIN messages m ON m.rowid = keywords.rowid "
             "WHERE keywords MATCH ? AND m.label != 'nonrecord'", (query,))}
 
@@ -100,12 +100,12 @@ class SqliteIndex:
         for start in range(0, len(unique), CHUNK):
             chunk = unique[start:start + CHUNK]
             marks = ",".join("?" * len(chunk))
-            found.update((row.id, row) for row in map(row_from, self._db.execute(
-                f"SELECT {ROW_COLUMNS} FROM messages WHERE id IN ({marks})", chunk)))
+            found.update((row.id, row) for row in map(self._row, self._db.execute(
+                f"SELECT {ROW_COLUMNS} FROM messages WHERE id IN ({marks})", [packed(i) for i in chunk])))
         return found
 
     def find(self, groups: Sequence[TokenGroup], where: RowFilter, limit: int | None) -> tuple[int, list[CatalogRow]]:
-        conditions, params = _conditions(where)
+        conditions, params = self._conditions(where)
         match = " AND ".join(f"({(' AND ' if every else ' OR ').join(_quoted(tokens))})" for tokens, every in groups)
         if match:
             conditions.append("rowid IN (SELECT rowid FROM keywords WHERE keywords MATCH ?)")
@@ -114,34 +114,103 @@ class SqliteIndex:
         (total,) = self._db.execute(f"SELECT count(*) FROM messages WHERE {clause}", params).fetchone()
         rows = self._db.execute(f"SELECT {ROW_COLUMNS} FROM messages WHERE {clause} ORDER BY sent_at, id LIMIT ?",
                                 [*params, -1 if limit is None else limit]).fetchall()
-        return int(total), [row_from(values) for values in rows]
+        return int(total), [self._row(values) for values in rows]
 
     def holdings(self, custodian: str | None = None) -> Iterator[HoldingGroup]:
         # One grouped query: Python sees a row per group, never per record (sent_at is stored in UTC).
-        query = ("SELECT m.custodian, m.label, m.schedule, substr(m.sent_at, 1, 10), m.disposition_date, "
-                 "s.disposed_at IS NOT NULL, count(*), total(m.frame_length) FROM messages m "
-                 "LEFT JOIN segments s ON s.name = m.segment WHERE m.label != 'nonrecord' "
+        # The UTC day of an instant: whole seconds rounded down, also before 1970.
+        query = ("SELECT m.custodian, m.label, m.schedule, date((m.sent_at - ((m.sent_at % 1000000) + 1000000) "
+                 "% 1000000) / 1000000, 'unixepoch'), m.disposition_date, s.disposed_at IS NOT NULL, count(*), "
+                 "total(m.frame_length) FROM messages m LEFT JOIN strings g ON g.ref = m.segment "
+                 "LEFT JOIN segments s ON s.name = g.value WHERE m.label != 'nonrecord' "
                  "AND (? IS NULL OR m.custodian = ?) GROUP BY 1, 2, 3, 4, 5, 6")
+        number = None if custodian is None else self._strings.known(custodian)
         for who, label, schedule, day, disposition, disposed, records, size in self._db.execute(
-                query, (custodian, custodian)):
-            yield HoldingGroup(who, label, schedule, date.fromisoformat(day), parse_date(disposition),
-                               bool(disposed), records, int(size))
+                query, (number, number)).fetchall():
+            yield HoldingGroup(self._strings.value(who), label, self._strings.value(schedule), date.fromisoformat(day),
+                               parse_date(disposition), bool(disposed), records, int(size))
 
     def conversation_rows(self, conversation_ref: str, around: datetime, before: int, after: int) -> list[CatalogRow]:
-        at = utc_iso(around)
+        at, conversation = micros(around), packed(conversation_ref)
         earlier = self._db.execute(
             f"SELECT {ROW_COLUMNS} FROM messages WHERE conversation_ref = ? AND sent_at < ? "
-            "ORDER BY sent_at DESC, id DESC LIMIT ?", (conversation_ref, at, max(before, 0))).fetchall()
+            "ORDER BY sent_at DESC, id DESC LIMIT ?", (conversation, at, max(before, 0))).fetchall()
         later = self._db.execute(
             f"SELECT {ROW_COLUMNS} FROM messages WHERE conversation_ref = ? AND sent_at >= ? "
-            "ORDER BY sent_at, id LIMIT ?", (conversation_ref, at, max(after, 0))).fetchall()
-        return [row_from(values) for values in chain(reversed(earlier), later)]
+            "ORDER BY sent_at, id LIMIT ?", (conversation, at, max(after, 0))).fetchall()
+        return [self._row(values) for values in chain(reversed(earlier), later)]
+
+    def _conditions(self, where: RowFilter) -> tuple[list[str], list[object]]:
+        """SQL conditions (and their parameters) for the catalog facts of ``where``."""
+        conditions: list[str] = ["label = ?" if where.label else "label != 'nonrecord'"]
+        params: list[object] = [where.label] if where.label else []
+        if where.custodians is not None:
+            conditions.append(f"custodian IN ({','.join('?' * len(where.custodians))})")
+            params += [self._strings.known(name) for name in sorted(where.custodians)]
+        for column, value, operator in (("sent_at", where.start, ">="), ("sent_at", where.end, "<"),
+                                        ("source", where.source, "="), ("schedule", where.schedule, "=")):
+            if value is not None:
+                conditions.append(f"{column} {operator} ?")
+                params.append(micros(value) if isinstance(value, datetime) else self._strings.known(value))
+        for prefix in where.reason_prefixes:
+            # A reasons value is a JSON list of rule ids: a reason starting with the prefix follows a quote.
+            conditions.append("reasons IN (SELECT ref FROM strings WHERE substr(value, 1, 1) = '[' "
+                              "AND instr(value, ?) > 0)")
+            params.append(json.dumps(prefix)[:-1])
+        return conditions, params
+
+    def _custodians(self, custodian: str | None) -> list[int]:
+        """The numbers of the custodians with rows (or of ``custodian`` only), in the order of their names.
+
+        Rows are read a custodian at a time, so they come in the order of custodians' names
+        (their numbers are in the order they were first stored) and each query walks the index."""
+        if custodian is not None:
+            return [self._strings.known(custodian)]
+        numbers = [number for (number,) in self._db.execute(
+            "WITH RECURSIVE present(number) AS (SELECT min(custodian) FROM messages UNION ALL "
+            "SELECT (SELECT min(custodian) FROM messages WHERE custodian > number) FROM present "
+            "WHERE number IS NOT NULL) SELECT number FROM present WHERE number IS NOT NULL")]
+        return sorted(numbers, key=self._strings.value)  # type: ignore[arg-type, return-value]
+
+    def _row(self, values: tuple[object, ...]) -> CatalogRow:
+        """A ``messages`` row (selected as ``ROW_COLUMNS``) as a ``CatalogRow``."""
+        (id_, custodian, source, conv, sent_at, direction, account, system, label, confidence, reasons,
+         rules_version, schedule, disposition, status, deadline, days_late, content_hash, export_sha,
+         line, ingested_at, flags, segment, offset, length, fingerprint, sender_ref, copy_key) = values
+        value = self._strings.value
+        return CatalogRow(
+            id=unpacked(id_), custodian=value(custodian), source=value(source),  # type: ignore[arg-type]
+            conversation_ref=unpacked(conv), sent_at=instant(sent_at),  # type: ignore[arg-type]
+            direction=value(direction), account=value(account),  # type: ignore[arg-type]
+            system=bool(system), label=str(label), confidence=float(confidence),  # type: ignore[arg-type]
+            reasons=tuple(json.loads(value(reasons))), rules_version=value(rules_version),  # type: ignore[arg-type]
+            schedule=value(schedule), disposition_date=parse_date(disposition),  # type: ignore[arg-type]
+            forwarding_status=str(status), deadline=None if deadline is None else instant(deadline),  # type: ignore[arg-type]
+            days_late=int(days_late), content_hash=unpacked(content_hash),  # type: ignore[call-overload, arg-type]
+            export_sha256=value(export_sha), source_line=line,  # type: ignore[arg-type]
+            ingested_at=instant(ingested_at), flags=tuple(json.loads(flags)) if flags else (),  # type: ignore[arg-type]
+            segment=value(segment), offset=offset, length=length,  # type: ignore[arg-type]
+            fingerprint=unpacked(fingerprint), sender_ref=unpacked(sender_ref),  # type: ignore[arg-type]
+            copy_key=unpacked(copy_key))  # type: ignore[arg-type]
+
+    def _row_values(self, row: CatalogRow) -> tuple[object, ...]:
+        """``row`` as the ``messages`` columns store it (``ROW_COLUMNS``), shared values numbered."""
+        number = self._strings.number
+        return (packed(row.id), number(row.custodian), number(row.source), packed(row.conversation_ref),
+                micros(row.sent_at), number(row.direction), number(row.account), int(row.system), row.label,
+                row.confidence, number(json.dumps(list(row.reasons))), number(row.rules_version),
+                number(row.schedule), day_text(row.disposition_date), row.forwarding_status,
+                None if row.deadline is None else micros(row.deadline), row.days_late, packed(row.content_hash),
+                number(row.export_sha256), row.source_line, micros(row.ingested_at),
+                json.dumps(list(row.flags)) if row.flags else "", number(row.segment), row.offset, row.length,
+                packed(row.fingerprint), packed(row.sender_ref), packed(row.copy_key))
 
 
 def _indexed_rows(db: sqlite3.Connection, keywords: Sequence[tuple[str, Sequence[str]]],
-                  segment: str | None) -> list[tuple[int, str]]:
-    """(rowid, tokens) of each id with tokens whose row is in the catalog (and in ``segment`` if given)."""
-    wanted = {record_id: tokens for record_id, tokens in keywords if tokens}
+                  segment: int | None) -> list[tuple[int, str]]:
+    """(rowid, tokens) of each id with tokens whose row is in the catalog (and in the segment
+    numbered ``segment`` if given)."""
+    wanted = {packed(record_id): tokens for record_id, tokens in keywords if tokens}
     ids, found = list(wanted), []
     for start in range(0, len(ids), CHUNK):
         chunk = ids[start:start + CHUNK]
@@ -156,45 +225,11 @@ def _quoted(tokens: Sequence[str]) -> list[str]:
     return [f'"{token}"' for token in dict.fromkeys(tokens)]
 
 
-def _conditions(where: RowFilter) -> tuple[list[str], list[object]]:
-    """SQL conditions (and their parameters) for the catalog facts of ``where``."""
-    conditions: list[str] = ["label = ?" if where.label else "label != 'nonrecord'"]
-    params: list[object] = [where.label] if where.label else []
-    if where.custodians is not None:
-        conditions.append(f"custodian IN ({','.join('?' * len(where.custodians))})")
-        params += sorted(where.custodians)
-    for column, value, operator in (("sent_at", where.start, ">="), ("sent_at", where.end, "<"),
-                                    ("source", where.source, "="), ("schedule", where.schedule, "=")):
-        if value is not None:
-            conditions.append(f"{column} {operator} ?")
-            params.append(utc_iso(value) if isinstance(value, datetime) else value)
-    for prefix in where.reason_prefixes:
-        # reasons is a JSON list of rule ids: a reason starting with the prefix follows a quote.
-        conditions.append("instr(reasons, ?) > 0")
-        params.append(json.dumps(prefix)[:-1])
-    return conditions, params
-
-
 def parse_date(value: str | None) -> date | None:
     """A stored ISO day, or None."""
     return date.fromisoformat(value) if value else None
 
 
-def row_from(values: tuple[object, ...]) -> CatalogRow:
-    """A ``messages`` row (selected as ``ROW_COLUMNS``) as a ``CatalogRow``."""
-    (id_, custodian, source, conv, sent_at, direction, account, system, label, confidence, reasons,
-     rules_version, schedule, disposition, status, deadline, days_late, content_hash, export_sha,
-     line, ingested_at, flags, segment, offset, length, fingerprint, sender_ref, copy_key) = values
-    return CatalogRow(
-        id=str(id_), custodian=str(custodian), source=str(source), conversation_ref=str(conv),
-        sent_at=parse_instant(str(sent_at)), direction=str(direction), account=str(account),
-        system=bool(system), label=str(label), confidence=float(confidence),  # type: ignore[arg-type]
-        reasons=tuple(json.loads(str(reasons))), rules_version=str(rules_version),
-        schedule=schedule if schedule is None else str(schedule),
-        disposition_date=parse_date(disposition),  # type: ignore[arg-type]
-        forwarding_status=str(status), deadline=parse_instant(str(deadline)) if deadline else None,
-        days_late=int(days_late), content_hash=str(content_hash),  # type: ignore[call-overload]
-        export_sha256=str(export_sha), source_line=line,  # type: ignore[arg-type]
-        ingested_at=parse_instant(str(ingested_at)), flags=tuple(json.loads(str(flags))),
-        segment=segment, offset=offset, length=length, fingerprint=fingerprint,  # type: ignore[arg-type]
-        sender_ref=sender_ref, copy_key=copy_key)  # type: ignore[arg-type]
+def day_text(value: date | None) -> str | None:
+    """A day as stored: ISO text, or None."""
+    return value.isoformat() if value else None

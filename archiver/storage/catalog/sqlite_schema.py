@@ -13,6 +13,40 @@ import sqlite3
 from pathlib import Path
 
 from archiver.errors import CatalogError, ReadOnlyArchiveError
+from archiver.model import parse_instant
+from archiver.storage.catalog.sqlite_codec import micros, packed
+
+# A message row's columns, and how the compact layout stores them (``sqlite_codec``): shared
+# values by number, hex keys as bytes, instants as integer microseconds.
+COLUMNS = ("id", "custodian", "source", "conversation_ref", "sent_at", "direction", "account", "system", "label",
+           "confidence", "reasons", "rules_version", "schedule", "disposition_date", "forwarding_status", "deadline",
+           "days_late", "content_hash", "export_sha256", "source_line", "ingested_at", "flags", "segment",
+           "frame_offset", "frame_length", "fingerprint", "sender_ref", "copy_key")
+SHARED = ("custodian", "source", "direction", "account", "reasons", "rules_version", "schedule", "export_sha256",
+          "segment")
+PACKED = ("id", "conversation_ref", "content_hash", "fingerprint", "sender_ref", "copy_key")
+INSTANTS = ("sent_at", "deadline", "ingested_at")
+
+
+def _compacted(column: str) -> str:
+    """The SQL that gives ``column`` of an old row as a compact row stores it (functions: ``compaction``)."""
+    if column in SHARED:
+        return f"(SELECT ref FROM strings WHERE value = {column})"
+    if column in PACKED:
+        return f"archiver_packed({column})"
+    if column in INSTANTS:
+        return f"archiver_micros({column})"
+    if column == "flags":
+        return "CASE flags WHEN '[]' THEN '' ELSE flags END"  # no flags: nothing stored
+    return column
+
+
+def compaction(db: sqlite3.Connection) -> None:
+    """Give ``db`` the functions the compact-rows step calls."""
+    db.create_function("archiver_packed", 1, packed, deterministic=True)
+    db.create_function("archiver_micros", 1, lambda text: None if text is None else micros(parse_instant(text)),
+                       deterministic=True)
+
 
 SCHEMA = [
     """CREATE TABLE messages (
@@ -69,7 +103,36 @@ SCHEMA = [
     """CREATE INDEX messages_compliant_copy ON messages (custodian, fingerprint, ingested_at, sent_at)
         WHERE label = 'record' AND forwarding_status IN ('copied', 'forwarded')""",
     "DROP INDEX IF EXISTS messages_fingerprint",  # served only that lookup; one index fewer per row written
+    # Compact rows (sqlite_codec): hex as bytes, instants as integers, shared values by number.
+    # The copy keeps each rowid, which the blind index is keyed by. Dropped with the old table,
+    # and not made again: the indexes on forwarding status and disposition date no query used.
+    "CREATE TABLE strings (ref INTEGER PRIMARY KEY, value TEXT NOT NULL UNIQUE)",
+    f"""INSERT OR IGNORE INTO strings (value) {' UNION '.join(
+        f'SELECT {column} FROM messages WHERE {column} IS NOT NULL' for column in SHARED)}""",
+    """CREATE TABLE compact_messages (
+        rowid INTEGER PRIMARY KEY, id BLOB NOT NULL UNIQUE, custodian INTEGER NOT NULL,
+        source INTEGER NOT NULL, conversation_ref BLOB NOT NULL, sent_at INTEGER NOT NULL,
+        direction INTEGER NOT NULL, account INTEGER NOT NULL, system INTEGER NOT NULL,
+        label TEXT NOT NULL, confidence REAL NOT NULL, reasons INTEGER NOT NULL,
+        rules_version INTEGER NOT NULL, schedule INTEGER, disposition_date TEXT,
+        forwarding_status TEXT NOT NULL, deadline INTEGER, days_late INTEGER NOT NULL,
+        content_hash BLOB NOT NULL, export_sha256 INTEGER NOT NULL, source_line INTEGER,
+        ingested_at INTEGER NOT NULL, flags TEXT NOT NULL,
+        segment INTEGER, frame_offset INTEGER, frame_length INTEGER,
+        fingerprint BLOB, sender_ref BLOB, copy_key BLOB)""",
+    f"""INSERT INTO compact_messages SELECT rowid, {', '.join(_compacted(column) for column in COLUMNS)}
+        FROM messages""",
+    "DROP TABLE messages",
+    "ALTER TABLE compact_messages RENAME TO messages",
+    "CREATE INDEX messages_custodian_sent ON messages (custodian, sent_at)",
+    "CREATE INDEX messages_conversation_sent ON messages (conversation_ref, sent_at)",
+    "CREATE INDEX messages_segment ON messages (segment)",
+    """CREATE INDEX messages_compliant_copy ON messages (custodian, fingerprint, ingested_at, sent_at)
+        WHERE label = 'record' AND forwarding_status IN ('copied', 'forwarded')""",
 ]
+
+# The steps up to and including the one that drops the old wide table.
+COMPACTED = SCHEMA.index("DROP TABLE messages") + 1
 
 
 def connect_read_only(path: Path) -> sqlite3.Connection:
