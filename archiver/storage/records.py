@@ -118,7 +118,8 @@ class RecordDocument:
 
     @classmethod
     def from_plaintext(cls, plaintext: bytes) -> RecordDocument:
-        data = json.loads(plaintext)
+        # Documents are UTF-8 (``canonical_json``): decoded as such, json need not detect it.
+        data = json.loads(plaintext.decode())
         if data.get("format") != DOCUMENT_FORMAT:
             raise ValueError("not an archiver record document")
         return cls(data)
