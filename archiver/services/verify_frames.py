@@ -40,7 +40,8 @@ from archiver.storage.store import LocalDirStore
 
 WORKERS = min(4, os.cpu_count() or 1)
 IN_FLIGHT = 2 * WORKERS  # segments fetched or being opened at once
-SECOND_SHARE = 0.5       # of the records, checked by the forked process in a local archive
+SECOND_SHARE = 0.45      # of the records, checked by the forked process in a local archive (which
+                         # also runs the checks beside the segments)
 CHUNK = 16               # findings per message from the forked process
 LABEL_RECORD = "record"
 FACT_NAMES = {"sent_at": "sent time", "forwarding_status": "2911 status", "disposition_date": "disposition date",
@@ -182,43 +183,39 @@ def read_segment(archive: Archive, job: Job, context: Context) -> SegmentRead:
 
 
 def _walk(archive: Archive, read: SegmentRead, deep: bool) -> None:
-    name = read.job.name
+    """Open every frame, and read its document as retrieval would: the catalog's offset and length
+    alone must yield the record. A ranged read there returns the frame the walk finds at that
+    place, cut by the same frame reader, so the walk's opening of it (or its failure) is that
+    read's outcome (``alone``)."""
+    name, keys, frames, alone = read.job.name, archive.keys, read.frames, read.alone
     try:
         data = archive.store.get(name)
         for record_id, offset, length, envelope in segments.frames(data, name):
             place = (record_id, offset, length)
             try:
-                plaintext = open_sealed(archive.keys, record_id, envelope)
-            except IntegrityError as exc:
-                read.frames.append((*place, False))
-                _read_alone(read, place, exc)
+                plaintext = open_sealed(keys, record_id, envelope)
+            except IntegrityError as exc:  # the walk cannot go on either
+                frames.append((record_id, offset, length, False))
+                alone[place] = _unreadable(record_id, exc)
                 raise
-            document = _read_alone(read, place, plaintext)
-            read.frames.append((*place, document is not None))
-            if deep and document is not None:
+            try:
+                document = RecordDocument.from_plaintext(plaintext)
+            except ValueError as exc:
+                frames.append((record_id, offset, length, False))
+                alone[place] = _unreadable(record_id, exc)
+                continue
+            frames.append((record_id, offset, length, True))
+            if document.record_id != record_id:
+                alone[place] = f"record {record_id}: its frame holds the document of {document.record_id}"
+            if deep:
                 conversation = archive.conversation_ref(document.message["source"], document.message["conversation"])
                 read.documents[record_id] = row_facts(catalog_row(document, conversation, name, offset, length))
     except IntegrityError as exc:
         read.problem = str(exc)
 
 
-def _read_alone(read: SegmentRead, place: tuple[str, int, int],
-                opened: bytes | IntegrityError) -> RecordDocument | None:
-    """The catalog's offset and length alone must yield the record (that is how it is retrieved).
-    A ranged read there returns the frame the walk found at ``place``, cut by the same frame
-    reader, so the walk's opening of it (or its failure) is that read's outcome. The record's
-    document, or None when it cannot be read."""
-    record_id = place[0]
-    try:
-        if isinstance(opened, IntegrityError):
-            raise opened
-        document = RecordDocument.from_plaintext(opened)
-    except (IntegrityError, ValueError) as exc:
-        read.alone[place] = f"record {record_id}: cannot be read at its catalogued place ({exc})"
-        return None
-    if document.record_id != record_id:
-        read.alone[place] = f"record {record_id}: its frame holds the document of {document.record_id}"
-    return document
+def _unreadable(record_id: str, exc: Exception) -> str:
+    return f"record {record_id}: cannot be read at its catalogued place ({exc})"
 
 
 def check_segment(read: SegmentRead, context: Context) -> Findings:
@@ -226,22 +223,25 @@ def check_segment(read: SegmentRead, context: Context) -> Findings:
     job = read.job
     found = Findings(job.name, job.home, read.problem, len({frame[0] for frame in read.frames}))
     rows = context.rows.rows(job.name)
-    at_home = {(row.id, row.frame) for row in rows if row.label == job.home}
-    found.loose_frames = [frame for frame in read.frames if (frame[0], frame[1:3]) not in at_home]
+    at_home = {(row.id, row.offset, row.length) for row in rows if row.label == job.home}
+    found.loose_frames = [frame for frame in read.frames if frame[:3] not in at_home]
     frames = {frame[:3] for frame in read.frames}
     disposed = context.disposed(job.name)
+    labels = found.labels
     for row in rows:
-        found.labels[row.label] = found.labels.get(row.label, 0) + 1
-        if row.label not in PLACING_LABELS:
+        label = row.label
+        labels[label] = labels.get(label, 0) + 1
+        if label not in PLACING_LABELS:
             continue
-        here = row.label == job.home and (row.id, *row.frame) in frames
-        if row.label == LABEL_RECORD and disposed:
+        place = (row.id, row.offset, row.length)
+        here = label == job.home and place in frames
+        if label == LABEL_RECORD and disposed:
             if here:
                 found.loose_rows.append((row, True))
         elif not here:
             found.loose_rows.append((row, False))
-        elif (row.id, *row.frame) in read.alone:
-            found.unreadable.append((row, read.alone[(row.id, *row.frame)]))
+        elif place in read.alone:
+            found.unreadable.append((row, read.alone[place]))
     if context.deep:
         _compare_documents(read, rows, context, found)
     if read.manifest_problem is not None:

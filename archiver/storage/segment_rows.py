@@ -106,10 +106,10 @@ class SegmentRows:
         return self._shared if self._path is None or os.getpid() == self._home else self._sqlite()[0]
 
     def rows(self, segment: str) -> list[PlacedRow]:
-        """The rows the catalog places in ``segment``, by offset."""
+        """The rows the catalog places in ``segment``, in no particular order."""
         if self._path is None:
             return self._group().get(segment, [])
-        query = f"{_PLACED} WHERE segment = ? ORDER BY frame_offset"
+        query = f"{_PLACED} WHERE segment = ?"
         return list(map(PlacedRow._make, self._sqlite()[1].execute(query, (segment,))))
 
     def segment_names(self) -> set[str]:
