@@ -12,9 +12,10 @@ line each, for ``verify_places`` to settle across segments.
 On S3 that is one GetObject per segment and no ranged GetObject per record. Segments are fetched
 and opened by a small pool of threads (the store's reads and the key provider's unwrapping
 overlap), a bounded number in flight so memory stays flat; in a local archive with a SQLite
-catalog, where the time goes into Python rather than waiting, a forked process checks every
-other segment, reading the catalog through a connection of its own. Either way the results come
-back in the order the segments were given, so the report is the same on every run.
+catalog, where the time goes into Python rather than waiting, a forked process checks part of
+the segments (in turns, by their records) and then the checks that need no segment, reading the
+catalog through a connection of its own. Either way the results come back in the order the
+segments were given, so the report is the same on every run.
 """
 
 from __future__ import annotations
