@@ -84,6 +84,14 @@ def test_truncated_envelope_is_an_integrity_error(keys: LocalKeyProvider) -> Non
         open_sealed(keys, "rec1", seal(keys, "rec1", b"payload")[:20])
 
 
+def test_a_wrapped_key_too_short_for_its_nonce_is_an_integrity_error(keys: LocalKeyProvider) -> None:
+    """A forged header may declare a wrapped key of a few bytes: never a crash, only damage."""
+    key_id = keys.key_id.encode()
+    forged = b"ARCV" + bytes((VERSION, len(key_id))) + key_id + (3).to_bytes(2, "big") + b"abc" + os.urandom(40)
+    with pytest.raises(IntegrityError, match="fails authentication"):
+        open_sealed(keys, "msg-1", forged)
+
+
 def test_other_key_cannot_open(keys: LocalKeyProvider, tmp_path: Path) -> None:
     other = LocalKeyProvider.create(tmp_path / "other.key")
     with pytest.raises(IntegrityError):

@@ -33,28 +33,26 @@ from archiver.services.ingest import (
     tombstone_digest,
 )
 from archiver.services.transfer_state import TRANSFER
-from archiver.services.verify_frames import Place, checked_segments
+from archiver.services.verify_frames import LABEL_RECORD, Context, Job, SegmentPass
+from archiver.services.verify_places import Placement
 from archiver.storage.archive import Archive
 from archiver.storage.audit import AuditEntry, first_keyed, verify_chain
-from archiver.storage.catalog import CatalogRow, SegmentRow
+from archiver.storage.catalog import SegmentRow
 from archiver.storage.envelope import open_sealed
 from archiver.storage.records import LABEL_REVIEW
 from archiver.storage.sealed_facts import (
     HEAD_PREFIX,
     MANIFEST_PREFIX,
-    differing_facts,
     heads,
     manifest_key,
     read_manifest,
     row_digest,
 )
+from archiver.storage.segment_rows import SegmentRows
 from archiver.storage.store.base import Retention, later
 
 SEALED_PREFIXES = ("att/", "quarantine/")
 KEYS_PREFIX = "keys/"  # a KMS archive's wrapped derivation root
-FACT_NAMES = {"sent_at": "sent time", "forwarding_status": "2911 status", "disposition_date": "disposition date",
-              "days_late": "days late", "retain_until": "retain-until"}
-Stored = dict[str, tuple[str, int, int]]
 
 
 @dataclass
@@ -90,10 +88,13 @@ class _Seen:
     entries: list[AuditEntry]
     segments: dict[str, SegmentRow]
     pending: set[str]
-    attachments: set[str] = field(default_factory=set)   # referenced by a manifest
+    listing: list[str]                                   # every key in the store, listed once
     unmanifested: int = 0                                # segments written before manifests
-    documents: dict[str, dict[str, Any]] = field(default_factory=dict)  # --deep: facts of each frame
     amended: dict[str, dict[str, Any]] = field(default_factory=dict)  # segment -> what events moved
+
+    def under(self, prefix: str) -> list[str]:
+        """The store's keys under ``prefix``, in listing order."""
+        return [key for key in self.listing if key.startswith(prefix)]
 
 
 def verify(archive: Archive, deep: bool = False, progress: Callable[[int], None] | None = None) -> VerifyReport:
@@ -104,97 +105,66 @@ def verify(archive: Archive, deep: bool = False, progress: Callable[[int], None]
     report = VerifyReport(deep=deep)
     with archive.catalog.shared():
         seen = _Seen(list(archive.catalog.audit_entries()), {s.name: s for s in archive.catalog.segments()},
-                     set(archive.catalog.pending_segments()))
-        documents = seen.documents if deep else None
-        stored, unreadable = _check_store(archive, report, SEGMENT_PREFIX, documents, progress)
-        report.segments, report.frames = len({where[0] for where in stored.values()}), len(stored)
-        _check_catalog(archive, stored, unreadable, report)
-        in_review, unreadable = _check_store(archive, report, REVIEW_PREFIX, documents, progress)
-        report.review_frames = len(in_review)
-        _check_review_queue(archive, in_review, unreadable, report)
-        _check_sealed_objects(archive, report)
-        _check_audit(archive, seen, report)
-        _read_amendments(archive, seen, report)
-        _check_manifests(archive, seen, report)
-        _check_listing(archive, seen, report)
-        _check_vouched_rows(archive, seen.entries, report)
-        _check_holds(archive, seen.entries, report)
-        _check_store_holds(archive, report)
-        _note_unfinished_acts(archive, report)
-        if deep:
-            _check_documents(archive, seen, report)
+                     set(archive.catalog.pending_segments()), list(archive.store.list("")))
+        amendments = _read_amendments(archive, seen)  # before the segments: their manifests are read amended
+        placement, (early, late) = _check_segments(archive, seen, deep, progress)
+        records, reviews = placement.kinds[LABEL_RECORD], placement.kinds[LABEL_REVIEW]
+        report.segments, report.frames, report.review_frames = records.segments, records.frames, reviews.frames
+        report.records = placement.labels[LABEL_RECORD]
+        report.objects, report.audit_entries = early.objects, early.audit_entries
+        report.problems += [*records.walk, *records.copies, *(why for _, why in records.rows), *records.strays]
+        report.problems += [f"segment {name} was begun but never committed; the next ingest recovers it"
+                            for name in archive.catalog.pending_segments()]
+        report.problems += [*reviews.walk, *reviews.copies, *(why for _, why in reviews.rows)]
+        report.problems += [*early.problems, *amendments]
+        report.notes += early.notes
+        _check_manifests(seen, placement, report)
+        _check_listing(archive, seen, placement, report)
+        report.problems += [*late.problems, *(why for _, why in placement.deep)]
+        report.notes += late.notes
     return report
 
 
-def _check_store(archive: Archive, report: VerifyReport, prefix: str, documents: dict[str, dict[str, Any]] | None,
-                 progress: Callable[[int], None] | None = None) -> tuple[Stored, dict[Place, str]]:
-    """Every frame under ``prefix``: record id -> (segment, offset, length), and why each record the
-    catalog places there cannot be read at its catalogued place; duplicates reported. With
-    ``documents``, each frame's document is read and its catalog facts kept there."""
-    seen: Stored = {}
-    unreadable: dict[Place, str] = {}
-    copies: Counter[str] = Counter()
-    for check in checked_segments(archive, prefix, documents is not None):
-        for record_id, offset, length in check.frames:
-            copies[record_id] += 1
-            seen[record_id] = (check.name, offset, length)
-        unreadable.update(check.alone)
-        if documents is not None:
-            documents.update(check.documents)
-        if check.problem is not None:
-            report.problems.append(check.problem)
-        if progress is not None:
+def _check_segments(archive: Archive, seen: _Seen, deep: bool, progress: Callable[[int], None] | None
+                    ) -> tuple[Placement, tuple[VerifyReport, VerifyReport]]:
+    """Every segment in the store, and every one the catalog names, each against the catalog rows
+    placed in it and its sealed manifest; then what was out of place, settled across segments.
+    Beside them, the checks that need nothing from the segments (``_check_apart``)."""
+    rows = SegmentRows(archive.catalog)
+    context = Context(rows, seen.segments, set(seen.under(MANIFEST_PREFIX)), set(seen.under("att/")), seen.amended,
+                      deep)
+    listed = [Job(key, label) for prefix, label in ((SEGMENT_PREFIX, LABEL_RECORD), (REVIEW_PREFIX, LABEL_REVIEW))
+              for key in seen.under(prefix)]
+    unlisted = sorted((set(seen.segments) | rows.segment_names()) - {job.name for job in listed})
+    placement = Placement(context)
+    checks = SegmentPass(archive, [*listed, *(Job(name, None) for name in unlisted)], context,
+                         lambda where: _check_apart(where, seen))
+    for found in checks:
+        placement.add(found)
+        if found.home is not None and progress is not None:
             progress(1)
-    report.problems.extend(f"record {rid} is stored {n} times" for rid, n in copies.items() if n > 1)
-    return seen, unreadable
+    placement.add_unplaced(rows.unplaced())
+    placement.settle()
+    return placement, checks.beside_result
 
 
-def _check_catalog(archive: Archive, stored: Stored, unreadable: dict[Place, str], report: VerifyReport) -> None:
-    catalogued = set()
-    disposed = {s.name for s in archive.catalog.segments() if s.disposed_at is not None}
-    for row in archive.catalog.rows(label="record"):
-        report.records += 1
-        catalogued.add(row.id)
-        where = stored.get(row.id)
-        if row.segment in disposed:
-            if where is not None:
-                report.problems.append(f"record {row.id} was disposed of with {row.segment} but is still stored")
-        elif where is None:
-            report.problems.append(f"record {row.id} is in the catalog but not in the store")
-        elif where != (row.segment, row.offset, row.length):
-            report.problems.append(f"record {row.id}: catalog points to {row.segment}@{row.offset}, "
-                                   f"store has it at {where[0]}@{where[1]}")
-        else:
-            _read_alone((row.id, where[0], where[1], where[2]), unreadable, report)
-    for record_id in sorted(set(stored) - catalogued):
-        report.problems.append(f"record {record_id} is in the store ({stored[record_id][0]}) but not in the catalog")
-    for name in archive.catalog.pending_segments():
-        report.problems.append(f"segment {name} was begun but never committed; the next ingest recovers it")
+def _check_apart(archive: Archive, seen: _Seen) -> tuple[VerifyReport, VerifyReport]:
+    """The checks that need nothing from the segment pass, as two reports: those reported before
+    the manifests, and those after."""
+    early, late = VerifyReport(), VerifyReport()
+    _check_sealed_objects(archive, seen, early)
+    _check_audit(archive, seen, early)
+    _check_vouched_rows(archive, seen.entries, late)
+    _check_holds(archive, seen.entries, late)
+    _check_store_holds(archive, late)
+    _note_unfinished_acts(archive, late)
+    return early, late
 
 
-def _check_review_queue(archive: Archive, stored: Stored, unreadable: dict[Place, str],
-                        report: VerifyReport) -> None:
-    """Items awaiting review must be readable where the catalog says. Frames of items already
-    decided stay in their review segment until it expires, so they are not an error."""
-    for row in archive.catalog.rows(label=LABEL_REVIEW):
-        where = stored.get(row.id)
-        if where is None or where != (row.segment, row.offset, row.length):
-            report.problems.append(f"review item {row.id} is not in the store where the catalog says")
-        else:
-            _read_alone((row.id, where[0], where[1], where[2]), unreadable, report)
-
-
-def _read_alone(place: Place, unreadable: dict[Place, str], report: VerifyReport) -> None:
-    """The catalog's offset and length alone must yield the record (that is how it is retrieved);
-    the segment pass read it there from the segment's bytes."""
-    if place in unreadable:
-        report.problems.append(unreadable[place])
-
-
-def _check_sealed_objects(archive: Archive, report: VerifyReport) -> None:
+def _check_sealed_objects(archive: Archive, seen: _Seen, report: VerifyReport) -> None:
     """Attachments and quarantined exports are sealed under their own key names: open each."""
     for prefix in SEALED_PREFIXES:
-        for key in archive.store.list(prefix):
+        for key in seen.under(prefix):
             report.objects += 1
             try:
                 open_sealed(archive.keys, key, archive.store.get(key))
@@ -215,7 +185,7 @@ def _check_audit(archive: Archive, seen: _Seen, report: VerifyReport) -> None:
     by_seq = {entry.seq: entry for entry in entries}
     last = entries[-1].seq if entries else 0
     try:
-        for number, head in enumerate(heads(archive)):
+        for number, head in enumerate(heads(archive, seen.under(HEAD_PREFIX))):
             if number == 0:
                 _check_newest_head(head.seq, head.keyed_from, last, keyed_from, report)
             entry = by_seq.get(head.seq)
@@ -240,29 +210,20 @@ def _check_newest_head(seq: int, head_keyed_from: int | None, last: int, keyed_f
                                f"but the catalog's chain is {actual} (rewritten without the key)")
 
 
-def _check_manifests(archive: Archive, seen: _Seen, report: VerifyReport) -> None:
-    """Each segment row and the rows in it against the segment's sealed manifest."""
-    manifests = set(archive.store.list(MANIFEST_PREFIX))
+def _check_manifests(seen: _Seen, placement: Placement, report: VerifyReport) -> None:
+    """Each segment row and the rows in it against the segment's sealed manifest (compared in the
+    segment pass); here, the manifests missing and those of no segment."""
+    manifests = set(seen.under(MANIFEST_PREFIX))
     report.manifests = len(manifests)
     announced = {entry.event.detail["segment"] for entry in seen.entries
                  if entry.event.action == "store-segment" and "manifest" in entry.event.detail}
-    attachments = set(archive.store.list("att/"))
-    for name, segment in seen.segments.items():
-        if manifest_key(name) not in manifests:
-            if name in announced:
-                report.problems.append(f"segment {name}: its sealed manifest is missing from the store")
-            else:
-                seen.unmanifested += 1
-            continue
-        try:
-            manifest = read_manifest(archive, manifest_key(name))
-        except IntegrityError as exc:
-            report.problems.append(str(exc))
-            continue
-        _amend(manifest, seen.amended.get(name))
-        _compare_segment(segment, manifest, report)
-        _compare_rows(archive, segment, manifest["records"], report)
-        _check_attachments(segment, manifest["records"], attachments, seen, report)
+    for name in seen.segments:
+        if manifest_key(name) in manifests:
+            report.problems += placement.manifests.get(name, ())
+        elif name in announced:
+            report.problems.append(f"segment {name}: its sealed manifest is missing from the store")
+        else:
+            seen.unmanifested += 1
     for key in sorted(manifests):
         name = key[len(MANIFEST_PREFIX):]
         if name not in seen.segments and name not in seen.pending:
@@ -272,23 +233,26 @@ def _check_manifests(archive: Archive, seen: _Seen, report: VerifyReport) -> Non
                             "the older rules")
 
 
-def _read_amendments(archive: Archive, seen: _Seen, report: VerifyReport) -> None:
-    """The sealed amendments events made to segments' dates, merged in the order written."""
-    for key in archive.store.list(AMEND_PREFIX):
+def _read_amendments(archive: Archive, seen: _Seen) -> list[str]:
+    """The sealed amendments events made to segments' dates, merged in the order written, into
+    ``seen.amended``; the problems found reading them."""
+    problems: list[str] = []
+    for key in seen.under(AMEND_PREFIX):
         try:
             amendment = read_manifest(archive, key)
         except IntegrityError as exc:
-            report.problems.append(str(exc))
+            problems.append(str(exc))
             continue
         segment = amendment["segment"]
         if segment not in seen.segments and segment not in seen.pending:
-            report.problems.append(f"amendment {key}: its segment {segment} is not in the catalog")
+            problems.append(f"amendment {key}: its segment {segment} is not in the catalog")
             continue
         # Dates only move later, so the amendments merge by taking the later date, in any order.
         merged = seen.amended.setdefault(segment, {"records": {}, "retain_until": amendment["retain_until"]})
         merged["retain_until"] = _later_text(merged["retain_until"], amendment["retain_until"], later)
         for record_id, when in amendment["records"].items():
             merged["records"][record_id] = _later_text(merged["records"].get(record_id), when, later_date)
+    return problems
 
 
 def _later_text(current: str | None, wanted: str | None,
@@ -301,74 +265,23 @@ def _later_text(current: str | None, wanted: str | None,
     return result.isoformat() if result else None
 
 
-def _amend(manifest: dict[str, Any], amended: dict[str, Any] | None) -> None:
-    """Apply to a manifest the dates events moved since it was sealed."""
-    if amended is None:
-        return
-    manifest["retain_until"] = amended["retain_until"]
-    for record_id, when in amended["records"].items():
-        if record_id in manifest["records"]:
-            manifest["records"][record_id]["disposition_date"] = when
-
-
-def _compare_segment(segment: SegmentRow, manifest: dict[str, Any], report: VerifyReport) -> None:
-    retain_until = segment.retain_until.isoformat() if segment.retain_until else None
-    catalog = {"custodian": segment.custodian, "schedule": segment.schedule, "retain_until": retain_until,
-               "count": segment.count}
-    for name, value in catalog.items():
-        if manifest[name] != value:
-            report.problems.append(f"segment {segment.name}: {FACT_NAMES.get(name, name)} in catalog differs "
-                                   "from its sealed manifest")
-
-
-def _compare_rows(archive: Archive, segment: SegmentRow, sealed: dict[str, dict[str, Any]],
-                  report: VerifyReport) -> None:
-    """A decided review item leaves its review segment (as a record elsewhere, or a tombstone):
-    only rows still in the state the manifest describes are compared."""
-    in_catalog = {row.id: row for row in archive.catalog.segment_rows(segment.name)}
-    for record_id, facts in sealed.items():
-        row = in_catalog.get(record_id)
-        if row is None:
-            if archive.catalog.row(record_id) is None:
-                report.problems.append(f"record {record_id} of segment {segment.name}: missing from the catalog")
-        elif row.label == facts["label"]:
-            _name_differences(row, facts, "its sealed manifest", report)
-    for record_id in sorted(set(in_catalog) - set(sealed)):
-        report.problems.append(f"record {record_id}: catalog places it in segment {segment.name}, "
-                               "whose sealed manifest does not list it")
-
-
-def _name_differences(row: CatalogRow, sealed: dict[str, Any], against: str, report: VerifyReport) -> None:
-    for name in differing_facts(row, sealed):
-        report.problems.append(f"record {row.id}: {FACT_NAMES.get(name, name)} in catalog differs from {against}")
-
-
-def _check_attachments(segment: SegmentRow, sealed: dict[str, dict[str, Any]], stored: set[str], seen: _Seen,
-                       report: VerifyReport) -> None:
-    for record_id, facts in sealed.items():
-        for key in facts["attachments"]:
-            seen.attachments.add(key)
-            if key not in stored and segment.disposed_at is None:
-                report.problems.append(f"record {record_id}: attachment object {key} is missing from the store")
-
-
-def _check_listing(archive: Archive, seen: _Seen, report: VerifyReport) -> None:
+def _check_listing(archive: Archive, seen: _Seen, placement: Placement, report: VerifyReport) -> None:
     """Every object in the store must be one the archive wrote and still accounts for."""
     quarantined = {row.object_key for row in archive.catalog.quarantine() if row.object_key}
     filed = {d["object"] for kind in (CERTIFICATE, TRANSFER) for d in archive.catalog.documents(kind).values()}
-    for key in archive.store.list(""):
+    for key in seen.listing:
         if key in filed or key.startswith(PLANS_PREFIX):
             continue  # certificates of destruction the catalog lists; disposal plans filed for review
-        if not _accounted_for(key, seen, quarantined):
+        if not _accounted_for(key, seen, placement.attachments, quarantined):
             report.problems.append(f"stray object {key}: in the store, but nothing in the archive refers to it")
 
 
-def _accounted_for(key: str, seen: _Seen, quarantined: set[str]) -> bool:
+def _accounted_for(key: str, seen: _Seen, attachments: set[str], quarantined: set[str]) -> bool:
     if key.startswith((SEGMENT_PREFIX, REVIEW_PREFIX)):
         return key in seen.segments or key in seen.pending
     if key.startswith("att/"):
         # Attachments of segments written before manifests are listed nowhere but in their frames.
-        return key in seen.attachments or seen.unmanifested > 0
+        return key in attachments or seen.unmanifested > 0
     if key.startswith("quarantine/"):
         return key.rsplit("/", 1)[0] in quarantined
     if key.startswith((MANIFEST_PREFIX, AMEND_PREFIX)):
@@ -384,8 +297,10 @@ def _check_vouched_rows(archive: Archive, entries: list[AuditEntry], report: Ver
     """Tombstones, quarantine items and exports against the keyed digests in their audit entries."""
     key = archive.audit_hash
     for entry in _actions(entries, ACTION_TOMBSTONES):
-        for record_id, digest in entry.event.detail["rows"].items():
-            row = archive.catalog.row(record_id)
+        vouched: dict[str, str] = entry.event.detail["rows"]
+        found = archive.catalog.rows_by_id(list(vouched))
+        for record_id, digest in vouched.items():
+            row = found.get(record_id)
             if row is None:
                 report.problems.append(f"tombstone {record_id} (audit entry {entry.seq}): missing from the catalog")
             elif row.label == "nonrecord" and tombstone_digest(archive, row) != digest:
@@ -463,14 +378,3 @@ def _note_unfinished_acts(archive: Archive, report: VerifyReport) -> None:
     for name in sorted(archive.catalog.intents()):
         report.notes.append(f"{name}: begun by a command that did not finish; the next writing command "
                             "finishes it")
-
-
-def _check_documents(archive: Archive, seen: _Seen, report: VerifyReport) -> None:
-    """--deep: each catalog row in a live segment, fact by fact, against its sealed document."""
-    for row in archive.catalog.rows():
-        facts = seen.documents.get(row.id)
-        moved = seen.amended.get(row.segment or "", {}).get("records", {})
-        if facts is not None and row.id in moved:
-            facts = {**facts, "disposition_date": moved[row.id]}
-        if facts is not None and row.segment == facts["segment"] and row.label == facts["label"]:
-            _name_differences(row, facts, "its sealed frame", report)

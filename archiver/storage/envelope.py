@@ -68,7 +68,6 @@ DEFLATE_DICTIONARY = (
     b'"deadline":"2026-01-21T00:00:00Z","reason":"archived 2026-01-01T00:00:00.000000Z, 1 days after the '
     b'20-day deadline 2026-01-21T00:00:00Z (44 U.S.C. 2911(a)(2))","status":"late"},"id":"","ingested_at":"'
 )
-_INFLATER = zlib.decompressobj(_WINDOW, zdict=DEFLATE_DICTIONARY)  # primed once, copied per object
 
 
 def seal(keys: KeyProvider, object_id: str, plaintext: bytes) -> bytes:
@@ -100,7 +99,8 @@ def open_sealed(keys: KeyProvider, object_id: str, envelope: bytes) -> bytes:
 
 
 def _inflate(object_id: str, body: bytes) -> bytes:
-    inflater = _INFLATER.copy()
+    # A fresh inflater: priming one costs less than copying a primed one (its whole window).
+    inflater = zlib.decompressobj(_WINDOW, zdict=DEFLATE_DICTIONARY)
     try:
         plaintext = inflater.decompress(body) + inflater.flush()
     except zlib.error as exc:  # authenticated, so only a writer's fault could bring this here

@@ -20,6 +20,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import asdict, dataclass
 from dataclasses import fields as dataclass_fields
 from datetime import date, datetime
+from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
 from archiver.errors import ObjectExistsError
@@ -53,6 +54,8 @@ class AuditHead:
 
 def _plain(value: Any) -> Any:
     """A catalog value as JSON (instants in UTC, days in ISO form)."""
+    if value is None or isinstance(value, (str, int, float)):  # most values: asked first
+        return value
     if isinstance(value, datetime):
         return utc_iso(value)
     if isinstance(value, date):
@@ -75,9 +78,14 @@ def row_digest(key: KeyedHash, kind: str, row: Any, ignore: tuple[str, ...] = ()
     """Keyed digest of a catalog row (a dataclass), written into the audit entry that adds it;
     ``ignore`` names fields a later identical write may leave as they were."""
     # The row's own fields, not asdict(): the rows are flat, and asdict deep-copies every value.
-    fields = {field.name: _plain(getattr(row, field.name)) for field in dataclass_fields(row)
-              if field.name not in ignore}
+    fields = {name: _plain(getattr(row, name)) for name in _field_names(type(row), ignore)}
     return key.hex(canonical_json([kind, fields]))
+
+
+@lru_cache(maxsize=32)
+def _field_names(kind: type, ignore: tuple[str, ...]) -> tuple[str, ...]:
+    """The fields of a row class but ``ignore``, looked up once (``verify`` digests every tombstone)."""
+    return tuple(field.name for field in dataclass_fields(kind) if field.name not in ignore)
 
 
 def manifest_key(segment: str) -> str:
@@ -159,6 +167,6 @@ def write_head(archive: Archive, newest: AuditHead | None = None) -> AuditHead |
     return head
 
 
-def heads(archive: Archive) -> Iterable[AuditHead]:
-    """Every audit head in the store, newest first."""
-    return (read_head(archive, key) for key in archive.store.list(HEAD_PREFIX))
+def heads(archive: Archive, keys: Iterable[str] | None = None) -> Iterable[AuditHead]:
+    """Every audit head in the store, newest first (``keys``: theirs, listed already)."""
+    return (read_head(archive, key) for key in (archive.store.list(HEAD_PREFIX) if keys is None else keys))

@@ -55,11 +55,18 @@ def unpack_frame(frame: bytes, record_id: str, segment: str) -> bytes:
 
 def iter_frames(data: bytes, segment: str) -> Iterator[tuple[FrameRef, bytes]]:
     """Walk every frame of a segment, yielding its position and envelope."""
+    for record_id, offset, length, envelope in frames(data, segment):
+        yield FrameRef(record_id, offset, length), envelope
+
+
+def frames(data: bytes, segment: str) -> Iterator[tuple[str, int, int, bytes]]:
+    """``iter_frames`` as plain tuples ``(record_id, offset, length, envelope)``, for a walk over
+    every frame of an archive (a ``FrameRef`` costs more to make than the rest of the walk)."""
     offset = 0
     while offset < len(data):
         record_id, envelope = _split(data, offset, segment)
         length = _LENGTH.size + 1 + len(record_id) + len(envelope)
-        yield FrameRef(record_id, offset, length), envelope
+        yield record_id, offset, length, envelope
         offset += length
 
 

@@ -73,7 +73,7 @@ class LocalKeyProvider:
     def unwrap(self, wrapped: bytes, context: bytes) -> bytes:
         try:
             return self._wrapper.decrypt(wrapped[:NONCE_SIZE], wrapped[NONCE_SIZE:], context)
-        except InvalidTag:
+        except (InvalidTag, ValueError):  # ValueError: too short to hold its nonce
             raise KeyProviderError("a wrapped data key does not open with this key file "
                                    "(wrong key, or the key was moved to another object)") from None
 
