@@ -4,7 +4,6 @@ knows. Each is named as a pass holding every frame's place would name it, on one
 
 from __future__ import annotations
 
-import sqlite3
 from contextlib import closing
 from pathlib import Path
 
@@ -13,11 +12,13 @@ import pytest
 from archiver.config import load_settings
 from archiver.services.verify import verify
 from archiver.storage.archive import Archive
+from archiver.storage.catalog.sqlite_codec import packed
+from tests.catalog_sql import SEGMENT_NAME, catalog_db, key_text, stored
 from tests.conftest import CliRunner
 
 INGEST = ("--custodian", "Jorge Rivera", "--tz", "America/Phoenix")
-FIRST_RECORD = ("SELECT id, segment, frame_offset, frame_length FROM messages WHERE label = 'record' "
-                "ORDER BY segment, frame_offset LIMIT 1")
+FIRST_RECORD = (f"SELECT id, {SEGMENT_NAME}, frame_offset, frame_length FROM messages m WHERE label = 'record' "
+                f"ORDER BY {SEGMENT_NAME}, frame_offset LIMIT 1")
 
 
 @pytest.fixture
@@ -26,13 +27,10 @@ def ingested(cli: CliRunner, archive_dir: Path, samples: list[Path]) -> Path:
     return archive_dir
 
 
-def _db(folder: Path) -> sqlite3.Connection:
-    return sqlite3.connect(folder / "archive" / "catalog.sqlite")
-
-
 def _first_record(folder: Path) -> tuple[str, str, int, int]:
-    with closing(_db(folder)) as db:
-        return db.execute(FIRST_RECORD).fetchone()  # type: ignore[no-any-return]
+    with closing(catalog_db(folder)) as db:
+        record_id, segment, offset, length = db.execute(FIRST_RECORD).fetchone()
+    return key_text(record_id), segment, offset, length
 
 
 def _problems(folder: Path, monkeypatch: pytest.MonkeyPatch) -> list[str]:
@@ -62,8 +60,9 @@ def test_a_record_stored_twice(ingested: Path, monkeypatch: pytest.MonkeyPatch) 
 
 def test_a_row_pointing_to_a_segment_that_does_not_exist(ingested: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     record_id, segment, offset, _ = _first_record(ingested)
-    with closing(_db(ingested)) as db, db:
-        db.execute("UPDATE messages SET segment = 'seg/2099-01-01/none' WHERE id = ?", (record_id,))
+    with closing(catalog_db(ingested)) as db, db:
+        db.execute("UPDATE messages SET segment = ? WHERE id = ?",
+                   (stored(db, "segment", "seg/2099-01-01/none"), packed(record_id)))
     problems = _problems(ingested, monkeypatch)
     assert (f"record {record_id}: catalog points to seg/2099-01-01/none@{offset}, store has it at "
             f"{segment}@{offset}") in problems
@@ -71,8 +70,8 @@ def test_a_row_pointing_to_a_segment_that_does_not_exist(ingested: Path, monkeyp
 
 def test_a_row_placed_nowhere(ingested: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     record_id, segment, offset, _ = _first_record(ingested)
-    with closing(_db(ingested)) as db, db:
-        db.execute("UPDATE messages SET segment = NULL WHERE id = ?", (record_id,))
+    with closing(catalog_db(ingested)) as db, db:
+        db.execute("UPDATE messages SET segment = NULL WHERE id = ?", (packed(record_id),))
     problems = _problems(ingested, monkeypatch)
     assert f"record {record_id}: catalog points to None@{offset}, store has it at {segment}@{offset}" in problems
 
@@ -80,11 +79,12 @@ def test_a_row_placed_nowhere(ingested: Path, monkeypatch: pytest.MonkeyPatch) -
 def test_a_row_whose_frame_is_gone_and_a_frame_no_row_knows(ingested: Path,
                                                             monkeypatch: pytest.MonkeyPatch) -> None:
     record_id, segment, _, _ = _first_record(ingested)
-    with closing(_db(ingested)) as db, db:
-        other = db.execute("SELECT id FROM messages WHERE label = 'record' AND id != ? ORDER BY id LIMIT 1",
-                           (record_id,)).fetchone()[0]
-        db.execute("DELETE FROM messages WHERE id = ?", (record_id,))
-        db.execute("UPDATE messages SET frame_length = frame_length + 1 WHERE id = ?", (other,))
+    with closing(catalog_db(ingested)) as db, db:
+        stored_other = db.execute("SELECT id FROM messages WHERE label = 'record' AND id != ? ORDER BY id LIMIT 1",
+                                  (packed(record_id),)).fetchone()[0]
+        db.execute("DELETE FROM messages WHERE id = ?", (packed(record_id),))
+        db.execute("UPDATE messages SET frame_length = frame_length + 1 WHERE id = ?", (stored_other,))
+    other = key_text(stored_other)
     problems = _problems(ingested, monkeypatch)
     assert f"record {record_id} is in the store ({segment}) but not in the catalog" in problems
     assert any(p.startswith(f"record {other}: catalog points to ") for p in problems)
@@ -92,7 +92,7 @@ def test_a_row_whose_frame_is_gone_and_a_frame_no_row_knows(ingested: Path,
 
 def test_a_disposed_segment_still_stored(ingested: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     record_id, segment, _, _ = _first_record(ingested)
-    with closing(_db(ingested)) as db, db:
+    with closing(catalog_db(ingested)) as db, db:
         db.execute("UPDATE segments SET disposed_at = '2026-01-01T00:00:00Z' WHERE name = ?", (segment,))
     problems = _problems(ingested, monkeypatch)
     assert f"record {record_id} was disposed of with {segment} but is still stored" in problems

@@ -2,9 +2,9 @@
 its sealed manifest one segment at a time, so that its memory stays flat in the archive's size.
 
 A full ``CatalogRow`` costs about 19 us to build (three instants and two JSON lists parsed); the
-facts a manifest vouches for, as the catalog stores them, cost a fifth of that. The SQLite catalog
-stores them in the very form a manifest holds them (``utc_iso`` instants, ISO days), so equal
-stored facts are equal facts; only a row whose stored facts differ is read whole and compared as
+facts a manifest vouches for, which the SQLite catalog gives in the very form a manifest holds them
+(``utc_iso`` instants, ISO days: ``placed_rows``), cost a fraction of that, so equal facts are
+found equal cheaply; only a row whose facts differ is read whole and compared as
 ``differing_facts`` compares it.
 
 A forked process must not use its parent's SQLite connection: ``SegmentRows`` opens its own in
@@ -16,13 +16,11 @@ grouped by segment (their segment listings come from elsewhere than the rows the
 from __future__ import annotations
 
 import os
-import sqlite3
 from collections.abc import Callable
 from operator import itemgetter
 from typing import Any, NamedTuple
 
 from archiver.storage.catalog import Catalog, CatalogRow, SqliteCatalog
-from archiver.storage.catalog.sqlite_schema import connect_read_only
 from archiver.storage.sealed_facts import ROW_FACTS, differing_facts, row_facts
 
 # The labels of rows that place a sealed frame: a record, or a review item awaiting a decision.
@@ -62,8 +60,6 @@ class PlacedRow(NamedTuple):
         return self.custodian, self.sent_at, self.id
 
 
-_COLUMNS = {"offset": "frame_offset", "length": "frame_length"}
-_PLACED = f"SELECT id, {', '.join(_COLUMNS.get(name, name) for name in ROW_FACTS)} FROM messages"
 _sealed = itemgetter(*ROW_FACTS)
 
 
@@ -92,7 +88,7 @@ class SegmentRows:
         self._shared = catalog
         self._path = catalog.path if isinstance(catalog, SqliteCatalog) else None
         self._home = os.getpid()  # the process ``catalog`` belongs to
-        self._own: tuple[int, Catalog, sqlite3.Connection] | None = None
+        self._own: tuple[int, SqliteCatalog] | None = None
         self._grouped: dict[str | None, list[PlacedRow]] | None = None
 
     @property
@@ -103,42 +99,38 @@ class SegmentRows:
     @property
     def catalog(self) -> Catalog:
         """The catalog, as this process may use it."""
-        return self._shared if self._path is None or os.getpid() == self._home else self._sqlite()[0]
+        return self._shared if self._path is None or os.getpid() == self._home else self._sqlite()
 
     def rows(self, segment: str) -> list[PlacedRow]:
         """The rows the catalog places in ``segment``, in no particular order."""
         if self._path is None:
             return self._group().get(segment, [])
-        query = f"{_PLACED} WHERE segment = ?"
-        return list(map(PlacedRow._make, self._sqlite()[1].execute(query, (segment,))))
+        return list(map(PlacedRow._make, self._sqlite().placed_rows(segment)))
 
     def segment_names(self) -> set[str]:
         """Every segment some row is placed in."""
         if self._path is None:
             return {name for name in self._group() if name is not None}
-        return {name for (name,) in self._sqlite()[1].execute(
-            "SELECT DISTINCT segment FROM messages WHERE segment IS NOT NULL")}
+        return self._sqlite().placed_segments()
 
     def unplaced(self) -> list[PlacedRow]:
         """Records and review items placed in no segment at all (each one damage)."""
         if self._path is None:
             return [row for row in self._group().get(None, []) if row.label in PLACING_LABELS]
-        marks = ",".join("?" * len(PLACING_LABELS))
-        query = f"{_PLACED} WHERE segment IS NULL AND label IN ({marks}) ORDER BY id"
-        return list(map(PlacedRow._make, self._sqlite()[1].execute(query, PLACING_LABELS)))
+        return list(map(PlacedRow._make, self._sqlite().placed_rows(None, PLACING_LABELS)))
 
     def whole(self, record_id: str) -> CatalogRow | None:
         """One row, whole."""
         return self.catalog.row(record_id)
 
-    def _sqlite(self) -> tuple[Catalog, sqlite3.Connection]:
+    def _sqlite(self) -> SqliteCatalog:
         pid = os.getpid()
         if self._own is None or self._own[0] != pid:
             assert self._path is not None
             # Never the parent's connection after a fork; the parent's shared lock still covers these.
             catalog = self._shared if pid == self._home else SqliteCatalog(self._path, read_only=True)
-            self._own = (pid, catalog, connect_read_only(self._path))
-        return self._own[1], self._own[2]
+            self._own = (pid, catalog)  # type: ignore[assignment]
+        return self._own[1]
 
     def _group(self) -> dict[str | None, list[PlacedRow]]:
         if self._grouped is None:

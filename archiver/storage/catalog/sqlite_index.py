@@ -14,11 +14,12 @@ from collections.abc import Iterable, Iterator, Sequence
 from contextlib import AbstractContextManager
 from datetime import date, datetime
 from itertools import chain
+from typing import Any
 
 from archiver.core.terms import INDEX_VERSION
 from archiver.storage.catalog.base import CatalogRow, RowFilter, TokenGroup
 from archiver.storage.catalog.holdings import HoldingGroup
-from archiver.storage.catalog.sqlite_codec import Strings, instant, micros, packed, unpacked
+from archiver.storage.catalog.sqlite_codec import Strings, instant, iso_text, micros, packed, unpacked
 from archiver.storage.catalog.sqlite_schema import COLUMNS
 
 CHUNK = 500  # SQLite's bound-parameter limit is far above this; keeps statements small
@@ -139,6 +140,29 @@ class SqliteIndex:
             f"SELECT {ROW_COLUMNS} FROM messages WHERE conversation_ref = ? AND sent_at >= ? "
             "ORDER BY sent_at, id LIMIT ?", (conversation, at, max(after, 0))).fetchall()
         return [self._row(values) for values in chain(reversed(earlier), later)]
+
+    def placed_rows(self, segment: str | None, labels: Sequence[str] = ()) -> Iterator[tuple[Any, ...]]:
+        """Each row's id and the facts a segment's manifest vouches for, as a manifest holds them
+        (custodian, sent_at, label, schedule, disposition_date, forwarding_status, deadline,
+        days_late, segment, offset, length): of the rows in ``segment``, or with None, of the rows
+        in no segment whose label is one of ``labels``, by id. Cheaper than whole rows."""
+        query = ("SELECT id, custodian, sent_at, label, schedule, disposition_date, forwarding_status, deadline, "
+                 "days_late, segment, frame_offset, frame_length FROM messages WHERE ")
+        if segment is not None:
+            cursor = self._db.execute(query + "segment = ?", (self._strings.known(segment),))
+        else:
+            marks = ",".join("?" * len(labels))
+            cursor = self._db.execute(query + f"segment IS NULL AND label IN ({marks}) ORDER BY id", list(labels))
+        value = self._strings.value
+        for (id_, custodian, sent_at, label, schedule, disposition, status, deadline, days_late, place, offset,
+             length) in cursor:
+            yield (unpacked(id_), value(custodian), iso_text(sent_at), label, value(schedule), disposition, status,
+                   None if deadline is None else iso_text(deadline), days_late, value(place), offset, length)
+
+    def placed_segments(self) -> set[str]:
+        """Every segment some row is placed in."""
+        return {self._strings.value(number) for (number,) in self._db.execute(  # type: ignore[misc]
+            "SELECT DISTINCT segment FROM messages WHERE segment IS NOT NULL")}
 
     def _conditions(self, where: RowFilter) -> tuple[list[str], list[object]]:
         """SQL conditions (and their parameters) for the catalog facts of ``where``."""
