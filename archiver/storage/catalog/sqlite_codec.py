@@ -51,16 +51,23 @@ def instant(count: int) -> datetime:
 
 
 def iso_text(count: int) -> str:
-    """``instant(count)`` as the ISO text ``utc_iso`` gives (what a report prints), from its
-    minute's cached prefix: a report formats two instants per row, in time order."""
-    minute, rest = divmod(count, 60_000_000)
-    seconds, micro = divmod(rest, 1_000_000)
-    return f"{_minute_prefix(minute)}{seconds:02d}.{micro:06d}Z" if micro else f"{_minute_prefix(minute)}{seconds:02d}Z"
+    """``instant(count)`` as the ISO text ``utc_iso`` gives (what a report prints), from its day's
+    cached prefix and tables of times of day: a report formats two instants per row."""
+    day, rest = divmod(count, 86_400_000_000)
+    minute, rest = divmod(rest, 60_000_000)
+    second, micro = divmod(rest, 1_000_000)
+    if micro:
+        return f"{_day_prefix(day)}{_MINUTES[minute]}{_SECONDS[second]}.{micro:06d}Z"
+    return f"{_day_prefix(day)}{_MINUTES[minute]}{_SECONDS[second]}Z"
 
 
 @lru_cache(maxsize=4096)
-def _minute_prefix(minute: int) -> str:
-    return (_EPOCH + timedelta(minutes=minute)).isoformat()[:17]  # "YYYY-MM-DDTHH:MM:"
+def _day_prefix(day: int) -> str:
+    return f"{(_EPOCH + timedelta(days=day)).date().isoformat()}T"
+
+
+_MINUTES = tuple(f"{hour:02d}:{minute:02d}:" for hour in range(24) for minute in range(60))
+_SECONDS = tuple(f"{second:02d}" for second in range(60))
 
 
 class Strings:
