@@ -3,7 +3,7 @@
 A header is the timestamp (and author) that opens each message, in one of many
 phone-locale styles (see ``HEADER_RE``). Whether ``03/04/23`` is March or April cannot be
 told from one line, so the order is decided for the whole file by ``DateOrderVote`` in a
-first pass, and ``local_time`` applies it in the second. ``split_header`` tells the author
+first pass, and ``LocalTimes`` applies it in the second. ``split_header`` tells the author
 from the first body line; the lines themselves come from ``connectors._text``.
 """
 
@@ -13,6 +13,7 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date, datetime
+from functools import lru_cache
 from typing import Final
 from zoneinfo import ZoneInfo
 
@@ -232,23 +233,42 @@ def stamp_text(match: re.Match[str]) -> str:
     return match.string[: match.start("rest")].strip(" []-\u2013\ufeff\u200e\u200f")
 
 
-def local_time(match: re.Match[str], order: DateOrder, tz: ZoneInfo) -> datetime | None:
-    """The header's wall-clock time read in ``tz``; None when the date or time is impossible.
+class LocalTimes:
+    """The wall-clock time of each header of one file, read in ``tz``; None when the date or
+    time is impossible. Each distinct date is worked out once: a chat repeats it line after line.
 
     A time in a daylight-saving gap keeps fold=0 (the offset before the change), which is
     still one definite instant.
     """
-    time_match = _TIME_RE.match(match["tf"]) if match["tf"] is not None else match
-    if time_match is None:
-        return None
-    ymd = _year_month_day(match, order)
-    hms = _hour_minute_second(time_match)
-    if ymd is None or hms is None:
-        return None
-    try:
-        return datetime(*ymd, *hms, tzinfo=tz)
-    except ValueError:
-        return None
+
+    def __init__(self, order: DateOrder, tz: ZoneInfo) -> None:
+        self._order = order
+        self._tz = tz
+        self._dates: dict[tuple[str | None, ...], tuple[int, int, int] | None] = {}
+
+    def __call__(self, match: re.Match[str]) -> datetime | None:
+        """The instant ``match`` (a ``HEADER_RE`` match) names."""
+        key = match.group("d1", "d2", "d3", "era", "be")
+        dates = self._dates
+        if key in dates:
+            ymd = dates[key]
+        else:
+            if len(dates) >= _DATES_KEPT:  # a hostile file may hold a new date on every line
+                dates.clear()
+            ymd = dates[key] = _year_month_day(match, self._order)
+        if ymd is None:
+            return None
+        time_match = match if match["tf"] is None else _TIME_RE.match(match["tf"])
+        hms = None if time_match is None else _hour_minute_second(time_match)
+        if hms is None:
+            return None
+        try:
+            return datetime(*ymd, *hms, tzinfo=self._tz)
+        except ValueError:
+            return None
+
+
+_DATES_KEPT: Final = 4096
 
 
 def _year_month_day(match: re.Match[str], order: DateOrder) -> tuple[int, int, int] | None:
@@ -312,13 +332,28 @@ def split_header(rest: str) -> tuple[str, str, bool]:
     cut = rest.find(": ")
     if cut < 0 and rest.endswith(":"):  # "Name:" with an empty first line
         cut = len(rest) - 1
-    author = clean_name(rest[:cut]) if cut > 0 else ""
-    if not author or _GROUP_EVENT_RE.search(author):  # no "Name: ": an app notice such as "Alice added Bob"
+    if cut <= 0:
+        author = ""
+    else:
+        author = (_known_author if cut <= _AUTHOR_KEPT else _author)(rest[:cut])
+    if not author:  # no "Name: ": an app notice such as "Alice added Bob"
         return "", rest.lstrip(_BODY_MARKS), True
     body = rest[cut + 2 :]
     marked = body.startswith(("\u200e", "\u200f"))
     body = body.lstrip(_BODY_MARKS)
     return author, body, _is_notice(body, marked)
+
+
+_AUTHOR_KEPT: Final = 256  # longer author fields are not remembered (bounds the cache's memory)
+
+
+def _author(field: str) -> str:
+    """The author a header's field before ": " names; empty when it is a group event instead."""
+    author = clean_name(field)
+    return "" if _GROUP_EVENT_RE.search(author) else author
+
+
+_known_author: Final = lru_cache(maxsize=1024)(_author)  # a chat has few authors, each on many lines
 
 
 def clean_name(author: str) -> str:

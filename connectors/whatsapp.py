@@ -34,7 +34,7 @@ from archiver.model import (
 from archiver.readers.safezip import SafeZip, ZipEntryTooLargeError, is_zip
 from connectors._limits import ATTACHMENT_CAP, SNIFF_BYTES, SNIFF_ERRORS
 from connectors._signal_md import looks_like_markdown
-from connectors._text import Block, RawLine, decode_head, iter_lines, utf8_stream
+from connectors._text import Block, Lines, decode_head, iter_runs, utf8_stream
 from connectors._whatsapp_dates import (
     DELETED_RE,
     HEADER_RE,
@@ -42,9 +42,9 @@ from connectors._whatsapp_dates import (
     NOTICE_MAX,
     DateOrder,
     DateOrderVote,
+    LocalTimes,
     alternatives,
     clean_name,
-    local_time,
     split_header,
     stamp_text,
 )
@@ -110,7 +110,7 @@ class WhatsAppConnector:
                 raise InputError(export.display, TZ_REQUIRED)
             reader = _ChatReader(export, context, order)
             with export.open_text() as stream:
-                yield from reader.items(iter_lines(stream))
+                yield from reader.items(iter_runs(stream))
 
 
 @dataclass
@@ -209,15 +209,22 @@ def _vote(export: _Export, context: ParseContext) -> DateOrder:
     zone = context.tz.key if context.tz is not None else None
     vote = DateOrderVote(export.display, context.date_order, zone)
     with export.open_text() as stream:
-        for number, text, _problem, _size in iter_lines(stream):
-            match = HEADER_RE.match(text)
-            if match is not None:
-                vote.add(number, match)
-            elif vote.headers == 0 and number >= HEAD_LINES:
-                break
+        _count_headers(iter_runs(stream), vote)
     if vote.headers == 0:
         raise InputError(export.display, f"not a WhatsApp export: no message header in the first {HEAD_LINES} lines")
     return vote.decide()
+
+
+def _count_headers(runs: Iterator[Lines], vote: DateOrderVote) -> None:
+    """Add every header line to ``vote``; stop early when the head of the file holds none."""
+    match = HEADER_RE.match
+    for run in runs:
+        for index, text in enumerate(run.texts):
+            header = match(text)
+            if header is not None:
+                vote.add(run.first + index, header)
+            elif not vote.headers and run.first + index >= HEAD_LINES:
+                return
 
 
 @dataclass(frozen=True)
@@ -233,6 +240,8 @@ class _Participants:
         self._context = context
         self.custodian = context.custodian_names[0] if context.custodian_names else context.custodian
         self._members = [self.custodian]
+        self._present = {self.custodian}
+        self._recipients: dict[str, tuple[str, ...]] = {}  # per sender, until the members change
         self._keys: dict[str, str] = {}
         self.overflow = False
 
@@ -248,25 +257,32 @@ class _Participants:
         return self.custodian if name.casefold() == "you" else self.key(name)
 
     def recipients(self, sender: str) -> tuple[str, ...]:
-        members = self._members
-        index = bisect.bisect_left(members, sender)
-        if index < len(members) and members[index] == sender:
-            return tuple(members[:index] + members[index + 1 :])
-        return tuple(members)
+        found = self._recipients.get(sender)
+        if found is None:
+            if len(self._recipients) >= _RECIPIENT_LISTS_KEPT:
+                self._recipients.clear()
+            found = self._recipients[sender] = tuple(m for m in self._members if m != sender)
+        return found
 
     def join(self, key: str) -> None:
-        index = bisect.bisect_left(self._members, key)
-        if index < len(self._members) and self._members[index] == key:
+        if key in self._present:
             return
         if len(self._members) >= MAX_PARTICIPANTS:
             self.overflow = True
             return
-        self._members.insert(index, key)
+        bisect.insort(self._members, key)
+        self._present.add(key)
+        self._recipients.clear()
 
     def leave(self, key: str) -> None:
-        index = bisect.bisect_left(self._members, key)
-        if index < len(self._members) and self._members[index] == key:
-            del self._members[index]
+        if key in self._present:
+            self._members.remove(key)
+            self._present.remove(key)
+            self._recipients.clear()
+
+
+_RECIPIENT_LISTS_KEPT: Final = 64  # senders outside an overflowing chat each get a list of 4,096
+_Opened = tuple[int, re.Match[str], Lines, int]  # a header line whose message may go on: line, match, where
 
 
 class _ChatReader:
@@ -276,29 +292,38 @@ class _ChatReader:
         assert context.tz is not None
         self._export = export
         self._context = context
-        self._tz = context.tz
-        self._order = order
+        self._local_time = LocalTimes(order, context.tz)
         self._people = _Participants(context)
         self._file_name = export.path.name
 
-    def items(self, lines: Iterator[RawLine]) -> Iterator[ParsedItem]:
-        """Group lines under their header line and yield one item per message."""
-        draft: Block | None = None
+    def items(self, runs: Iterator[Lines]) -> Iterator[ParsedItem]:
+        """Group lines under their header line and yield one item per message.
+
+        A header line stays a plain tuple until a line follows it: most messages have one line.
+        """
+        match = HEADER_RE.match
+        draft: Block | _Opened | None = None
         orphans: list[int] = []
-        for number, text, problem, size in lines:
-            header = HEADER_RE.match(text)
-            if header is not None:
-                if draft is not None:
-                    yield self._finish(draft)
-                elif orphans:
-                    yield self._orphans(orphans)
-                draft = Block(number, header, size)
-                if problem is not None:
-                    draft.fail(number, problem)
-            elif draft is not None:
-                draft.add(number, text, problem, size)
-            elif text.strip() or problem is not None:
-                orphans.append(number)
+        for run in runs:
+            first, problem = run.first, run.problem
+            for index, text in enumerate(run.texts):
+                header = match(text)
+                if header is not None:
+                    if draft is not None:
+                        yield self._finish(draft)
+                    elif orphans:
+                        yield self._orphans(orphans)
+                    draft = (first + index, header, run, index)
+                    if problem is not None:
+                        draft = Block(first, header, run.size(index))
+                        draft.fail(first, problem)
+                elif draft is not None:
+                    if isinstance(draft, tuple):
+                        line, opening, opened_in, at = draft
+                        draft = Block(line, opening, opened_in.size(at))
+                    draft.add(first + index, text, problem, run.size(index))
+                elif text.strip() or problem is not None:
+                    orphans.append(first + index)
         if draft is not None:
             yield self._finish(draft)
 
@@ -306,30 +331,36 @@ class _ChatReader:
         where = f"line {numbers[0]} comes" if len(numbers) == 1 else f"lines {numbers[0]}-{numbers[-1]} come"
         return Rejection(self._export.display, numbers[0], f"{where} before the first message header")
 
-    def _finish(self, draft: Block) -> ParsedItem:
-        header = draft.header
-        if draft.problem is not None:
+    def _finish(self, draft: Block | _Opened) -> ParsedItem:
+        if isinstance(draft, tuple):
+            line, header, extra = draft[0], draft[1], []
+        elif draft.problem is not None:
             return Rejection(self._export.display, draft.problem_line, draft.problem)
-        if header is None:
+        elif draft.header is None:
             return Rejection(self._export.display, draft.line, "text before the first message header")
-        sent_at = local_time(header, self._order, self._tz)
+        else:
+            line, header, extra = draft.line, draft.header, draft.extra
+        sent_at = self._local_time(header)
         if sent_at is None:
             reason = f"header date '{stamp_text(header)}' is not a valid date"
-            return Rejection(self._export.display, draft.line, reason)
-        return self._message(draft, header, sent_at)
+            return Rejection(self._export.display, line, reason)
+        return self._message(line, header, extra, sent_at)
 
-    def _message(self, draft: Block, header: re.Match[str], sent_at: datetime) -> ParsedItem:
+    def _message(self, line: int, header: re.Match[str], extra: list[str], sent_at: datetime) -> ParsedItem:
         sender, first, system = split_header(header["rest"])
-        while draft.extra and not draft.extra[-1]:
-            draft.extra.pop()  # WhatsApp trims what is sent: a trailing empty line only separates
-        body = "\n".join([first, *draft.extra]) if draft.extra else first
+        while extra and not extra[-1]:
+            extra.pop()  # WhatsApp trims what is sent: a trailing empty line only separates
+        body = "\n".join([first, *extra]) if extra else first
         attachments = self._attachments(_attachment_refs(body))
         if isinstance(attachments, str):
-            return Rejection(self._export.display, draft.line, attachments)
-        key = self._people.key(sender) if sender else ""
-        recipients = self._people.recipients(key)
+            return Rejection(self._export.display, line, attachments)
+        people = self._people
+        key = people.key(sender) if sender else ""
+        recipients = people.recipients(key)
         self._track(key, first, system)
         context = self._context
+        # DELETED_RE matches only short app notices, so a message that is no notice is never deleted
+        deleted = system and not extra and DELETED_RE.match(first) is not None
         return Message(
             source=WhatsAppConnector.name,
             conversation=self._export.conversation,
@@ -338,19 +369,19 @@ class _ChatReader:
             body=body,
             recipients=recipients,
             attachments=attachments,
-            direction="sent" if sender and key == self._people.custodian else "received",
+            direction="sent" if sender and key == people.custodian else "received",
             account=context.account,
             custodian=context.custodian,
             system=system,
-            source_ref=SourceRef(self._file_name, draft.line, self._export.entry, context.export_sha256),
-            flags=self._flags(body, not draft.extra and DELETED_RE.match(first) is not None, recipients, attachments),
+            source_ref=SourceRef(self._file_name, line, self._export.entry, context.export_sha256),
+            flags=self._flags(body, deleted, recipients, attachments),
         )
 
     def _flags(
         self, body: str, deleted: bool, recipients: tuple[str, ...], attachments: tuple[Attachment, ...]
     ) -> tuple[str, ...]:
         flags = []
-        if any(a.missing for a in attachments):
+        if attachments and any(a.missing for a in attachments):
             flags.append(FLAG_ATTACHMENT_MISSING)
         if deleted:
             flags.append(FLAG_DELETED)
