@@ -235,7 +235,8 @@ def stamp_text(match: re.Match[str]) -> str:
 
 class LocalTimes:
     """The wall-clock time of each header of one file, read in ``tz``; None when the date or
-    time is impossible. Each distinct date is worked out once: a chat repeats it line after line.
+    time is impossible. Each distinct date and time of day is worked out once: a chat repeats
+    them line after line.
 
     A time in a daylight-saving gap keeps fold=0 (the offset before the change), which is
     still one definite instant.
@@ -245,30 +246,42 @@ class LocalTimes:
         self._order = order
         self._tz = tz
         self._dates: dict[tuple[str | None, ...], tuple[int, int, int] | None] = {}
+        self._times: dict[tuple[str | None, ...], tuple[int, int, int] | None] = {}
 
     def __call__(self, match: re.Match[str]) -> datetime | None:
         """The instant ``match`` (a ``HEADER_RE`` match) names."""
-        key = match.group("d1", "d2", "d3", "era", "be")
-        dates = self._dates
-        if key in dates:
-            ymd = dates[key]
-        else:
-            if len(dates) >= _DATES_KEPT:  # a hostile file may hold a new date on every line
+        dates, times = self._dates, self._times
+        date_key, time_key = match.group(*_DATE_GROUPS), match.group(*_TIME_GROUPS)
+        ymd = dates.get(date_key, _UNSEEN)
+        if ymd is _UNSEEN:
+            if len(dates) >= _KEPT:  # a hostile file may hold a new date on every line
                 dates.clear()
-            ymd = dates[key] = _year_month_day(match, self._order)
-        if ymd is None:
-            return None
-        time_match = match if match["tf"] is None else _TIME_RE.match(match["tf"])
-        hms = None if time_match is None else _hour_minute_second(time_match)
-        if hms is None:
+            ymd = dates[date_key] = _year_month_day(match, self._order)
+        hms = times.get(time_key, _UNSEEN)
+        if hms is _UNSEEN:
+            if len(times) >= _KEPT:
+                times.clear()
+            hms = times[time_key] = _time_of_day(*time_key)
+        if ymd is None or hms is None:
             return None
         try:
-            return datetime(*ymd, *hms, tzinfo=self._tz)
+            return datetime(*ymd, *hms, tzinfo=self._tz)  # type: ignore[misc]
         except ValueError:
             return None
 
 
-_DATES_KEPT: Final = 4096
+_KEPT: Final = 4096
+_UNSEEN: Final = ()
+_DATE_GROUPS: Final = tuple(HEADER_RE.groupindex[name] for name in ("d1", "d2", "d3", "era", "be"))
+_TIME_GROUPS: Final = tuple(HEADER_RE.groupindex[name] for name in ("tf", "h", "mi", "s", "ap"))
+
+
+def _time_of_day(first: str | None, *fields: str | None) -> tuple[int, int, int] | None:
+    """Hour, minute and second from a header's time fields, or from the time it puts first."""
+    if first is not None:  # "[14:56:01, 3/18/22]": the time was matched whole, before the date
+        found = _TIME_RE.match(first)
+        return None if found is None else _hour_minute_second(*found.group("h", "mi", "s", "ap"))
+    return _hour_minute_second(*fields)
 
 
 def _year_month_day(match: re.Match[str], order: DateOrder) -> tuple[int, int, int] | None:
@@ -293,17 +306,18 @@ def _year(text: str, era: str | None, buddhist: str | None) -> int | None:
     return int(text) - _BUDDHIST_OFFSET if buddhist else int(text)
 
 
-def _hour_minute_second(match: re.Match[str]) -> tuple[int, int, int] | None:
-    hour = int(match["h"])
-    marker = match["ap"]
+def _hour_minute_second(hour_text: str | None, minutes: str | None, seconds: str | None,
+                        marker: str | None) -> tuple[int, int, int] | None:  # fmt: skip
+    if hour_text is None or minutes is None:
+        return None
+    hour = int(hour_text)
     if marker is not None:
         morning = marker[0] in _AM_MARKS
         if hour > 12 and morning:
             return None
         if hour <= 12:  # "23:59 PM" (seen in real exports) already is a 24-hour time
             hour = hour % 12 if morning else hour % 12 + 12
-    seconds = match["s"]
-    return hour, int(match["mi"]), int(seconds) if seconds is not None else 0
+    return hour, int(minutes), int(seconds) if seconds is not None else 0
 
 
 def alternatives(phrases: Iterable[str]) -> str:
@@ -318,6 +332,7 @@ _PHRASES = LANGUAGES.values()
 _DELETED = rf"(?:{alternatives(p for lang in _PHRASES for p in lang.deleted)})\.?$"
 DELETED_RE: Final = re.compile(_DELETED)
 _NOTICE_RE: Final = re.compile(rf"{alternatives(p for lang in _PHRASES for p in lang.notices)}|{_DELETED}")
+_NOTICE_STARTS: Final = frozenset(p[:2] for lang in _PHRASES for p in (*lang.notices, *lang.deleted))  # a cheap test
 _GROUP_EVENT_RE: Final = re.compile(alternatives(p for lang in _PHRASES for p in lang.events))
 _SECURITY_RE: Final = re.compile(r"(?:Your |.+'s )?[Ss]ecurity code (?:with .+ )?changed")
 MEMBERSHIP_RE: Final = re.compile(
@@ -368,7 +383,7 @@ def _is_notice(body: str, marked: bool) -> bool:
     """True for app notices that carry an author (iOS puts the chat's name there)."""
     if len(body) > NOTICE_MAX:
         return False
-    if _NOTICE_RE.match(body):
+    if body[:2] in _NOTICE_STARTS and _NOTICE_RE.match(body):
         return True
     if "ecurity code" in body and _SECURITY_RE.match(body):
         return True

@@ -66,6 +66,8 @@ _PHRASES = LANGUAGES.values()
 _OMITTED_KINDS: Final = {p.casefold(): kind for lang in _PHRASES for p, kind in lang.omitted.items()}
 # A placeholder's last word ("omitted", "edilmedi"): tells cheaply which bodies may hold one.
 _OMITTED_LAST_WORDS: Final = frozenset(p.rsplit(" ", 1)[-1] for p in _OMITTED_KINDS)
+_ENDING: Final = min(map(len, _OMITTED_LAST_WORDS))
+_OMITTED_ENDINGS: Final = frozenset(word[-_ENDING:] for word in _OMITTED_LAST_WORDS)
 _ATTACHED_RE = re.compile(rf"<(?:{alternatives(p for lang in _PHRASES for p in lang.attached)}): ([^<>\n]*)>")
 _FILE_ATTACHED_RE = re.compile(
     rf"(?P<name>[^\n]+?) \((?:{alternatives(p for lang in _PHRASES for p in lang.file_attached)})\)(?:\n|$)"
@@ -351,16 +353,20 @@ class _ChatReader:
         while extra and not extra[-1]:
             extra.pop()  # WhatsApp trims what is sent: a trailing empty line only separates
         body = "\n".join([first, *extra]) if extra else first
-        attachments = self._attachments(_attachment_refs(body))
+        refs = _attachment_refs(body, first)
+        attachments = self._attachments(refs) if refs else ()
         if isinstance(attachments, str):
             return Rejection(self._export.display, line, attachments)
         people = self._people
         key = people.key(sender) if sender else ""
         recipients = people.recipients(key)
-        self._track(key, first, system)
-        context = self._context
-        # DELETED_RE matches only short app notices, so a message that is no notice is never deleted
+        if system:
+            self._track(first)
+        else:
+            people.join(key)
+        # DELETED_RE matches only short app notices: a message that is no notice need not be tried
         deleted = system and not extra and DELETED_RE.match(first) is not None
+        context = self._context
         return Message(
             source=WhatsAppConnector.name,
             conversation=self._export.conversation,
@@ -381,7 +387,7 @@ class _ChatReader:
         self, body: str, deleted: bool, recipients: tuple[str, ...], attachments: tuple[Attachment, ...]
     ) -> tuple[str, ...]:
         flags = []
-        if attachments and any(a.missing for a in attachments):
+        if any(a.missing for a in attachments):
             flags.append(FLAG_ATTACHMENT_MISSING)
         if deleted:
             flags.append(FLAG_DELETED)
@@ -391,12 +397,9 @@ class _ChatReader:
             flags.append(FLAG_RECIPIENTS_UNKNOWN)
         return tuple(flags)
 
-    def _track(self, sender: str, first: str, system: bool) -> None:
-        """Update who is in the chat after a message: its sender, or a membership notice."""
-        if not system:
-            self._people.join(sender)
-            return
-        change = MEMBERSHIP_RE.match(first) if len(first) <= NOTICE_MAX else None
+    def _track(self, notice: str) -> None:
+        """Update who is in the chat after a membership notice."""
+        change = MEMBERSHIP_RE.match(notice) if len(notice) <= NOTICE_MAX else None
         if change is None:
             return
         actor = self._people.person(clean_name(change["actor"]))
@@ -433,10 +436,10 @@ class _ChatReader:
         return Attachment(ref.name, ref.media_type, digest, len(content), content=content)
 
 
-def _attachment_refs(body: str) -> list[_AttachmentRef]:
-    """The attachments a body names or stands in for, by every language's wording."""
+def _attachment_refs(body: str, first: str) -> list[_AttachmentRef]:
+    """The attachments a body (whose first line is ``first``) names or stands in for, by every
+    language's wording."""
     refs = [_named_ref(name.strip()) for name in _ATTACHED_RE.findall(body)] if "<" in body else []
-    first = body.partition("\n")[0]
     if first.endswith(")"):  # Android: "NAME (file attached)"
         android = _FILE_ATTACHED_RE.match(first)
         if android is not None:
@@ -452,8 +455,15 @@ def _attachment_refs(body: str) -> list[_AttachmentRef]:
 
 
 def _may_name_omitted(body: str) -> bool:
-    """Whether the body ends in a word that closes an iOS placeholder (a cheap test before the regex)."""
-    return len(body) <= NOTICE_MAX and body[body.rfind(" ") + 1 :].casefold() in _OMITTED_LAST_WORDS
+    """Whether the body ends in a word that closes an iOS placeholder (cheap tests before the regex).
+
+    Case folding maps each character alone, so the folded body ends as its last word folded.
+    """
+    return (
+        body[-_ENDING:].casefold()[-_ENDING:] in _OMITTED_ENDINGS
+        and len(body) <= NOTICE_MAX
+        and body[body.rfind(" ") + 1 :].casefold() in _OMITTED_LAST_WORDS
+    )
 
 
 def _named_ref(name: str) -> _AttachmentRef:
