@@ -43,6 +43,7 @@ _TIME_RE: Final = re.compile(_TIME)
 # signal-export's Markdown ("[2019-12-24, 12:23] Name: text") fits the pattern too; no
 # WhatsApp locale writes that shape, so sniffing leaves it to the Signal connector.
 
+_VOTED_GROUPS: Final = tuple(HEADER_RE.groupindex[name] for name in ("d1", "d2", "d3"))
 _AM_MARKS: Final = frozenset("aA\u0635")
 _ERA_BASE: Final = {"R": 2018, "H": 1988}  # Japanese Reiwa and Heisei eras
 _BUDDHIST_OFFSET: Final = 543
@@ -137,7 +138,7 @@ class DateOrderVote:
 
     def __init__(self, file: str, explicit: str | None = None, zone: str | None = None) -> None:
         self.file = file
-        self.headers = 0
+        self.headers = 0  # header lines counted (``repeats`` tells which others need not be)
         self._explicit = explicit
         self._zone = zone
         self._year_last = _Vote()
@@ -145,20 +146,29 @@ class DateOrderVote:
         self._last_date: tuple[str, ...] = ()
         self._last_fields = (self._year_last, 0, 0, 0)
         self._dotted = False  # a day.month.year date: no phone locale writes month.day.year
+        self._opening = _NO_OPENING
+
+    def repeats(self, text: str) -> bool:
+        """Whether line ``text`` can add nothing, so need not be matched: it opens with the date
+        of the last header counted, written so that every header opening so has that date (see
+        ``_date_opening``), and names no media file that could count."""
+        return text.startswith(self._opening) and ("-20" not in text or self._last_fields[0].ambiguous is None)
 
     def add(self, line: int, match: re.Match[str]) -> None:
         """Count one header line; raise if it contradicts the order seen so far."""
         self.headers += 1
-        date_text = match.group("d1", "d2", "d3")
+        date_text = match.group(*_VOTED_GROUPS)
         if date_text != self._last_date:  # most lines repeat the previous date
             self._last_date = date_text
             self._last_fields = vote, year, first, second = self._fields(date_text)
             vote.add(line, year, first, second)
             self._dotted = self._dotted or match.string[match.end("d1"):match.start("d2")].strip() == "."
+            self._opening = _date_opening(match)
             self._check_conflict(line, match)
-        rest = match["rest"]
-        if "-20" in rest and self._last_fields[0].ambiguous is not None:  # "-20": a media name's year
-            self._add_media(*self._last_fields, rest)
+        if self._last_fields[0].ambiguous is not None:
+            rest = match["rest"]
+            if "-20" in rest:  # a media name's year
+                self._add_media(*self._last_fields, rest)
 
     def decide(self) -> DateOrder:
         """The order to read every date of the file in."""
@@ -218,6 +228,23 @@ class DateOrderVote:
                 )
 
 
+_NO_OPENING: Final = "\n"  # no line opens so: lines come without their line feed
+
+
+def _date_opening(match: re.Match[str]) -> str:
+    """The start of a header line through its date and the character after it, such that every
+    header line opening so has the same date; or ``_NO_OPENING`` where one could read otherwise.
+
+    The fields are runs of digits between non-digits, read in one way only, except where the
+    line may open with a time instead (Vietnamese iOS, "[14.05.22, 3/18/22]"): that takes one
+    or two digits and a dot, so a date opening so, or after such a time, gets no opening.
+    """
+    text = match.string
+    if match["tf"] is not None or text[match.end("d1")] == ".":
+        return _NO_OPENING
+    return text[: match.end("d3") + 1]
+
+
 def zone_day_first(zone: str | None) -> bool | None:
     """The day/month order of the phone locales usual in ``zone``; None when it has none."""
     if zone is None:
@@ -248,7 +275,7 @@ class LocalTimes:
         self._dates: dict[tuple[str | None, ...], tuple[int, int, int] | None] = {}
         self._times: dict[tuple[str | None, ...], tuple[int, int, int] | None] = {}
 
-    def __call__(self, match: re.Match[str]) -> datetime | None:
+    def at(self, match: re.Match[str]) -> datetime | None:
         """The instant ``match`` (a ``HEADER_RE`` match) names."""
         dates, times = self._dates, self._times
         date_key, time_key = match.group(*_DATE_GROUPS), match.group(*_TIME_GROUPS)

@@ -16,7 +16,6 @@ import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import datetime
 from pathlib import Path, PurePosixPath
 from typing import BinaryIO, ClassVar, Final
 
@@ -219,9 +218,11 @@ def _vote(export: _Export, context: ParseContext) -> DateOrder:
 
 def _count_headers(runs: Iterator[Lines], vote: DateOrderVote) -> None:
     """Add every header line to ``vote``; stop early when the head of the file holds none."""
-    match = HEADER_RE.match
+    match, repeats = HEADER_RE.match, vote.repeats
     for run in runs:
         for index, text in enumerate(run.texts):
+            if repeats(text):
+                continue
             header = match(text)
             if header is not None:
                 vote.add(run.first + index, header)
@@ -294,7 +295,7 @@ class _ChatReader:
         assert context.tz is not None
         self._export = export
         self._context = context
-        self._local_time = LocalTimes(order, context.tz)
+        self._local_time = LocalTimes(order, context.tz).at
         self._people = _Participants(context)
         self._file_name = export.path.name
 
@@ -335,20 +336,18 @@ class _ChatReader:
 
     def _finish(self, draft: Block | _Opened) -> ParsedItem:
         if isinstance(draft, tuple):
-            line, header, extra = draft[0], draft[1], []
-        elif draft.problem is not None:
+            return self._message(draft[0], draft[1], [])
+        if draft.problem is not None:
             return Rejection(self._export.display, draft.problem_line, draft.problem)
-        elif draft.header is None:
+        if draft.header is None:
             return Rejection(self._export.display, draft.line, "text before the first message header")
-        else:
-            line, header, extra = draft.line, draft.header, draft.extra
+        return self._message(draft.line, draft.header, draft.extra)
+
+    def _message(self, line: int, header: re.Match[str], extra: list[str]) -> ParsedItem:
         sent_at = self._local_time(header)
         if sent_at is None:
             reason = f"header date '{stamp_text(header)}' is not a valid date"
             return Rejection(self._export.display, line, reason)
-        return self._message(line, header, extra, sent_at)
-
-    def _message(self, line: int, header: re.Match[str], extra: list[str], sent_at: datetime) -> ParsedItem:
         sender, first, system = split_header(header["rest"])
         while extra and not extra[-1]:
             extra.pop()  # WhatsApp trims what is sent: a trailing empty line only separates
@@ -387,7 +386,7 @@ class _ChatReader:
         self, body: str, deleted: bool, recipients: tuple[str, ...], attachments: tuple[Attachment, ...]
     ) -> tuple[str, ...]:
         flags = []
-        if any(a.missing for a in attachments):
+        if attachments and any(a.missing for a in attachments):
             flags.append(FLAG_ATTACHMENT_MISSING)
         if deleted:
             flags.append(FLAG_DELETED)
