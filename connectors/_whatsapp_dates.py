@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from functools import lru_cache
 from typing import Final
 from zoneinfo import ZoneInfo
@@ -262,8 +262,9 @@ def stamp_text(match: re.Match[str]) -> str:
 
 class LocalTimes:
     """The wall-clock time of each header of one file, read in ``tz``; None when the date or
-    time is impossible. Each distinct date and time of day is worked out once: a chat repeats
-    them line after line.
+    time is impossible. A chat repeats its dates and times of day line after line, so each
+    distinct one is worked out once: the day's midnight in ``tz``, and the time after it
+    (which, added, gives the very datetime the fields name, with fold=0).
 
     A time in a daylight-saving gap keeps fold=0 (the offset before the change), which is
     still one definite instant.
@@ -272,43 +273,52 @@ class LocalTimes:
     def __init__(self, order: DateOrder, tz: ZoneInfo) -> None:
         self._order = order
         self._tz = tz
-        self._dates: dict[tuple[str | None, ...], tuple[int, int, int] | None] = {}
-        self._times: dict[tuple[str | None, ...], tuple[int, int, int] | None] = {}
+        self._days: dict[tuple[str | None, ...], datetime | None] = {}
+        self._times: dict[tuple[str | None, ...], timedelta | None] = {}
 
     def at(self, match: re.Match[str]) -> datetime | None:
         """The instant ``match`` (a ``HEADER_RE`` match) names."""
-        dates, times = self._dates, self._times
-        date_key, time_key = match.group(*_DATE_GROUPS), match.group(*_TIME_GROUPS)
-        ymd = dates.get(date_key, _UNSEEN)
-        if ymd is _UNSEEN:
-            if len(dates) >= _KEPT:  # a hostile file may hold a new date on every line
-                dates.clear()
-            ymd = dates[date_key] = _year_month_day(match, self._order)
-        hms = times.get(time_key, _UNSEEN)
-        if hms is _UNSEEN:
+        fields = match.group(*_STAMP_GROUPS)
+        days, times = self._days, self._times
+        day = days.get(date_fields := fields[:_DATE_FIELDS], _UNSEEN)
+        if day is _UNSEEN:
+            if len(days) >= _KEPT:  # a hostile file may hold a new date on every line
+                days.clear()
+            day = days[date_fields] = self._midnight(match)
+        after = times.get(time_fields := fields[_DATE_FIELDS:], _UNSEEN)
+        if after is _UNSEEN:
             if len(times) >= _KEPT:
                 times.clear()
-            hms = times[time_key] = _time_of_day(*time_key)
-        if ymd is None or hms is None:
+            after = times[time_fields] = _time_of_day(*time_fields)
+        if day is None or after is None:
             return None
+        return day + after
+
+    def _midnight(self, match: re.Match[str]) -> datetime | None:
+        ymd = _year_month_day(match, self._order)
         try:
-            return datetime(*ymd, *hms, tzinfo=self._tz)  # type: ignore[misc]
+            return None if ymd is None else datetime(*ymd, tzinfo=self._tz)
         except ValueError:
             return None
 
 
 _KEPT: Final = 4096
-_UNSEEN: Final = ()
-_DATE_GROUPS: Final = tuple(HEADER_RE.groupindex[name] for name in ("d1", "d2", "d3", "era", "be"))
-_TIME_GROUPS: Final = tuple(HEADER_RE.groupindex[name] for name in ("tf", "h", "mi", "s", "ap"))
+_UNSEEN: Final = timedelta(-1)  # no time of day is negative, and no midnight a timedelta
+_STAMP_GROUPS: Final = tuple(HEADER_RE.groupindex[name] for name in ("d1", "d2", "d3", "era", "be",
+                                                                     "tf", "h", "mi", "s", "ap"))  # fmt: skip
+_DATE_FIELDS: Final = 5
 
 
-def _time_of_day(first: str | None, *fields: str | None) -> tuple[int, int, int] | None:
-    """Hour, minute and second from a header's time fields, or from the time it puts first."""
+def _time_of_day(first: str | None, *fields: str | None) -> timedelta | None:
+    """The time after midnight a header's time fields name, or the time it puts first."""
     if first is not None:  # "[14:56:01, 3/18/22]": the time was matched whole, before the date
         found = _TIME_RE.match(first)
-        return None if found is None else _hour_minute_second(*found.group("h", "mi", "s", "ap"))
-    return _hour_minute_second(*fields)
+        hms = None if found is None else _hour_minute_second(*found.group("h", "mi", "s", "ap"))
+    else:
+        hms = _hour_minute_second(*fields)
+    if hms is None or not (hms[0] < 24 and hms[1] < 60 and hms[2] < 60):  # what datetime() refuses
+        return None
+    return timedelta(hours=hms[0], minutes=hms[1], seconds=hms[2])
 
 
 def _year_month_day(match: re.Match[str], order: DateOrder) -> tuple[int, int, int] | None:
