@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta, timezone
 from functools import lru_cache
 from typing import Any, Literal
+from zoneinfo import ZoneInfo
 
 Direction = Literal["sent", "received"]
 Account = Literal["personal", "official"]
@@ -117,7 +118,9 @@ class Message:
         source_ref: SourceRef | None = None,
         flags: tuple[str, ...] = (),
     ) -> None:
-        if sent_at.tzinfo is None or sent_at.utcoffset() is None:
+        zone = sent_at.tzinfo
+        # A ZoneInfo or fixed offset always gives one; asking a ZoneInfo costs a search of its rules.
+        if zone is None or (type(zone) is not ZoneInfo and type(zone) is not timezone and sent_at.utcoffset() is None):
             raise ValueError("sent_at must carry a UTC offset")
         object.__setattr__(self, "__dict__", {
             "source": source, "conversation": conversation, "sender": sender, "sent_at": sent_at, "body": body,

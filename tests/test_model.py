@@ -5,7 +5,8 @@ from __future__ import annotations
 import inspect
 import pickle
 from dataclasses import MISSING, fields, replace
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta, timezone, tzinfo
+from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -44,6 +45,17 @@ def test_a_message_is_frozen_equal_hashable_and_pickles() -> None:
     assert hash(message.source_ref) == hash(SourceRef("chat.txt", 3))
 
 
-def test_a_time_without_offset_is_refused() -> None:
+class _NoOffset(tzinfo):
+    def utcoffset(self, dt: datetime | None) -> timedelta | None:
+        return None
+
+
+@pytest.mark.parametrize("sent_at", [datetime(2024, 3, 9, 8, 2), datetime(2024, 3, 9, 8, 2, tzinfo=_NoOffset())])
+def test_a_time_without_offset_is_refused(sent_at: datetime) -> None:
     with pytest.raises(ValueError, match="UTC offset"):
-        Message("whatsapp", "c", "Ana", datetime(2024, 3, 9, 8, 2), "ok")
+        Message("whatsapp", "c", "Ana", sent_at, "ok")
+
+
+@pytest.mark.parametrize("zone", [UTC, timezone(timedelta(hours=-7)), ZoneInfo("America/Phoenix")])
+def test_a_time_in_a_zone_is_taken(zone: tzinfo) -> None:
+    assert Message("whatsapp", "c", "Ana", datetime(2024, 3, 9, 8, 2, tzinfo=zone), "ok").sent_at.tzinfo is zone
