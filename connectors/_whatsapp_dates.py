@@ -369,7 +369,9 @@ _PHRASES = LANGUAGES.values()
 _DELETED = rf"(?:{alternatives(p for lang in _PHRASES for p in lang.deleted)})\.?$"
 DELETED_RE: Final = re.compile(_DELETED)
 _NOTICE_RE: Final = re.compile(rf"{alternatives(p for lang in _PHRASES for p in lang.notices)}|{_DELETED}")
-_NOTICE_STARTS: Final = frozenset(p[:2] for lang in _PHRASES for p in (*lang.notices, *lang.deleted))  # a cheap test
+# How every notice opens, for a cheap test before the pattern (no notice is shorter)
+_NOTICE_START: Final = min(len(p) for lang in _PHRASES for p in (*lang.notices, *lang.deleted))
+_NOTICE_STARTS: Final = frozenset(p[:_NOTICE_START] for lang in _PHRASES for p in (*lang.notices, *lang.deleted))
 _GROUP_EVENT_RE: Final = re.compile(alternatives(p for lang in _PHRASES for p in lang.events))
 _SECURITY_RE: Final = re.compile(r"(?:Your |.+'s )?[Ss]ecurity code (?:with .+ )?changed")
 MEMBERSHIP_RE: Final = re.compile(
@@ -391,9 +393,8 @@ def split_header(rest: str) -> tuple[str, str, bool]:
     if not author:  # no "Name: ": an app notice such as "Alice added Bob"
         return "", rest.lstrip(_BODY_MARKS), True
     body = rest[cut + 2 :]
-    marked = body.startswith(("\u200e", "\u200f"))
-    body = body.lstrip(_BODY_MARKS)
-    return author, body, _is_notice(body, marked)
+    text = body.lstrip(_BODY_MARKS)
+    return author, text, _is_notice(text, len(text) < len(body))
 
 
 _AUTHOR_KEPT: Final = 256  # longer author fields are not remembered (bounds the cache's memory)
@@ -420,7 +421,7 @@ def _is_notice(body: str, marked: bool) -> bool:
     """True for app notices that carry an author (iOS puts the chat's name there)."""
     if len(body) > NOTICE_MAX:
         return False
-    if body[:2] in _NOTICE_STARTS and _NOTICE_RE.match(body):
+    if body[:_NOTICE_START] in _NOTICE_STARTS and _NOTICE_RE.match(body):
         return True
     if "ecurity code" in body and _SECURITY_RE.match(body):
         return True
