@@ -276,16 +276,18 @@ class LocalTimes:
         self._days: dict[tuple[str | None, ...], datetime | None] = {}
         self._times: dict[tuple[str | None, ...], timedelta | None] = {}
 
-    def at(self, match: re.Match[str]) -> datetime | None:
-        """The instant ``match`` (a ``HEADER_RE`` match) names."""
-        fields = match.group(*_STAMP_GROUPS)
+    def at(self, fields: tuple[str | None, ...]) -> datetime | None:
+        """The instant a header names, from the ``groups()`` of its ``HEADER_RE`` match."""
         days, times = self._days, self._times
-        day = days.get(date_fields := fields[:_DATE_FIELDS], _UNSEEN)
+        day = days.get(date_fields := fields[_DATE_FIELDS], _UNSEEN)
         if day is _UNSEEN:
             if len(days) >= _KEPT:  # a hostile file may hold a new date on every line
                 days.clear()
-            day = days[date_fields] = self._midnight(match)
-        after = times.get(time_fields := fields[_DATE_FIELDS:], _UNSEEN)
+            day = days[date_fields] = self._midnight(*date_fields)
+        time_fields = fields[_TIME_PUT_FIRST]
+        if time_fields[0] is None:
+            time_fields = fields[_TIME_FIELDS]
+        after = times.get(time_fields, _UNSEEN)
         if after is _UNSEEN:
             if len(times) >= _KEPT:
                 times.clear()
@@ -294,8 +296,8 @@ class LocalTimes:
             return None
         return day + after
 
-    def _midnight(self, match: re.Match[str]) -> datetime | None:
-        ymd = _year_month_day(match, self._order)
+    def _midnight(self, d1: str, d2: str, era: str | None, d3: str, buddhist: str | None) -> datetime | None:
+        ymd = _year_month_day(d1, d2, era, d3, buddhist, self._order)
         try:
             return None if ymd is None else datetime(*ymd, tzinfo=self._tz)
         except ValueError:
@@ -304,15 +306,23 @@ class LocalTimes:
 
 _KEPT: Final = 4096
 _UNSEEN: Final = timedelta(-1)  # no time of day is negative, and no midnight a timedelta
-_STAMP_GROUPS: Final = tuple(HEADER_RE.groupindex[name] for name in ("d1", "d2", "d3", "era", "be",
-                                                                     "tf", "h", "mi", "s", "ap"))  # fmt: skip
-_DATE_FIELDS: Final = 5
 
 
-def _time_of_day(first: str | None, *fields: str | None) -> timedelta | None:
-    """The time after midnight a header's time fields name, or the time it puts first."""
-    if first is not None:  # "[14:56:01, 3/18/22]": the time was matched whole, before the date
-        found = _TIME_RE.match(first)
+def _group_slice(first: str, last: str) -> slice:
+    """Where HEADER_RE's groups ``first`` to ``last`` sit in a match's ``groups()``."""
+    return slice(HEADER_RE.groupindex[first] - 1, HEADER_RE.groupindex[last])
+
+
+_DATE_FIELDS: Final = _group_slice("d1", "be")  # d1, d2, era, d3, be
+_TIME_FIELDS: Final = _group_slice("h", "ap")  # h, mi, s, ap
+_TIME_PUT_FIRST: Final = _group_slice("tf", "tf")  # "[14:56:01, 3/18/22]": the time, matched whole
+
+
+def _time_of_day(*fields: str | None) -> timedelta | None:
+    """The time after midnight a header's time fields (hour, minute, second, AM/PM) name, or
+    the time it puts first (one field, matched whole)."""
+    if len(fields) == 1:
+        found = _TIME_RE.match(fields[0] or "")
         hms = None if found is None else _hour_minute_second(*found.group("h", "mi", "s", "ap"))
     else:
         hms = _hour_minute_second(*fields)
@@ -321,13 +331,14 @@ def _time_of_day(first: str | None, *fields: str | None) -> timedelta | None:
     return timedelta(hours=hms[0], minutes=hms[1], seconds=hms[2])
 
 
-def _year_month_day(match: re.Match[str], order: DateOrder) -> tuple[int, int, int] | None:
-    d1, d2, d3 = match.group("d1", "d2", "d3")
+def _year_month_day(
+    d1: str, d2: str, era: str | None, d3: str, buddhist: str | None, order: DateOrder
+) -> tuple[int, int, int] | None:
     year: int | None
     if len(d1) == 4:
         year, first, second, day_first = int(d1), int(d2), int(d3), order.year_first_day_first
     else:
-        year, first, second, day_first = _year(d3, match["era"], match["be"]), int(d1), int(d2), order.day_first
+        year, first, second, day_first = _year(d3, era, buddhist), int(d1), int(d2), order.day_first
     if year is None:
         return None
     return (year, second, first) if day_first else (year, first, second)

@@ -244,7 +244,7 @@ class _Participants:
         self.custodian = context.custodian_names[0] if context.custodian_names else context.custodian
         self._members = [self.custodian]
         self._present = {self.custodian}
-        self._recipients: dict[str, tuple[str, ...]] = {}  # per sender, until the members change
+        self._senders: dict[str, tuple[str, tuple[str, ...]]] = {}  # see sender()
         self._keys: dict[str, str] = {}
         self.overflow = False
 
@@ -259,12 +259,15 @@ class _Participants:
         """``key`` for a name in an app notice, where "You"/"you" is the custodian."""
         return self.custodian if name.casefold() == "you" else self.key(name)
 
-    def recipients(self, sender: str) -> tuple[str, ...]:
-        found = self._recipients.get(sender)
+    def sender(self, name: str) -> tuple[str, tuple[str, ...]]:
+        """The key a message's sender (``name``, "" for none) is tracked under, and its recipients:
+        every other member. Kept per name until the members change."""
+        found = self._senders.get(name)
         if found is None:
-            if len(self._recipients) >= _RECIPIENT_LISTS_KEPT:
-                self._recipients.clear()
-            found = self._recipients[sender] = tuple(m for m in self._members if m != sender)
+            if len(self._senders) >= _SENDERS_KEPT:
+                self._senders.clear()
+            key = self.key(name) if name else ""
+            found = self._senders[name] = (key, tuple(m for m in self._members if m != key))
         return found
 
     def join(self, key: str) -> None:
@@ -275,16 +278,16 @@ class _Participants:
             return
         bisect.insort(self._members, key)
         self._present.add(key)
-        self._recipients.clear()
+        self._senders.clear()
 
     def leave(self, key: str) -> None:
         if key in self._present:
             self._members.remove(key)
             self._present.remove(key)
-            self._recipients.clear()
+            self._senders.clear()
 
 
-_RECIPIENT_LISTS_KEPT: Final = 64  # senders outside an overflowing chat each get a list of 4,096
+_SENDERS_KEPT: Final = 256  # names outside an overflowing chat each get a list of 4,096
 _Opened = tuple[int, re.Match[str], Lines, int]  # a header line whose message may go on: line, match, where
 
 
@@ -298,6 +301,7 @@ class _ChatReader:
         self._local_time = LocalTimes(order, context.tz).at
         self._people = _Participants(context)
         self._file_name = export.path.name
+        self._conversation = export.conversation
 
     def items(self, runs: Iterator[Lines]) -> Iterator[ParsedItem]:
         """Group lines under their header line and yield one item per message.
@@ -312,7 +316,9 @@ class _ChatReader:
             for index, text in enumerate(run.texts):
                 header = match(text)
                 if header is not None:
-                    if draft is not None:
+                    if isinstance(draft, tuple):  # the common case first: a message of one line
+                        yield self._message(draft[0], draft[1], [])
+                    elif draft is not None:
                         yield self._finish(draft)
                     elif orphans:
                         yield self._orphans(orphans)
@@ -344,11 +350,12 @@ class _ChatReader:
         return self._message(draft.line, draft.header, draft.extra)
 
     def _message(self, line: int, header: re.Match[str], extra: list[str]) -> ParsedItem:
-        sent_at = self._local_time(header)
+        fields = header.groups()
+        sent_at = self._local_time(fields)
         if sent_at is None:
             reason = f"header date '{stamp_text(header)}' is not a valid date"
             return Rejection(self._export.display, line, reason)
-        sender, first, system = split_header(header["rest"])
+        sender, first, system = split_header(fields[-1])
         while extra and not extra[-1]:
             extra.pop()  # WhatsApp trims what is sent: a trailing empty line only separates
         body = "\n".join([first, *extra]) if extra else first
@@ -357,8 +364,7 @@ class _ChatReader:
         if isinstance(attachments, str):
             return Rejection(self._export.display, line, attachments)
         people = self._people
-        key = people.key(sender) if sender else ""
-        recipients = people.recipients(key)
+        key, recipients = people.sender(sender)
         if system:
             self._track(first)
         else:
@@ -367,8 +373,8 @@ class _ChatReader:
         deleted = system and not extra and DELETED_RE.match(first) is not None
         context = self._context
         return Message(
-            source=WhatsAppConnector.name,
-            conversation=self._export.conversation,
+            source="whatsapp",
+            conversation=self._conversation,
             sender=sender,
             sent_at=sent_at,
             body=body,
@@ -385,16 +391,16 @@ class _ChatReader:
     def _flags(
         self, body: str, deleted: bool, recipients: tuple[str, ...], attachments: tuple[Attachment, ...]
     ) -> tuple[str, ...]:
-        flags = []
+        flags: tuple[str, ...] = ()
         if attachments and any(a.missing for a in attachments):
-            flags.append(FLAG_ATTACHMENT_MISSING)
+            flags += (FLAG_ATTACHMENT_MISSING,)
         if deleted:
-            flags.append(FLAG_DELETED)
+            flags += (FLAG_DELETED,)
         if "<This message was edited>" in body:
-            flags.append(FLAG_EDITED)
+            flags += (FLAG_EDITED,)
         if not recipients or self._people.overflow:
-            flags.append(FLAG_RECIPIENTS_UNKNOWN)
-        return tuple(flags)
+            flags += (FLAG_RECIPIENTS_UNKNOWN,)
+        return flags
 
     def _track(self, notice: str) -> None:
         """Update who is in the chat after a membership notice."""
