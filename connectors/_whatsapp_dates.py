@@ -26,19 +26,27 @@ from connectors._whatsapp_locales import LANGUAGES, ZONE_DATE_ORDERS
 _MARKS = "[\ufeff\u200e\u200f]*+"
 _DATE = (
     rf"(?P<d1>\d{{1,4}}){_MARKS}[./-]{_MARKS}(?P<d2>\d{{1,2}}){_MARKS}[./-]{_MARKS}"
-    r"(?P<era>[RH])?(?P<d3>\d{1,4})(?P<be>\s?BE)?"
+    r"(?P<era>[RH])?(?P<d3>\d{1,4})"
 )
+_BUDDHIST = r"(?P<be>\s?BE)?"
 # AM/PM in its locale spellings: AM, am, a.m., "a. m.", Arabic sad/mim; LangChain's "3:22_AM".
 _AMPM = r"(?:[\s_]*+(?P<ap>[aApP]\.?\s?[mM]\.?|[\u0635\u0645]))?"
 _TIME = rf"(?P<h>\d{{1,2}})[:.](?P<mi>\d{{2}})(?:[:.](?P<s>\d{{2}}))?{_AMPM}"
 # Vietnamese iOS puts the time first: "[14:56:01, 3/18/22]".
 _TIME_FIRST = r"(?:(?P<tf>\d{1,2}[:.]\d{2}(?:[:.]\d{2})?(?:[\s_]*+[aApP]\.?\s?[mM]\.?)?),\s*+)?"
 
+_TIME_AFTER = rf"(?:[,\u060c]\s*+|\s++){_TIME}"
+_CLOSE_BRACKET, _DASH = r"\]\s?", r"\s[-\u2013]\s"
+
 HEADER_RE: Final = re.compile(
-    rf"{_MARKS}(?P<open>\[)?{_MARKS}{_TIME_FIRST}{_DATE}"
-    rf"(?(tf)|(?:[,\u060c]\s*+|\s++){_TIME}){_MARKS}"
-    r"(?(open)\]\s?|\s[-\u2013]\s)(?P<rest>.*)"
+    rf"{_MARKS}(?P<open>\[)?{_MARKS}{_TIME_FIRST}{_DATE}{_BUDDHIST}"
+    rf"(?(tf)|{_TIME_AFTER}){_MARKS}"
+    rf"(?(open){_CLOSE_BRACKET}|{_DASH})(?P<rest>.*)"
 )
+# HEADER_RE from the end of a date on, for a line without a time put first: its groups are
+# HEADER_RE's last ones (see HeaderFields).
+_AFTER_DATE: Final = {bracket: re.compile(rf"{_BUDDHIST}{_TIME_AFTER}{_MARKS}{close}(?P<rest>.*)")
+                      for bracket, close in ((True, _CLOSE_BRACKET), (False, _DASH))}  # fmt: skip
 _TIME_RE: Final = re.compile(_TIME)
 # signal-export's Markdown ("[2019-12-24, 12:23] Name: text") fits the pattern too; no
 # WhatsApp locale writes that shape, so sniffing leaves it to the Signal connector.
@@ -243,6 +251,33 @@ def _date_opening(match: re.Match[str]) -> str:
     if match["tf"] is not None or text[match.end("d1")] == ".":
         return _NO_OPENING
     return text[: match.end("d3") + 1]
+
+
+class HeaderFields:
+    """HEADER_RE's ``groups()`` for each line of one file that is a header, None for the others.
+
+    A line opening like the last header matched whole (see ``_date_opening``) is matched from
+    its date on, the date's fields taken from that header: they are the same.
+    """
+
+    def __init__(self) -> None:
+        self._opening = _NO_OPENING
+        self._date: tuple[str | None, ...] = ()  # open, tf, d1, d2, era, d3
+        self._after_date = _AFTER_DATE[False].match
+
+    def of(self, text: str) -> tuple[str | None, ...] | None:
+        """The fields of line ``text``; None when it is no header."""
+        if text.startswith(self._opening):
+            after = self._after_date(text, len(self._opening) - 1)
+            return None if after is None else self._date + after.groups()
+        header = HEADER_RE.match(text)
+        if header is None:
+            return None
+        fields = header.groups()
+        self._opening = _date_opening(header)
+        self._date = fields[: HEADER_RE.groupindex["d3"]]
+        self._after_date = _AFTER_DATE[fields[0] is not None].match
+        return fields
 
 
 def zone_day_first(zone: str | None) -> bool | None:

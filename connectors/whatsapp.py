@@ -41,6 +41,7 @@ from connectors._whatsapp_dates import (
     NOTICE_MAX,
     DateOrder,
     DateOrderVote,
+    HeaderFields,
     LocalTimes,
     alternatives,
     clean_name,
@@ -288,7 +289,8 @@ class _Participants:
 
 
 _SENDERS_KEPT: Final = 256  # names outside an overflowing chat each get a list of 4,096
-_Opened = tuple[int, re.Match[str], Lines, int]  # a header line whose message may go on: line, match, where
+_Opened = tuple[int, tuple[str | None, ...], str, Lines, int]  # a header line, its message maybe not done:
+# its number, HEADER_RE fields and text, and where it is
 
 
 class _ChatReader:
@@ -308,28 +310,28 @@ class _ChatReader:
 
         A header line stays a plain tuple until a line follows it: most messages have one line.
         """
-        match = HEADER_RE.match
+        fields_of = HeaderFields().of
         draft: Block | _Opened | None = None
         orphans: list[int] = []
         for run in runs:
             first, problem = run.first, run.problem
             for index, text in enumerate(run.texts):
-                header = match(text)
-                if header is not None:
+                fields = fields_of(text)
+                if fields is not None:
                     if isinstance(draft, tuple):  # the common case first: a message of one line
-                        yield self._message(draft[0], draft[1], [])
+                        yield self._message(draft[0], draft[1], draft[2], [])
                     elif draft is not None:
                         yield self._finish(draft)
                     elif orphans:
                         yield self._orphans(orphans)
-                    draft = (first + index, header, run, index)
+                    draft = (first + index, fields, text, run, index)
                     if problem is not None:
-                        draft = Block(first, header, run.size(index))
-                        draft.fail(first, problem)
+                        draft = Block(first + index, HEADER_RE.match(text), run.size(index))
+                        draft.fail(first + index, problem)
                 elif draft is not None:
                     if isinstance(draft, tuple):
-                        line, opening, opened_in, at = draft
-                        draft = Block(line, opening, opened_in.size(at))
+                        line, _fields, opening, opened_in, at = draft
+                        draft = Block(line, HEADER_RE.match(opening), opened_in.size(at))
                     draft.add(first + index, text, problem, run.size(index))
                 elif text.strip() or problem is not None:
                     orphans.append(first + index)
@@ -342,18 +344,18 @@ class _ChatReader:
 
     def _finish(self, draft: Block | _Opened) -> ParsedItem:
         if isinstance(draft, tuple):
-            return self._message(draft[0], draft[1], [])
+            return self._message(draft[0], draft[1], draft[2], [])
         if draft.problem is not None:
             return Rejection(self._export.display, draft.problem_line, draft.problem)
         if draft.header is None:
             return Rejection(self._export.display, draft.line, "text before the first message header")
-        return self._message(draft.line, draft.header, draft.extra)
+        return self._message(draft.line, draft.header.groups(), draft.header.string, draft.extra)
 
-    def _message(self, line: int, header: re.Match[str], extra: list[str]) -> ParsedItem:
-        fields = header.groups()
+    def _message(self, line: int, fields: tuple[str | None, ...], text: str, extra: list[str]) -> ParsedItem:
+        """The message opened by header line ``text`` (with its HEADER_RE ``fields``), ``extra`` lines after it."""
         sent_at = self._local_time(fields)
         if sent_at is None:
-            reason = f"header date '{stamp_text(header)}' is not a valid date"
+            reason = f"header date '{stamp_text(HEADER_RE.match(text))}' is not a valid date"  # type: ignore[arg-type]
             return Rejection(self._export.display, line, reason)
         sender, first, system = split_header(fields[-1])
         while extra and not extra[-1]:

@@ -19,7 +19,7 @@ from hypothesis import strategies as st
 from archiver.connector import ParseContext
 from archiver.errors import InputError
 from connectors import whatsapp
-from connectors._whatsapp_dates import DateOrderVote
+from connectors._whatsapp_dates import HEADER_RE, DateOrderVote, HeaderFields
 from connectors.whatsapp import WhatsAppConnector
 from tests.whatsapp_varied import BLOCK, VARIANTS, digests, write_variant
 
@@ -77,3 +77,21 @@ def test_a_time_put_first_is_not_taken_for_the_date_before(tmp_path: Path) -> No
                     encoding="utf-8")  # fmt: skip
     with pytest.raises(InputError, match="mix day-first and month-first"):
         list(WhatsAppConnector().parse(path, ParseContext("c", tz=ZoneInfo("UTC"))))
+
+
+# Lines that open like a header, with random ends: the same date again, and other readings of it.
+OPENINGS = ["12/01/2024, 10:00 - ", "12/01/2024, ", "12/01/2024 BE, 10:00 - ", "[1/2/24, 9:05:07 AM] ", "[1/2/24, ",
+            "\u200e[1/2/24, 10:00] ", "1/2/2", "R6/1/2 10:00 - ", "[14.05.22, 10:00] ", "[14.05.22, 3/18/22] ",
+            "[14:56:01, 3/18/22] ", ""]
+ENDS = ["[", "]", "\u200e", "1", "12", "2024", "R", "/", ".", "-", ",", " ", "  ", " BE", "10:00", "9:05:07", " AM",
+        " p. m.", " - ", "] ", "\u2013", "Ana: x", "x", "\u060c", "3/18/22"]  # fmt: skip
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.lists(st.tuples(st.sampled_from(OPENINGS), st.lists(st.sampled_from(ENDS), max_size=8).map("".join)),
+                min_size=1, max_size=20))  # fmt: skip
+def test_header_fields_are_the_pattern_groups(lines: list[tuple[str, str]]) -> None:
+    reader = HeaderFields()
+    for text in (opening + end for opening, end in lines):
+        header = HEADER_RE.match(text)
+        assert reader.of(text) == (None if header is None else header.groups()), text
