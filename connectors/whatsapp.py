@@ -289,8 +289,8 @@ class _Participants:
 
 
 _SENDERS_KEPT: Final = 256  # names outside an overflowing chat each get a list of 4,096
-_Opened = tuple[int, tuple[str | None, ...], str, Lines, int]  # a header line, its message maybe not done:
-# its number, HEADER_RE fields and text, and where it is
+# A header line whose message may go on: its number, HEADER_RE fields and text, and where it is.
+_Opened = tuple[int, tuple[str | None, ...], str, Lines, int]
 
 
 class _ChatReader:
