@@ -2,7 +2,8 @@
 
 A line longer than ``LINE_CAP`` is skipped without being held in memory and reported with
 its number; invalid UTF-8 is reported, never silently repaired; UTF-16 exports are
-re-encoded as UTF-8 chunk by chunk.
+re-encoded as UTF-8 chunk by chunk. Lines are read and decoded a run at a time
+(``iter_runs``), which costs far less per line than one read and decode each.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ _PEEK_BYTES: Final = 512  # enough of an over-long line to tell whether it opens
 _CHUNK: Final = 64 * 1024
 
 RawLine = tuple[int, str, str | None, int]  # number, text, problem, size in bytes
-_RUN_BYTES: Final = 256 * 1024  # bytes decoded at once: lines inside cannot be over-long
+_RUN_BYTES: Final = 256 * 1024  # bytes decoded at once; under LINE_CAP (BOM included), so no line within is over-long
 
 
 @dataclass
