@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta, timezone
 from functools import lru_cache
 from typing import Any, Literal
+from zoneinfo import ZoneInfo
 
 Direction = Literal["sent", "received"]
 Account = Literal["personal", "official"]
@@ -64,6 +65,13 @@ class SourceRef:
     entry: str | None = None
     export_sha256: str | None = None
 
+    # Written out, not generated, like Message.__init__ (one of these is made per message).
+    def __init__(
+        self, file: str, line: int | None = None, entry: str | None = None, export_sha256: str | None = None
+    ) -> None:
+        object.__setattr__(self, "__dict__", {"file": file, "line": line, "entry": entry,
+                                              "export_sha256": export_sha256})  # fmt: skip
+
     def to_json(self) -> dict[str, Any]:
         return {
             "file": self.file,
@@ -91,9 +99,35 @@ class Message:
     source_ref: SourceRef = field(default_factory=lambda: SourceRef(file=""))
     flags: tuple[str, ...] = ()
 
-    def __post_init__(self) -> None:
-        if self.sent_at.tzinfo is None or self.sent_at.utcoffset() is None:
+    # Written out, not generated: a frozen dataclass's own __init__ sets each field through
+    # object.__setattr__, which cost more than reading the message from a chat export. The
+    # signature is the fields' own (tests/test_model.py holds the two together).
+    def __init__(
+        self,
+        source: str,
+        conversation: str,
+        sender: str,
+        sent_at: datetime,
+        body: str,
+        recipients: tuple[str, ...] = (),
+        attachments: tuple[Attachment, ...] = (),
+        direction: Direction = "received",
+        account: Account = "personal",
+        custodian: str = "",
+        system: bool = False,
+        source_ref: SourceRef | None = None,
+        flags: tuple[str, ...] = (),
+    ) -> None:
+        zone = sent_at.tzinfo
+        # A ZoneInfo or fixed offset always gives one; asking a ZoneInfo costs a search of its rules.
+        if zone is None or (type(zone) is not ZoneInfo and type(zone) is not timezone and sent_at.utcoffset() is None):
             raise ValueError("sent_at must carry a UTC offset")
+        object.__setattr__(self, "__dict__", {
+            "source": source, "conversation": conversation, "sender": sender, "sent_at": sent_at, "body": body,
+            "recipients": recipients, "attachments": attachments, "direction": direction, "account": account,
+            "custodian": custodian, "system": system,
+            "source_ref": SourceRef(file="") if source_ref is None else source_ref, "flags": flags,
+        })  # fmt: skip
 
     def to_json(self) -> dict[str, Any]:
         """The message as a JSON-ready dict (the ``jsonl`` line format)."""

@@ -3,7 +3,7 @@
 A header is the timestamp (and author) that opens each message, in one of many
 phone-locale styles (see ``HEADER_RE``). Whether ``03/04/23`` is March or April cannot be
 told from one line, so the order is decided for the whole file by ``DateOrderVote`` in a
-first pass, and ``local_time`` applies it in the second. ``split_header`` tells the author
+first pass, and ``LocalTimes`` applies it in the second. ``split_header`` tells the author
 from the first body line; the lines themselves come from ``connectors._text``.
 """
 
@@ -12,7 +12,8 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
+from functools import lru_cache
 from typing import Final
 from zoneinfo import ZoneInfo
 
@@ -25,23 +26,32 @@ from connectors._whatsapp_locales import LANGUAGES, ZONE_DATE_ORDERS
 _MARKS = "[\ufeff\u200e\u200f]*+"
 _DATE = (
     rf"(?P<d1>\d{{1,4}}){_MARKS}[./-]{_MARKS}(?P<d2>\d{{1,2}}){_MARKS}[./-]{_MARKS}"
-    r"(?P<era>[RH])?(?P<d3>\d{1,4})(?P<be>\s?BE)?"
+    r"(?P<era>[RH])?(?P<d3>\d{1,4})"
 )
+_BUDDHIST = r"(?P<be>\s?BE)?"
 # AM/PM in its locale spellings: AM, am, a.m., "a. m.", Arabic sad/mim; LangChain's "3:22_AM".
 _AMPM = r"(?:[\s_]*+(?P<ap>[aApP]\.?\s?[mM]\.?|[\u0635\u0645]))?"
 _TIME = rf"(?P<h>\d{{1,2}})[:.](?P<mi>\d{{2}})(?:[:.](?P<s>\d{{2}}))?{_AMPM}"
 # Vietnamese iOS puts the time first: "[14:56:01, 3/18/22]".
 _TIME_FIRST = r"(?:(?P<tf>\d{1,2}[:.]\d{2}(?:[:.]\d{2})?(?:[\s_]*+[aApP]\.?\s?[mM]\.?)?),\s*+)?"
 
+_TIME_AFTER = rf"(?:[,\u060c]\s*+|\s++){_TIME}"
+_CLOSE_BRACKET, _DASH = r"\]\s?", r"\s[-\u2013]\s"
+
 HEADER_RE: Final = re.compile(
-    rf"{_MARKS}(?P<open>\[)?{_MARKS}{_TIME_FIRST}{_DATE}"
-    rf"(?(tf)|(?:[,\u060c]\s*+|\s++){_TIME}){_MARKS}"
-    r"(?(open)\]\s?|\s[-\u2013]\s)(?P<rest>.*)"
+    rf"{_MARKS}(?P<open>\[)?{_MARKS}{_TIME_FIRST}{_DATE}{_BUDDHIST}"
+    rf"(?(tf)|{_TIME_AFTER}){_MARKS}"
+    rf"(?(open){_CLOSE_BRACKET}|{_DASH})(?P<rest>.*)"
 )
+# HEADER_RE from the end of a date on, for a line without a time put first: its groups are
+# HEADER_RE's last ones (see HeaderFields).
+_AFTER_DATE: Final = {bracket: re.compile(rf"{_BUDDHIST}{_TIME_AFTER}{_MARKS}{close}(?P<rest>.*)")
+                      for bracket, close in ((True, _CLOSE_BRACKET), (False, _DASH))}  # fmt: skip
 _TIME_RE: Final = re.compile(_TIME)
 # signal-export's Markdown ("[2019-12-24, 12:23] Name: text") fits the pattern too; no
 # WhatsApp locale writes that shape, so sniffing leaves it to the Signal connector.
 
+_VOTED_GROUPS: Final = tuple(HEADER_RE.groupindex[name] for name in ("d1", "d2", "d3"))
 _AM_MARKS: Final = frozenset("aA\u0635")
 _ERA_BASE: Final = {"R": 2018, "H": 1988}  # Japanese Reiwa and Heisei eras
 _BUDDHIST_OFFSET: Final = 543
@@ -136,7 +146,7 @@ class DateOrderVote:
 
     def __init__(self, file: str, explicit: str | None = None, zone: str | None = None) -> None:
         self.file = file
-        self.headers = 0
+        self.headers = 0  # header lines counted (``repeats`` tells which others need not be)
         self._explicit = explicit
         self._zone = zone
         self._year_last = _Vote()
@@ -144,20 +154,29 @@ class DateOrderVote:
         self._last_date: tuple[str, ...] = ()
         self._last_fields = (self._year_last, 0, 0, 0)
         self._dotted = False  # a day.month.year date: no phone locale writes month.day.year
+        self._opening = _NO_OPENING
+
+    def repeats(self, text: str) -> bool:
+        """Whether line ``text`` can add nothing, so need not be matched: it opens with the date
+        of the last header counted, written so that every header opening so has that date (see
+        ``_date_opening``), and names no media file that could count."""
+        return text.startswith(self._opening) and ("-20" not in text or self._last_fields[0].ambiguous is None)
 
     def add(self, line: int, match: re.Match[str]) -> None:
         """Count one header line; raise if it contradicts the order seen so far."""
         self.headers += 1
-        date_text = match.group("d1", "d2", "d3")
+        date_text = match.group(*_VOTED_GROUPS)
         if date_text != self._last_date:  # most lines repeat the previous date
             self._last_date = date_text
             self._last_fields = vote, year, first, second = self._fields(date_text)
             vote.add(line, year, first, second)
             self._dotted = self._dotted or match.string[match.end("d1"):match.start("d2")].strip() == "."
+            self._opening = _date_opening(match)
             self._check_conflict(line, match)
-        rest = match["rest"]
-        if "-20" in rest and self._last_fields[0].ambiguous is not None:  # "-20": a media name's year
-            self._add_media(*self._last_fields, rest)
+        if self._last_fields[0].ambiguous is not None:
+            rest = match["rest"]
+            if "-20" in rest:  # a media name's year
+                self._add_media(*self._last_fields, rest)
 
     def decide(self) -> DateOrder:
         """The order to read every date of the file in."""
@@ -217,6 +236,50 @@ class DateOrderVote:
                 )
 
 
+_NO_OPENING: Final = "\n"  # no line opens so: lines come without their line feed
+
+
+def _date_opening(match: re.Match[str]) -> str:
+    """The start of a header line through its date and the character after it, such that every
+    header line opening so has the same date; or ``_NO_OPENING`` where one could read otherwise.
+
+    The fields are runs of digits between non-digits, read in one way only, except where the
+    line may open with a time instead (Vietnamese iOS, "[14.05.22, 3/18/22]"): that takes one
+    or two digits and a dot, so a date opening so, or after such a time, gets no opening.
+    """
+    text = match.string
+    if match["tf"] is not None or text[match.end("d1")] == ".":
+        return _NO_OPENING
+    return text[: match.end("d3") + 1]
+
+
+class HeaderFields:
+    """HEADER_RE's ``groups()`` for each line of one file that is a header, None for the others.
+
+    A line opening like the last header matched whole (see ``_date_opening``) is matched from
+    its date on, the date's fields taken from that header: they are the same.
+    """
+
+    def __init__(self) -> None:
+        self._opening = _NO_OPENING
+        self._date: tuple[str | None, ...] = ()  # open, tf, d1, d2, era, d3
+        self._after_date = _AFTER_DATE[False].match
+
+    def of(self, text: str) -> tuple[str | None, ...] | None:
+        """The fields of line ``text``; None when it is no header."""
+        if text.startswith(self._opening):
+            after = self._after_date(text, len(self._opening) - 1)
+            return None if after is None else self._date + after.groups()
+        header = HEADER_RE.match(text)
+        if header is None:
+            return None
+        fields = header.groups()
+        self._opening = _date_opening(header)
+        self._date = fields[: HEADER_RE.groupindex["d3"]]
+        self._after_date = _AFTER_DATE[fields[0] is not None].match
+        return fields
+
+
 def zone_day_first(zone: str | None) -> bool | None:
     """The day/month order of the phone locales usual in ``zone``; None when it has none."""
     if zone is None:
@@ -232,32 +295,85 @@ def stamp_text(match: re.Match[str]) -> str:
     return match.string[: match.start("rest")].strip(" []-\u2013\ufeff\u200e\u200f")
 
 
-def local_time(match: re.Match[str], order: DateOrder, tz: ZoneInfo) -> datetime | None:
-    """The header's wall-clock time read in ``tz``; None when the date or time is impossible.
+class LocalTimes:
+    """The wall-clock time of each header of one file, read in ``tz``; None when the date or
+    time is impossible. A chat repeats its dates and times of day line after line, so each
+    distinct one is worked out once: the day's midnight in ``tz``, and the time after it
+    (which, added, gives the very datetime the fields name, with fold=0).
 
     A time in a daylight-saving gap keeps fold=0 (the offset before the change), which is
     still one definite instant.
     """
-    time_match = _TIME_RE.match(match["tf"]) if match["tf"] is not None else match
-    if time_match is None:
-        return None
-    ymd = _year_month_day(match, order)
-    hms = _hour_minute_second(time_match)
-    if ymd is None or hms is None:
-        return None
-    try:
-        return datetime(*ymd, *hms, tzinfo=tz)
-    except ValueError:
-        return None
+
+    def __init__(self, order: DateOrder, tz: ZoneInfo) -> None:
+        self._order = order
+        self._tz = tz
+        self._days: dict[tuple[str | None, ...], datetime | None] = {}
+        self._times: dict[tuple[str | None, ...], timedelta | None] = {}
+
+    def at(self, fields: tuple[str | None, ...]) -> datetime | None:
+        """The instant a header names, from the ``groups()`` of its ``HEADER_RE`` match."""
+        days, times = self._days, self._times
+        day = days.get(date_fields := fields[_DATE_FIELDS], _UNSEEN)
+        if day is _UNSEEN:
+            if len(days) >= _KEPT:  # a hostile file may hold a new date on every line
+                days.clear()
+            day = days[date_fields] = self._midnight(*date_fields)
+        time_fields = fields[_TIME_PUT_FIRST]
+        if time_fields[0] is None:
+            time_fields = fields[_TIME_FIELDS]
+        after = times.get(time_fields, _UNSEEN)
+        if after is _UNSEEN:
+            if len(times) >= _KEPT:
+                times.clear()
+            after = times[time_fields] = _time_of_day(*time_fields)
+        if day is None or after is None:
+            return None
+        return day + after
+
+    def _midnight(self, d1: str, d2: str, era: str | None, d3: str, buddhist: str | None) -> datetime | None:
+        ymd = _year_month_day(d1, d2, era, d3, buddhist, self._order)
+        try:
+            return None if ymd is None else datetime(*ymd, tzinfo=self._tz)
+        except ValueError:
+            return None
 
 
-def _year_month_day(match: re.Match[str], order: DateOrder) -> tuple[int, int, int] | None:
-    d1, d2, d3 = match.group("d1", "d2", "d3")
+_KEPT: Final = 4096
+_UNSEEN: Final = timedelta(-1)  # no time of day is negative, and no midnight a timedelta
+
+
+def _group_slice(first: str, last: str) -> slice:
+    """Where HEADER_RE's groups ``first`` to ``last`` sit in a match's ``groups()``."""
+    return slice(HEADER_RE.groupindex[first] - 1, HEADER_RE.groupindex[last])
+
+
+_DATE_FIELDS: Final = _group_slice("d1", "be")  # d1, d2, era, d3, be
+_TIME_FIELDS: Final = _group_slice("h", "ap")  # h, mi, s, ap
+_TIME_PUT_FIRST: Final = _group_slice("tf", "tf")  # "[14:56:01, 3/18/22]": the time, matched whole
+
+
+def _time_of_day(*fields: str | None) -> timedelta | None:
+    """The time after midnight a header's time fields (hour, minute, second, AM/PM) name, or
+    the time it puts first (one field, matched whole)."""
+    if len(fields) == 1:
+        found = _TIME_RE.match(fields[0] or "")
+        hms = None if found is None else _hour_minute_second(*found.group("h", "mi", "s", "ap"))
+    else:
+        hms = _hour_minute_second(*fields)
+    if hms is None or not (hms[0] < 24 and hms[1] < 60 and hms[2] < 60):  # what datetime() refuses
+        return None
+    return timedelta(hours=hms[0], minutes=hms[1], seconds=hms[2])
+
+
+def _year_month_day(
+    d1: str, d2: str, era: str | None, d3: str, buddhist: str | None, order: DateOrder
+) -> tuple[int, int, int] | None:
     year: int | None
     if len(d1) == 4:
         year, first, second, day_first = int(d1), int(d2), int(d3), order.year_first_day_first
     else:
-        year, first, second, day_first = _year(d3, match["era"], match["be"]), int(d1), int(d2), order.day_first
+        year, first, second, day_first = _year(d3, era, buddhist), int(d1), int(d2), order.day_first
     if year is None:
         return None
     return (year, second, first) if day_first else (year, first, second)
@@ -273,17 +389,18 @@ def _year(text: str, era: str | None, buddhist: str | None) -> int | None:
     return int(text) - _BUDDHIST_OFFSET if buddhist else int(text)
 
 
-def _hour_minute_second(match: re.Match[str]) -> tuple[int, int, int] | None:
-    hour = int(match["h"])
-    marker = match["ap"]
+def _hour_minute_second(hour_text: str | None, minutes: str | None, seconds: str | None,
+                        marker: str | None) -> tuple[int, int, int] | None:  # fmt: skip
+    if hour_text is None or minutes is None:
+        return None
+    hour = int(hour_text)
     if marker is not None:
         morning = marker[0] in _AM_MARKS
         if hour > 12 and morning:
             return None
         if hour <= 12:  # "23:59 PM" (seen in real exports) already is a 24-hour time
             hour = hour % 12 if morning else hour % 12 + 12
-    seconds = match["s"]
-    return hour, int(match["mi"]), int(seconds) if seconds is not None else 0
+    return hour, int(minutes), int(seconds) if seconds is not None else 0
 
 
 def alternatives(phrases: Iterable[str]) -> str:
@@ -298,6 +415,9 @@ _PHRASES = LANGUAGES.values()
 _DELETED = rf"(?:{alternatives(p for lang in _PHRASES for p in lang.deleted)})\.?$"
 DELETED_RE: Final = re.compile(_DELETED)
 _NOTICE_RE: Final = re.compile(rf"{alternatives(p for lang in _PHRASES for p in lang.notices)}|{_DELETED}")
+# How every notice opens, for a cheap test before the pattern (no notice is shorter)
+_NOTICE_START: Final = min(len(p) for lang in _PHRASES for p in (*lang.notices, *lang.deleted))
+_NOTICE_STARTS: Final = frozenset(p[:_NOTICE_START] for lang in _PHRASES for p in (*lang.notices, *lang.deleted))
 _GROUP_EVENT_RE: Final = re.compile(alternatives(p for lang in _PHRASES for p in lang.events))
 _SECURITY_RE: Final = re.compile(r"(?:Your |.+'s )?[Ss]ecurity code (?:with .+ )?changed")
 MEMBERSHIP_RE: Final = re.compile(
@@ -312,13 +432,27 @@ def split_header(rest: str) -> tuple[str, str, bool]:
     cut = rest.find(": ")
     if cut < 0 and rest.endswith(":"):  # "Name:" with an empty first line
         cut = len(rest) - 1
-    author = clean_name(rest[:cut]) if cut > 0 else ""
-    if not author or _GROUP_EVENT_RE.search(author):  # no "Name: ": an app notice such as "Alice added Bob"
+    if cut <= 0:
+        author = ""
+    else:
+        author = (_known_author if cut <= _AUTHOR_KEPT else _author)(rest[:cut])
+    if not author:  # no "Name: ": an app notice such as "Alice added Bob"
         return "", rest.lstrip(_BODY_MARKS), True
     body = rest[cut + 2 :]
-    marked = body.startswith(("\u200e", "\u200f"))
-    body = body.lstrip(_BODY_MARKS)
-    return author, body, _is_notice(body, marked)
+    text = body.lstrip(_BODY_MARKS)
+    return author, text, _is_notice(text, len(text) < len(body))
+
+
+_AUTHOR_KEPT: Final = 256  # longer author fields are not remembered (bounds the cache's memory)
+
+
+def _author(field: str) -> str:
+    """The author a header's field before ": " names; empty when it is a group event instead."""
+    author = clean_name(field)
+    return "" if _GROUP_EVENT_RE.search(author) else author
+
+
+_known_author: Final = lru_cache(maxsize=1024)(_author)  # a chat has few authors, each on many lines
 
 
 def clean_name(author: str) -> str:
@@ -333,7 +467,7 @@ def _is_notice(body: str, marked: bool) -> bool:
     """True for app notices that carry an author (iOS puts the chat's name there)."""
     if len(body) > NOTICE_MAX:
         return False
-    if _NOTICE_RE.match(body):
+    if body[:_NOTICE_START] in _NOTICE_STARTS and _NOTICE_RE.match(body):
         return True
     if "ecurity code" in body and _SECURITY_RE.match(body):
         return True

@@ -16,7 +16,6 @@ import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import datetime
 from pathlib import Path, PurePosixPath
 from typing import BinaryIO, ClassVar, Final
 
@@ -34,7 +33,7 @@ from archiver.model import (
 from archiver.readers.safezip import SafeZip, ZipEntryTooLargeError, is_zip
 from connectors._limits import ATTACHMENT_CAP, SNIFF_BYTES, SNIFF_ERRORS
 from connectors._signal_md import looks_like_markdown
-from connectors._text import Block, RawLine, decode_head, iter_lines, utf8_stream
+from connectors._text import Block, Lines, decode_head, iter_runs, utf8_stream
 from connectors._whatsapp_dates import (
     DELETED_RE,
     HEADER_RE,
@@ -42,9 +41,10 @@ from connectors._whatsapp_dates import (
     NOTICE_MAX,
     DateOrder,
     DateOrderVote,
+    HeaderFields,
+    LocalTimes,
     alternatives,
     clean_name,
-    local_time,
     split_header,
     stamp_text,
 )
@@ -66,6 +66,8 @@ _PHRASES = LANGUAGES.values()
 _OMITTED_KINDS: Final = {p.casefold(): kind for lang in _PHRASES for p, kind in lang.omitted.items()}
 # A placeholder's last word ("omitted", "edilmedi"): tells cheaply which bodies may hold one.
 _OMITTED_LAST_WORDS: Final = frozenset(p.rsplit(" ", 1)[-1] for p in _OMITTED_KINDS)
+_ENDING: Final = min(map(len, _OMITTED_LAST_WORDS))
+_OMITTED_ENDINGS: Final = frozenset(word[-_ENDING:] for word in _OMITTED_LAST_WORDS)
 _ATTACHED_RE = re.compile(rf"<(?:{alternatives(p for lang in _PHRASES for p in lang.attached)}): ([^<>\n]*)>")
 _FILE_ATTACHED_RE = re.compile(
     rf"(?P<name>[^\n]+?) \((?:{alternatives(p for lang in _PHRASES for p in lang.file_attached)})\)(?:\n|$)"
@@ -110,7 +112,7 @@ class WhatsAppConnector:
                 raise InputError(export.display, TZ_REQUIRED)
             reader = _ChatReader(export, context, order)
             with export.open_text() as stream:
-                yield from reader.items(iter_lines(stream))
+                yield from reader.items(iter_runs(stream))
 
 
 @dataclass
@@ -209,15 +211,24 @@ def _vote(export: _Export, context: ParseContext) -> DateOrder:
     zone = context.tz.key if context.tz is not None else None
     vote = DateOrderVote(export.display, context.date_order, zone)
     with export.open_text() as stream:
-        for number, text, _problem, _size in iter_lines(stream):
-            match = HEADER_RE.match(text)
-            if match is not None:
-                vote.add(number, match)
-            elif vote.headers == 0 and number >= HEAD_LINES:
-                break
+        _count_headers(iter_runs(stream), vote)
     if vote.headers == 0:
         raise InputError(export.display, f"not a WhatsApp export: no message header in the first {HEAD_LINES} lines")
     return vote.decide()
+
+
+def _count_headers(runs: Iterator[Lines], vote: DateOrderVote) -> None:
+    """Add every header line to ``vote``; stop early when the head of the file holds none."""
+    match, repeats = HEADER_RE.match, vote.repeats
+    for run in runs:
+        for index, text in enumerate(run.texts):
+            if repeats(text):
+                continue
+            header = match(text)
+            if header is not None:
+                vote.add(run.first + index, header)
+            elif not vote.headers and run.first + index >= HEAD_LINES:
+                return
 
 
 @dataclass(frozen=True)
@@ -233,6 +244,8 @@ class _Participants:
         self._context = context
         self.custodian = context.custodian_names[0] if context.custodian_names else context.custodian
         self._members = [self.custodian]
+        self._present = {self.custodian}
+        self._senders: dict[str, tuple[str, tuple[str, ...]]] = {}  # see sender()
         self._keys: dict[str, str] = {}
         self.overflow = False
 
@@ -247,26 +260,37 @@ class _Participants:
         """``key`` for a name in an app notice, where "You"/"you" is the custodian."""
         return self.custodian if name.casefold() == "you" else self.key(name)
 
-    def recipients(self, sender: str) -> tuple[str, ...]:
-        members = self._members
-        index = bisect.bisect_left(members, sender)
-        if index < len(members) and members[index] == sender:
-            return tuple(members[:index] + members[index + 1 :])
-        return tuple(members)
+    def sender(self, name: str) -> tuple[str, tuple[str, ...]]:
+        """The key a message's sender (``name``, "" for none) is tracked under, and its recipients:
+        every other member. Kept per name until the members change."""
+        found = self._senders.get(name)
+        if found is None:
+            if len(self._senders) >= _SENDERS_KEPT:
+                self._senders.clear()
+            key = self.key(name) if name else ""
+            found = self._senders[name] = (key, tuple(m for m in self._members if m != key))
+        return found
 
     def join(self, key: str) -> None:
-        index = bisect.bisect_left(self._members, key)
-        if index < len(self._members) and self._members[index] == key:
+        if key in self._present:
             return
         if len(self._members) >= MAX_PARTICIPANTS:
             self.overflow = True
             return
-        self._members.insert(index, key)
+        bisect.insort(self._members, key)
+        self._present.add(key)
+        self._senders.clear()
 
     def leave(self, key: str) -> None:
-        index = bisect.bisect_left(self._members, key)
-        if index < len(self._members) and self._members[index] == key:
-            del self._members[index]
+        if key in self._present:
+            self._members.remove(key)
+            self._present.remove(key)
+            self._senders.clear()
+
+
+_SENDERS_KEPT: Final = 256  # names outside an overflowing chat each get a list of 4,096
+# A header line whose message may go on: its number, HEADER_RE fields and text, and where it is.
+_Opened = tuple[int, tuple[str | None, ...], str, Lines, int]
 
 
 class _ChatReader:
@@ -276,29 +300,41 @@ class _ChatReader:
         assert context.tz is not None
         self._export = export
         self._context = context
-        self._tz = context.tz
-        self._order = order
+        self._local_time = LocalTimes(order, context.tz).at
         self._people = _Participants(context)
         self._file_name = export.path.name
+        self._conversation = export.conversation
 
-    def items(self, lines: Iterator[RawLine]) -> Iterator[ParsedItem]:
-        """Group lines under their header line and yield one item per message."""
-        draft: Block | None = None
+    def items(self, runs: Iterator[Lines]) -> Iterator[ParsedItem]:
+        """Group lines under their header line and yield one item per message.
+
+        A header line stays a plain tuple until a line follows it: most messages have one line.
+        """
+        fields_of = HeaderFields().of
+        draft: Block | _Opened | None = None
         orphans: list[int] = []
-        for number, text, problem, size in lines:
-            header = HEADER_RE.match(text)
-            if header is not None:
-                if draft is not None:
-                    yield self._finish(draft)
-                elif orphans:
-                    yield self._orphans(orphans)
-                draft = Block(number, header, size)
-                if problem is not None:
-                    draft.fail(number, problem)
-            elif draft is not None:
-                draft.add(number, text, problem, size)
-            elif text.strip() or problem is not None:
-                orphans.append(number)
+        for run in runs:
+            first, problem = run.first, run.problem
+            for index, text in enumerate(run.texts):
+                fields = fields_of(text)
+                if fields is not None:
+                    if isinstance(draft, tuple):  # the common case first: a message of one line
+                        yield self._message(draft[0], draft[1], draft[2], [])
+                    elif draft is not None:
+                        yield self._finish(draft)
+                    elif orphans:
+                        yield self._orphans(orphans)
+                    draft = (first + index, fields, text, run, index)
+                    if problem is not None:
+                        draft = Block(first + index, HEADER_RE.match(text), run.size(index))
+                        draft.fail(first + index, problem)
+                elif draft is not None:
+                    if isinstance(draft, tuple):
+                        line, _fields, opening, opened_in, at = draft
+                        draft = Block(line, HEADER_RE.match(opening), opened_in.size(at))
+                    draft.add(first + index, text, problem, run.size(index))
+                elif text.strip() or problem is not None:
+                    orphans.append(first + index)
         if draft is not None:
             yield self._finish(draft)
 
@@ -306,66 +342,71 @@ class _ChatReader:
         where = f"line {numbers[0]} comes" if len(numbers) == 1 else f"lines {numbers[0]}-{numbers[-1]} come"
         return Rejection(self._export.display, numbers[0], f"{where} before the first message header")
 
-    def _finish(self, draft: Block) -> ParsedItem:
-        header = draft.header
+    def _finish(self, draft: Block | _Opened) -> ParsedItem:
+        if isinstance(draft, tuple):
+            return self._message(draft[0], draft[1], draft[2], [])
         if draft.problem is not None:
             return Rejection(self._export.display, draft.problem_line, draft.problem)
-        if header is None:
+        if draft.header is None:
             return Rejection(self._export.display, draft.line, "text before the first message header")
-        sent_at = local_time(header, self._order, self._tz)
-        if sent_at is None:
-            reason = f"header date '{stamp_text(header)}' is not a valid date"
-            return Rejection(self._export.display, draft.line, reason)
-        return self._message(draft, header, sent_at)
+        return self._message(draft.line, draft.header.groups(), draft.header.string, draft.extra)
 
-    def _message(self, draft: Block, header: re.Match[str], sent_at: datetime) -> ParsedItem:
-        sender, first, system = split_header(header["rest"])
-        while draft.extra and not draft.extra[-1]:
-            draft.extra.pop()  # WhatsApp trims what is sent: a trailing empty line only separates
-        body = "\n".join([first, *draft.extra]) if draft.extra else first
-        attachments = self._attachments(_attachment_refs(body))
+    def _message(self, line: int, fields: tuple[str | None, ...], text: str, extra: list[str]) -> ParsedItem:
+        """The message opened by header line ``text`` (with its HEADER_RE ``fields``), ``extra`` lines after it."""
+        sent_at = self._local_time(fields)
+        if sent_at is None:
+            reason = f"header date '{stamp_text(HEADER_RE.match(text))}' is not a valid date"  # type: ignore[arg-type]
+            return Rejection(self._export.display, line, reason)
+        sender, first, system = split_header(fields[-1])
+        while extra and not extra[-1]:
+            extra.pop()  # WhatsApp trims what is sent: a trailing empty line only separates
+        body = "\n".join([first, *extra]) if extra else first
+        refs = _attachment_refs(body, first)
+        attachments = self._attachments(refs) if refs else ()
         if isinstance(attachments, str):
-            return Rejection(self._export.display, draft.line, attachments)
-        key = self._people.key(sender) if sender else ""
-        recipients = self._people.recipients(key)
-        self._track(key, first, system)
+            return Rejection(self._export.display, line, attachments)
+        people = self._people
+        key, recipients = people.sender(sender)
+        if system:
+            self._track(first)
+        else:
+            people.join(key)
+        # DELETED_RE matches only short app notices: a message that is no notice need not be tried
+        deleted = system and not extra and DELETED_RE.match(first) is not None
         context = self._context
         return Message(
-            source=WhatsAppConnector.name,
-            conversation=self._export.conversation,
+            source="whatsapp",
+            conversation=self._conversation,
             sender=sender,
             sent_at=sent_at,
             body=body,
             recipients=recipients,
             attachments=attachments,
-            direction="sent" if sender and key == self._people.custodian else "received",
+            direction="sent" if sender and key == people.custodian else "received",
             account=context.account,
             custodian=context.custodian,
             system=system,
-            source_ref=SourceRef(self._file_name, draft.line, self._export.entry, context.export_sha256),
-            flags=self._flags(body, not draft.extra and DELETED_RE.match(first) is not None, recipients, attachments),
+            source_ref=SourceRef(self._file_name, line, self._export.entry, context.export_sha256),
+            flags=self._flags(body, deleted, recipients, attachments),
         )
 
     def _flags(
         self, body: str, deleted: bool, recipients: tuple[str, ...], attachments: tuple[Attachment, ...]
     ) -> tuple[str, ...]:
-        flags = []
-        if any(a.missing for a in attachments):
-            flags.append(FLAG_ATTACHMENT_MISSING)
+        flags: tuple[str, ...] = ()
+        if attachments and any(a.missing for a in attachments):
+            flags += (FLAG_ATTACHMENT_MISSING,)
         if deleted:
-            flags.append(FLAG_DELETED)
+            flags += (FLAG_DELETED,)
         if "<This message was edited>" in body:
-            flags.append(FLAG_EDITED)
+            flags += (FLAG_EDITED,)
         if not recipients or self._people.overflow:
-            flags.append(FLAG_RECIPIENTS_UNKNOWN)
-        return tuple(flags)
+            flags += (FLAG_RECIPIENTS_UNKNOWN,)
+        return flags
 
-    def _track(self, sender: str, first: str, system: bool) -> None:
-        """Update who is in the chat after a message: its sender, or a membership notice."""
-        if not system:
-            self._people.join(sender)
-            return
-        change = MEMBERSHIP_RE.match(first) if len(first) <= NOTICE_MAX else None
+    def _track(self, notice: str) -> None:
+        """Update who is in the chat after a membership notice."""
+        change = MEMBERSHIP_RE.match(notice) if len(notice) <= NOTICE_MAX else None
         if change is None:
             return
         actor = self._people.person(clean_name(change["actor"]))
@@ -402,10 +443,10 @@ class _ChatReader:
         return Attachment(ref.name, ref.media_type, digest, len(content), content=content)
 
 
-def _attachment_refs(body: str) -> list[_AttachmentRef]:
-    """The attachments a body names or stands in for, by every language's wording."""
+def _attachment_refs(body: str, first: str) -> list[_AttachmentRef]:
+    """The attachments a body (whose first line is ``first``) names or stands in for, by every
+    language's wording."""
     refs = [_named_ref(name.strip()) for name in _ATTACHED_RE.findall(body)] if "<" in body else []
-    first = body.partition("\n")[0]
     if first.endswith(")"):  # Android: "NAME (file attached)"
         android = _FILE_ATTACHED_RE.match(first)
         if android is not None:
@@ -421,8 +462,15 @@ def _attachment_refs(body: str) -> list[_AttachmentRef]:
 
 
 def _may_name_omitted(body: str) -> bool:
-    """Whether the body ends in a word that closes an iOS placeholder (a cheap test before the regex)."""
-    return len(body) <= NOTICE_MAX and body[body.rfind(" ") + 1 :].casefold() in _OMITTED_LAST_WORDS
+    """Whether the body ends in a word that closes an iOS placeholder (cheap tests before the regex).
+
+    Case folding maps each character alone, so the folded body ends as its last word folded.
+    """
+    return (
+        body[-_ENDING:].casefold()[-_ENDING:] in _OMITTED_ENDINGS
+        and len(body) <= NOTICE_MAX
+        and body[body.rfind(" ") + 1 :].casefold() in _OMITTED_LAST_WORDS
+    )
 
 
 def _named_ref(name: str) -> _AttachmentRef:
