@@ -42,11 +42,10 @@ from archiver.storage.catalog.sqlite_index import CHUNK, ROW_COLUMNS, SqliteInde
 from archiver.storage.catalog.sqlite_schema import COMPACTED, SCHEMA, compaction, connect_read_only, refuse_read_only
 
 LOCK_WAIT_SECONDS = 30.0
-# The columns ``ReportRow`` holds, in its order (``flags`` gives ``deleted``), but the custodian
-# each query is for.
-REPORT_COLUMNS = ("id, source, conversation_ref, sent_at, direction, account, system, label, "
-                  "forwarding_status, deadline, days_late, schedule, export_sha256, source_line, ingested_at, flags, "
-                  "segment")
+# What ``ReportRow`` holds, in its order (``flags`` gives ``deleted``), of one custodian's rows.
+REPORT_QUERY = ("SELECT id, source, conversation_ref, sent_at, direction, account, system, label, forwarding_status, "
+                "deadline, days_late, schedule, export_sha256, source_line, ingested_at, flags, segment FROM messages "
+                "WHERE custodian = ? ORDER BY sent_at")
 # One index seek per text (messages_compliant_copy), whatever the number of its earlier copies.
 COMPLIANT_COPY = (f"SELECT {ROW_COLUMNS} FROM messages WHERE custodian = ? AND fingerprint = ? "
                   "AND label = 'record' AND forwarding_status IN ('copied', 'forwarded') "
@@ -272,25 +271,27 @@ class SqliteCatalog(SqliteIndex):
     def report_rows(self) -> Iterator[ReportRow]:
         # The index gives custodian and send time; ordering by id too would make SQLite sort the
         # whole table, so the few rows that tie (same custodian, same instant) are sorted here.
-        value = self._strings.value
+        names = dict(self._db.execute("SELECT ref, value FROM strings")).get  # a few values per segment
+        ingested_at, ingested = None, ""  # one instant per export: formatted once per run of rows
         for number in self._custodians(None):
-            custodian, tied = value(number), []
-            cursor = self._db.execute(f"SELECT {REPORT_COLUMNS} FROM messages WHERE custodian = ? ORDER BY sent_at",
-                                      (number,))
+            custodian, tied = names(number), []
+            cursor = self._db.execute(REPORT_QUERY, (number,))
             cursor.arraysize = 1024  # fetched a chunk at a time: fewer calls into the sqlite3 module
             while chunk := cursor.fetchmany():
-                for (id_, source, conv, sent_at, direction, account, system, label, status, deadline,
-                     days_late, schedule, export_sha, line, ingested_at, flags, segment) in chunk:
+                for (id_, source, conv, sent_at, direction, account, system, label, status, deadline, days_late,
+                     schedule, export_sha, line, at, flags, segment) in chunk:
                     sent = iso_text(sent_at)
                     if tied and sent != tied[0].sent_at:
                         yield from sorted(tied) if len(tied) > 1 else tied  # a tuple sorts by its id first
                         tied = []
+                    if at != ingested_at:
+                        ingested_at, ingested = at, iso_text(at)
                     tied.append(ReportRow(
-                        unpacked(id_), custodian, value(source), unpacked(conv), sent,  # type: ignore[arg-type]
-                        value(direction), value(account), bool(system), label, status,  # type: ignore[arg-type]
-                        None if deadline is None else iso_text(deadline), days_late, value(schedule),
-                        value(export_sha), line, iso_text(ingested_at),  # type: ignore[arg-type]
-                        bool(flags) and FLAG_DELETED in json.loads(flags), value(segment)))
+                        unpacked(id_), custodian, names(source), unpacked(conv), sent,  # type: ignore[arg-type]
+                        names(direction), names(account), bool(system), label, status,  # type: ignore[arg-type]
+                        None if deadline is None else iso_text(deadline), days_late, names(schedule),
+                        names(export_sha), line, ingested,  # type: ignore[arg-type]
+                        bool(flags) and FLAG_DELETED in json.loads(flags), names(segment)))
             yield from sorted(tied)
 
     def row(self, record_id: str) -> CatalogRow | None:
