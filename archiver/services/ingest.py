@@ -102,11 +102,11 @@ class Ingestor:
         self._zone = load_zone(zone) if zone else None
         role = self.custodian.role or settings.default_role
         self._default_schedule = ROLE_SCHEDULE[role] if role else UNSCHEDULED
-        self._groups: dict[GroupKey, list[RecordDocument]] = defaultdict(list)
+        self._groups: dict[GroupKey, list[SealedDocument]] = defaultdict(list)
         self._open_documents = self._open_chars = 0  # held in self._groups
         # Fewer, larger catalog transactions: each one rewrites every index page it touches, and
         # record ids are random, so 1,000 rows touch nearly every page of the id index.
-        self._full: list[tuple[GroupKey, list[RecordDocument]]] = []  # segments of 1,000, written together
+        self._full: list[tuple[GroupKey, list[SealedDocument]]] = []  # segments of 1,000, written together
         self._deferred: list[CommitBatch] = []  # tombstone batches, committed with the next segments
         self._legacy_ids = False
         directory = classifier.participants
@@ -262,7 +262,7 @@ class Ingestor:
             self.receipt.schedules[doc.schedule or UNSCHEDULED] += 1
         key = group_key(doc)
         group = self._groups[key]
-        group.append(doc)
+        group.append(sealed_document(self.archive, doc))
         self._open_documents += 1
         self._open_chars += len(doc.message["body"])
         if len(group) >= SEGMENT_RECORDS:
@@ -288,20 +288,20 @@ class Ingestor:
         self._write_in_batches(full + [self._take(key) for key in sorted(self._groups, key=_group_order)])
         self._commit_deferred()  # tombstones no segment took with it
 
-    def _take(self, key: GroupKey) -> tuple[GroupKey, list[RecordDocument]]:
+    def _take(self, key: GroupKey) -> tuple[GroupKey, list[SealedDocument]]:
         """Remove an open group, to be written."""
         docs = self._groups.pop(key)
         self._open_documents -= len(docs)
-        self._open_chars -= sum(len(doc.message["body"]) for doc in docs)
+        self._open_chars -= sum(doc.body_chars for doc in docs)
         return key, docs
 
-    def _write_in_batches(self, groups: list[tuple[GroupKey, list[RecordDocument]]]) -> None:
+    def _write_in_batches(self, groups: list[tuple[GroupKey, list[SealedDocument]]]) -> None:
         for start in range(0, len(groups), FLUSH_SEGMENTS):  # a few catalog transactions, not one per segment
             self._write_segments(groups[start:start + FLUSH_SEGMENTS])
 
-    def _write_segments(self, groups: list[tuple[GroupKey, list[RecordDocument]]]) -> None:
+    def _write_segments(self, groups: list[tuple[GroupKey, list[SealedDocument]]]) -> None:
         also, self._deferred = self._deferred, []
-        store_segments(self.archive, groups, self.options.actor, self.now, self.schedules, also)
+        write_segments(self.archive, groups, self.options.actor, self.now, self.schedules, also)
 
     def _commit_deferred(self) -> None:
         """Commit the tombstone batches waiting for a segment's transaction."""
@@ -338,19 +338,50 @@ class Ingestor:
             export, AuditEvent(self.options.actor, "ingest", self.now, {"custodian": self.options.custodian, **detail}))
 
 
+@dataclass(frozen=True)
+class SealedDocument:
+    """A document as its segment takes it: sealed (the deflated envelope holds a few times less
+    memory than the document while its group fills), with its catalog row, placed in the segment
+    when the segment is packed, and what the catalog and the manifest keep beside it."""
+
+    record_id: str
+    envelope: bytes
+    row: CatalogRow
+    tokens: list[str]
+    attachments: list[str | None]
+    body_chars: int  # what the open groups' memory budget counts
+
+
+def sealed_document(archive: Archive, doc: RecordDocument, envelope: bytes | None = None) -> SealedDocument:
+    """``doc`` sealed now, or with the ``envelope`` it was sealed in before."""
+    keyed = archive.keyed(doc)
+    if envelope is None:
+        envelope = seal(archive.keys, doc.record_id, doc.plaintext())
+    return SealedDocument(doc.record_id, envelope, catalog_row(doc, _conversation_ref(archive, doc),
+                                                               copy_refs=keyed.copy_refs),
+                          keyed.tokens, doc.data["attachment_objects"], len(doc.message["body"]))
+
+
 def store_segments(archive: Archive, groups: list[tuple[GroupKey, list[RecordDocument]]], actor: str,
                    now: datetime, schedules: ScheduleSet, also: Sequence[CommitBatch] = ()) -> None:
-    """Seal and store one segment per group: pending marks, then the objects, then the catalog
-    (two transactions for many segments); ``also`` commits in the same transaction."""
+    """Seal and store one segment per group (``write_segments``)."""
+    write_segments(archive, [(key, [sealed_document(archive, doc) for doc in docs]) for key, docs in groups],
+                   actor, now, schedules, also)
+
+
+def write_segments(archive: Archive, groups: list[tuple[GroupKey, list[SealedDocument]]], actor: str,
+                   now: datetime, schedules: ScheduleSet, also: Sequence[CommitBatch] = ()) -> None:
+    """Store one segment per group of sealed documents: pending marks, then the objects, then the
+    catalog (two transactions for many segments); ``also`` commits in the same transaction."""
     prepared, manifests, terms = [], [], {}
     for (custodian, schedule, retain_until), docs in groups:
         name = segment_name(schedule, retain_until)
-        data, refs = segments.pack((d.record_id, seal(archive.keys, d.record_id, d.plaintext())) for d in docs)
+        data, refs = segments.pack((d.record_id, d.envelope) for d in docs)
         segment = SegmentRow(name, custodian, schedule, retain_until, len(docs), now)
         terms[name] = store_terms(schedules.by_id.get(schedule), retain_until, now)
-        batch = _segment_batch(archive, docs, refs, segment, actor, now)
+        batch = _segment_batch(docs, refs, segment, actor, now)
         prepared.append((segment, data, batch))
-        manifests.append(manifest_object(archive, segment, batch.rows, _attachments(docs)))
+        manifests.append(manifest_object(archive, segment, batch.rows, [d.attachments for d in docs]))
     archive.catalog.begin_segments([segment.name for segment, _, _ in prepared])
     holds = active_holds(archive)
     held = {segment.name for segment, _, batch in prepared if terms[segment.name][1]
@@ -362,10 +393,6 @@ def store_segments(archive: Archive, groups: list[tuple[GroupKey, list[RecordDoc
     archive.store.put_many(manifests)
     archive.catalog.commit([batch for _, _, batch in prepared] + list(also))
     archive.checkpoint_audit()
-
-
-def _attachments(docs: list[RecordDocument]) -> list[list[str | None]]:
-    return [doc.data["attachment_objects"] for doc in docs]
 
 
 def has_legacy_ids(catalog: Catalog) -> bool:
@@ -420,29 +447,26 @@ def recover(archive: Archive, now: datetime) -> int:
         if not archive.store.exists(name):
             archive.catalog.drop_pending(name)
             continue
-        docs, refs = [], []
-        for ref, envelope in segments.iter_frames(archive.store.get(name), name):
-            docs.append(RecordDocument.from_plaintext(open_sealed(archive.keys, ref.record_id, envelope)))
-            refs.append(ref)
-        first = docs[0]
+        opened = [(ref, envelope, RecordDocument.from_plaintext(open_sealed(archive.keys, ref.record_id, envelope)))
+                  for ref, envelope in segments.iter_frames(archive.store.get(name), name)]
+        docs = [sealed_document(archive, doc, envelope) for _, envelope, doc in opened]
+        refs = [ref for ref, _, _ in opened]
+        first = opened[0][2]
         # The group's date, not the store's: a segment waiting on an event is stored with no lock.
         segment = SegmentRow(name, first.message["custodian"], _group_schedule(first), first.retain_until,
                              len(docs), now)
-        batch = _segment_batch(archive, docs, refs, segment, "archiver (recovery)", now)
-        write_manifest(archive, segment, batch.rows, _attachments(docs))
+        batch = _segment_batch(docs, refs, segment, "archiver (recovery)", now)
+        write_manifest(archive, segment, batch.rows, [d.attachments for d in docs])
         archive.catalog.commit([batch])
         adopted += 1
     return adopted
 
 
-def _segment_batch(archive: Archive, docs: list[RecordDocument], refs: list[segments.FrameRef],
-                   segment: SegmentRow, actor: str, now: datetime) -> CommitBatch:
-    rows, keywords = [], []
-    for doc, ref in zip(docs, refs, strict=True):
-        keyed = archive.keyed(doc)
-        rows.append(catalog_row(doc, _conversation_ref(archive, doc), segment.name, ref.offset, ref.length,
-                                keyed.copy_refs))
-        keywords.append((doc.record_id, keyed.tokens))
+def _segment_batch(docs: list[SealedDocument], refs: list[segments.FrameRef], segment: SegmentRow, actor: str,
+                   now: datetime) -> CommitBatch:
+    rows = [replace(doc.row, segment=segment.name, offset=ref.offset, length=ref.length)
+            for doc, ref in zip(docs, refs, strict=True)]
+    keywords = [(doc.record_id, doc.tokens) for doc in docs]
     retain_until = segment.retain_until.isoformat() if segment.retain_until else None
     return CommitBatch(rows, keywords, segment, AuditEvent(
         actor, "store-segment", now, {"segment": segment.name, "records": len(docs), "schedule": segment.schedule,

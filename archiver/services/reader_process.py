@@ -4,7 +4,8 @@ catalogs what it is handed: ingest's two halves each get a core.
 The child only reads the export and computes (parse, classify, message ids); every write to
 the archive stays in the parent, in the order a single process would make it, so the write
 ordering, crash recovery and receipts are those of ``archiver.services.ingest``. The child
-reads at most ``AHEAD`` chunks ahead, so memory stays flat. A forked child needs
+reads at most ``AHEAD`` chunks ahead, each kept pickled until sent (a few times smaller than
+the objects it holds), so memory stays flat. A forked child needs
 no second start-up: it shares the loaded rules and connectors. ``verify`` uses the same
 means to check every other segment of a local archive in a second process.
 """
@@ -12,6 +13,7 @@ means to check every other segment of a local archive in a second process.
 from __future__ import annotations
 
 import ctypes
+import gc
 import multiprocessing
 import os
 import pickle
@@ -20,6 +22,7 @@ import signal
 import sys
 import threading
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from multiprocessing.connection import Connection
 from typing import Any, TypeVar
 
@@ -54,30 +57,43 @@ def read_in_second_process(read: Callable[[list[Rejection]], Iterator[Item]], re
                             name="archiver-reader")
     for stream in (sys.stdout, sys.stderr):
         stream.flush()  # else the child, flushing its copy of the buffers on exit, prints them again
-    child.start()
-    sender.close()  # the child's end: a child that dies shows as the end of the pipe here
+    with _shared_heap():
+        child.start()
+        sender.close()  # the child's end: a child that dies shows as the end of the pipe here
+        try:
+            while True:
+                try:
+                    kind, payload = receiver.recv()
+                except EOFError:
+                    child.join(5)
+                    raise ArchiverError(f"the second process {task} stopped without finishing (exit "
+                                        f"{child.exitcode}); what it handed on before is kept, run the command "
+                                        "again") from None
+                if kind == _ITEMS:
+                    yield from payload
+                    continue
+                found, error = payload
+                rejections.extend(found)
+                if error is not None:
+                    raise error
+                return
+        finally:
+            receiver.close()
+            if child.is_alive():
+                child.terminate()
+            child.join()
+
+
+@contextmanager
+def _shared_heap() -> Iterator[None]:
+    """Keep the objects made before the fork out of the collector's reach, in both processes,
+    until the child ends: a collection writes to each object it visits, and a page written to is
+    copied, so what the two processes share would soon be resident in each."""
+    gc.freeze()
     try:
-        while True:
-            try:
-                kind, payload = receiver.recv()
-            except EOFError:
-                child.join(5)
-                raise ArchiverError(f"the second process {task} stopped without finishing (exit "
-                                    f"{child.exitcode}); what it handed on before is kept, run the command "
-                                    "again") from None
-            if kind == _ITEMS:
-                yield from payload
-                continue
-            found, error = payload
-            rejections.extend(found)
-            if error is not None:
-                raise error
-            return
+        yield
     finally:
-        receiver.close()
-        if child.is_alive():
-            child.terminate()
-        child.join()
+        gc.unfreeze()
 
 
 def _die_with(parent: int) -> None:
@@ -101,7 +117,7 @@ def _produce(read: Callable[[list[Rejection]], Iterator[Any]], receiver: Connect
     nothing while it writes a segment, and a pipe holds less than one chunk."""
     receiver.close()  # else a parent killed outright would leave this child writing forever
     _die_with(parent)
-    outbox: queue.Queue[tuple[str, Any] | None] = queue.Queue(AHEAD)
+    outbox: queue.Queue[bytes | None] = queue.Queue(AHEAD)
     postman = threading.Thread(target=_send_all, args=(outbox, sender), daemon=True)
     postman.start()
     rejections: list[Rejection] = []
@@ -111,20 +127,26 @@ def _produce(read: Callable[[list[Rejection]], Iterator[Any]], receiver: Connect
         for item in read(rejections):
             chunk.append(item)
             if len(chunk) >= size:
-                outbox.put((_ITEMS, chunk))
+                outbox.put(_pickled(_ITEMS, chunk))
                 chunk = []
     except Exception as exc:  # handed to the parent, which raises it where reading would have
         error = exc
-    outbox.put((_ITEMS, chunk))
-    outbox.put((_END, (rejections, _portable(error, task))))
+    outbox.put(_pickled(_ITEMS, chunk))
+    outbox.put(_pickled(_END, (rejections, _portable(error, task))))
     outbox.put(None)
     postman.join()
 
 
-def _send_all(outbox: queue.Queue[tuple[str, Any] | None], sender: Connection) -> None:
+def _pickled(kind: str, payload: Any) -> bytes:
+    """A message to the parent as its ``recv`` reads it: pickled here, so that what waits to be
+    sent is bytes rather than the objects' far larger graph."""
+    return pickle.dumps((kind, payload), pickle.HIGHEST_PROTOCOL)
+
+
+def _send_all(outbox: queue.Queue[bytes | None], sender: Connection) -> None:
     while (message := outbox.get()) is not None:
         try:
-            sender.send(message)
+            sender.send_bytes(message)
         except OSError:  # the parent is gone or stopped reading: nothing is left to do
             os._exit(1)
     sender.close()
