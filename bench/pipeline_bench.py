@@ -198,7 +198,7 @@ def table(count: int, rows: list[Row]) -> str:
     def mb(value: float | None) -> str:
         return "" if value is None else f"{value:,.1f}"
     lines = [f"**{count:,} messages**", "",
-             "| stage | messages | seconds | msgs/s | x baseline | peak RSS MB | written MB | archive MB | note |",
+             "| stage | messages | seconds | msgs/s | x baseline | peak MB | written MB | archive MB | note |",
              "|---|--:|--:|--:|--:|--:|--:|--:|---|"]
     lines += [f"| {r.stage} | {r.messages:,} | {r.seconds:,.2f} | {r.rate:,.0f} | {r.ratio:,.1f} | {r.peak_mb:,.0f} "
               f"| {mb(r.written_mb)} | {mb(r.archive_mb)} | {r.note} |" for r in rows]
