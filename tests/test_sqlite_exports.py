@@ -184,9 +184,18 @@ def test_an_unusable_temp_area_is_named_not_taken_for_an_unknown_format(cli: Cli
 
 
 def copies(*folders: Path) -> list[Path]:
-    """Every private copy folder left in the folders, and the files in it (database, -wal, -shm)."""
-    found = {private for folder in folders for private in folder.rglob("archiver-sqlite-*")}
-    return sorted(found | {p for private in found if private.is_dir() for p in private.rglob("*")})
+    """Every private copy folder left in the folders, and the files in it (database, -wal, -shm).
+
+    A running ingest removes its copies as it goes, so a folder may vanish while it is listed."""
+    found = {private for folder in folders for private in _listed(folder, "archiver-sqlite-*")}
+    return sorted(found | {p for private in found if private.is_dir() for p in _listed(private, "*")})
+
+
+def _listed(folder: Path, pattern: str) -> list[Path]:
+    try:
+        return list(folder.rglob(pattern))
+    except FileNotFoundError:
+        return []
 
 
 def wal_database(path: Path, count: int) -> Path:
