@@ -7,8 +7,8 @@ transaction rewrites the index pages its random keys touch. So:
 - a lowercase hex value (record id, conversation, content hash, fingerprint, sender and copy
   keys) is stored as its bytes, half the size; any other text is kept as it is, so a value
   written by an older id scheme still reads back unchanged;
-- an instant is an integer count of microseconds since 1970 (UTC), exact and ordered like the
-  ISO text it replaces;
+- an instant is an integer count of microseconds since 1970 (UTC), exact and ordered as time
+  (the ISO text it replaces sorted a fractional second before its whole second);
 - a value many rows share (custodian, source, direction, account, rules version, schedule,
   reasons, export hash, segment name) is stored once in ``strings`` and referred to by its
   number;
