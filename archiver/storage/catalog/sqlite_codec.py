@@ -89,7 +89,7 @@ class Strings:
         found = self._numbers.get(value)
         if found is None:
             self._db.execute("INSERT OR IGNORE INTO strings (value) VALUES (?)", (value,))
-            found = self._remember(value)
+            found = self.known(value)
         return found
 
     def known(self, value: str) -> int:
@@ -118,8 +118,3 @@ class Strings:
         """Drop what is remembered: a rolled-back transaction may have numbered values."""
         self._numbers.clear()
         self._values.clear()
-
-    def _remember(self, value: str) -> int:
-        (number,) = self._db.execute("SELECT ref FROM strings WHERE value = ?", (value,)).fetchone()
-        self._numbers[value], self._values[number] = number, value
-        return int(number)
