@@ -23,9 +23,10 @@ from archiver.services.disclosures import (
     disclosures,
     write_disclosures,
 )
+from archiver.services.forwarding_parts import pass_catalog
 from archiver.services.gaps import gaps_report, render_gaps, render_gaps_csv
 from archiver.services.report_html import render_html
-from archiver.services.reports import CsvSink, JsonSink, forwarding_report, render_forwarding
+from archiver.services.reports import CsvSink, JsonSink, render_forwarding, report_of
 from archiver.services.retention_html import render_retention_html
 from archiver.services.retention_report import render_retention, render_retention_csv, retention_report, write_json
 
@@ -81,13 +82,13 @@ def _report_forwarding(args: argparse.Namespace) -> int:
         catalog = archive.catalog
         disposed = {s.name: s.disposed_at for s in catalog.segments() if s.disposed_at is not None}
         with progress.bar("report forwarding", "rows", quiet=args.json) as advance:
-            report = forwarding_report(progress.counted(catalog.report_rows(), advance), catalog.last_sync_by_account(),
-                                       catalog.custodians(), common.now(), disposed, sink)
+            gathered, later = pass_catalog(catalog, disposed, sink, lambda rows: progress.counted(rows, advance))
+        report = report_of(gathered, catalog.last_sync_by_account(), catalog.custodians(), common.now(), disposed)
     if args.html:
         with _html_file(args.html) as page:
             page.write(render_html(report))
     if isinstance(sink, JsonSink):
-        sink.write(report, sys.stdout)
+        sink.write(report, sys.stdout, later)
     elif sink is None and not args.html:
         print(render_forwarding(report))
     return 1 if args.fail_on_late and report.late_count else 0

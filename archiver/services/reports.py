@@ -3,15 +3,17 @@ custodians at risk, and records that may have been unlawfully disposed of."""
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import io
 import json
 import tempfile
 from collections import Counter, defaultdict
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from json.encoder import encode_basestring
+from operator import attrgetter
 from typing import Any, Protocol, TextIO
 
 from archiver.core.apps import account_app
@@ -130,6 +132,78 @@ def disposed_at(row: ReportRow, disposed_segments: Mapping[str, datetime]) -> da
     return disposed_segments.get(row.segment) if row.segment is not None else None
 
 
+@dataclass
+class RowPass:
+    """What a pass over catalog rows gathers for the report: counts, and the few rows it lists.
+
+    Passes over consecutive runs of each custodian's rows (``merged``) gather what one pass over
+    them all would: the report can be read by two processes at once.
+    """
+
+    # Records by (custodian, direction, month sent, status): one count a row, split up at the end.
+    counts: Counter[tuple[str, str, str, str]] = field(default_factory=Counter)
+    late: list[ReportRow] = field(default_factory=list)  # the first LATE_SHOWN, in catalog order
+    deleted: list[ReportRow] = field(default_factory=list)  # few: messages the export says were deleted
+    business_threads: set[str] = field(default_factory=set)  # conversations holding a record
+    late_count: int = 0
+    records: int = 0
+    disposed: int = 0
+
+    def add(self, row: ReportRow, disposed: bool) -> None:
+        """Count one record."""
+        status = row.forwarding_status
+        self.counts[row.custodian, row.direction, row.sent_at[:7], status] += 1  # YYYY-MM of UTC ISO text
+        self.records += 1
+        self.disposed += disposed
+        if status == Status.LATE:
+            self.late_count += 1
+            if len(self.late) < LATE_SHOWN:
+                self.late.append(row)
+
+    def merged(self, later: RowPass) -> RowPass:
+        """This pass and one over the later run of each custodian's rows, as one pass over both."""
+        return RowPass(self.counts + later.counts, _in_catalog_order(self.late, later.late)[:LATE_SHOWN],
+                       _in_catalog_order(self.deleted, later.deleted), self.business_threads | later.business_threads,
+                       self.late_count + later.late_count, self.records + later.records,
+                       self.disposed + later.disposed)
+
+    def totals(self) -> tuple[dict[str, CustodianTotals], dict[str, Counter[str]]]:
+        """The counts per custodian (and direction) and per month."""
+        totals: dict[str, CustodianTotals] = {}
+        months: dict[str, Counter[str]] = defaultdict(Counter)
+        for (custodian, direction, month, status), count in self.counts.items():
+            entry = totals.get(custodian) or totals.setdefault(custodian, CustodianTotals(custodian))
+            entry.counts[status] += count
+            entry.by_direction[direction][status] += count
+            months[month][status] += count
+        return totals, dict(months)
+
+
+def _in_catalog_order(earlier: list[ReportRow], later: list[ReportRow]) -> list[ReportRow]:
+    """Rows of two runs in catalog order: custodians in the order of their ids (as the catalog
+    lists them), the earlier run first within each (a stable sort keeps each run's order)."""
+    return sorted(earlier + later, key=attrgetter("custodian"))
+
+
+def pass_rows(rows: Iterable[ReportRow], disposed_segments: Mapping[str, datetime],
+              sink: RecordSink | None = None) -> RowPass:
+    """One pass over catalog rows (records and tombstones): each record counted and handed to ``sink``."""
+    gathered = RowPass()
+    deleted, business_threads = gathered.deleted, gathered.business_threads
+    for row in rows:
+        if row.deleted:
+            deleted.append(row)
+        if row.label != "record":
+            continue
+        if not row.system:
+            business_threads.add(row.conversation_ref)
+        gone = disposed_at(row, disposed_segments)
+        gathered.add(row, gone is not None)
+        if sink is not None:
+            sink.add(row, gone)
+    return gathered
+
+
 def forwarding_report(rows: Iterable[ReportRow], last_sync: Mapping[tuple[str, str], datetime],
                       custodians: Iterable[Custodian], now: datetime,
                       disposed_segments: Mapping[str, datetime] | None = None,
@@ -141,44 +215,22 @@ def forwarding_report(rows: Iterable[ReportRow], last_sync: Mapping[tuple[str, s
     ``sink`` as it passes; only counts, conversation refs and deleted messages are kept.
     """
     gone = disposed_segments or {}
-    report = ForwardingReport(now, [], {}, [], [], disposed_segments=gone)
-    totals: dict[str, CustodianTotals] = {}
-    months: dict[str, Counter[str]] = defaultdict(Counter)
-    deleted, business_threads = [], set()
-    for row in rows:
-        if row.deleted:
-            deleted.append(row)  # few: messages the export says were deleted
-        if row.label != "record":
-            continue
-        if not row.system:
-            business_threads.add(row.conversation_ref)
-        gone = disposed_at(row, report.disposed_segments)
-        _count(report, totals, months, row, gone is not None)
-        if sink is not None:
-            sink.add(row, gone)
+    return report_of(pass_rows(rows, gone, sink), last_sync, custodians, now, gone)
+
+
+def report_of(gathered: RowPass, last_sync: Mapping[tuple[str, str], datetime], custodians: Iterable[Custodian],
+              now: datetime, disposed_segments: Mapping[str, datetime]) -> ForwardingReport:
+    """The report from what the passes over the rows gathered, with syncs and the registry."""
+    totals, months = gathered.totals()
     for account in account_syncs(last_sync, custodians, now):
         totals.setdefault(account.custodian, CustodianTotals(account.custodian)).accounts.append(account)
     for (custodian_id, _app), at in last_sync.items():
         entry = totals.setdefault(custodian_id, CustodianTotals(custodian_id))
         entry.last_sync = max(entry.last_sync or at, at)
-    report.custodians, report.months = [totals[c] for c in sorted(totals)], dict(months)
-    report.unlawful_disposition_candidates = [r for r in deleted if r.conversation_ref in business_threads]
-    return report
-
-
-def _count(report: ForwardingReport, totals: dict[str, CustodianTotals], months: dict[str, Counter[str]],
-           row: ReportRow, disposed: bool) -> None:
-    status = row.forwarding_status
-    entry = totals.get(row.custodian) or totals.setdefault(row.custodian, CustodianTotals(row.custodian))
-    entry.counts[status] += 1
-    entry.by_direction[row.direction][status] += 1
-    months[row.sent_at[:7]][status] += 1  # YYYY-MM of a UTC ISO timestamp
-    report.records += 1
-    report.disposed += disposed
-    if status == Status.LATE:
-        report.late_count += 1
-        if len(report.late) < LATE_SHOWN:
-            report.late.append(row)
+    threads = gathered.business_threads
+    return ForwardingReport(now, [totals[c] for c in sorted(totals)], months,
+                            [r for r in gathered.deleted if r.conversation_ref in threads], gathered.late,
+                            gathered.late_count, gathered.records, gathered.disposed, disposed_segments)
 
 
 def account_syncs(last_sync: Mapping[tuple[str, str], datetime], custodians: Iterable[Custodian],
@@ -244,51 +296,112 @@ class CsvSink:
         self.writer.writerow(record_json(row, disposed_at))
 
 
+class Spool:
+    """Encoded lines in an anonymous temporary file (unlinked from the start: nothing is left
+    behind, even by a killed run), and where each custodian's lines begin."""
+
+    def __init__(self) -> None:
+        self.file = tempfile.TemporaryFile()
+        self.spans: list[tuple[str, int]] = []  # (custodian, offset of its first line), in order
+
+    def mark(self, custodian: str) -> None:
+        """The lines written next are ``custodian``'s."""
+        self.spans.append((custodian, self.file.tell()))
+
+    def blocks(self, start: int = 0, end: int | None = None) -> Iterator[str]:
+        """The lines from ``start`` to ``end`` (or the end), a run of whole lines at a time, each
+        run without its last newline: read in large blocks, not a line at a time."""
+        self.file.flush()
+        self.file.seek(start)
+        left = (self.file.seek(0, 2) if end is None else end) - start
+        self.file.seek(start)
+        rest = b""
+        while left > 0:
+            data = rest + self.file.read(min(left, SPOOL_BLOCK))
+            left -= len(data) - len(rest)
+            cut = data.rfind(b"\n") + 1
+            data, rest = data[:cut], data[cut:]
+            if data:
+                yield data[:-1].decode("utf-8")
+
+    def ranges(self) -> dict[str, tuple[int, int]]:
+        """Where each custodian's lines lie."""
+        ends = [offset for _, offset in self.spans[1:]] + [self.file.seek(0, 2)]
+        return {custodian: (start, end) for (custodian, start), end in zip(self.spans, ends, strict=True)}
+
+
+SPOOL_BLOCK = 1 << 20
+
+
+def joined(spools: Sequence[Spool]) -> Iterator[str]:
+    """The lines of spools that each took a later run of every custodian's rows than the one
+    before, in catalog order: by custodian (as the catalog lists them, by id), then run by run."""
+    if len(spools) == 1:
+        yield from spools[0].blocks()
+        return
+    ranges = [spool.ranges() for spool in spools]
+    for custodian in sorted({c for spool in spools for c, _ in spool.spans}):
+        for spool, where in zip(spools, ranges, strict=True):
+            if custodian in where:
+                yield from spool.blocks(*where[custodian])
+
+
 class JsonSink:
     """``--json``: the whole report as one JSON object, each record a line of its own.
 
     The summary comes first in the document but is known only after the last row, so the late
-    records and the records are spooled, already encoded, to two anonymous temporary files
-    (unlinked from the start: nothing is left behind, even by a killed run). They hold what the
-    catalog holds (ids, custodian ids, dates, statuses), never message text.
+    records and the records are spooled, already encoded. They hold what the catalog holds (ids,
+    custodian ids, dates, statuses), never message text.
     """
 
     def __init__(self) -> None:
-        self.late = tempfile.TemporaryFile("w+", encoding="utf-8")
-        self.records = tempfile.TemporaryFile("w+", encoding="utf-8")
+        self.late, self.records = Spool(), Spool()
+        self._custodian: str | None = None
+        self._write_late, self._write_record = self.late.file.write, self.records.file.write
 
     def add(self, row: ReportRow, disposed_at: datetime | None) -> None:
-        line = record_line(row, disposed_at)
+        if row.custodian != self._custodian:
+            self._custodian = row.custodian
+            self.late.mark(row.custodian)
+            self.records.mark(row.custodian)
+        line = f"{record_line(row, disposed_at)}\n".encode()
         if row.forwarding_status == Status.LATE:
-            self.late.write(line + "\n")
-        self.records.write(line + "\n")
+            self._write_late(line)
+        self._write_record(line)
 
-    def write(self, report: ForwardingReport, out: TextIO) -> None:
-        """Write the document to ``out``: the summary, then every list, then close the spools."""
+    def flush(self) -> None:
+        """Write what is buffered to the spools' files (which a forked process shares)."""
+        self.late.file.flush()
+        self.records.file.flush()
+
+    def write(self, report: ForwardingReport, out: TextIO, later: Sequence[JsonSink] = ()) -> None:
+        """Write the document to ``out``: the summary, then every list, then close the spools.
+        ``later``: sinks that took later runs of each custodian's rows (``pass_rows``), joined in."""
         out.write(json.dumps(report.summary_json(), indent=2, ensure_ascii=False)[:-2] + ",\n")
-        candidates = (json.dumps(candidate_json(r), ensure_ascii=False) for r in report.unlawful_disposition_candidates)
-        with self.late, self.records:
-            _json_list(out, "late", _spooled(self.late))
+        candidates = ["\n".join(json.dumps(candidate_json(r), ensure_ascii=False)
+                                for r in report.unlawful_disposition_candidates)]
+        sinks = (self, *later)
+        with contextlib.ExitStack() as spools:
+            for spool in (spool for sink in sinks for spool in (sink.late, sink.records)):
+                spools.enter_context(spool.file)
+            _json_list(out, "late", joined([sink.late for sink in sinks]))
             out.write(",\n")
             _json_list(out, "unlawful_disposition_candidates", candidates)
             out.write(",\n")
-            _json_list(out, "records", _spooled(self.records))
+            _json_list(out, "records", joined([sink.records for sink in sinks]))
         out.write("\n}\n")
 
 
-def _spooled(spool: TextIO) -> Iterator[str]:
-    spool.seek(0)
-    return (line.rstrip("\n") for line in spool)
-
-
-def _json_list(out: TextIO, key: str, items: Iterable[str]) -> None:
-    """``"key": [...]`` inside the report's object, one encoded item a line."""
+def _json_list(out: TextIO, key: str, blocks: Iterable[str]) -> None:
+    """``"key": [...]`` inside the report's object, one encoded item a line; ``blocks`` are runs
+    of items, one a line, each run without its last newline."""
     out.write(f"  {json.dumps(key)}: [")
-    separator = "\n    "
-    for item in items:
-        out.write(separator + item)
-        separator = ",\n    "
-    out.write("\n  ]" if separator != "\n    " else "]")
+    first = True
+    for block in blocks:
+        if block:
+            out.write(("\n    " if first else ",\n    ") + block.replace("\n", ",\n    "))
+            first = False
+    out.write("]" if first else "\n  ]")
 
 
 def csv_text(fields: list[str], rows: Iterable[dict[str, Any]]) -> str:

@@ -325,7 +325,9 @@ class Catalog(Protocol):
     def rows(self, custodian: str | None = None, label: str | None = None) -> Iterator[CatalogRow]: ...
 
     def report_rows(self) -> Iterator[ReportRow]:
-        """Every row as ``report_row`` gives it, in ``rows()`` order, read without building a ``CatalogRow``."""
+        """What the forwarding report reads, as ``report_row`` gives it, in ``rows()`` order, read
+        without building a ``CatalogRow``: every record, and every message the export says was
+        deleted (``FLAG_DELETED``); other tombstones and review items are left out."""
         ...
 
     def row(self, record_id: str) -> CatalogRow | None:

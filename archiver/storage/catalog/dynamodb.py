@@ -331,7 +331,8 @@ class DynamoCatalog(DocumentTable, LockedTable, IndexedTable):
         return map(_row_from, self._message_items(custodian, label))
 
     def report_rows(self) -> Iterator[ReportRow]:
-        return map(_report_row_from, self._message_items(None, None, REPORT_ATTRIBUTES))
+        return (row for row in map(_report_row_from, self._message_items(None, None, REPORT_ATTRIBUTES))
+                if row.label == "record" or row.deleted)
 
     def _message_items(self, custodian: str | None, label: str | None,
                        projection: Sequence[str] = ()) -> Iterator[Item]:

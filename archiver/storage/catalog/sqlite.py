@@ -45,7 +45,12 @@ LOCK_WAIT_SECONDS = 30.0
 # What ``ReportRow`` holds, in its order (``flags`` gives ``deleted``), of one custodian's rows.
 REPORT_QUERY = ("SELECT id, source, conversation_ref, sent_at, direction, account, system, label, forwarding_status, "
                 "deadline, days_late, schedule, export_sha256, source_line, ingested_at, flags, segment FROM messages "
-                "WHERE custodian = ? ORDER BY sent_at")
+                "WHERE custodian = ? AND sent_at >= ? AND sent_at < ? AND (label = 'record' OR flags != '') "
+                "ORDER BY sent_at")
+# Per custodian (by number in ``strings``), the send instants where its report rows are cut into runs.
+ReportCuts = dict[int, tuple[int, ...]]
+# Bounds of a send instant (integer microseconds) that no instant reaches: year 9999 is about 2.5e17.
+_EARLIEST, _LATEST = -(2 ** 63), 2 ** 63 - 1
 # One index seek per text (messages_compliant_copy), whatever the number of its earlier copies.
 COMPLIANT_COPY = (f"SELECT {ROW_COLUMNS} FROM messages WHERE custodian = ? AND fingerprint = ? "
                   "AND label = 'record' AND forwarding_status IN ('copied', 'forwarded') "
@@ -268,14 +273,36 @@ class SqliteCatalog(SqliteIndex):
             for values in self._db.execute(query, (number, label, label)):
                 yield self._row(values)
 
-    def report_rows(self) -> Iterator[ReportRow]:
+    def count(self) -> int:
+        """How many messages the catalog holds, records and tombstones."""
+        return int(self._db.execute("SELECT count(*) FROM messages").fetchone()[0])
+
+    def report_cuts(self, parts: int) -> ReportCuts:
+        """Where ``report_rows`` may cut each custodian's rows into ``parts`` runs of about equal
+        length, for as many processes to read: a send instant per cut, read from the index."""
+        cuts: ReportCuts = {}
+        for number in self._custodians(None):
+            (count,) = self._db.execute("SELECT count(*) FROM messages WHERE custodian = ?", (number,)).fetchone()
+            cuts[number] = tuple(self._db.execute(
+                "SELECT sent_at FROM messages WHERE custodian = ? ORDER BY sent_at LIMIT 1 OFFSET ?",
+                (number, count * part // parts)).fetchone()[0] for part in range(1, parts))
+        return cuts
+
+    def report_rows(self, cuts: ReportCuts | None = None, part: int = 0) -> Iterator[ReportRow]:
+        """Every record and every message the export says was deleted (what the forwarding report
+        reads), or with ``cuts`` (``report_cuts``) the run ``part`` of each custodian's rows."""
         # The index gives custodian and send time; ordering by id too would make SQLite sort the
         # whole table, so the few rows that tie (same custodian, same instant) are sorted here.
+        # Rows that tie are never cut apart: a run begins at an instant.
         names = dict(self._db.execute("SELECT ref, value FROM strings")).get  # a few values per segment
         ingested_at, ingested = None, ""  # one instant per export: formatted once per run of rows
         for number in self._custodians(None):
             custodian, tied = names(number), []
-            cursor = self._db.execute(REPORT_QUERY, (number,))
+            bounds = (_EARLIEST, *cuts[number], _LATEST) if cuts is not None and number in cuts else \
+                (_EARLIEST, _LATEST) if part == 0 else None
+            if bounds is None:
+                continue  # a custodian whose rows came after the cuts were made: all in the first run
+            cursor = self._db.execute(REPORT_QUERY, (number, bounds[part], bounds[part + 1]))
             cursor.arraysize = 1024  # fetched a chunk at a time: fewer calls into the sqlite3 module
             while chunk := cursor.fetchmany():
                 for (id_, source, conv, sent_at, direction, account, system, label, status, deadline, days_late,

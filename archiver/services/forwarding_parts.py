@@ -1,0 +1,59 @@
+"""The forwarding report's pass over the catalog, by two processes at once on a large SQLite catalog.
+
+Decoding a row and encoding its line are Python's work, which threads cannot share. So a forked
+process reads the later half of each custodian's rows (``SqliteCatalog.report_cuts``) through a
+connection of its own, counting them and spooling their lines, while this one reads the earlier
+half; what the two gathered is merged as one pass would have gathered it (``RowPass.merged``),
+and the spools are joined in catalog order (``JsonSink.write``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from datetime import datetime
+from typing import Any
+
+from archiver.services.reader_process import read_in_second_process, second_process_available
+from archiver.services.reports import CsvSink, JsonSink, RowPass, pass_rows
+from archiver.storage.catalog import Catalog, ReportRow, SqliteCatalog
+
+# Rows below which a second process costs more than it saves (a fork, a connection, a merge).
+SECOND_PROCESS_FROM = 50_000
+
+Watch = Callable[[Iterable[ReportRow]], Iterable[ReportRow]]
+
+
+def pass_catalog(catalog: Catalog, disposed_segments: Mapping[str, datetime], sink: JsonSink | CsvSink | None,
+                 watch: Watch = lambda rows: rows, second_from: int = SECOND_PROCESS_FROM,
+                 ) -> tuple[RowPass, list[JsonSink]]:
+    """Pass over the rows the forwarding report reads, each record to ``sink``: by two processes
+    when the catalog is SQLite, holds ``second_from`` rows or more, and the output is JSON or none
+    (CSV is written as the rows pass, in one order). ``watch`` sees the rows this process reads.
+    Returns what was gathered and the sinks of later runs for ``JsonSink.write``."""
+    if not (isinstance(catalog, SqliteCatalog) and not isinstance(sink, CsvSink) and second_process_available()
+            and catalog.count() >= second_from):
+        return pass_rows(watch(catalog.report_rows()), disposed_segments, sink), []
+    cuts = catalog.report_cuts(2)
+    theirs = JsonSink() if sink is not None else None
+
+    def second(_rejections: list[Any]) -> Iterator[tuple[RowPass, Any]]:
+        own = SqliteCatalog(catalog.path, read_only=True)  # a forked process must not share a connection
+        try:
+            gathered = pass_rows(own.report_rows(cuts, 1), disposed_segments, theirs)
+        finally:
+            own.close()
+        if theirs is not None:
+            theirs.flush()
+        yield gathered, None if theirs is None else (theirs.late.spans, theirs.records.spans)
+
+    results = read_in_second_process(second, [], chunk=1, task="reading the catalog for the report")
+    try:
+        mine = pass_rows(watch(catalog.report_rows(cuts, 0)), disposed_segments, sink)
+        [(later, spans)] = list(results)
+    finally:
+        results.close()
+    watch(range(later.records))  # type: ignore[arg-type]
+    if theirs is not None:
+        theirs.late.spans, theirs.records.spans = spans
+    return mine.merged(later), [] if theirs is None else [theirs]
+
