@@ -144,6 +144,9 @@ def test_list_is_sorted_and_filtered_by_prefix(store: ObjectStore) -> None:
     assert list(store.list("seg/")) == ["seg/a/1", "seg/b/10", "seg/b/2"]
     assert list(store.list()) == ["att/x", "seg/a/1", "seg/b/10", "seg/b/2", "segment"]
     assert list(store.list("nothing/")) == []
+    assert list(store.list("seg/b/1")) == ["seg/b/10"]  # a prefix that ends inside a name
+    assert list(store.list("seg")) == ["seg/a/1", "seg/b/10", "seg/b/2", "segment"]
+    assert list(store.list("seg/a/1/")) == []  # an object is no folder
 
 
 def test_overwrite_is_refused(store: ObjectStore) -> None:

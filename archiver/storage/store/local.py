@@ -73,12 +73,10 @@ class LocalDirStore:
         return self._path(key).is_file()
 
     def list(self, prefix: str = "") -> Iterator[str]:
-        keys = []
-        for path in self._objects.rglob("*"):
-            if path.is_file() and not path.name.endswith(LOCK_SUFFIX):
-                key = path.relative_to(self._objects).as_posix()
-                if key.startswith(prefix):
-                    keys.append(key)
+        # Only the folder the prefix names is walked, by directory entries (no stat a file).
+        folder = prefix.rpartition("/")[0]
+        keys = [key for key in _files(self._objects / folder if folder else self._objects, folder)
+                if key.startswith(prefix) and not key.endswith(LOCK_SUFFIX)]
         return iter(sorted(keys))
 
     def retention(self, key: str) -> Retention:
@@ -163,3 +161,18 @@ def _fsync_dir(directory: Path) -> None:
         os.fsync(fd)
     finally:
         os.close(fd)
+
+
+def _files(folder: Path, key: str) -> Iterator[str]:
+    """The keys of the files below ``folder``, whose key is ``key`` (empty at the root)."""
+    try:
+        entries = os.scandir(folder)
+    except (FileNotFoundError, NotADirectoryError):
+        return
+    with entries:
+        for entry in entries:
+            name = f"{key}/{entry.name}" if key else entry.name
+            if entry.is_dir(follow_symlinks=False):
+                yield from _files(Path(entry.path), name)
+            elif entry.is_file():
+                yield name
