@@ -173,3 +173,14 @@ def test_the_packaged_model_is_what_training_gives(tmp_path: Path) -> None:
     shipped = json.loads(packaged_model()[1])
     assert set(shipped["trained_on"]) == {p.name for p in LABELED.glob("tune*.jsonl")}
     assert not any(name.startswith("holdout") for name in shipped["trained_on"])
+
+
+@pytest.mark.parametrize(("question", "reply"), [
+    ("Puis-je libérer le conteneur demain ?", "oui"),
+    ("Konteyneri yarın serbest bırakabilir miyim?", "evet"),
+])
+def test_a_yes_to_a_question_the_rules_do_not_read_is_never_a_tombstone(question: str, reply: str) -> None:
+    # No record rule reads French or Turkish requests, so the rules see a bare acknowledgement;
+    # the model, reading that someone else asked a question, keeps it from the tombstone.
+    result = Classifier(load_rules()).classify(msg(reply), msg(question, sender="Sup. Ortiz"))
+    assert result.label == RECORD or result.review
