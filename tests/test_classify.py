@@ -1923,3 +1923,26 @@ def test_a_wish_to_an_outside_official_goes_to_review_but_a_request_with_it_stay
     request = classify(classifier, "Comandante, felicidades 🎉 ¿nos puede enviar el acta del decomiso?")
     assert request.label == RECORD
     assert "request-words" in request.reasons
+
+
+@pytest.mark.parametrize("body", ["Votre code de validation est 204 718.", "Your sign-in code is 550 913"])
+def test_a_one_time_code_written_in_two_groups_is_still_a_code(classifier: Classifier, body: str) -> None:
+    assert "one-time-code" in classify(classifier, body).reasons
+
+
+def test_a_phone_number_in_groups_is_not_a_code(classifier: Classifier) -> None:
+    assert classify(classifier, "Call me at 555 123 4567 about the code").label == RECORD
+
+
+@pytest.mark.parametrize("body", ["Herzliches Beileid an die ganze Familie", "meus pêsames, amigo 🖤",
+                                  "good luck at the race Sunday!", "que te mejores pronto"])
+def test_condolences_and_good_wishes_are_social_talk(classifier: Classifier, body: str) -> None:
+    result = classify(classifier, body)
+    assert result.label == NONRECORD
+    assert "celebration-words" in result.reasons
+
+
+def test_wilco_after_a_direction_is_an_acknowledgement(classifier: Classifier) -> None:
+    result = classify(classifier, "wilco", previous="Lane 4 closes at 1800, reroute the trucks to lane 6.")
+    assert result.label == NONRECORD
+    assert "acknowledgement" in result.reasons
