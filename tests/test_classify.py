@@ -1946,3 +1946,14 @@ def test_wilco_after_a_direction_is_an_acknowledgement(classifier: Classifier) -
     result = classify(classifier, "wilco", previous="Lane 4 closes at 1800, reroute the trucks to lane 6.")
     assert result.label == NONRECORD
     assert "acknowledgement" in result.reasons
+
+
+@pytest.mark.parametrize("body", ["Sgt. Mara Quill joined the group", "Jörg Brandt ist der Gruppe beigetreten",
+                                  "Ayşe Kaya gruba katıldı", "Inês Prado entrou no grupo"])
+def test_a_join_written_as_text_is_an_app_notice(classifier: Classifier, body: str) -> None:
+    assert "app-notice-text" in classify(classifier, body).reasons
+
+
+def test_joining_a_group_inside_a_sentence_is_not_an_app_notice(classifier: Classifier) -> None:
+    result = classify(classifier, "The Guardia Civil liaison joined the group at the port to inspect the container")
+    assert "app-notice-text" not in result.reasons
