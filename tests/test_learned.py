@@ -114,7 +114,10 @@ def test_features_are_the_words_the_form_and_the_rules() -> None:
 def test_the_second_layer_reads_what_the_first_said_of_the_message_before() -> None:
     assert previous_features(None, False, False) == ["c:opening"]
     assert previous_features(2.5, False, True) == ["c:after_likely", "c:answers_likely_question"]
-    assert previous_features(-3.0, True, True) == ["c:after_unlikely"]
+    assert previous_features(-0.5, False, False) == ["c:after_leaning_nonrecord", "c:answers_leaning_nonrecord"]
+    # The same person going on: only which way the message before leaned.
+    assert previous_features(-3.0, True, True) == ["c:goes_on_nonrecord"]
+    assert previous_features(0.5, True, False) == previous_features(2.5, True, True) == ["c:goes_on_record"]
     # "ok" after a business question is held a record; the same "ok" after a joke is not.
     layer = {"weights": {"c:answers_likely_question": 5.0}, "intercept": -2.0}
     learned = parse_model({"format": 2, "alone": {"weights": {"w:release": 5.0, "w:tacos": -5.0}, "intercept": 0.0},
