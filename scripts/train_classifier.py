@@ -38,7 +38,7 @@ from archiver.services.evaluation import TRANSITORY, LabeledMessage, Measures, r
 LABELED = ROOT / "tests" / "data" / "labeled"
 OUT = ROOT / "archiver" / "core" / "rules" / MODEL_FILE
 # Regularization, and how much more a missed record costs than a missed nonrecord.
-C = 1.0
+C = 2.0
 RECORD_WEIGHT = 1.0
 RECALL_TARGET = 0.99
 # Below the lowest score of a record the rules would discard, by this much more.
@@ -187,12 +187,13 @@ def decide(sample: Sample, score: float, cuts: Cuts, protected: frozenset[str]) 
 
 
 def report(data: Sequence[Sample], scores: Sequence[float], cuts: Cuts, protected: frozenset[str]) -> str:
-    """Cross-validated measures per tuning file, as ``classify --evaluate`` measures them."""
+    """Cross-validated measures per tuning file, as ``classify --evaluate`` measures them, and
+    over all of them together."""
+    decided = [(s.file, s.item, _as_classification(decide(s, x, cuts, protected)))
+               for s, x in zip(data, scores, strict=True)]
     lines = []
-    for name in sorted({s.file for s in data}):
-        results = [(s.item, _as_classification(decide(s, x, cuts, protected)))
-                   for s, x in zip(data, scores, strict=True) if s.file == name]
-        measures = Measures(results).to_json()
+    for name in [*sorted({s.file for s in data}), "pooled"]:
+        measures = Measures([(item, c) for file, item, c in decided if name in (file, "pooled")]).to_json()
         lines.append(
             f"{name:<14} recall {_value(measures['substantive_record_recall'])}  "
             f"nonrecord precision {_value(measures['nonrecord_precision'])}  "

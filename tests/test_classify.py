@@ -1591,12 +1591,13 @@ rules:
 
 @pytest.mark.parametrize(
     ("pattern", "as_written"),
-    [("dit «oui» 👍", False), ("mesajınıza", False), ("dijo “fin”", True), ("canción", True), ("EXAMEN", True)],
+    [("dit «oui» 👍", False), ("mesajınıza", True), ("dijo “fin”", True), ("canción", True), ("EXAMEN", True)],
 )
 def test_only_patterns_naming_what_normalizing_changes_search_the_text_as_written(
     pattern: str, as_written: bool
 ) -> None:
-    # Quotation marks, emoji and the dotless ı are the same in the normalized text: one search is enough.
+    # Quotation marks and emoji are the same in the normalized text: one search is enough; the
+    # dotless ı is folded to "i", so a pattern naming it searches the text as written too.
     assert _reads_text_as_written(pattern) is as_written
 
 
@@ -1876,3 +1877,83 @@ def test_a_reply_to_an_app_notice_kept_as_text_is_not_an_answer(classifier: Clas
     result = classify(classifier, "Bia reagiu com 👍 à sua mensagem", previous="Can I take the 24th off?")
     assert "short-reply-to-request" not in result.reasons
     assert (result.label, result.review) == (NONRECORD, False)
+
+
+@pytest.mark.parametrize(("body", "reason"), [
+    ("bien reçu, merci beaucoup", "acknowledgement"),
+    ("vielen Dank, verstanden", "acknowledgement"),
+    ("certo, muito obrigada", "acknowledgement"),
+    ("peki, sağ olun", "acknowledgement"),
+    ("Bonsoir madame", "greeting-only"),
+    ("Guten Morgen, Kollegen", "greeting-only"),
+    ("Bom dia pessoal", "greeting-only"),
+    ("Günaydın arkadaşlar", "greeting-only"),
+    ("Frohe Weihnachten und einen guten Rutsch!", "celebration-words"),
+    ("İyi bayramlar hocam", "celebration-words"),
+    ("Parabéns pela promoção! 🎉", "celebration-words"),
+])
+def test_small_talk_in_french_german_portuguese_and_turkish_is_a_nonrecord(
+        classifier: Classifier, body: str, reason: str) -> None:
+    result = classify(classifier, body)
+    assert result.label == NONRECORD
+    assert reason in result.reasons
+
+
+@pytest.mark.parametrize("reply", ["tamam", "d'accord", "ja", "sim"])
+def test_a_foreign_yes_to_a_request_for_a_decision_stays_the_decision(classifier: Classifier, reply: str) -> None:
+    result = classify(classifier, reply, previous="Can I release the container to the broker?")
+    assert result.label == RECORD
+    assert "short-reply-to-request" in result.reasons
+
+
+@pytest.mark.parametrize("reply", ["merci", "danke", "valeu", "teşekkürler"])
+def test_thanks_after_an_fyi_is_a_nonrecord(classifier: Classifier, reply: str) -> None:
+    assert classify(classifier, reply, previous="FYI the convoy left the yard at 0600.").label == NONRECORD
+
+
+def test_the_dotless_turkish_i_folds_like_an_accent() -> None:
+    assert normalize("GÜNAYDIN, İyi akşamlar") == normalize("gunaydin, iyi aksamlar") == "gunaydin, iyi aksamlar"
+
+
+def test_a_wish_to_an_outside_official_goes_to_review_but_a_request_with_it_stays_a_record(
+        classifier: Classifier) -> None:
+    wish = classify(classifier, "¡Felicidades, comandante! 🎉")
+    assert (wish.label, wish.review) == (NONRECORD, True)
+    assert "outside-party-words" not in wish.reasons
+    request = classify(classifier, "Comandante, felicidades 🎉 ¿nos puede enviar el acta del decomiso?")
+    assert request.label == RECORD
+    assert "request-words" in request.reasons
+
+
+@pytest.mark.parametrize("body", ["Votre code de validation est 204 718.", "Your sign-in code is 550 913"])
+def test_a_one_time_code_written_in_two_groups_is_still_a_code(classifier: Classifier, body: str) -> None:
+    assert "one-time-code" in classify(classifier, body).reasons
+
+
+def test_a_phone_number_in_groups_is_not_a_code(classifier: Classifier) -> None:
+    assert classify(classifier, "Call me at 555 123 4567 about the code").label == RECORD
+
+
+@pytest.mark.parametrize("body", ["Herzliches Beileid an die ganze Familie", "meus pêsames, amigo 🖤",
+                                  "good luck at the race Sunday!", "que te mejores pronto"])
+def test_condolences_and_good_wishes_are_social_talk(classifier: Classifier, body: str) -> None:
+    result = classify(classifier, body)
+    assert result.label == NONRECORD
+    assert "celebration-words" in result.reasons
+
+
+def test_wilco_after_a_direction_is_an_acknowledgement(classifier: Classifier) -> None:
+    result = classify(classifier, "wilco", previous="Lane 4 closes at 1800, reroute the trucks to lane 6.")
+    assert result.label == NONRECORD
+    assert "acknowledgement" in result.reasons
+
+
+@pytest.mark.parametrize("body", ["Sgt. Mara Quill joined the group", "Jörg Brandt ist der Gruppe beigetreten",
+                                  "Ayşe Kaya gruba katıldı", "Inês Prado entrou no grupo"])
+def test_a_join_written_as_text_is_an_app_notice(classifier: Classifier, body: str) -> None:
+    assert "app-notice-text" in classify(classifier, body).reasons
+
+
+def test_joining_a_group_inside_a_sentence_is_not_an_app_notice(classifier: Classifier) -> None:
+    result = classify(classifier, "The Guardia Civil liaison joined the group at the port to inspect the container")
+    assert "app-notice-text" not in result.reasons

@@ -114,7 +114,10 @@ def test_features_are_the_words_the_form_and_the_rules() -> None:
 def test_the_second_layer_reads_what_the_first_said_of_the_message_before() -> None:
     assert previous_features(None, False, False) == ["c:opening"]
     assert previous_features(2.5, False, True) == ["c:after_likely", "c:answers_likely_question"]
-    assert previous_features(-3.0, True, True) == ["c:after_unlikely"]
+    assert previous_features(-0.5, False, False) == ["c:after_leaning_nonrecord", "c:answers_leaning_nonrecord"]
+    # The same person going on: only which way the message before leaned.
+    assert previous_features(-3.0, True, True) == ["c:goes_on_nonrecord"]
+    assert previous_features(0.5, True, False) == previous_features(2.5, True, True) == ["c:goes_on_record"]
     # "ok" after a business question is held a record; the same "ok" after a joke is not.
     layer = {"weights": {"c:answers_likely_question": 5.0}, "intercept": -2.0}
     learned = parse_model({"format": 2, "alone": {"weights": {"w:release": 5.0, "w:tacos": -5.0}, "intercept": 0.0},
@@ -173,3 +176,14 @@ def test_the_packaged_model_is_what_training_gives(tmp_path: Path) -> None:
     shipped = json.loads(packaged_model()[1])
     assert set(shipped["trained_on"]) == {p.name for p in LABELED.glob("tune*.jsonl")}
     assert not any(name.startswith("holdout") for name in shipped["trained_on"])
+
+
+@pytest.mark.parametrize(("question", "reply"), [
+    ("Puis-je libérer le conteneur demain ?", "oui"),
+    ("Konteyneri yarın serbest bırakabilir miyim?", "evet"),
+])
+def test_a_yes_to_a_question_the_rules_do_not_read_is_never_a_tombstone(question: str, reply: str) -> None:
+    # No record rule reads French or Turkish requests, so the rules see a bare acknowledgement;
+    # the model, reading that someone else asked a question, keeps it from the tombstone.
+    result = Classifier(load_rules()).classify(msg(reply), msg(question, sender="Sup. Ortiz"))
+    assert result.label == RECORD or result.review

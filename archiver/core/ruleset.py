@@ -34,10 +34,11 @@ RULES_FORMAT_VERSION = 1
 
 _TOKEN_RE = re.compile(r"\w+|[^\w\s]")
 _NON_ASCII_RE = re.compile(r"[^\x00-\x7f]+")
-# Invisible emoji modifiers and typographic quotes, so "❤️" is "❤" and "I’ll" is "I'll".
+# Invisible emoji modifiers and typographic quotes, so "❤️" is "❤" and "I’ll" is "I'll"; the
+# Turkish dotless "ı" has no accent to drop, so it is folded to "i" ("Günaydın" is "gunaydin").
 _FOLD_EXTRA: dict[int, str | None] = {
     0xFE0E: None, 0xFE0F: None, **{cp: None for cp in range(0x1F3FB, 0x1F400)},
-    0x2018: "'", 0x2019: "'", 0x201C: '"', 0x201D: '"',
+    0x2018: "'", 0x2019: "'", 0x201C: '"', 0x201D: '"', 0x0131: "i",
 }
 
 
