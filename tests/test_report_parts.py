@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import json
+from collections.abc import Iterable, Iterator
 from datetime import timedelta
 from pathlib import Path
 
@@ -14,7 +15,7 @@ from archiver.core.forwarding import Status
 from archiver.services import reports
 from archiver.services.forwarding_parts import pass_catalog
 from archiver.services.reports import JsonSink, forwarding_report, render_forwarding, report_of
-from archiver.storage.catalog import CatalogRow, CommitBatch, SqliteCatalog
+from archiver.storage.catalog import CatalogRow, CommitBatch, ReportRow, SqliteCatalog
 from tests.test_report_html import NOW, full_row
 
 START = NOW - timedelta(days=90)
@@ -96,10 +97,20 @@ def _json_of_a_plain_pass(catalog: SqliteCatalog) -> tuple[str, str]:
 
 
 def test_two_processes_without_a_sink_count_every_record(catalog: SqliteCatalog) -> None:
-    gathered, later = pass_catalog(catalog, DISPOSED, None, second_from=0)
+    watched: list[str] = []
+    told: list[int] = []
+
+    def watch(rows: Iterable[ReportRow]) -> Iterator[ReportRow]:
+        for passing in rows:
+            watched.append(passing.label)
+            yield passing
+
+    gathered, later = pass_catalog(catalog, DISPOSED, None, watch, told.append, second_from=0)
     assert later == []
     report = report_of(gathered, {}, [], NOW, DISPOSED)
     assert report.records == 41 + 14 and report.late_count == 10 + 14
+    # The progress bar sees this process's rows as they pass, then the second's records at once.
+    assert watched and len(told) == 1 and watched.count("record") + told[0] == report.records
     assert render_forwarding(report) == _json_of_a_plain_pass(catalog)[1]
 
 

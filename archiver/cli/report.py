@@ -82,7 +82,8 @@ def _report_forwarding(args: argparse.Namespace) -> int:
         catalog = archive.catalog
         disposed = {s.name: s.disposed_at for s in catalog.segments() if s.disposed_at is not None}
         with progress.bar("report forwarding", "rows", quiet=args.json) as advance:
-            gathered, later = pass_catalog(catalog, disposed, sink, lambda rows: progress.counted(rows, advance))
+            gathered, later = pass_catalog(catalog, disposed, sink, lambda rows: progress.counted(rows, advance),
+                                           advance)
         report = report_of(gathered, catalog.last_sync_by_account(), catalog.custodians(), common.now(), disposed)
     if args.html:
         with _html_file(args.html) as page:

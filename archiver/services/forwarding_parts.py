@@ -21,15 +21,17 @@ from archiver.storage.catalog import Catalog, ReportRow, SqliteCatalog
 SECOND_PROCESS_FROM = 50_000
 
 Watch = Callable[[Iterable[ReportRow]], Iterable[ReportRow]]
+Advance = Callable[[int], None]
 
 
 def pass_catalog(catalog: Catalog, disposed_segments: Mapping[str, datetime], sink: JsonSink | CsvSink | None,
-                 watch: Watch = lambda rows: rows, second_from: int = SECOND_PROCESS_FROM,
-                 ) -> tuple[RowPass, list[JsonSink]]:
+                 watch: Watch = lambda rows: rows, advance: Advance = lambda count: None,
+                 second_from: int = SECOND_PROCESS_FROM) -> tuple[RowPass, list[JsonSink]]:
     """Pass over the rows the forwarding report reads, each record to ``sink``: by two processes
     when the catalog is SQLite, holds ``second_from`` rows or more, and the output is JSON or none
-    (CSV is written as the rows pass, in one order). ``watch`` sees the rows this process reads.
-    Returns what was gathered and the sinks of later runs for ``JsonSink.write``."""
+    (CSV is written as the rows pass, in one order). ``watch`` sees the rows this process reads;
+    ``advance`` is told how many records the second process passed, once it is done. Returns
+    what was gathered and the sinks of later runs for ``JsonSink.write``."""
     if not (isinstance(catalog, SqliteCatalog) and not isinstance(sink, CsvSink) and second_process_available()
             and catalog.count() >= second_from):
         return pass_rows(watch(catalog.report_rows()), disposed_segments, sink), []
@@ -52,7 +54,7 @@ def pass_catalog(catalog: Catalog, disposed_segments: Mapping[str, datetime], si
         [(later, spans)] = list(results)
     finally:
         results.close()
-    watch(range(later.records))  # type: ignore[arg-type]
+    advance(later.records)
     if theirs is not None:
         theirs.late.spans, theirs.records.spans = spans
     return mine.merged(later), [] if theirs is None else [theirs]
