@@ -2026,3 +2026,13 @@ def test_thanks_after_an_fyi_is_not_a_decision(classifier: Classifier, before: s
     result = classify(classifier, reply, previous=before)
     assert result.label == NONRECORD
     assert "short-reply-to-request" not in result.reasons
+
+
+@pytest.mark.parametrize("body", [
+    "Vous avez droit à un remboursement, veuillez confirmer vos coordonnées bancaires",
+    "Bitte aktualisieren Sie Ihre Bankdaten, sonst wird das Konto gesperrt",
+])
+def test_phishing_in_french_and_german_is_not_kept_as_a_request(classifier: Classifier, body: str) -> None:
+    result = classify(classifier, body)
+    assert result.label == NONRECORD
+    assert "phishing-words" in result.reasons
