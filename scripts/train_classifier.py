@@ -38,7 +38,7 @@ from archiver.services.evaluation import TRANSITORY, LabeledMessage, Measures, r
 LABELED = ROOT / "tests" / "data" / "labeled"
 OUT = ROOT / "archiver" / "core" / "rules" / MODEL_FILE
 # Regularization, and how much more a missed record costs than a missed nonrecord.
-C = 2.0
+C = 4.0  # chosen from 1, 2, 4, 8 by the leave-one-file-out report (nonrecords recognized 0.836, 0.842, 0.848, 0.826)
 RECORD_WEIGHT = 1.0
 RECALL_TARGET = 0.99
 # Below the lowest score of a record the rules would discard, by this much more.

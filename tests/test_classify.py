@@ -338,6 +338,7 @@ RULE_EXAMPLES: dict[str, tuple[str, str | None]] = {
     "personal-sense-words": ("Mi hija aprobó el examen de inglés", None),
     "holding-reply": ("Déjame checar", None),
     "official-lookup-words": ("Can you run her name in the system?", None),
+    "refusal-or-referral": ("I can't do favors for family, he has to file the appeal online", None),
     "enforcement-matter-words": ("Mi tío dice que le decomisaron la troca en la garita", None),
     "short-reply-to-personal-talk": ("sure, what time", "Pizza night at my place? 🍕"),
     "conduct-words": ("Presentó una queja por malos tratos en la garita", None),
@@ -1957,3 +1958,81 @@ def test_a_join_written_as_text_is_an_app_notice(classifier: Classifier, body: s
 def test_joining_a_group_inside_a_sentence_is_not_an_app_notice(classifier: Classifier) -> None:
     result = classify(classifier, "The Guardia Civil liaison joined the group at the port to inspect the container")
     assert "app-notice-text" not in result.reasons
+
+
+@pytest.mark.parametrize("body", [
+    "Sorry, I can't intervene for someone I know, it's against the rules",
+    "Lo siento prima, no puedo meterme en eso, es conflicto de interés",
+    "Désolée, je n'ai pas le droit de m'en occuper pour un proche",
+    "Tut mir leid, das darf ich nicht, auch nicht für Familie",
+    "Infelizmente não posso interferir, é proibido para nós",
+    "Kusura bakma, müdahale edemem, kurallara aykırı",
+])
+def test_an_officer_declining_an_official_act_is_a_record_in_a_family_chat(classifier: Classifier,
+                                                                          body: str) -> None:
+    result = classifier.classify(msg(body, conversation="Familia Ortega 🏠"))
+    assert result.label == RECORD
+    assert "refusal-or-referral" in result.reasons
+
+
+@pytest.mark.parametrize("body", [
+    "She should ask for an expedited appointment on the website",
+    "Tiene que pedirlo con un abogado, yo no",
+    "Il peut faire un recours auprès du consulat",
+    "Er muss einen Widerspruch einlegen",
+    "Ele pode entrar com recurso no portal",
+])
+def test_pointing_to_the_remedy_is_a_referral(classifier: Classifier, body: str) -> None:
+    assert "refusal-or-referral" in classifier.classify(msg(body, conversation="Tía Rosa")).reasons
+
+
+def test_not_making_it_to_dinner_is_no_refusal(classifier: Classifier) -> None:
+    assert "refusal-or-referral" not in classify(classifier, "no puedo ir a la cena hoy, besos").reasons
+
+
+@pytest.mark.parametrize("body", [
+    "Bonjour, pourriez-vous nous transmettre la liste des passagers du vol ?",
+    "Merci de confirmer la date de l'audition",
+    "Könnten Sie mir die Frachtpapiere des Containers schicken?",
+    "Wir bitten um Bestätigung der Übergabe",
+    "Por favor envie o relatório da apreensão até sexta",
+    "Yük listesini gönderebilir misiniz?",
+    "Bilgi rica ediyoruz, teşekkürler",
+])
+def test_requests_in_french_german_portuguese_and_turkish_are_records(classifier: Classifier, body: str) -> None:
+    result = classify(classifier, body)
+    assert result.label == RECORD
+    assert {"request-words", "asking-words"} & set(result.reasons)
+
+
+@pytest.mark.parametrize(("asked", "reply"), [
+    ("Pouvez-vous retenir le conteneur jusqu'à demain ?", "oui"),
+    ("Können wir die Ladung freigeben?", "ja, passt"),
+    ("Você pode segurar o caminhão na inspeção?", "sim"),
+    ("Konteyneri yarına kadar bekletebilir misiniz?", "tamam"),
+])
+def test_a_short_yes_to_a_request_in_four_languages_is_the_decision(classifier: Classifier, asked: str,
+                                                                    reply: str) -> None:
+    result = classify(classifier, reply, previous=asked)
+    assert result.label == RECORD
+    assert "short-reply-to-request" in result.reasons
+
+
+@pytest.mark.parametrize(("before", "reply"), [
+    ("FYI: le conteneur est parti ce matin.", "merci"),
+    ("Zur Info: die Ladung ist heute raus.", "danke"),
+])
+def test_thanks_after_an_fyi_is_not_a_decision(classifier: Classifier, before: str, reply: str) -> None:
+    result = classify(classifier, reply, previous=before)
+    assert result.label == NONRECORD
+    assert "short-reply-to-request" not in result.reasons
+
+
+@pytest.mark.parametrize("body", [
+    "Vous avez droit à un remboursement, veuillez confirmer vos coordonnées bancaires",
+    "Bitte aktualisieren Sie Ihre Bankdaten, sonst wird das Konto gesperrt",
+])
+def test_phishing_in_french_and_german_is_not_kept_as_a_request(classifier: Classifier, body: str) -> None:
+    result = classify(classifier, body)
+    assert result.label == NONRECORD
+    assert "phishing-words" in result.reasons
