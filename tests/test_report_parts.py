@@ -8,11 +8,12 @@ import json
 from collections.abc import Iterable, Iterator
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from archiver.core.forwarding import Status
-from archiver.services import reports
+from archiver.services import forwarding_parts, reports
 from archiver.services.forwarding_parts import pass_catalog
 from archiver.services.reports import JsonSink, forwarding_report, render_forwarding, report_of
 from archiver.storage.catalog import CatalogRow, CommitBatch, ReportRow, SqliteCatalog
@@ -121,3 +122,24 @@ def test_spooled_lines_come_back_whole_across_blocks(monkeypatch: pytest.MonkeyP
     for line in ("short", "a line longer than a block", "é ünïcode 😀"):
         spool.file.write(f"{line}\n".encode())
     assert "\n".join(spool.blocks()) == "short\na line longer than a block\né ünïcode 😀"
+
+
+def test_the_second_process_starts_before_this_one_reads_a_row(catalog: SqliteCatalog,
+                                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    # The second process is forked when its first item is asked for: asked only after this
+    # process's pass, the two passes would run one after the other.
+    started: list[bool] = []
+    real = forwarding_parts.read_in_second_process
+
+    def recorded(*args: Any, **kwargs: Any) -> Iterator[Any]:
+        started.append(True)
+        yield from real(*args, **kwargs)
+
+    def watch(rows: Iterable[ReportRow]) -> Iterator[ReportRow]:
+        for passing in rows:
+            assert started, "this process read a row before the second process was started"
+            yield passing
+
+    monkeypatch.setattr(forwarding_parts, "read_in_second_process", recorded)
+    gathered, _ = pass_catalog(catalog, DISPOSED, JsonSink(), watch, second_from=0)
+    assert started and gathered.records == 41 + 14

@@ -38,7 +38,8 @@ def pass_catalog(catalog: Catalog, disposed_segments: Mapping[str, datetime], si
     cuts = catalog.report_cuts(2)
     theirs = JsonSink() if sink is not None else None
 
-    def second(_rejections: list[Any]) -> Iterator[tuple[RowPass, Any]]:
+    def second(_rejections: list[Any]) -> Iterator[tuple[RowPass, Any] | None]:
+        yield None  # at once: the parent waits for this, so that both passes run together
         own = SqliteCatalog(catalog.path, read_only=True)  # a forked process must not share a connection
         try:
             gathered = pass_rows(own.report_rows(cuts, 1), disposed_segments, theirs)
@@ -48,10 +49,12 @@ def pass_catalog(catalog: Catalog, disposed_segments: Mapping[str, datetime], si
             theirs.flush()
         yield gathered, None if theirs is None else (theirs.late.spans, theirs.records.spans)
 
+    # The process is forked when its first item is asked for, not before.
     results = read_in_second_process(second, [], chunk=1, task="reading the catalog for the report")
     try:
+        next(results)
         mine = pass_rows(watch(catalog.report_rows(cuts, 0)), disposed_segments, sink)
-        [(later, spans)] = list(results)
+        [(later, spans)] = list(results)  # type: ignore[misc]
     finally:
         results.close()
     advance(later.records)
