@@ -2036,3 +2036,21 @@ def test_phishing_in_french_and_german_is_not_kept_as_a_request(classifier: Clas
     result = classify(classifier, body)
     assert result.label == NONRECORD
     assert "phishing-words" in result.reasons
+
+
+# A hostile text: a trigger word, then a long run of dashes, which word windows written as
+# (?:[\w-]+\W+){0,N} could split in about n^(2N) ways (a few hundred dashes took minutes).
+HOSTILE_RUNS = ["verify your ", "can ", "no puedo checar ", "your package ", "codigo de verificacion ", "debo un ",
+                "pay now ", "cuenta ", "your ", "mi gerente "]
+
+
+@pytest.mark.parametrize("opening", HOSTILE_RUNS)
+def test_a_long_run_of_dashes_after_a_trigger_word_is_classified(classifier: Classifier, opening: str) -> None:
+    for tail in ("-" * 5000, "- -- " * 1000, "x -- " * 1000):
+        assert classify(classifier, opening + tail).label in (RECORD, NONRECORD)
+
+
+def test_no_shipped_word_window_lets_a_dash_belong_to_a_word_and_a_separator_at_once() -> None:
+    # Words and separators are taken whole (possessive): the windows stay linear in the text's length.
+    text = resources.files("archiver.core.rules").joinpath("classifier.yaml").read_text(encoding="utf-8")
+    assert r"(?:[\w-]+\W+)" not in text and r"\W+(?:[\w-]" not in text and r"\W+(?:(?:[\w-]" not in text
