@@ -312,7 +312,6 @@ class Spool:
         """The lines from ``start`` to ``end`` (or the end), a run of whole lines at a time, each
         run without its last newline: read in large blocks, not a line at a time."""
         self.file.flush()
-        self.file.seek(start)
         left = (self.file.seek(0, 2) if end is None else end) - start
         self.file.seek(start)
         rest = b""
