@@ -9,7 +9,7 @@ import io
 import json
 import tempfile
 from collections import Counter, defaultdict
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from json.encoder import encode_basestring
@@ -308,7 +308,7 @@ class Spool:
         """The lines written next are ``custodian``'s."""
         self.spans.append((custodian, self.file.tell()))
 
-    def blocks(self, start: int = 0, end: int | None = None) -> Iterator[str]:
+    def blocks(self, start: int = 0, end: int | None = None) -> Iterator[bytes]:
         """The lines from ``start`` to ``end`` (or the end), a run of whole lines at a time, each
         run without its last newline: read in large blocks, not a line at a time."""
         self.file.flush()
@@ -321,7 +321,7 @@ class Spool:
             cut = data.rfind(b"\n") + 1
             data, rest = data[:cut], data[cut:]
             if data:
-                yield data[:-1].decode("utf-8")
+                yield data[:-1]
 
     def ranges(self) -> dict[str, tuple[int, int]]:
         """Where each custodian's lines lie."""
@@ -332,7 +332,7 @@ class Spool:
 SPOOL_BLOCK = 1 << 20
 
 
-def joined(spools: Sequence[Spool]) -> Iterator[str]:
+def joined(spools: Sequence[Spool]) -> Iterator[bytes]:
     """The lines of spools that each took a later run of every custodian's rows than the one
     before, in catalog order: by custodian (as the catalog lists them, by id), then run by run."""
     if len(spools) == 1:
@@ -376,31 +376,42 @@ class JsonSink:
     def write(self, report: ForwardingReport, out: TextIO, later: Sequence[JsonSink] = ()) -> None:
         """Write the document to ``out``: the summary, then every list, then close the spools.
         ``later``: sinks that took later runs of each custodian's rows (``pass_rows``), joined in."""
-        out.write(json.dumps(report.summary_json(), indent=2, ensure_ascii=False)[:-2] + ",\n")
+        write = _bytes_writer(out)
+        write(json.dumps(report.summary_json(), indent=2, ensure_ascii=False)[:-2].encode() + b",\n")
         candidates = ["\n".join(json.dumps(candidate_json(r), ensure_ascii=False)
-                                for r in report.unlawful_disposition_candidates)]
+                                for r in report.unlawful_disposition_candidates).encode()]
         sinks = (self, *later)
         with contextlib.ExitStack() as spools:
             for spool in (spool for sink in sinks for spool in (sink.late, sink.records)):
                 spools.enter_context(spool.file)
-            _json_list(out, "late", joined([sink.late for sink in sinks]))
-            out.write(",\n")
-            _json_list(out, "unlawful_disposition_candidates", candidates)
-            out.write(",\n")
-            _json_list(out, "records", joined([sink.records for sink in sinks]))
-        out.write("\n}\n")
+            _json_list(write, "late", joined([sink.late for sink in sinks]))
+            write(b",\n")
+            _json_list(write, "unlawful_disposition_candidates", candidates)
+            write(b",\n")
+            _json_list(write, "records", joined([sink.records for sink in sinks]))
+        write(b"\n}\n")
 
 
-def _json_list(out: TextIO, key: str, blocks: Iterable[str]) -> None:
+def _bytes_writer(out: TextIO) -> Callable[[bytes], object]:
+    """Write UTF-8 to ``out``'s byte stream when it has one (the spooled lines are already
+    encoded, so hundreds of megabytes are not decoded and encoded again), else decode."""
+    buffer = getattr(out, "buffer", None)
+    if buffer is None:
+        return lambda data: out.write(data.decode("utf-8"))
+    out.flush()
+    return buffer.write  # type: ignore[no-any-return]
+
+
+def _json_list(write: Callable[[bytes], object], key: str, blocks: Iterable[bytes]) -> None:
     """``"key": [...]`` inside the report's object, one encoded item a line; ``blocks`` are runs
     of items, one a line, each run without its last newline."""
-    out.write(f"  {json.dumps(key)}: [")
+    write(f"  {json.dumps(key)}: [".encode())
     first = True
     for block in blocks:
         if block:
-            out.write(("\n    " if first else ",\n    ") + block.replace("\n", ",\n    "))
+            write((b"\n    " if first else b",\n    ") + block.replace(b"\n", b",\n    "))
             first = False
-    out.write("]" if first else "\n  ]")
+    write(b"]" if first else b"\n  ]")
 
 
 def csv_text(fields: list[str], rows: Iterable[dict[str, Any]]) -> str:
