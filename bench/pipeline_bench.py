@@ -25,7 +25,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
@@ -50,6 +50,8 @@ class Row:
     archive_mb: float | None = None
     ratio: float = 0.0  # seconds per message against the baseline's
     note: str = ""
+    cpu: float = 0.0  # CPU seconds of the stage's processes
+    requests: dict[str, int] = field(default_factory=dict)  # AWS API calls, by service:operation
 
     @property
     def rate(self) -> float:
@@ -70,7 +72,7 @@ def stage(name: str, export: Path, archive: Path, extra: str = "0", env: dict[st
                      env)
     print(f"  {label or name}: {measured['seconds']:,.1f} s", file=sys.stderr, flush=True)  # progress
     return Row(label or name, int(measured["messages"]), measured["seconds"], measured["peak_kb"] / 1024,
-               measured["write_bytes"] / 1e6)
+               measured["write_bytes"] / 1e6, cpu=measured["cpu"], requests=measured.get("requests", {}))
 
 
 def folder_mb(path: Path) -> float:
@@ -160,7 +162,11 @@ def s3_row(export: Path, folder: Path, count: int, capped: bool) -> Row:
         objects = sum(o["Size"] for page in s3.get_paginator("list_objects_v2").paginate(Bucket=BUCKET)
                       for o in page.get("Contents", []))
         row.archive_mb = objects / 1e6
-        row.note = (f"moto {moto.__version__} server CPU {server_cpu:,.0f} s; archive = S3 objects only"
+        calls = sum(row.requests.values())
+        busiest = ", ".join(f"{op} {n / count:.3f}" for op, n in list(row.requests.items())[:4])
+        row.note = (f"archiver CPU {row.cpu / count * 1e6:,.0f} µs/message; {calls / count:.3f} requests/message "
+                    f"({busiest}); moto {moto.__version__} server CPU {server_cpu:,.0f} s "
+                    f"({server_cpu / count * 1e6:,.0f} µs/message); archive = S3 objects only"
                     + (f"; capped at {count:,} messages" if capped else ""))
         return row
     finally:

@@ -12,7 +12,9 @@ this process and its children added, sampled every ``SAMPLE_SECONDS`` while the 
 forked child shares most of its pages with its parent, so adding two RSS peaks counts those
 pages twice, while PSS counts each shared page once, split between its sharers (where ``/proc``
 has no ``smaps_rollup``, the two RSS peaks added). ``peak_kb``, what the benchmark's table
-shows: ``peak_pss_kb`` for a stage that forked a child (ingest), else ``self_peak_kb``.
+shows: ``peak_pss_kb`` for a stage that forked a child (ingest), else ``self_peak_kb``. ``requests``:
+the AWS API calls the stage made, by service and operation, when it runs against an endpoint
+(``AWS_ENDPOINT_URL``, moto's server).
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ import resource
 import sys
 import threading
 import time
+from collections import Counter
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -200,8 +203,25 @@ def _children_cpu() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
+def count_requests() -> Counter[str]:
+    """Count every AWS API call this process makes, by service and operation (wrapping botocore's
+    one call path): how many requests a stage sends through moto's server, whatever the client."""
+    from botocore.client import BaseClient
+
+    counts: Counter[str] = Counter()
+    call = BaseClient._make_api_call
+
+    def counted(client: BaseClient, operation: str, params: dict[str, object]) -> object:
+        counts[f"{client.meta.service_model.service_name}:{operation}"] += 1
+        return call(client, operation, params)
+
+    BaseClient._make_api_call = counted  # type: ignore[method-assign]
+    return counts
+
+
 def main() -> None:
     name, export, archive, extra = sys.argv[1], Path(sys.argv[2]), Path(sys.argv[3]), (sys.argv[4:] or ["0"])[0]
+    requests = count_requests() if os.environ.get("AWS_ENDPOINT_URL") else Counter()
     with PssSampler() as together:
         before_io, before = io_counters(), resource.getrusage(resource.RUSAGE_SELF)
         before_children, started = _children_cpu(), time.perf_counter()
@@ -225,7 +245,8 @@ def main() -> None:
                       "peak_kb": pss if child_peak else after.ru_maxrss, "self_peak_kb": after.ru_maxrss,
                       "child_peak_kb": child_peak, "peak_pss_kb": pss,
                       "write_bytes": after_io.get("write_bytes", 0) -
-                      before_io.get("write_bytes", 0), "wchar": after_io.get("wchar", 0) - before_io.get("wchar", 0)}))
+                      before_io.get("write_bytes", 0), "wchar": after_io.get("wchar", 0) - before_io.get("wchar", 0),
+                      "requests": dict(requests.most_common())}))
 
 
 if __name__ == "__main__":
