@@ -17,6 +17,7 @@ from archiver.services.disposition import dispose_due, place_hold, release_hold
 from archiver.services.ingest import IngestOptions, Ingestor
 from archiver.services.verify import verify
 from archiver.storage.archive import Archive
+from archiver.storage.audit import AuditEvent
 from archiver.storage.catalog import HoldRow
 from connectors.jsonl import JsonlConnector
 from tests.conftest import CliRunner
@@ -139,6 +140,30 @@ def test_permanent_and_unscheduled_records_are_never_destroyed(archive_dir: Path
         assert result.disposed == []  # unscheduled records are kept indefinitely: no date ever comes
     finally:
         archive.close()
+
+
+def test_hold_reasons_are_kept_sealed_and_read_back_opened(cli: CliRunner, archive: Archive,
+                                                             archive_dir: Path) -> None:
+    placed = cli("hold", "place", "OIG-11", "--reason", "subpoena naming Zuleika Quarrington",
+                 "--custodian", "Jorge Rivera")
+    released = cli("hold", "release", "OIG-11", "--reason", "Quarrington matter closed", "--json")
+    old = HoldRow(name="OLD-1", reason="written before reasons were sealed", custodian=None,  # covers nothing
+                  start=date(1990, 1, 1), end=date(1990, 1, 2), placed_at=NOW, placed_by="records-officer")
+    archive.catalog.put_hold(old, AuditEvent("records-officer", "hold-place", NOW, {"hold": old.name,
+                                                                                   "reason": old.reason}))
+    listing = {h["name"]: h for h in cli("hold", "list", "--json").json()}
+    text = cli("hold", "list").out
+    audit = [e.event.detail["reason"] for e in archive.catalog.audit_entries()
+             if e.event.action in ("hold-place", "hold-release") and e.event.detail["hold"] == "OIG-11"]
+    at_rest = [p for p in (archive_dir / "archive").rglob("*") if p.is_file() and b"Quarrington" in p.read_bytes()]
+    assert placed.code == 0 and released.json()["release_reason"] == "Quarrington matter closed"
+    assert listing["OIG-11"]["reason"] == "subpoena naming Zuleika Quarrington"
+    assert listing["OIG-11"]["release_reason"] == "Quarrington matter closed"
+    assert listing["OLD-1"]["reason"] == "written before reasons were sealed"
+    assert "subpoena naming Zuleika Quarrington" in text and "written before reasons were sealed" in text
+    assert len(audit) == 2 and all(set(reason) == {"sealed", "object"} for reason in audit)
+    assert at_rest == []
+    assert verify(archive).ok
 
 
 def test_hold_and_dispose_commands(cli: CliRunner, archive: Archive, archive_dir: Path) -> None:

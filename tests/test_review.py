@@ -11,6 +11,7 @@ from archiver.config import load_settings
 from archiver.connector import ConnectorRegistry
 from archiver.core.classify import Classifier, load_rules
 from archiver.core.retention import load_schedules
+from archiver.services.access import unsealed
 from archiver.services.ingest import IngestOptions, Ingestor
 from archiver.services.review import decide, expire_reviews, list_reviews, open_review
 from archiver.services.verify import verify
@@ -83,9 +84,11 @@ def test_opening_an_item_is_audited_with_its_reason(queued: Path) -> None:
     item_id = list_reviews(archive)[0].id
     opened = open_review(archive, item_id, "records.officer", "weekly review", INGESTED)
     audit = [e.event for e in archive.catalog.audit_entries() if e.event.action == "review-open"]
+    reasons = [(a.actor, unsealed(archive, a.detail["reason"])) for a in audit]
     archive.close()
     assert opened["message"]["body"] == "zzquokka tonight"
-    assert [(a.actor, a.detail["reason"]) for a in audit] == [("records.officer", "weekly review")]
+    assert reasons == [("records.officer", {"reason": "weekly review"})]
+    assert not [p for p in (queued / "archive").rglob("*") if p.is_file() and b"weekly review" in p.read_bytes()]
 
 
 def test_deciding_record_refiles_it_under_its_schedule(queued: Path) -> None:
@@ -95,9 +98,11 @@ def test_deciding_record_refiles_it_under_its_schedule(queued: Path) -> None:
                  INGESTED + timedelta(days=3), load_schedules())
     stored = archive.catalog.row(item_id)
     report = verify(archive)
-    decisions = [e.event.detail for e in archive.catalog.audit_entries() if e.event.action == "review-decide"]
+    decisions = [{**e.event.detail, "reason": unsealed(archive, e.event.detail["reason"])["reason"]}
+                 for e in archive.catalog.audit_entries() if e.event.action == "review-decide"]
     remaining = list_reviews(archive)
     archive.close()
+    assert not [p for p in (queued / "archive").rglob("*") if p.is_file() and b"code words" in p.read_bytes()]
     assert row.label == "record" and stored is not None and stored.label == "record"
     assert stored.segment is not None and stored.segment.startswith("seg/")
     assert stored.schedule == "UNSCHEDULED" and stored.forwarding_status == "forwarded"  # archived on 2 March

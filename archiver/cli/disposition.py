@@ -10,7 +10,7 @@ from typing import Any
 from archiver.cli import common, progress
 from archiver.services import disposal_plan
 from archiver.services.disposal_certificate import read_certificate, write_html
-from archiver.services.disposition import dispose_due, place_hold, release_hold
+from archiver.services.disposition import dispose_due, hold_view, place_hold, release_hold
 from archiver.storage.catalog import HoldRow
 from archiver.storage.catalog.base import hold_json
 
@@ -82,7 +82,8 @@ def _hold_place(args: argparse.Namespace) -> int:
 def _hold_release(args: argparse.Namespace) -> int:
     with common.open_archive(args) as archive:
         lifted = release_hold(archive, args.name, common.actor(archive.settings), args.reason, common.now())
-        released = next((hold_json(h) for h in archive.catalog.holds() if h.name == args.name), {"name": args.name})
+        released = next((hold_view(archive, h) for h in archive.catalog.holds() if h.name == args.name),
+                        {"name": args.name})
     if args.json:
         print(json.dumps({**released, "segments_released": list(lifted)}, indent=2))
         return 0
@@ -93,15 +94,15 @@ def _hold_release(args: argparse.Namespace) -> int:
 def _hold_list(args: argparse.Namespace) -> int:
     with common.open_archive(args, read_only=True) as archive:
         common.require(archive, "records-officer", "list holds")
-        holds = archive.catalog.holds()
+        holds = [hold_view(archive, h) for h in archive.catalog.holds()]
     if args.json:
-        print(json.dumps([hold_json(h) for h in holds], indent=2))
+        print(json.dumps(holds, indent=2))
         return 0
     print(f"{len(holds)} hold(s)")
     for h in holds:
-        scope = f"{h.custodian or 'every custodian'}, sent {h.start or '...'} to {h.end or '...'}"
-        state = f"released {h.released_at:%Y-%m-%d} by {h.released_by}" if h.released_at else "ACTIVE"
-        print(f"  {h.name}  {state}  {scope}  placed {h.placed_at:%Y-%m-%d} by {h.placed_by}: {h.reason}")
+        scope = f"{h['custodian'] or 'every custodian'}, sent {h['start'] or '...'} to {h['end'] or '...'}"
+        state = f"released {str(h['released_at'])[:10]} by {h['released_by']}" if h["released_at"] else "ACTIVE"
+        print(f"  {h['name']}  {state}  {scope}  placed {str(h['placed_at'])[:10]} by {h['placed_by']}: {h['reason']}")
     return 0
 
 

@@ -2,8 +2,8 @@
 
 Every service a user runs starts with ``authorize``; a refusal is itself an audit entry. Grants
 and cases are catalog documents written with their audit entry. Text that may name people (a
-case's reason, a search query) is kept only sealed, like message content: in the catalog and
-in the audit entry, whose hash covers the sealed bytes.
+case's, hold's or review decision's reason, a search query) is kept only sealed, like message
+content: in the catalog and in the audit entry, whose hash covers the sealed bytes.
 """
 
 from __future__ import annotations
@@ -266,3 +266,32 @@ def unsealed(archive: Archive, value: dict[str, str]) -> dict[str, Any]:
 def is_sealed(value: Any) -> bool:
     """Whether an audit detail's value is a sealed part."""
     return isinstance(value, dict) and set(value) == {"sealed", "object"}
+
+
+def sealed_reason(archive: Archive, reason: str) -> str:
+    """A free-text reason (a hold's, a review decision's) sealed, as the text a catalog field
+    keeps: such reasons are typed by people and may name people."""
+    return json.dumps(sealed(archive, {"reason": reason}), sort_keys=True)
+
+
+def reason_detail(stored: str | None) -> Any:
+    """A stored reason as an audit detail's value: its sealed part, or the text itself when it
+    was kept before reasons were sealed."""
+    part = _sealed_part(stored)
+    return stored if part is None else part
+
+
+def reason_text(archive: Archive, stored: str | None) -> str | None:
+    """A stored reason as its author wrote it (opened when sealed)."""
+    part = _sealed_part(stored)
+    return stored if part is None else str(unsealed(archive, part)["reason"])
+
+
+def _sealed_part(stored: str | None) -> dict[str, str] | None:
+    if not stored or not stored.startswith("{"):
+        return None
+    try:
+        value = json.loads(stored)
+    except ValueError:
+        return None
+    return value if is_sealed(value) else None

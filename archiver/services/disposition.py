@@ -39,7 +39,7 @@ from archiver.core.events import Event, waits_on_event
 from archiver.core.retention import Action, ScheduleSet, load_schedules
 from archiver.errors import ConfigError, ObjectNotFoundError, RetentionError, UsageError
 from archiver.model import canonical_json, parse_instant, utc_iso
-from archiver.services.access import authorize
+from archiver.services.access import authorize, reason_detail, reason_text, sealed_reason
 from archiver.services.ingest import active_holds, recover
 from archiver.services.transfer_state import ACCEPTED, kept_reason, transfers_by_segment
 from archiver.storage.archive import Archive
@@ -199,6 +199,7 @@ def place_hold(archive: Archive, hold: HoldRow) -> list[str]:
             raise UsageError(f"hold {hold.name}: --from {hold.start} is after --to {hold.end}")
         if hold.custodian is not None:
             hold = replace(hold, custodian=resolve_custodian(archive, hold.custodian))
+        hold = replace(hold, reason=sealed_reason(archive, hold.reason))
         intent = ACTION_HOLD + "/" + hold.name
         archive.catalog.begin_intent(intent, {"hold": hold_json(hold)})
         return _finish_place(archive, intent, hold)
@@ -212,11 +213,17 @@ def _finish_place(archive: Archive, intent: str, hold: HoldRow) -> list[str]:
             archive.store.set_legal_hold(key, True)
     archive.catalog.put_hold(hold, AuditEvent(
         actor=hold.placed_by, action=ACTION_HOLD, at=hold.placed_at, case_id=hold.name,
-        detail={"hold": hold.name, "reason": hold.reason, "custodian": hold.custodian,
+        detail={"hold": hold.name, "reason": reason_detail(hold.reason), "custodian": hold.custodian,
                 "from": hold.start.isoformat() if hold.start else None,
                 "to": hold.end.isoformat() if hold.end else None,
                 "segments": sorted(segments), "records": sum(len(r) for r in segments.values())}), intent=intent)
     return sorted(segments)
+
+
+def hold_view(archive: Archive, hold: HoldRow) -> dict[str, str | None]:
+    """A hold as its records officer reads it (``hold_json``, its reasons opened)."""
+    return {**hold_json(hold), "reason": reason_text(archive, hold.reason),
+            "release_reason": reason_text(archive, hold.release_reason)}
 
 
 def release_hold(archive: Archive, name: str, actor: str, reason: str, now: datetime) -> list[str]:
@@ -228,7 +235,7 @@ def release_hold(archive: Archive, name: str, actor: str, reason: str, now: date
             raise UsageError(f"no hold named {name!r}")
         if not hold.active:
             raise UsageError(f"hold {name!r} was already released on {hold.released_at:%Y-%m-%d}")
-        released = replace(hold, released_at=now, released_by=actor, release_reason=reason)
+        released = replace(hold, released_at=now, released_by=actor, release_reason=sealed_reason(archive, reason))
         intent = ACTION_RELEASE + "/" + name
         archive.catalog.begin_intent(intent, {"hold": hold_json(released)})
         return _finish_release(archive, intent, released, actor, now)
@@ -247,7 +254,8 @@ def _finish_release(archive: Archive, intent: str, released: HoldRow, actor: str
     lifted = sorted(segment for segment in covered if segment not in needed)
     archive.catalog.put_hold(released, AuditEvent(
         actor=actor, action=ACTION_RELEASE, at=at, case_id=released.name,
-        detail={"hold": released.name, "reason": released.release_reason, "segments_released": lifted}), intent=intent)
+        detail={"hold": released.name, "reason": reason_detail(released.release_reason),
+                "segments_released": lifted}), intent=intent)
     return lifted
 
 

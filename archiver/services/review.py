@@ -18,7 +18,7 @@ from archiver.core.forwarding import assess, official_recipients
 from archiver.core.retention import ROLE_SCHEDULE, UNSCHEDULED, ScheduleSet, assign
 from archiver.errors import UsageError
 from archiver.model import parse_instant, utc_iso
-from archiver.services.access import authorize
+from archiver.services.access import authorize, sealed
 from archiver.services.ingest import group_key, store_segments
 from archiver.services.ingest_reading import store_terms
 from archiver.storage.archive import Archive
@@ -55,11 +55,12 @@ def list_reviews(archive: Archive) -> list[ReviewItem]:
 
 
 def open_review(archive: Archive, record_id: str, actor: str, reason: str, now: datetime) -> dict[str, Any]:
-    """Decrypt one item for the officer to read; the access is audited with its reason."""
+    """Decrypt one item for the officer to read; the access is audited with its reason (sealed)."""
     authorize(archive, actor, "records-officer", "read review items", now)
     row = _review_row(archive, record_id)
     document = _read(archive, row)
-    archive.catalog.append_audit(AuditEvent(actor, "review-open", now, {"id": record_id, "reason": reason}))
+    detail = {"id": record_id, "reason": sealed(archive, {"reason": reason})}
+    archive.catalog.append_audit(AuditEvent(actor, "review-open", now, detail))
     return {"id": record_id, "message": document.message, "classification": document.data["classification"]}
 
 
@@ -72,7 +73,8 @@ def decide(archive: Archive, record_id: str, decision: str, reason: str, actor: 
     if not reason.strip():
         raise UsageError("a decision needs a reason (--reason)")
     row = _review_row(archive, record_id)
-    audit = AuditEvent(actor, "review-decide", now, {"id": record_id, "decision": decision, "reason": reason})
+    audit = AuditEvent(actor, "review-decide", now, {"id": record_id, "decision": decision,
+                                                       "reason": sealed(archive, {"reason": reason})})
     if decision == "nonrecord":
         archive.catalog.commit([CommitBatch([replace(row, label="nonrecord")], audit=audit)])
         return replace(row, label="nonrecord")
