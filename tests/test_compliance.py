@@ -133,6 +133,20 @@ def test_record_copied_by_email_is_compliant_when_it_arrives_again_from_whatsapp
     assert [(r.source, r.forwarding_status) for r in rows] == [("email", "copied"), ("whatsapp", "copied")]  # type: ignore[attr-defined]
 
 
+def test_a_copy_earlier_in_the_same_export_credits_the_record(archive_dir: Path) -> None:
+    text = "Approved: release truck TKN-2290 to secondary inspection at lane 4"
+    lines = [{"source": "email", "conversation": "Lane 4", "sender": "jorge.personal@example.com",
+              "recipients": ["jorge.rivera@cbp.dhs.gov"], "sent_at": "2026-02-10T09:00:00-05:00", "body": text},
+             {"source": "whatsapp", "conversation": "Lane 4", "sender": "Jorge Rivera", "recipients": ["C. Ruiz"],
+              "sent_at": "2026-02-10T09:00:30-05:00", "body": text}]
+    export = archive_dir / "backup.jsonl"
+    export.write_text("".join(json.dumps(line) + "\n" for line in lines))
+    receipt = _ingest(archive_dir, export, datetime(2026, 2, 20, tzinfo=UTC))  # by the deadline: else "forwarded"
+    rows = sorted(_records(archive_dir), key=lambda r: r.source)  # type: ignore[attr-defined]
+    assert [(r.source, r.forwarding_status) for r in rows] == [("email", "copied"), ("whatsapp", "copied")]  # type: ignore[attr-defined]
+    assert (receipt["copied"], receipt["forwarded"]) == (2, 0)
+
+
 def test_short_replies_are_not_matched_across_sources(archive_dir: Path) -> None:
     _ingest(archive_dir, _email(archive_dir, "ok.jsonl", body="Yes", recipients=["jorge.rivera@cbp.dhs.gov"]),
             datetime(2026, 2, 10, 15, 0, tzinfo=UTC))

@@ -47,7 +47,7 @@ from archiver.storage.audit import AuditEvent
 from archiver.storage.catalog import Catalog, CatalogRow, CommitBatch, ExportRow, HoldRow, QuarantineRow, SegmentRow
 from archiver.storage.catalog.base import LATER_FIELDS
 from archiver.storage.envelope import open_sealed, seal
-from archiver.storage.records import LABEL_REVIEW, SCHEDULE_REVIEW, RecordDocument, catalog_row
+from archiver.storage.records import LABEL_REVIEW, SCHEDULE_REVIEW, EarlierCopy, RecordDocument, catalog_row, earliest
 from archiver.storage.sealed_facts import manifest_key, manifest_object, row_digest, write_manifest
 
 SEGMENT_RECORDS = 1000   # records per segment object (DESIGN.md, "Storage unit")
@@ -103,6 +103,9 @@ class Ingestor:
         role = self.custodian.role or settings.default_role
         self._default_schedule = ROLE_SCHEDULE[role] if role else UNSCHEDULED
         self._groups: dict[GroupKey, list[SealedDocument]] = defaultdict(list)
+        # Compliant records of this run not yet committed, by text: a later copy in the same
+        # run is credited by them as by one already in the catalog.
+        self._unwritten_copies: dict[str, EarlierCopy] = {}
         self._open_documents = self._open_chars = 0  # held in self._groups
         # Fewer, larger catalog transactions: each one rewrites every index page it touches, and
         # record ids are random, so 1,000 rows touch nearly every page of the id index.
@@ -245,13 +248,20 @@ class Ingestor:
                 self._commit_deferred()
 
     def _credit_earlier_copies(self, docs: list[RecordDocument]) -> None:
-        copies = self.archive.catalog.compliant_copies(self.options.custodian, [d.fingerprint or "" for d in docs])
-        for doc in docs:
-            copy = copies.get(doc.fingerprint or "")
+        """Credit each record with the earliest compliant copy of its text archived before it: in
+        the catalog, or earlier in this run (``docs`` in order)."""
+        fingerprints = [d.fingerprint or "" for d in docs]
+        stored = self.archive.catalog.compliant_copies(self.options.custodian, fingerprints)
+        unwritten = self._unwritten_copies
+        for doc, fingerprint in zip(docs, fingerprints, strict=True):
+            copy = earliest(stored.get(fingerprint), unwritten.get(fingerprint))
             if copy is not None and doc.forwarding is not None:
                 doc.set_forwarding(credit_earlier_copy(
                     doc.forwarding, copy_id=copy.id, copy_source=copy.source, copy_sent_at=copy.sent_at,
                     copy_archived_at=copy.ingested_at, copy_status=copy.forwarding_status))
+            mine = EarlierCopy.of(doc)
+            if mine is not None and earliest(unwritten.get(fingerprint), mine) is mine:
+                unwritten[fingerprint] = mine
 
     def _add_to_group(self, doc: RecordDocument) -> None:
         attachments = doc.data["attachment_objects"]
@@ -302,6 +312,12 @@ class Ingestor:
     def _write_segments(self, groups: list[tuple[GroupKey, list[SealedDocument]]]) -> None:
         also, self._deferred = self._deferred, []
         write_segments(self.archive, groups, self.options.actor, self.now, self.schedules, also)
+        unwritten = self._unwritten_copies
+        for _, docs in groups:  # committed: the catalog answers for them now
+            for doc in docs:
+                fingerprint = doc.row.fingerprint
+                if fingerprint and (copy := unwritten.get(fingerprint)) is not None and copy.id == doc.record_id:
+                    del unwritten[fingerprint]
 
     def _commit_deferred(self) -> None:
         """Commit the tombstone batches waiting for a segment's transaction."""

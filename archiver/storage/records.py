@@ -216,3 +216,33 @@ def _forwarding_json(forwarding: ForwardingStatus | None) -> dict[str, Any] | No
 
 def _iso(value: date | None) -> str | None:
     return value.isoformat() if value else None
+
+
+COMPLIANT_COPY_STATUSES = (Status.COPIED, Status.FORWARDED)  # a record whose text credits later copies
+
+
+@dataclass(frozen=True)
+class EarlierCopy:
+    """What crediting a later copy of a compliant record's text needs of it (a catalog row has it too)."""
+
+    id: str
+    source: str
+    sent_at: datetime
+    ingested_at: datetime
+    forwarding_status: str
+
+    @classmethod
+    def of(cls, doc: RecordDocument) -> EarlierCopy | None:
+        """The document as a copy others may be credited by, if it is a compliant record with a text."""
+        if not (doc.is_record and doc.fingerprint and doc.forwarding_status in COMPLIANT_COPY_STATUSES):
+            return None
+        return cls(doc.record_id, doc.message["source"], parse_instant(doc.message["sent_at"]),
+                   parse_instant(doc.data["ingested_at"]), doc.forwarding_status)
+
+
+def earliest(first: EarlierCopy | CatalogRow | None,
+             second: EarlierCopy | CatalogRow | None) -> EarlierCopy | CatalogRow | None:
+    """The copy archived first (then sent first), as the catalog's ``compliant_copies`` orders them."""
+    if first is None or second is None:
+        return first or second
+    return first if (first.ingested_at, first.sent_at) <= (second.ingested_at, second.sent_at) else second
