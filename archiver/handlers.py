@@ -2,8 +2,9 @@
 
 Configuration comes from the function's environment (``ARCHIVER_*``), as for the CLI. The
 actor is the function's own IAM principal (STS): an admin grants its role what the function
-does (``archiver role grant arn:aws:iam::ACCOUNT:role/NAME officer``; records-officer for the
-sweep and disposition-planning functions), else the service refuses it, audited.
+does (``archiver role grant arn:aws:iam::ACCOUNT:role/NAME inbox`` for the ingest function, which
+files exports under the custodian of their inbox folder; records-officer for the sweep and
+disposition-planning functions), else the service refuses it, audited.
 Summaries and log lines carry custodian ids, counts and reasons only: never message text, and
 never an export's file name, which carries chat titles and people's names (the catalog keeps
 only a keyed hash of it for the same reason).

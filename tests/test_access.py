@@ -88,13 +88,32 @@ def test_services_enforce_roles_without_the_cli(archive_dir: Path) -> None:
 def test_an_officer_ingests_and_a_records_officer_may_not(cli: CliRunner, archive_dir: Path, samples: list[Path],
                                                           monkeypatch: pytest.MonkeyPatch) -> None:
     cli("role", "grant", "rita", "records-officer")
-    cli("role", "grant", "oscar", "officer")
+    cli("role", "grant", "oscar", "officer", "--custodian", "Jorge Rivera")
     _as(monkeypatch, "rita")
     refused = cli("ingest", "--custodian", "Jorge Rivera", "--tz", "America/Phoenix", samples[0])
-    assert refused.code == 2 and "the officer role is required" in refused.err
+    assert refused.code == 2 and "the officer or inbox role is required" in refused.err
     _as(monkeypatch, "oscar")
     assert cli("ingest", "--custodian", "Jorge Rivera", "--tz", "America/Phoenix", samples[0]).code == 0
     assert [e["actor"] for e in _audit(archive_dir, "ingest")] == ["oscar"]
+
+
+def test_an_officer_files_exports_only_under_the_custodians_of_the_grant(
+        cli: CliRunner, archive_dir: Path, samples: list[Path], monkeypatch: pytest.MonkeyPatch) -> None:
+    assert cli("role", "grant", "alice", "officer", "--custodian", "a.diaz").code == 0
+    assert cli("role", "grant", "ingest-function", "inbox").code == 0
+    _as(monkeypatch, "alice")
+    refused = cli("ingest", "--custodian", "Jorge Rivera", "--tz", "America/Phoenix", samples[0])
+    own = cli("ingest", "--custodian", "a.diaz", "--tz", "America/Phoenix", samples[0])
+    _as(monkeypatch, "ingest-function")  # files under the custodian of the inbox folder
+    inbox = cli("ingest", "--custodian", "Jorge Rivera", "--tz", "America/Phoenix", samples[1])
+    assert refused.code == 2 and refused.err.strip() == (
+        "archiver: error: alice may not ingest exports of custodian Jorge Rivera: an officer files only the "
+        "custodians named at the grant (ask an admin: archiver role grant alice officer --custodian Jorge Rivera)")
+    assert own.code == 0 and inbox.code == 0
+    assert [(r["actor"], r["custodian"]) for r in _audit(archive_dir, "refused")] == [("alice", "Jorge Rivera")]
+    with closing(_open(archive_dir)) as archive:
+        assert {row.custodian for row in archive.catalog.report_rows()} == {"a.diaz", "Jorge Rivera"}
+        assert not principal(archive, "ingest-function").custodians  # it reads nothing
 
 
 # -- grants -----------------------------------------------------------------------------------------
@@ -117,7 +136,7 @@ def test_an_archive_from_before_roles_gets_its_first_admin_from_init(cli: CliRun
     shutil.copytree(V1_ARCHIVE, folder)
     (folder / "archiver.key").chmod(0o600)
     before = cli("ingest", "--custodian", "Jorge Rivera", "--tz", "America/Phoenix", samples[0], cwd=folder)
-    assert before.code == 2 and "the officer role is required" in before.err
+    assert before.code == 2 and "the officer or inbox role is required" in before.err
     assert cli("init", cwd=folder).code == 0
     assert cli("ingest", "--custodian", "Jorge Rivera", "--tz", "America/Phoenix", samples[0], cwd=folder).code == 0
     assert [g["roles"] for g in _audit(folder, "role-grant")] == [["admin", "officer", "records-officer"]]

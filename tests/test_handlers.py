@@ -88,7 +88,7 @@ def lambda_archive(cli: CliRunner, tmp_path: Path, monkeypatch: pytest.MonkeyPat
     home.mkdir()
     assert cli("init", cwd=home).code == 0
     assert cli("custodian", "add", CUSTODIAN, "--name", "Jorge Rivera", "--tz", "America/Phoenix", cwd=home).code == 0
-    for role in ("officer", "records-officer"):  # what an admin grants the functions' role
+    for role in ("inbox", "records-officer"):  # what an admin grants the functions' role
         assert cli("role", "grant", FUNCTION, role, cwd=home).code == 0
     for name, value in {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
                         "AWS_SESSION_TOKEN": "testing", "AWS_DEFAULT_REGION": "us-east-1",
@@ -252,7 +252,7 @@ def test_ingest_over_real_http(cli: CliRunner, tmp_path: Path, monkeypatch: pyte
         home = tmp_path / "archive-home"
         home.mkdir()
         assert cli("init", cwd=home).code == 0
-        assert cli("role", "grant", FUNCTION, "officer", cwd=home).code == 0
+        assert cli("role", "grant", FUNCTION, "inbox", cwd=home).code == 0
         for name, value in {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
                             "AWS_DEFAULT_REGION": "us-east-1", "AWS_ENDPOINT_URL": f"http://{host}:{port}",
                             "ARCHIVER_TIMEZONE": "America/Phoenix"}.items():

@@ -47,7 +47,7 @@ def queued(archive_dir: Path) -> Path:
     try:
         classifier = Classifier(load_rules(settings.rules, settings.rules_overrides))
         receipt = Ingestor(archive, ConnectorRegistry([WhatsAppConnector()]), classifier, load_schedules(),
-                           IngestOptions(custodian="j", tz="UTC", actor="officer", date_order="mdy"),
+                           IngestOptions(custodian="j", tz="UTC", actor="test", date_order="mdy"),
                            INGESTED).run([export])
     finally:
         archive.close()

@@ -24,7 +24,10 @@ from archiver.storage.audit import AuditEvent
 from archiver.storage.catalog import open_catalog
 from archiver.storage.envelope import open_sealed, seal
 
-ROLES = ("officer", "records-officer", "investigator", "admin")
+ROLES = ("officer", "records-officer", "investigator", "admin", "inbox")
+# Who may file an export under any custodian: records officers and admins, and the inbox's ingest
+# function (the inbox bucket's policy decides who may drop a file under which custodian's folder).
+ANY_CUSTODIAN_ROLES = ("records-officer", "admin", "inbox")
 FIRST_ADMIN_ROLES = ("admin", "officer", "records-officer")  # one person can run a small archive alone
 GRANT, CASE = "grant", "case"
 ACTION_REFUSED = "refused"
@@ -94,6 +97,19 @@ def authorize(archive: Archive, actor: str, roles: tuple[str, ...] | str, action
     _audit_refusal(archive, AuditEvent(actor, ACTION_REFUSED, at, {"action": action, "missing": list(needed)}))
     raise AccessDenied(f"{actor} may not {action}: the {' or '.join(needed)} role is required "
                        f"(ask an admin: archiver role grant {grant_name(actor)} {needed[0]})")
+
+
+def authorize_ingest(archive: Archive, actor: str, custodian: str, at: datetime) -> Principal:
+    """The actor's principal if it may file exports under ``custodian`` (by id): an officer only
+    under the custodians named at the grant; otherwise the refusal is audited and ``AccessDenied``."""
+    who = authorize(archive, actor, ("officer", "inbox"), "ingest exports", at)
+    if custodian in who.custodians or any(who.has(role) for role in ANY_CUSTODIAN_ROLES):
+        return who
+    _audit_refusal(archive, AuditEvent(actor, ACTION_REFUSED, at, {"action": "ingest exports",
+                                                                  "custodian": custodian}))
+    raise AccessDenied(f"{actor} may not ingest exports of custodian {custodian}: an officer files only the "
+                       f"custodians named at the grant (ask an admin: archiver role grant {grant_name(actor)} "
+                       f"officer --custodian {custodian})")
 
 
 def _audit_refusal(archive: Archive, event: AuditEvent) -> None:

@@ -32,7 +32,7 @@ from archiver.core.identity import ID_SCHEME, ID_SCHEME_WITH_LEGACY, MessageId, 
 from archiver.core.retention import ROLE_SCHEDULE, UNSCHEDULED, ScheduleSet
 from archiver.errors import InputError, ObjectExistsError, Rejection
 from archiver.model import Account, handle_key
-from archiver.services.access import authorize
+from archiver.services.access import authorize_ingest
 from archiver.services.export_files import export_sha256, store_export_copy
 from archiver.services.ingest_reading import AttachmentObject, DocumentMaker, Prepared, store_terms
 from archiver.services.reader_process import (
@@ -123,8 +123,8 @@ class Ingestor:
         self._events = events_from(archive.catalog.documents(EVENT_DOCUMENT))  # cutoffs already recorded
 
     def run(self, paths: Iterable[Path]) -> Receipt:
-        """Ingest every file under the archive's writer lock (officers only)."""
-        authorize(self.archive, self.options.actor, "officer", "ingest exports", self.now)
+        """Ingest every file under the archive's writer lock (an officer their own custodians')."""
+        authorize_ingest(self.archive, self.options.actor, self.options.custodian, self.now)
         with self.archive.catalog.exclusive():
             recover(self.archive, self.now)
             self._legacy_ids = has_legacy_ids(self.archive.catalog)
