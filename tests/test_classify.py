@@ -866,6 +866,21 @@ def test_the_same_words_in_a_business_conversation_stay_a_record(classifier: Cla
     assert "personal-conversation-name" not in result.reasons
 
 
+@pytest.mark.parametrize("name", ["Familie Brandt", "Oma Hilde", "Teyze Nermin", "Annem", "Vizinha D. Célia",
+                                  "Maman 🌷", "Les copains du jeudi", "Kickers Eltern", "Ruiz sisters",
+                                  "Ernesto (landlord)", "Stammtisch Lindenhof", "Liga de Dominó 🎲"])
+def test_names_for_family_friends_and_leisure_in_six_languages(classifier: Classifier, name: str) -> None:
+    result = classifier.classify(msg("The bank approved the loan, we pick it up Saturday", conversation=name))
+    assert "personal-conversation-name" in result.reasons
+
+
+@pytest.mark.parametrize("name", ["Op Palmetto 🌴", "Clan del Golfo – FGR", "Derby Line POE", "Cmdte. Nieto",
+                                  "Pesca ilegal – DIMAR", "Gotaways 🏃", "Targeting cell 🎯"])
+def test_names_of_places_units_and_operations_are_not_personal(classifier: Classifier, name: str) -> None:
+    result = classifier.classify(msg("The bank approved the loan, we pick it up Saturday", conversation=name))
+    assert "personal-conversation-name" not in result.reasons
+
+
 def test_a_conversation_name_alone_never_reaches_the_tombstone(classifier: Classifier) -> None:
     result = classifier.classify(msg("Son 185 en la página", conversation="Mom"))
     assert result.label == RECORD or result.review
