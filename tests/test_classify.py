@@ -1915,6 +1915,38 @@ def test_small_talk_in_french_german_portuguese_and_turkish_is_a_nonrecord(
     assert reason in result.reasons
 
 
+@pytest.mark.parametrize(("body", "reason"), [
+    ("Thanks and good night", "acknowledgement"),
+    ("Acusamos recibo. Saludos cordiales", "acknowledgement"),
+    ("Recebido, obrigada e boa semana", "acknowledgement"),
+    ("Bien compris, merci et bonne fin de journée", "acknowledgement"),
+    ("Danke für den Hinweis, schöne Grüße", "acknowledgement"),
+    ("Sorun yok, bilgi aldım", "acknowledgement"),
+    ("Appreciate it, cheers", "acknowledgement"),
+    ("Bendiciones, que tenga bonito día", "greeting-only"),
+    ("Cumhuriyet Bayramınız kutlu olsun 🇹🇷", "celebration-words"),
+    ("Bom Carnaval a todos!", "celebration-words"),
+])
+def test_receipts_sign_offs_and_holiday_wishes_in_six_languages_are_small_talk(
+        classifier: Classifier, body: str, reason: str) -> None:
+    result = classify(classifier, body)
+    assert result.label == NONRECORD
+    assert reason in result.reasons
+
+
+@pytest.mark.parametrize("body", ["Buenos días comandante, mucho gusto.", "Nice to meet you, Inspector. Regards"])
+def test_meeting_an_outside_official_is_not_mere_small_talk(classifier: Classifier, body: str) -> None:
+    # Opening a channel with a counterpart documents the contact.
+    assert classify(classifier, body).label == RECORD
+
+
+@pytest.mark.parametrize("reply", ["sorun yok", "entiendo", "aye sir", "recebido"])
+def test_a_receipt_answering_a_request_for_a_decision_stays_the_decision(classifier: Classifier, reply: str) -> None:
+    result = classify(classifier, reply, previous="Can I release the container to the broker?")
+    assert result.label == RECORD
+    assert "short-reply-to-request" in result.reasons
+
+
 @pytest.mark.parametrize("reply", ["tamam", "d'accord", "ja", "sim"])
 def test_a_foreign_yes_to_a_request_for_a_decision_stays_the_decision(classifier: Classifier, reply: str) -> None:
     result = classify(classifier, reply, previous="Can I release the container to the broker?")
