@@ -1813,6 +1813,9 @@ def test_marketing_with_an_opt_out_or_a_discount_is_spam(classifier: Classifier,
         "Hugo a réagi avec ❤️ à « à demain »",
         "Lena hat mit 😂 auf deine Nachricht reagiert",
         "Ayşe mesajınıza 🙏 ile tepki verdi",
+        'Rosa Quintal liked "see you at six"',
+        "Caio Prates reagiu com 😂 à mensagem",
+        "Lena Voss hat auf eine Nachricht mit 🙏 reagiert",
     ],
 )
 def test_reactions_written_as_text_are_app_notices(classifier: Classifier, body: str) -> None:
@@ -1848,6 +1851,14 @@ def test_reactions_written_as_text_are_app_notices(classifier: Classifier, body:
         "Your security code with Leo changed. Tap to learn more.",
         "Tu código de seguridad con Leo cambió. Toca para más información.",
         "Los mensajes y las llamadas están cifrados de extremo a extremo. Nadie fuera de este chat puede leerlos.",
+        "O número de segurança com Leo Matos mudou.",
+        "Leo Matos hat Ihre Sicherheitsnummer geändert.",
+        "Kerem Aydın güvenlik kodunuz değişti. Doğrulamak için dokunun.",
+        "Kerem Aydın bir mesajı sildi",
+        "Ruth Ames deleted a message",
+        "Ruth Ames joined the group via invite link",
+        "Duda Reis entrou no grupo via link de convite",
+        'Ruth Ames pinned "bring chairs"',
     ],
 )
 def test_app_notices_written_as_text_are_nonrecords(classifier: Classifier, body: str) -> None:
