@@ -866,6 +866,21 @@ def test_the_same_words_in_a_business_conversation_stay_a_record(classifier: Cla
     assert "personal-conversation-name" not in result.reasons
 
 
+@pytest.mark.parametrize("name", ["Familie Brandt", "Oma Hilde", "Teyze Nermin", "Annem", "Vizinha D. Célia",
+                                  "Maman 🌷", "Les copains du jeudi", "Kickers Eltern", "Ruiz sisters",
+                                  "Ernesto (landlord)", "Stammtisch Lindenhof", "Liga de Dominó 🎲"])
+def test_names_for_family_friends_and_leisure_in_six_languages(classifier: Classifier, name: str) -> None:
+    result = classifier.classify(msg("The bank approved the loan, we pick it up Saturday", conversation=name))
+    assert "personal-conversation-name" in result.reasons
+
+
+@pytest.mark.parametrize("name", ["Op Palmetto 🌴", "Clan del Golfo – FGR", "Derby Line POE", "Cmdte. Nieto",
+                                  "Pesca ilegal – DIMAR", "Gotaways 🏃", "Targeting cell 🎯"])
+def test_names_of_places_units_and_operations_are_not_personal(classifier: Classifier, name: str) -> None:
+    result = classifier.classify(msg("The bank approved the loan, we pick it up Saturday", conversation=name))
+    assert "personal-conversation-name" not in result.reasons
+
+
 def test_a_conversation_name_alone_never_reaches_the_tombstone(classifier: Classifier) -> None:
     result = classifier.classify(msg("Son 185 en la página", conversation="Mom"))
     assert result.label == RECORD or result.review
@@ -1798,6 +1813,9 @@ def test_marketing_with_an_opt_out_or_a_discount_is_spam(classifier: Classifier,
         "Hugo a réagi avec ❤️ à « à demain »",
         "Lena hat mit 😂 auf deine Nachricht reagiert",
         "Ayşe mesajınıza 🙏 ile tepki verdi",
+        'Rosa Quintal liked "see you at six"',
+        "Caio Prates reagiu com 😂 à mensagem",
+        "Lena Voss hat auf eine Nachricht mit 🙏 reagiert",
     ],
 )
 def test_reactions_written_as_text_are_app_notices(classifier: Classifier, body: str) -> None:
@@ -1833,6 +1851,14 @@ def test_reactions_written_as_text_are_app_notices(classifier: Classifier, body:
         "Your security code with Leo changed. Tap to learn more.",
         "Tu código de seguridad con Leo cambió. Toca para más información.",
         "Los mensajes y las llamadas están cifrados de extremo a extremo. Nadie fuera de este chat puede leerlos.",
+        "O número de segurança com Leo Matos mudou.",
+        "Leo Matos hat Ihre Sicherheitsnummer geändert.",
+        "Kerem Aydın güvenlik kodunuz değişti. Doğrulamak için dokunun.",
+        "Kerem Aydın bir mesajı sildi",
+        "Ruth Ames deleted a message",
+        "Ruth Ames joined the group via invite link",
+        "Duda Reis entrou no grupo via link de convite",
+        'Ruth Ames pinned "bring chairs"',
     ],
 )
 def test_app_notices_written_as_text_are_nonrecords(classifier: Classifier, body: str) -> None:
@@ -1898,6 +1924,38 @@ def test_small_talk_in_french_german_portuguese_and_turkish_is_a_nonrecord(
     result = classify(classifier, body)
     assert result.label == NONRECORD
     assert reason in result.reasons
+
+
+@pytest.mark.parametrize(("body", "reason"), [
+    ("Thanks and good night", "acknowledgement"),
+    ("Acusamos recibo. Saludos cordiales", "acknowledgement"),
+    ("Recebido, obrigada e boa semana", "acknowledgement"),
+    ("Bien compris, merci et bonne fin de journée", "acknowledgement"),
+    ("Danke für den Hinweis, schöne Grüße", "acknowledgement"),
+    ("Sorun yok, bilgi aldım", "acknowledgement"),
+    ("Appreciate it, cheers", "acknowledgement"),
+    ("Bendiciones, que tenga bonito día", "greeting-only"),
+    ("Cumhuriyet Bayramınız kutlu olsun 🇹🇷", "celebration-words"),
+    ("Bom Carnaval a todos!", "celebration-words"),
+])
+def test_receipts_sign_offs_and_holiday_wishes_in_six_languages_are_small_talk(
+        classifier: Classifier, body: str, reason: str) -> None:
+    result = classify(classifier, body)
+    assert result.label == NONRECORD
+    assert reason in result.reasons
+
+
+@pytest.mark.parametrize("body", ["Buenos días comandante, mucho gusto.", "Nice to meet you, Inspector. Regards"])
+def test_meeting_an_outside_official_is_not_mere_small_talk(classifier: Classifier, body: str) -> None:
+    # Opening a channel with a counterpart documents the contact.
+    assert classify(classifier, body).label == RECORD
+
+
+@pytest.mark.parametrize("reply", ["sorun yok", "entiendo", "aye sir", "recebido"])
+def test_a_receipt_answering_a_request_for_a_decision_stays_the_decision(classifier: Classifier, reply: str) -> None:
+    result = classify(classifier, reply, previous="Can I release the container to the broker?")
+    assert result.label == RECORD
+    assert "short-reply-to-request" in result.reasons
 
 
 @pytest.mark.parametrize("reply", ["tamam", "d'accord", "ja", "sim"])
