@@ -33,7 +33,7 @@ INGEST = ("--custodian", "Jorge Rivera", "--tz", "America/Phoenix")
 
 BASELINE = """
 from archiver.config import load_settings
-from archiver.services.ingest import SEGMENT_PREFIX
+from archiver.services.segment_writing import SEGMENT_PREFIX
 from archiver.storage import segments
 from archiver.storage.archive import Archive
 from archiver.storage.envelope import open_sealed

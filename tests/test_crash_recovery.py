@@ -134,6 +134,7 @@ def test_killed_between_store_write_and_catalog_commit(tmp_path: Path, monkeypat
         return real_commit(self, batches)
 
     monkeypatch.setattr(ingest_module, "SEGMENTS_PER_COMMIT", 2)  # three transactions of two segments
+    monkeypatch.setattr(ingest_module, "COMMIT_ROWS", 2000)
     monkeypatch.setattr(SqliteCatalog, "commit", commit_then_die)
     with pytest.raises(_Killed):
         _ingest(tmp_path, export)

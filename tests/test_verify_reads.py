@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from archiver.config import load_settings
-from archiver.services.ingest import REVIEW_PREFIX, SEGMENT_PREFIX
+from archiver.services.segment_writing import REVIEW_PREFIX, SEGMENT_PREFIX
 from archiver.services.verify import verify
 from archiver.storage.archive import Archive
 from archiver.storage.store.base import ObjectStore

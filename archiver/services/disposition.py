@@ -40,7 +40,7 @@ from archiver.core.retention import Action, ScheduleSet, load_schedules
 from archiver.errors import ConfigError, ObjectNotFoundError, RetentionError, UsageError
 from archiver.model import canonical_json, parse_instant, utc_iso
 from archiver.services.access import authorize, reason_detail, reason_text, sealed_reason
-from archiver.services.ingest import active_holds, recover
+from archiver.services.segment_writing import active_holds, recover
 from archiver.services.transfer_state import ACCEPTED, kept_reason, transfers_by_segment
 from archiver.storage.archive import Archive
 from archiver.storage.audit import AuditEvent

@@ -27,7 +27,7 @@ from archiver.errors import ObjectExistsError, UsageError
 from archiver.model import canonical_json
 from archiver.services.access import authorize, sealed
 from archiver.services.disposition import attachment_keys, held_objects, resolve_custodian, writing
-from archiver.services.ingest import active_holds
+from archiver.services.segment_writing import active_holds
 from archiver.storage.archive import Archive
 from archiver.storage.audit import AuditEvent
 from archiver.storage.catalog import SegmentRow

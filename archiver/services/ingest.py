@@ -1,17 +1,13 @@
 """Ingest: export files in, sealed records and tombstones out, every message accounted for.
 
-Write ordering (after restic): a segment is marked pending in the catalog, then written to
-the store, then its catalog rows, blind-index tokens and audit entry are committed in one
-transaction that clears the mark. A run killed at any moment leaves at most a pending
-segment; the next run adopts it (its frames carry everything the catalog needs) or drops
-the mark if the object never landed. Each message is therefore stored exactly once.
+Records are stored in segments (``segment_writing``: pending mark, object, then the catalog),
+and the catalog rows of many segments and tombstone batches are committed together.
 """
 
 from __future__ import annotations
 
-import uuid
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import closing
 from dataclasses import dataclass, replace
 from datetime import date, datetime
@@ -34,21 +30,30 @@ from archiver.errors import InputError, ObjectExistsError, Rejection
 from archiver.model import Account, handle_key
 from archiver.services.access import authorize_ingest
 from archiver.services.export_files import export_sha256, store_export_copy
-from archiver.services.ingest_reading import AttachmentObject, DocumentMaker, Prepared, store_terms
+from archiver.services.ingest_reading import AttachmentObject, DocumentMaker, Prepared
 from archiver.services.reader_process import (
     SECOND_PROCESS_FROM,
     read_in_second_process,
     second_process_available,
 )
 from archiver.services.receipt import FileReceipt, Receipt, unregistered_warning
-from archiver.storage import segments
+from archiver.services.segment_writing import (
+    GroupKey,
+    SealedDocument,
+    active_holds,
+    conversation_ref,
+    group_key,
+    recover,
+    sealed_document,
+    write_segments,
+)
 from archiver.storage.archive import Archive
 from archiver.storage.audit import AuditEvent
-from archiver.storage.catalog import Catalog, CatalogRow, CommitBatch, ExportRow, HoldRow, QuarantineRow, SegmentRow
+from archiver.storage.catalog import Catalog, CatalogRow, CommitBatch, ExportRow, QuarantineRow
 from archiver.storage.catalog.base import LATER_FIELDS
-from archiver.storage.envelope import open_sealed, seal
-from archiver.storage.records import LABEL_REVIEW, SCHEDULE_REVIEW, EarlierCopy, RecordDocument, catalog_row, earliest
-from archiver.storage.sealed_facts import manifest_key, manifest_object, row_digest, write_manifest
+from archiver.storage.envelope import seal
+from archiver.storage.records import LABEL_REVIEW, EarlierCopy, RecordDocument, catalog_row, earliest
+from archiver.storage.sealed_facts import row_digest
 
 SEGMENT_RECORDS = 1000   # records per segment object (DESIGN.md, "Storage unit")
 # Memory budget of the open segment groups: an export spanning many disposition dates would
@@ -58,14 +63,16 @@ OPEN_BODY_CHARS = 32 << 20
 BATCH_MESSAGES = 1000    # messages per duplicate lookup in the catalog
 QUARANTINE_AUDIT_ROWS = 2000  # quarantine items vouched for one by one in their audit entry
 FLUSH_SEGMENTS = 64
-SEGMENTS_PER_COMMIT = 8  # full segments (or tombstone batches) gathered into one catalog transaction
-SEGMENT_PREFIX = "seg/"
+SEGMENTS_PER_COMMIT = 8  # full segments stored together
+# Catalog rows (records, review items, tombstones) gathered into one transaction: each commit
+# rewrites every page of the indexes keyed by random values that its rows touch, so fewer,
+# larger commits write far fewer bytes. What is stored but not yet committed is marked pending,
+# and a killed run's pending segments are adopted by the next (``recover``).
+COMMIT_ROWS = 16_000
 MAX_HANDLES_CHECKED = 100_000  # bounds memory on a hostile export with endless senders
-REVIEW_PREFIX = "review/"      # segments written and committed together at the end of a file
 ACTION_TOMBSTONES = "tombstones"
 KIND_TOMBSTONE, KIND_QUARANTINE, KIND_EXPORT = "tombstone", "quarantine", "export"
 
-GroupKey = tuple[str, str, date | None]
 
 
 @dataclass(frozen=True)
@@ -110,7 +117,8 @@ class Ingestor:
         # Fewer, larger catalog transactions: each one rewrites every index page it touches, and
         # record ids are random, so 1,000 rows touch nearly every page of the id index.
         self._full: list[tuple[GroupKey, list[SealedDocument]]] = []  # segments of 1,000, written together
-        self._deferred: list[CommitBatch] = []  # tombstone batches, committed with the next segments
+        self._uncommitted: list[CommitBatch] = []  # segments' and tombstones' rows, up to COMMIT_ROWS
+        self._uncommitted_rows = 0
         self._legacy_ids = False
         directory = classifier.participants
         # Without a directory every handle is unresolved, and listing them all says nothing.
@@ -237,15 +245,13 @@ class Ingestor:
                 self._add_to_group(doc)
             else:
                 file_receipt.nonrecords += 1
-                tombstones.append(catalog_row(doc, _conversation_ref(self.archive, doc),
+                tombstones.append(catalog_row(doc, conversation_ref(self.archive, doc),
                                               copy_refs=self.archive.keyed(doc).copy_refs))
         if tombstones:
             # The audit entry vouches for each tombstone, which has no sealed object of its own.
             digests = {row.id: tombstone_digest(self.archive, row) for row in tombstones}
-            self._deferred.append(CommitBatch(tombstones, audit=AuditEvent(
-                self.options.actor, ACTION_TOMBSTONES, self.now, {"rows": digests})))
-            if len(self._deferred) >= SEGMENTS_PER_COMMIT:
-                self._commit_deferred()
+            self._to_commit([CommitBatch(tombstones, audit=AuditEvent(
+                self.options.actor, ACTION_TOMBSTONES, self.now, {"rows": digests}))])
 
     def _credit_earlier_copies(self, docs: list[RecordDocument]) -> None:
         """Credit each record with the earliest compliant copy of its text archived before it: in
@@ -296,7 +302,7 @@ class Ingestor:
     def _flush_all(self) -> None:
         full, self._full = self._full, []
         self._write_in_batches(full + [self._take(key) for key in sorted(self._groups, key=_group_order)])
-        self._commit_deferred()  # tombstones no segment took with it
+        self._commit()
 
     def _take(self, key: GroupKey) -> tuple[GroupKey, list[SealedDocument]]:
         """Remove an open group, to be written."""
@@ -310,20 +316,28 @@ class Ingestor:
             self._write_segments(groups[start:start + FLUSH_SEGMENTS])
 
     def _write_segments(self, groups: list[tuple[GroupKey, list[SealedDocument]]]) -> None:
-        also, self._deferred = self._deferred, []
-        write_segments(self.archive, groups, self.options.actor, self.now, self.schedules, also)
-        unwritten = self._unwritten_copies
-        for _, docs in groups:  # committed: the catalog answers for them now
-            for doc in docs:
-                fingerprint = doc.row.fingerprint
-                if fingerprint and (copy := unwritten.get(fingerprint)) is not None and copy.id == doc.record_id:
-                    del unwritten[fingerprint]
+        self._to_commit(write_segments(self.archive, groups, self.options.actor, self.now, self.schedules,
+                                       commit=False))
 
-    def _commit_deferred(self) -> None:
-        """Commit the tombstone batches waiting for a segment's transaction."""
-        also, self._deferred = self._deferred, []
-        if also:
-            self.archive.catalog.commit(also)
+    def _to_commit(self, batches: list[CommitBatch]) -> None:
+        """Hold ``batches`` for the next commit, made once they hold ``COMMIT_ROWS`` rows."""
+        self._uncommitted += batches
+        self._uncommitted_rows += sum(len(batch.rows) for batch in batches)
+        if self._uncommitted_rows >= COMMIT_ROWS:
+            self._commit()
+
+    def _commit(self) -> None:
+        """Commit the batches held (emptied first: a failed commit is not made twice)."""
+        batches, self._uncommitted, self._uncommitted_rows = self._uncommitted, [], 0
+        if not batches:
+            return
+        self.archive.catalog.commit(batches)
+        self.archive.checkpoint_audit()
+        unwritten = self._unwritten_copies
+        for batch in batches:  # committed: the catalog answers for them now
+            for row in batch.rows:
+                if row.fingerprint and (copy := unwritten.get(row.fingerprint)) is not None and copy.id == row.id:
+                    del unwritten[row.fingerprint]
 
     def _quarantine(self, path: Path, file_receipt: FileReceipt, rejections: list[Rejection]) -> None:
         """Keep an encrypted copy of the export so nothing unread is lost, and list why."""
@@ -354,63 +368,6 @@ class Ingestor:
             export, AuditEvent(self.options.actor, "ingest", self.now, {"custodian": self.options.custodian, **detail}))
 
 
-@dataclass(frozen=True)
-class SealedDocument:
-    """A document as its segment takes it: sealed (the deflated envelope holds a few times less
-    memory than the document while its group fills), with its catalog row, placed in the segment
-    when the segment is packed, and what the catalog and the manifest keep beside it."""
-
-    record_id: str
-    envelope: bytes
-    row: CatalogRow
-    tokens: list[str]
-    attachments: list[str | None]
-    body_chars: int  # what the open groups' memory budget counts
-
-
-def sealed_document(archive: Archive, doc: RecordDocument, envelope: bytes | None = None) -> SealedDocument:
-    """``doc`` sealed now, or with the ``envelope`` it was sealed in before."""
-    keyed = archive.keyed(doc)
-    if envelope is None:
-        envelope = seal(archive.keys, doc.record_id, doc.plaintext())
-    return SealedDocument(doc.record_id, envelope, catalog_row(doc, _conversation_ref(archive, doc),
-                                                               copy_refs=keyed.copy_refs),
-                          keyed.tokens, doc.data["attachment_objects"], len(doc.message["body"]))
-
-
-def store_segments(archive: Archive, groups: list[tuple[GroupKey, list[RecordDocument]]], actor: str,
-                   now: datetime, schedules: ScheduleSet, also: Sequence[CommitBatch] = ()) -> None:
-    """Seal and store one segment per group (``write_segments``)."""
-    write_segments(archive, [(key, [sealed_document(archive, doc) for doc in docs]) for key, docs in groups],
-                   actor, now, schedules, also)
-
-
-def write_segments(archive: Archive, groups: list[tuple[GroupKey, list[SealedDocument]]], actor: str,
-                   now: datetime, schedules: ScheduleSet, also: Sequence[CommitBatch] = ()) -> None:
-    """Store one segment per group of sealed documents: pending marks, then the objects, then the
-    catalog (two transactions for many segments); ``also`` commits in the same transaction."""
-    prepared, manifests, terms = [], [], {}
-    for (custodian, schedule, retain_until), docs in groups:
-        name = segment_name(schedule, retain_until)
-        data, refs = segments.pack((d.record_id, d.envelope) for d in docs)
-        segment = SegmentRow(name, custodian, schedule, retain_until, len(docs), now)
-        terms[name] = store_terms(schedules.by_id.get(schedule), retain_until, now)
-        batch = _segment_batch(docs, refs, segment, actor, now)
-        prepared.append((segment, data, batch))
-        manifests.append(manifest_object(archive, segment, batch.rows, [d.attachments for d in docs]))
-    archive.catalog.begin_segments([segment.name for segment, _, _ in prepared])
-    holds = active_holds(archive)
-    held = {segment.name for segment, _, batch in prepared if terms[segment.name][1]
-            or any(h.covers(r.custodian, r.sent_at) for h in holds for r in batch.rows)}
-    for legal_hold in (True, False):  # a segment an active hold covers is never in the store unheld
-        archive.store.put_many(((segment.name, data, terms[segment.name][0]) for segment, data, _ in prepared
-                                if (segment.name in held) == legal_hold), legal_hold=legal_hold)
-    # Manifests after their segments: a run killed between the two has its manifests written on recovery.
-    archive.store.put_many(manifests)
-    archive.catalog.commit([batch for _, _, batch in prepared] + list(also))
-    archive.checkpoint_audit()
-
-
 def has_legacy_ids(catalog: Catalog) -> bool:
     """Whether the archive holds ids written before version 2, so each message is also looked up
     under its version 1 id. Decided at the first ingest that asks, and kept in the catalog."""
@@ -429,64 +386,6 @@ def _as_archived(doc: RecordDocument, legacy: MessageId | None, known: dict[str,
 
 def _group_order(key: GroupKey) -> tuple[str, str, date]:
     return key[0], key[1], key[2] or date.max
-
-
-def active_holds(archive: Archive) -> list[HoldRow]:
-    """The holds not released: what an object written now must be held for."""
-    return [h for h in archive.catalog.holds() if h.active]
-
-
-def group_key(doc: RecordDocument) -> GroupKey:
-    """The disposition group a document is stored in."""
-    return (doc.message["custodian"], _group_schedule(doc), doc.retain_until)
-
-
-def segment_name(schedule: str, retain_until: date | None) -> str:
-    """A new segment's key: review items apart from records, by retain-until date."""
-    prefix = REVIEW_PREFIX if schedule == SCHEDULE_REVIEW else SEGMENT_PREFIX
-    return f"{prefix}{retain_until.isoformat() if retain_until else 'indefinite'}/{uuid.uuid4().hex}"
-
-
-def _group_schedule(doc: RecordDocument) -> str:
-    return SCHEDULE_REVIEW if doc.label == LABEL_REVIEW else doc.schedule or UNSCHEDULED
-
-
-def _conversation_ref(archive: Archive, doc: RecordDocument) -> str:
-    return archive.conversation_ref(doc.message["source"], doc.message["conversation"])
-
-
-def recover(archive: Archive, now: datetime) -> int:
-    """Finish what a killed run left: adopt written segments, drop marks of unwritten ones."""
-    archive.store.discard_incomplete()
-    adopted = 0
-    for name in archive.catalog.pending_segments():
-        if not archive.store.exists(name):
-            archive.catalog.drop_pending(name)
-            continue
-        opened = [(ref, envelope, RecordDocument.from_plaintext(open_sealed(archive.keys, ref.record_id, envelope)))
-                  for ref, envelope in segments.iter_frames(archive.store.get(name), name)]
-        docs = [sealed_document(archive, doc, envelope) for _, envelope, doc in opened]
-        refs = [ref for ref, _, _ in opened]
-        first = opened[0][2]
-        # The group's date, not the store's: a segment waiting on an event is stored with no lock.
-        segment = SegmentRow(name, first.message["custodian"], _group_schedule(first), first.retain_until,
-                             len(docs), now)
-        batch = _segment_batch(docs, refs, segment, "archiver (recovery)", now)
-        write_manifest(archive, segment, batch.rows, [d.attachments for d in docs])
-        archive.catalog.commit([batch])
-        adopted += 1
-    return adopted
-
-
-def _segment_batch(docs: list[SealedDocument], refs: list[segments.FrameRef], segment: SegmentRow, actor: str,
-                   now: datetime) -> CommitBatch:
-    rows = [replace(doc.row, segment=segment.name, offset=ref.offset, length=ref.length)
-            for doc, ref in zip(docs, refs, strict=True)]
-    keywords = [(doc.record_id, doc.tokens) for doc in docs]
-    retain_until = segment.retain_until.isoformat() if segment.retain_until else None
-    return CommitBatch(rows, keywords, segment, AuditEvent(
-        actor, "store-segment", now, {"segment": segment.name, "records": len(docs), "schedule": segment.schedule,
-                                      "retain_until": retain_until, "manifest": manifest_key(segment.name)}))
 
 
 def tombstone_digest(archive: Archive, row: CatalogRow) -> str:

@@ -19,8 +19,8 @@ from archiver.core.retention import ROLE_SCHEDULE, UNSCHEDULED, ScheduleSet, ass
 from archiver.errors import UsageError
 from archiver.model import parse_instant, utc_iso
 from archiver.services.access import authorize, sealed
-from archiver.services.ingest import group_key, store_segments
 from archiver.services.ingest_reading import store_terms
+from archiver.services.segment_writing import group_key, store_segments
 from archiver.storage.archive import Archive
 from archiver.storage.audit import AuditEvent
 from archiver.storage.catalog import CatalogRow, CommitBatch

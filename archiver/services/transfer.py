@@ -20,7 +20,7 @@ from archiver.model import utc_iso
 from archiver.services.access import authorize, sealed
 from archiver.services.disposal_plan import plan_digest, plan_state, segment_entry
 from archiver.services.disposition import writing
-from archiver.services.ingest import active_holds
+from archiver.services.segment_writing import active_holds
 from archiver.services.transfer_state import (
     ACCEPTED,
     EXPORTED,

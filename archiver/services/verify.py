@@ -23,15 +23,8 @@ from archiver.errors import IntegrityError, ObjectNotFoundError
 from archiver.services.disposal_plan import CERTIFICATE, PLANS_PREFIX
 from archiver.services.disposition import ACTION_HOLD, ACTION_RELEASE, covered_objects, waiting_objects
 from archiver.services.events import AMEND_PREFIX
-from archiver.services.ingest import (
-    ACTION_TOMBSTONES,
-    KIND_EXPORT,
-    REVIEW_PREFIX,
-    SEGMENT_PREFIX,
-    active_holds,
-    quarantine_digest,
-    tombstone_digest,
-)
+from archiver.services.ingest import ACTION_TOMBSTONES, KIND_EXPORT, quarantine_digest, tombstone_digest
+from archiver.services.segment_writing import REVIEW_PREFIX, SEGMENT_PREFIX, active_holds
 from archiver.services.transfer_state import TRANSFER
 from archiver.services.verify_frames import LABEL_RECORD, Context, Job, SegmentPass
 from archiver.services.verify_places import Placement

@@ -37,7 +37,7 @@ class BlindIndex:
     ``cache_size`` terms.
     """
 
-    def __init__(self, key: KeyedHash, cache_size: int = 200_000) -> None:
+    def __init__(self, key: KeyedHash, cache_size: int = 100_000) -> None:
         self._key = key
         self._cache: dict[str, str] = {}
         self._cache_size = cache_size

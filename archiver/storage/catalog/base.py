@@ -23,7 +23,7 @@ if TYPE_CHECKING:
     from archiver.storage.catalog.report_rows import ReportRow
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)  # slots: an ingest holds tens of thousands until they are committed
 class CatalogRow:
     """One message the archive has seen: a stored record, or a nonrecord's tombstone."""
 
