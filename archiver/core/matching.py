@@ -13,6 +13,7 @@ import re
 import unicodedata
 from collections.abc import Sequence
 
+from archiver.core.literals import Prefilter, substrings_needed
 from archiver.core.ruleset import Rule, normalize
 
 # Whole-message entries, the longest entry in tokens, and every token the entries use.
@@ -46,22 +47,30 @@ class TextIndex:
         self._pairs = {pair: tuple(sorted(ids)) for pair, ids in pairs.items()}
         self._phrases = {pair: tuple(found) for pair, found in phrases.items()}
         self._pair_keys = frozenset(self._pairs) | frozenset(self._phrases)
+        self._firsts = frozenset(pair.split(" ")[0] for pair in self._pair_keys)
         compiled = [
             (index, re.compile(pattern), _reads_text_as_written(pattern))
             for index, rule in enumerate(rules)
             for pattern in rule.patterns
         ]
-        self._patterns = tuple((index, regex) for index, regex, _ in compiled)
-        self._folded_patterns = tuple((index, regex) for index, regex, written in compiled if not written)
-        self._written_patterns = tuple((index, regex) for index, regex, written in compiled if written)
+        # Each pattern runs only on a text holding the strings it needs (``literals``): the
+        # folded text for every pattern, the text as written for those that may match it alone.
+        self._patterns = tuple((index, regex, written) for index, regex, written in compiled)
+        self._filter = Prefilter([regex.pattern for _, regex, _ in compiled])
+        self._written = tuple(
+            (index, regex, substrings_needed(regex.pattern)) for index, regex, written in compiled if written
+        )
 
     def hits(self, body: str, normalized: str, tokens: list[str]) -> set[int]:
         """Return the indices of rules whose words or patterns occur in the message."""
         found: set[int] = set()
         for token in self._word_keys.intersection(tokens):
             found.update(self._words[token])
-        if len(tokens) > 1:
-            starts = self._pair_keys.intersection(map(" ".join, zip(tokens, tokens[1:], strict=False)))
+        firsts = self._firsts
+        if len(tokens) > 1 and not firsts.isdisjoint(tokens):
+            # Only pairs whose first word begins a phrase are worth joining.
+            starts = self._pair_keys.intersection(
+                [f"{first} {second}" for first, second in zip(tokens, tokens[1:], strict=False) if first in firsts])
             if starts:
                 joined = None
                 for pair in starts:
@@ -70,15 +79,16 @@ class TextIndex:
                     if pair in self._phrases:
                         joined = joined or f" {' '.join(tokens)} "
                         found.update(index for phrase, index in self._phrases[pair] if phrase in joined)
-        if normalized == body:  # one search suffices (lowercase ASCII, the common short reply)
-            found.update(index for index, regex in self._patterns if regex.search(normalized))
-            return found
-        for index, regex in self._folded_patterns:
+        patterns = self._patterns
+        for position in self._filter.possible(tokens):
+            index, regex, _ = patterns[position]
             if index not in found and regex.search(normalized):
                 found.add(index)
-        for index, regex in self._written_patterns:
-            if index not in found and (regex.search(body) or regex.search(normalized)):
-                found.add(index)
+        if normalized != body:  # the text as written differs: uppercase or accents
+            for index, regex, needs in self._written:
+                if index not in found and all(any(string in body for string in need) for need in needs) and (
+                        regex.search(body)):
+                    found.add(index)
         return found
 
 
