@@ -71,9 +71,9 @@ class Layer:
     tokens: Mapping[str, float]  # words, marks and emoji, by the token itself
     intercept: float
 
-    def text_score(self, tokens: Iterable[str]) -> float:
-        """The weight of a text's tokens (each counted once); tokens never seen weigh nothing."""
-        return sum(map(self.tokens.get, set(tokens), repeat(0.0)))
+    def text_score(self, distinct: set[str]) -> float:
+        """The weight of a text's distinct tokens; tokens never seen weigh nothing."""
+        return sum(map(self.tokens.get, distinct, repeat(0.0)))
 
     def rest_score(self, features: Iterable[str]) -> float:
         """The weight of the other features (each counted once), intercept included."""
@@ -110,6 +110,11 @@ class LearnedModel:
     promote_at: float
     discard_below: float
     digest: str
+
+    def text_scores(self, tokens: Iterable[str]) -> tuple[float, float]:
+        """``Layer.text_score`` of both layers, the tokens counted once."""
+        distinct = set(tokens)
+        return self.alone.text_score(distinct), self.in_context.text_score(distinct)
 
     def holds_record(self, log_odds: float, ruled_record: bool) -> bool:
         """Whether the model holds a message of this score a record, given the rules' verdict."""

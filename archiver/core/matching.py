@@ -26,9 +26,12 @@ _FILLER_CATEGORIES = frozenset({"Pc", "Pd", "Ps", "Pe", "Pi", "Pf", "Po", "So", 
 
 
 class TextIndex:
-    """Every word, phrase and pattern of a rule set, compiled once for one pass per message."""
+    """Every word, phrase and pattern of a rule set, compiled once for one pass per message.
 
-    def __init__(self, rules: tuple[Rule, ...]) -> None:
+    ``probes`` are other patterns the caller asks about, searched on the folded text in the
+    same pass (and ruled out the same way)."""
+
+    def __init__(self, rules: tuple[Rule, ...], probes: Sequence[re.Pattern[str]] = ()) -> None:
         words: dict[str, set[int]] = {}
         # Phrases by their first two words; a two-word phrase is found by its pair alone.
         pairs: dict[str, set[int]] = {}
@@ -55,14 +58,16 @@ class TextIndex:
         ]
         # Each pattern runs only on a text holding the strings it needs (``literals``): the
         # folded text for every pattern, the text as written for those that may match it alone.
-        self._patterns = tuple((index, regex, written) for index, regex, written in compiled)
-        self._filter = Prefilter([regex.pattern for _, regex, _ in compiled])
+        self._patterns = tuple((index, regex) for index, regex, _ in compiled)
+        self._probes = tuple(probes)
+        self._filter = Prefilter([regex.pattern for _, regex in self._patterns + tuple(enumerate(self._probes))])
         self._written = tuple(
             (index, regex, substrings_needed(regex.pattern)) for index, regex, written in compiled if written
         )
 
-    def hits(self, body: str, normalized: str, tokens: list[str]) -> set[int]:
-        """Return the indices of rules whose words or patterns occur in the message."""
+    def hits(self, body: str, normalized: str, tokens: list[str]) -> tuple[set[int], set[int]]:
+        """Return the indices of rules whose words or patterns occur in the message, and the
+        positions of the probes that occur in it."""
         found: set[int] = set()
         for token in self._word_keys.intersection(tokens):
             found.update(self._words[token])
@@ -79,9 +84,13 @@ class TextIndex:
                     if pair in self._phrases:
                         joined = joined or f" {' '.join(tokens)} "
                         found.update(index for phrase, index in self._phrases[pair] if phrase in joined)
-        patterns = self._patterns
+        patterns, probed = self._patterns, set()
         for position in self._filter.possible(tokens):
-            index, regex, _ = patterns[position]
+            if position >= len(patterns):
+                if self._probes[position - len(patterns)].search(normalized):
+                    probed.add(position - len(patterns))
+                continue
+            index, regex = patterns[position]
             if index not in found and regex.search(normalized):
                 found.add(index)
         if normalized != body:  # the text as written differs: uppercase or accents
@@ -89,7 +98,7 @@ class TextIndex:
                 if index not in found and all(any(string in body for string in need) for need in needs) and (
                         regex.search(body)):
                     found.add(index)
-        return found
+        return found, probed
 
 
 def _reads_text_as_written(pattern: str) -> bool:

@@ -75,7 +75,8 @@ def tokenize(normalized: str) -> list[str]:
 # ---------------------------------------------------------------------------- data model
 
 
-@dataclass(frozen=True, slots=True)
+# Built for every new message: slotted, not frozen (four times faster to build); never changed.
+@dataclass(slots=True)
 class Facts:
     """What ``When`` conditions look at, read once per message.
 
