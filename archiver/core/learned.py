@@ -15,7 +15,6 @@ Pure: no I/O (``rules_loader`` reads the weights file).
 
 from __future__ import annotations
 
-import heapq
 import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -84,11 +83,16 @@ class Layer:
                  most: int = 3) -> tuple[str, ...]:
         """The features that weighed most toward the decision, in words a reader follows."""
         sign = 1.0 if toward_record else -1.0
-        weighed = [(sign * weight, feature) for t in set(tokens)
-                   if (weight := self.tokens.get(t)) is not None and (feature := _token_feature(t)) is not None]
+        weighed = [(sign * weight, feature) for weight, feature in filter(None, map(self._named.get, set(tokens)))]
         weighed += [(sign * self.weights.get(f, 0.0), f) for f in set(features)]
-        top = heapq.nlargest(most, (item for item in weighed if item[0] > 0))
+        top = sorted((item for item in weighed if item[0] > 0), reverse=True)[:most]  # as heapq.nlargest, on few
         return tuple(f"{describe(feature)} ({sign * weight:+.2f})" for weight, feature in top)
+
+    @cached_property
+    def _named(self) -> dict[str, tuple[float, str]]:
+        # Each weighed token with its feature's name, worked out once rather than per decision.
+        return {token: (weight, feature) for token, weight in self.tokens.items()
+                if (feature := _token_feature(token)) is not None}
 
 
 @dataclass(frozen=True)

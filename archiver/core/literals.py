@@ -31,7 +31,7 @@ from archiver.core.ruleset import TOKEN_RE as _TOKEN_RE
 _MAX_EXACT = 256
 _MAX_CHARSET = 8
 _MAX_LITERAL = 40
-# The sets of strings ``substrings_needed`` gives per pattern, each checked with ``in``.
+# The searches ``substring_checks`` gives per pattern.
 _MAX_NEEDS = 2
 # Distinct tokens (and combinations of found pieces) remembered.
 _TOKEN_MEMO = 1 << 16
@@ -286,12 +286,13 @@ class Prefilter:
         return found
 
 
-def substrings_needed(pattern: str) -> tuple[tuple[str, ...], ...]:
-    """The few strings a text must hold for ``pattern`` to match it: one of each group, at most
-    two short groups (found by ``in`` on a text whose tokens are not at hand)."""
+def substring_checks(pattern: str) -> tuple[re.Pattern[str], ...]:
+    """Searches a text must all pass for ``pattern`` to match it, each for one of a few plain
+    strings: at most two, for a text whose tokens are not at hand."""
     needs = [frozenset(_longest_plain(string) for string in need) for need in required(pattern)]
     needs = [need for need in needs if len(need) <= _MAX_CHARSET and "" not in need]
-    return tuple(tuple(sorted(need)) for need in sorted(needs, key=_strength, reverse=True)[:_MAX_NEEDS])
+    return tuple(re.compile("|".join(map(re.escape, sorted(need))))
+                 for need in sorted(needs, key=_strength, reverse=True)[:_MAX_NEEDS])
 
 
 def _longest_plain(string: str) -> str:

@@ -13,7 +13,7 @@ import re
 import unicodedata
 from collections.abc import Sequence
 
-from archiver.core.literals import Prefilter, substrings_needed
+from archiver.core.literals import Prefilter, substring_checks
 from archiver.core.ruleset import Rule, normalize
 
 # Whole-message entries, the longest entry in tokens, and every token the entries use.
@@ -62,7 +62,7 @@ class TextIndex:
         self._probes = tuple(probes)
         self._filter = Prefilter([regex.pattern for _, regex in self._patterns + tuple(enumerate(self._probes))])
         self._written = tuple(
-            (index, regex, substrings_needed(regex.pattern)) for index, regex, written in compiled if written
+            (index, regex, substring_checks(regex.pattern)) for index, regex, written in compiled if written
         )
 
     def hits(self, body: str, normalized: str, tokens: list[str]) -> tuple[set[int], set[int]]:
@@ -94,10 +94,15 @@ class TextIndex:
             if index not in found and regex.search(normalized):
                 found.add(index)
         if normalized != body:  # the text as written differs: uppercase or accents
-            for index, regex, needs in self._written:
-                if index not in found and all(any(string in body for string in need) for need in needs) and (
-                        regex.search(body)):
-                    found.add(index)
+            for index, regex, checks in self._written:
+                if index in found:
+                    continue
+                for check in checks:
+                    if check.search(body) is None:
+                        break
+                else:
+                    if regex.search(body):
+                        found.add(index)
         return found, probed
 
 
