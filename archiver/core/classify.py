@@ -204,6 +204,7 @@ class Classifier:
         self._texts: dict[str, _Text] = {}
         self._evaluations: dict[tuple[object, ...], Evaluation] = {}
         self._scores: dict[tuple[object, ...], tuple[float, float]] = {}
+        self._shapes: dict[tuple[object, ...], tuple[str, ...]] = {}
         self._model = rules.model
         self._protected = frozenset(rule.id for rule in rules.rules if rule.protected)
 
@@ -364,7 +365,14 @@ class Classifier:
             pending.sort()
         question = "?" in tokens or "¿" in tokens
         from_number = bool(_PHONE_RE.match(message.sender) or _PHONE_RE.match(message.conversation))
-        shape = tuple(shape_features(facts, message.source, text.link, from_number))
+        # Few forms recur: length, direction, source and a few flags.
+        form = (facts.word_count, facts.direction, message.source, facts.has_number, facts.has_attachment,
+                facts.system, text.link, from_number)
+        shape = self._shapes.get(form)
+        if shape is None:
+            shape = tuple(shape_features(facts, message.source, text.link, from_number))
+            if len(self._shapes) < _VERDICT_CACHE_SIZE:
+                self._shapes[form] = shape
         return Evaluation(tuple(fired), tuple(pending), question, personal, message.sender, facts.has_number,
                           tokens, text.score, shape)
 
