@@ -280,9 +280,9 @@ class Prefilter:
     def _holds(self, token: str) -> int:
         """The bits of every piece ``token`` is or holds."""
         found = self._whole.get(token, 0)
-        if self._scan is not None:
+        if self._scan is not None and (pieces := self._scan(token)):
             within = self._within
-            found |= _or(within[text] for text in set(self._scan(token)))
+            found |= _or(within[text] for text in set(pieces))
         return found
 
 
