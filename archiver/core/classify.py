@@ -118,7 +118,7 @@ class Reading:
     system: bool
 
 
-@dataclass(slots=True)
+@dataclass(slots=True)  # not frozen, as _Text
 class _Step:
     """One message judged in its conversation: by the rules alone, and weighed by the model."""
 

@@ -33,8 +33,10 @@ _MAX_CHARSET = 8
 _MAX_LITERAL = 40
 # The searches ``substring_checks`` gives per pattern.
 _MAX_NEEDS = 2
-# Distinct tokens (and combinations of found pieces) remembered.
+# Distinct tokens (and combinations of found pieces) remembered, and the longest token kept:
+# a longer one is rare, and a hostile text must not make the memo hold its bulk.
 _TOKEN_MEMO = 1 << 16
+_TOKEN_CHARS = 64
 # Stands, in the strings derived, for the edge of a token: a character no word goes on across
 # (\W, \s, [^\w]...), a word boundary or either end of the text. A character of Unicode's
 # private use area; a pattern naming it is read without edges.
@@ -267,7 +269,7 @@ class Prefilter:
             mask = memo.get(token)
             if mask is None:
                 mask = self._holds(token)
-                if len(memo) < _TOKEN_MEMO:
+                if len(memo) < _TOKEN_MEMO and len(token) <= _TOKEN_CHARS:
                     memo[token] = mask
             found |= mask
         positions = self._possible.get(found)

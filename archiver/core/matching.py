@@ -1,7 +1,8 @@
 """Finding the rules whose words or patterns occur in a message's text: the ``TextIndex``
 compiled once per rule set (one pass over the tokens for words and phrases, each pattern
 searched on the folded text and, where it names an uppercase or accented letter, on the text as
-written), and the whole-message test (a message made only of small-talk entries, punctuation
+written, but only where the text holds what the pattern cannot match without: see
+``literals``), and the whole-message test (a message made only of small-talk entries, punctuation
 and emoji, split any way: "ok thanks a lot").
 
 Pure: no I/O.
@@ -67,7 +68,7 @@ class TextIndex:
 
     def hits(self, body: str, normalized: str, tokens: list[str]) -> tuple[set[int], set[int]]:
         """Return the indices of rules whose words or patterns occur in the message, and the
-        positions of the probes that occur in it."""
+        positions of the probes that occur in it. ``tokens`` are ``tokenize(normalized)``."""
         found: set[int] = set()
         for token in self._word_keys.intersection(tokens):
             found.update(self._words[token])
