@@ -15,7 +15,6 @@ Pure: no I/O (``rules_loader`` reads the weights file).
 
 from __future__ import annotations
 
-import heapq
 import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -71,9 +70,9 @@ class Layer:
     tokens: Mapping[str, float]  # words, marks and emoji, by the token itself
     intercept: float
 
-    def text_score(self, tokens: Iterable[str]) -> float:
-        """The weight of a text's tokens (each counted once); tokens never seen weigh nothing."""
-        return sum(map(self.tokens.get, set(tokens), repeat(0.0)))
+    def text_score(self, distinct: set[str]) -> float:
+        """The weight of a text's distinct tokens; tokens never seen weigh nothing."""
+        return sum(map(self.tokens.get, distinct, repeat(0.0)))
 
     def rest_score(self, features: Iterable[str]) -> float:
         """The weight of the other features (each counted once), intercept included."""
@@ -84,11 +83,16 @@ class Layer:
                  most: int = 3) -> tuple[str, ...]:
         """The features that weighed most toward the decision, in words a reader follows."""
         sign = 1.0 if toward_record else -1.0
-        weighed = [(sign * weight, feature) for t in set(tokens)
-                   if (weight := self.tokens.get(t)) is not None and (feature := _token_feature(t)) is not None]
+        weighed = [(sign * weight, feature) for weight, feature in filter(None, map(self._named.get, set(tokens)))]
         weighed += [(sign * self.weights.get(f, 0.0), f) for f in set(features)]
-        top = heapq.nlargest(most, (item for item in weighed if item[0] > 0))
+        top = sorted((item for item in weighed if item[0] > 0), reverse=True)[:most]  # as heapq.nlargest, on few
         return tuple(f"{describe(feature)} ({sign * weight:+.2f})" for weight, feature in top)
+
+    @cached_property
+    def _named(self) -> dict[str, tuple[float, str]]:
+        # Each weighed token with its feature's name, worked out once rather than per decision.
+        return {token: (weight, feature) for token, weight in self.tokens.items()
+                if (feature := _token_feature(token)) is not None}
 
 
 @dataclass(frozen=True)
@@ -110,6 +114,11 @@ class LearnedModel:
     promote_at: float
     discard_below: float
     digest: str
+
+    def text_scores(self, tokens: Iterable[str]) -> tuple[float, float]:
+        """``Layer.text_score`` of both layers, the tokens counted once."""
+        distinct = set(tokens)
+        return self.alone.text_score(distinct), self.in_context.text_score(distinct)
 
     def holds_record(self, log_odds: float, ruled_record: bool) -> bool:
         """Whether the model holds a message of this score a record, given the rules' verdict."""

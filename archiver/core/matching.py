@@ -1,7 +1,8 @@
 """Finding the rules whose words or patterns occur in a message's text: the ``TextIndex``
 compiled once per rule set (one pass over the tokens for words and phrases, each pattern
 searched on the folded text and, where it names an uppercase or accented letter, on the text as
-written), and the whole-message test (a message made only of small-talk entries, punctuation
+written, but only where the text holds what the pattern cannot match without: see
+``literals``), and the whole-message test (a message made only of small-talk entries, punctuation
 and emoji, split any way: "ok thanks a lot").
 
 Pure: no I/O.
@@ -13,6 +14,7 @@ import re
 import unicodedata
 from collections.abc import Sequence
 
+from archiver.core.literals import Prefilter, substring_checks
 from archiver.core.ruleset import Rule, normalize
 
 # Whole-message entries, the longest entry in tokens, and every token the entries use.
@@ -25,9 +27,12 @@ _FILLER_CATEGORIES = frozenset({"Pc", "Pd", "Ps", "Pe", "Pi", "Pf", "Po", "So", 
 
 
 class TextIndex:
-    """Every word, phrase and pattern of a rule set, compiled once for one pass per message."""
+    """Every word, phrase and pattern of a rule set, compiled once for one pass per message.
 
-    def __init__(self, rules: tuple[Rule, ...]) -> None:
+    ``probes`` are other patterns the caller asks about, searched on the folded text in the
+    same pass (and ruled out the same way)."""
+
+    def __init__(self, rules: tuple[Rule, ...], probes: Sequence[re.Pattern[str]] = ()) -> None:
         words: dict[str, set[int]] = {}
         # Phrases by their first two words; a two-word phrase is found by its pair alone.
         pairs: dict[str, set[int]] = {}
@@ -46,22 +51,32 @@ class TextIndex:
         self._pairs = {pair: tuple(sorted(ids)) for pair, ids in pairs.items()}
         self._phrases = {pair: tuple(found) for pair, found in phrases.items()}
         self._pair_keys = frozenset(self._pairs) | frozenset(self._phrases)
+        self._firsts = frozenset(pair.split(" ")[0] for pair in self._pair_keys)
         compiled = [
             (index, re.compile(pattern), _reads_text_as_written(pattern))
             for index, rule in enumerate(rules)
             for pattern in rule.patterns
         ]
+        # Each pattern runs only on a text holding the strings it needs (``literals``): the
+        # folded text for every pattern, the text as written for those that may match it alone.
         self._patterns = tuple((index, regex) for index, regex, _ in compiled)
-        self._folded_patterns = tuple((index, regex) for index, regex, written in compiled if not written)
-        self._written_patterns = tuple((index, regex) for index, regex, written in compiled if written)
+        self._probes = tuple(probes)
+        self._filter = Prefilter([regex.pattern for _, regex in self._patterns + tuple(enumerate(self._probes))])
+        self._written = tuple(
+            (index, regex, substring_checks(regex.pattern)) for index, regex, written in compiled if written
+        )
 
-    def hits(self, body: str, normalized: str, tokens: list[str]) -> set[int]:
-        """Return the indices of rules whose words or patterns occur in the message."""
+    def hits(self, body: str, normalized: str, tokens: list[str]) -> tuple[set[int], set[int]]:
+        """Return the indices of rules whose words or patterns occur in the message, and the
+        positions of the probes that occur in it. ``tokens`` are ``tokenize(normalized)``."""
         found: set[int] = set()
         for token in self._word_keys.intersection(tokens):
             found.update(self._words[token])
-        if len(tokens) > 1:
-            starts = self._pair_keys.intersection(map(" ".join, zip(tokens, tokens[1:], strict=False)))
+        firsts = self._firsts
+        if len(tokens) > 1 and not firsts.isdisjoint(tokens):
+            # Only pairs whose first word begins a phrase are worth joining.
+            starts = self._pair_keys.intersection(
+                [f"{first} {second}" for first, second in zip(tokens, tokens[1:], strict=False) if first in firsts])
             if starts:
                 joined = None
                 for pair in starts:
@@ -70,16 +85,26 @@ class TextIndex:
                     if pair in self._phrases:
                         joined = joined or f" {' '.join(tokens)} "
                         found.update(index for phrase, index in self._phrases[pair] if phrase in joined)
-        if normalized == body:  # one search suffices (lowercase ASCII, the common short reply)
-            found.update(index for index, regex in self._patterns if regex.search(normalized))
-            return found
-        for index, regex in self._folded_patterns:
+        patterns, probed = self._patterns, set()
+        for position in self._filter.possible(tokens):
+            if position >= len(patterns):
+                if self._probes[position - len(patterns)].search(normalized):
+                    probed.add(position - len(patterns))
+                continue
+            index, regex = patterns[position]
             if index not in found and regex.search(normalized):
                 found.add(index)
-        for index, regex in self._written_patterns:
-            if index not in found and (regex.search(body) or regex.search(normalized)):
-                found.add(index)
-        return found
+        if normalized != body:  # the text as written differs: uppercase or accents
+            for index, regex, checks in self._written:
+                if index in found:
+                    continue
+                for check in checks:
+                    if check.search(body) is None:
+                        break
+                else:
+                    if regex.search(body):
+                        found.add(index)
+        return found, probed
 
 
 def _reads_text_as_written(pattern: str) -> bool:

@@ -32,7 +32,7 @@ DEFAULT_THRESHOLD = 0.8
 DEFAULT_REVIEW_THRESHOLD = 0.5
 RULES_FORMAT_VERSION = 1
 
-_TOKEN_RE = re.compile(r"\w+|[^\w\s]")
+TOKEN_RE = re.compile(r"\w+|[^\w\s]")  # a word, or one mark or emoji
 _NON_ASCII_RE = re.compile(r"[^\x00-\x7f]+")
 # Invisible emoji modifiers and typographic quotes, so "❤️" is "❤" and "I’ll" is "I'll"; the
 # Turkish dotless "ı" has no accent to drop, so it is folded to "i" ("Günaydın" is "gunaydin").
@@ -69,13 +69,14 @@ def normalize(text: str) -> str:
 
 def tokenize(normalized: str) -> list[str]:
     """Split normalized text into words and single symbols (emoji, punctuation)."""
-    return _TOKEN_RE.findall(normalized)
+    return TOKEN_RE.findall(normalized)
 
 
 # ---------------------------------------------------------------------------- data model
 
 
-@dataclass(frozen=True, slots=True)
+# Built for every new message: slotted, not frozen (four times faster to build); never changed.
+@dataclass(slots=True)
 class Facts:
     """What ``When`` conditions look at, read once per message.
 
