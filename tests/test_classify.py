@@ -339,6 +339,7 @@ RULE_EXAMPLES: dict[str, tuple[str, str | None]] = {
     "holding-reply": ("Déjame checar", None),
     "official-lookup-words": ("Can you run her name in the system?", None),
     "refusal-or-referral": ("I can't do favors for family, he has to file the appeal online", None),
+    "intercession": ("¿No podrías llamar a alguien para que le regresen la troca?", None),
     "enforcement-matter-words": ("Mi tío dice que le decomisaron la troca en la garita", None),
     "short-reply-to-personal-talk": ("sure, what time", "Pizza night at my place? 🍕"),
     "conduct-words": ("Presentó una queja por malos tratos en la garita", None),
@@ -2046,6 +2047,34 @@ def test_pointing_to_the_remedy_is_a_referral(classifier: Classifier, body: str)
 
 def test_not_making_it_to_dinner_is_no_refusal(classifier: Classifier) -> None:
     assert "refusal-or-referral" not in classify(classifier, "no puedo ir a la cena hoy, besos").reasons
+
+
+@pytest.mark.parametrize("body", [
+    "Que vaya con el abogado, yo no me meto",
+    "She needs a lawyer if he's in proceedings",
+])
+def test_sending_the_asker_to_a_lawyer_is_a_referral(classifier: Classifier, body: str) -> None:
+    assert "refusal-or-referral" in classifier.classify(msg(body, conversation="Tía Rosa")).reasons
+
+
+@pytest.mark.parametrize("body", [
+    "is there anyone you can call to move his interview up?",
+    "tu no podrías hablarle a alguien para que lo suelten?",
+    "No, no voy a hablar con nadie por él",
+    "você não consegue falar com alguém lá no consulado?",
+    "Kannst du nicht jemanden anrufen, damit sie den Container freigeben?",
+    "Can't you put in a word for him with the port director?",
+])
+def test_asking_an_officer_to_intercede_is_kept_in_a_family_chat(classifier: Classifier, body: str) -> None:
+    result = classifier.classify(msg(body, conversation="Familia Ortega 🏠"))
+    assert "intercession" in result.reasons
+    assert result.label == RECORD or result.review
+
+
+def test_thanks_with_a_promise_are_not_brief_thanks(classifier: Classifier) -> None:
+    result = classify(classifier, "will do, thank you!!")
+    assert "commitment-words" in result.reasons
+    assert "brief-thanks" not in result.reasons
 
 
 @pytest.mark.parametrize("body", [
