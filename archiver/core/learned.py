@@ -70,14 +70,17 @@ class Layer:
     tokens: Mapping[str, float]  # words, marks and emoji, by the token itself
     intercept: float
 
+    # Sums are exact (math.fsum): a set's order changes with the process's hash seed, and a
+    # rounded sum in another order can move a message lying at a cut point to its other side.
+
     def text_score(self, distinct: set[str]) -> float:
         """The weight of a text's distinct tokens; tokens never seen weigh nothing."""
-        return sum(map(self.tokens.get, distinct, repeat(0.0)))
+        return math.fsum(map(self.tokens.get, distinct, repeat(0.0)))
 
     def rest_score(self, features: Iterable[str]) -> float:
         """The weight of the other features (each counted once), intercept included."""
         weights = self.weights
-        return self.intercept + sum(weights.get(feature, 0.0) for feature in set(features))
+        return math.fsum((self.intercept, *(weights.get(feature, 0.0) for feature in set(features))))
 
     def evidence(self, tokens: Iterable[str], features: Iterable[str], toward_record: bool,
                  most: int = 3) -> tuple[str, ...]:
