@@ -2141,3 +2141,13 @@ def test_no_shipped_word_window_lets_a_dash_belong_to_a_word_and_a_separator_at_
     # Words and separators are taken whole (possessive): the windows stay linear in the text's length.
     text = resources.files("archiver.core.rules").joinpath("classifier.yaml").read_text(encoding="utf-8")
     assert r"(?:[\w-]+\W+)" not in text and r"\W+(?:[\w-]" not in text and r"\W+(?:(?:[\w-]" not in text
+
+
+def test_long_texts_are_not_memoized() -> None:
+    # The memos of recurring texts hold up to 16,384 entries: a hostile export of long, distinct
+    # messages (a body may be 16 MB) must not fill them with its bulk.
+    classifier = Classifier(load_rules())
+    messages = [msg(f"release {n} " + "x" * 2000) for n in range(3)] + [msg("ok"), msg("ok")]
+    decided = [c for _, c in classifier.classify_stream(messages)]
+    assert len(decided) == 5 and list(classifier._texts) == ["ok"]
+    assert [key[0] for key in classifier._evaluations] == ["ok"]

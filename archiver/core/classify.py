@@ -91,6 +91,7 @@ _NO_ROLES: _Roles = (frozenset(), None, frozenset())
 
 _MARK_RE = re.compile(r"[^\w\s]")
 _TEXT_CACHE_SIZE = 16384
+_MEMO_TEXT_CHARS = 1024  # longer texts are not memoized: they rarely recur, and 16,384 of them could be huge
 
 
 # Built for every new text or message: slotted, not frozen (four times faster to build); never changed.
@@ -314,7 +315,7 @@ class Classifier:
         the learned model reads of its text and form. Memoized: in a conversation the same
         person sends the same short reply again and again."""
         key = None
-        if not message.attachments:
+        if not message.attachments and len(message.body) <= _MEMO_TEXT_CHARS:
             key = (message.body, message.system, message.direction, message.source, message.conversation,
                    message.sender, message.recipients, message.custodian)
             found = self._evaluations.get(key)
@@ -403,7 +404,7 @@ class Classifier:
         "gracias", "👍"), and nothing here depends on who wrote them or where. An app notice
         gives its length and figures only: words and patterns do not read it."""
         body = message.body
-        memo = not (message.attachments or message.system)
+        memo = not (message.attachments or message.system) and len(body) <= _MEMO_TEXT_CHARS
         found = self._texts.get(body) if memo else None
         if found is not None:
             return found
