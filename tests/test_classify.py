@@ -882,6 +882,20 @@ def test_names_of_places_units_and_operations_are_not_personal(classifier: Class
     assert "personal-conversation-name" not in result.reasons
 
 
+@pytest.mark.parametrize("name", ["Op Cayo Norte 🌴", "PD Vance – BRO", "TF Lobo ⚽ HSI/PCSO", "Zoll Kiel 🍺",
+                                  "Turno noche 🎉 aduana", "Sahil Güvenlik – Bodrum 🌸"])
+def test_a_name_that_names_work_is_not_personal_whatever_its_emoji(classifier: Classifier, name: str) -> None:
+    result = classifier.classify(msg("The bank approved the loan, we pick it up Saturday", conversation=name))
+    assert "personal-conversation-name" not in result.reasons and result.label == RECORD
+
+
+def test_a_name_word_not_to_have_must_be_one_word(tmp_path: Path) -> None:
+    rules = NAME_RULES.format(words="mom", confidence=0.6).replace(
+        "{conversation_name: [mom]}", "{conversation_name: [mom], conversation_name_not: [task force]}")
+    with pytest.raises(ConfigError, match="conversation_name_not: 'task force' must be one word or one emoji"):
+        load_rules(write_rules(tmp_path, rules))
+
+
 def test_a_conversation_name_alone_never_reaches_the_tombstone(classifier: Classifier) -> None:
     result = classifier.classify(msg("Son 185 en la página", conversation="Mom"))
     assert result.label == RECORD or result.review

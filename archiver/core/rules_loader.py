@@ -54,7 +54,7 @@ _EXTEND_KEYS = ("words", "patterns", "conversation_name")
 _WHEN_TYPES: dict[str, type] = {
     "system": bool, "has_attachment": bool, "direction": str, "max_words": int, "body_empty": bool, "has_number": bool,
     "participant_role": list, "sender_role": list, "all_roles": list, "personal_talk": bool,
-    "conversation_name": list,
+    "conversation_name": list, "conversation_name_not": list,
 }
 
 
@@ -449,21 +449,22 @@ def _when(value: object) -> When:
     for key in ("participant_role", "sender_role", "all_roles"):
         if key in conditions:
             conditions[key] = _roles(conditions[key], key)
-    if "conversation_name" in conditions:
-        conditions["conversation_name"] = _name_words(conditions["conversation_name"])
+    for key in ("conversation_name", "conversation_name_not"):
+        if key in conditions:
+            conditions[key] = _name_words(conditions[key], key)
     return When(**conditions)
 
 
-def _name_words(value: list[Any]) -> frozenset[str]:
+def _name_words(value: list[Any], key: str = "conversation_name") -> frozenset[str]:
     """Single words or emoji, normalized as names are: a name is matched word by word."""
     found = set()
-    for word in _strings(value, "when: conversation_name"):
+    for word in _strings(value, f"when: {key}"):
         tokens = tokenize(normalize(word))
         if len(tokens) != 1:
-            raise _Invalid(f"when: conversation_name: {word!r} must be one word or one emoji")
+            raise _Invalid(f"when: {key}: {word!r} must be one word or one emoji")
         found.add(tokens[0])
     if not found:
-        raise _Invalid("when: conversation_name must list at least one word or emoji")
+        raise _Invalid(f"when: {key} must list at least one word or emoji")
     return frozenset(found)
 
 

@@ -116,6 +116,9 @@ class When:
     all_roles: frozenset[str] | None = None
     # Words or emoji, any of which in the conversation's name ("Mom", "Familia Castillo 🏠").
     conversation_name: frozenset[str] | None = None
+    # Words none of which may be in the name: a name that names work ("Op Cayo Norte 🌴",
+    # "PD Vance – BRO") is not taken for a personal one by its emoji or a code read as a word.
+    conversation_name_not: frozenset[str] | None = None
     # Whether a personal rule fires on the message; the classifier checks it after the
     # other rules, so ``holds`` leaves it aside.
     personal_talk: bool | None = None
@@ -138,6 +141,7 @@ class When:
             and (self.sender_role is None or facts.sender_role in self.sender_role)
             and (self.all_roles is None or bool(facts.others) and facts.others <= self.all_roles)
             and (self.conversation_name is None or not self.conversation_name.isdisjoint(facts.conversation))
+            and (self.conversation_name_not is None or self.conversation_name_not.isdisjoint(facts.conversation))
         )
 
 
