@@ -41,6 +41,7 @@ from archiver.services.segment_writing import (
     GroupKey,
     SealedDocument,
     active_holds,
+    commit_batches,
     conversation_ref,
     group_key,
     recover,
@@ -316,8 +317,7 @@ class Ingestor:
             self._write_segments(groups[start:start + FLUSH_SEGMENTS])
 
     def _write_segments(self, groups: list[tuple[GroupKey, list[SealedDocument]]]) -> None:
-        self._to_commit(write_segments(self.archive, groups, self.options.actor, self.now, self.schedules,
-                                       commit=False))
+        self._to_commit(write_segments(self.archive, groups, self.options.actor, self.now, self.schedules))
 
     def _to_commit(self, batches: list[CommitBatch]) -> None:
         """Hold ``batches`` for the next commit, made once they hold ``COMMIT_ROWS`` rows."""
@@ -331,8 +331,7 @@ class Ingestor:
         batches, self._uncommitted, self._uncommitted_rows = self._uncommitted, [], 0
         if not batches:
             return
-        self.archive.catalog.commit(batches)
-        self.archive.checkpoint_audit()
+        commit_batches(self.archive, batches)
         unwritten = self._unwritten_copies
         for batch in batches:  # committed: the catalog answers for them now
             for row in batch.rows:

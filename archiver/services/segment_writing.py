@@ -58,18 +58,18 @@ def sealed_document(archive: Archive, doc: RecordDocument, envelope: bytes | Non
 
 def store_segments(archive: Archive, groups: list[tuple[GroupKey, list[RecordDocument]]], actor: str,
                    now: datetime, schedules: ScheduleSet, also: Sequence[CommitBatch] = ()) -> None:
-    """Seal and store one segment per group (``write_segments``)."""
-    write_segments(archive, [(key, [sealed_document(archive, doc) for doc in docs]) for key, docs in groups],
-                   actor, now, schedules, also)
+    """Seal and store one segment per group (``write_segments``) and commit their catalog rows,
+    with ``also``, in one transaction."""
+    written = write_segments(archive, [(key, [sealed_document(archive, doc) for doc in docs])
+                                       for key, docs in groups], actor, now, schedules)
+    commit_batches(archive, [*written, *also])
 
 
 def write_segments(archive: Archive, groups: list[tuple[GroupKey, list[SealedDocument]]], actor: str,
-                   now: datetime, schedules: ScheduleSet, also: Sequence[CommitBatch] = (),
-                   commit: bool = True) -> list[CommitBatch]:
-    """Store one segment per group of sealed documents: pending marks, then the objects, then the
-    catalog (two transactions for many segments); ``also`` commits in the same transaction. With
-    ``commit`` False the catalog's batches are returned for the caller to commit later (until
-    then the segments stay marked pending)."""
+                   now: datetime, schedules: ScheduleSet) -> list[CommitBatch]:
+    """Store one segment per group of sealed documents: pending marks (one transaction), then the
+    objects. Returns the catalog batches that clear the marks, for the caller to commit
+    (``commit_batches``); until then the segments stay marked pending."""
     prepared, manifests, terms = [], [], {}
     for (custodian, schedule, retain_until), docs in groups:
         name = segment_name(schedule, retain_until)
@@ -88,11 +88,13 @@ def write_segments(archive: Archive, groups: list[tuple[GroupKey, list[SealedDoc
                                 if (segment.name in held) == legal_hold), legal_hold=legal_hold)
     # Manifests after their segments: a run killed between the two has its manifests written on recovery.
     archive.store.put_many(manifests)
-    batches = [batch for _, _, batch in prepared] + list(also)
-    if commit:
-        archive.catalog.commit(batches)
-        archive.checkpoint_audit()
-    return batches
+    return [batch for _, _, batch in prepared]
+
+
+def commit_batches(archive: Archive, batches: Sequence[CommitBatch]) -> None:
+    """Commit catalog batches in one transaction, then checkpoint the audit chain."""
+    archive.catalog.commit(batches)
+    archive.checkpoint_audit()
 
 
 def active_holds(archive: Archive) -> list[HoldRow]:

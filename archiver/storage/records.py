@@ -17,7 +17,7 @@ from archiver.core.forwarding import ForwardingStatus, Status
 from archiver.core.retention import Disposition
 from archiver.model import Message, canonical_json, parse_instant, utc_iso
 from archiver.storage import segments
-from archiver.storage.catalog.base import CatalogRow
+from archiver.storage.catalog.base import COMPLIANT_COPY_STATUSES, CatalogRow
 from archiver.storage.envelope import open_sealed
 
 if TYPE_CHECKING:
@@ -216,9 +216,6 @@ def _forwarding_json(forwarding: ForwardingStatus | None) -> dict[str, Any] | No
 
 def _iso(value: date | None) -> str | None:
     return value.isoformat() if value else None
-
-
-COMPLIANT_COPY_STATUSES = (Status.COPIED, Status.FORWARDED)  # a record whose text credits later copies
 
 
 @dataclass(frozen=True)

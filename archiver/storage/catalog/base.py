@@ -59,6 +59,8 @@ class CatalogRow:
 
 # Fields a tombstone's audit digest leaves out: rows written before they existed lack them.
 LATER_FIELDS = ("sender_ref", "copy_key")
+# The 2911 statuses of a record whose text credits later copies of it (``compliant_copies``).
+COMPLIANT_COPY_STATUSES = ("copied", "forwarded")
 
 
 @dataclass(frozen=True)

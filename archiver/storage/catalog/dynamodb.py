@@ -36,6 +36,7 @@ from archiver.errors import ConfigError, KeyProviderError
 from archiver.model import parse_instant, utc_iso
 from archiver.storage.audit import AuditEntry, AuditEvent
 from archiver.storage.catalog.base import (
+    COMPLIANT_COPY_STATUSES,
     CatalogRow,
     CommitBatch,
     ExportRow,
@@ -84,8 +85,6 @@ from archiver.storage.catalog.dynamodb_lock import LockedTable
 from archiver.storage.catalog.dynamodb_transactions import _Op, _State, _Step, _Unit
 from archiver.storage.catalog.holdings import HoldingGroup, count_holdings
 from archiver.storage.catalog.report_rows import ReportRow
-
-_COMPLIANT = ("copied", "forwarded")
 
 
 class DynamoCatalog(DocumentTable, LockedTable, IndexedTable):
@@ -160,7 +159,7 @@ class DynamoCatalog(DocumentTable, LockedTable, IndexedTable):
         msg = _msg_key(row.id)
         marker = (ROW_CUSTODIANS, f"c#{row.custodian}")
         pointer = (f"fp#{row.fingerprint}#{row.custodian}", "fp") \
-            if row.fingerprint and row.label == "record" and row.forwarding_status in _COMPLIANT else None
+            if row.fingerprint and row.label == "record" and row.forwarding_status in COMPLIANT_COPY_STATUSES else None
 
         def plan(state: _State) -> _Step:
             current = state.get(msg)
