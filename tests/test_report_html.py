@@ -19,8 +19,9 @@ import pytest
 from archiver.core.custodians import Custodian, PersonalAccount
 from archiver.core.forwarding import WINDOW, Status
 from archiver.services.report_html import render_html
-from archiver.services.reports import ForwardingReport, forwarding_report
+from archiver.services.reports import ForwardingReport
 from archiver.storage.catalog import CatalogRow, ReportRow, report_row
+from tests.reporting import forwarding_report
 
 UTC = timezone.utc
 NOW = datetime(2024, 9, 30, 12, 0, tzinfo=UTC)

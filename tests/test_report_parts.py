@@ -15,8 +15,9 @@ import pytest
 from archiver.core.forwarding import Status
 from archiver.services import forwarding_parts, reports
 from archiver.services.forwarding_parts import pass_catalog
-from archiver.services.reports import JsonSink, forwarding_report, render_forwarding, report_of
+from archiver.services.reports import JsonSink, render_forwarding, report_of
 from archiver.storage.catalog import CatalogRow, CommitBatch, ReportRow, SqliteCatalog
+from tests.reporting import forwarding_report
 from tests.test_report_html import NOW, full_row
 
 START = NOW - timedelta(days=90)

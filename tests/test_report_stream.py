@@ -15,12 +15,12 @@ from archiver.services.reports import (
     LATE_SHOWN,
     CsvSink,
     JsonSink,
-    forwarding_report,
     record_json,
     record_line,
     render_forwarding,
 )
 from archiver.storage.catalog import CommitBatch, ReportRow, SqliteCatalog, report_row
+from tests.reporting import forwarding_report
 from tests.test_report_html import NOW, full_row, row
 
 START = NOW - timedelta(days=90)

@@ -204,20 +204,6 @@ def pass_rows(rows: Iterable[ReportRow], disposed_segments: Mapping[str, datetim
     return gathered
 
 
-def forwarding_report(rows: Iterable[ReportRow], last_sync: Mapping[tuple[str, str], datetime],
-                      custodians: Iterable[Custodian], now: datetime,
-                      disposed_segments: Mapping[str, datetime] | None = None,
-                      sink: RecordSink | None = None) -> ForwardingReport:
-    """Build the report in one pass over every catalog row (records and tombstones), with syncs and the registry.
-
-    ``disposed_segments`` (segment name -> when it was destroyed) flags the records disposition
-    destroyed: their rows stay in the catalog, but they are no longer held. Each record goes to
-    ``sink`` as it passes; only counts, conversation refs and deleted messages are kept.
-    """
-    gone = disposed_segments or {}
-    return report_of(pass_rows(rows, gone, sink), last_sync, custodians, now, gone)
-
-
 def report_of(gathered: RowPass, last_sync: Mapping[tuple[str, str], datetime], custodians: Iterable[Custodian],
               now: datetime, disposed_segments: Mapping[str, datetime]) -> ForwardingReport:
     """The report from what the passes over the rows gathered, with syncs and the registry."""
