@@ -340,6 +340,7 @@ RULE_EXAMPLES: dict[str, tuple[str, str | None]] = {
     "official-lookup-words": ("Can you run her name in the system?", None),
     "refusal-or-referral": ("I can't do favors for family, he has to file the appeal online", None),
     "intercession": ("¿No podrías llamar a alguien para que le regresen la troca?", None),
+    "official-act-request": ("can you talk to them and get my boat released?", None),
     "enforcement-matter-words": ("Mi tío dice que le decomisaron la troca en la garita", None),
     "short-reply-to-personal-talk": ("sure, what time", "Pizza night at my place? 🍕"),
     "conduct-words": ("Presentó una queja por malos tratos en la garita", None),

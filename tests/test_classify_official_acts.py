@@ -1,0 +1,66 @@
+"""Business inside personal conversations: requests for an official act, short commitments and
+shift swaps between colleagues, in the six languages of the labeled set."""
+
+from __future__ import annotations
+
+import pytest
+
+from archiver.core.classify import RECORD, Classifier, load_rules
+from tests.test_classify import classify, msg
+
+
+@pytest.fixture(scope="module")
+def classifier() -> Classifier:
+    return Classifier(load_rules())
+
+
+@pytest.mark.parametrize("body", [
+    "my boat got held at the harbor, can you talk to them and get it released?",
+    "¿puedes ver lo de la visa de mi sobrino? se la negaron otra vez",
+    "vos podes hacer algo con la multa que le pusieron en la aduana?",
+    "Peux-tu regarder son visa ? Le consulat ne répond pas",
+    "Kannst du bei der Anhörung etwas machen? Sie ist nächste Woche",
+    "Você consegue adiantar a entrevista dele no consulado?",
+    "Aracı serbest bıraktırabilir misin?",
+])
+def test_asking_the_officer_for_an_official_act_is_kept_in_a_family_chat(classifier: Classifier,
+                                                                         body: str) -> None:
+    result = classifier.classify(msg(body, conversation="Familia Ortega 🏠"))
+    assert "official-act-request" in result.reasons
+    assert result.label == RECORD or result.review
+
+
+@pytest.mark.parametrize("body", [
+    "can you pick up the kids after practice?",
+    "¿puedes traer las tortillas para la cena?",
+    "Kannst du morgen die Oma abholen?",
+])
+def test_everyday_favours_are_no_official_act(classifier: Classifier, body: str) -> None:
+    assert "official-act-request" not in classify(classifier, body).reasons
+
+
+def test_asking_the_officer_to_ask_someone_is_intercession(classifier: Classifier) -> None:
+    body = "You work with CBP, can you ask someone why they sent him back?"
+    assert "intercession" in classifier.classify(msg(body, conversation="Family 🏡")).reasons
+
+
+@pytest.mark.parametrize("body", [
+    "Wendy me cambias el swing del jueves por tu mid del sábado? tengo lo de mi suegra",
+    "can we trade shifts friday? my kid has a recital",
+    "Können wir die Schicht am Montag tauschen?",
+    "Tu peux échanger ta permanence de dimanche avec moi ?",
+    "Dá pra trocar o plantão de sábado?",
+    "Cumartesi nöbet değişimi yapabilir miyiz?",
+])
+def test_colleagues_swapping_shifts_is_a_request(classifier: Classifier, body: str) -> None:
+    result = classify(classifier, body)
+    assert result.label == RECORD
+    assert "request-words" in result.reasons
+
+
+@pytest.mark.parametrize("body", ["Danke, machen wir", "gracias, lo hacemos", "merci, je m'en occupe",
+                                  "obrigado, pode deixar", "sağ ol, hallederiz"])
+def test_thanks_with_a_short_commitment_are_the_commitment(classifier: Classifier, body: str) -> None:
+    result = classify(classifier, body)
+    assert "commitment-words" in result.reasons
+    assert "brief-thanks" not in result.reasons
