@@ -15,6 +15,8 @@ from functools import lru_cache
 from typing import Any, Literal
 from zoneinfo import ZoneInfo
 
+import orjson
+
 Direction = Literal["sent", "received"]
 Account = Literal["personal", "official"]
 
@@ -175,6 +177,17 @@ _CANONICAL = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_asci
 def canonical_json(value: Any) -> bytes:
     """Deterministic JSON bytes: sorted keys, no spaces, UTF-8."""
     return _CANONICAL.encode(value).encode()
+
+
+def parse_json(data: bytes | str) -> Any:
+    """``json.loads(data)``, by orjson where it can: ``verify`` parses every sealed document and
+    manifest in the archive, and orjson does it in a third of the time. What orjson refuses and
+    ``json`` reads (NaN, integers past 64 bits, lone surrogates, UTF-16) goes to ``json``, so the
+    result, or the error and its words, is ``json.loads``'s."""
+    try:
+        return orjson.loads(data)
+    except orjson.JSONDecodeError:
+        return json.loads(data)
 
 
 def day_start(day: date, days_after: int = 0) -> datetime:

@@ -10,7 +10,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from archiver.model import Attachment, Message, SourceRef
+from archiver.model import Attachment, Message, SourceRef, canonical_json, parse_json
 
 SENT = datetime(2024, 3, 9, 8, 2, tzinfo=UTC)
 
@@ -59,3 +59,28 @@ def test_a_time_without_offset_is_refused(sent_at: datetime) -> None:
 @pytest.mark.parametrize("zone", [UTC, timezone(timedelta(hours=-7)), ZoneInfo("America/Phoenix")])
 def test_a_time_in_a_zone_is_taken(zone: tzinfo) -> None:
     assert Message("whatsapp", "c", "Ana", datetime(2024, 3, 9, 8, 2, tzinfo=zone), "ok").sent_at.tzinfo is zone
+
+
+@pytest.mark.parametrize("text", [
+    r'{"b":[1,2.5,null,true],"a":"caf\u00e9 \ud83c\udf2e","c":{}}',   # what canonical_json writes
+    r'{"n":NaN,"big":123456789012345678901234567890}',                 # json reads these, orjson does not
+    r'["\ud800 lone surrogate"]',
+    '  {"spaced" : 1 }  ',
+])
+def test_parse_json_reads_what_json_loads_reads(text: str) -> None:
+    import json
+    expected = json.loads(text)
+    got = parse_json(text.encode())
+    assert json.dumps(got, sort_keys=True) == json.dumps(expected, sort_keys=True)
+
+
+def test_parse_json_reads_back_what_canonical_json_writes() -> None:
+    document = {"b": [1, 2.5, None, True, -0.0, 1e300], "a": "café 🌮 \u2028", "c": {"d": ""}}
+    assert parse_json(canonical_json(document)) == document
+
+
+@pytest.mark.parametrize("text", [b"{", b'{"a":1} trailing', b"\xff\xfe{}", b""])
+def test_parse_json_refuses_what_json_loads_refuses(text: bytes) -> None:
+    with pytest.raises(ValueError):
+        parse_json(text)
+

@@ -7,7 +7,6 @@ adopted after a crash, so the two can never disagree.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import TYPE_CHECKING, Any
@@ -15,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 from archiver.core.classify import Classification
 from archiver.core.forwarding import ForwardingStatus, Status
 from archiver.core.retention import Disposition
-from archiver.model import Message, canonical_json, parse_instant, utc_iso
+from archiver.model import Message, canonical_json, parse_instant, parse_json, utc_iso
 from archiver.storage import segments
 from archiver.storage.catalog.base import COMPLIANT_COPY_STATUSES, CatalogRow
 from archiver.storage.envelope import open_sealed
@@ -28,7 +27,6 @@ DOCUMENT_VERSION = 1
 NOT_APPLICABLE = "not_applicable"
 LABEL_REVIEW = "review"
 SCHEDULE_REVIEW = "REVIEW"  # the group of review items in segments: not a schedule item
-_DECODER = json.JSONDecoder()
 
 
 @dataclass(frozen=True)
@@ -119,23 +117,10 @@ class RecordDocument:
 
     @classmethod
     def from_plaintext(cls, plaintext: bytes) -> RecordDocument:
-        data = _parse(plaintext)
-        if data.get("format") != DOCUMENT_FORMAT:
+        data = parse_json(plaintext)
+        if not isinstance(data, dict) or data.get("format") != DOCUMENT_FORMAT:
             raise ValueError("not an archiver record document")
         return cls(data)
-
-
-def _parse(plaintext: bytes) -> Any:
-    """``json.loads(plaintext)``, the short way for a document as ``canonical_json`` writes it:
-    UTF-8, with no whitespace around it (``verify`` parses every document in the archive)."""
-    text = plaintext.decode()
-    try:
-        data, end = _DECODER.raw_decode(text)
-        if end == len(text):
-            return data
-    except ValueError:
-        pass
-    return json.loads(text)  # its verdict, in its words, on anything else
 
 
 def read_document(archive: Archive, record_id: str, segment: str, offset: int, length: int) -> RecordDocument:

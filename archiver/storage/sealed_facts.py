@@ -15,7 +15,6 @@ early delete, and a sealed object cannot be forged without the key. So:
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import asdict, dataclass
 from dataclasses import fields as dataclass_fields
@@ -24,7 +23,7 @@ from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
 from archiver.errors import ObjectExistsError
-from archiver.model import canonical_json, utc_iso
+from archiver.model import canonical_json, parse_json, utc_iso
 from archiver.storage.audit import first_keyed
 from archiver.storage.catalog.base import CatalogRow, SegmentRow
 from archiver.storage.envelope import open_sealed, seal
@@ -117,7 +116,7 @@ def write_manifest(archive: Archive, segment: SegmentRow, rows: Sequence[Catalog
 def read_manifest(archive: Archive, key: str) -> dict[str, Any]:
     """The opened manifest (or any sealed JSON object) under ``key`` (``IntegrityError`` if it
     does not authenticate)."""
-    return json.loads(open_sealed(archive.keys, key, archive.store.get(key)))  # type: ignore[no-any-return]
+    return parse_json(open_sealed(archive.keys, key, archive.store.get(key)))  # type: ignore[no-any-return]
 
 
 def sealed_of_plan(archive: Archive, prefix: str, digest: str,
