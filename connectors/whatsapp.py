@@ -245,7 +245,7 @@ class _Participants:
         self.custodian = context.custodian_names[0] if context.custodian_names else context.custodian
         self._members = [self.custodian]
         self._present = {self.custodian}
-        self._senders: dict[str, tuple[str, tuple[str, ...]]] = {}  # see sender()
+        self._senders: dict[str, tuple[str, tuple[str, ...], bool]] = {}  # see sender()
         self._keys: dict[str, str] = {}
         self.overflow = False
 
@@ -260,15 +260,15 @@ class _Participants:
         """``key`` for a name in an app notice, where "You"/"you" is the custodian."""
         return self.custodian if name.casefold() == "you" else self.key(name)
 
-    def sender(self, name: str) -> tuple[str, tuple[str, ...]]:
-        """The key a message's sender (``name``, "" for none) is tracked under, and its recipients:
-        every other member. Kept per name until the members change."""
+    def sender(self, name: str) -> tuple[str, tuple[str, ...], bool]:
+        """The key a message's sender (``name``, "" for none) is tracked under, its recipients
+        (every other member) and whether it is a member. Kept per name until the members change."""
         found = self._senders.get(name)
         if found is None:
             if len(self._senders) >= _SENDERS_KEPT:
                 self._senders.clear()
             key = self.key(name) if name else ""
-            found = self._senders[name] = (key, tuple(m for m in self._members if m != key))
+            found = self._senders[name] = (key, tuple(m for m in self._members if m != key), key in self._present)
         return found
 
     def join(self, key: str) -> None:
@@ -366,28 +366,33 @@ class _ChatReader:
         if isinstance(attachments, str):
             return Rejection(self._export.display, line, attachments)
         people = self._people
-        key, recipients = people.sender(sender)
+        key, recipients, member = people.sender(sender)
         if system:
             self._track(first)
-        else:
+        elif not member:
             people.join(key)
         # DELETED_RE matches only short app notices: a message that is no notice need not be tried
         deleted = system and not extra and DELETED_RE.match(first) is not None
         context = self._context
+        # Positional, in the order of Message's fields: matching thirteen keywords cost more
+        # than the rest of building a message of one line.
         return Message(
-            source="whatsapp",
-            conversation=self._conversation,
-            sender=sender,
-            sent_at=sent_at,
-            body=body,
-            recipients=recipients,
-            attachments=attachments,
-            direction="sent" if sender and key == people.custodian else "received",
-            account=context.account,
-            custodian=context.custodian,
-            system=system,
-            source_ref=SourceRef(self._file_name, line, self._export.entry, context.export_sha256),
-            flags=self._flags(body, deleted, recipients, attachments),
+            "whatsapp",
+            self._conversation,
+            sender,
+            sent_at,
+            body,
+            recipients,
+            attachments,
+            "sent" if sender and key == people.custodian else "received",
+            context.account,
+            context.custodian,
+            system,
+            SourceRef(self._file_name, line, self._export.entry, context.export_sha256),
+            # most messages carry no flag: the tests _flags makes first, cheaply
+            self._flags(body, deleted, recipients, attachments)
+            if attachments or deleted or "<" in body or not recipients or people.overflow
+            else (),
         )
 
     def _flags(
