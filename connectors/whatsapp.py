@@ -16,6 +16,7 @@ import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path, PurePosixPath
 from typing import BinaryIO, ClassVar, Final
 
@@ -41,14 +42,13 @@ from connectors._whatsapp_dates import (
     NOTICE_MAX,
     DateOrder,
     DateOrderVote,
-    HeaderFields,
-    LocalTimes,
     alternatives,
     clean_name,
     split_header,
     stamp_text,
 )
 from connectors._whatsapp_locales import AUDIO, CONTACT, GIF, IMAGE, LANGUAGES, STICKER, VIDEO
+from connectors._whatsapp_times import SentTimes
 
 HEAD_LINES: Final = 50  # a real export has a header on its first line; allow some junk
 MAX_PARTICIPANTS: Final = 4096  # WhatsApp groups hold 1024; beyond this, stop tracking
@@ -289,8 +289,9 @@ class _Participants:
 
 
 _SENDERS_KEPT: Final = 256  # names outside an overflowing chat each get a list of 4,096
-# A header line whose message may go on: its number, HEADER_RE fields and text, and where it is.
-_Opened = tuple[int, tuple[str | None, ...], str, Lines, int]
+# A header line whose message may go on: its number, instant, text after the stamp, whole text,
+# and where it is.
+_Opened = tuple[int, datetime | None, str, str, Lines, int]
 
 
 class _ChatReader:
@@ -300,7 +301,7 @@ class _ChatReader:
         assert context.tz is not None
         self._export = export
         self._context = context
-        self._local_time = LocalTimes(order, context.tz).at
+        self._sent_times = SentTimes(order, context.tz)
         self._people = _Participants(context)
         self._file_name = export.path.name
         self._conversation = export.conversation
@@ -310,27 +311,27 @@ class _ChatReader:
 
         A header line stays a plain tuple until a line follows it: most messages have one line.
         """
-        fields_of = HeaderFields().of
+        header_of = self._sent_times.of_line
         draft: Block | _Opened | None = None
         orphans: list[int] = []
         for run in runs:
             first, problem = run.first, run.problem
             for index, text in enumerate(run.texts):
-                fields = fields_of(text)
-                if fields is not None:
+                header = header_of(text)
+                if header is not None:
                     if isinstance(draft, tuple):  # the common case first: a message of one line
-                        yield self._message(draft[0], draft[1], draft[2], [])
+                        yield self._message(draft[0], draft[1], draft[2], draft[3], [])
                     elif draft is not None:
                         yield self._finish(draft)
                     elif orphans:
                         yield self._orphans(orphans)
-                    draft = (first + index, fields, text, run, index)
+                    draft = (first + index, *header, text, run, index)
                     if problem is not None:
                         draft = Block(first + index, HEADER_RE.match(text), run.size(index))
                         draft.fail(first + index, problem)
                 elif draft is not None:
                     if isinstance(draft, tuple):
-                        line, _fields, opening, opened_in, at = draft
+                        line, _sent_at, _rest, opening, opened_in, at = draft
                         draft = Block(line, HEADER_RE.match(opening), opened_in.size(at))
                     draft.add(first + index, text, problem, run.size(index))
                 elif text.strip() or problem is not None:
@@ -344,20 +345,21 @@ class _ChatReader:
 
     def _finish(self, draft: Block | _Opened) -> ParsedItem:
         if isinstance(draft, tuple):
-            return self._message(draft[0], draft[1], draft[2], [])
+            return self._message(draft[0], draft[1], draft[2], draft[3], [])
         if draft.problem is not None:
             return Rejection(self._export.display, draft.problem_line, draft.problem)
         if draft.header is None:
             return Rejection(self._export.display, draft.line, "text before the first message header")
-        return self._message(draft.line, draft.header.groups(), draft.header.string, draft.extra)
+        sent_at, rest = self._sent_times.of_fields(draft.header.groups())
+        return self._message(draft.line, sent_at, rest, draft.header.string, draft.extra)
 
-    def _message(self, line: int, fields: tuple[str | None, ...], text: str, extra: list[str]) -> ParsedItem:
-        """The message opened by header line ``text`` (with its HEADER_RE ``fields``), ``extra`` lines after it."""
-        sent_at = self._local_time(fields)
+    def _message(self, line: int, sent_at: datetime | None, rest: str, text: str, extra: list[str]) -> ParsedItem:
+        """The message opened by header line ``text`` (sent at ``sent_at``, ``rest`` after its stamp),
+        ``extra`` lines after it."""
         if sent_at is None:
             reason = f"header date '{stamp_text(HEADER_RE.match(text))}' is not a valid date"  # type: ignore[arg-type]
             return Rejection(self._export.display, line, reason)
-        sender, first, system = split_header(fields[-1])
+        sender, first, system = split_header(rest)
         while extra and not extra[-1]:
             extra.pop()  # WhatsApp trims what is sent: a trailing empty line only separates
         body = "\n".join([first, *extra]) if extra else first
