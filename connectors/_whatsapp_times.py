@@ -39,14 +39,14 @@ class SentTimes(HeaderFields):
         opening = self._opening
         if not text.startswith(opening):
             fields = self._whole(text)
-            return None if fields is None else self.of_fields(fields)
+            return None if fields is None else self._of_fields(fields)
         start = len(opening) - 1
         after = self._after_date(text, start)
         if after is None:
             return None
         cut = after.start(_AFTER_REST)
         if after.group(_AFTER_BUDDHIST) is not None or cut - start > _TIME_TEXT_KEPT:  # rare: no shortcut
-            return self.of_fields(self._date + after.groups())
+            return self._of_fields(self._date + after.groups())
         time_text = text[start:cut]
         time = self._times.get(time_text, _UNSEEN)
         if time is _UNSEEN:
@@ -58,7 +58,7 @@ class SentTimes(HeaderFields):
         day = self._day
         return None if day is None or time is None else day + time, text[cut:]
 
-    def of_fields(self, fields: tuple[str | None, ...]) -> tuple[datetime | None, str]:
+    def _of_fields(self, fields: tuple[str | None, ...]) -> tuple[datetime | None, str]:
         """The instant and remainder of a header line from its ``HEADER_RE`` groups."""
         return self._local_times.at(fields), fields[-1]  # type: ignore[return-value]
 

@@ -294,6 +294,16 @@ _SENDERS_KEPT: Final = 256  # names outside an overflowing chat each get a list 
 _Opened = tuple[int, datetime | None, str, str, Lines, int]
 
 
+@dataclass
+class _Draft(Block):
+    """A message of several lines being collected. What its header line told is kept in place of
+    the line's match (``header``, None), which would cost matching the line again."""
+
+    sent_at: datetime | None = None
+    rest: str = ""  # the header line after its stamp
+    text: str = ""  # the header line
+
+
 class _ChatReader:
     """Second pass: groups lines into messages and normalizes them."""
 
@@ -312,7 +322,7 @@ class _ChatReader:
         A header line stays a plain tuple until a line follows it: most messages have one line.
         """
         header_of = self._sent_times.of_line
-        draft: Block | _Opened | None = None
+        draft: _Draft | _Opened | None = None
         orphans: list[int] = []
         for run in runs:
             first, problem = run.first, run.problem
@@ -327,12 +337,12 @@ class _ChatReader:
                         yield self._orphans(orphans)
                     draft = (first + index, *header, text, run, index)
                     if problem is not None:
-                        draft = Block(first + index, HEADER_RE.match(text), run.size(index))
+                        draft = _Draft(first + index, None, run.size(index))
                         draft.fail(first + index, problem)
                 elif draft is not None:
                     if isinstance(draft, tuple):
-                        line, _sent_at, _rest, opening, opened_in, at = draft
-                        draft = Block(line, HEADER_RE.match(opening), opened_in.size(at))
+                        line, sent_at, rest, opening, opened_in, at = draft
+                        draft = _Draft(line, None, opened_in.size(at), sent_at=sent_at, rest=rest, text=opening)
                     draft.add(first + index, text, problem, run.size(index))
                 elif text.strip() or problem is not None:
                     orphans.append(first + index)
@@ -343,15 +353,12 @@ class _ChatReader:
         where = f"line {numbers[0]} comes" if len(numbers) == 1 else f"lines {numbers[0]}-{numbers[-1]} come"
         return Rejection(self._export.display, numbers[0], f"{where} before the first message header")
 
-    def _finish(self, draft: Block | _Opened) -> ParsedItem:
+    def _finish(self, draft: _Draft | _Opened) -> ParsedItem:
         if isinstance(draft, tuple):
             return self._message(draft[0], draft[1], draft[2], draft[3], [])
         if draft.problem is not None:
             return Rejection(self._export.display, draft.problem_line, draft.problem)
-        if draft.header is None:
-            return Rejection(self._export.display, draft.line, "text before the first message header")
-        sent_at, rest = self._sent_times.of_fields(draft.header.groups())
-        return self._message(draft.line, sent_at, rest, draft.header.string, draft.extra)
+        return self._message(draft.line, draft.sent_at, draft.rest, draft.text, draft.extra)
 
     def _message(self, line: int, sent_at: datetime | None, rest: str, text: str, extra: list[str]) -> ParsedItem:
         """The message opened by header line ``text`` (sent at ``sent_at``, ``rest`` after its stamp),
@@ -364,9 +371,11 @@ class _ChatReader:
             extra.pop()  # WhatsApp trims what is sent: a trailing empty line only separates
         body = "\n".join([first, *extra]) if extra else first
         refs = _attachment_refs(body, first)
-        attachments = self._attachments(refs) if refs else ()
-        if isinstance(attachments, str):
-            return Rejection(self._export.display, line, attachments)
+        attachments: tuple[Attachment, ...] | str = ()
+        if refs:
+            attachments = self._attachments(refs)
+            if isinstance(attachments, str):
+                return Rejection(self._export.display, line, attachments)
         people = self._people
         key, recipients, member = people.sender(sender)
         if system:
