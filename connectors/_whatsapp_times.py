@@ -45,11 +45,13 @@ class SentTimes(HeaderFields):
         if after is None:
             return None
         cut = after.start(_AFTER_REST)
-        if after.group(_AFTER_BUDDHIST) is not None or cut - start > _TIME_TEXT_KEPT:  # rare: no shortcut
-            return self._of_fields(self._date + after.groups())
         time_text = text[start:cut]
         time = self._times.get(time_text, _UNSEEN)
         if time is _UNSEEN:
+            # A Buddhist-era year ("BE", read with the time) changes the day; a long time text
+            # is not remembered (bounds the memory held): both are rare, and read in full.
+            if after.group(_AFTER_BUDDHIST) is not None or cut - start > _TIME_TEXT_KEPT:
+                return self._of_fields(self._date + after.groups())
             if len(self._times) >= _KEPT:  # a hostile file may hold a new time on every line
                 self._times.clear()
             time = self._times[time_text] = _time_of_day(*after.group(*_AFTER_TIME))
