@@ -3,8 +3,8 @@
 A header is the timestamp (and author) that opens each message, in one of many
 phone-locale styles (see ``HEADER_RE``). Whether ``03/04/23`` is March or April cannot be
 told from one line, so the order is decided for the whole file by ``DateOrderVote`` in a
-first pass, and ``LocalTimes`` applies it in the second. ``split_header`` tells the author
-from the first body line; the lines themselves come from ``connectors._text``.
+first pass, and ``connectors._whatsapp_times`` applies it in the second. ``split_header``
+tells the author from the first body line; the lines themselves come from ``connectors._text``.
 """
 
 from __future__ import annotations
@@ -12,10 +12,9 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import date
 from functools import lru_cache
 from typing import Final
-from zoneinfo import ZoneInfo
 
 from archiver.errors import InputError
 from connectors._whatsapp_locales import LANGUAGES, ZONE_DATE_ORDERS
@@ -52,9 +51,6 @@ _TIME_RE: Final = re.compile(_TIME)
 # WhatsApp locale writes that shape, so sniffing leaves it to the Signal connector.
 
 _VOTED_GROUPS: Final = tuple(HEADER_RE.groupindex[name] for name in ("d1", "d2", "d3"))
-_AM_MARKS: Final = frozenset("aA\u0635")
-_ERA_BASE: Final = {"R": 2018, "H": 1988}  # Japanese Reiwa and Heisei eras
-_BUDDHIST_OFFSET: Final = 543
 
 
 @dataclass(frozen=True)
@@ -270,6 +266,10 @@ class HeaderFields:
         if text.startswith(self._opening):
             after = self._after_date(text, len(self._opening) - 1)
             return None if after is None else self._date + after.groups()
+        return self._whole(text)
+
+    def _whole(self, text: str) -> tuple[str | None, ...] | None:
+        """HEADER_RE's groups for line ``text``; its date becomes the one later lines are read after."""
         header = HEADER_RE.match(text)
         if header is None:
             return None
@@ -293,114 +293,6 @@ def zone_day_first(zone: str | None) -> bool | None:
 def stamp_text(match: re.Match[str]) -> str:
     """The timestamp part of a header, for error messages (never the message text)."""
     return match.string[: match.start("rest")].strip(" []-\u2013\ufeff\u200e\u200f")
-
-
-class LocalTimes:
-    """The wall-clock time of each header of one file, read in ``tz``; None when the date or
-    time is impossible. A chat repeats its dates and times of day line after line, so each
-    distinct one is worked out once: the day's midnight in ``tz``, and the time after it
-    (which, added, gives the very datetime the fields name, with fold=0).
-
-    A time in a daylight-saving gap keeps fold=0 (the offset before the change), which is
-    still one definite instant.
-    """
-
-    def __init__(self, order: DateOrder, tz: ZoneInfo) -> None:
-        self._order = order
-        self._tz = tz
-        self._days: dict[tuple[str | None, ...], datetime | None] = {}
-        self._times: dict[tuple[str | None, ...], timedelta | None] = {}
-
-    def at(self, fields: tuple[str | None, ...]) -> datetime | None:
-        """The instant a header names, from the ``groups()`` of its ``HEADER_RE`` match."""
-        days, times = self._days, self._times
-        day = days.get(date_fields := fields[_DATE_FIELDS], _UNSEEN)
-        if day is _UNSEEN:
-            if len(days) >= _KEPT:  # a hostile file may hold a new date on every line
-                days.clear()
-            day = days[date_fields] = self._midnight(*date_fields)
-        time_fields = fields[_TIME_PUT_FIRST]
-        if time_fields[0] is None:
-            time_fields = fields[_TIME_FIELDS]
-        after = times.get(time_fields, _UNSEEN)
-        if after is _UNSEEN:
-            if len(times) >= _KEPT:
-                times.clear()
-            after = times[time_fields] = _time_of_day(*time_fields)
-        if day is None or after is None:
-            return None
-        return day + after
-
-    def _midnight(self, d1: str, d2: str, era: str | None, d3: str, buddhist: str | None) -> datetime | None:
-        ymd = _year_month_day(d1, d2, era, d3, buddhist, self._order)
-        try:
-            return None if ymd is None else datetime(*ymd, tzinfo=self._tz)
-        except ValueError:
-            return None
-
-
-_KEPT: Final = 4096
-_UNSEEN: Final = timedelta(-1)  # no time of day is negative, and no midnight a timedelta
-
-
-def _group_slice(first: str, last: str) -> slice:
-    """Where HEADER_RE's groups ``first`` to ``last`` sit in a match's ``groups()``."""
-    return slice(HEADER_RE.groupindex[first] - 1, HEADER_RE.groupindex[last])
-
-
-_DATE_FIELDS: Final = _group_slice("d1", "be")  # d1, d2, era, d3, be
-_TIME_FIELDS: Final = _group_slice("h", "ap")  # h, mi, s, ap
-_TIME_PUT_FIRST: Final = _group_slice("tf", "tf")  # "[14:56:01, 3/18/22]": the time, matched whole
-
-
-def _time_of_day(*fields: str | None) -> timedelta | None:
-    """The time after midnight a header's time fields (hour, minute, second, AM/PM) name, or
-    the time it puts first (one field, matched whole)."""
-    if len(fields) == 1:
-        found = _TIME_RE.match(fields[0] or "")
-        hms = None if found is None else _hour_minute_second(*found.group("h", "mi", "s", "ap"))
-    else:
-        hms = _hour_minute_second(*fields)
-    if hms is None or not (hms[0] < 24 and hms[1] < 60 and hms[2] < 60):  # what datetime() refuses
-        return None
-    return timedelta(hours=hms[0], minutes=hms[1], seconds=hms[2])
-
-
-def _year_month_day(
-    d1: str, d2: str, era: str | None, d3: str, buddhist: str | None, order: DateOrder
-) -> tuple[int, int, int] | None:
-    year: int | None
-    if len(d1) == 4:
-        year, first, second, day_first = int(d1), int(d2), int(d3), order.year_first_day_first
-    else:
-        year, first, second, day_first = _year(d3, era, buddhist), int(d1), int(d2), order.day_first
-    if year is None:
-        return None
-    return (year, second, first) if day_first else (year, first, second)
-
-
-def _year(text: str, era: str | None, buddhist: str | None) -> int | None:
-    if era is not None:
-        return _ERA_BASE[era] + int(text)
-    if len(text) == 2:
-        return 2000 + int(text)
-    if len(text) != 4:
-        return None
-    return int(text) - _BUDDHIST_OFFSET if buddhist else int(text)
-
-
-def _hour_minute_second(hour_text: str | None, minutes: str | None, seconds: str | None,
-                        marker: str | None) -> tuple[int, int, int] | None:  # fmt: skip
-    if hour_text is None or minutes is None:
-        return None
-    hour = int(hour_text)
-    if marker is not None:
-        morning = marker[0] in _AM_MARKS
-        if hour > 12 and morning:
-            return None
-        if hour <= 12:  # "23:59 PM" (seen in real exports) already is a 24-hour time
-            hour = hour % 12 if morning else hour % 12 + 12
-    return hour, int(minutes), int(seconds) if seconds is not None else 0
 
 
 def alternatives(phrases: Iterable[str]) -> str:

@@ -16,6 +16,7 @@ import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path, PurePosixPath
 from typing import BinaryIO, ClassVar, Final
 
@@ -41,14 +42,13 @@ from connectors._whatsapp_dates import (
     NOTICE_MAX,
     DateOrder,
     DateOrderVote,
-    HeaderFields,
-    LocalTimes,
     alternatives,
     clean_name,
     split_header,
     stamp_text,
 )
 from connectors._whatsapp_locales import AUDIO, CONTACT, GIF, IMAGE, LANGUAGES, STICKER, VIDEO
+from connectors._whatsapp_times import SentTimes
 
 HEAD_LINES: Final = 50  # a real export has a header on its first line; allow some junk
 MAX_PARTICIPANTS: Final = 4096  # WhatsApp groups hold 1024; beyond this, stop tracking
@@ -245,7 +245,7 @@ class _Participants:
         self.custodian = context.custodian_names[0] if context.custodian_names else context.custodian
         self._members = [self.custodian]
         self._present = {self.custodian}
-        self._senders: dict[str, tuple[str, tuple[str, ...]]] = {}  # see sender()
+        self._senders: dict[str, tuple[str, tuple[str, ...], bool]] = {}  # see sender()
         self._keys: dict[str, str] = {}
         self.overflow = False
 
@@ -260,15 +260,15 @@ class _Participants:
         """``key`` for a name in an app notice, where "You"/"you" is the custodian."""
         return self.custodian if name.casefold() == "you" else self.key(name)
 
-    def sender(self, name: str) -> tuple[str, tuple[str, ...]]:
-        """The key a message's sender (``name``, "" for none) is tracked under, and its recipients:
-        every other member. Kept per name until the members change."""
+    def sender(self, name: str) -> tuple[str, tuple[str, ...], bool]:
+        """The key a message's sender (``name``, "" for none) is tracked under, its recipients
+        (every other member) and whether it is a member. Kept per name until the members change."""
         found = self._senders.get(name)
         if found is None:
             if len(self._senders) >= _SENDERS_KEPT:
                 self._senders.clear()
             key = self.key(name) if name else ""
-            found = self._senders[name] = (key, tuple(m for m in self._members if m != key))
+            found = self._senders[name] = (key, tuple(m for m in self._members if m != key), key in self._present)
         return found
 
     def join(self, key: str) -> None:
@@ -289,8 +289,19 @@ class _Participants:
 
 
 _SENDERS_KEPT: Final = 256  # names outside an overflowing chat each get a list of 4,096
-# A header line whose message may go on: its number, HEADER_RE fields and text, and where it is.
-_Opened = tuple[int, tuple[str | None, ...], str, Lines, int]
+# A header line whose message may go on: its number, instant, text after the stamp, whole text,
+# and where it is.
+_Opened = tuple[int, datetime | None, str, str, Lines, int]
+
+
+@dataclass
+class _Draft(Block):
+    """A message of several lines being collected. What its header line told is kept in place of
+    the line's match (``header``, None), which would cost matching the line again."""
+
+    sent_at: datetime | None = None
+    rest: str = ""  # the header line after its stamp
+    text: str = ""  # the header line
 
 
 class _ChatReader:
@@ -300,7 +311,7 @@ class _ChatReader:
         assert context.tz is not None
         self._export = export
         self._context = context
-        self._local_time = LocalTimes(order, context.tz).at
+        self._sent_times = SentTimes(order, context.tz)
         self._people = _Participants(context)
         self._file_name = export.path.name
         self._conversation = export.conversation
@@ -310,28 +321,28 @@ class _ChatReader:
 
         A header line stays a plain tuple until a line follows it: most messages have one line.
         """
-        fields_of = HeaderFields().of
-        draft: Block | _Opened | None = None
+        header_of = self._sent_times.of_line
+        draft: _Draft | _Opened | None = None
         orphans: list[int] = []
         for run in runs:
             first, problem = run.first, run.problem
             for index, text in enumerate(run.texts):
-                fields = fields_of(text)
-                if fields is not None:
+                header = header_of(text)
+                if header is not None:
                     if isinstance(draft, tuple):  # the common case first: a message of one line
-                        yield self._message(draft[0], draft[1], draft[2], [])
+                        yield self._message(draft[0], draft[1], draft[2], draft[3], [])
                     elif draft is not None:
                         yield self._finish(draft)
                     elif orphans:
                         yield self._orphans(orphans)
-                    draft = (first + index, fields, text, run, index)
+                    draft = (first + index, *header, text, run, index)
                     if problem is not None:
-                        draft = Block(first + index, HEADER_RE.match(text), run.size(index))
+                        draft = _Draft(first + index, None, run.size(index))
                         draft.fail(first + index, problem)
                 elif draft is not None:
                     if isinstance(draft, tuple):
-                        line, _fields, opening, opened_in, at = draft
-                        draft = Block(line, HEADER_RE.match(opening), opened_in.size(at))
+                        line, sent_at, rest, opening, opened_in, at = draft
+                        draft = _Draft(line, None, opened_in.size(at), sent_at=sent_at, rest=rest, text=opening)
                     draft.add(first + index, text, problem, run.size(index))
                 elif text.strip() or problem is not None:
                     orphans.append(first + index)
@@ -342,52 +353,57 @@ class _ChatReader:
         where = f"line {numbers[0]} comes" if len(numbers) == 1 else f"lines {numbers[0]}-{numbers[-1]} come"
         return Rejection(self._export.display, numbers[0], f"{where} before the first message header")
 
-    def _finish(self, draft: Block | _Opened) -> ParsedItem:
+    def _finish(self, draft: _Draft | _Opened) -> ParsedItem:
         if isinstance(draft, tuple):
-            return self._message(draft[0], draft[1], draft[2], [])
+            return self._message(draft[0], draft[1], draft[2], draft[3], [])
         if draft.problem is not None:
             return Rejection(self._export.display, draft.problem_line, draft.problem)
-        if draft.header is None:
-            return Rejection(self._export.display, draft.line, "text before the first message header")
-        return self._message(draft.line, draft.header.groups(), draft.header.string, draft.extra)
+        return self._message(draft.line, draft.sent_at, draft.rest, draft.text, draft.extra)
 
-    def _message(self, line: int, fields: tuple[str | None, ...], text: str, extra: list[str]) -> ParsedItem:
-        """The message opened by header line ``text`` (with its HEADER_RE ``fields``), ``extra`` lines after it."""
-        sent_at = self._local_time(fields)
+    def _message(self, line: int, sent_at: datetime | None, rest: str, text: str, extra: list[str]) -> ParsedItem:
+        """The message opened by header line ``text`` (sent at ``sent_at``, ``rest`` after its stamp),
+        ``extra`` lines after it."""
         if sent_at is None:
             reason = f"header date '{stamp_text(HEADER_RE.match(text))}' is not a valid date"  # type: ignore[arg-type]
             return Rejection(self._export.display, line, reason)
-        sender, first, system = split_header(fields[-1])
+        sender, first, system = split_header(rest)
         while extra and not extra[-1]:
             extra.pop()  # WhatsApp trims what is sent: a trailing empty line only separates
         body = "\n".join([first, *extra]) if extra else first
         refs = _attachment_refs(body, first)
-        attachments = self._attachments(refs) if refs else ()
-        if isinstance(attachments, str):
-            return Rejection(self._export.display, line, attachments)
+        attachments: tuple[Attachment, ...] | str = ()
+        if refs:
+            attachments = self._attachments(refs)
+            if isinstance(attachments, str):
+                return Rejection(self._export.display, line, attachments)
         people = self._people
-        key, recipients = people.sender(sender)
+        key, recipients, member = people.sender(sender)
         if system:
             self._track(first)
-        else:
+        elif not member:
             people.join(key)
         # DELETED_RE matches only short app notices: a message that is no notice need not be tried
         deleted = system and not extra and DELETED_RE.match(first) is not None
         context = self._context
+        # Positional, in the order of Message's fields: matching thirteen keywords cost more
+        # than the rest of building a message of one line.
         return Message(
-            source="whatsapp",
-            conversation=self._conversation,
-            sender=sender,
-            sent_at=sent_at,
-            body=body,
-            recipients=recipients,
-            attachments=attachments,
-            direction="sent" if sender and key == people.custodian else "received",
-            account=context.account,
-            custodian=context.custodian,
-            system=system,
-            source_ref=SourceRef(self._file_name, line, self._export.entry, context.export_sha256),
-            flags=self._flags(body, deleted, recipients, attachments),
+            "whatsapp",
+            self._conversation,
+            sender,
+            sent_at,
+            body,
+            recipients,
+            attachments,
+            "sent" if sender and key == people.custodian else "received",
+            context.account,
+            context.custodian,
+            system,
+            SourceRef(self._file_name, line, self._export.entry, context.export_sha256),
+            # most messages carry no flag: the tests _flags makes first, cheaply
+            self._flags(body, deleted, recipients, attachments)
+            if attachments or deleted or "<" in body or not recipients or people.overflow
+            else (),
         )
 
     def _flags(
