@@ -871,7 +871,8 @@ def test_the_same_words_in_a_business_conversation_stay_a_record(classifier: Cla
 
 @pytest.mark.parametrize("name", ["Familie Brandt", "Oma Hilde", "Teyze Nermin", "Annem", "Vizinha D. Célia",
                                   "Maman 🌷", "Les copains du jeudi", "Kickers Eltern", "Ruiz sisters",
-                                  "Ernesto (landlord)", "Stammtisch Lindenhof", "Liga de Dominó 🎲"])
+                                  "Ernesto (landlord)", "Stammtisch Lindenhof", "Liga de Dominó 🎲",
+                                  "Lucía (babysitter)", "Running Club Lille", "Nounou Sandrine"])
 def test_names_for_family_friends_and_leisure_in_six_languages(classifier: Classifier, name: str) -> None:
     result = classifier.classify(msg("The bank approved the loan, we pick it up Saturday", conversation=name))
     assert "personal-conversation-name" in result.reasons
