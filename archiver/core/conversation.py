@@ -78,6 +78,7 @@ class Thread:
     score: float | None = None  # what the learned model's first layer said of the last message
     seen: int = 0  # messages of the conversation so far, app notices aside
     business: int = 0  # how many of them a record rule (not the default) decided a record
+    personal_talk: bool = False  # whether any of them had personal words of its own
 
     @property
     def official_in_personal_talk(self) -> bool:
@@ -91,22 +92,25 @@ class Thread:
     def context(self) -> tuple[str, ...]:
         """What the learned model reads of the conversation so far: whether the message
         belongs to an official exchange in personal talk, and whether a record rule found
-        business in any of its messages (or that the conversation has only just opened). Social talk in a
-        thread with no business yet weighs less; the one official request in it still fires its
-        rule. Measured left one file out, splitting "some" from "most" business, or weighing it
-        with the rules' verdict, did no better."""
+        business in any of its messages and, if none, whether it has had personal talk (or
+        that it has only just opened). Social talk in a thread with no business weighs less;
+        the one official request in it still fires its rule. Measured left one file out,
+        splitting "some" from "most" business, weighing it with the rules' verdict, or marking
+        business threads with much personal talk did no better."""
         found = ("c:official_exchange",) if self.official_in_personal_talk else ()
-        return (*found, _business_share(self.seen, self.business))
+        return (*found, _business_share(self.seen, self.business, self.personal_talk))
 
 
 # What the learned model reads of a conversation's first message (see ``Thread.context``).
 OPENING_CONTEXT = ("c:thread_opening",)
 
 
-def _business_share(seen: int, business: int) -> str:
+def _business_share(seen: int, business: int, personal_talk: bool) -> str:
     if seen < _OPENING:
         return "c:thread_opening"
-    return "c:thread_business" if business else "c:thread_no_business"
+    if business:
+        return "c:thread_business"
+    return "c:thread_personal" if personal_talk else "c:thread_no_business"
 
 
 def context_holds(context: str | None, current: Evaluation, prior: Prior | None, conversation: bool) -> bool:
@@ -164,5 +168,6 @@ def advance(
     since = 0 if official else min(_LONG_AGO, (thread.since_official if thread is not None else _LONG_AGO) + 1)
     seen, business = (thread.seen, thread.business) if thread is not None else (0, 0)
     business += verdict.label == RECORD and not by_default
+    personal_talk = personal or (thread is not None and thread.personal_talk)
     return Thread(Prior(current, verdict), current.sender, question, answered_by, recent, since, score,
-                  seen + 1, business)
+                  seen + 1, business, personal_talk)
