@@ -338,7 +338,8 @@ RULE_EXAMPLES: dict[str, tuple[str, str | None]] = {
     "personal-sense-words": ("Mi hija aprobó el examen de inglés", None),
     "holding-reply": ("Déjame checar", None),
     "official-lookup-words": ("Can you run her name in the system?", None),
-    "refusal-or-referral": ("I can't do favors for family, he has to file the appeal online", None),
+    "refusal-or-referral": ("I can't do favors for family, I'm not allowed to", None),
+    "referral-to-remedy": ("He has to file the appeal online", None),
     "intercession": ("¿No podrías llamar a alguien para que le regresen la troca?", None),
     "official-act-request": ("can you talk to them and get my boat released?", None),
     "enforcement-matter-words": ("Mi tío dice que le decomisaron la troca en la garita", None),
@@ -870,7 +871,8 @@ def test_the_same_words_in_a_business_conversation_stay_a_record(classifier: Cla
 
 @pytest.mark.parametrize("name", ["Familie Brandt", "Oma Hilde", "Teyze Nermin", "Annem", "Vizinha D. Célia",
                                   "Maman 🌷", "Les copains du jeudi", "Kickers Eltern", "Ruiz sisters",
-                                  "Ernesto (landlord)", "Stammtisch Lindenhof", "Liga de Dominó 🎲"])
+                                  "Ernesto (landlord)", "Stammtisch Lindenhof", "Liga de Dominó 🎲",
+                                  "Lucía (babysitter)", "Running Club Lille", "Nounou Sandrine"])
 def test_names_for_family_friends_and_leisure_in_six_languages(classifier: Classifier, name: str) -> None:
     result = classifier.classify(msg("The bank approved the loan, we pick it up Saturday", conversation=name))
     assert "personal-conversation-name" in result.reasons
@@ -2042,13 +2044,14 @@ def test_an_officer_declining_an_official_act_is_a_record_in_a_family_chat(class
 
 @pytest.mark.parametrize("body", [
     "She should ask for an expedited appointment on the website",
+    "He can ask for an expedite, or contact the congressman's caseworkers",
     "Tiene que pedirlo con un abogado, yo no",
     "Il peut faire un recours auprès du consulat",
     "Er muss einen Widerspruch einlegen",
     "Ele pode entrar com recurso no portal",
 ])
 def test_pointing_to_the_remedy_is_a_referral(classifier: Classifier, body: str) -> None:
-    assert "refusal-or-referral" in classifier.classify(msg(body, conversation="Tía Rosa")).reasons
+    assert "referral-to-remedy" in classifier.classify(msg(body, conversation="Tía Rosa")).reasons
 
 
 def test_not_making_it_to_dinner_is_no_refusal(classifier: Classifier) -> None:
@@ -2060,7 +2063,7 @@ def test_not_making_it_to_dinner_is_no_refusal(classifier: Classifier) -> None:
     "She needs a lawyer if he's in proceedings",
 ])
 def test_sending_the_asker_to_a_lawyer_is_a_referral(classifier: Classifier, body: str) -> None:
-    assert "refusal-or-referral" in classifier.classify(msg(body, conversation="Tía Rosa")).reasons
+    assert "referral-to-remedy" in classifier.classify(msg(body, conversation="Tía Rosa")).reasons
 
 
 @pytest.mark.parametrize("body", [

@@ -64,3 +64,32 @@ def test_thanks_with_a_short_commitment_are_the_commitment(classifier: Classifie
     result = classify(classifier, body)
     assert "commitment-words" in result.reasons
     assert "brief-thanks" not in result.reasons
+
+
+@pytest.mark.parametrize("body", ["thx putting it in", "gracias, lo capturo", "merci, je le saisis",
+                                  "danke, trage ich ein", "valeu, já lanço"])
+def test_thanks_while_entering_it_are_the_commitment(classifier: Classifier, body: str) -> None:
+    result = classify(classifier, body)
+    assert "commitment-words" in result.reasons
+    assert "brief-thanks" not in result.reasons
+
+
+@pytest.mark.parametrize(("question", "reply"), [
+    ("Danny u good to stay til 2200? Gabi's kid is sick", "dale"),
+    ("¿te puedes quedar hasta las 10? Gabi no llega", "va"),
+])
+def test_a_yes_to_staying_past_the_shift_is_the_decision(classifier: Classifier, question: str,
+                                                        reply: str) -> None:
+    result = classify(classifier, reply, question)
+    assert result.label == RECORD
+    assert "short-reply-to-request" in result.reasons
+
+
+def test_an_officer_refusing_an_intervention_stays_a_record_whatever_the_chat_is_called(
+        classifier: Classifier) -> None:
+    # The refusal is never overruled by the model, even in a chat named for a children's league.
+    body = ("Dolores I'm sorry but I can't do that, it's USCIS and I'm not allowed to intervene. "
+            "He can ask for an expedite on the website or contact his congressman's caseworkers")
+    result = classifier.classify(msg(body, conversation="Little League ⚾"))
+    assert result.label == RECORD
+    assert {"refusal-or-referral", "referral-to-remedy"} <= set(result.reasons)

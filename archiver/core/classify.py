@@ -37,7 +37,7 @@ import re
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
-from archiver.core.conversation import Evaluation, Prior, Thread, advance, context_holds, is_personal
+from archiver.core.conversation import OPENING_CONTEXT, Evaluation, Prior, Thread, advance, context_holds, is_personal
 from archiver.core.learned import previous_features, shape_features, text_features
 from archiver.core.matching import TextIndex, covers, whole_message_vocabularies
 from archiver.core.participants import ParticipantDirectory
@@ -268,8 +268,8 @@ class Classifier:
         model = self._model
         if model is None:
             return verdict, None
-        exchange = thread is not None and thread.official_in_personal_talk
-        key = (current.shape, verdict.label, verdict.reasons, verdict.review, exchange)
+        context = OPENING_CONTEXT if thread is None else thread.context
+        key = (current.shape, verdict.label, verdict.reasons, verdict.review, context)
         rest = self._scores.get(key)  # form, rules and context recur: weigh them once
         if rest is None:
             features = _features(current, verdict, thread)
@@ -488,12 +488,10 @@ class Classifier:
 def _features(current: Evaluation, verdict: Classification, thread: Thread | None) -> list[str]:
     """What the learned model reads of a message besides its words: its form, the rules that
     fired on it in its conversation (a reply to a request, personal talk...) with their
-    verdict, and whether it follows a request for official action in its conversation.
+    verdict, and what its conversation so far says (``Thread.context``).
     Measured on labeled files left out of training, other conversation features (how much of
-    the recent talk was business or personal, whether the message answers a question) lowered
+    the last few messages was business or personal, whether the message answers a question) lowered
     the share of nonrecords recognized at the same record recall, so the model leaves them out."""
     outcome = "review" if verdict.review else verdict.label
-    features = [*current.shape, *(f"r:{r}" for r in verdict.reasons), f"v:{outcome}"]
-    if thread is not None and thread.official_in_personal_talk:
-        features.append("c:official_exchange")
-    return features
+    context = OPENING_CONTEXT if thread is None else thread.context
+    return [*current.shape, *(f"r:{r}" for r in verdict.reasons), f"v:{outcome}", *context]
