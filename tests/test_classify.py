@@ -2120,6 +2120,7 @@ def test_thanks_with_a_promise_are_not_brief_thanks(classifier: Classifier) -> N
     "Wir bitten um Bestätigung der Übergabe",
     "Por favor envie o relatório da apreensão até sexta",
     "Yük listesini gönderebilir misiniz?",
+    "Konteyneri yarına kadar bekletelim mi?",
     "Bilgi rica ediyoruz, teşekkürler",
 ])
 def test_requests_in_french_german_portuguese_and_turkish_are_records(classifier: Classifier, body: str) -> None:
@@ -2133,6 +2134,9 @@ def test_requests_in_french_german_portuguese_and_turkish_are_records(classifier
     ("Können wir die Ladung freigeben?", "ja, passt"),
     ("Você pode segurar o caminhão na inspeção?", "sim"),
     ("Konteyneri yarına kadar bekletebilir misiniz?", "tamam"),
+    ("Tutanağı bugün savcılığa gönderelim mi?", "evet"),
+    ("Konteyner yarın serbest bırakılsın mı?", "evet"),
+    ("Aracı yarın teslim etmem uygun olur mu?", "tamam"),
 ])
 def test_a_short_yes_to_a_request_in_four_languages_is_the_decision(classifier: Classifier, asked: str,
                                                                     reply: str) -> None:
