@@ -852,7 +852,8 @@ def test_without_a_directory_participant_rules_do_not_fire(classifier: Classifie
 # ------------------------------------------------------------------------- the conversation's name
 
 
-@pytest.mark.parametrize("name", ["Mom", "Familia Castillo 🏠", "Jess 💍", "Fut Domingo ⚽", "Tía Carmen", "Marisol ❤️"])
+@pytest.mark.parametrize("name", ["Mom", "Familia Castillo 🏠", "Jess 💍", "Fut Domingo ⚽", "Tía Carmen", "Marisol ❤️",
+                                  "Grand-mère Odile", "Lago Azul 🎣", "Outrigger paddlers 🛶"])
 def test_everyday_business_words_in_a_conversation_named_for_family_go_to_review(
     classifier: Classifier, name: str
 ) -> None:
