@@ -149,7 +149,8 @@ def out_of_fold(data: Sequence[Sample]) -> list[float]:
     return scores
 
 
-def cut_points(data: Sequence[Sample], scores: Sequence[float], protected: frozenset[str]) -> Cuts:
+def cut_points(data: Sequence[Sample], scores: Sequence[float], protected: frozenset[str],
+               scams: frozenset[str]) -> Cuts:
     """The cut points that recognize the most nonrecords while keeping RECALL_TARGET of the
     substantive records, from out-of-fold scores: ``record_at`` for what the rules kept as a
     record, ``promote_at`` for what they did not, and ``discard_below`` under every record
@@ -159,13 +160,14 @@ def cut_points(data: Sequence[Sample], scores: Sequence[float], protected: froze
     score = np.array(scores)
     kept = np.array([_protected(s, protected) for s in data])
     ruled_record = np.array(["v:record" in s.features for s in data])
+    promotable = np.array([_promotable(s, scams) for s in data])
     substantive = np.array([s.substantive for s in data])
     nonrecord = np.array([not s.record for s in data])
     candidates = np.quantile(score, np.linspace(*CANDIDATE_QUANTILES))
     best: tuple[float, float, float] | None = None
     for record_at in candidates:
         for promote_at in candidates[candidates >= record_at]:
-            record = kept | np.where(ruled_record, score >= record_at, score >= promote_at)
+            record = kept | np.where(ruled_record, score >= record_at, promotable & (score >= promote_at))
             if record[substantive].mean() >= RECALL_TARGET:
                 recognized = 1 - record[nonrecord].mean()
                 if best is None or recognized > best[0]:
@@ -181,20 +183,27 @@ def _protected(sample: Sample, protected: frozenset[str]) -> bool:
     return any(f[2:] in protected for f in sample.features if f.startswith("r:"))
 
 
-def decide(sample: Sample, score: float, cuts: Cuts, protected: frozenset[str]) -> str:
+def _promotable(sample: Sample, scams: frozenset[str]) -> bool:
+    """Whether the model may make a record of what the rules did not keep: not of a scam."""
+    return not _protected(sample, scams)
+
+
+def decide(sample: Sample, score: float, cuts: Cuts, protected: frozenset[str], scams: frozenset[str]) -> str:
     """What the classifier decides from the rules' verdict and the model's score (see ``verdict.weigh``)."""
     ruled_record = "v:record" in sample.features
-    if _protected(sample, protected) or score >= (cuts.record_at if ruled_record else cuts.promote_at):
+    if _protected(sample, protected) or (
+            score >= cuts.record_at if ruled_record else _promotable(sample, scams) and score >= cuts.promote_at):
         return "record"
     if "v:nonrecord" in sample.features and score < cuts.discard_below:
         return "nonrecord"
     return "review"
 
 
-def report(data: Sequence[Sample], scores: Sequence[float], cuts: Cuts, protected: frozenset[str]) -> str:
+def report(data: Sequence[Sample], scores: Sequence[float], cuts: Cuts, protected: frozenset[str],
+           scams: frozenset[str]) -> str:
     """Cross-validated measures per tuning file, as ``classify --evaluate`` measures them, and
     over all of them together."""
-    decided = [(s.file, s.item, _as_classification(decide(s, x, cuts, protected)))
+    decided = [(s.file, s.item, _as_classification(decide(s, x, cuts, protected, scams)))
                for s, x in zip(data, scores, strict=True)]
     lines = []
     for name in [*sorted({s.file for s in data}), "pooled"]:
@@ -222,13 +231,14 @@ def train() -> tuple[bytes, str]:
     """The weights file's bytes, and the cross-validated report."""
     rules = load_rules(with_model=False)
     protected = frozenset(rule.id for rule in rules.rules if rule.protected)
+    scams = frozenset(rule.id for rule in rules.rules if rule.scam)
     paths = tuning_files()
     data = samples(paths)
     # The second layer learns from what the first says of files it was not trained on, as it
     # will at run time of messages it has never seen.
     context = in_context(data, out_of_fold(data))
     scores = out_of_fold(context)
-    cuts = cut_points(data, scores, protected)
+    cuts = cut_points(data, scores, protected, scams)
     document = {
         "format": MODEL_FORMAT_VERSION,
         "about": "Learned weights of the record/nonrecord classifier; made by scripts/train_classifier.py",
@@ -243,7 +253,7 @@ def train() -> tuple[bytes, str]:
         "in_context": _layer(context),
     }
     text = json.dumps(document, ensure_ascii=False, indent=0, sort_keys=False) + "\n"
-    return text.encode(), report(data, scores, cuts, protected)
+    return text.encode(), report(data, scores, cuts, protected, scams)
 
 
 def _layer(data: Sequence[Sample]) -> dict[str, object]:

@@ -852,7 +852,8 @@ def test_without_a_directory_participant_rules_do_not_fire(classifier: Classifie
 # ------------------------------------------------------------------------- the conversation's name
 
 
-@pytest.mark.parametrize("name", ["Mom", "Familia Castillo 🏠", "Jess 💍", "Fut Domingo ⚽", "Tía Carmen", "Marisol ❤️"])
+@pytest.mark.parametrize("name", ["Mom", "Familia Castillo 🏠", "Jess 💍", "Fut Domingo ⚽", "Tía Carmen", "Marisol ❤️",
+                                  "Grand-mère Odile", "Lago Azul 🎣", "Outrigger paddlers 🛶"])
 def test_everyday_business_words_in_a_conversation_named_for_family_go_to_review(
     classifier: Classifier, name: str
 ) -> None:
@@ -1806,6 +1807,31 @@ def test_crypto_job_and_easy_money_offers_are_spam(classifier: Classifier, body:
 
 
 @pytest.mark.parametrize(
+    ("body", "rule_id"),
+    [
+        ("UPS: your parcel is on hold, a handling fee of $2.49 is due: ups-hold.example.top/p", "payment-link-scam"),
+        ("Correos: su envío está retenido, abone 1,95 EUR para liberarlo", "payment-link-scam"),
+        ("Sua encomenda foi taxada, pague R$ 9,80 para receber", "payment-link-scam"),
+        ("La Poste : votre colis est en attente, confirmez votre adresse sous 24 h", "payment-link-scam"),
+        ("GLS: Ihre Sendung wartet auf Zustellung, bitte Kartendaten angeben", "payment-link-scam"),
+        ("Yurtiçi Kargo: gönderiniz teslim edilemedi, adresinizi güncelleyin", "payment-link-scam"),
+        ("Krypto-Signale: 200% Gewinn garantiert, jetzt beitreten", "scam-offer"),
+        ("Kripto grubumuza katılın, haftada %40 kazanç", "scam-offer"),
+        ("Gana hasta $2,500 diarios desde tu celular", "scam-offer"),
+        ("Günde 1.500 TL kazanç, tecrübe gerekmez", "scam-offer"),
+        ("Mom it's me, this is my new number, can you send a transfer for the rent today?", "scam-offer"),
+        ("Oi mãe, novo número! Faz um pix pra mim? Te devolvo sexta", "scam-offer"),
+    ],
+)
+def test_scam_shapes_are_spam_in_six_languages(classifier: Classifier, body: str, rule_id: str) -> None:
+    """A fee to release a parcel, card or address details asked for it, earnings by the day,
+    a crypto group to join, money asked from a new number: the shapes, whatever the wording."""
+    result = classify(classifier, body)
+    assert result.label == NONRECORD, (body, result.reasons)
+    assert rule_id in result.reasons
+
+
+@pytest.mark.parametrize(
     "body",
     [
         "Summer sale on all tires this weekend! Reply STOP to opt out",
@@ -1896,6 +1922,8 @@ def test_app_notices_written_as_text_are_nonrecords(classifier: Classifier, body
         "The driver reacted badly to “secondary”, supervisor notified",
         "Missed the call, can you send the manifest again?",
         "Comisario, le encantó el informe al fiscal, solicita copia certificada",
+        "El paquete está retenido en aduana; confirme la dirección del consignatario en la entrada 4471",
+        "The informant says he was promised $300 a day to move the parcels; interview notes attached",
     ],
 )
 def test_official_business_with_a_link_or_a_number_stays_a_record(classifier: Classifier, body: str) -> None:
@@ -2093,6 +2121,7 @@ def test_thanks_with_a_promise_are_not_brief_thanks(classifier: Classifier) -> N
     "Wir bitten um Bestätigung der Übergabe",
     "Por favor envie o relatório da apreensão até sexta",
     "Yük listesini gönderebilir misiniz?",
+    "Konteyneri yarına kadar bekletelim mi?",
     "Bilgi rica ediyoruz, teşekkürler",
 ])
 def test_requests_in_french_german_portuguese_and_turkish_are_records(classifier: Classifier, body: str) -> None:
@@ -2106,6 +2135,9 @@ def test_requests_in_french_german_portuguese_and_turkish_are_records(classifier
     ("Können wir die Ladung freigeben?", "ja, passt"),
     ("Você pode segurar o caminhão na inspeção?", "sim"),
     ("Konteyneri yarına kadar bekletebilir misiniz?", "tamam"),
+    ("Tutanağı bugün savcılığa gönderelim mi?", "evet"),
+    ("Konteyner yarın serbest bırakılsın mı?", "evet"),
+    ("Aracı yarın teslim etmem uygun olur mu?", "tamam"),
 ])
 def test_a_short_yes_to_a_request_in_four_languages_is_the_decision(classifier: Classifier, asked: str,
                                                                     reply: str) -> None:

@@ -49,6 +49,18 @@ def test_a_protected_rule_is_never_overruled() -> None:
     assert LEARNED_NONRECORD not in result.reasons
 
 
+def test_the_model_never_keeps_a_scam_as_a_record() -> None:
+    # A money request from a new number with a request word: the rules send it to review, and a
+    # model sure it is a record may not keep it; nor, sure of it alone, make a tombstone of it.
+    body = "Hi dad, new number, can you send a transfer for the rent? I'll pay you back Friday"
+    sure = weighed_by(model({"w:rent": 10.0}))
+    result = sure.classify(msg(body))
+    assert (result.label, result.review) == (NONRECORD, True) and "scam-offer" in result.reasons
+    alone = sure.classify(msg("Hallo Mama, neue Nummer! Ich muss eine Rechnung bezahlen"))
+    assert (alone.label, alone.review) == (NONRECORD, True) and "scam-offer" in alone.reasons
+    assert "shape of a scam" in alone.explanations[-1]
+
+
 def test_the_model_alone_never_leaves_a_tombstone() -> None:
     # No rule fired ("default" record); the model says nonrecord with certainty: review, not a tombstone.
     classifier = weighed_by(model({"w:sunset": -10.0}, discard_below=-30.0))
@@ -153,6 +165,8 @@ def test_a_bad_weights_file_is_refused_by_name(document: dict[str, object], prob
     ("learned_model: 'yes'\n", "learned_model must be true or false"),
     ("rules:\n  - {id: x, label: nonrecord, confidence: 0.9, explain: e, words: [a], protected: true}\n",
      "protected is only for record rules"),
+    ("rules:\n  - {id: x, label: record, confidence: 0.9, explain: e, words: [b], scam: true}\n",
+     "scam is only for nonrecord rules"),
 ])
 def test_rules_files_check_the_model_keys(text: str, problem: str) -> None:
     one_rule = "rules:\n  - {id: x, label: record, confidence: 0.9, explain: e, words: [a]}\n"

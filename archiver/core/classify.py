@@ -208,6 +208,7 @@ class Classifier:
         self._shapes: dict[tuple[object, ...], tuple[str, ...]] = {}
         self._model = rules.model
         self._protected = frozenset(rule.id for rule in rules.rules if rule.protected)
+        self._scams = frozenset(rule.id for rule in rules.rules if rule.scam)
 
     def classify(self, message: Message, previous: Message | None = None) -> Classification:
         """Classify one message; ``previous`` is the message before it in its conversation.
@@ -288,7 +289,7 @@ class Classifier:
             features = [*_features(current, verdict, thread), *previous_features(score, same, question)]
             return model.in_context.evidence(current.tokens, features, toward_record)
 
-        return weigh(verdict, model, log_odds, evidence, self.rules), alone
+        return weigh(verdict, model, log_odds, evidence, self.rules, self._scams.isdisjoint(verdict.reasons)), alone
 
     def _in_thread(
         self, current: Evaluation, sender: str, thread: Thread | None

@@ -48,7 +48,7 @@ _OVERRIDE_KEYS = ("version", "nonrecord_threshold", "review_threshold", "rules",
 _THRESHOLDS = ("nonrecord_threshold", "review_threshold")
 _RULE_KEYS = (
     "id", "label", "confidence", "explain", "schedule", "words", "patterns", "when", "context",
-    "whole_message", "unless", "review_if", "personal", "protected",
+    "whole_message", "unless", "review_if", "personal", "protected", "scam",
 )
 _EXTEND_KEYS = ("words", "patterns", "conversation_name")
 _WHEN_TYPES: dict[str, type] = {
@@ -348,6 +348,7 @@ def _build_rule(rule_id: str, entry: object) -> Rule:
         review_if=frozenset(_strings(fields.get("review_if", []), "review_if")),
         personal=_flag(fields.get("personal", False), "personal"),
         protected=_flag(fields.get("protected", False), "protected"),
+        scam=_flag(fields.get("scam", False), "scam"),
     )
     if not (rule.reads_text or rule.context or rule.when != When()):
         raise _Invalid("has no matcher: give words, patterns, when or context")
@@ -361,6 +362,8 @@ def _build_rule(rule_id: str, entry: object) -> Rule:
         raise _Invalid("review_if is only for record rules")
     if rule.protected and label != RECORD:
         raise _Invalid("protected is only for record rules")
+    if rule.scam and label != NONRECORD:
+        raise _Invalid("scam is only for nonrecord rules")
     if rule.personal and label != NONRECORD:
         raise _Invalid("personal is only for nonrecord rules")
     if rule.personal and rule.context is not None:

@@ -171,6 +171,8 @@ class Rule:
     review_if: frozenset[str] = frozenset()
     personal: bool = False
     protected: bool = False
+    # A scam's shape: the learned model may not keep as a record a message it fired on.
+    scam: bool = False
 
     @property
     def reads_text(self) -> bool:

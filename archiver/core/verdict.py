@@ -51,6 +51,10 @@ LEARNED_RECORD_EXPLANATION = (
     "record: the learned model weighs the message a record ({p:.2f}, at or above {at:.2f}), whatever "
     "the rules above said; what weighed most: {evidence}"
 )
+SCAM_REVIEW_EXPLANATION = (
+    "review: the learned model weighs the message a record ({p:.2f}), but it has the shape of a scam, "
+    "so it is not kept as one; kept encrypted in the review queue until a records officer decides"
+)
 LEARNED_REVIEW_EXPLANATION = (
     "review: the learned model weighs the message a nonrecord ({p:.2f} of being a record, below {at:.2f}), "
     "and the rules did not settle it as a confident nonrecord the model agrees with; kept encrypted in "
@@ -135,13 +139,15 @@ def judge(fired: tuple[Rule, ...], rules: RuleSet) -> Classification:
 
 
 def weigh(verdict: Classification, model: LearnedModel, log_odds: float,
-          evidence: Callable[[bool], tuple[str, ...]], rules: RuleSet) -> Classification:
+          evidence: Callable[[bool], tuple[str, ...]], rules: RuleSet, promotable: bool = True) -> Classification:
     """Weigh the rules' ``verdict`` with the learned model's ``log_odds`` of record: a record
     when the model holds it one, a tombstone only when the rules decided a confident nonrecord
     and the model agrees beyond doubt, review otherwise. The model alone never leaves a
     tombstone. ``evidence(toward_record)`` names what weighed most, asked only when the
-    model changes the verdict."""
-    if model.holds_record(log_odds, verdict.label == RECORD):
+    model changes the verdict. A message a scam rule fired on is not ``promotable``: the model
+    may keep the rules' record, never make one of it."""
+    held = model.holds_record(log_odds, verdict.label == RECORD)
+    if held and (verdict.label == RECORD or promotable):
         if verdict.label == RECORD:
             return verdict
         found = evidence(True)
@@ -151,6 +157,10 @@ def weigh(verdict: Classification, model: LearnedModel, log_odds: float,
                               (*verdict.explanations[:-1], outcome), None, rules.version, False, found)
     if verdict.review or (verdict.label == NONRECORD and log_odds < model.discard_below):
         return verdict
+    if held:  # a scam the model would keep: neither a record nor a tombstone
+        outcome = SCAM_REVIEW_EXPLANATION.format(p=probability(log_odds))
+        return Classification(NONRECORD, round(probability(-log_odds), 3), verdict.reasons,
+                              (*verdict.explanations[:-1], outcome), None, rules.version, True)
     found = evidence(False)
     at = model.record_at if verdict.label == RECORD else model.promote_at
     outcome = LEARNED_REVIEW_EXPLANATION.format(p=probability(log_odds), at=probability(at), evidence="; ".join(found))
