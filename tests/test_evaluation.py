@@ -15,7 +15,7 @@ from tests.conftest import REPO, CliRunner
 
 LABELED = REPO / "tests" / "data" / "labeled"
 # Measured once with the rules and the model frozen; never read to tune either.
-NEWEST_HELD_ASIDE = "holdout13.jsonl"
+NEWEST_HELD_ASIDE = "holdout14.jsonl"
 BASE = {"source": "whatsapp", "sender": "Ana", "recipients": ["Jorge"], "direction": "received",
         "account": "personal", "attachments": []}
 
@@ -172,18 +172,20 @@ def held_aside() -> dict[str, object]:
     return evaluate(read_labeled(LABELED / NEWEST_HELD_ASIDE), Classifier(load_rules())).to_json()
 
 
-def test_the_held_aside_set_loses_no_record_and_decides_nonrecords_precisely(held_aside: dict[str, Any]) -> None:
+def test_the_held_aside_set_meets_the_four_bars(held_aside: dict[str, Any]) -> None:
     assert held_aside["records_lost"]["count"] == 0
+    assert held_aside["substantive_record_recall"] >= 0.99
     assert held_aside["nonrecord_precision"] >= 0.97
+    assert held_aside["nonrecords_recognized"] >= 0.85
 
 
 def test_the_held_aside_measures_stay_where_they_were_measured(held_aside: dict[str, Any]) -> None:
     # Measured once, with the rules and the model frozen (README, "Measuring the rules"): a
     # change that does worse on conversations nobody tuned on is a regression.
-    assert held_aside["substantive_record_recall"] >= 0.9849
-    assert held_aside["nonrecord_precision"] >= 0.9874
-    assert held_aside["nonrecords_recognized"] >= 0.8280
-    assert held_aside["spam_caught"] >= 0.7000
+    assert held_aside["substantive_record_recall"] >= 0.9965
+    assert held_aside["nonrecord_precision"] >= 0.9971
+    assert held_aside["nonrecords_recognized"] >= 0.8966
+    assert held_aside["spam_caught"] >= 0.8800
 
 
 def test_the_learned_model_does_better_than_the_rules_alone(held_aside: dict[str, Any]) -> None:
@@ -191,16 +193,6 @@ def test_the_learned_model_does_better_than_the_rules_alone(held_aside: dict[str
     assert held_aside["records_lost"]["count"] <= alone["records_lost"]["count"]
     for measure in ("substantive_record_recall", "nonrecord_precision", "nonrecords_recognized", "spam_caught"):
         assert held_aside[measure] > alone[measure], measure
-
-
-@pytest.mark.xfail(strict=True, reason="not reached on the held-aside set: substantive record recall 0.985")
-def test_the_held_aside_set_keeps_enough_substantive_records(held_aside: dict[str, Any]) -> None:
-    assert held_aside["substantive_record_recall"] >= 0.99
-
-
-@pytest.mark.xfail(strict=True, reason="not reached on the held-aside set: nonrecords recognized 0.828")
-def test_the_held_aside_set_recognizes_enough_nonrecords(held_aside: dict[str, Any]) -> None:
-    assert held_aside["nonrecords_recognized"] >= 0.85
 
 
 def test_spam_conversations_are_reported_apart_from_personal_ones(tmp_path: Path) -> None:
