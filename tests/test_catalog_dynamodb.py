@@ -419,7 +419,7 @@ def test_the_cli_on_dynamodb_matches_sqlite_and_stores_no_text(aws: None, cli: C
     on_dynamodb = run_archive(cli, tmp_path / "dynamodb", key=tmp_path / "sqlite" / "archiver.key")
 
     assert on_dynamodb["verify"]["ok"] is True and on_dynamodb["verify"]["problems"] == []
-    assert on_dynamodb["ingest"]["records"] == 26 and on_dynamodb["again"]["duplicates"] == 38
+    assert on_dynamodb["ingest"]["records"] == 28 and on_dynamodb["again"]["duplicates"] == 38
     assert on_dynamodb == on_sqlite
     dump = json.dumps(scan(), ensure_ascii=False)
     texts = sample_texts(cli)
@@ -458,7 +458,7 @@ def test_a_crashed_cli_ingest_is_finished_by_the_next_one(aws: None, cli: CliRun
     verify = cli("verify", "--json", cwd=folder)
     assert _steady(report.json()) == expected["report"]
     assert verify.json()["ok"] is True  # type: ignore[index]
-    assert verify.json()["records"] == 26  # type: ignore[index]
+    assert verify.json()["records"] == 28  # type: ignore[index]
 
 
 def test_the_cli_over_http_against_a_moto_server(cli: CliRunner, tmp_path: Path,
@@ -473,7 +473,7 @@ def test_the_cli_over_http_against_a_moto_server(cli: CliRunner, tmp_path: Path,
         monkeypatch.setenv("ARCHIVER_CATALOG", "dynamodb://archiver-over-http")
 
         result = run_archive(cli, tmp_path / "http")
-        assert result["verify"]["ok"] is True and result["verify"]["records"] == 26
+        assert result["verify"]["ok"] is True and result["verify"]["records"] == 28
 
         # A cancelled transaction's reasons come back over the wire and the writer retries.
         first, second = DynamoCatalog("archiver-over-http"), DynamoCatalog("archiver-over-http")
