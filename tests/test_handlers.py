@@ -125,13 +125,16 @@ def _audit(action: str) -> list[Any]:
 def test_inbox_export_is_ingested_like_the_cli_and_removed(
         sample: str, lambda_archive: Path, cli: CliRunner, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
         caplog: pytest.LogCaptureFixture) -> None:
-    # The same export through the CLI, into an archive of its own, gives the expected receipt.
+    # The same export through the CLI, into an archive of its own where the custodian is registered
+    # alike (the name tells which messages the custodian sent), gives the expected receipt.
     reference = tmp_path / "reference"
     reference.mkdir()
     with monkeypatch.context() as env:
         for name in ("ARCHIVER_STORE", "ARCHIVER_CATALOG", "ARCHIVER_KEY"):
             env.delenv(name)
         assert cli("init", cwd=reference).code == 0
+        assert cli("custodian", "add", CUSTODIAN, "--name", "Jorge Rivera", "--tz", "America/Phoenix",
+                   cwd=reference).code == 0
         expected = cli("ingest", "--custodian", CUSTODIAN, "--tz", "America/Phoenix", "--json",
                        SAMPLES / sample, cwd=reference).json()
     assert isinstance(expected, dict) and expected["parsed"] > 0

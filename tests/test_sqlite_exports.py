@@ -230,10 +230,13 @@ def test_an_ingest_keeps_its_copy_in_the_archive_temp_area(archive_dir: Path, tm
     export = wal_database(tmp_path / "live.db", 20_000)
     ingest = run_archiver(archive_dir, tmpdir, "ingest", str(export), "--custodian", "mvega")
     deadline = time.monotonic() + 60
+    # The copy lives only while the export is read, a fraction of a second: look often.
     while not copies(archive_dir / "archive" / ".tmp") and ingest.poll() is None and time.monotonic() < deadline:
-        time.sleep(0.005)
+        time.sleep(0.001)
     try:
-        assert copies(archive_dir / "archive" / ".tmp"), "no private copy in the archive's temp area"
+        exited = ingest.poll()
+        why = "" if exited is None else f" (ingest exited {exited}: {ingest.stderr.read().decode()[-500:]})"  # type: ignore[union-attr]
+        assert copies(archive_dir / "archive" / ".tmp"), "no private copy in the archive's temp area" + why
         assert copies(tmpdir) == []
     finally:
         ingest.kill()
