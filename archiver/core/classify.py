@@ -37,7 +37,7 @@ import re
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
-from archiver.core.conversation import OPENING_CONTEXT, Evaluation, Prior, Thread, advance, context_holds, is_personal
+from archiver.core.conversation import Evaluation, Prior, Thread, advance, context_holds, is_personal, thread_context
 from archiver.core.learned import previous_features, shape_features, text_features
 from archiver.core.matching import TextIndex, covers, whole_message_vocabularies
 from archiver.core.participants import ParticipantDirectory
@@ -245,7 +245,8 @@ class Classifier:
         reads it: what the model is trained on (``scripts/train_classifier.py``)."""
         for step in self._walk(messages):
             current = step.current
-            yield Reading([*text_features(current.tokens), *_features(current, step.verdict, step.thread)],
+            features = _features(current, step.verdict, thread_context(step.thread))
+            yield Reading([*text_features(current.tokens), *features],
                           (step.message.custodian, step.message.source, step.message.conversation),
                           current.sender, current.question, step.message.system)
 
@@ -269,11 +270,11 @@ class Classifier:
         model = self._model
         if model is None:
             return verdict, None
-        context = OPENING_CONTEXT if thread is None else thread.context
+        context = thread_context(thread)
         key = (current.shape, verdict.label, verdict.reasons, verdict.review, context)
         rest = self._scores.get(key)  # form, rules and context recur: weigh them once
         if rest is None:
-            features = _features(current, verdict, thread)
+            features = _features(current, verdict, context)
             rest = (model.alone.rest_score(features), model.in_context.rest_score(features))
             if len(self._scores) < _VERDICT_CACHE_SIZE:
                 self._scores[key] = rest
@@ -286,7 +287,7 @@ class Classifier:
         log_odds = rest[1] + current.text_score[1] + model.before_score(score, same, question)
 
         def evidence(toward_record: bool) -> tuple[str, ...]:  # asked only when the model changes the verdict
-            features = [*_features(current, verdict, thread), *previous_features(score, same, question)]
+            features = [*_features(current, verdict, context), *previous_features(score, same, question)]
             return model.in_context.evidence(current.tokens, features, toward_record)
 
         return weigh(verdict, model, log_odds, evidence, self.rules, self._scams.isdisjoint(verdict.reasons)), alone
@@ -486,7 +487,7 @@ class Classifier:
         return verdict
 
 
-def _features(current: Evaluation, verdict: Classification, thread: Thread | None) -> list[str]:
+def _features(current: Evaluation, verdict: Classification, context: tuple[str, ...]) -> list[str]:
     """What the learned model reads of a message besides its words: its form, the rules that
     fired on it in its conversation (a reply to a request, personal talk...) with their
     verdict, and what its conversation so far says (``Thread.context``).
@@ -494,5 +495,4 @@ def _features(current: Evaluation, verdict: Classification, thread: Thread | Non
     the last few messages was business or personal, whether the message answers a question) lowered
     the share of nonrecords recognized at the same record recall, so the model leaves them out."""
     outcome = "review" if verdict.review else verdict.label
-    context = OPENING_CONTEXT if thread is None else thread.context
     return [*current.shape, *(f"r:{r}" for r in verdict.reasons), f"v:{outcome}", *context]

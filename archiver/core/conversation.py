@@ -105,6 +105,11 @@ class Thread:
 OPENING_CONTEXT = ("c:thread_opening",)
 
 
+def thread_context(thread: Thread | None) -> tuple[str, ...]:
+    """``thread.context``, or the opening's for a conversation's first message (no thread yet)."""
+    return OPENING_CONTEXT if thread is None else thread.context
+
+
 def _business_share(seen: int, business: int, personal_talk: bool) -> str:
     if seen < _OPENING:
         return "c:thread_opening"
