@@ -2095,26 +2095,6 @@ def test_sending_the_asker_to_a_lawyer_is_a_referral(classifier: Classifier, bod
 
 
 @pytest.mark.parametrize("body", [
-    "is there anyone you can call to move his interview up?",
-    "tu no podrías hablarle a alguien para que lo suelten?",
-    "No, no voy a hablar con nadie por él",
-    "você não consegue falar com alguém lá no consulado?",
-    "Kannst du nicht jemanden anrufen, damit sie den Container freigeben?",
-    "Can't you put in a word for him with the port director?",
-])
-def test_asking_an_officer_to_intercede_is_kept_in_a_family_chat(classifier: Classifier, body: str) -> None:
-    result = classifier.classify(msg(body, conversation="Familia Ortega 🏠"))
-    assert "intercession" in result.reasons
-    assert result.label == RECORD or result.review
-
-
-def test_thanks_with_a_promise_are_not_brief_thanks(classifier: Classifier) -> None:
-    result = classify(classifier, "will do, thank you!!")
-    assert "commitment-words" in result.reasons
-    assert "brief-thanks" not in result.reasons
-
-
-@pytest.mark.parametrize("body", [
     "Bonjour, pourriez-vous nous transmettre la liste des passagers du vol ?",
     "Merci de confirmer la date de l'audition",
     "Könnten Sie mir die Frachtpapiere des Containers schicken?",

@@ -14,19 +14,30 @@ def classifier() -> Classifier:
     return Classifier(load_rules())
 
 
-@pytest.mark.parametrize("body", [
-    "my boat got held at the harbor, can you talk to them and get it released?",
-    "¿puedes ver lo de la visa de mi sobrino? se la negaron otra vez",
-    "vos podes hacer algo con la multa que le pusieron en la aduana?",
-    "Peux-tu regarder son visa ? Le consulat ne répond pas",
-    "Kannst du bei der Anhörung etwas machen? Sie ist nächste Woche",
-    "Você consegue adiantar a entrevista dele no consulado?",
-    "Aracı serbest bıraktırabilir misin?",
+@pytest.mark.parametrize(("rule", "body"), [
+    *(("official-act-request", body) for body in (
+        "my boat got held at the harbor, can you talk to them and get it released?",
+        "¿puedes ver lo de la visa de mi sobrino? se la negaron otra vez",
+        "vos podes hacer algo con la multa que le pusieron en la aduana?",
+        "Peux-tu regarder son visa ? Le consulat ne répond pas",
+        "Kannst du bei der Anhörung etwas machen? Sie ist nächste Woche",
+        "Você consegue adiantar a entrevista dele no consulado?",
+        "Aracı serbest bıraktırabilir misin?",
+    )),
+    # asking the officer to use their position with another office, or declining to
+    *(("intercession", body) for body in (
+        "is there anyone you can call to move his interview up?",
+        "tu no podrías hablarle a alguien para que lo suelten?",
+        "No, no voy a hablar con nadie por él",
+        "você não consegue falar com alguém lá no consulado?",
+        "Kannst du nicht jemanden anrufen, damit sie den Container freigeben?",
+        "Can't you put in a word for him with the port director?",
+    )),
 ])
-def test_asking_the_officer_for_an_official_act_is_kept_in_a_family_chat(classifier: Classifier,
+def test_asking_the_officer_for_an_official_act_is_kept_in_a_family_chat(classifier: Classifier, rule: str,
                                                                          body: str) -> None:
     result = classifier.classify(msg(body, conversation="Familia Ortega 🏠"))
-    assert "official-act-request" in result.reasons
+    assert rule in result.reasons
     assert result.label == RECORD or result.review
 
 
@@ -59,6 +70,7 @@ def test_colleagues_swapping_shifts_is_a_request(classifier: Classifier, body: s
 
 
 @pytest.mark.parametrize("body", [
+    "will do, thank you!!",
     "Danke, machen wir", "gracias, lo hacemos", "merci, je m'en occupe", "obrigado, pode deixar", "sağ ol, hallederiz",
     # entering it in the system
     "thx putting it in", "gracias, lo capturo", "merci, je le saisis", "danke, trage ich ein", "valeu, já lanço",
