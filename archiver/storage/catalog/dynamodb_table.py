@@ -38,6 +38,12 @@ _ACCESS = {"AccessDeniedException", "UnrecognizedClientException", "InvalidSigna
 
 T = TypeVar("T")
 
+# Botocore checks every request against the service model before sending it: at ingest that
+# walks each attribute of every item (about a third of the archiver's CPU to DynamoDB). The
+# items are built by this package's own code and DynamoDB validates them again on arrival,
+# answering ValidationException, which ``_error`` reports like any refused call.
+CLIENT_CONFIG = Config(retries={"mode": "standard", "max_attempts": 8}, parameter_validation=False)
+
 
 class DynamoTable:
     """The catalog's table: its client, its creation or check, and calls that fail cleanly."""
@@ -46,9 +52,7 @@ class DynamoTable:
         self.table = table
         self.region = region
         try:
-            self._client = boto3.session.Session().client(
-                "dynamodb", region_name=region,
-                config=Config(retries={"mode": "standard", "max_attempts": 8}))
+            self._client = boto3.session.Session().client("dynamodb", region_name=region, config=CLIENT_CONFIG)
         except (BotoCoreError, ClientError) as exc:
             raise self._error(exc) from None
         if create:

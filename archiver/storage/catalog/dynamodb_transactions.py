@@ -20,6 +20,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+import orjson
 from botocore.exceptions import BotoCoreError, ClientError
 
 from archiver.errors import CatalogError
@@ -112,7 +113,7 @@ class TransactionalTable(DynamoTable):
         if values:
             request["ExpressionAttributeValues"] = values
         document = {kind: request}
-        return _Op(key, document, len(json.dumps(document)))
+        return _Op(key, document, len(orjson.dumps(document)))
 
     def _put(self, key: Key, item: Item, new: bool = False, condition: str | None = None,
              names: dict[str, str] | None = None, values: dict[str, Any] | None = None) -> _Op:
