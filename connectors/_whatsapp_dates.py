@@ -166,7 +166,7 @@ class DateOrderVote:
             self._last_date = date_text
             self._last_fields = vote, year, first, second = self._fields(date_text)
             vote.add(line, year, first, second)
-            self._dotted = self._dotted or match.string[match.end("d1"):match.start("d2")].strip() == "."
+            self._dotted = self._dotted or match.string[match.end("d1") : match.start("d2")].strip() == "."
             self._opening = _date_opening(match)
             self._check_conflict(line, match)
         if self._last_fields[0].ambiguous is not None:

@@ -182,14 +182,52 @@ def test_a_custom_rules_file_asks_for_the_model() -> None:
 
 
 def test_the_packaged_model_is_what_training_gives(tmp_path: Path) -> None:
-    """Anyone can rebuild the weights from the shipped labeled files and get the same bytes."""
+    """Anyone can rebuild the weights from the shipped labeled files and get the same bytes; the
+    cross-validated report beside it gives every measure per tuning file and pooled."""
     pytest.importorskip("sklearn")
-    done = subprocess.run([sys.executable, str(REPO / "scripts" / "train_classifier.py"), "--check"],
+    done = subprocess.run([sys.executable, str(REPO / "scripts" / "train_classifier.py"), "--check", "--report"],
                           capture_output=True, text=True, cwd=tmp_path, timeout=600)
     assert done.returncode == 0, done.stdout + done.stderr
+    measured = [line for line in done.stdout.splitlines() if " recall " in line]
+    assert {line.split()[0] for line in measured} == {p.name for p in LABELED.glob("tune*.jsonl")} | {"pooled"}
+    for line in measured:
+        assert all(f" {name} " in line for name in ("recall", "precision", "recognized", "caught", "lost")), line
     shipped = json.loads(packaged_model()[1])
     assert set(shipped["trained_on"]) == {p.name for p in LABELED.glob("tune*.jsonl")}
     assert not any(name.startswith("holdout") for name in shipped["trained_on"])
+
+
+def test_the_training_check_allows_rounding_and_nothing_more() -> None:
+    """--check reads a weights file as numbers: another machine may round a value the other way
+    at the fourth decimal, but a moved weight, a lost feature or another training set differs."""
+    pytest.importorskip("sklearn")
+    sys.path.insert(0, str(REPO / "scripts"))
+    try:
+        from train_classifier import same_model
+    finally:
+        sys.path.remove(str(REPO / "scripts"))
+    shipped = json.loads(packaged_model()[1])
+    weights = shipped["in_context"]["weights"]
+    name, value = next(iter(weights.items()))
+
+    def changed(path: tuple[str, ...], new: object) -> dict[str, object]:
+        copy = json.loads(json.dumps(shipped))
+        *parents, last = path
+        target = copy
+        for part in parents:
+            target = target[part]
+        target[last] = new
+        return copy
+
+    assert same_model(shipped, changed(("in_context", "weights", name), value + 0.0001))
+    assert same_model(shipped, changed(("record_at",), shipped["record_at"] - 0.0001))
+    assert not same_model(shipped, changed(("in_context", "weights", name), value + 0.01))
+    assert not same_model(shipped, changed(("record_at",), shipped["record_at"] - 0.01))
+    assert not same_model(shipped, changed(("in_context", "weights", "w:never-seen-word"), 0.5))
+    assert not same_model(shipped, changed(("trained_on", next(iter(shipped["trained_on"]))), "0" * 64))
+    lost = json.loads(json.dumps(shipped))
+    del lost["alone"]["weights"][next(name for name, w in lost["alone"]["weights"].items() if abs(w) > 0.01)]
+    assert not same_model(shipped, lost)
 
 
 @pytest.mark.parametrize(("question", "reply"), [
