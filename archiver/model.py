@@ -179,6 +179,20 @@ def canonical_json(value: Any) -> bytes:
     return _CANONICAL.encode(value).encode()
 
 
+def sealed_json(value: Any) -> bytes:
+    """JSON bytes of a document that is only ever sealed and read back, never hashed (a record
+    document, a segment manifest): by orjson, keys sorted, in a fifth of ``canonical_json``'s
+    time. The bytes are ``canonical_json``'s but for floats under 1e-4, which orjson writes
+    without an exponent (``0.000032`` for ``3.2e-05``): the same number read back. What orjson
+    refuses (integers past 64 bits, keys that are not strings) goes to ``canonical_json``. Not
+    for NaN or infinities, which orjson writes as null: a document's only float is a confidence
+    in [0, 1]."""
+    try:
+        return orjson.dumps(value, option=orjson.OPT_SORT_KEYS)
+    except orjson.JSONEncodeError:
+        return canonical_json(value)
+
+
 def parse_json(data: bytes | str) -> Any:
     """``json.loads(data)``, by orjson where it can: ``verify`` parses every sealed document and
     manifest in the archive, and orjson does it in a third of the time. What orjson refuses and

@@ -10,7 +10,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from archiver.model import Attachment, Message, SourceRef, canonical_json, parse_json
+from archiver.model import Attachment, Message, SourceRef, canonical_json, parse_json, sealed_json
 
 SENT = datetime(2024, 3, 9, 8, 2, tzinfo=UTC)
 
@@ -84,3 +84,18 @@ def test_parse_json_refuses_what_json_loads_refuses(text: bytes) -> None:
     with pytest.raises(ValueError):
         parse_json(text)
 
+
+
+def test_sealed_json_writes_canonical_json_bytes() -> None:
+    document = {"b": [1, 2.5, None, True, -0.0, 1e300, 0.0001, 0.95], "a": "café 🌮 \u2028 \x1f \x7f \"q\" \\",
+                "c": {"Z": {}, "z": [], "é": "", "A": (1, 2)}, "": 2**63 - 1}
+    assert sealed_json(document) == canonical_json(document)
+
+
+@pytest.mark.parametrize("value", [
+    {"confidence": 3.2e-05},                       # written 0.000032: the same float read back
+    {"big": 123456789012345678901234567890},       # past 64 bits: canonical_json writes it
+    {1: "a key that is no string"},                # canonical_json writes "1"
+])
+def test_sealed_json_reads_back_as_canonical_json_does(value: object) -> None:
+    assert parse_json(sealed_json(value)) == parse_json(canonical_json(value))

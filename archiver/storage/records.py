@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 from archiver.core.classify import Classification
 from archiver.core.forwarding import ForwardingStatus, Status
 from archiver.core.retention import Disposition
-from archiver.model import Message, canonical_json, parse_instant, parse_json, utc_iso
+from archiver.model import Message, parse_instant, parse_json, sealed_json, utc_iso
 from archiver.storage import segments
 from archiver.storage.catalog.base import COMPLIANT_COPY_STATUSES, CatalogRow
 from archiver.storage.envelope import open_sealed
@@ -113,7 +113,7 @@ class RecordDocument:
         return str(forwarding["status"]) if forwarding else NOT_APPLICABLE
 
     def plaintext(self) -> bytes:
-        return canonical_json(self.data)
+        return sealed_json(self.data)
 
     @classmethod
     def from_plaintext(cls, plaintext: bytes) -> RecordDocument:

@@ -23,7 +23,7 @@ from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
 from archiver.errors import ObjectExistsError
-from archiver.model import canonical_json, parse_json, utc_iso
+from archiver.model import canonical_json, parse_json, sealed_json, utc_iso
 from archiver.storage.audit import first_keyed
 from archiver.storage.catalog.base import CatalogRow, SegmentRow
 from archiver.storage.envelope import open_sealed, seal
@@ -101,7 +101,7 @@ def manifest_object(archive: Archive, segment: SegmentRow, rows: Sequence[Catalo
                 "retain_until": _plain(segment.retain_until), "count": segment.count,
                 "records": {row.id: {**row_facts(row), "attachments": [a for a in objects if a]}
                             for row, objects in zip(rows, attachments, strict=True)}}
-    return key, seal(archive.keys, key, canonical_json(document)), segment.retain_until
+    return key, seal(archive.keys, key, sealed_json(document)), segment.retain_until
 
 
 def write_manifest(archive: Archive, segment: SegmentRow, rows: Sequence[CatalogRow],
