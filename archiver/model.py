@@ -181,12 +181,12 @@ def canonical_json(value: Any) -> bytes:
 
 def sealed_json(value: Any) -> bytes:
     """JSON bytes of a document that is only ever sealed and read back, never hashed (a record
-    document, a segment manifest): by orjson, keys sorted, in a fifth of ``canonical_json``'s
-    time. The bytes are ``canonical_json``'s but for floats under 1e-4, which orjson writes
-    without an exponent (``0.000032`` for ``3.2e-05``): the same number read back. What orjson
-    refuses (integers past 64 bits, keys that are not strings) goes to ``canonical_json``. Not
-    for NaN or infinities, which orjson writes as null: a document's only float is a confidence
-    in [0, 1]."""
+    document, a segment manifest): by orjson, keys sorted, in a tenth of ``canonical_json``'s time
+    (1.7 µs against 22.8 µs for a 1.4 kB record document). The bytes are ``canonical_json``'s but
+    for floats under 1e-4, which orjson writes without an exponent (``0.000032`` for ``3.2e-05``):
+    the same number read back. What orjson refuses (integers past 64 bits, keys that are not
+    strings) goes to ``canonical_json``. Not for NaN or infinities, which orjson writes as null: a
+    document's only float is a confidence in [0, 1]."""
     try:
         return orjson.dumps(value, option=orjson.OPT_SORT_KEYS)
     except orjson.JSONEncodeError:

@@ -224,6 +224,9 @@ def test_the_training_check_allows_rounding_and_nothing_more() -> None:
     assert not same_model(shipped, changed(("in_context", "weights", name), value + 0.01))
     assert not same_model(shipped, changed(("record_at",), shipped["record_at"] - 0.01))
     assert not same_model(shipped, changed(("in_context", "weights", "w:never-seen-word"), 0.5))
+    # a weight on the MIN_WEIGHT boundary, kept by one training and left out by the other
+    assert same_model(shipped, changed(("in_context", "weights", "w:never-seen-word"), 0.005))
+    assert same_model(changed(("in_context", "weights", "w:never-seen-word"), -0.0051), shipped)
     assert not same_model(shipped, changed(("trained_on", next(iter(shipped["trained_on"]))), "0" * 64))
     lost = json.loads(json.dumps(shipped))
     del lost["alone"]["weights"][next(name for name, w in lost["alone"]["weights"].items() if abs(w) > 0.01)]
