@@ -27,7 +27,7 @@ from moto.dynamodb.models.table import Table as MotoTable
 
 import archiver.storage.catalog.dynamodb as dynamodb_module
 import archiver.storage.catalog.dynamodb_lock as dynamodb_lock
-import archiver.storage.catalog.sqlite as sqlite_module
+import archiver.storage.catalog.sqlite_lock as sqlite_lock
 from archiver.core.custodians import Custodian, PersonalAccount
 from archiver.errors import CatalogError, KeyProviderError
 from archiver.model import utc_iso
@@ -110,7 +110,7 @@ class Backend:
 def backend(request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Backend]:
     if request.param == "sqlite":
         path = tmp_path / "catalog.sqlite"
-        yield Backend("sqlite", lambda: SqliteCatalog(path), sqlite_module)
+        yield Backend("sqlite", lambda: SqliteCatalog(path), sqlite_lock)
         return
     with moto_dynamodb(monkeypatch):
         DynamoCatalog(TABLE, create=True).close()
@@ -266,6 +266,28 @@ def test_a_segment_commit_clears_its_own_pending_mark(catalog: Catalog) -> None:
     assert [s.name for s in catalog.segments()] == ["seg/2033-12-31/a"]
     catalog.drop_pending("seg/2033-12-31/b")
     assert catalog.pending_segments() == []
+
+
+def test_added_batches_are_read_at_once_and_committed_together(backend: Backend, catalog: Catalog) -> None:
+    catalog.begin_segments(["seg/2033-12-31/a", "seg/2033-12-31/b"])
+    catalog.add([segment_batch("seg/2033-12-31/a", [make_row(1), make_row(2)], [(make_row(1).id, ["tok"])])])
+    catalog.add([segment_batch("seg/2033-12-31/b", [make_row(3)]), CommitBatch([make_row(4, label="nonrecord")],
+                                                                                audit=event("tombstones"))])
+    # The catalog that added them reads them before the commit (an ingest's duplicate lookups).
+    assert set(catalog.known_labels([make_row(n).id for n in (1, 3, 4)])) == {make_row(n).id for n in (1, 3, 4)}
+    assert catalog.search_tokens(["tok"]) == {make_row(1).id}
+
+    catalog.commit()
+
+    assert catalog.pending_segments() == []
+    assert [s.name for s in catalog.segments()] == ["seg/2033-12-31/a", "seg/2033-12-31/b"]
+    reopened = backend.open()
+    try:
+        assert len(list(reopened.rows())) == 4
+        assert reopened.audit_head() == catalog.audit_head()
+        assert reopened.audit_head()[0] == 3  # two segments and the tombstones
+    finally:
+        reopened.close()
 
 
 def test_segments_are_listed_by_name_and_keep_their_fields(catalog: Catalog) -> None:

@@ -121,27 +121,36 @@ def test_killed_between_store_write_and_catalog_commit(tmp_path: Path, monkeypat
     init_archive(tmp_path, load_settings(cwd=tmp_path))
     grant_staff(tmp_path)
 
-    real_commit = SqliteCatalog.commit
-    seen = {"segments": 0, "in_killed_commit": 0}
+    real_add, real_commit = SqliteCatalog.add, SqliteCatalog.commit
+    seen: dict[str, list[str]] = {"added": [], "uncommitted": []}
 
-    def commit_then_die(self, batches):  # type: ignore[no-untyped-def]
-        # Several segments may share one transaction: die on the one that commits the n-th.
-        segments = sum(batch.segment is not None for batch in batches)
-        seen["segments"] += segments
-        if segments and seen["segments"] >= kill_on_segment:
-            seen["in_killed_commit"] = segments
+    def add(self, batches):  # type: ignore[no-untyped-def]
+        names = [batch.segment.name for batch in batches if batch.segment is not None]
+        seen["added"] += names
+        seen["uncommitted"] += names
+        return real_add(self, batches)
+
+    def commit_then_die(self, batches=()):  # type: ignore[no-untyped-def]
+        # Several segments share one write: die on the commit that would make the n-th durable
+        # (and on every commit after it, as a killed process would make none).
+        if len(seen["added"]) >= kill_on_segment and seen["uncommitted"]:
             raise _Killed
-        return real_commit(self, batches)
+        real_commit(self, batches)
+        seen["uncommitted"] = []
 
-    monkeypatch.setattr(ingest_module, "SEGMENTS_PER_COMMIT", 2)  # three transactions of two segments
-    monkeypatch.setattr(ingest_module, "COMMIT_ROWS", 2000)
+    monkeypatch.setattr(ingest_module, "SEGMENTS_STORED_TOGETHER", 2)  # segments stored two at a time
+    monkeypatch.setattr(ingest_module, "COMMIT_ROWS", 2000)  # and committed two at a time
+    monkeypatch.setattr(SqliteCatalog, "add", add)
     monkeypatch.setattr(SqliteCatalog, "commit", commit_then_die)
     with pytest.raises(_Killed):
         _ingest(tmp_path, export)
+    monkeypatch.setattr(SqliteCatalog, "add", real_add)
     monkeypatch.setattr(SqliteCatalog, "commit", real_commit)
 
     archive = Archive.open(load_settings(cwd=tmp_path))
-    assert len(archive.catalog.pending_segments()) == seen["in_killed_commit"] >= 1  # written, never committed
+    # Written, never committed: pending, from the journal beside the catalog.
+    assert archive.catalog.pending_segments() == sorted(seen["uncommitted"])
+    assert len(seen["uncommitted"]) >= 1
     archive.close()
 
     receipt = _ingest(tmp_path, export)

@@ -217,14 +217,14 @@ def test_a_waiting_segment_adopted_after_a_killed_ingest_stays_waiting(
     export = tmp_path / "WhatsApp Chat - Drafts 2.txt"
     export.write_text("3/2/26, 9:00 AM - Sgt. Lee: Approved, release truck 9 after inspection\n", encoding="utf-8")
     catalog = type(archive.catalog)
-    real_commit = catalog.commit
+    real_add = catalog.add
 
     def killed(self: Any, batches: Any) -> None:
         if any(batch.segment is not None for batch in batches):
             raise _Killed  # the segment is in the store, its catalog rows are not
-        real_commit(self, batches)
+        real_add(self, batches)
 
-    monkeypatch.setattr(catalog, "commit", killed)
+    monkeypatch.setattr(catalog, "add", killed)
     with pytest.raises(_Killed):
         cli("ingest", export, "--custodian", "Jorge Rivera", "--tz", "UTC", "--date-order", "mdy")
     monkeypatch.undo()

@@ -17,8 +17,7 @@ from archiver.services.compliance import sweep
 from archiver.services.disposition import dispose_due, place_hold, release_hold
 from archiver.services.notifiers import MailFileNotifier
 from archiver.storage.archive import Archive
-from archiver.storage.catalog import HoldRow
-from archiver.storage.catalog import sqlite as sqlite_module
+from archiver.storage.catalog import HoldRow, sqlite_lock
 from tests.conftest import CliRunner
 
 NOW = datetime(2026, 3, 2, 12, tzinfo=timezone.utc)
@@ -176,7 +175,7 @@ def test_records_archived_under_an_active_hold_are_held_in_the_store(cli: CliRun
 
 def test_an_ingest_waits_for_a_hold_being_placed(officer: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """Placement holds the writer lock: an ingest cannot slip a segment in between."""
-    monkeypatch.setattr(sqlite_module, "LOCK_WAIT_SECONDS", 0.3)
+    monkeypatch.setattr(sqlite_lock, "LOCK_WAIT_SECONDS", 0.3)
     archive, other = _open(officer), _open(officer)
     try:
         def ingest_meanwhile(key: str, on: bool) -> None:
@@ -297,7 +296,7 @@ def test_dispose_goes_past_an_object_the_store_refuses(cli: CliRunner, officer: 
 @pytest.fixture
 def locked(officer: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Archive]:
     """The archive, with its writer lock held by another process."""
-    monkeypatch.setattr(sqlite_module, "LOCK_WAIT_SECONDS", 0.3)
+    monkeypatch.setattr(sqlite_lock, "LOCK_WAIT_SECONDS", 0.3)
     holder = _open(officer)
     with holder.catalog.exclusive():
         archive = _open(officer)
@@ -317,7 +316,7 @@ def test_commands_that_change_the_archive_take_the_writer_lock(locked: Archive, 
 
 
 def test_the_lock_is_held_across_a_whole_dispose(officer: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(sqlite_module, "LOCK_WAIT_SECONDS", 0.3)
+    monkeypatch.setattr(sqlite_lock, "LOCK_WAIT_SECONDS", 0.3)
     archive, other = _open(officer), _open(officer)
     seen = []
     original = archive.store.delete

@@ -148,7 +148,7 @@ def test_a_read_only_archive_can_be_verified_and_reported_on(read_only_archive: 
         assert result.returncode == 0, (command, result.stderr)
     assert "1 catalogued records" in run_archiver("verify", cwd=read_only_archive, drop_root=True).stdout
     assert sorted(p.name for p in (read_only_archive / "archive").iterdir()) == \
-        ["catalog.sqlite", "catalog.sqlite.lock", "objects", "tmp"]  # no -wal or -shm was left
+        ["catalog.sqlite", "catalog.sqlite.lock", "catalog.sqlite.pending", "objects", "tmp"]  # no -wal or -shm
 
 
 @pytest.mark.skipif(os.geteuid() == 0 and shutil.which("setpriv") is None, reason="root without setpriv")

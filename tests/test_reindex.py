@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 import archiver.services.reindex as reindex_module
-import archiver.storage.catalog.sqlite as sqlite_module
+import archiver.storage.catalog.sqlite_lock as sqlite_lock
 from archiver.config import load_settings
 from archiver.core.terms import INDEX_VERSION, date_terms, number_terms, participant_term, word_terms
 from archiver.services.actors import login_name
@@ -93,7 +93,7 @@ def test_a_reindex_killed_halfway_ends_complete_when_run_again(v1_archive: Path,
 
 
 def test_reindex_waits_for_the_writer_lock(cli: CliRunner, v1_archive: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(sqlite_module, "LOCK_WAIT_SECONDS", 0.3)
+    monkeypatch.setattr(sqlite_lock, "LOCK_WAIT_SECONDS", 0.3)
     holder = SqliteCatalog(v1_archive / "archive" / "catalog.sqlite")
     with holder.exclusive():
         result = cli("reindex", cwd=v1_archive)

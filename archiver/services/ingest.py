@@ -64,12 +64,16 @@ OPEN_BODY_CHARS = 32 << 20
 BATCH_MESSAGES = 1000    # messages per duplicate lookup in the catalog
 QUARANTINE_AUDIT_ROWS = 2000  # quarantine items vouched for one by one in their audit entry
 FLUSH_SEGMENTS = 64
-SEGMENTS_PER_COMMIT = 8  # full segments stored together
-# Catalog rows (records, review items, tombstones) gathered into one transaction: each commit
-# rewrites every page of the indexes keyed by random values that its rows touch, so fewer,
-# larger commits write far fewer bytes. What is stored but not yet committed is marked pending,
-# and a killed run's pending segments are adopted by the next (``recover``).
-COMMIT_ROWS = 16_000
+# Full segments stored together: one sync of their pending marks. Few, as the documents of full
+# segments wait in memory until stored (8: about 15 MB more at a million messages).
+SEGMENTS_STORED_TOGETHER = 2
+# Catalog rows (records, review items, tombstones) are added to one write as their segments are
+# stored and committed together: each commit rewrites every page of the indexes keyed by random
+# values that its rows touch, so fewer, larger commits write far fewer bytes. What is stored but
+# not yet committed is marked pending, and a killed run's pending segments are adopted by the
+# next (``recover``). Another writer meanwhile (a search's audit entry) has the SQLite catalog
+# commit early (``sqlite_lock.knock``).
+COMMIT_ROWS = 128_000
 MAX_HANDLES_CHECKED = 100_000  # bounds memory on a hostile export with endless senders
 ACTION_TOMBSTONES = "tombstones"
 KIND_TOMBSTONE, KIND_QUARANTINE, KIND_EXPORT = "tombstone", "quarantine", "export"
@@ -115,11 +119,8 @@ class Ingestor:
         # run is credited by them as by one already in the catalog.
         self._unwritten_copies: dict[str, EarlierCopy] = {}
         self._open_documents = self._open_chars = 0  # held in self._groups
-        # Fewer, larger catalog transactions: each one rewrites every index page it touches, and
-        # record ids are random, so 1,000 rows touch nearly every page of the id index.
         self._full: list[tuple[GroupKey, list[SealedDocument]]] = []  # segments of 1,000, written together
-        self._uncommitted: list[CommitBatch] = []  # segments' and tombstones' rows, up to COMMIT_ROWS
-        self._uncommitted_rows = 0
+        self._uncommitted_rows: int | None = None  # added to the catalog's open write (None: nothing added)
         self._legacy_ids = False
         directory = classifier.participants
         # Without a directory every handle is unresolved, and listing them all says nothing.
@@ -284,7 +285,7 @@ class Ingestor:
         self._open_chars += len(doc.message["body"])
         if len(group) >= SEGMENT_RECORDS:
             self._full.append(self._take(key))
-            if len(self._full) >= SEGMENTS_PER_COMMIT:
+            if len(self._full) >= SEGMENTS_STORED_TOGETHER:
                 full, self._full = self._full, []  # emptied first: a failed write is not written twice
                 self._write_segments(full)
         elif self._open_documents > OPEN_DOCUMENTS or self._open_chars > OPEN_BODY_CHARS:
@@ -320,23 +321,22 @@ class Ingestor:
         self._to_commit(write_segments(self.archive, groups, self.options.actor, self.now, self.schedules))
 
     def _to_commit(self, batches: list[CommitBatch]) -> None:
-        """Hold ``batches`` for the next commit, made once they hold ``COMMIT_ROWS`` rows."""
-        self._uncommitted += batches
-        self._uncommitted_rows += sum(len(batch.rows) for batch in batches)
+        """Add ``batches`` to the catalog's open write, committed once it holds ``COMMIT_ROWS`` rows."""
+        self.archive.catalog.add(batches)
+        self._uncommitted_rows = (self._uncommitted_rows or 0) + sum(len(batch.rows) for batch in batches)
+        unwritten = self._unwritten_copies
+        for batch in batches:  # added: the catalog answers for them now
+            for row in batch.rows:
+                if row.fingerprint and (copy := unwritten.get(row.fingerprint)) is not None and copy.id == row.id:
+                    del unwritten[row.fingerprint]
         if self._uncommitted_rows >= COMMIT_ROWS:
             self._commit()
 
     def _commit(self) -> None:
-        """Commit the batches held (emptied first: a failed commit is not made twice)."""
-        batches, self._uncommitted, self._uncommitted_rows = self._uncommitted, [], 0
-        if not batches:
-            return
-        commit_batches(self.archive, batches)
-        unwritten = self._unwritten_copies
-        for batch in batches:  # committed: the catalog answers for them now
-            for row in batch.rows:
-                if row.fingerprint and (copy := unwritten.get(row.fingerprint)) is not None and copy.id == row.id:
-                    del unwritten[row.fingerprint]
+        """Commit what was added since the last commit."""
+        if self._uncommitted_rows is not None:
+            self._uncommitted_rows = None
+            commit_batches(self.archive, [])
 
     def _quarantine(self, path: Path, file_receipt: FileReceipt, rejections: list[Rejection]) -> None:
         """Keep an encrypted copy of the export so nothing unread is lost, and list why."""

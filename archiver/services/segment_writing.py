@@ -140,8 +140,10 @@ def recover(archive: Archive, now: datetime) -> int:
                              len(docs), now)
         batch = _segment_batch(docs, refs, segment, "archiver (recovery)", now)
         write_manifest(archive, segment, batch.rows, [d.attachments for d in docs])
-        archive.catalog.commit([batch])
+        archive.catalog.add([batch])  # one commit for all: each commit rewrites the journal of marks
         adopted += 1
+    if adopted:
+        archive.catalog.commit()
     return adopted
 
 

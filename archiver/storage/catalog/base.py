@@ -298,10 +298,15 @@ class Catalog(Protocol):
 
     def drop_pending(self, name: str) -> None: ...
 
-    def commit(self, batches: Sequence[CommitBatch]) -> None:
-        """Add every batch in one transaction: rows (ignoring ids already present, except that a
-        record replaces a tombstone), blind-index tokens, segment rows (clearing their pending
-        marks) and audit entries."""
+    def add(self, batches: Sequence[CommitBatch]) -> None:
+        """Add batches as ``commit`` does, to be committed by the next ``commit`` (the catalog may
+        commit them at once): this catalog object reads them meanwhile, others may not."""
+        ...
+
+    def commit(self, batches: Sequence[CommitBatch] = ()) -> None:
+        """Add every batch, with those added since the last commit, in one transaction: rows
+        (ignoring ids already present, except that a record replaces a tombstone), blind-index
+        tokens, segment rows (clearing their pending marks) and audit entries."""
         ...
 
     def add_quarantine(self, rows: Sequence[QuarantineRow], audit: AuditEvent | None) -> None: ...

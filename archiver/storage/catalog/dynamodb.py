@@ -145,7 +145,10 @@ class DynamoCatalog(DocumentTable, LockedTable, IndexedTable):
     def drop_pending(self, name: str) -> None:
         self._call(self._client.delete_item, TableName=self.table, Key=_key((PENDING, name)))
 
-    def commit(self, batches: Sequence[CommitBatch]) -> None:
+    def add(self, batches: Sequence[CommitBatch]) -> None:
+        self.commit(batches)  # no write spans calls: each is committed as it comes
+
+    def commit(self, batches: Sequence[CommitBatch] = ()) -> None:
         self._claim_new_index()
         units: list[_Unit] = []
         for batch in batches:

@@ -1,18 +1,19 @@
 """The SQLite catalog (embedded default).
 
-Writes are batched: one transaction per segment (rows, blind-index tokens, the segment row,
-the audit entry and the pending-mark removal together), so a killed process leaves either
-all of a segment's catalog entries or none. The blind index is a contentless FTS5 table of
-keyed-hash tokens: it answers "which records contain this word" holding no word at all. The
-file's schema, and opening it without writing, are in ``sqlite_schema``.
+Writes are batched: a segment's rows, blind-index tokens, segment row and audit entry are
+committed together, so a killed process leaves either all of a segment's catalog entries or
+none, and an ingest adds many segments to one write before committing (``add``). Pending marks
+live in a journal beside the file (``sqlite_pending``); the writer lock, and how another writer
+gets its turn during an ingest's open write, in ``sqlite_lock``. The blind index is a
+contentless FTS5 table of keyed-hash tokens: it answers "which records contain this word"
+holding no word at all. The file's schema, and opening it without writing, are in
+``sqlite_schema``.
 """
 
 from __future__ import annotations
 
-import fcntl
 import json
 import sqlite3
-import time
 from collections.abc import Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager
 from datetime import date, datetime
@@ -39,9 +40,17 @@ from archiver.storage.catalog.base import (
 from archiver.storage.catalog.report_rows import ReportRow
 from archiver.storage.catalog.sqlite_codec import Strings, iso_text, packed, unpacked
 from archiver.storage.catalog.sqlite_index import CHUNK, ROW_COLUMNS, SqliteIndex, day_text, parse_date
-from archiver.storage.catalog.sqlite_schema import COMPACTED, SCHEMA, compaction, connect_read_only, refuse_read_only
+from archiver.storage.catalog.sqlite_lock import LOCK_WAIT_SECONDS, begin_write, file_lock, knocks, make_way
+from archiver.storage.catalog.sqlite_pending import PendingJournal, uncommitted
+from archiver.storage.catalog.sqlite_schema import (
+    COMPACTED,
+    PENDING_SUFFIX,
+    SCHEMA,
+    compaction,
+    connect_read_only,
+    refuse_read_only,
+)
 
-LOCK_WAIT_SECONDS = 30.0
 # What ``ReportRow`` holds, in its order (``flags`` gives ``deleted``), of one custodian's rows.
 REPORT_QUERY = ("SELECT id, source, conversation_ref, sent_at, direction, account, system, label, forwarding_status, "
                 "deadline, days_late, schedule, export_sha256, source_line, ingested_at, flags, segment FROM messages "
@@ -56,6 +65,7 @@ COMPLIANT_COPY = (f"SELECT {ROW_COLUMNS} FROM messages WHERE custodian = ? AND f
                   "AND label = 'record' AND forwarding_status IN ('copied', 'forwarded') "
                   "ORDER BY ingested_at, sent_at, rowid LIMIT 1")
 WAL_CHECKPOINT_PAGES = 16_384  # 64 MB of 4 kB pages: see SqliteCatalog.__init__
+WRITE_CACHE_KB = 32_768  # page cache once batches are added (``add``); the default for other work
 
 
 class SqliteCatalog(SqliteIndex):
@@ -65,6 +75,9 @@ class SqliteCatalog(SqliteIndex):
         self.path = path
         self._audit_key: bytes | None = None
         self._read_only = read_only and path.is_file()
+        self._head_before_write = (0, GENESIS)  # the audit head when the open write began (``add``)
+        self._knocks_at_begin = 0  # the lock file's time then (``sqlite_lock.knocks``)
+        self._pending = PendingJournal(path.with_name(path.name + PENDING_SUFFIX))
         if self._read_only:
             self._db = connect_read_only(path)
             self._strings = Strings(self._db)
@@ -75,9 +88,11 @@ class SqliteCatalog(SqliteIndex):
         except OSError as exc:
             raise ConfigError(f"{path.parent}: cannot create the catalog's folder ({exc.strerror})") from None
         try:
-            self._db = sqlite3.connect(path, isolation_level=None)
+            # Another writer waits as long as for the writer lock: an ingest keeps its write open
+            # for up to COMMIT_SECONDS (see ``add``).
+            self._db = sqlite3.connect(path, isolation_level=None, timeout=LOCK_WAIT_SECONDS)
             self._db.execute("PRAGMA journal_mode=WAL")
-            # FULL: a committed pending mark survives power loss, so its segment is always adopted.
+            # FULL: a commit survives power loss, so no segment's rows are lost once its mark is cleared.
             self._db.execute("PRAGMA synchronous=FULL")
             # Each commit of an ingest rewrites most pages of the indexes keyed by random values
             # (record id, fingerprint) into the WAL; copying them back into the file every 4 MB
@@ -95,6 +110,8 @@ class SqliteCatalog(SqliteIndex):
         (version,) = self._db.execute("PRAGMA user_version").fetchone()
         if version > len(SCHEMA):
             raise CatalogError(f"{self.path}: catalog was written by a newer archiver (schema {version})")
+        if version == len(SCHEMA):
+            return  # up to date: no write, so opening never waits for an ingest's open write
         compaction(self._db)
         with self._transaction():
             for number, statement in enumerate(SCHEMA[version:], start=version + 1):
@@ -105,47 +122,25 @@ class SqliteCatalog(SqliteIndex):
 
     @contextmanager
     def _transaction(self) -> Iterator[sqlite3.Connection]:
-        self._db.execute("BEGIN IMMEDIATE")
+        if self._db.in_transaction:
+            self.commit()  # what an ingest added is committed before any other write
+        begin_write(self._db, self.path)
         try:
             yield self._db
         except BaseException:
-            self._db.execute("ROLLBACK")
-            self._strings.forget()  # numbers given in the transaction are gone with it
+            self._rollback()
             raise
         self._db.execute("COMMIT")
 
+    def _rollback(self) -> None:
+        self._db.execute("ROLLBACK")
+        self._strings.forget()  # numbers given in the transaction are gone with it
+
     def exclusive(self) -> AbstractContextManager[None]:
-        return self._lock(fcntl.LOCK_EX)
+        return file_lock(self.path, exclusive=True, read_only=self._read_only)
 
     def shared(self) -> AbstractContextManager[None]:
-        return self._lock(fcntl.LOCK_SH)
-
-    @contextmanager
-    def _lock(self, mode: int) -> Iterator[None]:
-        path = self.path.with_name(self.path.name + ".lock")
-        reader = self._read_only and mode == fcntl.LOCK_SH
-        try:
-            handle = open(path, "r" if reader else "a")  # flock's shared mode needs no write access
-        except OSError:
-            if not reader:
-                raise
-            yield  # no lock file where nothing can be written: no writer can be running either
-            return
-        with handle:
-            deadline = time.monotonic() + LOCK_WAIT_SECONDS
-            while True:
-                try:
-                    fcntl.flock(handle, mode | fcntl.LOCK_NB)
-                    break
-                except BlockingIOError:
-                    if time.monotonic() > deadline:
-                        raise CatalogError(f"{self.path}: another archiver process holds the archive; "
-                                           "try again when it has finished") from None
-                    time.sleep(0.2)
-            try:
-                yield
-            finally:
-                fcntl.flock(handle, fcntl.LOCK_UN)
+        return file_lock(self.path, exclusive=False, read_only=self._read_only)
 
     def bound_key(self) -> str | None:
         return self._meta("key_id")
@@ -181,21 +176,49 @@ class SqliteCatalog(SqliteIndex):
         return found
 
     def begin_segments(self, names: Sequence[str]) -> None:
-        with self._transaction() as db:
-            db.executemany("INSERT OR IGNORE INTO pending_segments (name) VALUES (?)", [(n,) for n in names])
+        self._pending.add(names)
 
     def pending_segments(self) -> list[str]:
-        return [r[0] for r in self._db.execute("SELECT name FROM pending_segments ORDER BY name")]
+        # The table holds the marks of archivers that kept them there; a run they left is adopted alike.
+        marked = [r[0] for r in self._db.execute("SELECT name FROM pending_segments")]
+        return sorted(set(uncommitted(self._db, [*marked, *self._pending.names()])))
 
     def drop_pending(self, name: str) -> None:
         with self._transaction() as db:
             db.execute("DELETE FROM pending_segments WHERE name = ?", (name,))
+        self._pending.keep(n for n in self._pending.names() if n != name)
 
-    def commit(self, batches: Sequence[CommitBatch]) -> None:
-        with self._transaction() as db:
-            self._claim_new_index(db)
+    def add(self, batches: Sequence[CommitBatch]) -> None:
+        """Add ``batches`` to the write kept open until ``commit``: an ingest commits many
+        segments' rows at once without holding them in memory. Its connection reads them at once;
+        other readers see them once committed. A failure rolls back everything added since the
+        last commit (those segments stay pending, to be adopted)."""
+        if self._db.in_transaction and knocks(self.path) != self._knocks_at_begin:
+            self._commit_open()  # another writer is waiting: its turn before this write goes on
+            make_way()
+        if not self._db.in_transaction:
+            # The open write keeps the index pages its rows touch; with SQLite's default cache
+            # (2 MB) they were written out and read back again and again.
+            self._db.execute(f"PRAGMA cache_size=-{WRITE_CACHE_KB}")
+            begin_write(self._db, self.path)
+            self._head_before_write, self._knocks_at_begin = self._chain_head(), knocks(self.path)
+        try:
+            self._claim_new_index(self._db)
             for batch in batches:
-                self._add_batch(db, batch)
+                self._add_batch(self._db, batch)
+        except BaseException:
+            self._rollback()
+            raise
+
+    def commit(self, batches: Sequence[CommitBatch] = ()) -> None:
+        self.add(batches)
+        self._commit_open()
+
+    def _commit_open(self) -> None:
+        self._db.execute("COMMIT")
+        names = self._pending.names()
+        if names:  # committed segments are pending no more
+            self._pending.keep(uncommitted(self._db, names))
 
     def _add_batch(self, db: sqlite3.Connection, batch: CommitBatch) -> None:
         # A record replaces a tombstone or review entry of the same message (it was judged without
@@ -249,7 +272,7 @@ class SqliteCatalog(SqliteIndex):
             return self._append(db, event)
 
     def _append(self, db: sqlite3.Connection, event: AuditEvent) -> AuditEntry:
-        last_seq, prev_hash = self.audit_head()
+        last_seq, prev_hash = self._chain_head()
         seq = last_seq + 1
         entry = chain(seq, event, prev_hash, self._audit_key)
         db.execute("INSERT INTO audit VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
@@ -261,6 +284,11 @@ class SqliteCatalog(SqliteIndex):
         self._audit_key = key
 
     def audit_head(self) -> tuple[int, str]:
+        # While an ingest's write is open, the committed head: a head sealed into the store must
+        # never name an entry that a crash could still take back.
+        return self._head_before_write if self._db.in_transaction else self._chain_head()
+
+    def _chain_head(self) -> tuple[int, str]:
         last = self._db.execute("SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1").fetchone()
         return (int(last[0]), str(last[1])) if last else (0, GENESIS)
 

@@ -131,6 +131,8 @@ SCHEMA = [
         WHERE label = 'record' AND forwarding_status IN ('copied', 'forwarded')""",
 ]
 
+PENDING_SUFFIX = ".pending"  # the pending-segment journal beside the catalog file (``sqlite_pending``)
+
 # The steps up to and including the one that drops the old wide table.
 COMPACTED = SCHEMA.index("DROP TABLE messages") + 1
 
@@ -164,7 +166,8 @@ def connect_read_only(path: Path) -> sqlite3.Connection:
 
 def refuse_read_only(path: Path) -> None:
     """Refuse before any write (a late failure would leave a pending segment behind)."""
-    for target in (path, path.parent, *(path.with_name(path.name + end) for end in ("-wal", "-shm", ".lock"))):
+    for target in (path, path.parent, *(path.with_name(path.name + end) for end in ("-wal", "-shm", ".lock",
+                                                                                  PENDING_SUFFIX))):
         if target.exists() and not os.access(target, os.W_OK):
             raise ReadOnlyArchiveError(f"archive catalog {path} is read-only: {target} cannot be written; "
                                        "only verify, report, list and show commands work on a read-only archive")
