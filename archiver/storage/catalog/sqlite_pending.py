@@ -20,6 +20,7 @@ from pathlib import Path
 
 from archiver.errors import CatalogError
 from archiver.storage.catalog.sqlite_index import CHUNK
+from archiver.storage.durable import sync_folder
 
 
 class PendingJournal:
@@ -42,7 +43,7 @@ class PendingJournal:
                 handle.flush()
                 os.fsync(handle.fileno())
             if created:
-                _sync_folder(self.path.parent)
+                sync_folder(self.path.parent)
         except OSError as exc:
             raise CatalogError(f"{self.path}: cannot record the segments about to be stored ({exc.strerror})") from None
 
@@ -70,7 +71,7 @@ class PendingJournal:
             handle.flush()
             os.fsync(handle.fileno())
         os.replace(tmp, self.path)
-        _sync_folder(self.path.parent)
+        sync_folder(self.path.parent)
 
     def _ends_a_line(self) -> bool:
         with open(self.path, "rb") as handle:
@@ -92,11 +93,3 @@ def _line(name: str) -> bytes:
     if not name or "\n" in name or "\r" in name:
         raise CatalogError(f"segment name {name!r} cannot be recorded as pending")
     return name.encode("utf-8") + b"\n"
-
-
-def _sync_folder(folder: Path) -> None:
-    fd = os.open(folder, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)

@@ -16,6 +16,7 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 
 from archiver.errors import ObjectExistsError, ObjectNotFoundError, ReadOnlyArchiveError, RetentionError, StoreError
+from archiver.storage.durable import sync_folder
 from archiver.storage.store.base import Retention, later, validate_key
 
 LOCK_SUFFIX = ".lock"
@@ -47,7 +48,7 @@ class LocalDirStore:
             raise ObjectExistsError(f"object {key} already exists") from None
         finally:
             tmp.unlink()
-        _fsync_dir(path.parent)
+        sync_folder(path.parent)
 
     def put_many(self, items: Iterable[tuple[str, bytes, date | None]], workers: int = 8,
                  legal_hold: bool = False) -> None:
@@ -152,14 +153,6 @@ class LocalDirStore:
 def wall_clock_today() -> date:
     """Today's UTC date by this machine's clock: the day the store itself goes by."""
     return datetime.now(UTC).date()
-
-
-def _fsync_dir(directory: Path) -> None:
-    fd = os.open(directory, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 def _files(folder: str, prefix: str, found: list[str]) -> list[str]:
