@@ -238,8 +238,7 @@ def _value(measure: float | None) -> str:
 def train() -> tuple[bytes, str]:
     """The weights file's bytes, and the cross-validated report."""
     rules = load_rules(with_model=False)
-    protected = frozenset(rule.id for rule in rules.rules if rule.protected)
-    scams = frozenset(rule.id for rule in rules.rules if rule.scam)
+    protected, scams = rules.protected_ids, rules.scam_ids
     paths = tuning_files()
     data = samples(paths)
     # The second layer learns from what the first says of files it was not trained on, as it

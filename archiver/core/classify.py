@@ -207,8 +207,7 @@ class Classifier:
         self._scores: dict[tuple[object, ...], tuple[float, float]] = {}
         self._shapes: dict[tuple[object, ...], tuple[str, ...]] = {}
         self._model = rules.model
-        self._protected = frozenset(rule.id for rule in rules.rules if rule.protected)
-        self._scams = frozenset(rule.id for rule in rules.rules if rule.scam)
+        self._protected, self._scams = rules.protected_ids, rules.scam_ids
 
     def classify(self, message: Message, previous: Message | None = None) -> Classification:
         """Classify one message; ``previous`` is the message before it in its conversation.

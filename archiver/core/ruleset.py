@@ -203,3 +203,13 @@ class RuleSet:
     review_threshold: float = DEFAULT_REVIEW_THRESHOLD
     overrides: tuple[str, ...] = ()
     model: LearnedModel | None = None
+
+    @property
+    def protected_ids(self) -> frozenset[str]:
+        """The rules whose record verdict the model cannot pull down."""
+        return frozenset(rule.id for rule in self.rules if rule.protected)
+
+    @property
+    def scam_ids(self) -> frozenset[str]:
+        """The rules that name a scam's shape: the model may not keep a message they fire on as a record."""
+        return frozenset(rule.id for rule in self.rules if rule.scam)
