@@ -88,8 +88,8 @@ class SqliteCatalog(SqliteIndex):
         except OSError as exc:
             raise ConfigError(f"{path.parent}: cannot create the catalog's folder ({exc.strerror})") from None
         try:
-            # Another writer waits as long as for the writer lock: an ingest keeps its write open
-            # for up to COMMIT_SECONDS (see ``add``).
+            # A statement waits for SQLite's locks as long as for the writer lock; taking the write
+            # lock itself knocks while it waits (``begin_write``), as an ingest keeps its write open.
             self._db = sqlite3.connect(path, isolation_level=None, timeout=LOCK_WAIT_SECONDS)
             self._db.execute("PRAGMA journal_mode=WAL")
             # FULL: a commit survives power loss, so no segment's rows are lost once its mark is cleared.
