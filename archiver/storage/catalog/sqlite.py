@@ -123,7 +123,7 @@ class SqliteCatalog(SqliteIndex):
     @contextmanager
     def _transaction(self) -> Iterator[sqlite3.Connection]:
         if self._db.in_transaction:
-            self.commit()  # what an ingest added is committed before any other write
+            self._commit_open()  # what an ingest added is committed before any other write
         begin_write(self._db, self.path)
         try:
             yield self._db
@@ -196,14 +196,16 @@ class SqliteCatalog(SqliteIndex):
         if self._db.in_transaction and knocks(self.path) != self._knocks_at_begin:
             self._commit_open()  # another writer is waiting: its turn before this write goes on
             make_way()
-        if not self._db.in_transaction:
+        beginning = not self._db.in_transaction
+        if beginning:
             # The open write keeps the index pages its rows touch; with SQLite's default cache
             # (2 MB) they were written out and read back again and again.
             self._db.execute(f"PRAGMA cache_size=-{WRITE_CACHE_KB}")
             begin_write(self._db, self.path)
             self._head_before_write, self._knocks_at_begin = self._chain_head(), knocks(self.path)
         try:
-            self._claim_new_index(self._db)
+            if beginning:
+                self._claim_new_index(self._db)  # once a write: the claim is in it until committed
             for batch in batches:
                 self._add_batch(self._db, batch)
         except BaseException:
