@@ -167,7 +167,7 @@ def test_a_row_comes_back_with_every_field(catalog: Catalog) -> None:
     assert catalog.row("0" * 31 + "9") is None
 
 
-def test_rows_are_ordered_by_custodian_time_and_id_and_filtered(backend: Backend, catalog: Catalog) -> None:
+def test_rows_are_ordered_by_custodian_time_and_id_and_filtered(catalog: Catalog) -> None:
     rows = [make_row(1, custodian="a b", minutes=5), make_row(2, custodian="a", minutes=9),
             make_row(3, custodian="a", minutes=1, label="review"), make_row(4, custodian="a", minutes=1),
             make_row(5, custodian="a", minutes=1, label="nonrecord"),
@@ -177,14 +177,11 @@ def test_rows_are_ordered_by_custodian_time_and_id_and_filtered(backend: Backend
     def ids(found: Iterator[CatalogRow]) -> list[int]:
         return [int(r.id, 16) for r in found]
 
-    if backend.name == "sqlite":  # instants stored as integers: in time order, then by id
-        assert ids(catalog.rows()) == [3, 4, 5, 6, 2, 1]
-        assert ids(catalog.rows(custodian="a")) == [3, 4, 5, 6, 2]
-        assert ids(catalog.rows(label="record")) == [4, 6, 2, 1]
-    else:  # the sort key is ISO text: "…:01:00.500000Z" sorts before "…:01:00Z"
-        assert ids(catalog.rows()) == [6, 3, 4, 5, 2, 1]
-        assert ids(catalog.rows(custodian="a")) == [6, 3, 4, 5, 2]
-        assert ids(catalog.rows(label="record")) == [6, 4, 2, 1]
+    # A whole second (row 4 at …:01:00) comes before a fraction of it (row 6 at …:01:00.5), then
+    # ties go by id: DynamoDB's keys are ISO text, where "…:01:00.500000Z" sorts before "…:01:00Z".
+    assert ids(catalog.rows()) == [3, 4, 5, 6, 2, 1]
+    assert ids(catalog.rows(custodian="a")) == [3, 4, 5, 6, 2]
+    assert ids(catalog.rows(label="record")) == [4, 6, 2, 1]
     assert ids(catalog.rows(custodian="a", label="review")) == [3]
     assert ids(catalog.rows(custodian="nobody")) == []
 
@@ -485,6 +482,24 @@ def test_conversation_rows_are_the_context_around_a_moment(catalog: Catalog) -> 
     assert catalog.conversation_rows("e" * 32, around, 5, 5) == []
 
 
+@pytest.mark.parametrize("at", range(8))
+def test_the_context_is_in_time_order_where_whole_seconds_and_fractions_meet(catalog: Catalog, at: int) -> None:
+    # Two seconds that each hold whole-second and fractional instants, one instant twice: what
+    # comes before and after each message is what time order says, whatever the keys' text order.
+    start = T0.replace(microsecond=0)
+    offsets = [(0, 0), (0, 250_000), (0, 250_000), (0, 900_000), (1, 0), (1, 0), (1, 500_000), (2, 0)]
+    rows = [make_row(n, conversation_ref="c" * 32, sent_at=start + timedelta(seconds=s, microseconds=us))
+            for n, (s, us) in enumerate(offsets)]
+    catalog.commit([segment_batch("seg/2033-12-31/m", list(reversed(rows)))])
+    ordered = sorted(rows, key=lambda row: (row.sent_at, row.id))
+    around = rows[at].sent_at
+    first_at = next(i for i, row in enumerate(ordered) if row.sent_at == around)
+    for before, after in ((8, 8), (1, 1), (2, 3)):
+        expected = ordered[max(first_at - before, 0):first_at + after]
+        assert [r.id for r in catalog.conversation_rows("c" * 32, around, before, after)] == [r.id for r in expected]
+    assert [r.id for r in catalog.rows()] == [r.id for r in ordered]
+
+
 def test_index_version_new_archive_and_rebuild(backend: Backend) -> None:
     catalog = backend.open()
     assert catalog.index_version() is None
@@ -575,6 +590,14 @@ def test_a_notice_is_recorded_once(catalog: Catalog) -> None:
     assert list(catalog.notices()) == [second, first]
     assert catalog.sent_notices(["late:1", "remind:1", "late:2"]) == {"late:1", "remind:1"}
     assert catalog.sent_notices([]) == set()
+
+
+def test_notices_sent_within_one_second_are_listed_in_time_order(catalog: Catalog) -> None:
+    start = T0.replace(microsecond=0)
+    sent = [NoticeRow(f"late:{n}", "late", CUSTODIAN, ("jorge@agency.gov",), "late", start + timedelta(microseconds=us),
+                      None) for n, us in enumerate((500_000, 0, 1))]
+    catalog.record_notice(sent, event("notice", keys=[n.key for n in sent]))
+    assert [n.key for n in catalog.notices()] == ["late:1", "late:2", "late:0"]
 
 
 def test_the_same_bad_item_of_the_same_export_is_quarantined_once(catalog: Catalog) -> None:

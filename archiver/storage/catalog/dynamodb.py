@@ -80,6 +80,7 @@ from archiver.storage.catalog.dynamodb_items import (
     _s,
     _segment_item,
     _text,
+    by_sent_at,
 )
 from archiver.storage.catalog.dynamodb_lock import LockedTable
 from archiver.storage.catalog.dynamodb_transactions import _Op, _State, _Step, _Unit
@@ -99,8 +100,7 @@ class DynamoCatalog(DocumentTable, LockedTable, IndexedTable):
                 or not all(ch.isalnum() or ch in "_.-" for ch in table) or not 3 <= len(table) <= 255:
             raise ConfigError(f"catalog {url!r}: use dynamodb://TABLE (3-255 letters, digits, _ . -), "
                               "optionally ?region=REGION")
-        unknown = set(query) - {"region"}
-        if unknown:
+        if unknown := set(query) - {"region"}:
             raise ConfigError(f"catalog {url!r}: unknown option {sorted(unknown)[0]!r}; only region= is understood")
         region = query.get("region", [None])[-1]
         return cls(table, region, create)
@@ -343,7 +343,7 @@ class DynamoCatalog(DocumentTable, LockedTable, IndexedTable):
             [_text(item, "custodian") or "" for item in self._query(ROW_CUSTODIANS)]
         for name in custodians:
             partition, index = (f"cust#{name}", "gsi1") if label is None else (f"label#{label}#{name}", "gsi2")
-            yield from self._query(partition, index=index, projection=projection)
+            yield from by_sent_at(self._query(partition, index=index, projection=projection))
 
     def row(self, record_id: str) -> CatalogRow | None:
         item = self._call(self._client.get_item, TableName=self.table, Key=_key(_msg_key(record_id)),
@@ -490,11 +490,10 @@ class DynamoCatalog(DocumentTable, LockedTable, IndexedTable):
         return _Unit((key,), plan)
 
     def notices(self) -> Iterator[NoticeRow]:
-        for item in self._query(NOTICES, index="gsi3"):
+        for item in by_sent_at(self._query(NOTICES, index="gsi3")):
             yield NoticeRow(item["sk"]["S"], _text(item, "kind") or "", _text(item, "custodian") or "",
                             tuple(json.loads(_text(item, "recipients") or "[]")), _text(item, "subject") or "",
                             parse_instant(_text(item, "sent_at") or ""), _text(item, "message_id"))
 
     def close(self) -> None:
         self._client.close()
-

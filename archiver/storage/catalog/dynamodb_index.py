@@ -3,7 +3,7 @@
 Tokens live in ``tok#<token>`` partitions (items of up to 2000 ids), so a search reads one
 partition per token and then the matching rows by BatchGetItem (100 keys a call). A
 conversation's messages are pointed to from ``conv#<conversation_ref>`` items sorted by
-``<sent_at>#<id>`` (written with the row), so the context around a message is two bounded
+``<sent_at>#<id>`` (written with the row), so the context around a message is a few bounded
 queries and one BatchGetItem per 100 rows.
 """
 
@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Iterable, Iterator, Sequence
 from datetime import datetime
+from itertools import chain, islice
 from typing import Any
 
 from archiver.core.terms import INDEX_VERSION
@@ -31,6 +32,13 @@ from archiver.storage.catalog.dynamodb_items import (
     _text,
 )
 from archiver.storage.catalog.dynamodb_table import DynamoTable
+from archiver.storage.catalog.instant_order import (
+    AFTER_SECOND,
+    FRACTIONS_END,
+    in_time_order,
+    is_whole_second,
+    second_of,
+)
 
 TOKEN_IDS_PER_ITEM = 2000    # 2000 ids of 32 hex characters stay far below the 400 KB item limit
 
@@ -171,19 +179,31 @@ class IndexedTable(DynamoTable):
 
     def conversation_rows(self, conversation_ref: str, around: datetime, before: int, after: int) -> list[CatalogRow]:
         partition, at = _conversation_key(conversation_ref, around, "")[0], utc_iso(around)
-        earlier = self._pointers(partition, "sk < :at", at, before, forward=False)
-        later = self._pointers(partition, "sk >= :at", at, after, forward=True)
+        earlier = list(islice(self._pointers(partition, at, False, before), before)) if before > 0 else []
+        later = list(islice(self._pointers(partition, at, True, after), after)) if after > 0 else []
         ids = [*reversed(earlier), *later]
         rows = self.rows_by_id(ids)
         return [rows[i] for i in ids if i in rows]
 
-    def _pointers(self, partition: str, condition: str, at: str, limit: int, forward: bool) -> list[str]:
-        if limit <= 0:
-            return []
-        page = self._call(self._client.query, TableName=self.table, KeyConditionExpression=f"pk = :p AND {condition}",
-                          ExpressionAttributeValues={":p": _s(partition), ":at": _s(at)}, ConsistentRead=True,
-                          ScanIndexForward=forward, Limit=limit, ProjectionExpression="id")
-        return [_text(item, "id") or "" for item in page.get("Items", [])]
+    def _pointers(self, partition: str, at: str, forward: bool, wanted: int) -> Iterator[str]:
+        """Ids of a conversation's messages in time order from instant ``at``: at or after it
+        (``forward``), else before it, nearest first. Keys of ``at``'s own second that sort on
+        the wrong side of it are read apart (``archiver.storage.catalog.instant_order``)."""
+        second = second_of(at)
+        if is_whole_second(at):  # all of its second is at or after it: fractions come later
+            ranges = [("sk > :a", (second,))] if forward else [("sk < :a", (second,))]
+        elif forward:
+            ranges = [("sk BETWEEN :a AND :b", (at, second + FRACTIONS_END)), ("sk > :a", (second + AFTER_SECOND,))]
+        else:  # the fractions before it, then its second's whole-second keys, then earlier seconds
+            ranges = [("sk BETWEEN :a AND :b", (second + ".", at)), ("begins_with(sk, :a)", (second + "Z#",)),
+                      ("sk < :a", (second,))]
+        items = chain.from_iterable(self._query(partition, projection=("sk", "id"), sort=sort, values=values,
+                                                forward=forward, page=wanted + 1) for sort, values in ranges)
+        return (_text(item, "id") or "" for item in in_time_order(items, _sort_key, forward))
+
+
+def _sort_key(item: Item) -> str:
+    return str(item["sk"]["S"])
 
 
 def conversation_pointer(row: CatalogRow) -> tuple[Key, Item]:

@@ -36,8 +36,8 @@ Single-table design. Every item has ``pk``/``sk`` (strings); fixed partition nam
 Global secondary indexes (all projection ALL, sparse: only the items named carry the keys):
 
 - ``gsi1`` message rows by custodian in date order: ``cust#<custodian>`` / ``<sent_at>#<id>``
-  (``rows(custodian)``; ``utc_iso`` strings end in ``Z``, so this sorts as SQLite's
-  ``ORDER BY custodian, sent_at, id``).
+  (``rows(custodian)``; in the order of SQLite's ``ORDER BY custodian, sent_at, id`` once
+  ``by_sent_at`` has put each second's whole-second keys before its fractional ones).
 - ``gsi2`` message rows by label (record / nonrecord / review) per custodian, in date order:
   ``label#<label>#<custodian>`` / ``<sent_at>#<id>``: the record set the 2911 forwarding
   report, the compliance sweep and ``verify`` walk, and the review queue, without reading
@@ -58,11 +58,13 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Iterable, Iterator
 from datetime import date, datetime
 from typing import Any
 
 from archiver.model import FLAG_DELETED, parse_instant, utc_iso
 from archiver.storage.catalog.base import CatalogRow, QuarantineRow, SegmentRow
+from archiver.storage.catalog.instant_order import in_time_order
 from archiver.storage.catalog.report_rows import ReportRow
 
 INDEXES = ("gsi1", "gsi2", "gsi3", "gsi4")
@@ -115,6 +117,12 @@ def _number(item: Item, name: str) -> int | None:
 
 def _msg_key(record_id: str) -> Key:
     return (f"msg#{record_id}", ROW_SK)
+
+
+def by_sent_at(items: Iterable[Item]) -> Iterator[Item]:
+    """Message or notice items read in the order of a key that begins with their send time, in
+    time order (``archiver.storage.catalog.instant_order``)."""
+    return in_time_order(items, lambda item: _text(item, "sent_at") or "")
 
 
 def _conversation_key(conversation_ref: str, sent_at: datetime, record_id: str) -> Key:

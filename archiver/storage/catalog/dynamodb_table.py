@@ -179,13 +179,21 @@ class DynamoTable:
     def _backoff(self, attempt: int) -> None:
         time.sleep(min(2.0, 0.02 * 2 ** attempt) * (0.5 + random.random()))
 
-    def _query(self, partition: str, index: str | None = None, projection: Sequence[str] = ()) -> Iterator[Item]:
-        """Every item of one partition of the table (consistent) or of a GSI, page after page."""
-        kwargs: dict[str, Any] = {"TableName": self.table, "ExpressionAttributeValues": {":p": _s(partition)}}
+    def _query(self, partition: str, index: str | None = None, projection: Sequence[str] = (), *,
+               sort: str = "", values: Sequence[str] = (), forward: bool = True,
+               page: int | None = None) -> Iterator[Item]:
+        """Every item of one partition of the table (consistent) or of a GSI, page after page:
+        those whose sort key meets ``sort`` (a condition on ``sk`` with ``:a``, ``:b`` for
+        ``values``) if given, in descending order unless ``forward``, ``page`` items a request."""
+        kwargs: dict[str, Any] = {"TableName": self.table, "ScanIndexForward": forward,
+                                  "ExpressionAttributeValues": {":p": _s(partition), **{
+                                      name: _s(value) for name, value in zip((":a", ":b"), values, strict=False)}}}
         if index is None:
-            kwargs.update(KeyConditionExpression="pk = :p", ConsistentRead=True)
+            kwargs.update(KeyConditionExpression="pk = :p" + (f" AND {sort}" if sort else ""), ConsistentRead=True)
         else:
             kwargs.update(IndexName=index, KeyConditionExpression=f"{index}pk = :p")
+        if page is not None:
+            kwargs.update(Limit=page)
         if projection:
             kwargs.update(ProjectionExpression=", ".join(f"#a{i}" for i in range(len(projection))),
                           ExpressionAttributeNames={f"#a{i}": name for i, name in enumerate(projection)})

@@ -17,6 +17,7 @@ import sqlite3
 from collections.abc import Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager
 from datetime import date, datetime
+from operator import itemgetter
 from pathlib import Path
 from typing import Any
 
@@ -37,6 +38,7 @@ from archiver.storage.catalog.base import (
     hold_json,
     latest_syncs,
 )
+from archiver.storage.catalog.instant_order import in_time_order
 from archiver.storage.catalog.report_rows import ReportRow
 from archiver.storage.catalog.sqlite_codec import Strings, iso_text, packed, unpacked
 from archiver.storage.catalog.sqlite_index import CHUNK, ROW_COLUMNS, SqliteIndex, day_text, parse_date
@@ -473,12 +475,9 @@ class SqliteCatalog(SqliteIndex):
         return Custodian.from_json(json.loads(row[0])) if row else None
 
     def sent_notices(self, keys: Sequence[str]) -> set[str]:
-        found: set[str] = set()
-        for start in range(0, len(keys), CHUNK):
-            chunk = list(keys[start:start + CHUNK])
-            marks = ",".join("?" * len(chunk))
-            found.update(r[0] for r in self._db.execute(f"SELECT key FROM notices WHERE key IN ({marks})", chunk))
-        return found
+        chunks = (list(keys[start:start + CHUNK]) for start in range(0, len(keys), CHUNK))
+        return {r[0] for chunk in chunks for r in self._db.execute(
+            f"SELECT key FROM notices WHERE key IN ({','.join('?' * len(chunk))})", chunk)}
 
     def record_notice(self, rows: Sequence[NoticeRow], audit: AuditEvent) -> None:
         with self._transaction() as db:
@@ -488,8 +487,9 @@ class SqliteCatalog(SqliteIndex):
             self._append(db, audit)
 
     def notices(self) -> Iterator[NoticeRow]:
-        for key, kind, custodian, recipients, subject, sent_at, message_id in self._db.execute(
-                "SELECT key, kind, custodian, recipients, subject, sent_at, message_id FROM notices ORDER BY sent_at"):
+        for key, kind, custodian, recipients, subject, sent_at, message_id in in_time_order(self._db.execute(
+                "SELECT key, kind, custodian, recipients, subject, sent_at, message_id FROM notices "
+                "ORDER BY sent_at, key"), itemgetter(5)):
             yield NoticeRow(key, kind, custodian, tuple(json.loads(recipients)), subject, parse_instant(sent_at),
                             message_id)
 
