@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import hashlib
+import hmac
+
+import pytest
+
 from archiver.core.terms import normalize_words, word_terms
 from archiver.storage.keyed import BlindIndex, KeyedHash
 
@@ -9,6 +14,16 @@ from archiver.storage.keyed import BlindIndex, KeyedHash
 def test_words_fold_case_and_accents() -> None:
     assert normalize_words("¿Autorizas la liberación? SÍ") == ["autorizas", "la", "liberacion", "si"]
     assert normalize_words("Release TRUCK 4") == ["release", "truck", "4"]
+
+
+@pytest.mark.parametrize("key_size", [0, 1, 32, 63, 64, 65, 200])
+def test_a_keyed_hash_is_hmac_sha256(key_size: int) -> None:
+    # Ids and tokens already in archives were made by hmac.new: the same bytes, whatever the key's length.
+    key = bytes(range(256))[:key_size] * (1 + key_size // 256)
+    keyed = KeyedHash(key)
+    for data in (b"", b"ok", bytes(range(256)) * 9):
+        assert keyed.digest(data) == hmac.new(key, data, hashlib.sha256).digest()
+    assert keyed.hex(b"ok") == hmac.new(key, b"ok", hashlib.sha256).hexdigest()[:32]
 
 
 def test_tokens_are_keyed_distinct_and_stable() -> None:

@@ -7,24 +7,32 @@ cannot confirm a guessed message ("ok", a phone number) by hashing it themselves
 from __future__ import annotations
 
 import hashlib
-import hmac
 from collections.abc import Iterable
 
 from archiver.core.terms import WORD_PREFIX
 
 TOKEN_HEX_CHARS = 16  # 64 bits: collisions among a message's words are negligible
+_BLOCK = 64  # SHA-256's block size, which HMAC pads its key to
+_INNER_PAD, _OUTER_PAD = bytes(b ^ 0x36 for b in range(256)), bytes(b ^ 0x5C for b in range(256))
 
 
 class KeyedHash:
-    """HMAC-SHA256 under one derived key; the keyed state is prepared once and copied."""
+    """HMAC-SHA256 (RFC 2104) under one derived key. The inner and outer hashes, keyed once, are
+    copied for each message: 1.0 µs a hash against 1.7 µs for copying an ``hmac`` object, and an
+    ingest makes several a message (ids, fingerprint, copy references, new index terms)."""
 
     def __init__(self, key: bytes) -> None:
-        self._template = hmac.new(key, digestmod=hashlib.sha256)
+        if len(key) > _BLOCK:
+            key = hashlib.sha256(key).digest()
+        block = key.ljust(_BLOCK, b"\0")
+        self._inner = hashlib.sha256(block.translate(_INNER_PAD))
+        self._outer = hashlib.sha256(block.translate(_OUTER_PAD))
 
     def digest(self, data: bytes) -> bytes:
-        mac = self._template.copy()
-        mac.update(data)
-        return mac.digest()
+        inner, outer = self._inner.copy(), self._outer.copy()
+        inner.update(data)
+        outer.update(inner.digest())
+        return outer.digest()
 
     def hex(self, data: bytes, chars: int = 32) -> str:
         return self.digest(data).hex()[:chars]
