@@ -35,6 +35,8 @@ FUNCTIONS = {"IngestLambdaFunction": "IngestRole", "SweepLambdaFunction": "Sweep
 PEOPLE_ROLES = ("InvestigatorRole", "RecordsOfficerRole")  # assumed by people, with MFA
 ROOT_PRINCIPAL = {"Fn::Sub": "arn:${AWS::Partition}:iam::${AWS::AccountId}:root"}
 KEY_ARN = {"Fn::GetAtt": ["ArchiveKey", "Arn"]}
+INBOX_KEY_ARN = {"Fn::GetAtt": ["InboxKey", "Arn"]}
+OFFICER_TAG = "aws:PrincipalTag/archiver-custodian"
 # The only wildcards a role's resource may end with: a log group's streams (Lambda names them)
 # and the objects under a bucket prefix.
 ALLOWED_WILDCARD = re.compile(r"(:log-group:/aws/lambda/[\w-]+:\*|:s3:::[\w${}:-]+(/[a-z]+)+/\*)$")
@@ -109,8 +111,15 @@ def _allowed(template: Template, role: str) -> dict[str, set[str]]:
     for statement in _statements(template, role):
         assert statement["Effect"] == "Allow"
         for action in _as_list(statement["Action"]):
-            allowed.setdefault(action, set()).update(_sub(r) for r in _as_list(statement["Resource"]))
+            allowed.setdefault(action, set()).update(_resource(r) for r in _as_list(statement["Resource"]))
     return allowed
+
+
+def _resource(value: Any) -> str:
+    """A policy's resource: its ARN's text, or the resource of this stack it names (``InboxKey.Arn``)."""
+    if isinstance(value, dict) and "Fn::GetAtt" in value:
+        return ".".join(value["Fn::GetAtt"])
+    return _sub(value)
 
 
 def _bucket_name(template: Template, logical_id: str) -> str:
@@ -152,10 +161,10 @@ def test_store_writes_each_object_in_the_bucket_mode(packaged: dict[str, tuple[P
 
 
 def test_buckets_are_encrypted_private_and_tls_only(template: Template) -> None:
-    for bucket in ("InboxBucket", "ArchiveBucket"):
+    for bucket, key in (("InboxBucket", INBOX_KEY_ARN), ("ArchiveBucket", KEY_ARN)):
         properties = template["Resources"][bucket]["Properties"]
         [rule] = properties["BucketEncryption"]["ServerSideEncryptionConfiguration"]
-        assert rule["ServerSideEncryptionByDefault"] == {"SSEAlgorithm": "aws:kms", "KMSMasterKeyID": KEY_ARN}
+        assert rule["ServerSideEncryptionByDefault"] == {"SSEAlgorithm": "aws:kms", "KMSMasterKeyID": key}
         assert rule["BucketKeyEnabled"] is True
         assert properties["PublicAccessBlockConfiguration"] == {
             "BlockPublicAcls": True, "BlockPublicPolicy": True, "IgnorePublicAcls": True, "RestrictPublicBuckets": True}
@@ -204,6 +213,47 @@ def test_key_rotates_is_kept_and_serves_only_the_functions(template: Template) -
         assert set(_as_list(statement["Action"])) <= {"kms:GenerateDataKey", "kms:Decrypt", "kms:DescribeKey"}
         if set(_as_list(statement["Action"])) != {"kms:DescribeKey"}:
             assert "Condition" in statement  # envelope context, or through S3/SNS/SQS only
+
+
+def test_the_inbox_key_serves_only_inbox_objects_through_s3(template: Template) -> None:
+    key = template["Resources"]["InboxKey"]
+    assert key["Properties"]["EnableKeyRotation"] is True
+    assert (key["DeletionPolicy"], key["UpdateReplacePolicy"]) == ("Retain", "Retain")
+    inbox = f"arn:${{AWS::Partition}}:s3:::{_bucket_name(template, 'InboxBucket')}"
+    using = [s for s in key["Properties"]["KeyPolicy"]["Statement"]
+             if {"kms:Encrypt", "kms:GenerateDataKey", "kms:Decrypt", "kms:*"} & set(_as_list(s["Action"]))]
+    [use] = using  # the account may grant it through IAM, but only through S3, for the inbox bucket
+    assert set(use["Action"]) == {"kms:GenerateDataKey", "kms:Decrypt"}
+    assert use["Principal"]["AWS"] == ROOT_PRINCIPAL
+    condition = use["Condition"]["StringEquals"]
+    assert _sub(condition["kms:ViaService"]) == "s3.${AWS::Region}.amazonaws.com"
+    assert _sub(condition["kms:EncryptionContext:aws:s3:arn"]) == inbox
+    ingest = [s for s in _statements(template, "IngestRole") if s["Resource"] == INBOX_KEY_ARN]
+    assert [(s["Action"], s["Condition"]) for s in ingest] == [
+        ("kms:Decrypt", {"StringEquals": {"kms:ViaService": {"Fn::Sub": "s3.${AWS::Region}.amazonaws.com"}}})]
+
+
+def test_officers_drop_exports_only_in_their_own_inbox_folder(template: Template) -> None:
+    policy = template["Resources"]["OfficerInboxPolicy"]
+    assert policy["Type"] == "AWS::IAM::ManagedPolicy"
+    statements = {s["Sid"]: s for s in policy["Properties"]["PolicyDocument"]["Statement"]}
+    assert all(s["Effect"] == "Allow" for s in statements.values())
+    inbox = f"arn:${{AWS::Partition}}:s3:::{_bucket_name(template, 'InboxBucket')}"
+    # "${!...}" is Fn::Sub's escape: CloudFormation writes "${aws:PrincipalTag/...}" for IAM to resolve.
+    own_folder = "inbox/${!" + OFFICER_TAG + "}/*"
+    drop = statements["DropExportsInOwnInboxFolder"]
+    assert set(drop["Action"]) == {"s3:PutObject", "s3:AbortMultipartUpload"}
+    assert _sub(drop["Resource"]) == f"{inbox}/{own_folder}"
+    listing = statements["SeeOwnExportsWaiting"]
+    assert (listing["Action"], _sub(listing["Resource"])) == ("s3:ListBucket", inbox)
+    assert [_sub(prefix) for prefix in listing["Condition"]["StringLike"]["s3:prefix"]] == [own_folder]
+    for statement in (drop, listing):  # an officer without the tag may do nothing
+        assert statement["Condition"]["Null"] == {OFFICER_TAG: "false"}
+    encrypt = statements["EncryptExportsWithTheInboxKey"]
+    assert (set(encrypt["Action"]), encrypt["Resource"]) == ({"kms:GenerateDataKey", "kms:Decrypt"}, INBOX_KEY_ARN)
+    assert set(statements) == {"DropExportsInOwnInboxFolder", "SeeOwnExportsWaiting", "EncryptExportsWithTheInboxKey"}
+    actions = {a for s in statements.values() for a in _as_list(s["Action"])}
+    assert not {a for a in actions if a.startswith(("s3:Get", "s3:Delete"))}  # never reads or removes
 
 
 def test_catalog_table_layout_recovery_and_encryption(template: Template) -> None:
