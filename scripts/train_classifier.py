@@ -292,7 +292,7 @@ def _same_weight(shipped: float | None, fresh: float | None) -> bool:
     if shipped is None or fresh is None:
         present = fresh if shipped is None else shipped
         return present is None or abs(present) < MIN_WEIGHT + CHECK_TOLERANCE
-    return abs(shipped - fresh) <= CHECK_TOLERANCE
+    return same_model(shipped, fresh)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
