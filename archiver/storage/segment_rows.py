@@ -61,6 +61,8 @@ class PlacedRow(NamedTuple):
 
 
 _sealed = itemgetter(*ROW_FACTS)
+_SHARED_FACTS = frozenset(PlacedRow._fields.index(name) for name in (
+    "custodian", "label", "schedule", "disposition_date", "forwarding_status", "segment"))
 
 
 def placed(row: CatalogRow) -> PlacedRow:
@@ -133,8 +135,15 @@ class SegmentRows:
         return self._own[1]
 
     def _group(self) -> dict[str | None, list[PlacedRow]]:
+        # Every row is held until the pass ends: the values many rows share (custodian, label,
+        # schedule, dates, status, segment) are held once, and tombstones, which place nothing, not
+        # at all (about half the memory a row took).
         if self._grouped is None:
-            self._grouped = {}
+            self._grouped, shared = {}, {}
             for row in self._shared.rows():
-                self._grouped.setdefault(row.segment, []).append(placed(row))
+                if row.segment is None and row.label not in PLACING_LABELS:
+                    continue
+                lean = PlacedRow._make(shared.setdefault(value, value) if index in _SHARED_FACTS and value else value
+                                       for index, value in enumerate(placed(row)))
+                self._grouped.setdefault(lean.segment, []).append(lean)
         return self._grouped
