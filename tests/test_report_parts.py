@@ -15,7 +15,7 @@ import pytest
 from archiver.core.forwarding import Status
 from archiver.services import forwarding_parts, reports
 from archiver.services.forwarding_parts import pass_catalog
-from archiver.services.reports import JsonSink, render_forwarding, report_of
+from archiver.services.reports import CsvSink, JsonSink, render_forwarding, report_of
 from archiver.storage.catalog import CatalogRow, CommitBatch, ReportRow, SqliteCatalog
 from tests.reporting import forwarding_report
 from tests.test_report_html import NOW, full_row
@@ -88,6 +88,26 @@ def test_two_processes_give_the_report_of_one_byte_for_byte(catalog: SqliteCatal
     document = json.loads(one[0])
     assert len(document["records"]) == 41 + 14 and len(document["late"]) == 10 + 14
     assert document["disposed"] == 6 and document["unlawful_disposition_candidates"]
+
+
+def _csv(catalog: SqliteCatalog, second_from: int) -> str:
+    out, told = io.StringIO(), []
+    pass_catalog(catalog, DISPOSED, CsvSink(out), advance=told.append, second_from=second_from)
+    assert (told[0] > 0) if second_from == 0 else told == [] # the second process passed some records
+    return out.getvalue()
+
+
+def test_two_processes_write_the_csv_of_one_byte_for_byte(catalog: SqliteCatalog,
+                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(reports, "SPOOL_BLOCK", 100)  # spools read back in many blocks
+    one, two = _csv(catalog, second_from=10 ** 9), _csv(catalog, second_from=0)
+    assert two == one
+    plain = io.StringIO()
+    forwarding_report(catalog.report_rows(), {}, [], NOW, DISPOSED, CsvSink(plain))
+    assert one == plain.getvalue()
+    lines = one.splitlines()
+    assert lines[0].startswith("id,custodian,") and len(lines) == 1 + 41 + 14
+    assert len({line.split(",")[1] for line in lines[1:]}) == 3  # every custodian, each run joined
 
 
 def _json_of_a_plain_pass(catalog: SqliteCatalog) -> tuple[str, str]:

@@ -28,15 +28,16 @@ def pass_catalog(catalog: Catalog, disposed_segments: Mapping[str, datetime], si
                  watch: Watch = lambda rows: rows, advance: Advance = lambda count: None,
                  second_from: int = SECOND_PROCESS_FROM) -> tuple[RowPass, list[JsonSink]]:
     """Pass over the rows the forwarding report reads, each record to ``sink``: by two processes
-    when the catalog is SQLite, holds ``second_from`` rows or more, and the output is JSON or none
-    (CSV is written as the rows pass, in one order). ``watch`` sees the rows this process reads;
-    ``advance`` is told how many records the second process passed, once it is done. Returns
-    what was gathered and the sinks of later runs for ``JsonSink.write``."""
-    if not (isinstance(catalog, SqliteCatalog) and not isinstance(sink, CsvSink) and second_process_available()
-            and catalog.count() >= second_from):
+    when the catalog is SQLite and holds ``second_from`` rows or more. ``watch`` sees the rows this
+    process reads; ``advance`` is told how many records the second process passed, once it is
+    done. Returns what was gathered and the sinks of later runs for ``JsonSink.write``. A CSV
+    sink's rows are written here: as they pass by one process, or both runs joined at the end."""
+    if not (isinstance(catalog, SqliteCatalog) and second_process_available() and catalog.count() >= second_from):
         return pass_rows(watch(catalog.report_rows()), disposed_segments, sink), []
     cuts = catalog.report_cuts(2)
-    theirs = JsonSink() if sink is not None else None
+    # Both runs spool a CSV: the first run holds the earlier part of every custodian's rows.
+    ours: JsonSink | CsvSink | None = sink.spooled() if isinstance(sink, CsvSink) else sink
+    theirs = sink.spooled() if isinstance(sink, CsvSink) else JsonSink() if sink is not None else None
 
     def second(_rejections: list[Any]) -> Iterator[tuple[RowPass, Any] | None]:
         yield None  # at once: the parent waits for this, so that both passes run together
@@ -47,18 +48,21 @@ def pass_catalog(catalog: Catalog, disposed_segments: Mapping[str, datetime], si
             own.close()
         if theirs is not None:
             theirs.flush()
-        yield gathered, None if theirs is None else (theirs.late.spans, theirs.records.spans)
+        yield gathered, None if theirs is None else [spool.spans for spool in theirs.spools]
 
     # The process is forked when its first item is asked for, not before.
     results = read_in_second_process(second, [], chunk=1, task="reading the catalog for the report")
     try:
         next(results)
-        mine = pass_rows(watch(catalog.report_rows(cuts, 0)), disposed_segments, sink)
+        mine = pass_rows(watch(catalog.report_rows(cuts, 0)), disposed_segments, ours)
         [(later, spans)] = list(results)  # type: ignore[misc]
     finally:
         results.close()
     advance(later.records)
     if theirs is not None:
-        theirs.late.spans, theirs.records.spans = spans
-    return mine.merged(later), [] if theirs is None else [theirs]
-
+        for spool, spooled in zip(theirs.spools, spans, strict=True):
+            spool.spans = spooled
+    if isinstance(sink, CsvSink):
+        sink.write_joined([ours, theirs])  # type: ignore[list-item]
+        return mine.merged(later), []
+    return mine.merged(later), [] if theirs is None else [theirs]  # type: ignore[list-item]

@@ -272,14 +272,52 @@ def render_forwarding(report: ForwardingReport) -> str:
 
 
 class CsvSink:
-    """``--csv``: one row per record, written as it passes."""
+    """``--csv``: one row per record, written as it passes; or, ``spooled``, kept in a ``Spool``
+    (as ``JsonSink`` keeps its lines) until ``write_joined`` writes the runs of several processes
+    in catalog order."""
 
-    def __init__(self, out: TextIO) -> None:
-        self.writer = csv.DictWriter(out, fieldnames=CSV_FIELDS, lineterminator="\n")
-        self.writer.writeheader()
+    def __init__(self, out: TextIO, spooled: bool = False) -> None:
+        self.out = out
+        self.records = Spool() if spooled else None
+        self._line = io.StringIO()
+        self._custodian: str | None = None
+        self.writer = csv.DictWriter(self._line if spooled else out, fieldnames=CSV_FIELDS, lineterminator="\n")
+        if not spooled:
+            self.writer.writeheader()
+
+    @property
+    def spools(self) -> tuple[Spool, ...]:
+        return () if self.records is None else (self.records,)
 
     def add(self, row: ReportRow, disposed_at: datetime | None) -> None:
+        if self.records is None:
+            self.writer.writerow(record_json(row, disposed_at))
+            return
+        if row.custodian != self._custodian:
+            self._custodian = row.custodian
+            self.records.mark(row.custodian)
+        self._line.seek(0)
+        self._line.truncate()
         self.writer.writerow(record_json(row, disposed_at))
+        self.records.file.write(self._line.getvalue().encode())
+
+    def spooled(self) -> CsvSink:
+        """A sink for one process's run of the rows, to be written to this one's output by ``write_joined``."""
+        return CsvSink(self.out, spooled=True)
+
+    def flush(self) -> None:
+        for spool in self.spools:
+            spool.file.flush()
+
+    def write_joined(self, runs: Sequence[CsvSink]) -> None:
+        """After the header, the lines ``runs`` spooled, each run a later part of every custodian's
+        rows than the one before, in catalog order; then close their spools."""
+        write = _bytes_writer(self.out)  # the header, written already, is flushed first
+        with contextlib.ExitStack() as spools:
+            for run in runs:
+                spools.enter_context(run.records.file)  # type: ignore[union-attr]
+            for block in joined([run.records for run in runs]):  # type: ignore[misc]
+                write(block + b"\n")
 
 
 class Spool:
@@ -353,6 +391,10 @@ class JsonSink:
         if row.forwarding_status == Status.LATE:
             self._write_late(line)
         self._write_record(line)
+
+    @property
+    def spools(self) -> tuple[Spool, ...]:
+        return self.late, self.records
 
     def flush(self) -> None:
         """Write what is buffered to the spools' files (which a forked process shares)."""
