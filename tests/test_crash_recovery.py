@@ -158,3 +158,36 @@ def test_killed_between_store_write_and_catalog_commit(tmp_path: Path, monkeypat
     assert problems == []
     assert records == 6000
     assert receipt["records"] + receipt["duplicates"] == 6000
+
+
+@pytest.mark.parametrize(("seconds", "commits"), [(float("inf"), "one"), (0.0, "each batch")])
+def test_an_open_write_is_committed_once_it_has_been_open_long_enough(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, seconds: float, commits: str) -> None:
+    """However slow an ingest is, what it archived reaches searches within ``COMMIT_SECONDS``."""
+    import archiver.services.ingest as ingest_module
+    from archiver.storage.archive import init_archive
+    from archiver.storage.catalog.sqlite import SqliteCatalog
+
+    export = tmp_path / "WhatsApp Chat with Ana.txt"
+    export.write_text("".join(f"1/{1 + n // 1440}/26, {(n // 60) % 24:02d}:{n % 60:02d} - Ana Lopez: Approved, "
+                              f"release truck {n}\n" for n in range(6000)), encoding="utf-8")
+    init_archive(tmp_path, load_settings(cwd=tmp_path))
+    grant_staff(tmp_path)
+    real_add, real_commit = SqliteCatalog.add, SqliteCatalog.commit
+    calls = {"add": 0, "commit": 0}
+
+    def add(self, batches):  # type: ignore[no-untyped-def]
+        calls["add"] += bool(batches)  # commit() adds its own batches (none, here) first
+        return real_add(self, batches)
+
+    def commit(self, batches=()):  # type: ignore[no-untyped-def]
+        calls["commit"] += 1
+        return real_commit(self, batches)
+
+    monkeypatch.setattr(ingest_module, "SEGMENTS_STORED_TOGETHER", 2)
+    monkeypatch.setattr(ingest_module, "COMMIT_SECONDS", seconds)
+    monkeypatch.setattr(SqliteCatalog, "add", add)
+    monkeypatch.setattr(SqliteCatalog, "commit", commit)
+    assert _ingest(tmp_path, export)["records"] == 6000
+    assert calls["add"] >= 3  # segments stored two at a time, their rows added to the open write
+    assert calls["commit"] == (1 if commits == "one" else calls["add"])  # at the file's end, or at each batch

@@ -6,6 +6,7 @@ and the catalog rows of many segments and tombstone batches are committed togeth
 
 from __future__ import annotations
 
+import time
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import closing
@@ -74,6 +75,9 @@ SEGMENTS_STORED_TOGETHER = 2
 # next (``recover``). Another writer meanwhile (a search's audit entry) has the SQLite catalog
 # commit early (``sqlite_lock.knock``).
 COMMIT_ROWS = 128_000
+# ...or once the write has been open this long, so that a search never misses more than about a
+# minute of a slow ingest (at the usual rates the rows come first).
+COMMIT_SECONDS = 60.0
 MAX_HANDLES_CHECKED = 100_000  # bounds memory on a hostile export with endless senders
 ACTION_TOMBSTONES = "tombstones"
 KIND_TOMBSTONE, KIND_QUARANTINE, KIND_EXPORT = "tombstone", "quarantine", "export"
@@ -121,6 +125,7 @@ class Ingestor:
         self._open_documents = self._open_chars = 0  # held in self._groups
         self._full: list[tuple[GroupKey, list[SealedDocument]]] = []  # segments of 1,000, written together
         self._uncommitted_rows: int | None = None  # added to the catalog's open write (None: nothing added)
+        self._write_opened = 0.0  # time.monotonic() when the open write took its first rows
         self._legacy_ids = False
         directory = classifier.participants
         # Without a directory every handle is unresolved, and listing them all says nothing.
@@ -321,15 +326,18 @@ class Ingestor:
         self._to_commit(write_segments(self.archive, groups, self.options.actor, self.now, self.schedules))
 
     def _to_commit(self, batches: list[CommitBatch]) -> None:
-        """Add ``batches`` to the catalog's open write, committed once it holds ``COMMIT_ROWS`` rows."""
+        """Add ``batches`` to the catalog's open write, committed once it holds ``COMMIT_ROWS`` rows
+        or has been open ``COMMIT_SECONDS``."""
         self.archive.catalog.add(batches)
+        if self._uncommitted_rows is None:
+            self._write_opened = time.monotonic()
         self._uncommitted_rows = (self._uncommitted_rows or 0) + sum(len(batch.rows) for batch in batches)
         unwritten = self._unwritten_copies
         for batch in batches:  # added: the catalog answers for them now
             for row in batch.rows:
                 if row.fingerprint and (copy := unwritten.get(row.fingerprint)) is not None and copy.id == row.id:
                     del unwritten[row.fingerprint]
-        if self._uncommitted_rows >= COMMIT_ROWS:
+        if self._uncommitted_rows >= COMMIT_ROWS or time.monotonic() - self._write_opened >= COMMIT_SECONDS:
             self._commit()
 
     def _commit(self) -> None:
