@@ -27,11 +27,12 @@ from archiver.core.events import EVENT_DOCUMENT, events_from
 from archiver.core.forwarding import credit_earlier_copy
 from archiver.core.identity import ID_SCHEME, ID_SCHEME_WITH_LEGACY, MessageId, MessageIdentities
 from archiver.core.retention import ROLE_SCHEDULE, UNSCHEDULED, ScheduleSet
-from archiver.errors import InputError, ObjectExistsError, Rejection
+from archiver.errors import InputError, Rejection
 from archiver.model import Account, handle_key
 from archiver.services.access import authorize_ingest
+from archiver.services.attachment_writing import AttachmentWriter
 from archiver.services.export_files import export_sha256, store_export_copy
-from archiver.services.ingest_reading import AttachmentObject, DocumentMaker, Prepared
+from archiver.services.ingest_reading import DocumentMaker, Prepared
 from archiver.services.reader_process import (
     SECOND_PROCESS_FROM,
     read_in_second_process,
@@ -53,7 +54,6 @@ from archiver.storage.archive import Archive
 from archiver.storage.audit import AuditEvent
 from archiver.storage.catalog import Catalog, CatalogRow, CommitBatch, ExportRow, QuarantineRow
 from archiver.storage.catalog.base import LATER_FIELDS
-from archiver.storage.envelope import seal
 from archiver.storage.records import LABEL_REVIEW, EarlierCopy, RecordDocument, catalog_row, earliest
 from archiver.storage.sealed_facts import row_digest
 
@@ -125,6 +125,7 @@ class Ingestor:
         self._open_documents = self._open_chars = 0  # held in self._groups
         self._full: list[tuple[GroupKey, list[SealedDocument]]] = []  # segments of 1,000, written together
         self._uncommitted_rows: int | None = None  # added to the catalog's open write (None: nothing added)
+        self._attachments = AttachmentWriter(archive)
         self._write_opened = 0.0  # time.monotonic() when the open write took its first rows
         self._legacy_ids = False
         directory = classifier.participants
@@ -195,7 +196,7 @@ class Ingestor:
                     self._apps.add(message["source"])
                 if not message["system"]:
                     self._note_unresolved(message["sender"], message["recipients"])
-                self._store_attachments(attachments)
+                self._attachments.add(attachments)
                 batch.append((doc, identity))
                 if len(batch) >= BATCH_MESSAGES:
                     full, batch = batch, []  # emptied first: a failed filing must not be filed twice
@@ -216,17 +217,6 @@ class Ingestor:
                 self._checked.add(handle)
                 if handle_key(handle) not in self._own and directory.get(handle) is None:
                     self.receipt.unresolved.append(handle)
-
-    def _store_attachments(self, objects: list[AttachmentObject]) -> None:
-        """Seal and store attachments (content-addressed: one already stored is kept at least as long)."""
-        for found in objects:
-            try:
-                self.archive.store.put(found.key, seal(self.archive.keys, found.key, found.content),
-                                       found.retain_until, found.held)
-            except ObjectExistsError:
-                self.archive.store.extend_retention(found.key, found.retain_until)
-                if found.held:
-                    self.archive.store.set_legal_hold(found.key, True)
 
     def _file_batch(self, batch: list[tuple[RecordDocument, MessageId]], file_receipt: FileReceipt) -> None:
         if self._progress is not None:  # the messages parsed and classified, now being filed
@@ -307,9 +297,12 @@ class Ingestor:
         self._write_in_batches(taken)
 
     def _flush_all(self) -> None:
-        full, self._full = self._full, []
-        self._write_in_batches(full + [self._take(key) for key in sorted(self._groups, key=_group_order)])
-        self._commit()
+        try:
+            self._attachments.flush()  # also those of messages that need no new segment (seen before)
+            full, self._full = self._full, []
+            self._write_in_batches(full + [self._take(key) for key in sorted(self._groups, key=_group_order)])
+        finally:
+            self._commit()  # what was stored stays archived, whatever stopped the rest
 
     def _take(self, key: GroupKey) -> tuple[GroupKey, list[SealedDocument]]:
         """Remove an open group, to be written."""
@@ -323,6 +316,7 @@ class Ingestor:
             self._write_segments(groups[start:start + FLUSH_SEGMENTS])
 
     def _write_segments(self, groups: list[tuple[GroupKey, list[SealedDocument]]]) -> None:
+        self._attachments.flush()  # before any segment that may name them
         self._to_commit(write_segments(self.archive, groups, self.options.actor, self.now, self.schedules))
 
     def _to_commit(self, batches: list[CommitBatch]) -> None:

@@ -33,6 +33,10 @@ class Retention:
 class ObjectStore(Protocol):
     """Write-once object storage (a WORM bucket or its local equivalent)."""
 
+    # How many writes are worth running at once (``put_many``, attachments): each S3 request
+    # waits on the network; one disk gains nothing from interleaved fsyncs.
+    write_workers: int
+
     def put(self, key: str, data: bytes, retain_until: date | None, legal_hold: bool = False) -> None:
         """Store ``data`` under a new key, already under legal hold when ``legal_hold`` (an active hold
         covers it: it is never visible unheld); ``ObjectExistsError`` if the key is taken."""

@@ -25,6 +25,8 @@ LOCK_SUFFIX = ".lock"
 class LocalDirStore:
     """Object store in a local directory, refusing overwrite and early delete."""
 
+    write_workers = 1  # one disk: writing in parallel would only interleave fsyncs
+
     def __init__(self, root: Path) -> None:
         self.root = root
         self._objects = root / "objects"
@@ -52,7 +54,6 @@ class LocalDirStore:
 
     def put_many(self, items: Iterable[tuple[str, bytes, date | None]], workers: int = 8,
                  legal_hold: bool = False) -> None:
-        # One disk: writing in parallel would only interleave fsyncs.
         for key, data, retain_until in items:
             self.put(key, data, retain_until, legal_hold)
 

@@ -120,6 +120,8 @@ class S3Location:
 class S3Store:
     """Object store in an S3 bucket with Object Lock (see the module docstring)."""
 
+    write_workers = 8  # requests in flight at once: each one mostly waits on the network
+
     def __init__(self, url: str, client: Any = None) -> None:
         """Open the store named by ``url``; ``client`` replaces the boto3 S3 client (tests)."""
         self.location = S3Location.parse(url)
