@@ -35,9 +35,10 @@ def pass_catalog(catalog: Catalog, disposed_segments: Mapping[str, datetime], si
     if not (isinstance(catalog, SqliteCatalog) and second_process_available() and catalog.count() >= second_from):
         return pass_rows(watch(catalog.report_rows()), disposed_segments, sink), []
     cuts = catalog.report_cuts(2)
-    # Both runs spool a CSV: the first run holds the earlier part of every custodian's rows.
-    ours: JsonSink | CsvSink | None = sink.spooled() if isinstance(sink, CsvSink) else sink
-    theirs = sink.spooled() if isinstance(sink, CsvSink) else JsonSink() if sink is not None else None
+    ours: JsonSink | CsvSink | None = sink
+    theirs: JsonSink | CsvSink | None = JsonSink() if sink is not None else None
+    if isinstance(sink, CsvSink):  # both runs spool: the first holds the earlier part of every custodian's rows
+        ours, theirs = sink.spooled(), sink.spooled()
 
     def second(_rejections: list[Any]) -> Iterator[tuple[RowPass, Any] | None]:
         yield None  # at once: the parent waits for this, so that both passes run together
