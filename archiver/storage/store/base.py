@@ -42,11 +42,11 @@ class ObjectStore(Protocol):
         covers it: it is never visible unheld); ``ObjectExistsError`` if the key is taken."""
         ...
 
-    def put_many(self, items: Iterable[tuple[str, bytes, date | None]], workers: int = 8,
+    def put_many(self, items: Iterable[tuple[str, bytes, date | None]], workers: int | None = None,
                  legal_hold: bool = False) -> None:
-        """``put`` each ``(key, data, retain_until)`` (all with ``legal_hold``), up to ``workers`` at a
-        time where the store can write in parallel; the first error is raised once the writes in
-        flight finish."""
+        """``put`` each ``(key, data, retain_until)`` (all with ``legal_hold``), up to ``workers`` (by
+        default ``write_workers``) at a time where the store can write in parallel; the first error
+        is raised once the writes in flight finish."""
         ...
 
     def get(self, key: str) -> bytes:

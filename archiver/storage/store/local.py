@@ -52,7 +52,7 @@ class LocalDirStore:
             tmp.unlink()
         sync_folder(path.parent)
 
-    def put_many(self, items: Iterable[tuple[str, bytes, date | None]], workers: int = 8,
+    def put_many(self, items: Iterable[tuple[str, bytes, date | None]], workers: int | None = None,
                  legal_hold: bool = False) -> None:
         for key, data, retain_until in items:
             self.put(key, data, retain_until, legal_hold)

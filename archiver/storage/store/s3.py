@@ -160,14 +160,16 @@ class S3Store:
                     raise StoreError(f"object {key}: another write of the same key is in progress; retry") from None
                 raise
 
-    def put_many(self, items: Iterable[tuple[str, bytes, date | None]], workers: int = 8,
+    def put_many(self, items: Iterable[tuple[str, bytes, date | None]], workers: int | None = None,
                  legal_hold: bool = False) -> None:
-        """:meth:`put` each ``(key, data, retain_until)`` with ``legal_hold``, at most ``workers`` at a time.
+        """:meth:`put` each ``(key, data, retain_until)`` with ``legal_hold``, at most ``workers``
+        (``write_workers`` by default) at a time.
 
         Items are taken from ``items`` only as slots free up, so a generator of large objects is
         never held in memory all at once. After the first failure no new item is started; the
         ones in flight finish, then that first error is raised.
         """
+        workers = self.write_workers if workers is None else workers
         if workers < 1:
             raise UsageError("put_many needs at least one worker")
         error: BaseException | None = None
