@@ -125,6 +125,52 @@ def test_releasing_one_hold_keeps_an_attachment_another_hold_protects(cli: CliRu
         archive.close()
 
 
+def _photo_chat(folder: Path) -> Path:
+    photo = b"\xff\xd8 seized cargo photo"
+    return _chat(folder / "WhatsApp Chat - Port.zip", [
+        "5/2/18, 9:00 AM - Sgt. Lee: IMG-0001.jpg (file attached)",
+        "Approved, release truck 44 after inspection of the seized cargo",
+        "5/2/18, 9:05 AM - Sgt. Lee: Hold trailer 12 at lane 9 until the manifest is checked",
+        "5/2/18, 9:10 AM - Sgt. Lee: Send the seizure report to the port director today"], {"IMG-0001.jpg": photo})
+
+
+def test_a_hold_finds_attachments_in_the_sealed_manifest_not_record_by_record(
+        cli: CliRunner, officer: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    assert cli("ingest", _photo_chat(officer), "--custodian", "j.rivera", "--tz", "UTC",
+               "--date-order", "mdy").code == 0
+    archive = _open(officer)
+    try:
+        (attachment,) = list(archive.store.list("att/"))
+        ranged: list[str] = []
+        get_range = archive.store.get_range
+        monkeypatch.setattr(archive.store, "get_range", lambda key, *a: ranged.append(key) or get_range(key, *a))
+        place_hold(archive, _hold("H2018", "j.rivera", date(2018, 1, 1), date(2018, 12, 31)))
+        assert archive.store.retention(attachment).legal_hold
+        assert ranged == []  # one manifest read per segment, no record read alone
+    finally:
+        archive.close()
+
+
+def test_a_segment_without_its_manifest_has_its_attachments_held_from_its_records(
+        cli: CliRunner, officer: Path) -> None:
+    """A run killed between a segment and its manifest leaves the segment without one until recovery."""
+    assert cli("ingest", _photo_chat(officer), "--custodian", "j.rivera", "--tz", "UTC",
+               "--date-order", "mdy").code == 0
+    archive = _open(officer)
+    try:
+        (attachment,) = list(archive.store.list("att/"))
+        for manifest in archive.store.list("manifest/"):
+            for path in (officer / "archive").rglob("*"):
+                if path.is_file() and path.as_posix().endswith(manifest):
+                    path.chmod(0o600)
+                    path.unlink()
+        assert list(archive.store.list("manifest/")) == []
+        place_hold(archive, _hold("H2018", "j.rivera", date(2018, 1, 1), date(2018, 12, 31)))
+        assert archive.store.retention(attachment).legal_hold
+    finally:
+        archive.close()
+
+
 # -- 3. records archived while a hold is active ---------------------------------------------
 
 

@@ -22,7 +22,7 @@ from datetime import date, datetime
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
-from archiver.errors import ObjectExistsError
+from archiver.errors import IntegrityError, ObjectExistsError, ObjectNotFoundError
 from archiver.model import canonical_json, parse_json, sealed_json, utc_iso
 from archiver.storage.audit import first_keyed
 from archiver.storage.catalog.base import CatalogRow, SegmentRow
@@ -117,6 +117,17 @@ def read_manifest(archive: Archive, key: str) -> dict[str, Any]:
     """The opened manifest (or any sealed JSON object) under ``key`` (``IntegrityError`` if it
     does not authenticate)."""
     return parse_json(open_sealed(archive.keys, key, archive.store.get(key)))  # type: ignore[no-any-return]
+
+
+def manifest_attachments(archive: Archive, segment: str) -> dict[str, list[str]]:
+    """Each record's attachment objects, by record id, as the sealed manifest of ``segment`` lists
+    them; empty when it has none that opens (a run killed before writing it, until recovery does;
+    or one damaged, which ``verify`` reports): the records' own documents tell then."""
+    try:
+        manifest = read_manifest(archive, manifest_key(segment))
+    except (ObjectNotFoundError, IntegrityError):
+        return {}
+    return {record_id: facts["attachments"] for record_id, facts in manifest["records"].items()}
 
 
 def sealed_of_plan(archive: Archive, prefix: str, digest: str,
