@@ -80,6 +80,19 @@ def test_due_segments_are_destroyed_and_audited(archive: Archive) -> None:
     assert verify(archive).ok  # the catalog remembers what was destroyed
 
 
+def test_disposal_reads_each_segment_once_not_record_by_record(archive: Archive,
+                                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    reads: list[tuple[str, str]] = []
+    for name in ("get", "get_range"):
+        method = getattr(archive.store, name)
+        monkeypatch.setattr(archive.store, name,
+                            lambda key, *a, _read=method, _name=name: reads.append((_name, key)) or _read(key, *a))
+    result = dispose_due(archive, LATER, "records-officer")
+    destroyed = {s.name for s in result.disposed}
+    assert result.records_disposed == 3
+    assert sorted(read for read in reads if read[1] in destroyed) == sorted(("get", name) for name in destroyed)
+
+
 def test_a_dry_run_destroys_nothing(archive: Archive) -> None:
     result = dispose_due(archive, LATER, "records-officer", dry_run=True)
     assert result.records_disposed == 3

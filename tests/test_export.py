@@ -6,6 +6,7 @@ import base64
 import hashlib
 import json
 import sqlite3
+from collections import Counter
 from collections.abc import Iterator
 from contextlib import closing
 from pathlib import Path
@@ -20,6 +21,7 @@ from moto import mock_aws
 
 from archiver.config import load_settings
 from archiver.storage.archive import Archive
+from archiver.storage.store import LocalDirStore
 from tests.conftest import CliRunner
 
 CASE = "OIG-2026-015"
@@ -228,6 +230,26 @@ def test_export_by_filters_and_by_a_list_of_ids(cli: CliRunner, archive: Path) -
     assert wrong.code == 2 and "ids.txt:2" in wrong.err and not (archive / "two").exists()
     both = cli("export", "--case", CASE, "--out", archive / "two", "--records", listing, "--custodian", "a.diaz")
     assert both.code == 2 and "not both" in both.err
+
+
+def test_records_sharing_a_segment_are_read_with_it_once(cli: CliRunner, archive: Path,
+                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    reads: list[tuple[str, str]] = []
+    for name in ("get", "get_range"):
+        method = getattr(LocalDirStore, name)
+        monkeypatch.setattr(LocalDirStore, name, lambda self, key, *a, _read=method, _name=name:
+                            reads.append((_name, key)) or _read(self, key, *a))
+    exported = cli("export", "--case", CASE, "--out", archive / "bag", "--json")
+    assert exported.code == 0, exported.err
+    opened = Archive.open(load_settings(cwd=archive))
+    try:
+        rows = opened.catalog.rows_by_id([str(r["id"]) for r in records(archive / "bag")])
+    finally:
+        opened.close()
+    shared = Counter(row.segment for row in rows.values())
+    assert len(rows) == 35 and max(shared.values()) > 1 and min(shared.values()) == 1
+    expected = sorted(("get" if count > 1 else "get_range", str(segment)) for segment, count in shared.items())
+    assert sorted(read for read in reads if read[1] in shared) == expected
 
 
 def test_verify_needs_an_existing_folder(cli: CliRunner, tmp_path: Path) -> None:

@@ -14,6 +14,7 @@ import pytest
 
 from archiver.config import load_settings
 from archiver.storage.archive import Archive
+from archiver.storage.store import LocalDirStore
 from tests.conftest import SAMPLES, CliRunner
 
 NOW = datetime(2026, 12, 1, 15, tzinfo=timezone.utc)
@@ -100,10 +101,15 @@ def test_plan_lists_due_permanent_records_and_keeps_back_held_and_not_yet_due(cl
     assert text.code == 0 and "DUE" in text.out and "KEPT" in text.out and "2023-12-31" in text.out
 
 
-def test_export_writes_a_bag_that_validates_and_whose_records_read_with_no_key(cli: CliRunner,
-                                                                               archive: Path) -> None:
+def test_export_writes_a_bag_that_validates_and_whose_records_read_with_no_key(cli: CliRunner, archive: Path,
+                                                                               monkeypatch: pytest.MonkeyPatch) -> None:
     plan = _plan(cli, archive)
+    ranged: list[str] = []
+    get_range = LocalDirStore.get_range
+    monkeypatch.setattr(LocalDirStore, "get_range",
+                        lambda self, key, *a: ranged.append(key) or get_range(self, key, *a))
     done = _export(cli, archive)
+    assert ranged == []  # each segment read once, whole, not record by record
     bag_dir = Path(str(done["bag"]))
     assert list((archive / "nara").iterdir()) == [bag_dir]  # nothing half-written beside the bag
     bag = bagit.Bag(str(bag_dir))

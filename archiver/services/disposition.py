@@ -46,7 +46,7 @@ from archiver.storage.archive import Archive
 from archiver.storage.audit import AuditEvent
 from archiver.storage.catalog import HoldRow, SegmentRow
 from archiver.storage.catalog.base import hold_from_json, hold_json
-from archiver.storage.records import SCHEDULE_REVIEW, RecordDocument, read_document
+from archiver.storage.records import SCHEDULE_REVIEW, RecordDocument, segment_documents
 from archiver.storage.sealed_facts import manifest_attachments
 
 ACTION_DISPOSE = "dispose"
@@ -353,8 +353,7 @@ def attachment_keys(archive: Archive, segment: str, rows: list[Any]) -> list[str
 
 
 def _documents(archive: Archive, segment: str, rows: list[Any]) -> list[RecordDocument]:
-    return [read_document(archive, row.id, segment, row.offset, row.length) for row in rows
-            if row.offset is not None and row.length is not None]
+    return [document for _, document in segment_documents(archive, segment, rows)]
 
 
 def _attachment_objects(documents: list[RecordDocument]) -> list[str]:

@@ -35,7 +35,7 @@ from archiver.storage.audit import AuditEvent
 from archiver.storage.catalog.base import Catalog, CatalogRow, ExportRow, matching_ids
 from archiver.storage.envelope import open_sealed
 from archiver.storage.keys.signing import ExportSigner, fingerprint, open_signer
-from archiver.storage.records import RecordDocument
+from archiver.storage.records import RecordDocument, segment_documents
 
 ACTION = "export"
 BAGIT_VERSION = "BagIt-Version: 1.0\nTag-File-Character-Encoding: UTF-8\n"
@@ -161,12 +161,29 @@ def _key(row: CatalogRow) -> Key:
     return sys.intern(row.conversation_ref), row.sent_at, row.id
 
 
-def _rows(catalog: Catalog, keys: list[Key]) -> Iterator[CatalogRow]:
+def _batches(catalog: Catalog, keys: list[Key]) -> Iterator[list[CatalogRow]]:
     """The rows of ``keys``, in their order, a batch at a time."""
     for start in range(0, len(keys), BATCH):
         batch = [key[2] for key in keys[start:start + BATCH]]
         found = catalog.rows_by_id(batch)
-        yield from (found[record_id] for record_id in batch)
+        yield [found[record_id] for record_id in batch]
+
+
+def _batch_documents(searcher: Searcher, rows: list[CatalogRow]) -> dict[str, RecordDocument]:
+    """The document of each of a batch's rows: a segment several of them share is read once,
+    whole (one GetObject on S3 rather than one each), a record alone in its segment by itself."""
+    shared: dict[str, list[CatalogRow]] = {}
+    for row in rows:
+        if not searcher.has_document(row):
+            raise UsageError(f"record {row.id} has no text to export")
+        shared.setdefault(str(row.segment), []).append(row)
+    documents = {}
+    for segment, placed in shared.items():
+        if len(placed) == 1:
+            documents[placed[0].id] = _document(searcher, placed[0])
+        else:
+            documents.update((row.id, found) for row, found in segment_documents(searcher.archive, segment, placed))
+    return documents
 
 
 def _listed_rows(searcher: Searcher, path: Path) -> list[CatalogRow]:
@@ -212,17 +229,19 @@ def _write_payload(archive: Archive, searcher: Searcher, keys: list[Key], reques
     try:
         with (out / "messages.jsonl").open("w", encoding="utf-8") as messages, \
                 (out / "custody.jsonl").open("w", encoding="utf-8") as chain:
-            for row in _rows(archive.catalog, keys):
-                document = _document(searcher, row)
-                record = {**record_json(row, document, searcher.held(row)), "ingested_by": custody.ingested_by(row)}
-                hrefs = [f"../attachments/{name}" if name else None
-                         for name in write_attachments(archive, record, out / "attachments")]
-                record["record_sha256"] = record_sha256(record)
-                _line(messages, record)
-                _line(chain, custody.entry(row, record["record_sha256"]))
-                transcripts.add(row.conversation_ref, record, hrefs)
-                if progress is not None:
-                    progress(1)
+            for rows in _batches(archive.catalog, keys):
+                documents = _batch_documents(searcher, rows)
+                for row in rows:
+                    record = {**record_json(row, documents[row.id], searcher.held(row)),
+                              "ingested_by": custody.ingested_by(row)}
+                    hrefs = [f"../attachments/{name}" if name else None
+                             for name in write_attachments(archive, record, out / "attachments")]
+                    record["record_sha256"] = record_sha256(record)
+                    _line(messages, record)
+                    _line(chain, custody.entry(row, record["record_sha256"]))
+                    transcripts.add(row.conversation_ref, record, hrefs)
+                    if progress is not None:
+                        progress(1)
     finally:
         transcripts.close()
     return len(transcripts.pages), sum(1 for _ in (out / "attachments").iterdir())

@@ -248,11 +248,15 @@ class Searcher:
             self._disposed = {s.name for s in self.archive.catalog.segments() if s.disposed_at}
         return row.segment is None or row.segment in self._disposed
 
+    def has_document(self, row: CatalogRow) -> bool:
+        """Whether the record has a sealed document to read: not a tombstone, not destroyed."""
+        return not (row.label == "nonrecord" or self.disposed(row) or row.offset is None or row.length is None)
+
     def document(self, row: CatalogRow) -> RecordDocument | None:
         """The sealed record, opened; None for a tombstone or a destroyed record."""
-        if row.label == "nonrecord" or self.disposed(row) or row.offset is None or row.length is None:
+        if not self.has_document(row):
             return None
-        assert row.segment is not None
+        assert row.segment is not None and row.offset is not None and row.length is not None
         return read_document(self.archive, row.id, row.segment, row.offset, row.length)
 
     def hit(self, row: CatalogRow, words: Sequence[str], document: RecordDocument | None = None) -> Hit:

@@ -44,7 +44,7 @@ from archiver.services.transfer_state import (
 from archiver.storage.archive import Archive
 from archiver.storage.audit import AuditEvent
 from archiver.storage.envelope import seal
-from archiver.storage.records import read_document
+from archiver.storage.records import segment_documents
 
 ACTION_EXPORT = "transfer-export"
 MANIFEST_FIELDS = ("record_id", "file", "record_sha256", "custodian", "app", "sent_at", "schedule", "authority",
@@ -145,9 +145,9 @@ def _write_payload(archive: Archive, plan: dict[str, Any], folder: Path, transfe
 def _records(archive: Archive, plan: dict[str, Any]) -> Iterator[tuple[dict[str, Any], dict[str, Any]]]:
     """Each planned record opened from its segment, with its plan entry."""
     for entry in plan["eligible"]:
-        for row in archive.catalog.segment_rows(entry["segment"]):
-            assert row.segment is not None and row.offset is not None and row.length is not None
-            yield entry, record_json(row, read_document(archive, row.id, row.segment, row.offset, row.length), False)
+        segment = entry["segment"]
+        for row, document in segment_documents(archive, segment, archive.catalog.segment_rows(segment)):
+            yield entry, record_json(row, document, False)
 
 
 def _write_record(archive: Archive, entry: dict[str, Any], record: dict[str, Any], folder: Path) -> dict[str, Any]:

@@ -7,6 +7,7 @@ adopted after a crash, so the two can never disagree.
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import TYPE_CHECKING, Any
@@ -125,7 +126,22 @@ class RecordDocument:
 
 def read_document(archive: Archive, record_id: str, segment: str, offset: int, length: int) -> RecordDocument:
     """One sealed record read alone from its segment, as the catalog locates it."""
-    frame = archive.store.get_range(segment, offset, length)
+    return _opened(archive, record_id, segment, archive.store.get_range(segment, offset, length))
+
+
+def segment_documents(archive: Archive, segment: str,
+                      rows: Iterable[CatalogRow]) -> Iterator[tuple[CatalogRow, RecordDocument]]:
+    """The sealed document of each of ``rows`` that places a frame in ``segment``, the segment read
+    once, whole, for them all (one read where each record alone was one, a ranged GetObject on S3):
+    each frame cut where the catalog places it, as a ranged read would return it."""
+    placed = [row for row in rows if row.offset is not None and row.length is not None]
+    data = archive.store.get(segment) if placed else b""
+    for row in placed:
+        assert row.offset is not None and row.length is not None
+        yield row, _opened(archive, row.id, segment, data[row.offset:row.offset + row.length])
+
+
+def _opened(archive: Archive, record_id: str, segment: str, frame: bytes) -> RecordDocument:
     return RecordDocument.from_plaintext(
         open_sealed(archive.keys, record_id, segments.unpack_frame(frame, record_id, segment)))
 
