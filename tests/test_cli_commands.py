@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import io
+import json
 from pathlib import Path
 
 import pytest
 
+from archiver.cli import common
 from tests.conftest import CliRunner
 
 
@@ -63,3 +66,12 @@ def test_the_disposal_plan_names_the_review_queue_as_such(cli: CliRunner, archiv
     kept = {k["segment"]: k["reason"] for k in plan.json()["kept"]}  # type: ignore[index]
     review = [reason for segment, reason in kept.items() if segment.startswith("review/")]
     assert review and all(reason.startswith("the review queue") for reason in review)
+
+
+@pytest.mark.parametrize("values", [[], [{"id": "a"}], [{"id": "a", "reasons": ["x", "ñ"]}, {"id": "b"}, {}]])
+def test_a_json_array_written_as_it_goes_reads_as_the_array(values: list[dict[str, object]]) -> None:
+    stream = io.StringIO()
+    common.write_json_array(stream, iter(values))
+    text = stream.getvalue()
+    assert json.loads(text) == values and text.endswith("\n")
+    assert len(text.splitlines()) == (1 if not values else len(values) + 2)  # one element a line

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from datetime import date, datetime, timezone
 from pathlib import Path
@@ -54,6 +54,15 @@ def now() -> datetime:
 def write_json(stream: TextIO, value: dict[str, Any]) -> None:
     """One JSON object on one line (JSON Lines)."""
     stream.write(json.dumps(value, ensure_ascii=False) + "\n")
+
+
+def write_json_array(stream: TextIO, values: Iterable[dict[str, Any]]) -> None:
+    """A JSON array written as it goes, one element a line: never the whole text in memory."""
+    opening = "[\n"
+    for value in values:
+        stream.write(opening + json.dumps(value, ensure_ascii=False))
+        opening = ",\n"
+    stream.write("[]\n" if opening == "[\n" else "\n]\n")
 
 
 def print_plan(args: argparse.Namespace, plan: dict[str, Any], heading: str,

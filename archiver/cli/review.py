@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 from typing import Any
 
 from archiver.cli import common
@@ -39,7 +40,7 @@ def _review_list(args: argparse.Namespace) -> int:
         common.require(archive, "records-officer", "list review items")
         items = list_reviews(archive)
     if args.json:
-        print(json.dumps([i.to_json() for i in items], indent=2))
+        common.write_json_array(sys.stdout, (item.to_json() for item in items))
         return 0
     print(f"{len(items)} item(s) await review")
     for item in items:

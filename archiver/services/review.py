@@ -30,7 +30,7 @@ DECISIONS = ("record", "nonrecord")
 EXPIRED_REASON = "review period ended without a decision; kept as a record (36 CFR 1230)"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)  # slots: a queue may hold a hundred thousand
 class ReviewItem:
     """What a records officer sees in the queue, without opening the message."""
 
@@ -49,9 +49,13 @@ class ReviewItem:
 
 
 def list_reviews(archive: Archive) -> list[ReviewItem]:
-    """Every item awaiting a decision, oldest first."""
-    return [ReviewItem(r.id, r.custodian, r.source, r.sent_at, r.confidence, r.reasons, r.disposition_date)
-            for r in sorted(archive.catalog.rows(label=LABEL_REVIEW), key=lambda r: (r.sent_at, r.id))]
+    """Every item awaiting a decision, oldest first. Only the items are held, not the catalog rows
+    they come from, and equal reasons once (a queue at a million messages held 546 MB)."""
+    reasons: dict[tuple[str, ...], tuple[str, ...]] = {}
+    items = [ReviewItem(r.id, r.custodian, r.source, r.sent_at, r.confidence, reasons.setdefault(r.reasons, r.reasons),
+                        r.disposition_date) for r in archive.catalog.rows(label=LABEL_REVIEW)]
+    items.sort(key=lambda item: (item.sent_at, item.id))
+    return items
 
 
 def open_review(archive: Archive, record_id: str, actor: str, reason: str, now: datetime) -> dict[str, Any]:
