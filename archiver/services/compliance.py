@@ -11,7 +11,7 @@ from archiver.core.custodians import Custodian
 from archiver.core.forwarding import Status
 from archiver.errors import UsageError
 from archiver.services.access import authorize
-from archiver.services.notices import Notice, candidate_keys, plan_notices
+from archiver.services.notices import LateRecord, Notice, candidate_keys, plan_notices
 from archiver.services.notifiers import Notifier, NotifierError
 from archiver.services.reports import account_syncs
 from archiver.storage.archive import Archive
@@ -84,7 +84,7 @@ def _sweep(archive: Archive, notifier: Notifier, now: datetime, actor: str) -> S
     settings, catalog = archive.settings, archive.catalog
     custodians = {c.id: c for c in catalog.custodians()}
     accounts = account_syncs(catalog.last_sync_by_account(), custodians.values(), now)
-    late = [r for r in catalog.rows(label="record") if r.forwarding_status == Status.LATE]
+    late = [LateRecord.of(r) for r in catalog.rows(label="record") if r.forwarding_status == Status.LATE]
     keys = candidate_keys(accounts, late, now, settings.reminder_days)
     already = catalog.sent_notices(keys)
     plan = plan_notices(accounts, late, custodians, now, settings.reminder_days, settings.records_officer, already)

@@ -14,6 +14,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import NamedTuple
 
 from archiver.core.custodians import Custodian
 from archiver.core.forwarding import WINDOW
@@ -24,6 +25,23 @@ from archiver.storage.catalog import CatalogRow
 KIND_REMINDER = "sync-reminder"
 KIND_AT_RISK = "at-risk"
 KIND_LATE = "late-records"
+
+
+class LateRecord(NamedTuple):
+    """What a late-records notice says of one record archived after its 2911 deadline: a sweep
+    holds one per late record of the archive, so not the whole catalog row."""
+
+    id: str
+    custodian: str
+    direction: str
+    sent_at: datetime
+    deadline: datetime | None
+    ingested_at: datetime
+    days_late: int
+
+    @classmethod
+    def of(cls, row: CatalogRow) -> LateRecord:
+        return cls(row.id, row.custodian, row.direction, row.sent_at, row.deadline, row.ingested_at, row.days_late)
 
 
 @dataclass(frozen=True)
@@ -52,7 +70,7 @@ class NoticePlan:
     late_already_reported: int = 0
 
 
-def candidate_keys(accounts: Iterable[AccountSync], late: Iterable[CatalogRow], now: datetime,
+def candidate_keys(accounts: Iterable[AccountSync], late: Iterable[LateRecord], now: datetime,
                    reminder_days: Sequence[int]) -> list[str]:
     """Every key a plan could use, so the caller can ask the ledger about them in one go."""
     keys = [k for a in accounts for k in (_reminder_key(a, now, reminder_days), _risk_key(a))
@@ -60,7 +78,7 @@ def candidate_keys(accounts: Iterable[AccountSync], late: Iterable[CatalogRow], 
     return keys + [_late_key(row) for row in late]
 
 
-def plan_notices(accounts: Iterable[AccountSync], late: Iterable[CatalogRow], custodians: Mapping[str, Custodian],
+def plan_notices(accounts: Iterable[AccountSync], late: Iterable[LateRecord], custodians: Mapping[str, Custodian],
                  now: datetime, reminder_days: Sequence[int], records_officer: str | None,
                  already_sent: set[str]) -> NoticePlan:
     """The notices due at ``now`` that were not sent before."""
@@ -74,7 +92,7 @@ def plan_notices(accounts: Iterable[AccountSync], late: Iterable[CatalogRow], cu
             plan.already_sent += 1
         else:
             _add(plan, notice)
-    by_custodian: dict[str, list[CatalogRow]] = {}
+    by_custodian: dict[str, list[LateRecord]] = {}
     for row in late:
         by_custodian.setdefault(row.custodian, []).append(row)
     for custodian_id, rows in sorted(by_custodian.items()):
@@ -121,7 +139,7 @@ def _risk_key(account: AccountSync) -> str | None:
     return f"{KIND_AT_RISK}/{account.custodian}/{account.app}/{label}" if account.at_risk else None
 
 
-def _late_key(row: CatalogRow) -> str:
+def _late_key(row: LateRecord) -> str:
     return f"{KIND_LATE}/{row.id}"
 
 
@@ -149,7 +167,7 @@ def _at_risk_notice(account: AccountSync, custodian: Custodian, records_officer:
                   f"2911 at risk: {custodian.id} has not synced {account.app} in over 20 days", body, (key,))
 
 
-def _late_notice(custodian: Custodian, rows: list[CatalogRow], records_officer: str | None) -> Notice:
+def _late_notice(custodian: Custodian, rows: list[LateRecord], records_officer: str | None) -> Notice:
     lines = [f"  {r.id}  {r.direction:<8} {utc_iso(r.sent_at)}  deadline "
              f"{utc_iso(r.deadline) if r.deadline else '-'}  archived {utc_iso(r.ingested_at)}  "
              f"{r.days_late} day(s) late" for r in sorted(rows, key=lambda r: (r.sent_at, r.id))]
