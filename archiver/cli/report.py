@@ -151,8 +151,9 @@ def _report_retention(args: argparse.Namespace) -> int:
 
 def _emit(args: argparse.Namespace, report: Any, text: Callable[[Any], str], csv: Callable[[Any], str]) -> int:
     """Print a report as JSON, CSV or text, as the options ask."""
-    if args.json:
-        print(json.dumps(report.to_json(), indent=2))
+    if args.json:  # written as it is encoded, never as one text
+        sys.stdout.writelines(json.JSONEncoder(indent=2).iterencode(report.to_json()))
+        sys.stdout.write("\n")
     elif args.csv:
         sys.stdout.write(csv(report))
     else:

@@ -12,7 +12,8 @@ from __future__ import annotations
 from collections import Counter, defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Any
+from datetime import datetime
+from typing import Any, NamedTuple
 
 from archiver.model import (
     FLAG_ATTACHMENT_MISSING,
@@ -36,13 +37,32 @@ FLAG_TITLES = {
 CSV_FIELDS = ["id", "custodian", "source", "conversation_ref", "sent_at", "flags", "export_sha256", "source_line"]
 
 
+class IncompleteRecord(NamedTuple):
+    """What the report lists of one incomplete record (not its whole catalog row: at a million
+    messages the report held tens of thousands)."""
+
+    id: str
+    custodian: str
+    source: str
+    conversation_ref: str
+    sent_at: datetime
+    flags: tuple[str, ...]
+    export_sha256: str
+    source_line: int | None
+
+    @classmethod
+    def of(cls, row: CatalogRow) -> IncompleteRecord:
+        return cls(row.id, row.custodian, row.source, row.conversation_ref, row.sent_at, row.flags,
+                   row.export_sha256, row.source_line)
+
+
 @dataclass
 class CompletenessReport:
     """Records by completeness flag, per custodian and source, and the incomplete records."""
 
     records: int = 0
     counts: dict[tuple[str, str], Counter[str]] = field(default_factory=lambda: defaultdict(Counter))
-    incomplete: list[CatalogRow] = field(default_factory=list)
+    incomplete: list[IncompleteRecord] = field(default_factory=list)
 
     @property
     def totals(self) -> Counter[str]:
@@ -72,7 +92,7 @@ def completeness_report(rows: Iterable[CatalogRow]) -> CompletenessReport:
         flags = [flag for flag in row.flags if flag in FLAG_TITLES]
         if flags:
             report.counts[(row.custodian, row.source)].update(flags)
-            report.incomplete.append(row)
+            report.incomplete.append(IncompleteRecord.of(row))
     report.incomplete.sort(key=lambda r: (r.custodian, r.source, r.sent_at, r.id))
     return report
 
@@ -100,7 +120,7 @@ def render_completeness_csv(report: CompletenessReport) -> str:
     return csv_text(CSV_FIELDS, (incomplete_json(row) for row in report.incomplete))
 
 
-def incomplete_json(row: CatalogRow) -> dict[str, Any]:
+def incomplete_json(row: IncompleteRecord) -> dict[str, Any]:
     """One incomplete record: who, which export and line, and what is missing."""
     return {"id": row.id, "custodian": row.custodian, "source": row.source, "conversation_ref": row.conversation_ref,
             "sent_at": utc_iso(row.sent_at), "flags": ",".join(row.flags), "export_sha256": row.export_sha256,
