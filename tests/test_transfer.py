@@ -261,6 +261,18 @@ def test_a_failed_export_leaves_no_decrypted_byte_and_marks_nothing(cli: CliRunn
     assert again.code == 2 and (archive / "empty").is_dir() and list((archive / "empty").iterdir()) == []
 
 
+def test_a_segment_read_short_of_its_planned_records_stops_the_export(cli: CliRunner, archive: Path,
+                                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    from archiver.services import transfer_bag
+
+    _plan(cli, archive)
+    read = transfer_bag.segment_documents
+    monkeypatch.setattr(transfer_bag, "segment_documents", lambda *args: list(read(*args))[1:])
+    failed = cli("transfer", "export", archive / "transfer-plan.json", "--out", archive / "nara", "--agency", AGENCY)
+    assert failed.code == 1 and "not those the plan lists" in failed.err  # damage, not a mistake
+    assert not (archive / "nara").exists() and cli("transfer", "list", "--json").json() == []
+
+
 class Killed(BaseException):
     """The process stopped (power cut, kill -9) at this point."""
 

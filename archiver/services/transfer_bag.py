@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from archiver.core.retention import disposition_date, load_schedules
-from archiver.errors import UsageError
+from archiver.errors import IntegrityError, UsageError
 from archiver.model import canonical_json, utc_iso
 from archiver.services.access import authorize
 from archiver.services.disposal_plan import CERTIFICATE_ITEM, changes, check_plan, plan_state
@@ -145,9 +145,12 @@ def _write_payload(archive: Archive, plan: dict[str, Any], folder: Path, transfe
 def _records(archive: Archive, plan: dict[str, Any]) -> Iterator[tuple[dict[str, Any], dict[str, Any]]]:
     """Each planned record opened from its segment, with its plan entry."""
     for entry in plan["eligible"]:
-        segment = entry["segment"]
+        segment, written = entry["segment"], set()
         for row, document in segment_documents(archive, segment, archive.catalog.segment_rows(segment)):
+            written.add(row.id)
             yield entry, record_json(row, document, False)
+        if written != {r["id"] for r in entry["records"]}:  # a transfer is whole or it is nothing
+            raise IntegrityError(f"segment {segment}: the records read from it are not those the plan lists")
 
 
 def _write_record(archive: Archive, entry: dict[str, Any], record: dict[str, Any], folder: Path) -> dict[str, Any]:
