@@ -43,7 +43,7 @@ from archiver.storage.catalog import (
     SegmentRow,
     SqliteCatalog,
 )
-from archiver.storage.catalog.base import RowFilter
+from archiver.storage.catalog.base import RecordPlace, RowFilter
 from archiver.storage.catalog.dynamodb import DynamoCatalog
 from archiver.storage.catalog.report_rows import report_row
 
@@ -311,6 +311,8 @@ def test_segment_rows_follow_frame_order_and_lose_a_row_filed_elsewhere(catalog:
     assert list(catalog.segment_rows("review/2026-06-01/r"))[1].label == "nonrecord"
     assert [r.id for r in catalog.segment_rows("seg/2033-12-31/f")] == [filed.id]
     assert list(catalog.segment_rows("seg/none")) == []
+    for name in ("review/2026-06-01/r", "seg/2033-12-31/f", "seg/none"):  # what a hold reads of them
+        assert list(catalog.segment_places(name)) == [RecordPlace.of(r) for r in catalog.segment_rows(name)]
 
 
 def test_holdings_count_records_per_group_without_tombstones(catalog: Catalog) -> None:

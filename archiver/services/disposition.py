@@ -45,7 +45,7 @@ from archiver.services.transfer_state import ACCEPTED, kept_reason, transfers_by
 from archiver.storage.archive import Archive
 from archiver.storage.audit import AuditEvent
 from archiver.storage.catalog import HoldRow, SegmentRow
-from archiver.storage.catalog.base import hold_from_json, hold_json
+from archiver.storage.catalog.base import RecordPlace, hold_from_json, hold_json
 from archiver.storage.records import SCHEDULE_REVIEW, RecordDocument, segment_documents
 from archiver.storage.sealed_facts import manifest_attachments
 
@@ -328,17 +328,17 @@ def held_objects(archive: Archive, holds: list[HoldRow], schedules: ScheduleSet)
             for keys in objects.values() for key in keys}
 
 
-def _covered_segments(archive: Archive, holds: list[HoldRow]) -> Iterator[tuple[str, list[Any]]]:
-    """Segments (not yet destroyed) holding a record any of ``holds`` covers, each with its rows,
-    one at a time (the rows of every covered segment at once grew with the archive)."""
+def _covered_segments(archive: Archive, holds: list[HoldRow]) -> Iterator[tuple[str, list[RecordPlace]]]:
+    """Segments (not yet destroyed) holding a record any of ``holds`` covers, each with the places
+    of its rows, one at a time (the rows of every covered segment at once grew with the archive)."""
     if not holds:
         return
     for segment in archive.catalog.segments():
         if segment.disposed_at is not None or (all(h.custodian not in (None, segment.custodian) for h in holds)):
             continue
-        rows = list(archive.catalog.segment_rows(segment.name))
-        if any(h.covers(r.custodian, r.sent_at) for h in holds for r in rows):
-            yield segment.name, rows
+        places = list(archive.catalog.segment_places(segment.name))
+        if any(h.covers(p.custodian, p.sent_at) for h in holds for p in places):
+            yield segment.name, places
 
 
 def attachment_keys(archive: Archive, segment: str, rows: list[Any]) -> list[str]:

@@ -363,15 +363,6 @@ class DynamoCatalog(DocumentTable, LockedTable, IndexedTable):
                              parse_instant(_text(item, "created_at") or ""),
                              parse_instant(disposed_at) if disposed_at else None)
 
-    def segment_rows(self, name: str) -> Iterator[CatalogRow]:
-        item = self._call(self._client.get_item, TableName=self.table, Key=_key((SEGMENTS, name)),
-                          ConsistentRead=True, ProjectionExpression="#ids",
-                          ExpressionAttributeNames={"#ids": "ids"}).get("Item")
-        ids = item.get("ids", {}).get("SS", []) if item else []
-        # A row replaced since (a review item filed as a record) now lives in another segment.
-        rows = [row for row in map(_row_from, self._batch_get(_msg_key(i) for i in ids)) if row.segment == name]
-        yield from sorted(rows, key=lambda row: (row.offset or 0, row.id))
-
     def put_hold(self, hold: HoldRow, audit: AuditEvent, intent: str | None = None) -> None:
         key = (HOLDS, hold.name)
         item = {"type": _s("hold"), "document": _s(json.dumps(hold_json(hold), sort_keys=True))}

@@ -17,10 +17,11 @@ from typing import Any
 
 from archiver.core.terms import INDEX_VERSION
 from archiver.model import parse_instant, utc_iso
-from archiver.storage.catalog.base import CatalogRow, RowFilter, TokenGroup, find_rows
+from archiver.storage.catalog.base import CatalogRow, RecordPlace, RowFilter, TokenGroup, find_rows
 from archiver.storage.catalog.dynamodb_items import (
     INDEX_VERSION_KEY,
     ROW_CUSTODIANS,
+    SEGMENTS,
     TOKEN_PREFIX,
     Item,
     Key,
@@ -170,6 +171,18 @@ class IndexedTable(DynamoTable):
         # As in SQLite, a review item settled as a nonrecord no longer answers a search.
         return {_text(item, "id") or "" for item in self._batch_get((_msg_key(i) for i in ids), ("id", "label"))
                 if _text(item, "label") != "nonrecord"}
+
+    def segment_rows(self, name: str) -> Iterator[CatalogRow]:
+        item = self._call(self._client.get_item, TableName=self.table, Key=_key((SEGMENTS, name)),
+                          ConsistentRead=True, ProjectionExpression="#ids",
+                          ExpressionAttributeNames={"#ids": "ids"}).get("Item")
+        ids = item.get("ids", {}).get("SS", []) if item else []
+        # A row replaced since (a review item filed as a record) now lives in another segment.
+        rows = [row for row in map(_row_from, self._batch_get(_msg_key(i) for i in ids)) if row.segment == name]
+        yield from sorted(rows, key=lambda row: (row.offset or 0, row.id))
+
+    def segment_places(self, name: str) -> Iterator[RecordPlace]:
+        return map(RecordPlace.of, self.segment_rows(name))  # the network, not the rows, is the cost here
 
     def rows_by_id(self, ids: Sequence[str]) -> dict[str, CatalogRow]:
         return {row.id: row for row in map(_row_from, self._batch_get(_msg_key(i) for i in ids))}

@@ -17,7 +17,7 @@ from itertools import chain
 from typing import Any
 
 from archiver.core.terms import INDEX_VERSION
-from archiver.storage.catalog.base import CatalogRow, RowFilter, TokenGroup
+from archiver.storage.catalog.base import CatalogRow, RecordPlace, RowFilter, TokenGroup
 from archiver.storage.catalog.holdings import HoldingGroup
 from archiver.storage.catalog.sqlite_codec import Strings, instant, iso_text, micros, packed, unpacked
 from archiver.storage.catalog.sqlite_schema import COLUMNS
@@ -182,6 +182,13 @@ class SqliteIndex:
                               "AND instr(value, ?) > 0)")
             params.append(json.dumps(prefix)[:-1])
         return conditions, params
+
+    def segment_places(self, name: str) -> Iterator[RecordPlace]:
+        value = self._strings.value
+        for id_, custodian, sent_at, offset, length in self._db.execute(
+                "SELECT id, custodian, sent_at, frame_offset, frame_length FROM messages WHERE segment = ? "
+                "ORDER BY frame_offset", (self._strings.known(name),)):
+            yield RecordPlace(unpacked(id_), value(custodian), instant(sent_at), offset, length)  # type: ignore[arg-type]
 
     def _custodians(self, custodian: str | None) -> list[int]:
         """The numbers of the custodians with rows (or of ``custodian`` only), in the order of their names.
