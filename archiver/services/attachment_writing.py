@@ -8,13 +8,13 @@ re-ingested) is kept at least as long, and held, as the new record needs.
 
 from __future__ import annotations
 
-from concurrent.futures import ThreadPoolExecutor
 from datetime import date
 
 from archiver.errors import ObjectExistsError
 from archiver.services.ingest_reading import AttachmentObject
 from archiver.storage.archive import Archive
 from archiver.storage.envelope import seal
+from archiver.storage.store.base import write_all
 
 # What waits to be stored: enough for several requests in flight, bounded in memory.
 PENDING_ATTACHMENTS = 64
@@ -62,15 +62,8 @@ class AttachmentWriter:
     def _store_pending(self) -> None:
         pending, again = list(self._pending.values()), self._again
         self._pending, self._again, self._bytes = {}, [], 0
-        workers = min(self._archive.store.write_workers, len(pending))
-        if workers > 1:
-            with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="attachments") as pool:
-                done = [pool.submit(self._store, *sealed) for sealed in pending]
-            for future in done:
-                future.result()
-        else:
-            for sealed in pending:
-                self._store(*sealed)
+        workers = max(1, min(self._archive.store.write_workers, len(pending)))
+        write_all(lambda sealed: self._store(*sealed), pending, workers, "attachments")
         for sealed in again:
             self._store(*sealed)
 

@@ -9,10 +9,11 @@ not yet scheduled records).
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from datetime import date
-from typing import Protocol
+from typing import Protocol, TypeVar
 
 from archiver.errors import StoreError
 
@@ -100,3 +101,35 @@ def later(current: date | None, wanted: date | None) -> date | None:
     if current is None or wanted is None:
         return None
     return max(current, wanted)
+
+
+Item = TypeVar("Item")
+
+
+def write_all(write: Callable[[Item], None], items: Iterable[Item], workers: int, name: str) -> None:
+    """``write`` each of ``items``, up to ``workers`` at a time on threads named ``name`` (one after
+    another for one worker). Items are taken only as slots free up, so a generator of large objects
+    is never held all at once; after the first failure no new item is started, the ones in flight
+    finish, then that first error is raised."""
+    if workers == 1:
+        for item in items:
+            write(item)
+        return
+    error: BaseException | None = None
+    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix=name) as pool:
+        running: set[Future[None]] = set()
+        for item in items:
+            if len(running) >= workers:
+                done, running = wait(running, return_when=FIRST_COMPLETED)
+                error = _first_error(done)
+                if error is not None:
+                    break
+            running.add(pool.submit(write, item))
+        done, _ = wait(running)
+        error = error or _first_error(done)
+    if error is not None:
+        raise error
+
+
+def _first_error(done: Iterable[Future[None]]) -> BaseException | None:
+    return next((f.exception() for f in done if f.exception() is not None), None)

@@ -33,7 +33,6 @@ from __future__ import annotations
 import builtins
 import re
 from collections.abc import Iterable, Iterator
-from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
@@ -54,7 +53,7 @@ from archiver.errors import (
     StoreError,
     UsageError,
 )
-from archiver.storage.store.base import Retention, later, validate_key
+from archiver.storage.store.base import Retention, later, validate_key, write_all
 
 # The lock date that stands for "indefinitely" (and every requested date on or after it). It
 # must stay below 2106-02-07: Ceph RGW 16.2 keeps retain-until in 32-bit seconds, and a lock
@@ -172,21 +171,8 @@ class S3Store:
         workers = self.write_workers if workers is None else workers
         if workers < 1:
             raise UsageError("put_many needs at least one worker")
-        error: BaseException | None = None
         write = partial(self.put, legal_hold=True) if legal_hold else self.put
-        with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="s3-put") as pool:
-            running: set[Future[None]] = set()
-            for key, data, retain_until in items:
-                if len(running) >= workers:
-                    done, running = wait(running, return_when=FIRST_COMPLETED)
-                    error = _first_error(done)
-                    if error is not None:
-                        break
-                running.add(pool.submit(write, key, data, retain_until))
-            done, _ = wait(running)
-            error = error or _first_error(done)
-        if error is not None:
-            raise error
+        write_all(lambda item: write(*item), items, workers, "s3-put")
 
     def _write_args(self, retain_until: date | None, legal_hold: bool = False) -> dict[str, Any]:
         """Lock, legal hold, encryption and metadata arguments shared by PutObject and CreateMultipartUpload."""
@@ -459,10 +445,6 @@ class S3Store:
 
 def _code(exc: ClientError) -> str:
     return str(exc.response.get("Error", {}).get("Code", ""))
-
-
-def _first_error(done: Iterable[Future[None]]) -> BaseException | None:
-    return next((f.exception() for f in done if f.exception() is not None), None)
 
 
 def _lock_instant(retain_until: date | None) -> datetime | None:
