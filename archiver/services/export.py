@@ -175,7 +175,7 @@ def _batch_documents(searcher: Searcher, rows: list[CatalogRow]) -> dict[str, Re
     shared: dict[str, list[CatalogRow]] = {}
     for row in rows:
         if not searcher.has_document(row):
-            raise UsageError(f"record {row.id} has no text to export")
+            raise _no_text(row)
         shared.setdefault(str(row.segment), []).append(row)
     documents = {}
     for segment, placed in shared.items():
@@ -212,8 +212,12 @@ def _readable(searcher: Searcher, row: CatalogRow) -> bool:
 def _document(searcher: Searcher, row: CatalogRow) -> RecordDocument:
     document = searcher.document(row)
     if document is None:
-        raise UsageError(f"record {row.id} has no text to export")
+        raise _no_text(row)
     return document
+
+
+def _no_text(row: CatalogRow) -> UsageError:
+    return UsageError(f"record {row.id} has no text to export")
 
 
 def _write_payload(archive: Archive, searcher: Searcher, keys: list[Key], request: ExportRequest,
