@@ -22,8 +22,9 @@ from tests.test_keys_kms import _sample_texts
 BUCKET, TABLE, ALIAS = "agency-records-archive", "agency-records-catalog", "alias/agency-records"
 
 
-@pytest.fixture
-def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+# The store looks before each write unless told the service refuses overwrites itself (moto does).
+@pytest.fixture(params=["", "&if-none-match=enforced"], ids=["look-first", "if-none-match-enforced"])
+def aws(monkeypatch: pytest.MonkeyPatch, request: pytest.FixtureRequest) -> Iterator[None]:
     for name, value in (("AWS_ACCESS_KEY_ID", "testing"), ("AWS_SECRET_ACCESS_KEY", "testing"),
                         ("AWS_DEFAULT_REGION", "us-east-1")):
         monkeypatch.setenv(name, value)
@@ -34,7 +35,7 @@ def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
         s3.create_bucket(Bucket=BUCKET, ObjectLockEnabledForBucket=True)
         key = boto3.client("kms").create_key()["KeyMetadata"]["KeyId"]
         boto3.client("kms").create_alias(AliasName=ALIAS, TargetKeyId=key)
-        monkeypatch.setenv("ARCHIVER_STORE", f"s3://{BUCKET}/records?lock=GOVERNANCE")
+        monkeypatch.setenv("ARCHIVER_STORE", f"s3://{BUCKET}/records?lock=GOVERNANCE{request.param}")
         monkeypatch.setenv("ARCHIVER_CATALOG", f"dynamodb://{TABLE}")
         monkeypatch.setenv("ARCHIVER_KEY", f"kms://{ALIAS}")
         yield

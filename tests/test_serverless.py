@@ -337,7 +337,8 @@ def test_environment_names_the_deployed_resources(template: Template) -> None:
     alias = template["Resources"]["ArchiveKeyAlias"]["Properties"]["AliasName"]
     for function in _resources(template, "AWS::Lambda::Function").values():
         env = function["Properties"]["Environment"]["Variables"]
-        assert _sub(env["ARCHIVER_STORE"]) == f"s3://{archive}/records?lock=GOVERNANCE"  # the bucket's mode
+        # the bucket's mode; S3 refuses overwrites itself, so the store writes without looking first
+        assert _sub(env["ARCHIVER_STORE"]) == f"s3://{archive}/records?lock=GOVERNANCE&if-none-match=enforced"
         assert env["ARCHIVER_CATALOG"] == f"dynamodb://{table}"
         assert env["ARCHIVER_KEY"] == f"kms://{alias}"
         assert _sub(env["ARCHIVER_NOTIFIER"]) == f"sns://arn:${{AWS::Partition}}:sns:${{AWS::Region}}:${{AWS::AccountId}}:{topic}"

@@ -1,5 +1,5 @@
 """What only the S3 store does: lock, SSE-KMS and checksum headers, the far date, multipart,
-parallel puts, bucket checks and error messages.
+parallel puts, bucket checks, writes where the service enforces If-None-Match, and error messages.
 
 Tests taking the ``s3`` fixture run on moto in-process and, with ``ARCHIVER_TEST_RGW_ENDPOINT``
 set, on a real Ceph RGW (marker ``rgw``), where S3 itself must enforce the locks.
@@ -27,7 +27,8 @@ from moto.server import ThreadedMotoServer
 from archiver.errors import ConfigError, ObjectExistsError, RetentionError, StoreError, UsageError
 from archiver.storage.store import LocalDirStore, Retention, open_store
 from archiver.storage.store import s3 as s3_module
-from archiver.storage.store.s3 import S3Store
+from archiver.storage.store.s3 import PROBE_KEY, S3Store
+from archiver.storage.store.s3_location import S3Location
 from tests.conftest import CliRunner
 from tests.test_store_contract import (
     MOTO_BUCKET,
@@ -587,3 +588,69 @@ def test_the_store_over_real_http(moto_server: str, tmp_path: Path) -> None:
     with pytest.raises(RetentionError, match="S3 refused the delete"):
         store.delete("seg/1", date(2999, 1, 1))
     assert list(store.list()) == ["seg/1"]
+
+
+# -- if-none-match=enforced: no look before each write where the service refuses overwrites ---------
+
+ENFORCED = "lock=GOVERNANCE&if-none-match=enforced"
+
+
+def _operations(sent: Sent) -> list[str]:
+    return [name for name, _ in sent.requests]
+
+
+def test_an_enforcing_store_writes_without_looking_first(moto_s3: Any) -> None:
+    store = S3Store(f"s3://{MOTO_BUCKET}/archive?{ENFORCED}")
+    sent = Sent(store)
+    store.put("seg/a", b"first", None)
+    with pytest.raises(ObjectExistsError, match="already exists"):
+        store.put("seg/a", b"second", None)  # refused by the service's 412, not by a look
+    assert _operations(sent) == ["PutObject", "PutObject"]
+    assert store.get("seg/a") == b"first"
+    assert [v["Key"] for v in moto_s3.list_object_versions(Bucket=MOTO_BUCKET)["Versions"]] == ["archive/seg/a"]
+
+
+def test_without_the_setting_the_store_looks_before_each_write(moto_s3: Any) -> None:
+    store = S3Store(f"s3://{MOTO_BUCKET}/archive?lock=GOVERNANCE")
+    sent = Sent(store)
+    store.put("seg/a", b"first", None)
+    with pytest.raises(ObjectExistsError, match="already exists"):
+        store.put("seg/a", b"second", None)
+    assert _operations(sent) == ["HeadObject", "PutObject", "HeadObject"]
+
+
+def test_put_many_on_an_enforcing_store_sends_one_request_an_object(moto_s3: Any) -> None:
+    store = S3Store(f"s3://{MOTO_BUCKET}/archive?{ENFORCED}")
+    sent = Sent(store)
+    store.put_many([(f"seg/{n}", b"x", None) for n in range(20)])
+    assert _operations(sent) == ["PutObject"] * 20
+
+
+def test_check_accepts_a_service_that_refuses_the_second_write(s3: S3Env) -> None:
+    if s3.kind == "rgw":
+        pytest.skip("Ceph RGW 16.2 ignores If-None-Match: see the next test")
+    store = s3.store(ENFORCED)
+    sent = Sent(store)
+    store.check()
+    store.check()  # the probe is there now: its first write is refused at once
+    puts = _operations(sent).count("PutObject")
+    assert puts == 3
+    assert len(s3.versions(PROBE_KEY)) == 1
+    assert list(store.list()) == []  # the probe is the store's own, no archive object
+
+
+def test_check_refuses_the_setting_where_the_service_writes_a_key_twice(s3: S3Env) -> None:
+    store = s3.store(ENFORCED)
+    if s3.kind == "moto":  # moto refuses: make it look like a service that ignores the header
+        store.client.meta.events.register("before-parameter-build.s3.PutObject",
+                                          lambda params, **_: params.pop("IfNoneMatch", None))
+    with pytest.raises(ConfigError, match="does not refuse overwrites by itself: leave if-none-match=enforced out"):
+        store.check()
+    assert s3.store().exists(PROBE_KEY)
+
+
+def test_the_setting_is_parsed_strictly() -> None:
+    assert S3Location.parse("s3://bucket-a/p?if-none-match=enforced").if_none_match_enforced
+    assert not S3Location.parse("s3://bucket-a/p").if_none_match_enforced
+    with pytest.raises(ConfigError, match="if-none-match takes only 'enforced'"):
+        S3Location.parse("s3://bucket-a/p?if-none-match=yes")

@@ -1,7 +1,8 @@
 """An S3 bucket with Object Lock as the archive's WORM object store.
 
-URL: ``s3://bucket/prefix?lock=COMPLIANCE&kms=alias/name`` (prefix, ``lock`` and ``kms`` are
-optional; ``lock`` is COMPLIANCE unless ``GOVERNANCE`` is asked for, e.g. for a trial).
+URL: ``s3://bucket/prefix?lock=COMPLIANCE&kms=alias/name&if-none-match=enforced`` (prefix and
+every option are optional; ``lock`` is COMPLIANCE unless ``GOVERNANCE`` is asked for, e.g. for a
+trial; ``if-none-match=enforced`` is below).
 
 What arrives here is already sealed client-side (AES-256-GCM per object): the bucket never sees
 plaintext. On top of that every object is written with
@@ -21,9 +22,13 @@ the latest of the lock, that metadata and that tag, so neither can shorten the l
 Object Lock buckets are versioned: :meth:`S3Store.delete` removes every version of the key, so
 the ciphertext is really gone (a plain delete would only add a delete marker).
 
-Other S3 implementations: Ceph RGW 16.2 ignores ``If-None-Match`` (and moto may), so ``put``
-also looks before it writes; RGW 16.2 and moto drop the lock given to CreateMultipartUpload, so a
-multipart object is locked again once complete; RGW 16.2 needs ``?kms=`` (it has no default
+Other S3 implementations: Ceph RGW 16.2 ignores ``If-None-Match``, so ``put`` also looks
+(HeadObject) before it writes, unless the URL says ``if-none-match=enforced``: then the service's
+412 is the only guard, and :meth:`S3Store.check` (run by ``archiver init``) refuses the setting
+where a second write of its probe object is not refused (AWS S3 and moto refuse it; no
+delete marker ever hides an archive object, so the current version is what S3 checks). RGW
+16.2 and moto drop the lock given to CreateMultipartUpload, so a multipart object is locked
+again once complete; RGW 16.2 needs ``?kms=`` (it has no default
 SSE-KMS key) and does not check SHA-256 checksums. Retention is read with one HEAD request,
 which carries lock, legal hold and metadata (moto 5.2 lacks GetObjectRetention).
 """
@@ -31,14 +36,11 @@ which carries lock, legal hold and metadata (moto 5.2 lacks GetObjectRetention).
 from __future__ import annotations
 
 import builtins
-import re
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from functools import partial, reduce
 from typing import Any
-from urllib.parse import parse_qs, urlsplit
 
 import boto3
 from botocore.config import Config
@@ -54,6 +56,7 @@ from archiver.errors import (
     UsageError,
 )
 from archiver.storage.store.base import Retention, later, validate_key, write_all
+from archiver.storage.store.s3_location import LOCK_MODES, S3Location
 
 # The lock date that stands for "indefinitely" (and every requested date on or after it). It
 # must stay below 2106-02-07: Ceph RGW 16.2 keeps retain-until in 32-bit seconds, and a lock
@@ -62,58 +65,20 @@ INDEFINITELY = date(2100, 1, 1)
 # Objects above this size go up in parts; module constants so tests can make them small.
 MULTIPART_THRESHOLD = 64 * 1024 * 1024
 PART_SIZE = 16 * 1024 * 1024
-LOCK_MODES = ("COMPLIANCE", "GOVERNANCE")
 # Object metadata and tag holding the requested retain-until ("indefinite" or an ISO date).
 RETAIN_UNTIL_FIELD = "retain-until"
 _INDEFINITE_TEXT = "indefinite"
 # A lock must end safely after the request reaches S3; a date closer than this is already due.
 _LOCK_MARGIN = timedelta(minutes=5)
-_BUCKET = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
 _NOT_FOUND = {"404", "NoSuchKey", "NotFound"}
 _NO_LOCK_CONFIG = {"ObjectLockConfigurationNotFoundError", "NoSuchObjectLockConfiguration"}
 _BAD_CREDENTIALS = {"InvalidAccessKeyId", "SignatureDoesNotMatch", "ExpiredToken", "InvalidToken",
                     "InvalidClientTokenId", "UnrecognizedClientException"}
+# The one object the store writes for itself: ``check`` writes it twice to see the second refused.
+# It is no archive object, so ``list`` leaves it out.
+PROBE_KEY = "probe/if-none-match"
+_REFUSED_AS_EXISTING = {"PreconditionFailed", "412", "ConditionalRequestConflict"}
 _CLIENT_CONFIG = Config(retries={"mode": "standard", "max_attempts": 10}, max_pool_connections=32)
-
-
-@dataclass(frozen=True)
-class S3Location:
-    """A parsed ``s3://`` store URL."""
-
-    bucket: str
-    prefix: str  # "" or ending in "/"
-    lock_mode: str
-    kms_key_id: str | None
-
-    @classmethod
-    def parse(cls, url: str) -> S3Location:
-        """Parse ``s3://bucket/prefix?lock=...&kms=...``; ``ConfigError`` names what is wrong."""
-        parts = urlsplit(url)
-        if parts.scheme != "s3" or not parts.netloc:
-            raise ConfigError(f"object store {url!r}: expected s3://bucket/prefix")
-        if not _BUCKET.match(parts.netloc) or ".." in parts.netloc:
-            raise ConfigError(f"object store {url!r}: {parts.netloc!r} is not a valid S3 bucket name")
-        prefix = parts.path.strip("/")
-        if prefix:
-            try:
-                validate_key(prefix)
-            except StoreError:
-                raise ConfigError(f"object store {url!r}: prefix {prefix!r} may hold only lower-case letters, "
-                                  "digits and . _ - between slashes") from None
-            prefix += "/"
-        options = parse_qs(parts.query, keep_blank_values=True)
-        unknown = sorted(set(options) - {"lock", "kms"})
-        if unknown:
-            raise ConfigError(f"object store {url!r}: unknown option {unknown[0]!r} (known: lock, kms)")
-        if any(len(values) > 1 for values in options.values()):
-            raise ConfigError(f"object store {url!r}: an option is given twice")
-        lock_mode = options.get("lock", ["COMPLIANCE"])[0].upper()
-        if lock_mode not in LOCK_MODES:
-            raise ConfigError(f"object store {url!r}: lock must be COMPLIANCE or GOVERNANCE")
-        kms = options.get("kms", [None])[0]
-        if kms == "":
-            raise ConfigError(f"object store {url!r}: kms= needs a KMS key id, ARN or alias")
-        return cls(parts.netloc, prefix, lock_mode, kms)
 
 
 class S3Store:
@@ -140,9 +105,10 @@ class S3Store:
         """Write ``data`` under a new key with its lock (and its legal hold when ``legal_hold``, set by
         the PUT itself); ``ObjectExistsError`` if the key is taken."""
         name = self._name(key)
-        # If-None-Match is the guard on AWS, but moto and Ceph RGW 16.2 may ignore it (RGW then
-        # writes a second version): look first so a plain retry is refused everywhere.
-        if self.exists(key):
+        # If-None-Match is the guard on AWS, but Ceph RGW 16.2 ignores it (and writes a second
+        # version): unless the URL says the service enforces it, look first so that a plain retry
+        # is refused everywhere.
+        if not self.location.if_none_match_enforced and self.exists(key):
             raise ObjectExistsError(f"object {key} already exists")
         args = self._write_args(retain_until, legal_hold)
         with self._errors(f"write object {key}", key=key):
@@ -153,10 +119,10 @@ class S3Store:
                     self.client.put_object(Bucket=self.bucket, Key=name, Body=data, ChecksumAlgorithm="SHA256",
                                            IfNoneMatch="*", **args)
             except ClientError as exc:
-                if _code(exc) in ("PreconditionFailed", "412"):
-                    raise ObjectExistsError(f"object {key} already exists") from None
                 if _code(exc) == "ConditionalRequestConflict":
                     raise StoreError(f"object {key}: another write of the same key is in progress; retry") from None
+                if _code(exc) in _REFUSED_AS_EXISTING:
+                    raise ObjectExistsError(f"object {key} already exists") from None
                 raise
 
     def put_many(self, items: Iterable[tuple[str, bytes, date | None]], workers: int | None = None,
@@ -264,7 +230,7 @@ class S3Store:
                                                                           Prefix=self.prefix + prefix)
             for page in pages:
                 keys.extend(item["Key"][len(self.prefix):] for item in page.get("Contents", []))
-        return iter(sorted(keys))
+        return iter(sorted(key for key in keys if key != PROBE_KEY))
 
     # -- retention ---------------------------------------------------------------------------
 
@@ -367,6 +333,26 @@ class S3Store:
             if status != "Enabled":
                 raise ConfigError(f"bucket {bucket} has versioning {(status or 'never enabled').lower()}: "
                                   "an Object Lock bucket must keep versioning enabled")
+        if self.location.if_none_match_enforced:
+            self._check_if_none_match()
+
+    def _check_if_none_match(self) -> None:
+        """Refuse ``if-none-match=enforced`` where the service accepts a second write of one key."""
+        args: dict[str, Any] = {"ServerSideEncryption": "aws:kms"}
+        if self.location.kms_key_id:
+            args["SSEKMSKeyId"] = self.location.kms_key_id
+        with self._errors("check that the bucket refuses overwrites", key=PROBE_KEY):
+            for _ in range(2):  # the first write may be the probe's first; the second must be refused
+                try:
+                    self.client.put_object(Bucket=self.bucket, Key=self._name(PROBE_KEY), Body=b"", IfNoneMatch="*",
+                                           ChecksumAlgorithm="SHA256", **args)
+                except ClientError as exc:
+                    if _code(exc) in _REFUSED_AS_EXISTING:
+                        return
+                    raise
+        raise ConfigError(f"bucket {self.bucket}: the S3 service wrote {self.prefix}{PROBE_KEY} a second time "
+                          "despite If-None-Match, so it does not refuse overwrites by itself: leave "
+                          "if-none-match=enforced out of the store URL (the store then looks before each write)")
 
     # -- helpers -----------------------------------------------------------------------------
 
