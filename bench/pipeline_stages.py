@@ -3,7 +3,8 @@ memory and the bytes it writes are its own.
 
     python bench/pipeline_stages.py STAGE EXPORT ARCHIVE_DIR [EXTRA]
 
-Prints one JSON line: messages handled, seconds, CPU seconds, peak memory and bytes written
+Prints one JSON line: messages handled, seconds, CPU seconds (the stage's, without the memory
+sampler's, which ``sampler_cpu`` gives apart), peak memory and bytes written
 (``write_bytes`` of ``/proc/self/io``; ``wchar`` beside it). Only the stage itself is timed. CPU
 includes the process an ingest forks to read the export. Memory, in kB: ``self_peak_kb``,
 this process's peak RSS; ``child_peak_kb``, the largest child's (0 when none ran);
@@ -128,6 +129,9 @@ STAGES: dict[str, Callable[[Path, Path, str], object]] = {
     "init": command(["init"]), "ingest": command(INGEST),
     "forwarding": command(["report", "forwarding", "--json"]),
     "retention": command(["report", "retention", "--json"]),
+    "completeness": command(["report", "completeness", "--json"]),
+    "disclosures": command(["report", "disclosures", "--json"]),
+    "gaps": command(["report", "gaps", "--json"]),
     "verify": command(["verify", "--json"]), "search": search,
 }
 
@@ -176,11 +180,18 @@ class PssSampler:
         self.peak_kb = 0
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
+        self._clock: int | None = None
 
     def __enter__(self) -> PssSampler:
         if self.available:
             self._thread.start()
+            self._clock = time.pthread_getcpuclockid(self._thread.ident or 0)
         return self
+
+    def cpu(self) -> float:
+        """The CPU seconds the sampling thread has used so far (reading /proc costs: up to a tenth
+        of a core with a large child), which the stage's own CPU must not include."""
+        return time.clock_gettime(self._clock) if self._clock is not None and self._thread.is_alive() else 0.0
 
     def __exit__(self, *_: object) -> None:
         if self.available:
@@ -224,24 +235,25 @@ def main() -> None:
     requests = count_requests() if os.environ.get("AWS_ENDPOINT_URL") else Counter()
     with PssSampler() as together:
         before_io, before = io_counters(), resource.getrusage(resource.RUSAGE_SELF)
-        before_children, started = _children_cpu(), time.perf_counter()
+        before_children, before_sampler, started = _children_cpu(), together.cpu(), time.perf_counter()
         prepared = STAGES[name](export, archive, extra)
         if isinstance(prepared, tuple):  # (count, the timed part): what came before it is not timed
             count, timed = prepared
             before_io, before, started = io_counters(), resource.getrusage(resource.RUSAGE_SELF), time.perf_counter()
-            before_children = _children_cpu()
+            before_children, before_sampler = _children_cpu(), together.cpu()
             timed()
         else:
             count = int(prepared)  # type: ignore[call-overload]
         seconds = time.perf_counter() - started
-        after, after_io = resource.getrusage(resource.RUSAGE_SELF), io_counters()
+        after, after_io, sampler_cpu = resource.getrusage(resource.RUSAGE_SELF), io_counters(), together.cpu()
     child_peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
     # Both processes of an ingest are resident at once: their sampled PSS added (RSS peaks added
     # would count the pages the forked reader shares with this process twice).
     pss = together.peak_kb if together.available else after.ru_maxrss + child_peak
     print(json.dumps({"messages": count, "seconds": seconds,
                       "cpu": after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime
-                      + _children_cpu() - before_children,  # the reading process ingest forks
+                      + _children_cpu() - before_children  # the reading process ingest forks
+                      - (sampler_cpu - before_sampler), "sampler_cpu": sampler_cpu - before_sampler,
                       "peak_kb": pss if child_peak else after.ru_maxrss, "self_peak_kb": after.ru_maxrss,
                       "child_peak_kb": child_peak, "peak_pss_kb": pss,
                       "write_bytes": after_io.get("write_bytes", 0) -
