@@ -16,7 +16,7 @@ from archiver.core.custodians import Custodian, PersonalAccount
 from archiver.core.retention import load_schedules
 from archiver.services.compliance import custodian_overview, register_custodian, sweep
 from archiver.services.ingest import IngestOptions, Ingestor
-from archiver.services.notices import Notice
+from archiver.services.notices import LISTED_LATE_RECORDS, LateRecord, Notice, plan_notices
 from archiver.services.notifiers import MailFileNotifier, NotifierError
 from archiver.storage.archive import Archive
 from archiver.storage.audit import AuditEvent
@@ -435,3 +435,35 @@ def test_late_lines_say_received_or_sent_once(cli: CliRunner, archive_dir: Path)
     cli("ingest", export, "--custodian", "j.rivera", "--tz", "UTC", "--date-order", "mdy")
     text = cli("report", "forwarding").out
     assert "received sent" not in text and "received 2026-02-10T09:00:00Z  deadline" in text
+
+
+def _late(n: int, custodian: str = "j.rivera") -> LateRecord:
+    sent = datetime(2025, 1, 1, tzinfo=timezone.utc) + timedelta(hours=n)
+    return LateRecord(f"{n:032x}", custodian, "sent", sent, sent + timedelta(days=20),
+                      sent + timedelta(days=20 + n % 400), n % 400)
+
+
+def test_a_large_backlog_makes_one_notice_that_lists_the_first_records_and_counts_all() -> None:
+    # 30,000 late records once made a 4 MB body: more than an SNS message (256 KB) can hold.
+    late = [_late(n) for n in reversed(range(30_000))]
+    custodian = Custodian("j.rivera", supervisor="chief@cbp.dhs.gov")
+    plan = plan_notices([], late, {"j.rivera": custodian}, datetime(2026, 3, 1, tzinfo=timezone.utc), (14, 18),
+                        "records@cbp.dhs.gov", already_sent=set())
+    [notice] = plan.notices
+    assert notice.kind == "late-records" and "30000 record(s)" in notice.subject
+    assert len(notice.keys) == 30_000  # every record counts as reported: none is listed again
+    listed = [line for line in notice.body.splitlines() if line.startswith("  ")]
+    assert [line.split()[0] for line in listed] == [f"{n:032x}" for n in range(LISTED_LATE_RECORDS)]
+    assert "sent from 2025-01-01T00:00:00Z to " in notice.body and "up to 399 day(s) late" in notice.body
+    assert "'archiver report forwarding --csv' lists every record" in notice.body
+    assert len(notice.body.encode()) < 64 * 1024
+
+
+def test_a_small_notice_lists_every_late_record() -> None:
+    late = [_late(n) for n in range(LISTED_LATE_RECORDS)]
+    plan = plan_notices([], late, {}, datetime(2026, 3, 1, tzinfo=timezone.utc), (14, 18), "records@cbp.dhs.gov",
+                        already_sent=set())
+    [notice] = plan.notices
+    assert sum(line.startswith("  ") for line in notice.body.splitlines()) == LISTED_LATE_RECORDS
+    assert "report forwarding" not in notice.body
+

@@ -25,6 +25,9 @@ from archiver.storage.catalog import CatalogRow
 KIND_REMINDER = "sync-reminder"
 KIND_AT_RISK = "at-risk"
 KIND_LATE = "late-records"
+# A late-records notice names at most this many records (about 150 bytes each): an SNS message
+# holds at most 256 KB, and a first sweep over years of backlog may find tens of thousands late.
+LISTED_LATE_RECORDS = 200
 
 
 class LateRecord(NamedTuple):
@@ -168,11 +171,19 @@ def _at_risk_notice(account: AccountSync, custodian: Custodian, records_officer:
 
 
 def _late_notice(custodian: Custodian, rows: list[LateRecord], records_officer: str | None) -> Notice:
+    """One notice for all of a custodian's newly late records, listing the first sent of them."""
+    ordered = sorted(rows, key=lambda r: (r.sent_at, r.id))
+    listed = ordered[:LISTED_LATE_RECORDS]
     lines = [f"  {r.id}  {r.direction:<8} {utc_iso(r.sent_at)}  deadline "
              f"{utc_iso(r.deadline) if r.deadline else '-'}  archived {utc_iso(r.ingested_at)}  "
-             f"{r.days_late} day(s) late" for r in sorted(rows, key=lambda r: (r.sent_at, r.id))]
+             f"{r.days_late} day(s) late" for r in listed]
     body = (f"{len(rows)} record(s) of custodian {custodian.id} reached the archive after the 20-day deadline "
-            "of 44 U.S.C. 2911:\n" + "\n".join(lines) + "\n")
+            "of 44 U.S.C. 2911")
+    if len(listed) < len(ordered):
+        body += (f", sent from {utc_iso(ordered[0].sent_at)} to {utc_iso(ordered[-1].sent_at)}, up to "
+                 f"{max(r.days_late for r in ordered)} day(s) late. The {len(listed)} sent first are listed; "
+                 "'archiver report forwarding --csv' lists every record with its 2911 status")
+    body += ":\n" + "\n".join(lines) + "\n"
     return Notice(KIND_LATE, custodian.id, _addresses(custodian.supervisor, records_officer),
                   f"2911 late: {len(rows)} record(s) of {custodian.id} archived after the deadline", body,
                   tuple(_late_key(r) for r in rows))
