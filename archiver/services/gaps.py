@@ -15,16 +15,22 @@ message. Only messages sent within the span the other's export of it covers coun
 message sent after B's export was made is not missing from it. Identical messages are
 counted, so one of two "ok"s sent in the same minute can be missing.
 
-The report holds one keyed entry per message of the custodians' conversations while it
-runs; its output holds custodian ids, keyed refs, apps, times and record ids only.
+Each message's keyed copy reference goes to a temporary SQLite database (an unnamed one, which
+SQLite removes when it is closed, and which holds keyed references, ids and times only, as the
+catalog does), so the report's memory does not grow with the archive; it holds in memory one
+entry per conversation copy, the deleted notices and the gaps it finds. Its output holds
+custodian ids, keyed refs, apps, times and record ids only.
 """
 
 from __future__ import annotations
 
+import sqlite3
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, field
-from datetime import datetime
+from contextlib import closing
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from itertools import groupby
 from typing import Any
 
 from archiver.core.custodians import Custodian, find_custodian
@@ -38,7 +44,10 @@ ROLES = ("records-officer", "investigator")
 CSV_FIELDS = ["id", "holder", "sender", "source", "conversation_ref", "sender_conversation_refs", "sent_at", "label"]
 
 Thread = tuple[str, str]  # (custodian, conversation_ref): one custodian's copy of a conversation
-CopyKey = int             # a sender's number (see _Identities) over the 128 bits of a copy_key
+CopyKey = bytes           # a sender's number (see _Identities), then the copy_key's text
+SPOOL_BATCH = 10_000      # rows written to the spool at a time
+SPOOL_CACHE_KB = 16_384   # the spool's page cache; the rest of it stays on disk
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 @dataclass(frozen=True)
@@ -76,35 +85,8 @@ class GapsReport:
                 "deleted_notices": [candidate_json(report_row(row)) for row in self.deleted_notices]}
 
 
-@dataclass(frozen=True, slots=True)
-class _Copy:
-    """A copy one custodian holds of another custodian's message: what a gap would name."""
-
-    key: CopyKey
-    sender: str
-    record_id: str
-    sent_at: datetime
-    source: str
-    label: str
-
-
-@dataclass
-class _Thread:
-    """What the report keeps of one custodian's copy of a conversation: a count per copy key."""
-
-    copies: Counter[CopyKey] = field(default_factory=Counter)
-    first: datetime | None = None
-    last: datetime | None = None
-    from_others: list[_Copy] = field(default_factory=list)
-
-    def add(self, key: CopyKey, sent_at: datetime) -> None:
-        self.copies[key] += 1
-        self.first = min(self.first or sent_at, sent_at)
-        self.last = max(self.last or sent_at, sent_at)
-
-
 class _Identities:
-    """Who sent a row: a registered custodian, else the keyed handle; numbered, to keep keys small ints."""
+    """Who sent a row: a registered custodian, else the keyed handle; numbered, to keep keys short."""
 
     def __init__(self, archive: Archive, custodians: Iterable[Custodian]) -> None:
         named: dict[str, set[str]] = defaultdict(set)
@@ -122,7 +104,93 @@ class _Identities:
     def key(self, sender: str | None, row: CatalogRow) -> CopyKey:
         identity = f"custodian:{sender}" if sender else f"handle:{row.sender_ref}"
         number = self._numbers.setdefault(identity, len(self._numbers))
-        return (number << 128) | int(row.copy_key or "0", 16)
+        return number.to_bytes(4, "big") + (row.copy_key or "").encode()
+
+
+class _Copies:
+    """Every message's copy key by thread, spooled to a temporary SQLite database; in memory, each
+    thread's number, custodian and span of send times."""
+
+    def __init__(self) -> None:
+        self.db = sqlite3.connect("")  # "": a temporary database on disk, removed when closed
+        self.db.executescript(f"""PRAGMA cache_size = -{SPOOL_CACHE_KB}; PRAGMA journal_mode = OFF;
+            PRAGMA synchronous = OFF;
+            CREATE TABLE copies (key BLOB NOT NULL, thread INTEGER NOT NULL, custodian INTEGER NOT NULL);
+            CREATE TABLE others (thread INTEGER NOT NULL, sent INTEGER NOT NULL, id TEXT NOT NULL, key BLOB NOT NULL,
+                                 sender TEXT NOT NULL, source TEXT NOT NULL, label TEXT NOT NULL);""")
+        self.threads: dict[Thread, int] = {}
+        self.names: list[Thread] = []
+        self.first: list[datetime] = []
+        self.last: list[datetime] = []
+        self._custodians: dict[str, int] = {}
+        self._copies: list[tuple[CopyKey, int, int]] = []
+        self._others: list[tuple[int, int, str, CopyKey, str, str, str]] = []
+
+    def file(self, identities: _Identities, row: CatalogRow) -> None:
+        """Count one row's copy in its thread; keep it aside when another custodian sent it."""
+        if row.copy_key is None or row.sender_ref is None or row.system:
+            return
+        sender = identities.sender(row)
+        key = identities.key(sender, row)
+        thread = self._thread((row.custodian, row.conversation_ref), row.sent_at)
+        self._copies.append((key, thread, self._custodians.setdefault(row.custodian, len(self._custodians))))
+        if sender and sender != row.custodian:
+            self._others.append((thread, _micros(row.sent_at), row.id, key, sender, row.source, row.label))
+        if len(self._copies) >= SPOOL_BATCH:
+            self._flush()
+
+    def _thread(self, name: Thread, sent_at: datetime) -> int:
+        number = self.threads.get(name)
+        if number is None:
+            number = self.threads[name] = len(self.names)
+            self.names.append(name)
+            self.first.append(sent_at)
+            self.last.append(sent_at)
+        else:
+            self.first[number] = min(self.first[number], sent_at)
+            self.last[number] = max(self.last[number], sent_at)
+        return number
+
+    def _flush(self) -> None:
+        self.db.executemany("INSERT INTO copies VALUES (?, ?, ?)", self._copies)
+        self.db.executemany("INSERT INTO others VALUES (?, ?, ?, ?, ?, ?, ?)", self._others)
+        self._copies, self._others = [], []
+
+    def links(self) -> dict[int, set[int]]:
+        """Threads of different custodians that share a message: the same conversation."""
+        self._flush()
+        self.db.execute("CREATE INDEX copies_by_key ON copies (key, custodian, thread)")
+        links: dict[int, set[int]] = defaultdict(set)
+        # Only a key two custodians hold links threads: SQLite finds those keys on the index.
+        rows = self.db.execute("SELECT key, thread, custodian FROM copies WHERE key IN "
+                               "(SELECT key FROM copies GROUP BY key HAVING min(custodian) < max(custodian)) "
+                               "ORDER BY key")
+        for _, group in groupby(rows, key=lambda row: row[0]):
+            together = {(thread, custodian) for _, thread, custodian in group}
+            for thread, custodian in together:
+                links[thread].update(other for other, theirs in together if theirs != custodian)
+        return links
+
+    def from_others(self) -> Iterator[tuple[int, list[tuple[int, str, CopyKey, str, str, str]]]]:
+        """Each thread's copies of messages another custodian sent, in order of sending (and id)."""
+        rows = self.db.execute("SELECT thread, sent, id, key, sender, source, label FROM others "
+                               "ORDER BY thread, sent, id")
+        for thread, group in groupby(rows, key=lambda row: row[0]):
+            yield thread, [row[1:] for row in group]
+
+    def count(self, key: CopyKey, threads: list[int]) -> int:
+        """How many copies of ``key`` the given threads hold."""
+        marks = ", ".join("?" * len(threads))
+        found: int = self.db.execute(f"SELECT count(*) FROM copies WHERE key = ? AND thread IN ({marks})",
+                                     (key, *threads)).fetchone()[0]
+        return found
+
+    def covers(self, threads: list[int], at: datetime) -> bool:
+        """Whether ``at`` lies within the time the given threads' exports cover."""
+        return bool(threads) and min(self.first[t] for t in threads) <= at <= max(self.last[t] for t in threads)
+
+    def close(self) -> None:
+        self.db.close()
 
 
 def gaps_report(archive: Archive, actor: str, now: datetime, custodian: str | None = None) -> GapsReport:
@@ -136,63 +204,40 @@ def gaps_report(archive: Archive, actor: str, now: datetime, custodian: str | No
     named = find_custodian(registry, custodian) if custodian else None
     custodian = named.id if named else custodian
     identities = _Identities(archive, registry)
-    threads: dict[Thread, _Thread] = defaultdict(_Thread)
     deleted = []
-    for row in archive.catalog.rows():
-        if FLAG_DELETED in row.flags and custodian in (None, row.custodian):
-            deleted.append(row)
-        _file(threads, identities, row)
-    links = _links(threads)
-    gaps = [gap for thread, seen in threads.items() for gap in _missing(thread, seen, threads, links.get(thread, ()))
-            if custodian in (None, gap.holder, gap.sender)]
+    with closing(_Copies()) as copies:
+        for row in archive.catalog.rows():
+            if FLAG_DELETED in row.flags and custodian in (None, row.custodian):
+                deleted.append(row)
+            copies.file(identities, row)
+        links = copies.links()
+        gaps = [gap for thread, held in copies.from_others() for gap in _missing(copies, thread, held,
+                                                                                  links.get(thread, set()))
+                if custodian in (None, gap.holder, gap.sender)]
     gaps.sort(key=lambda g: (g.sent_at, g.holder, g.record_id))
     deleted.sort(key=lambda r: (r.sent_at, r.custodian, r.id))
     return GapsReport(now, gaps, deleted, sum(len(linked) for linked in links.values()) // 2)
 
 
-def _file(threads: dict[Thread, _Thread], identities: _Identities, row: CatalogRow) -> None:
-    """Count one row's copy in its thread; keep it aside when another custodian sent it."""
-    if row.copy_key is None or row.sender_ref is None or row.system:
-        return
-    sender = identities.sender(row)
-    key = identities.key(sender, row)
-    thread = threads[(row.custodian, row.conversation_ref)]
-    thread.add(key, row.sent_at)
-    if sender and sender != row.custodian:
-        thread.from_others.append(_Copy(key, sender, row.id, row.sent_at, row.source, row.label))
-
-
-def _links(threads: dict[Thread, _Thread]) -> dict[Thread, set[Thread]]:
-    """Threads of different custodians that share a message: the same conversation."""
-    holders: dict[CopyKey, tuple[Thread, ...]] = {}
-    for thread, seen in threads.items():
-        for key in seen.copies:
-            holders[key] = (*holders.get(key, ()), thread)
-    links: dict[Thread, set[Thread]] = defaultdict(set)
-    for together in holders.values():
-        for thread in together if len(together) > 1 else ():
-            links[thread].update(other for other in together if other[0] != thread[0])
-    return links
-
-
-def _missing(thread: Thread, seen: _Thread, threads: dict[Thread, _Thread], linked: Iterable[Thread]) -> Iterator[Gap]:
+def _missing(copies: _Copies, thread: int, held: list[tuple[int, str, CopyKey, str, str, str]],
+             linked: set[int]) -> Iterator[Gap]:
     """The copies ``thread`` holds from another custodian that the sender's linked threads lack."""
+    holder, conversation = copies.names[thread]
     counted: Counter[CopyKey] = Counter()
-    for copy in sorted(seen.from_others, key=lambda c: (c.sent_at, c.record_id)):
-        theirs = sorted(other for other in linked if other[0] == copy.sender)
-        if not _covers([threads[other] for other in theirs], copy.sent_at):
+    for micros, record_id, key, sender, source, label in held:
+        sent_at = _EPOCH + timedelta(microseconds=micros)
+        theirs = sorted((other for other in linked if copies.names[other][0] == sender), key=copies.names.__getitem__)
+        if not copies.covers(theirs, sent_at):
             continue  # the sender's exports do not reach this time (or hold no copy of the conversation)
-        counted[copy.key] += 1
-        if counted[copy.key] > sum(threads[other].copies[copy.key] for other in theirs):
-            yield Gap(copy.record_id, thread[0], copy.sender, copy.source, thread[1], tuple(ref for _, ref in theirs),
-                      copy.sent_at, copy.label)
+        counted[key] += 1
+        if counted[key] > copies.count(key, theirs):
+            yield Gap(record_id, holder, sender, source, conversation, tuple(copies.names[t][1] for t in theirs),
+                      sent_at, label)
 
 
-def _covers(spans: list[_Thread], at: datetime) -> bool:
-    """Whether ``at`` lies within the time the given threads' exports cover."""
-    firsts = [s.first for s in spans if s.first is not None]
-    lasts = [s.last for s in spans if s.last is not None]
-    return bool(firsts) and min(firsts) <= at <= max(lasts)
+def _micros(at: datetime) -> int:
+    """Microseconds since the epoch: exact, and ordered as the instants are."""
+    return (at - _EPOCH) // timedelta(microseconds=1)
 
 
 def render_gaps(report: GapsReport) -> str:
