@@ -45,7 +45,7 @@ from archiver.storage.catalog import (
 )
 from archiver.storage.catalog.base import RecordPlace, RowFilter
 from archiver.storage.catalog.dynamodb import DynamoCatalog
-from archiver.storage.catalog.report_rows import report_row
+from archiver.storage.catalog.report_rows import CopyRow, report_row
 
 T0 = datetime(2026, 3, 2, 15, 30, tzinfo=timezone.utc)
 TABLE = "archiver-contract"
@@ -851,3 +851,19 @@ def test_copy_references_are_kept_and_backfilled(backend: Backend) -> None:
     found = {row.id: (row.sender_ref, row.copy_key) for row in again.rows()}
     assert found == {rows[0].id: ("s1", "k1"), rows[1].id: ("s2", "k2")}
     again.close()
+
+
+def test_copy_rows_are_the_rows_as_the_gaps_report_reads_them(catalog: Catalog) -> None:
+    # Two custodians, a received copy, a deleted notice, a system line, a review item, a nonrecord
+    # tombstone-free row without references, and two rows sent in the same instant.
+    rows = [make_row(1, sender_ref="s1", copy_key="k1"),
+            make_row(2, custodian="b", direction="received", sender_ref="s2", copy_key="k2", source="signal"),
+            make_row(3, flags=("deleted",), sender_ref="s3", copy_key="k3"),
+            make_row(4, system=True, minutes=1), make_row(5, label="review", disposition_date=date(2026, 4, 1)),
+            make_row(6, label="nonrecord", minutes=1)]
+    catalog.commit([segment_batch("seg/2033-12-31/c", rows[:4]), CommitBatch(rows[4:])])
+    copies = list(catalog.copy_rows())
+    assert copies == [CopyRow.of(row) for row in catalog.rows()] and len(copies) == 6
+    assert [c.deleted for c in copies if c.id == rows[2].id] == [True]
+    assert {(c.custodian, c.direction, c.sender_ref, c.copy_key) for c in copies if c.custodian == "b"} == \
+        {("b", "received", "s2", "k2")}

@@ -34,11 +34,11 @@ from itertools import groupby
 from typing import Any
 
 from archiver.core.custodians import Custodian, find_custodian
-from archiver.model import FLAG_DELETED, utc_iso
+from archiver.model import utc_iso
 from archiver.services.access import authorize
 from archiver.services.reports import candidate_json, csv_text
 from archiver.storage.archive import Archive
-from archiver.storage.catalog import CatalogRow, report_row
+from archiver.storage.catalog import CatalogRow, CopyRow, report_row
 
 ROLES = ("records-officer", "investigator")
 CSV_FIELDS = ["id", "holder", "sender", "source", "conversation_ref", "sender_conversation_refs", "sent_at", "label"]
@@ -97,11 +97,11 @@ class _Identities:
         self.custodians = {ref: next(iter(ids)) for ref, ids in named.items() if len(ids) == 1}
         self._numbers: dict[str, int] = {}
 
-    def sender(self, row: CatalogRow) -> str | None:
+    def sender(self, row: CopyRow) -> str | None:
         """The registered custodian who sent ``row``, if known."""
         return row.custodian if row.direction == "sent" else self.custodians.get(row.sender_ref or "")
 
-    def key(self, sender: str | None, row: CatalogRow) -> CopyKey:
+    def key(self, sender: str | None, row: CopyRow) -> CopyKey:
         identity = f"custodian:{sender}" if sender else f"handle:{row.sender_ref}"
         number = self._numbers.setdefault(identity, len(self._numbers))
         return number.to_bytes(4, "big") + (row.copy_key or "").encode()
@@ -126,7 +126,7 @@ class _Copies:
         self._copies: list[tuple[CopyKey, int, int]] = []
         self._others: list[tuple[int, int, str, CopyKey, str, str, str]] = []
 
-    def file(self, identities: _Identities, row: CatalogRow) -> None:
+    def file(self, identities: _Identities, row: CopyRow) -> None:
         """Count one row's copy in its thread; keep it aside when another custodian sent it."""
         if row.copy_key is None or row.sender_ref is None or row.system:
             return
@@ -204,18 +204,18 @@ def gaps_report(archive: Archive, actor: str, now: datetime, custodian: str | No
     named = find_custodian(registry, custodian) if custodian else None
     custodian = named.id if named else custodian
     identities = _Identities(archive, registry)
-    deleted = []
+    deleted_ids = []
     with closing(_Copies()) as copies:
-        for row in archive.catalog.rows():
-            if FLAG_DELETED in row.flags and custodian in (None, row.custodian):
-                deleted.append(row)
+        for row in archive.catalog.copy_rows():
+            if row.deleted and custodian in (None, row.custodian):
+                deleted_ids.append(row.id)
             copies.file(identities, row)
         links = copies.links()
         gaps = [gap for thread, held in copies.from_others() for gap in _missing(copies, thread, held,
                                                                                   links.get(thread, set()))
                 if custodian in (None, gap.holder, gap.sender)]
     gaps.sort(key=lambda g: (g.sent_at, g.holder, g.record_id))
-    deleted.sort(key=lambda r: (r.sent_at, r.custodian, r.id))
+    deleted = sorted(archive.catalog.rows_by_id(deleted_ids).values(), key=lambda r: (r.sent_at, r.custodian, r.id))
     return GapsReport(now, gaps, deleted, sum(len(linked) for linked in links.values()) // 2)
 
 

@@ -15,11 +15,11 @@ from archiver.storage.catalog.base import (
     QuarantineRow,
     SegmentRow,
 )
-from archiver.storage.catalog.report_rows import ReportRow, report_row
+from archiver.storage.catalog.report_rows import CopyRow, ReportRow, report_row
 from archiver.storage.catalog.sqlite import SqliteCatalog
 
-__all__ = ["Catalog", "CatalogRow", "CommitBatch", "ExportRow", "HoldRow", "NoticeRow", "QuarantineRow", "ReportRow",
-           "SegmentRow", "SqliteCatalog", "open_catalog", "report_row"]
+__all__ = ["Catalog", "CatalogRow", "CommitBatch", "CopyRow", "ExportRow", "HoldRow", "NoticeRow", "QuarantineRow",
+           "ReportRow", "SegmentRow", "SqliteCatalog", "open_catalog", "report_row"]
 
 
 def open_catalog(url: str, base_dir: Path, create: bool = False, read_only: bool = False) -> Catalog:

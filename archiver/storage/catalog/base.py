@@ -20,7 +20,7 @@ from archiver.storage.audit import AuditEntry, AuditEvent
 
 if TYPE_CHECKING:
     from archiver.storage.catalog.holdings import HoldingGroup
-    from archiver.storage.catalog.report_rows import ReportRow
+    from archiver.storage.catalog.report_rows import CopyRow, ReportRow
 
 
 @dataclass(frozen=True, slots=True)  # slots: an ingest holds tens of thousands until they are committed
@@ -396,6 +396,10 @@ class Catalog(Protocol):
     def segment_places(self, name: str) -> Iterator[RecordPlace]:
         """``RecordPlace.of`` each of ``segment_rows(name)``, in that order, without whole rows
         where the catalog can."""
+        ...
+
+    def copy_rows(self) -> Iterator[CopyRow]:
+        """``CopyRow.of`` each of ``rows()``, in that order, without whole rows where the catalog can."""
         ...
 
     def put_hold(self, hold: HoldRow, audit: AuditEvent, intent: str | None = None) -> None:

@@ -40,6 +40,7 @@ from archiver.storage.catalog.instant_order import (
     is_whole_second,
     second_of,
 )
+from archiver.storage.catalog.report_rows import CopyRow
 
 TOKEN_IDS_PER_ITEM = 2000    # 2000 ids of 32 hex characters stay far below the 400 KB item limit
 
@@ -183,6 +184,9 @@ class IndexedTable(DynamoTable):
 
     def segment_places(self, name: str) -> Iterator[RecordPlace]:
         return map(RecordPlace.of, self.segment_rows(name))  # the network, not the rows, is the cost here
+
+    def copy_rows(self) -> Iterator[CopyRow]:
+        return map(CopyRow.of, self.rows())  # type: ignore[attr-defined]  # DynamoCatalog's
 
     def rows_by_id(self, ids: Sequence[str]) -> dict[str, CatalogRow]:
         return {row.id: row for row in map(_row_from, self._batch_get(_msg_key(i) for i in ids))}

@@ -17,8 +17,10 @@ from itertools import chain
 from typing import Any
 
 from archiver.core.terms import INDEX_VERSION
+from archiver.model import FLAG_DELETED
 from archiver.storage.catalog.base import CatalogRow, RecordPlace, RowFilter, TokenGroup
 from archiver.storage.catalog.holdings import HoldingGroup
+from archiver.storage.catalog.report_rows import CopyRow
 from archiver.storage.catalog.sqlite_codec import Strings, instant, iso_text, micros, packed, unpacked
 from archiver.storage.catalog.sqlite_schema import COLUMNS
 
@@ -189,6 +191,19 @@ class SqliteIndex:
                 "SELECT id, custodian, sent_at, frame_offset, frame_length FROM messages WHERE segment = ? "
                 "ORDER BY frame_offset", (self._strings.known(name),)):
             yield RecordPlace(unpacked(id_), value(custodian), instant(sent_at), offset, length)  # type: ignore[arg-type]
+
+    def copy_rows(self) -> Iterator[CopyRow]:
+        value = self._strings.value
+        query = ("SELECT id, source, conversation_ref, sent_at, direction, system, label, flags, sender_ref, copy_key "
+                 "FROM messages WHERE custodian = ? ORDER BY sent_at, id")
+        for number in self._custodians(None):
+            custodian = value(number)
+            for id_, source, conv, sent_at, direction, system, label, flags, sender_ref, copy_key in self._db.execute(
+                    query, (number,)):
+                yield CopyRow(unpacked(id_), custodian, value(source), unpacked(conv),  # type: ignore[arg-type]
+                              instant(sent_at), value(direction), bool(system), label,  # type: ignore[arg-type]
+                              bool(flags) and FLAG_DELETED in json.loads(flags), unpacked(sender_ref),
+                              unpacked(copy_key))
 
     def _custodians(self, custodian: str | None) -> list[int]:
         """The numbers of the custodians with rows (or of ``custodian`` only), in the order of their names.
