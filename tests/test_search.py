@@ -251,3 +251,30 @@ def test_the_service_itself_enforces_the_roles(archive: Path) -> None:
     assert [(e.actor, e.action) for e in entries] == [("mallory", "refused"), ("ivy", "refused"),
                                                       ("ana", "search"), ("ana", "search")]
     assert all("pasaporte" not in json.dumps(e.detail) for e in entries)
+
+
+def test_hits_are_made_as_they_are_taken_and_only_after_the_search_is_audited(archive: Path) -> None:
+    at = datetime(2026, 12, 20, tzinfo=timezone.utc)
+    with closing(Archive.open(load_settings(cwd=archive))) as opened:
+        reads: list[str] = []
+        rows_by_id = opened.catalog.rows_by_id
+        opened.catalog.rows_by_id = lambda ids: reads.extend(ids) or rows_by_id(ids)  # type: ignore[method-assign]
+        result = search(opened, "ivy", Query(limit=1000), "OIG-2026-015", at)
+        audited = [entry.event for entry in opened.catalog.audit_entries()][-1]
+        assert (audited.action, audited.detail["total"]) == ("search", result.total) and reads == []
+        assert len(audited.detail["results"]) == result.returned == result.total > 10
+        hits = iter(result.hits)
+        first = next(hits)
+        assert reads == audited.detail["results"][:len(reads)] and first.row.id == reads[0]
+        assert [first.row.id, *(hit.row.id for hit in hits)] == audited.detail["results"]
+
+
+def test_the_json_of_a_search_is_written_hit_by_hit_and_reads_as_one_object(cli: CliRunner, archive: Path) -> None:
+    result = cli("search", "--case", "OIG-2026-015", "--json")
+    assert result.code == 0, result.err
+    data = result.json()
+    assert set(data) == {"case", "total", "returned", "hits"}  # type: ignore[arg-type]
+    assert data["returned"] == len(data["hits"]) == min(data["total"], 100)  # type: ignore[index]
+    assert result.out.count("\n{") == data["returned"]  # type: ignore[index]  # one hit a line
+    empty = cli("search", "--case", "OIG-2026-015", "--all", "quetzalcoatlus", "--json").json()
+    assert empty == {"case": "OIG-2026-015", "total": 0, "returned": 0, "hits": []}

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -41,13 +42,16 @@ def _search(args: argparse.Namespace) -> int:
             people = search_people(archive, actor, args.people, query_from(args), args.case, common.now())
             return _print_people(people, args.json)
         result = search(archive, actor, query_from(args), args.case, common.now())
-    if args.json:
-        print(json.dumps(result.to_json(), indent=2, ensure_ascii=False))
-        return 0
-    print(f"{result.total} record(s) found" + (f", first {len(result.hits)} shown" if result.total > len(result.hits)
-                                               else "") + (f" (case {result.case_id})" if result.case_id else ""))
-    for hit in result.hits:
-        print(_hit_lines(hit))
+        # Hits are made (their records read) as they are written, one at a time.
+        if args.json:
+            sys.stdout.write(json.dumps(result.heading(), ensure_ascii=False)[:-1] + ', "hits": ')
+            common.write_json_array(sys.stdout, (hit.to_json() for hit in result.hits))
+            sys.stdout.write("}\n")
+            return 0
+        print(f"{result.total} record(s) found" + (f", first {result.returned} shown" if result.total > result.returned
+                                                   else "") + (f" (case {result.case_id})" if result.case_id else ""))
+        for hit in result.hits:
+            print(_hit_lines(hit))
     return 0
 
 

@@ -16,8 +16,8 @@ and the ids returned. A refusal is audited by ``access.authorize``.
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
-from dataclasses import asdict, dataclass, field
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import asdict, dataclass
 from datetime import date, datetime
 from typing import Any, NoReturn
 
@@ -45,6 +45,7 @@ OUTSIDE_PARTY_REASONS = frozenset({"outside-party-participant"})
 PERSONAL_INFO_PREFIX = "pii-"
 DEFAULT_LIMIT = 100
 SNIPPET_CHARS = 60
+HITS_READ_AT_ONCE = 500  # catalog rows read by id at a time while hits are made
 _WORD = re.compile(r"\w+", re.UNICODE)
 
 
@@ -102,19 +103,20 @@ class Hit:
 
 @dataclass
 class SearchResult:
-    """Hits in time order (at most the query's limit) and how many matched in all."""
+    """How many records matched, and the hits (at most the query's limit), in time order, made as
+    they are taken: ``returned`` of them, audited before the first is made."""
 
-    hits: list[Hit]
+    hits: Iterable[Hit]
     total: int
+    returned: int
     case_id: str | None = None
-    people: list[dict[str, Any]] = field(default_factory=list)
+
+    def heading(self) -> dict[str, Any]:
+        """Everything but the hits."""
+        return {"case": self.case_id, "total": self.total, "returned": self.returned}
 
     def to_json(self) -> dict[str, Any]:
-        out: dict[str, Any] = {"case": self.case_id, "total": self.total, "returned": len(self.hits),
-                               "hits": [hit.to_json() for hit in self.hits]}
-        if self.people:
-            out["people"] = self.people
-        return out
+        return {**self.heading(), "hits": [hit.to_json() for hit in self.hits]}
 
 
 def day_or_instant(text: str, end: bool = False) -> datetime:
@@ -259,6 +261,14 @@ class Searcher:
         assert row.segment is not None and row.offset is not None and row.length is not None
         return read_document(self.archive, row.id, row.segment, row.offset, row.length)
 
+    def hits(self, ids: Sequence[str], words: Sequence[str]) -> Iterator[Hit]:
+        """The hit of each record of ``ids``, in that order; rows are read ``HITS_READ_AT_ONCE`` at a
+        time, so a long list of hits is never held whole."""
+        for start in range(0, len(ids), HITS_READ_AT_ONCE):
+            chunk = ids[start:start + HITS_READ_AT_ONCE]
+            rows = self.archive.catalog.rows_by_id(chunk)
+            yield from (self.hit(rows[record_id], words) for record_id in chunk)
+
     def hit(self, row: CatalogRow, words: Sequence[str], document: RecordDocument | None = None) -> Hit:
         """The hit for ``row``: the text's parts only when this principal reads text."""
         held, disposed = self.held(row), self.disposed(row)
@@ -286,19 +296,20 @@ def search(archive: Archive, actor: str, query: Query, case_id: str | None, at: 
     searcher = Searcher(archive, actor, case_id, at, "search", query.to_json(), query.reads_text())
     words = [*normalize_words(query.all_words or ""), *normalize_words(query.any_words or ""),
              *normalize_words(query.phrase or "")]
+    ids: list[str] = []
     if query.phrase:  # the index finds the words; the decrypted text says whether they stand in a row
-        hits, total = [], 0
+        total = 0
         for row in searcher.find(query, searcher.token_groups(query), None)[1]:
             document = searcher.document(row)
             if document is not None and has_phrase(document.message["body"], query.phrase):
                 total += 1
-                if len(hits) < query.limit:
-                    hits.append(searcher.hit(row, words, document))
+                if len(ids) < query.limit:
+                    ids.append(row.id)
     else:
         total, rows = searcher.find(query, searcher.token_groups(query), query.limit)
-        hits = [searcher.hit(row, words) for row in rows]
-    searcher.audit("search", [hit.row.id for hit in hits], total)
-    return SearchResult(hits, total, case_id)
+        ids = [row.id for row in rows]
+    searcher.audit("search", ids, total)  # before any hit is made: nothing is seen unaudited
+    return SearchResult(searcher.hits(ids, words), total, len(ids), case_id)
 
 
 def has_phrase(body: str, phrase: str) -> bool:

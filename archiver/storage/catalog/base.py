@@ -182,15 +182,15 @@ class RowFilter:
 
 
 def find_rows(catalog: Catalog, groups: Sequence[TokenGroup], where: RowFilter,
-              limit: int | None) -> tuple[int, list[CatalogRow]]:
+              limit: int | None) -> tuple[int, Iterator[CatalogRow]]:
     """``Catalog.find`` for a catalog that cannot filter in its queries: ids from the index,
     then rows by id, filtered and ordered in memory."""
     ids = matching_ids(catalog, groups)
     if ids is not None and not ids:
-        return 0, []
+        return 0, iter(())
     rows: Iterable[CatalogRow] = catalog.rows() if ids is None else catalog.rows_by_id(sorted(ids)).values()
     kept = sorted((row for row in rows if where.passes(row)), key=lambda row: (row.sent_at, row.id))
-    return len(kept), kept if limit is None else kept[:limit]
+    return len(kept), iter(kept if limit is None else kept[:limit])
 
 
 def matching_ids(catalog: Catalog, groups: Sequence[TokenGroup]) -> set[str] | None:
@@ -461,10 +461,10 @@ class Catalog(Protocol):
         """The rows of those ``ids`` the catalog holds, by id."""
         ...
 
-    def find(self, groups: Sequence[TokenGroup], where: RowFilter, limit: int | None) -> tuple[int, list[CatalogRow]]:
-        """Rows whose index holds every group (all of a group's tokens, or any) and that pass
-        ``where``: how many in all, and the first ``limit`` (all when None) in time order.
-        No groups: every row passing ``where``."""
+    def find(self, groups: Sequence[TokenGroup], where: RowFilter,
+             limit: int | None) -> tuple[int, Iterator[CatalogRow]]:
+        """Rows whose index holds every group (all of a group's tokens, or any; none: every row) and that
+        pass ``where``: how many, and the first ``limit`` (None: all) in time order, read as taken."""
         ...
 
     def conversation_rows(self, conversation_ref: str, around: datetime, before: int, after: int) -> list[CatalogRow]:

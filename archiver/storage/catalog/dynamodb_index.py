@@ -191,7 +191,8 @@ class IndexedTable(DynamoTable):
     def rows_by_id(self, ids: Sequence[str]) -> dict[str, CatalogRow]:
         return {row.id: row for row in map(_row_from, self._batch_get(_msg_key(i) for i in ids))}
 
-    def find(self, groups: Sequence[TokenGroup], where: RowFilter, limit: int | None) -> tuple[int, list[CatalogRow]]:
+    def find(self, groups: Sequence[TokenGroup], where: RowFilter,
+             limit: int | None) -> tuple[int, Iterator[CatalogRow]]:
         return find_rows(self, groups, where, limit)  # type: ignore[arg-type]
 
     def conversation_rows(self, conversation_ref: str, around: datetime, before: int, after: int) -> list[CatalogRow]:

@@ -107,7 +107,8 @@ class SqliteIndex:
                 f"SELECT {ROW_COLUMNS} FROM messages WHERE id IN ({marks})", [packed(i) for i in chunk])))
         return found
 
-    def find(self, groups: Sequence[TokenGroup], where: RowFilter, limit: int | None) -> tuple[int, list[CatalogRow]]:
+    def find(self, groups: Sequence[TokenGroup], where: RowFilter,
+             limit: int | None) -> tuple[int, Iterator[CatalogRow]]:
         conditions, params = self._conditions(where)
         match = " AND ".join(f"({(' AND ' if every else ' OR ').join(_quoted(tokens))})" for tokens, every in groups)
         if match:
@@ -116,8 +117,8 @@ class SqliteIndex:
         clause = " AND ".join(conditions)
         (total,) = self._db.execute(f"SELECT count(*) FROM messages WHERE {clause}", params).fetchone()
         rows = self._db.execute(f"SELECT {ROW_COLUMNS} FROM messages WHERE {clause} ORDER BY sent_at, id LIMIT ?",
-                                [*params, -1 if limit is None else limit]).fetchall()
-        return int(total), [self._row(values) for values in rows]
+                                [*params, -1 if limit is None else limit])
+        return int(total), map(self._row, rows)
 
     def holdings(self, custodian: str | None = None) -> Iterator[HoldingGroup]:
         # One grouped query: Python sees a row per group, never per record (sent_at is stored in UTC).
