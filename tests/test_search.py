@@ -145,6 +145,10 @@ def test_a_watch_list_finds_people_by_name_in_any_order_or_only_by_date_of_birth
     assert hector["total"] >= 1 and hector["by_custodian"].keys() == {"j.rivera"}
     outside = cli("search", "--people", people, "--case", "OIG-2026-015", "--outside-party", "--json")
     assert outside.code == 0
+    with sqlite3.connect(archive / "archive" / "catalog.sqlite") as db:
+        (detail,) = db.execute("SELECT detail FROM audit WHERE action = 'search-people' ORDER BY seq").fetchone()
+    shown = [hit["id"] for person in (maria, born, hector) for hit in person["hits"]]
+    assert json.loads(detail)["results"] == list(dict.fromkeys(shown))  # the audit names every hit shown
 
 
 def test_an_officer_reads_only_their_own_records(cli: CliRunner, archive: Path,

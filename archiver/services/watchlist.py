@@ -9,6 +9,7 @@ and nothing of it is written anywhere else.
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass
 from datetime import datetime
 from pathlib import Path
@@ -19,20 +20,21 @@ from archiver.core.watchlist import Person, parse_watch_list
 from archiver.errors import UsageError
 from archiver.services.search import Hit, Query, Searcher
 from archiver.storage.archive import Archive
-from archiver.storage.catalog.base import CatalogRow
 
 MAX_WATCH_LIST_BYTES = 4 * 1024**2
 
 
 @dataclass(frozen=True)
 class PersonResult:
-    """What the archive holds on one person of the list."""
+    """What the archive holds on one person of the list: counts, the ids of the records shown
+    (at most the query's limit, in time order), and their hits, made as they are taken."""
 
     person: Person
     total: int
     by_custodian: dict[str, int]
     matched_by: dict[str, int]
-    hits: list[Hit]
+    shown: list[str]
+    hits: Iterable[Hit]
 
     def to_json(self) -> dict[str, Any]:
         return {"line": self.person.line, "name": self.person.name, "total": self.total,
@@ -62,7 +64,8 @@ def search_people(archive: Archive, actor: str, path: Path, query: Query, case_i
     request = {"people": [asdict(person) for person in people], "filters": query.to_json()}
     searcher = Searcher(archive, actor, case_id, at, "search-people", request, reads_text=True)
     results = [_person_result(searcher, person, groups[person.line], query) for person in people]
-    returned = dict.fromkeys(hit.row.id for result in results for hit in result.hits)
+    returned = dict.fromkeys(record_id for result in results for record_id in result.shown)
+    # Before any hit is made (a hit reads its record): nothing is seen unaudited.
     searcher.audit("search-people", list(returned), sum(result.total for result in results))
     return results
 
@@ -97,11 +100,11 @@ def _person_result(searcher: Searcher, person: Person, terms: dict[str, tuple[li
                    query: Query) -> PersonResult:
     """The records any identifier of ``person`` finds, each counted once, under the first that found it."""
     index = searcher.archive.blind_index
-    found: dict[str, tuple[str, CatalogRow]] = {}
+    found: dict[str, tuple[str, datetime, str]] = {}  # id: (identifier that found it, sent at, custodian)
     for identifier, (wanted, every) in terms.items():
         for row in searcher.find(query, [(index.tokens(wanted), every)], None)[1]:
-            found.setdefault(row.id, (identifier.removesuffix(" in text"), row))
-    rows = sorted((row for _, row in found.values()), key=lambda row: (row.sent_at, row.id))
-    hits = [searcher.hit(row, normalize_words(person.name)) for row in rows[:query.limit]]
-    return PersonResult(person, len(rows), dict(Counter(row.custodian for row in rows)),
-                        dict(Counter(by for by, _ in found.values())), hits)
+            found.setdefault(row.id, (identifier.removesuffix(" in text"), row.sent_at, row.custodian))
+    shown = sorted(found, key=lambda record_id: (found[record_id][1], record_id))[:query.limit]
+    return PersonResult(person, len(found), dict(Counter(custodian for *_, custodian in found.values())),
+                        dict(Counter(by for by, *_ in found.values())), shown,
+                        searcher.hits(shown, normalize_words(person.name)))
