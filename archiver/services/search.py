@@ -269,12 +269,12 @@ class Searcher:
             rows = self.archive.catalog.rows_by_id(chunk)
             yield from (self.hit(rows[record_id], words) for record_id in chunk)
 
-    def hit(self, row: CatalogRow, words: Sequence[str], document: RecordDocument | None = None) -> Hit:
+    def hit(self, row: CatalogRow, words: Sequence[str]) -> Hit:
         """The hit for ``row``: the text's parts only when this principal reads text."""
         held, disposed = self.held(row), self.disposed(row)
         if not self.reads(row):
             return Hit(row, held, disposed)
-        document = document or self.document(row)
+        document = self.document(row)
         if document is None:
             return Hit(row, held, disposed)
         message = document.message
