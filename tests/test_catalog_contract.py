@@ -855,6 +855,25 @@ def test_copy_references_are_kept_and_backfilled(backend: Backend) -> None:
     again.close()
 
 
+def test_segments_sent_between_are_those_with_a_row_in_the_span(catalog: Catalog) -> None:
+    day = timedelta(days=1)
+    rows = [make_row(n, custodian="a" if n % 3 else "b", minutes=n * 24 * 60 // 2) for n in range(12)]  # 12 h apart
+    catalog.commit([segment_batch(f"seg/2033-12-31/{n}", rows[n:n + 3], custodian="a") for n in range(0, 12, 3)]
+                   + [CommitBatch([make_row(99, label="nonrecord", minutes=0)])])  # a tombstone: no segment
+    first = rows[0].sent_at
+
+    def expected(custodian: str | None, start: datetime | None, end: datetime | None) -> set[str]:
+        return {r.segment for r in catalog.rows() if r.segment and custodian in (None, r.custodian)
+                and (start is None or r.sent_at >= start) and (end is None or r.sent_at < end)}
+
+    for custodian in (None, "a", "b", "nobody"):
+        for start, end in ((None, None), (first + day, None), (None, first + 2 * day), (first + day, first + 3 * day),
+                           (first + 1.5 * day, first + 1.5 * day), (first + 30 * day, None)):
+            found = catalog.segments_sent_between(custodian, start, end)
+            assert found == expected(custodian, start, end), (custodian, start, end)
+    assert catalog.segments_sent_between(None, None, None) == {f"seg/2033-12-31/{n}" for n in range(0, 12, 3)}
+
+
 def test_copy_rows_are_the_rows_as_the_gaps_report_reads_them(catalog: Catalog) -> None:
     # Two custodians, a received copy, a deleted notice, a system line, a review item, a nonrecord
     # tombstone-free row without references, and two rows sent in the same instant.

@@ -151,6 +151,29 @@ def test_a_hold_finds_attachments_in_the_sealed_manifest_not_record_by_record(
         archive.close()
 
 
+def test_a_hold_reads_only_segments_with_a_record_near_its_span(cli: CliRunner, officer: Path,
+                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    # Records of 2019, 2020 and 30-31 March 2020 (UTC days at the span's edges: each is read).
+    export = _chat(officer / "WhatsApp Chat with Ortiz.txt", [
+        "3/30/20, 11:59 PM - Sgt. Ortiz: Approved, release truck 47 to secondary inspection",
+        "3/31/20, 12:01 AM - Sgt. Ortiz: Approved, release truck 49 to secondary inspection"])
+    assert cli("ingest", export, "--custodian", "j.rivera", "--tz", "UTC", "--date-order", "mdy").code == 0
+    archive = _open(officer)
+    try:
+        by_day = {r.sent_at.date(): r.segment for s in archive.catalog.segments()
+                  for r in archive.catalog.segment_rows(s.name)}
+        read: list[str] = []
+        places = archive.catalog.segment_places
+        monkeypatch.setattr(archive.catalog, "segment_places", lambda name: read.append(name) or places(name))
+        place_hold(archive, _hold("H2020", "j.rivera", date(2020, 3, 1), date(2020, 3, 30)))
+        assert by_day[date(2019, 3, 1)] not in read  # a year away: never read
+        held = {day: archive.store.retention(segment).legal_hold for day, segment in by_day.items()}
+        assert held == {date(2019, 3, 1): False, date(2020, 3, 1): True, date(2020, 3, 30): True,
+                        date(2020, 3, 31): by_day[date(2020, 3, 31)] == by_day[date(2020, 3, 30)]}
+    finally:
+        archive.close()
+
+
 def test_a_segment_without_its_manifest_has_its_attachments_held_from_its_records(
         cli: CliRunner, officer: Path) -> None:
     """A run killed between a segment and its manifest leaves the segment without one until recovery."""

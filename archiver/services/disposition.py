@@ -38,7 +38,7 @@ from archiver.core.custodians import find_custodian
 from archiver.core.events import Event, waits_on_event
 from archiver.core.retention import Action, ScheduleSet, load_schedules
 from archiver.errors import ConfigError, ObjectNotFoundError, RetentionError, UsageError
-from archiver.model import canonical_json, parse_instant, utc_iso
+from archiver.model import canonical_json, day_start, parse_instant, utc_iso
 from archiver.services.access import authorize, reason_detail, reason_text, sealed_reason
 from archiver.services.segment_writing import active_holds, recover
 from archiver.services.transfer_state import ACCEPTED, kept_reason, transfers_by_segment
@@ -333,8 +333,13 @@ def _covered_segments(archive: Archive, holds: list[HoldRow]) -> Iterator[tuple[
     of its rows, one at a time (the rows of every covered segment at once grew with the archive)."""
     if not holds:
         return
+    # Only segments with a row sent within a day of some hold's span can hold a covered record
+    # (the margin keeps any reading of a day's bounds inside); each is then checked row by row.
+    near = set().union(*(archive.catalog.segments_sent_between(
+        hold.custodian, day_start(hold.start, -1) if hold.start else None,
+        day_start(hold.end, 2) if hold.end else None) for hold in holds))
     for segment in archive.catalog.segments():
-        if segment.disposed_at is not None or (all(h.custodian not in (None, segment.custodian) for h in holds)):
+        if segment.disposed_at is not None or segment.name not in near:
             continue
         places = list(archive.catalog.segment_places(segment.name))
         if any(h.covers(p.custodian, p.sent_at) for h in holds for p in places):

@@ -32,7 +32,8 @@ from archiver.services.search import Query, Searcher, has_phrase
 from archiver.services.transcripts import TranscriptWriter
 from archiver.storage.archive import Archive
 from archiver.storage.audit import AuditEvent
-from archiver.storage.catalog.base import Catalog, CatalogRow, ExportRow, matching_ids
+from archiver.storage.catalog.base import Catalog, CatalogRow, ExportRow
+from archiver.storage.catalog.finding import matching_ids
 from archiver.storage.envelope import open_sealed
 from archiver.storage.keys.signing import ExportSigner, fingerprint, open_signer
 from archiver.storage.records import RecordDocument, segment_documents

@@ -181,30 +181,6 @@ class RowFilter:
                 and all(any(reason.startswith(prefix) for reason in row.reasons) for prefix in self.reason_prefixes))
 
 
-def find_rows(catalog: Catalog, groups: Sequence[TokenGroup], where: RowFilter,
-              limit: int | None) -> tuple[int, Iterator[CatalogRow]]:
-    """``Catalog.find`` for a catalog that cannot filter in its queries: ids from the index,
-    then rows by id, filtered and ordered in memory."""
-    ids = matching_ids(catalog, groups)
-    if ids is not None and not ids:
-        return 0, iter(())
-    rows: Iterable[CatalogRow] = catalog.rows() if ids is None else catalog.rows_by_id(sorted(ids)).values()
-    kept = sorted((row for row in rows if where.passes(row)), key=lambda row: (row.sent_at, row.id))
-    return len(kept), iter(kept if limit is None else kept[:limit])
-
-
-def matching_ids(catalog: Catalog, groups: Sequence[TokenGroup]) -> set[str] | None:
-    """Ids whose blind index holds every group (all of a group's tokens, or any); None when no
-    group is given (every id matches)."""
-    ids: set[str] | None = None
-    for tokens, every in groups:
-        found = catalog.search_tokens(tokens) if every else catalog.search_any(tokens)
-        ids = found if ids is None else ids & found
-        if not ids:
-            return set()
-    return ids
-
-
 @dataclass(frozen=True)
 class QuarantineRow:
     """An item that could not be archived, and where the export copy holding it is kept."""
@@ -400,6 +376,11 @@ class Catalog(Protocol):
 
     def copy_rows(self) -> Iterator[CopyRow]:
         """``CopyRow.of`` each of ``rows()``, in that order, without whole rows where the catalog can."""
+        ...
+
+    def segments_sent_between(self, custodian: str | None, start: datetime | None, end: datetime | None) -> set[str]:
+        """The segments holding a row of ``custodian`` (None: anyone's) sent from ``start`` to before
+        ``end`` (None: no bound), found on the catalog's index of send times where it can."""
         ...
 
     def put_hold(self, hold: HoldRow, audit: AuditEvent, intent: str | None = None) -> None:

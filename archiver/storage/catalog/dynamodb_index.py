@@ -17,7 +17,7 @@ from typing import Any
 
 from archiver.core.terms import INDEX_VERSION
 from archiver.model import parse_instant, utc_iso
-from archiver.storage.catalog.base import CatalogRow, RecordPlace, RowFilter, TokenGroup, find_rows
+from archiver.storage.catalog.base import CatalogRow, RecordPlace, RowFilter, TokenGroup
 from archiver.storage.catalog.dynamodb_items import (
     INDEX_VERSION_KEY,
     ROW_CUSTODIANS,
@@ -33,6 +33,7 @@ from archiver.storage.catalog.dynamodb_items import (
     _text,
 )
 from archiver.storage.catalog.dynamodb_table import DynamoTable
+from archiver.storage.catalog.finding import find_rows
 from archiver.storage.catalog.instant_order import (
     AFTER_SECOND,
     FRACTIONS_END,
@@ -184,6 +185,11 @@ class IndexedTable(DynamoTable):
 
     def segment_places(self, name: str) -> Iterator[RecordPlace]:
         return map(RecordPlace.of, self.segment_rows(name))  # the network, not the rows, is the cost here
+
+    def segments_sent_between(self, custodian: str | None, start: datetime | None, end: datetime | None) -> set[str]:
+        return {row.segment for row in self.rows(custodian)  # type: ignore[attr-defined]  # DynamoCatalog's
+                if row.segment is not None and (start is None or row.sent_at >= start)
+                and (end is None or row.sent_at < end)}
 
     def copy_rows(self) -> Iterator[CopyRow]:
         return map(CopyRow.of, self.rows())  # type: ignore[attr-defined]  # DynamoCatalog's

@@ -193,6 +193,15 @@ class SqliteIndex:
                 "ORDER BY frame_offset", (self._strings.known(name),)):
             yield RecordPlace(unpacked(id_), value(custodian), instant(sent_at), offset, length)  # type: ignore[arg-type]
 
+    def segments_sent_between(self, custodian: str | None, start: datetime | None, end: datetime | None) -> set[str]:
+        low, high = micros(start) if start else -(2 ** 63), micros(end) if end else 2 ** 63 - 1
+        found: set[str] = set()
+        for number in self._custodians(custodian):  # each walks the index of custodian and send time
+            found.update(self._strings.value(segment) for (segment,) in self._db.execute(  # type: ignore[misc]
+                "SELECT DISTINCT segment FROM messages WHERE custodian = ? AND sent_at >= ? AND sent_at < ? "
+                "AND segment IS NOT NULL", (number, low, high)))
+        return found
+
     def copy_rows(self) -> Iterator[CopyRow]:
         value = self._strings.value
         query = ("SELECT id, source, conversation_ref, sent_at, direction, system, label, flags, sender_ref, copy_key "
