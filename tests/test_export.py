@@ -301,7 +301,9 @@ def test_on_kms_the_bag_is_signed_with_an_ecdsa_p256_key_in_kms(cli: CliRunner, 
     assert isinstance(public, ec.EllipticCurvePublicKey)
     assert verify(cli, bag) == (0, [])
     signature = bag / "tagmanifest-sha512.txt.sig"
-    signature.write_bytes(signature.read_bytes()[:-1] + b"\x00")
+    damaged = bytearray(signature.read_bytes())
+    damaged[-1] ^= 0x01  # always a change (a signature ending in 0x00 once let "set it to 0x00" pass)
+    signature.write_bytes(bytes(damaged))
     code, problems = verify(cli, bag)
     assert code == 1 and any("does not verify" in p for p in problems)
 
