@@ -29,7 +29,7 @@ from collections import Counter, defaultdict
 from collections.abc import Iterable, Iterator
 from contextlib import closing
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime
 from itertools import groupby
 from typing import Any
 
@@ -39,6 +39,7 @@ from archiver.services.access import authorize
 from archiver.services.reports import candidate_json, csv_text
 from archiver.storage.archive import Archive
 from archiver.storage.catalog import CatalogRow, CopyRow, report_row
+from archiver.storage.catalog.sqlite_codec import instant, micros
 
 ROLES = ("records-officer", "investigator")
 CSV_FIELDS = ["id", "holder", "sender", "source", "conversation_ref", "sender_conversation_refs", "sent_at", "label"]
@@ -47,7 +48,6 @@ Thread = tuple[str, str]  # (custodian, conversation_ref): one custodian's copy 
 CopyKey = bytes           # a sender's number (see _Identities), then the copy_key's text
 SPOOL_BATCH = 10_000      # rows written to the spool at a time
 SPOOL_CACHE_KB = 16_384   # the spool's page cache; the rest of it stays on disk
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 @dataclass(frozen=True)
@@ -135,7 +135,7 @@ class _Copies:
         thread = self._thread((row.custodian, row.conversation_ref), row.sent_at)
         self._copies.append((key, thread, self._custodians.setdefault(row.custodian, len(self._custodians))))
         if sender and sender != row.custodian:
-            self._others.append((thread, _micros(row.sent_at), row.id, key, sender, row.source, row.label))
+            self._others.append((thread, micros(row.sent_at), row.id, key, sender, row.source, row.label))
         if len(self._copies) >= SPOOL_BATCH:
             self._flush()
 
@@ -224,8 +224,8 @@ def _missing(copies: _Copies, thread: int, held: list[tuple[int, str, CopyKey, s
     """The copies ``thread`` holds from another custodian that the sender's linked threads lack."""
     holder, conversation = copies.names[thread]
     counted: Counter[CopyKey] = Counter()
-    for micros, record_id, key, sender, source, label in held:
-        sent_at = _EPOCH + timedelta(microseconds=micros)
+    for sent, record_id, key, sender, source, label in held:
+        sent_at = instant(sent)
         theirs = sorted((other for other in linked if copies.names[other][0] == sender), key=copies.names.__getitem__)
         if not copies.covers(theirs, sent_at):
             continue  # the sender's exports do not reach this time (or hold no copy of the conversation)
@@ -233,11 +233,6 @@ def _missing(copies: _Copies, thread: int, held: list[tuple[int, str, CopyKey, s
         if counted[key] > copies.count(key, theirs):
             yield Gap(record_id, holder, sender, source, conversation, tuple(copies.names[t][1] for t in theirs),
                       sent_at, label)
-
-
-def _micros(at: datetime) -> int:
-    """Microseconds since the epoch: exact, and ordered as the instants are."""
-    return (at - _EPOCH) // timedelta(microseconds=1)
 
 
 def render_gaps(report: GapsReport) -> str:
