@@ -142,17 +142,20 @@ class S3Store:
 
     def _write_args(self, retain_until: date | None, legal_hold: bool = False) -> dict[str, Any]:
         """Lock, legal hold, encryption and metadata arguments shared by PutObject and CreateMultipartUpload."""
-        args: dict[str, Any] = {"ServerSideEncryption": "aws:kms",
-                                "Metadata": {RETAIN_UNTIL_FIELD: _date_text(retain_until)}}
+        args = {**self._encryption(), "Metadata": {RETAIN_UNTIL_FIELD: _date_text(retain_until)}}
         if legal_hold:
             args["ObjectLockLegalHoldStatus"] = "ON"
-        if self.location.kms_key_id:
-            args["SSEKMSKeyId"] = self.location.kms_key_id
         until = _lock_instant(retain_until)
         if until is not None:
             args["ObjectLockMode"] = self.lock_mode
             args["ObjectLockRetainUntilDate"] = until
         return args
+
+    def _encryption(self) -> dict[str, Any]:
+        """SSE-KMS under the URL's key (else the bucket's default key), for every object written."""
+        if self.location.kms_key_id:
+            return {"ServerSideEncryption": "aws:kms", "SSEKMSKeyId": self.location.kms_key_id}
+        return {"ServerSideEncryption": "aws:kms"}
 
     def _put_multipart(self, name: str, data: bytes, args: dict[str, Any]) -> None:
         upload = self.client.create_multipart_upload(Bucket=self.bucket, Key=name, ChecksumAlgorithm="SHA256", **args)
@@ -338,14 +341,11 @@ class S3Store:
 
     def _check_if_none_match(self) -> None:
         """Refuse ``if-none-match=enforced`` where the service accepts a second write of one key."""
-        args: dict[str, Any] = {"ServerSideEncryption": "aws:kms"}
-        if self.location.kms_key_id:
-            args["SSEKMSKeyId"] = self.location.kms_key_id
         with self._errors("check that the bucket refuses overwrites", key=PROBE_KEY):
             for _ in range(2):  # the first write may be the probe's first; the second must be refused
                 try:
                     self.client.put_object(Bucket=self.bucket, Key=self._name(PROBE_KEY), Body=b"", IfNoneMatch="*",
-                                           ChecksumAlgorithm="SHA256", **args)
+                                           ChecksumAlgorithm="SHA256", **self._encryption())
                 except ClientError as exc:
                     if _code(exc) in _REFUSED_AS_EXISTING:
                         return
