@@ -31,6 +31,7 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
 from bench.generate import RARE_WORD, generate  # noqa: E402
+from bench.pipeline_stages import REPORTS  # noqa: E402
 
 VENV = HERE / ".venv-parsers"
 PARSERS = ("chatpack", "wakit", "whatstk")
@@ -122,8 +123,7 @@ def local_rows(files: dict[str, Path], archive: Path, count: int) -> list[Row]:
     ingest.archive_mb = folder_mb(archive / "archive")
     ingest.note = f"catalog {(archive / 'archive' / 'catalog.sqlite').stat().st_size / count:,.0f} B/message"
     rows.append(ingest)
-    reports = [(name, f"report {name} --json") for name in ("forwarding", "retention", "completeness",
-                                                             "disclosures", "gaps")]
+    reports = [(name, f"report {name} --json") for name in REPORTS]
     for name, label in [*reports, ("verify", "verify")]:
         rows.append(stage(name, export, archive, str(count), label=label))
     found = stage("search", export, archive, f"{RARE_WORD}:{count}", label=f"search --all {RARE_WORD}")

@@ -124,14 +124,11 @@ def search(export: Path, archive: Path, extra: str) -> tuple[int, Callable[[], i
 
 
 INGEST = ["ingest", "{export}", "--custodian", CUSTODIAN, "--tz", TZ, "--json"]
+REPORTS = ("forwarding", "retention", "completeness", "disclosures", "gaps")  # each a stage of its own
 STAGES: dict[str, Callable[[Path, Path, str], object]] = {
     "baseline": baseline, "parse": parse, "classify": classify,
     "init": command(["init"]), "ingest": command(INGEST),
-    "forwarding": command(["report", "forwarding", "--json"]),
-    "retention": command(["report", "retention", "--json"]),
-    "completeness": command(["report", "completeness", "--json"]),
-    "disclosures": command(["report", "disclosures", "--json"]),
-    "gaps": command(["report", "gaps", "--json"]),
+    **{name: command(["report", name, "--json"]) for name in REPORTS},
     "verify": command(["verify", "--json"]), "search": search,
 }
 
