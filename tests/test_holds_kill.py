@@ -138,52 +138,77 @@ def _dispose(folder: Path) -> int:
     return 0
 
 
-def test_dispose_killed_at_random_moments(prepared: Path, tmp_path: Path) -> None:
-    approved = _copy(prepared, tmp_path / "approved")
-    assert _archiver(approved, "dispose", "plan", "--out", "plan.json").returncode == 0
-    assert _archiver(approved, "dispose", "approve", "plan.json", "--reason", "reviewed").returncode == 0
-    execute = ["dispose", "execute", "plan.json"]
-    longest = _duration(_copy(approved, tmp_path / "timing"), execute)
-    for run, after in enumerate(_kill_points(11, longest)):
-        folder = _copy(approved, tmp_path / f"run{run}")
-        _killed(folder, execute, after)
-        final = _archiver(folder, *execute)  # finishes the plan the killed run began, certificate included
-        assert final.returncode == 0 or "already executed and certified" in final.stderr, (after, final.stderr)
-        assert len(_certificates(folder)) == 1, after
-        _check(folder)
-        shutil.rmtree(folder)
+@pytest.fixture(scope="module")
+def approved(prepared: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The prepared archive with a disposition planned and approved, waiting to be executed."""
+    folder = _copy(prepared, tmp_path_factory.mktemp("approved") / "archive")
+    assert _archiver(folder, "dispose", "plan", "--out", "plan.json").returncode == 0
+    assert _archiver(folder, "dispose", "approve", "plan.json", "--reason", "reviewed").returncode == 0
+    return folder
 
 
-def test_hold_place_killed_at_random_moments(prepared: Path, tmp_path: Path) -> None:
-    place = ["hold", "place", "OIG-2026-015", "--reason", "subpoena", "--custodian", "Jorge Rivera",
-             "--from", "2013-01-01", "--to", "2015-06-30"]
-    longest = _duration(_copy(prepared, tmp_path / "timing"), place)
-    for run, after in enumerate(_kill_points(12, longest)):
-        folder = _copy(prepared, tmp_path / f"run{run}")
-        _killed(folder, place, after)
-        again = _archiver(folder, *place)  # finishes the killed placement first, then refuses the reuse
-        assert again.returncode == 0 or "already exists" in again.stderr, (after, again.stderr)
-        assert [h.name for h in _holds(folder)] == ["KEEP-1", "OIG-2026-015"]
-        assert _dispose(folder) == 0
-        _check(folder)
-        shutil.rmtree(folder)
-
-
-def test_hold_release_killed_at_random_moments(prepared: Path, tmp_path: Path) -> None:
-    base = _copy(prepared, tmp_path / "base")
-    assert _archiver(base, "hold", "place", "OIG-7", "--reason", "subpoena", "--custodian", "j.rivera",
+@pytest.fixture(scope="module")
+def released(prepared: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The prepared archive with a second hold, OIG-7, to release."""
+    folder = _copy(prepared, tmp_path_factory.mktemp("released") / "archive")
+    assert _archiver(folder, "hold", "place", "OIG-7", "--reason", "subpoena", "--custodian", "j.rivera",
                      "--from", "2013-01-01", "--to", "2014-06-30").returncode == 0
-    release = ["hold", "release", "OIG-7", "--reason", "inquiry closed"]
-    longest = _duration(_copy(base, tmp_path / "timing"), release)
-    for run, after in enumerate(_kill_points(13, longest)):
-        folder = _copy(base, tmp_path / f"run{run}")
-        _killed(folder, release, after)
-        again = _archiver(folder, *release)
-        assert again.returncode == 0 or "already released" in again.stderr, (after, again.stderr)
-        assert [h.active for h in _holds(folder)] == [True, False]
-        assert _dispose(folder) == 0
-        _check(folder)
-        shutil.rmtree(folder)
+    return folder
+
+
+EXECUTE = ["dispose", "execute", "plan.json"]
+PLACE = ["hold", "place", "OIG-2026-015", "--reason", "subpoena", "--custodian", "Jorge Rivera",
+         "--from", "2013-01-01", "--to", "2015-06-30"]
+RELEASE = ["hold", "release", "OIG-7", "--reason", "inquiry closed"]
+
+
+@pytest.fixture(scope="module")
+def kill_points(approved: Path, prepared: Path, released: Path,
+                tmp_path_factory: pytest.TempPathFactory) -> dict[str, list[float]]:
+    """For each command, RUNS moments to kill it at, within one uninterrupted run's duration.
+    Each run of the tests below is an item of its own, so that parallel workers share them."""
+    timing = tmp_path_factory.mktemp("timing")
+    return {name: _kill_points(seed, _duration(_copy(base, timing / name), args))
+            for name, seed, base, args in (("dispose", 11, approved, EXECUTE), ("place", 12, prepared, PLACE),
+                                           ("release", 13, released, RELEASE))}
+
+
+@pytest.mark.parametrize("run", range(RUNS))
+def test_dispose_killed_at_random_moments(approved: Path, kill_points: dict[str, list[float]], tmp_path: Path,
+                                          run: int) -> None:
+    after = kill_points["dispose"][run]
+    folder = _copy(approved, tmp_path / "run")
+    _killed(folder, EXECUTE, after)
+    final = _archiver(folder, *EXECUTE)  # finishes the plan the killed run began, certificate included
+    assert final.returncode == 0 or "already executed and certified" in final.stderr, (after, final.stderr)
+    assert len(_certificates(folder)) == 1, after
+    _check(folder)
+
+
+@pytest.mark.parametrize("run", range(RUNS))
+def test_hold_place_killed_at_random_moments(prepared: Path, kill_points: dict[str, list[float]], tmp_path: Path,
+                                             run: int) -> None:
+    after = kill_points["place"][run]
+    folder = _copy(prepared, tmp_path / "run")
+    _killed(folder, PLACE, after)
+    again = _archiver(folder, *PLACE)  # finishes the killed placement first, then refuses the reuse
+    assert again.returncode == 0 or "already exists" in again.stderr, (after, again.stderr)
+    assert [h.name for h in _holds(folder)] == ["KEEP-1", "OIG-2026-015"]
+    assert _dispose(folder) == 0
+    _check(folder)
+
+
+@pytest.mark.parametrize("run", range(RUNS))
+def test_hold_release_killed_at_random_moments(released: Path, kill_points: dict[str, list[float]], tmp_path: Path,
+                                               run: int) -> None:
+    after = kill_points["release"][run]
+    folder = _copy(released, tmp_path / "run")
+    _killed(folder, RELEASE, after)
+    again = _archiver(folder, *RELEASE)
+    assert again.returncode == 0 or "already released" in again.stderr, (after, again.stderr)
+    assert [h.active for h in _holds(folder)] == [True, False]
+    assert _dispose(folder) == 0
+    _check(folder)
 
 
 def _certificates(folder: Path) -> list[dict[str, object]]:
