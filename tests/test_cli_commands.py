@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import argparse
+import ast
 import io
 import json
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
-from archiver.cli import common
+from archiver.cli import COMMAND_GROUPS, _parser, common
 from tests.conftest import CliRunner
 
 
@@ -25,6 +29,23 @@ def test_a_command_group_alone_is_its_own_usage_error(cli: CliRunner, archive_di
     usage, error = result.err.strip().splitlines()
     assert usage.startswith(f"usage: archiver {group} [-h]")
     assert error.startswith(f"archiver {group}: error: name ") and error.endswith(choices)
+
+
+def test_each_command_module_adds_the_commands_it_is_listed_with() -> None:
+    for group, commands in COMMAND_GROUPS.items():
+        (added,) = [a for a in _parser(group)._actions if isinstance(a, argparse._SubParsersAction)]
+        assert tuple(added.choices) == commands, group
+
+
+def test_a_command_imports_no_other_command_module(archive_dir: Path) -> None:
+    code = ("import sys; from archiver.cli import main; code = main(['custodian', 'list']); "
+            "print(code, sorted(m for m in sys.modules if m.startswith('archiver.')))")
+    run = subprocess.run([sys.executable, "-c", code], cwd=archive_dir, capture_output=True, text=True, check=True)
+    code, loaded = run.stdout.strip().splitlines()[-1].split(" ", 1)
+    modules = set(ast.literal_eval(loaded))
+    assert code == "0" and "archiver.cli.custodian" in modules
+    assert not modules & {f"archiver.cli.{group}" for group in COMMAND_GROUPS if group != "custodian"}
+    assert "archiver.services.transfer" not in modules and "archiver.services.search" not in modules
 
 
 def test_custodian_add_json_prints_the_registered_entry(cli: CliRunner, archive_dir: Path) -> None:
