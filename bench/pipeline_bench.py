@@ -6,7 +6,8 @@ SHA-256 and AES-256-GCM of each: the least any archiver must do. Then: parse onl
 connector, in process), classify only (messages parsed beforehand), full local ingest
 (``archiver ingest`` through the CLI entry), each report (``forwarding``, ``retention``,
 ``completeness``, ``disclosures``, ``gaps``, with ``--json``), ``verify``, ``search`` (one rare
-word under a case), and ingest to S3 + DynamoDB through moto's server on 127.0.0.1 (at most
+word under a case), the same export ingested again (every message archived before: an officer's
+next export of a chat), and ingest to S3 + DynamoDB through moto's server on 127.0.0.1 (at most
 ``S3_CAP`` messages). Parse only is also compared with chatpack, wakit and whatstk from PyPI,
 installed on first use in ``bench/.venv-parsers`` (never project dependencies), on the same
 export with 24-hour stamps, the Android form all three read.
@@ -128,6 +129,8 @@ def local_rows(files: dict[str, Path], archive: Path, count: int) -> list[Row]:
         rows.append(stage(name, export, archive, str(count), label=label))
     found = stage("search", export, archive, f"{RARE_WORD}:{count}", label=f"search --all {RARE_WORD}")
     rows.append(found)
+    # An officer's next export repeats the whole chat: every message is a duplicate.
+    rows.append(stage("ingest", export, archive, str(count), label="ingest again, local (all archived)"))
     return rows
 
 

@@ -173,26 +173,29 @@ def kill_points(approved: Path, prepared: Path, released: Path,
                                            ("release", 13, released, RELEASE))}
 
 
+def _killed_then_finished(base: Path, args: list[str], after: float, tmp_path: Path, refusal: str) -> Path:
+    """A copy of ``base`` where ``args`` was killed ``after`` seconds in, then run again: that run
+    finishes what the killed one began, and succeeds or refuses with ``refusal`` (done already)."""
+    folder = _copy(base, tmp_path / "run")
+    _killed(folder, args, after)
+    again = _archiver(folder, *args)
+    assert again.returncode == 0 or refusal in again.stderr, (after, again.stderr)
+    return folder
+
+
 @pytest.mark.parametrize("run", range(RUNS))
 def test_dispose_killed_at_random_moments(approved: Path, kill_points: dict[str, list[float]], tmp_path: Path,
                                           run: int) -> None:
     after = kill_points["dispose"][run]
-    folder = _copy(approved, tmp_path / "run")
-    _killed(folder, EXECUTE, after)
-    final = _archiver(folder, *EXECUTE)  # finishes the plan the killed run began, certificate included
-    assert final.returncode == 0 or "already executed and certified" in final.stderr, (after, final.stderr)
-    assert len(_certificates(folder)) == 1, after
+    folder = _killed_then_finished(approved, EXECUTE, after, tmp_path, "already executed and certified")
+    assert len(_certificates(folder)) == 1, after  # the certificate too
     _check(folder)
 
 
 @pytest.mark.parametrize("run", range(RUNS))
 def test_hold_place_killed_at_random_moments(prepared: Path, kill_points: dict[str, list[float]], tmp_path: Path,
                                              run: int) -> None:
-    after = kill_points["place"][run]
-    folder = _copy(prepared, tmp_path / "run")
-    _killed(folder, PLACE, after)
-    again = _archiver(folder, *PLACE)  # finishes the killed placement first, then refuses the reuse
-    assert again.returncode == 0 or "already exists" in again.stderr, (after, again.stderr)
+    folder = _killed_then_finished(prepared, PLACE, kill_points["place"][run], tmp_path, "already exists")
     assert [h.name for h in _holds(folder)] == ["KEEP-1", "OIG-2026-015"]
     assert _dispose(folder) == 0
     _check(folder)
@@ -201,11 +204,7 @@ def test_hold_place_killed_at_random_moments(prepared: Path, kill_points: dict[s
 @pytest.mark.parametrize("run", range(RUNS))
 def test_hold_release_killed_at_random_moments(released: Path, kill_points: dict[str, list[float]], tmp_path: Path,
                                                run: int) -> None:
-    after = kill_points["release"][run]
-    folder = _copy(released, tmp_path / "run")
-    _killed(folder, RELEASE, after)
-    again = _archiver(folder, *RELEASE)
-    assert again.returncode == 0 or "already released" in again.stderr, (after, again.stderr)
+    folder = _killed_then_finished(released, RELEASE, kill_points["release"][run], tmp_path, "already released")
     assert [h.active for h in _holds(folder)] == [True, False]
     assert _dispose(folder) == 0
     _check(folder)

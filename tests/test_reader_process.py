@@ -19,9 +19,11 @@ from archiver.core.retention import load_schedules
 from archiver.errors import ArchiverError, InputError, Rejection
 from archiver.model import Message
 from archiver.services.ingest import IngestOptions, Ingestor
+from archiver.services.ingest_reading import already_archived
 from archiver.services.reader_process import read_in_second_process, second_process_available
 from archiver.services.verify import verify
 from archiver.storage.archive import Archive
+from archiver.storage.records import RecordDocument
 from connectors.jsonl import JsonlConnector
 from connectors.whatsapp import WhatsAppConnector
 from tests.conftest import CliRunner, grant_staff
@@ -133,3 +135,36 @@ def test_stopping_early_stops_the_reader() -> None:
     stream = read_in_second_process(_endless, [])
     assert [next(stream) for _ in range(600)] == list(range(1, 601))
     stream.close()  # the child is terminated and reaped, not left writing to a closed pipe
+
+
+@pytest.mark.parametrize("second", [False, True], ids=["one process", "second process"])
+def test_a_re_export_takes_keyed_references_only_for_messages_not_archived(
+        cli: CliRunner, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, second: bool) -> None:
+    folder, _ = _two_archives(cli, tmp_path)
+    calls = tmp_path / "index-token-calls"
+    counted = Archive.index_tokens
+
+    def index_tokens(self: Archive, message: dict[str, Any]) -> list[str]:
+        with calls.open("a") as log:  # a file, so that the reading process's calls count too
+            log.write("1")
+        return counted(self, message)
+
+    monkeypatch.setattr(Archive, "index_tokens", index_tokens)
+    first = _ingest(folder, _export(tmp_path, 600), second, monkeypatch)
+    assert first["receipt"]["files"][0]["duplicates"] == 0 and calls.read_text() == "1" * 600
+    calls.write_text("")
+    again = _ingest(folder, _export(tmp_path, 700), second, monkeypatch)  # the same chat, 100 messages later
+    file_receipt = again["receipt"]["files"][0]
+    assert (file_receipt["parsed"], file_receipt["duplicates"]) == (700, 600)
+    assert calls.read_text() == "1" * 100  # the 600 archived before are looked up, not keyed again
+    assert again["verify"] and len(again["rows"]) == 700
+
+
+@pytest.mark.parametrize(("label", "archived_as", "expected"), [
+    ("record", None, False), ("record", "record", True), ("record", "nonrecord", False),
+    ("record", "review", False), ("nonrecord", "record", True), ("nonrecord", "nonrecord", True),
+    ("nonrecord", "review", True),
+])  # fmt: skip
+def test_what_a_message_archived_before_still_needs(label: str, archived_as: str | None, expected: bool) -> None:
+    doc = RecordDocument({"id": "x", "classification": {"label": label}})
+    assert already_archived(doc, archived_as) is expected

@@ -21,7 +21,7 @@ from archiver.connector import (
     conversation_in_content,
 )
 from archiver.core.apps import APPS, synced_apps
-from archiver.core.classify import NONRECORD, Classifier
+from archiver.core.classify import Classifier
 from archiver.core.custodians import Custodian, find_custodian, load_zone
 from archiver.core.events import EVENT_DOCUMENT, events_from
 from archiver.core.forwarding import credit_earlier_copy
@@ -32,7 +32,7 @@ from archiver.model import Account, handle_key
 from archiver.services.access import authorize_ingest
 from archiver.services.attachment_writing import AttachmentWriter
 from archiver.services.export_files import export_sha256, store_export_copy
-from archiver.services.ingest_reading import DocumentMaker, Prepared
+from archiver.services.ingest_reading import DocumentMaker, Prepared, already_archived
 from archiver.services.reader_process import (
     SECOND_PROCESS_FROM,
     read_in_second_process,
@@ -52,7 +52,7 @@ from archiver.services.segment_writing import (
 )
 from archiver.storage.archive import Archive
 from archiver.storage.audit import AuditEvent
-from archiver.storage.catalog import Catalog, CatalogRow, CommitBatch, ExportRow, QuarantineRow
+from archiver.storage.catalog import Catalog, CatalogRow, CommitBatch, ExportRow, QuarantineRow, SqliteCatalog
 from archiver.storage.catalog.base import LATER_FIELDS
 from archiver.storage.records import LABEL_REVIEW, EarlierCopy, RecordDocument, catalog_row, earliest
 from archiver.storage.sealed_facts import row_digest
@@ -167,7 +167,8 @@ class Ingestor:
             try:
                 identities = MessageIdentities(self.archive.id_hash.hex, conversation_in_content(connector),
                                                legacy=self._legacy_ids)
-                read = maker.reader(self.classifier, lambda: connector.parse(path, context), identities)
+                read = maker.reader(self.classifier, lambda: connector.parse(path, context), identities,
+                                    self._catalog_to_read())
                 second = second_process_available() and path.stat().st_size >= SECOND_PROCESS_FROM
                 # Closed even when filing fails: the reader (or its process) stops and drops its copies.
                 with closing(read_in_second_process(read, rejections) if second else read(rejections)) as items:
@@ -180,6 +181,15 @@ class Ingestor:
         if file_receipt.sha256:
             self._quarantine(path, file_receipt, rejections)
         self._record_export(path, file_receipt)
+
+    def _catalog_to_read(self) -> Callable[[], Catalog] | None:
+        """How the reading process opens the catalog to tell messages archived before: a read-only
+        connection of its own to a SQLite catalog; none for DynamoDB, where each lookup is a request
+        and the writer's own lookup does."""
+        catalog = self.archive.catalog
+        if not isinstance(catalog, SqliteCatalog):
+            return None
+        return lambda: SqliteCatalog(catalog.path, read_only=True)
 
     def _connector(self, path: Path) -> Any:
         if self.options.connector in (None, "auto"):
@@ -226,8 +236,7 @@ class Ingestor:
         ids = [doc.record_id for doc, _ in batch] + [i.legacy.record_id for _, i in batch if i.legacy]
         known = self.archive.catalog.known_labels(ids)
         docs = [_as_archived(doc, identity.legacy, known) for doc, identity in batch]
-        new = [d for d in docs if d.record_id not in known  # or now seen in context: a record
-               or (d.is_record and known[d.record_id] in (NONRECORD, LABEL_REVIEW))]
+        new = [d for d in docs if not already_archived(d, known.get(d.record_id))]
         self._credit_earlier_copies([d for d in new if d.is_record and d.fingerprint])
         file_receipt.parsed += len(batch)
         file_receipt.duplicates += len(batch) - len(new)

@@ -9,12 +9,13 @@ run in a second process (``archiver.services.reader_process``) while the writing
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import closing
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
 from archiver.connector import ParsedItem, messages_only
-from archiver.core.classify import Classification, Classifier
+from archiver.core.classify import NONRECORD, Classification, Classifier
 from archiver.core.events import Event, event_day, waits_on_event
 from archiver.core.forwarding import assess, official_recipients
 from archiver.core.identity import MessageId, MessageIdentities
@@ -23,10 +24,11 @@ from archiver.core.terms import normalize_words
 from archiver.errors import Rejection
 from archiver.model import Message, canonical_json
 from archiver.storage.archive import Archive
-from archiver.storage.catalog import HoldRow
-from archiver.storage.records import RecordDocument, record_document
+from archiver.storage.catalog import Catalog, HoldRow
+from archiver.storage.records import LABEL_REVIEW, RecordDocument, record_document
 
 MIN_FINGERPRINT_WORDS = 4
+LOOKUP_BATCH = 256  # messages whose ids are looked up in the catalog at once
 
 
 @dataclass(frozen=True)
@@ -40,6 +42,12 @@ class AttachmentObject:
 
 
 Prepared = tuple[RecordDocument, MessageId, list[AttachmentObject]]  # what reading an export hands on
+
+
+def already_archived(doc: RecordDocument, label: str | None) -> bool:
+    """Whether a message the catalog holds with ``label`` (None: not at all) needs nothing new: a
+    record is never replaced, and a nonrecord or review entry is replaced only by a record."""
+    return label is not None and not (doc.is_record and label in (NONRECORD, LABEL_REVIEW))
 
 
 @dataclass
@@ -56,14 +64,45 @@ class DocumentMaker:
     now: datetime
 
     def reader(self, classifier: Classifier, parse: Callable[[], Iterator[ParsedItem]],
-               identities: MessageIdentities) -> Callable[[list[Rejection]], Iterator[Prepared]]:
-        """Reading one export, its rejections collected apart."""
+               identities: MessageIdentities, open_catalog: Callable[[], Catalog] | None = None,
+               ) -> Callable[[list[Rejection]], Iterator[Prepared]]:
+        """Reading one export, its rejections collected apart. ``open_catalog``: a connection of
+        the catalog's own for the process that reads, to leave out the blind-index tokens and copy
+        references of messages archived before (an officer's re-export repeats the whole chat)."""
         def read(rejections: list[Rejection]) -> Iterator[Prepared]:
-            for message, classification in classifier.classify_stream(messages_only(parse(), rejections)):
-                identity = identities.of(message)
-                doc, attachments = self.document(message, classification, identity)
-                yield RecordDocument(doc.data, self.archive.keyed(doc)), identity, attachments
+            made = ((*self.document(message, classification, identity), identity)
+                    for message, classification in classifier.classify_stream(messages_only(parse(), rejections))
+                    for identity in (identities.of(message),))
+            if open_catalog is None:
+                yield from self._keyed(made, lambda ids: {})
+                return
+            with closing(open_catalog()) as catalog:
+                yield from self._keyed(made, catalog.known_labels)
         return read
+
+    def _keyed(self, made: Iterable[tuple[RecordDocument, list[AttachmentObject], MessageId]],
+               known_labels: Callable[[list[str]], dict[str, str]]) -> Iterator[Prepared]:
+        """Each document with its keyed references, unless the catalog holds its message already
+        (the writer then files it as such and needs none); ids looked up ``LOOKUP_BATCH`` at a time."""
+        batch: list[tuple[RecordDocument, list[AttachmentObject], MessageId]] = []
+        try:
+            for item in made:
+                batch.append(item)
+                if len(batch) >= LOOKUP_BATCH:
+                    yield from self._keyed_batch(batch, known_labels)
+                    batch = []
+        except Exception:
+            yield from self._keyed_batch(batch, known_labels)  # what was read before an export's error is archived
+            raise
+        yield from self._keyed_batch(batch, known_labels)
+
+    def _keyed_batch(self, batch: list[tuple[RecordDocument, list[AttachmentObject], MessageId]],
+                     known_labels: Callable[[list[str]], dict[str, str]]) -> Iterator[Prepared]:
+        known = known_labels([doc.record_id for doc, _, _ in batch]) if batch else {}
+        for doc, attachments, identity in batch:
+            if not already_archived(doc, known.get(doc.record_id)):
+                doc = RecordDocument(doc.data, self.archive.keyed(doc))
+            yield doc, identity, attachments
 
     def document(self, message: Message, classification: Classification,
                  identity: MessageId) -> tuple[RecordDocument, list[AttachmentObject]]:
