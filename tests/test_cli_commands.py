@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from archiver.cli import COMMAND_GROUPS, _parser, common
+from archiver.cli import COMMAND_GROUPS, _groups_for, _parser, common
 from tests.conftest import CliRunner
 
 
@@ -33,8 +33,18 @@ def test_a_command_group_alone_is_its_own_usage_error(cli: CliRunner, archive_di
 
 def test_each_command_module_adds_the_commands_it_is_listed_with() -> None:
     for group, commands in COMMAND_GROUPS.items():
-        (added,) = [a for a in _parser(group)._actions if isinstance(a, argparse._SubParsersAction)]
+        (added,) = [a for a in _parser((group,))._actions if isinstance(a, argparse._SubParsersAction)]
         assert tuple(added.choices) == commands, group
+
+
+@pytest.mark.parametrize(("argv", "groups"), [
+    (["custodian", "list"], ("custodian",)), (["--config", "verify", "sweep"], ("custodian",)),
+    (["--config=a.yaml", "hold", "list"], ("disposition",)), (["--version"], ()),
+    (["--version", "--help"], tuple(COMMAND_GROUPS)), ([], tuple(COMMAND_GROUPS)),
+    (["--help"], tuple(COMMAND_GROUPS)), (["no-such-command"], tuple(COMMAND_GROUPS)),
+])  # fmt: skip
+def test_the_command_word_picks_the_modules_loaded(argv: list[str], groups: tuple[str, ...]) -> None:
+    assert tuple(_groups_for(argv)) == groups
 
 
 def test_a_command_imports_no_other_command_module(archive_dir: Path) -> None:

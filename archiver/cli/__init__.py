@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import argparse
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from importlib import import_module
 
 from archiver import __version__
@@ -39,7 +39,7 @@ _GROUP_OF = {command: group for group, commands in COMMAND_GROUPS.items() for co
 def main(argv: Sequence[str] | None = None) -> int:
     """Run one command; return its exit code."""
     argv = sys.argv[1:] if argv is None else list(argv)
-    parser = _parser(_GROUP_OF.get(_command_word(argv)))
+    parser = _parser(_groups_for(argv))
     args = parser.parse_args(argv)
     if not getattr(args, "handler", None):
         parser.print_help(sys.stderr)
@@ -56,6 +56,17 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 130
 
 
+def _groups_for(argv: Sequence[str]) -> Iterable[str]:
+    """The command modules ``argv`` needs: its command's; none to print the version; every one to
+    list them (help, no command, or a command not known)."""
+    word = _command_word(argv)
+    if word in _GROUP_OF:
+        return (_GROUP_OF[word],)
+    if word is None and "--version" in argv and not {"-h", "--help"} & set(argv):
+        return ()
+    return COMMAND_GROUPS
+
+
 def _command_word(argv: Sequence[str]) -> str | None:
     """The command ``argv`` names: its first argument that is no option (``--config`` takes a value)."""
     words = iter(argv)
@@ -67,12 +78,12 @@ def _command_word(argv: Sequence[str]) -> str | None:
     return None
 
 
-def _parser(group: str | None = None) -> argparse.ArgumentParser:
-    """The parser of command module ``group``, or of every command (for help, or a command not known)."""
+def _parser(groups: Iterable[str]) -> argparse.ArgumentParser:
+    """The parser with the commands of the command modules ``groups``."""
     parser = argparse.ArgumentParser(prog="archiver", description="Records-retention archiver for messaging apps.")
     parser.add_argument("--version", action="version", version=f"archiver {__version__}")
     parser.add_argument("--config", help="configuration file (default: $ARCHIVER_CONFIG or ./archiver.yaml)")
     commands = parser.add_subparsers(title="commands", metavar="COMMAND")
-    for name in COMMAND_GROUPS if group is None else (group,):
+    for name in groups:
         import_module(f"archiver.cli.{name}").register(commands)
     return parser
