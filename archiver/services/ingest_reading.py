@@ -42,6 +42,7 @@ class AttachmentObject:
 
 
 Prepared = tuple[RecordDocument, MessageId, list[AttachmentObject]]  # what reading an export hands on
+_Made = tuple[RecordDocument, list[AttachmentObject], MessageId]  # a document before its keyed references
 
 
 def already_archived(doc: RecordDocument, label: str | None) -> bool:
@@ -80,11 +81,11 @@ class DocumentMaker:
                 yield from self._keyed(made, catalog.known_labels)
         return read
 
-    def _keyed(self, made: Iterable[tuple[RecordDocument, list[AttachmentObject], MessageId]],
+    def _keyed(self, made: Iterable[_Made],
                known_labels: Callable[[list[str]], dict[str, str]]) -> Iterator[Prepared]:
         """Each document with its keyed references, unless the catalog holds its message already
         (the writer then files it as such and needs none); ids looked up ``LOOKUP_BATCH`` at a time."""
-        batch: list[tuple[RecordDocument, list[AttachmentObject], MessageId]] = []
+        batch: list[_Made] = []
         try:
             for item in made:
                 batch.append(item)
@@ -96,7 +97,7 @@ class DocumentMaker:
             raise
         yield from self._keyed_batch(batch, known_labels)
 
-    def _keyed_batch(self, batch: list[tuple[RecordDocument, list[AttachmentObject], MessageId]],
+    def _keyed_batch(self, batch: list[_Made],
                      known_labels: Callable[[list[str]], dict[str, str]]) -> Iterator[Prepared]:
         known = known_labels([doc.record_id for doc, _, _ in batch]) if batch else {}
         for doc, attachments, identity in batch:
